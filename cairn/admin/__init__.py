@@ -1,0 +1,1 @@
+"""`cairn admin ...`: operator commands for the cluster map, users and keys."""

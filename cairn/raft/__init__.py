@@ -1,0 +1,1 @@
+"""Raft: a pure consensus core (no I/O) and the asyncio runtime that drives it."""

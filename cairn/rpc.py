@@ -1,0 +1,78 @@
+"""Shared gRPC plumbing: channel and server options, deadlines and typed error reasons.
+
+Errors cross service boundaries as a gRPC status code plus a machine-readable *reason*
+(for example `NoSuchBucket` or `ShardCorrupt`) carried in the trailing metadata key
+`cairn-reason`. Servers raise with `abort()`; clients read it with `reason_of()`. Nobody
+classifies an error by its message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NoReturn
+
+import grpc
+import grpc.aio
+
+REASON_KEY = "cairn-reason"
+
+#: Largest single gRPC message either side accepts. Shard pieces are far smaller; this
+#: leaves room for batched Raft entries and snapshot chunks.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+#: Deadline for unary calls that touch no bulk data.
+DEFAULT_DEADLINE_S = 10.0
+
+_OPTIONS: Sequence[tuple[str, int]] = (
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+def channel(addr: str) -> grpc.aio.Channel:
+    """An insecure asyncio channel to `addr` ("host:port") with Cairn's standard options."""
+    return grpc.aio.insecure_channel(addr, options=list(_OPTIONS))
+
+
+def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
+    """An asyncio gRPC server with Cairn's standard options (the caller adds ports)."""
+    del max_workers_hint
+    return grpc.aio.server(options=list(_OPTIONS))
+
+
+class RpcAbort(Exception):
+    """Raised by domain-facing servicer code to end an RPC with a status and reason."""
+
+    def __init__(self, code: grpc.StatusCode, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.code = code
+        self.reason = reason
+        self.message = message or reason
+
+
+async def abort(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str = ""
+) -> NoReturn:
+    """End the current RPC with `code`, carrying `reason` in the trailing metadata."""
+    context.set_trailing_metadata(((REASON_KEY, reason),))
+    await context.abort(code, message or reason)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+def reason_of(error: grpc.RpcError) -> str | None:
+    """The machine-readable reason of a failed call, or None if the server sent none."""
+    trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    for key, value in trailing or ():
+        if key == REASON_KEY:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+def status_of(error: grpc.RpcError) -> grpc.StatusCode | None:
+    """The status code of a failed call (None if the error carries none)."""
+    code = error.code() if hasattr(error, "code") else None
+    return code if isinstance(code, grpc.StatusCode) else None

@@ -1,0 +1,1 @@
+"""Shard storage: append-only volume files, a per-node SQLite index, checksums everywhere."""

@@ -1,0 +1,1 @@
+"""Reclaiming space (deleted blobs, orphans, expired uploads, compaction), scrub and repair."""

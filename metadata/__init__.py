@@ -1,0 +1,1 @@
+"""Buckets, object versions, multipart uploads, IAM records and the GC queue on SQLite shards."""

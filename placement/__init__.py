@@ -1,0 +1,1 @@
+"""The Raft-replicated cluster map: nodes, failure domains, health and placement groups."""

@@ -1,0 +1,1 @@
+"""The gRPC contracts (`*.proto`) and their generated stubs (`scripts/gen_protos.py`)."""
