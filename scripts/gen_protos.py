@@ -61,9 +61,10 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if checked-in stubs are stale")
     args = parser.parse_args()
     if not args.check:
-        for stale in checked_in():
+        written = generate(PROTO_DIR)
+        for stale in set(checked_in()) - set(written):
             stale.unlink()
-        for path in generate(PROTO_DIR):
+        for path in written:
             print(f"wrote {path.relative_to(ROOT)}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
