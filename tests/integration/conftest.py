@@ -1,0 +1,27 @@
+"""A real local cluster, started once for the integration suite (or an external endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.cluster import RunningCluster, external_cluster, start_cluster
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+    external = external_cluster()
+    if external is not None:
+        yield external
+        return
+    running = start_cluster(tmp_path_factory.mktemp("cairn-cluster"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def s3(cluster: RunningCluster):  # type: ignore[no-untyped-def]
+    return cluster.s3_client()
