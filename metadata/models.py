@@ -1,0 +1,295 @@
+"""Value types of the metadata service: buckets, object versions, uploads, IAM records, GC work.
+
+Every type is a frozen slotted dataclass shared by the store, the gRPC server and the typed
+client, so the S3 API works on exactly these values. Conventions:
+
+- times are integer milliseconds since the Unix epoch, chosen by the metadata service;
+- ETags are stored and returned *without* quotes (`"d41d8cd98f00b204e9800998ecf8427e"` on the
+  wire is `d41d8cd98f00b204e9800998ecf8427e` here; multipart ETags end in `-N`);
+- checksum values are raw digest bytes (not base64);
+- user metadata is an ordered tuple of (name, value) pairs kept exactly as given;
+- the `null` version of an unversioned or suspended bucket has `version_id == "null"`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+NULL_VERSION_ID = "null"
+
+#: S3 limits the metadata service enforces.
+MAX_KEYS_LIMIT = 1000
+MIN_PART_NUMBER = 1
+MAX_PART_NUMBER = 10_000
+MIN_PART_SIZE = 5 * 1024 * 1024
+
+
+class VersioningState(enum.StrEnum):
+    """A bucket's versioning state; it never returns to UNVERSIONED once changed."""
+
+    UNVERSIONED = "Unversioned"
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
+
+
+class ChecksumType(enum.StrEnum):
+    """Whether a checksum covers the whole object or is a checksum of the parts' checksums."""
+
+    FULL_OBJECT = "FULL_OBJECT"
+    COMPOSITE = "COMPOSITE"
+
+
+class AccessKeyStatus(enum.StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class GcReason(enum.StrEnum):
+    """Why a blob was put on the GC queue."""
+
+    OVERWRITTEN = "overwritten"  # a null version was replaced
+    DELETED = "deleted"  # a version was removed for good
+    PART_REPLACED = "part_replaced"  # a part number was uploaded again
+    PART_UNUSED = "part_unused"  # a registered part was left out of CompleteMultipartUpload
+    UPLOAD_ABORTED = "upload_aborted"
+    BUCKET_DELETED = "bucket_deleted"
+    INTENT_EXPIRED = "intent_expired"  # a write intent expired without a commit
+
+
+@dataclass(frozen=True, slots=True)
+class Checksum:
+    """One checksum: `algorithm` is CRC32, CRC32C, CRC64NVME, SHA1 or SHA256; `value` raw bytes.
+
+    A COMPOSITE checksum of a multipart object is the checksum of the concatenated part
+    checksums; S3 shows it as `base64(value)-N` where N is the object's `parts_count`.
+    """
+
+    algorithm: str
+    value: bytes
+    type: ChecksumType = ChecksumType.FULL_OBJECT
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """One blob of an object's bytes, in order: where it lives and how it was striped."""
+
+    blob_id: bytes  # 16 UUID bytes
+    pg: int  # placement group
+    size: int  # bytes of the object this blob holds
+    stripe_size: int = 0  # bytes per stripe before erasure coding (0: writer's default)
+    data_shards: int = 8
+    parity_shards: int = 4
+    part_number: int = 0  # multipart part this blob belongs to (0: single PUT)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    id: str  # internal id; object rows are keyed by it, so a recreated name starts empty
+    owner_id: str
+    versioning: VersioningState
+    created_ms: int
+    region: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAttrs:
+    """What the API knows about an object when it commits a version (or starts an upload).
+
+    For CreateMultipartUpload, `size`, `etag`, `checksums` and `blobs` are ignored.
+    """
+
+    size: int = 0
+    etag: str = ""
+    content_type: str = ""
+    content_encoding: str = ""
+    content_disposition: str = ""
+    content_language: str = ""
+    cache_control: str = ""
+    expires: str = ""  # the Expires header value, verbatim
+    website_redirect_location: str = ""
+    storage_class: str = "STANDARD"
+    user_metadata: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    checksums: tuple[Checksum, ...] = ()
+    blobs: tuple[BlobRef, ...] = ()
+    owner_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One version of a key (an object or a delete marker) as stored."""
+
+    bucket: str
+    key: str
+    version_id: str  # "null" for the null version
+    is_delete_marker: bool
+    is_latest: bool
+    last_modified_ms: int
+    size: int = 0
+    etag: str = ""
+    content_type: str = ""
+    content_encoding: str = ""
+    content_disposition: str = ""
+    content_language: str = ""
+    cache_control: str = ""
+    expires: str = ""
+    website_redirect_location: str = ""
+    storage_class: str = "STANDARD"
+    user_metadata: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    checksums: tuple[Checksum, ...] = ()
+    blobs: tuple[BlobRef, ...] = ()
+    owner_id: str = ""
+    parts_count: int = 0  # > 0 for an object made by CompleteMultipartUpload
+    part_sizes: tuple[int, ...] = ()  # size of each part, in part order (multipart objects)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """What DeleteObject did: S3 reports `x-amz-version-id` and `x-amz-delete-marker` from it.
+
+    `version_id` is the marker's id when a marker was created, the removed version's id when a
+    version id was given, and None for a plain delete in an unversioned bucket.
+    `is_delete_marker` is true when a marker was created or the removed version was a marker.
+    """
+
+    version_id: str | None
+    is_delete_marker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    """One entry of a listing (ListObjects V1/V2: current versions; ListObjectVersions: all)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    is_delete_marker: bool
+    last_modified_ms: int
+    etag: str = ""
+    size: int = 0
+    storage_class: str = "STANDARD"
+    owner_id: str = ""  # filled when fetch_owner (V2) and always for V1 / versions
+    checksum_algorithms: tuple[str, ...] = ()
+    checksum_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListObjectsV2Page:
+    contents: tuple[ObjectSummary, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_continuation_token: str | None  # opaque; pass back as continuation_token
+    key_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListObjectsV1Page:
+    contents: tuple[ObjectSummary, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_marker: str | None  # set only when truncated and a delimiter was given (as S3 does)
+
+
+@dataclass(frozen=True, slots=True)
+class ListVersionsPage:
+    versions: tuple[ObjectSummary, ...]  # versions and delete markers, key asc then newest first
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    bucket: str
+    key: str
+    upload_id: str
+    initiated_ms: int
+    attrs: ObjectAttrs  # the object's metadata given at CreateMultipartUpload
+    checksum_algorithm: str = ""  # "" when none was requested
+    checksum_type: ChecksumType = ChecksumType.COMPOSITE
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    part_number: int
+    size: int
+    etag: str
+    last_modified_ms: int
+    checksums: tuple[Checksum, ...] = ()
+    blobs: tuple[BlobRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """One entry of the CompleteMultipartUpload request body."""
+
+    part_number: int
+    etag: str
+    checksums: tuple[Checksum, ...] = ()  # when given, must equal the registered part's
+
+
+@dataclass(frozen=True, slots=True)
+class ListPartsPage:
+    upload: MultipartUpload
+    parts: tuple[Part, ...]
+    is_truncated: bool
+    next_part_number_marker: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListUploadsPage:
+    uploads: tuple[MultipartUpload, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteIntent:
+    blob_id: bytes
+    pg: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class GcItem:
+    """A blob whose shards may be deleted. Ack it (by blob id) once the shards are gone."""
+
+    blob_id: bytes
+    pg: int
+    size: int
+    reason: GcReason
+    enqueued_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    name: str
+    arn: str
+    created_ms: int
+    is_root: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    secret_access_key: str
+    user_id: str
+    user_name: str
+    status: AccessKeyStatus
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A policy document, stored and returned verbatim (never evaluated here)."""
+
+    name: str  # the policy name (user policies) or "" (the bucket policy)
+    document: str
+    updated_ms: int = field(default=0)
