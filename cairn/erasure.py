@@ -128,6 +128,10 @@ class StripeLayout:
             raise ValueError(f"stripe {stripe} outside a blob of {blob_size} bytes")
 
 
+#: 8 + 4 on 1 MiB stripes.
+DEFAULT_LAYOUT = StripeLayout()
+
+
 def _check_size(blob_size: int) -> None:
     if blob_size < 0:
         raise ValueError(f"negative blob size {blob_size}")
@@ -136,7 +140,7 @@ def _check_size(blob_size: int) -> None:
 class ErasureCodec:
     """Encodes and decodes single stripes. Thread-safe: each thread gets its own pyeclib driver."""
 
-    def __init__(self, layout: StripeLayout = StripeLayout()) -> None:
+    def __init__(self, layout: StripeLayout = DEFAULT_LAYOUT) -> None:
         self._layout = layout
         self._local = threading.local()
 
@@ -202,21 +206,28 @@ class ErasureCodec:
                 return _HEADER_FIELDS.unpack_from(piece)[3]
         raise NotEnoughPieces("no pieces given")
 
-    def _check_pieces(self, pieces: Mapping[int, bytes], stripe_len: int) -> None:
+    def check_piece(self, index: int, piece: bytes, stripe_len: int) -> None:
+        """Raise PieceMismatch unless `piece` is shaped as piece `index` of a `stripe_len`-byte stripe.
+
+        Checks the length and the header (index, payload size, stripe length, magic); the payload
+        bytes are covered by the CRC32C every piece carries on the wire and on disk.
+        """
+        if not 0 <= index < self._layout.n:
+            raise PieceMismatch(f"piece index {index} outside 0..{self._layout.n - 1}")
         expected_len = self._layout.piece_len(stripe_len)
-        payload = expected_len - HEADER_LEN
+        if len(piece) != expected_len:
+            raise PieceMismatch(f"piece {index} is {len(piece)} bytes, expected {expected_len}")
+        idx, size, _, orig = _HEADER_FIELDS.unpack_from(piece)
+        (magic,) = _MAGIC_FIELD.unpack_from(piece, _MAGIC_OFFSET)
+        if magic != _HEADER_MAGIC or idx != index or size != expected_len - HEADER_LEN or orig != stripe_len:
+            raise PieceMismatch(
+                f"piece header (index {idx}, size {size}, stripe {orig}) does not match "
+                f"slot {index} of a {stripe_len}-byte stripe"
+            )
+
+    def _check_pieces(self, pieces: Mapping[int, bytes], stripe_len: int) -> None:
         for index, piece in pieces.items():
-            if not 0 <= index < self._layout.n:
-                raise PieceMismatch(f"piece index {index} outside 0..{self._layout.n - 1}")
-            if len(piece) != expected_len:
-                raise PieceMismatch(f"piece {index} is {len(piece)} bytes, expected {expected_len}")
-            idx, size, _, orig = _HEADER_FIELDS.unpack_from(piece)
-            (magic,) = _MAGIC_FIELD.unpack_from(piece, _MAGIC_OFFSET)
-            if magic != _HEADER_MAGIC or idx != index or size != payload or orig != stripe_len:
-                raise PieceMismatch(
-                    f"piece header (index {idx}, size {size}, stripe {orig}) does not match "
-                    f"slot {index} of a {stripe_len}-byte stripe"
-                )
+            self.check_piece(index, piece, stripe_len)
 
 
 class StripeCutter:

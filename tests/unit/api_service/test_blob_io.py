@@ -1,0 +1,391 @@
+"""The data path (BlobWriter, BlobReader, DataNodePool) against in-memory data nodes with injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+
+import pytest
+from cairn.api_service.blob_io import (
+    BlobIOConfig,
+    BlobRef,
+    DataNodePool,
+    ReadQuorumError,
+    ShardFault,
+    WriteQuorumError,
+    WrittenBlob,
+)
+from cairn.api_service.blob_reader import BlobReader
+from cairn.api_service.blob_writer import BlobWriter
+from cairn.datanode.errors import DataNodeUnavailable, ShardConflict, ShardCorrupt, ShardNotFound
+from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
+
+from cairn.checksums import crc32c
+from cairn.erasure import StripeLayout
+
+SMALL = StripeLayout(k=8, m=4, stripe_size=4096)
+FAST = BlobIOConfig(
+    write_stall_timeout_s=0.3, write_straggler_timeout_s=0.3, read_piece_timeout_s=0.3, read_window_stripes=3
+)
+ADDRS = [f"node{i}:7000" for i in range(12)]
+BLOB = bytes(range(16))
+
+
+class FakeNode:
+    """An in-memory data node with the DataNodeClient methods and switchable faults.
+
+    mode: "ok", "down" (every call fails), "hang" (never answers), "corrupt" (reads fail with
+    ShardCorrupt at shard byte `fail_after`), "missing" (reads: ShardNotFound), "swap" (reads return
+    another shard's bytes), "fail_write" (a write fails after `fail_after` pieces), "slow_write"
+    (each write piece waits for `gate`), "sink" (writes keep only the length).
+    """
+
+    def __init__(self, addr: str, cluster: Cluster) -> None:
+        self.addr = addr
+        self.cluster = cluster
+        self.mode = "ok"
+        self.fail_after = 0
+        self.gate = asyncio.Event()
+        self.shards: dict[ShardKey, bytes] = {}
+        self.sink_lengths: dict[ShardKey, int] = {}
+        self.pieces_received = 0
+        self.read_calls = 0
+        self.closed = False
+        self.read_chunk = 1000  # deliberately unaligned with pieces
+
+    async def write_shard(
+        self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float = 60.0
+    ) -> ShardInfo:
+        if self.mode == "down":
+            raise DataNodeUnavailable(f"{self.addr} is down")
+        parts: list[bytes] = []
+        length = 0
+        async for piece in pieces:
+            if self.mode == "fail_write" and self.pieces_received >= self.fail_after:
+                raise DataNodeUnavailable(f"{self.addr} died mid-stream")
+            if self.mode == "slow_write":
+                await self.gate.wait()
+                self.gate.clear()
+            self.pieces_received += 1
+            length += len(piece)
+            if self.mode != "sink":
+                parts.append(piece)
+            await asyncio.sleep(0)
+        data = b"".join(parts)
+        if self.mode == "sink":
+            self.sink_lengths[key] = length
+        elif self.shards.get(key, data) != data:
+            raise ShardConflict(str(key))
+        else:
+            self.shards[key] = data
+        return ShardInfo(key=key, pg=pg, length=length, crc32c=crc32c(data), state="live")
+
+    async def read_shard(
+        self, key: ShardKey, offset: int = 0, length: int | None = None, timeout: float = 30.0
+    ) -> AsyncIterator[bytes]:
+        self.read_calls += 1
+        if self.mode == "down":
+            raise DataNodeUnavailable(f"{self.addr} is down")
+        if self.mode == "hang":
+            await asyncio.Event().wait()
+        if self.mode == "missing" or key not in self.shards:
+            raise ShardNotFound(str(key))
+        source = self.shards[key]
+        if self.mode == "swap":
+            source = self.shards_of_other(key)
+        data = source[offset : len(source) if length is None else offset + length]
+        for pos in range(0, len(data), self.read_chunk):
+            chunk = data[pos : pos + self.read_chunk]
+            if self.mode == "corrupt" and offset + pos + len(chunk) > self.fail_after:
+                if self.fail_after > offset + pos:
+                    yield chunk[: self.fail_after - offset - pos]
+                raise ShardCorrupt(f"{key} checksum mismatch at {self.fail_after}")
+            yield chunk
+            await asyncio.sleep(0)
+
+    def shards_of_other(self, key: ShardKey) -> bytes:
+        return self.cluster.all_shards[ShardKey(key.blob_id, (key.index + 1) % 12)]
+
+    async def delete_shards(self, keys: Sequence[ShardKey], timeout: float = 10.0) -> int:
+        return sum(1 for k in keys if self.shards.pop(k, None) is not None)
+
+    async def list_shards(
+        self, pg: int, after: ShardKey | None = None, limit: int = 1000, timeout: float = 10.0
+    ) -> tuple[list[ShardInfo], ShardKey | None]:
+        return [], None
+
+    async def stat(self, timeout: float = 5.0) -> NodeStat:
+        return NodeStat(node_id=self.addr, capacity_bytes=0, used_bytes=0, live_shards=len(self.shards), state="up")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.nodes = {addr: FakeNode(addr, self) for addr in ADDRS}
+        self.pool = DataNodePool(self.nodes.__getitem__)
+
+    @property
+    def all_shards(self) -> dict[ShardKey, bytes]:
+        merged: dict[ShardKey, bytes] = {}
+        for node in self.nodes.values():
+            merged.update(node.shards)
+        return merged
+
+    def node(self, i: int) -> FakeNode:
+        return self.nodes[ADDRS[i]]
+
+
+async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for pos in range(0, len(data), size):
+        yield data[pos : pos + size]
+        await asyncio.sleep(0)
+
+
+async def write(cluster: Cluster, data: bytes, layout: StripeLayout = SMALL,
+                nodes: Sequence[str | None] = ADDRS, config: BlobIOConfig = FAST) -> WrittenBlob:
+    writer = BlobWriter(cluster.pool, layout, config)
+    return await writer.write(BLOB, 3, nodes, chunks(data))
+
+
+async def read_all(cluster: Cluster, ref: BlobRef, start: int = 0, end: int | None = None,
+                   nodes: Sequence[str | None] = ADDRS, faults: list[ShardFault] | None = None) -> bytes:
+    reader = BlobReader(cluster.pool, FAST, on_fault=faults.append if faults is not None else None)
+    out = bytearray()
+    async for part in reader.read(ref, nodes, start, end):
+        out += part
+    return bytes(out)
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 10 * 4096 + 5])
+async def test_write_then_read_round_trip(size: int) -> None:
+    cluster = Cluster()
+    data = os.urandom(size)
+    written = await write(cluster, data)
+    assert written.durable == tuple(range(12)) and written.missing == ()
+    assert written.ref == BlobRef(blob_id=BLOB, pg=3, size=size, stripe_size=4096, k=8, m=4)
+    assert all(len(cluster.node(i).shards[ShardKey(BLOB, i)]) == SMALL.shard_len(size) for i in range(12))
+    assert await read_all(cluster, written.ref) == data
+
+
+async def test_write_succeeds_with_three_nodes_failing() -> None:
+    cluster = Cluster()
+    cluster.node(2).mode = "down"
+    cluster.node(5).mode, cluster.node(5).fail_after = "fail_write", 3
+    nodes: list[str | None] = list(ADDRS)
+    nodes[9] = None
+    data = os.urandom(20 * 4096 + 7)
+    written = await write(cluster, data, nodes=nodes)
+    assert written.missing == (2, 5, 9)
+    assert written.durable == (0, 1, 3, 4, 6, 7, 8, 10, 11)
+    assert ShardKey(BLOB, 5) not in cluster.node(5).shards
+    assert await read_all(cluster, written.ref) == data
+
+
+async def test_write_fails_with_four_nodes_failing_and_stops_reading_the_body() -> None:
+    cluster = Cluster()
+    for i in (0, 4, 7):
+        cluster.node(i).mode = "down"
+    cluster.node(11).mode, cluster.node(11).fail_after = "fail_write", 2
+    consumed = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for _ in range(100):
+            consumed += 1
+            yield os.urandom(4096)
+
+    writer = BlobWriter(cluster.pool, SMALL, FAST)
+    with pytest.raises(WriteQuorumError) as info:
+        await writer.write(BLOB, 3, ADDRS, body())
+    assert info.value.quorum == 9
+    assert set(info.value.errors) == {0, 4, 7, 11}
+    assert consumed < 20
+    assert cluster.all_shards == {}  # every other stream was cancelled before it completed
+
+
+async def test_write_with_too_few_slots_fails_before_reading_the_body() -> None:
+    cluster = Cluster()
+    nodes = [None] * 4 + ADDRS[4:]
+
+    async def body() -> AsyncIterator[bytes]:
+        raise AssertionError("the body must not be read")
+        yield b""
+
+    with pytest.raises(WriteQuorumError):
+        await BlobWriter(cluster.pool, SMALL, FAST).write(BLOB, 3, nodes, body())
+
+
+async def test_a_stalled_node_is_dropped_and_the_write_completes() -> None:
+    cluster = Cluster()
+    cluster.node(6).mode = "slow_write"  # its gate is never opened
+    data = os.urandom(10 * 4096)
+    written = await write(cluster, data)
+    assert written.missing == (6,)
+    assert await read_all(cluster, written.ref) == data
+
+
+async def test_a_failing_body_cancels_every_stream() -> None:
+    cluster = Cluster()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield os.urandom(3 * 4096)
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await BlobWriter(cluster.pool, SMALL, FAST).write(BLOB, 3, ADDRS, body())
+    assert cluster.all_shards == {}
+
+
+async def test_memory_stays_bounded_while_a_slow_node_applies_back_pressure() -> None:
+    cluster = Cluster()
+    for node in cluster.nodes.values():
+        node.mode = "sink"
+    slow = cluster.node(10)
+    slow.mode = "slow_write"
+    layout = StripeLayout(stripe_size=1 << 20)
+    config = BlobIOConfig(write_queue_stripes=2)
+    produced = 0
+    max_lead = 0
+
+    async def opener() -> None:
+        while True:  # the slow node takes one piece every 50 turns of the event loop
+            slow.gate.set()
+            for _ in range(50):
+                await asyncio.sleep(0)
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal produced, max_lead
+        chunk = os.urandom(1 << 20)
+        for _ in range(64):
+            lagging = min(n.pieces_received for n in cluster.nodes.values())
+            max_lead = max(max_lead, produced - lagging)
+            produced += 1
+            yield chunk
+
+    pacer = asyncio.create_task(opener())
+    try:
+        written = await BlobWriter(cluster.pool, layout, config).write(BLOB, 3, ADDRS, body())
+    finally:
+        pacer.cancel()
+    assert written.ref.size == 64 << 20 and written.missing == ()
+    assert all(n.pieces_received == 64 for n in cluster.nodes.values())
+    assert max_lead <= config.write_queue_stripes + 3, max_lead
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def written_blob(cluster: Cluster, size: int = 10 * 4096 + 123) -> tuple[bytes, BlobRef]:
+    data = os.urandom(size)
+    written = await write(cluster, data)
+    return data, written.ref
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, None), (0, 0), (4095, 4096), (4096, 8191), (4096, 3 * 4096 - 1), (100, 9 * 4096 + 2),
+     (10 * 4096, 10 * 4096 + 122), (10 * 4096 + 122, 10 * 4096 + 122), (5, 4)],
+)
+async def test_ranges_read_only_their_stripes(start: int, end: int | None) -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    got = await read_all(cluster, ref, start, end)
+    assert got == data[start : (len(data) if end is None else end + 1)]
+    stripes = 0 if end is not None and end < start else len(
+        SMALL.stripes_for_range(len(data), start, len(data) - 1 if end is None else end))
+    windows = -(-stripes // FAST.read_window_stripes)
+    # one stream per data node per window, parity never touched
+    assert [cluster.node(i).read_calls for i in range(12)] == [windows] * 8 + [0] * 4
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {0: "down", 1: "down", 2: "down", 3: "down"},
+        {7: "missing", 3: "corrupt", 5: "hang", 8: "down"},
+        {0: "corrupt", 1: "swap", 2: "corrupt", 8: "missing"},
+        {4: "slot", 9: "down", 10: "hang", 6: "corrupt"},
+    ],
+)
+async def test_reads_survive_four_bad_nodes(faults: dict[int, str]) -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    nodes: list[str | None] = list(ADDRS)
+    for i, mode in faults.items():
+        if mode == "slot":
+            nodes[i] = None
+        cluster.node(i).mode = mode
+        cluster.node(i).fail_after = 4 * SMALL.piece_len(4096) + 10  # corrupt in the fifth stripe
+    reported: list[ShardFault] = []
+    assert await read_all(cluster, ref, nodes=nodes, faults=reported) == data
+    assert await read_all(cluster, ref, 5000, 30000, nodes=nodes) == data[5000:30001]
+    expected = {(i, "corrupt" if mode in ("corrupt", "swap") else "missing")
+                for i, mode in faults.items() if mode in ("corrupt", "swap", "missing")}
+    assert {(f.key.index, f.kind) for f in reported} == expected
+
+
+async def test_five_bad_nodes_is_a_read_quorum_error_without_bytes() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    for i, mode in zip((0, 3, 8, 9, 11), ("down", "missing", "corrupt", "hang", "down"), strict=True):
+        cluster.node(i).mode = mode
+    cluster.node(8).fail_after = 0
+    reader = BlobReader(cluster.pool, FAST)
+    got = bytearray()
+    with pytest.raises(ReadQuorumError) as info:
+        async for part in reader.read(ref, ADDRS):
+            got += part
+    assert got == b""
+    assert info.value.stripe == 0 and info.value.valid == 7 and info.value.needed == 8
+
+
+async def test_losing_a_fifth_node_mid_read_stops_before_the_bad_stripe() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    for i in (0, 1, 2, 3):
+        cluster.node(i).mode = "down"
+    cluster.node(9).mode = "corrupt"
+    cluster.node(9).fail_after = 2 * SMALL.piece_len(4096) + 1  # pieces of stripes 0, 1 arrive
+    reader = BlobReader(cluster.pool, FAST)
+    got = bytearray()
+    with pytest.raises(ReadQuorumError) as info:
+        async for part in reader.read(ref, ADDRS):
+            got += part
+    assert info.value.stripe == 2
+    assert bytes(got) == data[: 2 * 4096]
+
+
+async def test_an_abandoned_read_cancels_its_streams() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    reader = BlobReader(cluster.pool, FAST)
+    stream = reader.read(ref, ADDRS)
+    first = await anext(stream)  # type: ignore[arg-type]
+    assert first == data[:4096]
+    await stream.aclose()  # type: ignore[attr-defined]
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == []
+
+
+async def test_pool_reuses_one_client_per_address_and_closes_them() -> None:
+    made: list[str] = []
+    cluster = Cluster()
+
+    def factory(addr: str) -> FakeNode:
+        made.append(addr)
+        return cluster.nodes[addr]
+
+    pool = DataNodePool(factory)
+    assert pool.get(ADDRS[0]) is pool.get(ADDRS[0])
+    pool.get(ADDRS[1])
+    assert made == ADDRS[:2]
+    await pool.close()
+    assert cluster.node(0).closed and cluster.node(1).closed and not cluster.node(2).closed
+    with pytest.raises(RuntimeError):
+        pool.get(ADDRS[0])
