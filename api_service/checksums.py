@@ -114,8 +114,14 @@ def crc64nvme(data: bytes | bytearray | memoryview, value: int = 0) -> int:
         for word in struct.unpack(f"<{whole // 8}Q", mv[:whole]):
             x = crc ^ word
             crc = (
-                t7[x & 0xFF] ^ t6[(x >> 8) & 0xFF] ^ t5[(x >> 16) & 0xFF] ^ t4[(x >> 24) & 0xFF]
-                ^ t3[(x >> 32) & 0xFF] ^ t2[(x >> 40) & 0xFF] ^ t1[(x >> 48) & 0xFF] ^ t0[x >> 56]
+                t7[x & 0xFF]
+                ^ t6[(x >> 8) & 0xFF]
+                ^ t5[(x >> 16) & 0xFF]
+                ^ t4[(x >> 24) & 0xFF]
+                ^ t3[(x >> 32) & 0xFF]
+                ^ t2[(x >> 40) & 0xFF]
+                ^ t1[(x >> 48) & 0xFF]
+                ^ t0[x >> 56]
             )
     for b in mv[whole:]:
         crc = (crc >> 8) ^ t0[(crc ^ b) & 0xFF]

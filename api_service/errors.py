@@ -274,5 +274,7 @@ def render_error(error: S3Error, resource: str, request_id: str) -> bytes:
     return "".join(parts).encode()
 
 
-__all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, S3Error)]
+__all__ = [
+    name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, S3Error)
+]
 __all__ += ["has_body", "render_error"]

@@ -250,11 +250,15 @@ class _Parsed:
 def _parse_credential(credential: str, error: type[Exception]) -> tuple[str, str, str, str]:
     parts = credential.split("/")
     if len(parts) < 5 or parts[-1] != "aws4_request":
-        raise error("The credential is malformed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
+        raise error(
+            'The credential is malformed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
     akid = "/".join(parts[:-4])
     date, region, service = parts[-4], parts[-3], parts[-2]
     if service != "s3":
-        raise error(f"The credential is malformed; incorrect service \"{service}\". This endpoint belongs to \"s3\".")
+        raise error(
+            f'The credential is malformed; incorrect service "{service}". This endpoint belongs to "s3".'
+        )
     if not re.fullmatch(r"\d{8}", date):
         raise error("The credential date is malformed.")
     return akid, date, region, service
@@ -277,7 +281,9 @@ def _parse_header_auth(auth: str, headers: Mapping[str, str]) -> _Parsed:
     try:
         credential, signed, signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
     except KeyError as missing:
-        raise AuthorizationHeaderMalformed(f"The authorization header is missing {missing.args[0]}.") from None
+        raise AuthorizationHeaderMalformed(
+            f"The authorization header is missing {missing.args[0]}."
+        ) from None
     akid, date, region, service = _parse_credential(credential, AuthorizationHeaderMalformed)
     amz_date = headers.get("x-amz-date")
     if amz_date is None:
@@ -290,7 +296,7 @@ def _parse_header_auth(auth: str, headers: Mapping[str, str]) -> _Parsed:
             raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
     if amz_date[:8] != date:
         raise AuthorizationHeaderMalformed(
-            f"Invalid credential date \"{date}\". This date is not the same as X-Amz-Date: \"{amz_date[:8]}\"."
+            f'Invalid credential date "{date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
         )
     return _Parsed(akid, date, region, service, signed.split(";"), signature, amz_date, presigned=False)
 
@@ -298,7 +304,7 @@ def _parse_header_auth(auth: str, headers: Mapping[str, str]) -> _Parsed:
 def _parse_query_auth(query: Mapping[str, str]) -> _Parsed:
     E = AuthorizationQueryParametersError
     if query.get("X-Amz-Algorithm") != ALGORITHM:
-        raise E("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        raise E('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
     for name in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"):
         if name not in query:
             raise E(
@@ -316,10 +322,19 @@ def _parse_query_auth(query: Mapping[str, str]) -> _Parsed:
         raise E("X-Amz-Expires must be less than a week (in seconds) that is 604800")
     amz_date = query["X-Amz-Date"]
     if amz_date[:8] != date:
-        raise E(f"Invalid credential date \"{date}\". This date is not the same as X-Amz-Date: \"{amz_date[:8]}\".")
+        raise E(
+            f'Invalid credential date "{date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
+        )
     return _Parsed(
-        akid, date, region, service, query["X-Amz-SignedHeaders"].split(";"), query["X-Amz-Signature"],
-        amz_date, presigned=True, expires=expires,
+        akid,
+        date,
+        region,
+        service,
+        query["X-Amz-SignedHeaders"].split(";"),
+        query["X-Amz-Signature"],
+        amz_date,
+        presigned=True,
+        expires=expires,
     )
 
 
@@ -328,8 +343,10 @@ def _query_map(query_string: str) -> dict[str, str]:
     for item in query_string.split("&"):
         name, _, value = item.partition("=")
         if name:
-            out.setdefault(unquote_to_bytes(name).decode("utf-8", "replace"),
-                           unquote_to_bytes(value).decode("utf-8", "replace"))
+            out.setdefault(
+                unquote_to_bytes(name).decode("utf-8", "replace"),
+                unquote_to_bytes(value).decode("utf-8", "replace"),
+            )
     return out
 
 
@@ -349,7 +366,8 @@ def _payload_mode(value: str) -> PayloadMode:
     raise InvalidArgument(
         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
-        ArgumentName="x-amz-content-sha256", ArgumentValue=value,
+        ArgumentName="x-amz-content-sha256",
+        ArgumentValue=value,
     )
 
 
@@ -378,8 +396,11 @@ async def verify(
         raise AccessDenied("Anonymous access is not allowed.")
     if region is not None and parsed.region != region:
         error = AuthorizationHeaderMalformed if not parsed.presigned else AuthorizationQueryParametersError
-        raise error(f"The authorization header is malformed; the region '{parsed.region}' is wrong; "
-                    f"expecting '{region}'", Region=region)
+        raise error(
+            f"The authorization header is malformed; the region '{parsed.region}' is wrong; "
+            f"expecting '{region}'",
+            Region=region,
+        )
     if "host" not in parsed.signed_headers:
         raise AccessDenied("The host header must be signed.")
     if parsed.signed_headers != sorted(parsed.signed_headers):
@@ -390,11 +411,16 @@ async def verify(
         if now < t - MAX_SKEW:
             raise AccessDenied("Request is not valid yet")
         if now > t + timedelta(seconds=parsed.expires):
-            raise RequestExpired(Expires=(t + timedelta(seconds=parsed.expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                 ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            raise RequestExpired(
+                Expires=(t + timedelta(seconds=parsed.expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
     elif abs(now - t) > MAX_SKEW:
-        raise RequestTimeTooSkewed(RequestTime=parsed.amz_date, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   MaxAllowedSkewMilliseconds=900000)
+        raise RequestTimeTooSkewed(
+            RequestTime=parsed.amz_date,
+            ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            MaxAllowedSkewMilliseconds=900000,
+        )
 
     content_sha256 = headers.get("x-amz-content-sha256")
     if content_sha256 is None:
@@ -430,8 +456,9 @@ async def verify(
         try:
             decoded_length = int(raw_len)
         except ValueError:
-            raise InvalidArgument("x-amz-decoded-content-length is not a number",
-                                  ArgumentName="x-amz-decoded-content-length") from None
+            raise InvalidArgument(
+                "x-amz-decoded-content-length is not a number", ArgumentName="x-amz-decoded-content-length"
+            ) from None
         if decoded_length < 0:
             raise InvalidArgument("x-amz-decoded-content-length is negative")
     trailers = tuple(t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",") if t.strip())

@@ -29,8 +29,12 @@ class Captured(Exception):
 def client(endpoint: str = "http://127.0.0.1:9000", secret: str = SECRET, **s3: Any) -> Any:
     config = Config(s3={"addressing_style": "path", **s3}, retries={"max_attempts": 1})
     c = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=AKID,
-        aws_secret_access_key=secret, config=config,
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=AKID,
+        aws_secret_access_key=secret,
+        config=config,
     )
 
     def stop(request: AWSPreparedRequest, **_: Any) -> None:

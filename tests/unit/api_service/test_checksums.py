@@ -27,8 +27,13 @@ def test_known_vectors() -> None:
     assert crc64nvme(b"123456789") == 0xAE8B14860A799888
     assert checksum_of(ChecksumAlgorithm.CRC32, b"hello world") == "DUoRhQ=="  # what botocore sends
     assert checksum_of(ChecksumAlgorithm.CRC32C, b"") == "AAAAAA=="
-    assert checksum_of(ChecksumAlgorithm.SHA256, b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
-    assert base64.b64decode(checksum_of(ChecksumAlgorithm.CRC32C, b"abc")) == crc32c.crc32c(b"abc").to_bytes(4, "big")
+    assert (
+        checksum_of(ChecksumAlgorithm.SHA256, b"abc")
+        == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
+    )
+    assert base64.b64decode(checksum_of(ChecksumAlgorithm.CRC32C, b"abc")) == crc32c.crc32c(b"abc").to_bytes(
+        4, "big"
+    )
 
 
 @given(st.binary(max_size=300), st.binary(max_size=300))
@@ -61,5 +66,8 @@ def test_parsing_client_values() -> None:
     assert decode_b64_digest(ChecksumAlgorithm.CRC32, "DUoRhQ==") == bytes.fromhex("0d4a1185")
     assert decode_b64_digest(ChecksumAlgorithm.CRC32, "not base64!") is None
     assert decode_b64_digest(ChecksumAlgorithm.SHA1, "DUoRhQ==") is None
-    assert content_md5_digest(base64.b64encode(hashlib.md5(b"x").digest()).decode()) == hashlib.md5(b"x").digest()
+    assert (
+        content_md5_digest(base64.b64encode(hashlib.md5(b"x").digest()).decode())
+        == hashlib.md5(b"x").digest()
+    )
     assert content_md5_digest("AAAA") is None

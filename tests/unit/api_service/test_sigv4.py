@@ -111,8 +111,12 @@ async def test_region_is_enforced_when_configured() -> None:
 
 def _presigned(operation: str, params: dict, expires: int = 60) -> RawRequest:
     s3 = boto3.client(
-        "s3", endpoint_url="http://127.0.0.1:9000", region_name="us-east-1", aws_access_key_id=AKID,
-        aws_secret_access_key=SECRET, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url="http://127.0.0.1:9000",
+        region_name="us-east-1",
+        aws_access_key_id=AKID,
+        aws_secret_access_key=SECRET,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=expires)
     parts = urlsplit(url)
@@ -133,9 +137,13 @@ async def test_presigned_expiry_and_limits() -> None:
     with pytest.raises(errors.AccessDenied, match="Request has expired"):
         await verify(raw, lookup, now=NOW() + timedelta(seconds=120))
     with pytest.raises(errors.SignatureDoesNotMatch):
-        await verify(dataclasses.replace(raw, query_string=raw.query_string.replace("X-Amz-Expires=60",
-                                                                                   "X-Amz-Expires=600")),
-                     lookup, now=NOW())
+        await verify(
+            dataclasses.replace(
+                raw, query_string=raw.query_string.replace("X-Amz-Expires=60", "X-Amz-Expires=600")
+            ),
+            lookup,
+            now=NOW(),
+        )
     request = AWSRequest("GET", "http://127.0.0.1:9000/b/k")
     S3SigV4QueryAuth(BotoCredentials(AKID, SECRET), "s3", "us-east-1", expires=604801).add_auth(request)
     parts = urlsplit(request.url)
@@ -154,11 +162,16 @@ class _StreamingSigner(S3SigV4Auth):
         request.headers["X-Amz-Content-SHA256"] = mode
 
 
-def _signed_streaming(data: bytes, chunk: int, trailer: bool, flip: int | None = None) -> tuple[RawRequest, bytes]:
+def _signed_streaming(
+    data: bytes, chunk: int, trailer: bool, flip: int | None = None
+) -> tuple[RawRequest, bytes]:
     """A STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] request: seed signed by botocore, chunks chained."""
     mode = PayloadMode.STREAMING_SIGNED_TRAILER if trailer else PayloadMode.STREAMING_SIGNED
-    headers = {"X-Amz-Content-SHA256": mode.value, "Content-Encoding": "aws-chunked",
-               "X-Amz-Decoded-Content-Length": str(len(data))}
+    headers = {
+        "X-Amz-Content-SHA256": mode.value,
+        "Content-Encoding": "aws-chunked",
+        "X-Amz-Decoded-Content-Length": str(len(data)),
+    }
     if trailer:
         headers["X-Amz-Trailer"] = "x-amz-checksum-sha256"
     request = AWSRequest("PUT", "http://127.0.0.1:9000/b/k", headers=headers)
@@ -231,14 +244,19 @@ def test_aws_documented_streaming_example() -> None:
 
 
 async def test_aws_documented_seed_signature() -> None:
-    headers = {"host": "s3.amazonaws.com", "x-amz-date": "20130524T000000Z",
-               "x-amz-storage-class": "REDUCED_REDUNDANCY",
-               "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "content-encoding": "aws-chunked",
-               "x-amz-decoded-content-length": "66560", "content-length": "66824",
-               "authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-               "aws4_request,SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
-               "x-amz-decoded-content-length;x-amz-storage-class,"
-               "Signature=4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"}
+    headers = {
+        "host": "s3.amazonaws.com",
+        "x-amz-date": "20130524T000000Z",
+        "x-amz-storage-class": "REDUCED_REDUNDANCY",
+        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": "66560",
+        "content-length": "66824",
+        "authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+        "aws4_request,SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
+        "x-amz-decoded-content-length;x-amz-storage-class,"
+        "Signature=4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+    }
     raw = RawRequest("PUT", "/examplebucket/chunkObject.txt", "", headers)
     auth = await verify(raw, lookup, now=datetime(2013, 5, 24, 0, 5, tzinfo=UTC))
     assert auth.payload_mode is PayloadMode.STREAMING_SIGNED and auth.decoded_length == 66560

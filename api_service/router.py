@@ -1,0 +1,175 @@
+"""The pure S3 router: (method, host, path, query) -> one typed endpoint naming one S3 operation.
+
+Addressing: virtual-hosted style when the Host header is `<bucket>.<base domain>` for a
+configured base domain, path style (`/<bucket>/<key>`) otherwise. The key is the percent-decoded
+rest of the path, taken verbatim (`..`, `//` and backslashes are ordinary key bytes); it can
+never name another bucket because the bucket is fixed by the first segment or the host.
+
+Sub-resources S3 has and Cairn does not (acl, policy, lifecycle, tagging, cors, ...) route to
+`NotImplemented`; an unknown method is `MethodNotAllowed`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
+
+from . import errors
+from .errors import InvalidArgument, InvalidRequest, MethodNotAllowed
+
+
+class Op(enum.Enum):
+    LIST_BUCKETS = "ListBuckets"
+    CREATE_BUCKET = "CreateBucket"
+    HEAD_BUCKET = "HeadBucket"
+    DELETE_BUCKET = "DeleteBucket"
+    GET_BUCKET_LOCATION = "GetBucketLocation"
+    GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
+    LIST_OBJECTS = "ListObjects"
+    LIST_OBJECTS_V2 = "ListObjectsV2"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
+    DELETE_OBJECTS = "DeleteObjects"
+    PUT_OBJECT = "PutObject"
+    COPY_OBJECT = "CopyObject"
+    GET_OBJECT = "GetObject"
+    HEAD_OBJECT = "HeadObject"
+    DELETE_OBJECT = "DeleteObject"
+    CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
+    UPLOAD_PART = "UploadPart"
+    UPLOAD_PART_COPY = "UploadPartCopy"
+    COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
+    ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
+    LIST_PARTS = "ListParts"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    op: Op
+    bucket: str = ""
+    key: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+
+
+# Sub-resources we recognise and refuse (501). Keys of the query that name S3 features.
+UNSUPPORTED_SUBRESOURCES = frozenset(
+    {
+        "accelerate", "acl", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
+        "inventory", "legal-hold", "lifecycle", "logging", "metadataTable", "metrics", "notification",
+        "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+        "replication", "requestPayment", "restore", "retention", "select", "session", "tagging",
+        "torrent", "website", "renameObject",
+    }
+)  # fmt: skip
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Percent-decoded query parameters; the first of repeated names wins; `?uploads` -> ''."""
+    out: dict[str, str] = {}
+    for item in query_string.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        key = _decode(name.replace("+", " "))
+        out.setdefault(key, _decode(value.replace("+", " ")))
+    return out
+
+
+def _decode(text: str) -> str:
+    try:
+        return unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument("The request is not valid UTF-8.") from None
+
+
+def split_host(host: str, base_domains: Sequence[str]) -> str | None:
+    """The bucket named by a virtual-hosted-style Host header, or None for path style."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    for domain in base_domains:
+        domain = domain.lower()
+        if name.endswith("." + domain):
+            return name[: -len(domain) - 1]
+    return None
+
+
+def route(
+    method: str, host: str, raw_path: str, query_string: str, headers: dict[str, str],
+    base_domains: Sequence[str] = (),
+) -> Endpoint:  # fmt: skip
+    """Name the S3 operation of a request (or raise the S3 error for an unroutable one)."""
+    query = parse_query(query_string)
+    path = _decode(raw_path)
+    if not path.startswith("/"):
+        raise InvalidRequest("The request path must start with '/'.")
+    vhost_bucket = split_host(host, base_domains)
+    if vhost_bucket is not None:
+        bucket, key = vhost_bucket, path[1:]
+    else:
+        bucket, _, key = path[1:].partition("/")
+    for name in query:
+        if name in UNSUPPORTED_SUBRESOURCES:
+            raise errors.NotImplemented(f"The {name} sub-resource is not implemented.")
+    if not bucket:
+        if method == "GET":
+            return Endpoint(Op.LIST_BUCKETS, query=query)
+        raise MethodNotAllowed()
+    if not key:
+        return Endpoint(_bucket_op(method, query), bucket, "", query)
+    return Endpoint(_object_op(method, query, headers), bucket, key, query)
+
+
+def _bucket_op(method: str, query: dict[str, str]) -> Op:
+    if method == "GET":
+        if "location" in query:
+            return Op.GET_BUCKET_LOCATION
+        if "versioning" in query:
+            return Op.GET_BUCKET_VERSIONING
+        if "versions" in query:
+            return Op.LIST_OBJECT_VERSIONS
+        if "uploads" in query:
+            return Op.LIST_MULTIPART_UPLOADS
+        if query.get("list-type") == "2":
+            return Op.LIST_OBJECTS_V2
+        if "list-type" in query:
+            raise InvalidArgument("Invalid list type specified", ArgumentName="list-type")
+        return Op.LIST_OBJECTS
+    if method == "PUT":
+        if "versioning" in query:
+            return Op.PUT_BUCKET_VERSIONING
+        return Op.CREATE_BUCKET
+    if method == "HEAD":
+        return Op.HEAD_BUCKET
+    if method == "DELETE":
+        return Op.DELETE_BUCKET
+    if method == "POST":
+        if "delete" in query:
+            return Op.DELETE_OBJECTS
+        raise errors.NotImplemented("POST object uploads (browser forms) are not implemented.")
+    raise MethodNotAllowed()
+
+
+def _object_op(method: str, query: dict[str, str], headers: dict[str, str]) -> Op:
+    copy = "x-amz-copy-source" in headers
+    if method == "PUT":
+        if "partNumber" in query or "uploadId" in query:
+            if "partNumber" not in query or "uploadId" not in query:
+                raise InvalidRequest("UploadPart needs both partNumber and uploadId.")
+            return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
+        return Op.COPY_OBJECT if copy else Op.PUT_OBJECT
+    if method == "GET":
+        return Op.LIST_PARTS if "uploadId" in query else Op.GET_OBJECT
+    if method == "HEAD":
+        return Op.HEAD_OBJECT
+    if method == "DELETE":
+        return Op.ABORT_MULTIPART_UPLOAD if "uploadId" in query else Op.DELETE_OBJECT
+    if method == "POST":
+        if "uploads" in query:
+            return Op.CREATE_MULTIPART_UPLOAD
+        if "uploadId" in query:
+            return Op.COMPLETE_MULTIPART_UPLOAD
+        raise errors.NotImplemented("This POST operation on an object is not implemented.")
+    raise MethodNotAllowed()
