@@ -1,0 +1,51 @@
+"""`python -m cairn.datanode`: parse flags, load the config, run one data node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from cairn.datanode.config import load_config
+from cairn.datanode.heartbeat import HeartbeatSender
+from cairn.datanode.service import run_node
+
+
+def _placement_client(addrs: Sequence[str]) -> HeartbeatSender:
+    from cairn.placement.client import PlacementClient  # only needed when heartbeats are on
+
+    return PlacementClient(list(addrs))  # type: ignore[return-value]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cairn.datanode", description="Run one Cairn data node.")
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument("--data-dir", type=Path, help="volumes, index and node_id live here")
+    parser.add_argument("--host", help="address to bind and advertise (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="gRPC port")
+    parser.add_argument("--zone", help="failure-domain zone label")
+    parser.add_argument("--rack", help="failure-domain rack label")
+    parser.add_argument("--node-host", help="failure-domain host label (default: hostname)")
+    parser.add_argument("--capacity", type=int, help="capacity in bytes")
+    parser.add_argument("--placement", help="placement replicas, host:port,host:port,...")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config, overrides={
+        "data_dir": args.data_dir,
+        "host": args.host,
+        "port": args.port,
+        "labels.zone": args.zone,
+        "labels.rack": args.rack,
+        "labels.host": args.node_host,
+        "capacity_bytes": args.capacity,
+        "placement": args.placement,
+    })
+    asyncio.run(run_node(config, _placement_client))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Configuration of one data node: a frozen dataclass tree loaded once at start.
+
+Load with `load_config()` (defaults, then a TOML file, then `CAIRN_DATANODE_<FIELD>`
+environment variables such as `CAIRN_DATANODE_STORAGE_WRITER_LANES`, then command-line
+flags). Every default is written once, on its field. `__post_init__` rejects values the node
+cannot run with.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cairn import config as cairn_config
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class LabelsConfig:
+    """Failure-domain labels; a placement group puts its shards on nodes that differ."""
+
+    zone: str = "zone-1"  #: availability zone
+    rack: str = "rack-1"  #: rack within the zone
+    host: str = ""  #: physical host; empty means this machine's hostname
+
+    def resolved_host(self) -> str:
+        return self.host or socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatConfig:
+    interval_s: float = 3.0  #: seconds between heartbeats while the placement service answers
+    max_backoff_s: float = 30.0  #: cap of the exponential retry delay while it does not
+    timeout_s: float = 5.0  #: deadline of one heartbeat call
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or self.max_backoff_s <= 0 or self.timeout_s <= 0:
+            raise ValueError("heartbeat intervals and timeouts must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    volume_size_limit_bytes: int = GIB  #: a volume is sealed once it reaches this size
+    writer_lanes: int = 4  #: read-write volumes appended to in parallel
+    group_commit_window_ms: float = 1.0  #: how long a lane waits for more appends before a batch
+    max_batch_bytes: int = 64 * MIB  #: payload bytes one batch (one fsync) takes at most
+    io_threads: int = 8  #: size of the thread pool doing all blocking disk work
+    spool_threshold_bytes: int = 8 * MIB  #: incoming shards larger than this are staged on disk
+
+    def __post_init__(self) -> None:
+        if self.volume_size_limit_bytes < 4096:
+            raise ValueError("volume_size_limit_bytes must be at least 4096")
+        if self.writer_lanes < 1 or self.io_threads < 1:
+            raise ValueError("writer_lanes and io_threads must be at least 1")
+        if self.group_commit_window_ms < 0 or self.max_batch_bytes < 1 or self.spool_threshold_bytes < 0:
+            raise ValueError("group commit window, batch size and spool threshold must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class DataNodeConfig:
+    host: str = "127.0.0.1"  #: address the gRPC server binds and advertises
+    port: int = 7100  #: gRPC port
+    data_dir: Path = Path("cairn-data/datanode")  #: volumes, index and node_id live here
+    capacity_bytes: int = 100 * GIB  #: bytes this node offers; writes past it are refused
+    placement: tuple[str, ...] = ()  #: placement replicas "host:port"; empty = no heartbeats
+    shutdown_grace_s: float = 10.0  #: how long SIGTERM waits for in-flight requests
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port out of range: {self.port}")
+        if self.capacity_bytes <= 0:
+            raise ValueError("capacity_bytes must be positive")
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def load_config(
+    path: Path | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DataNodeConfig:
+    """The node's configuration from defaults, `path`, the environment and `overrides`."""
+    return cairn_config.load(DataNodeConfig, path, env_prefix="DATANODE", overrides=overrides, environ=environ)

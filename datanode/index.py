@@ -1,0 +1,233 @@
+"""The per-node shard index: SQLite (WAL, synchronous=FULL) mapping shard key -> location.
+
+Tables: `shards` (key -> volume, offset, length, crc32c, pg, state, seq), `volumes` (how far
+each volume's records are committed, and whether it is sealed) and `schema_version`. The
+schema is built by ordered migrations; opening applies the missing ones in one transaction.
+
+Invariants:
+- One batch of rows and its volume's `committed_end` change in one transaction, so after a
+  crash every record below `committed_end` is indexed and nothing above it is.
+- The index is derived data: everything in it can be rebuilt by scanning the volume files
+  (recovery.py). A damaged or missing database raises `IndexDamaged` and is rebuilt.
+- Blocking: every method runs in the store's thread pool; one lock serialises the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
+
+#: Ordered migrations: (version, SQL script). Append only; never edit a released one.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE shards (
+            blob_id BLOB NOT NULL,
+            idx INTEGER NOT NULL,
+            pg INTEGER NOT NULL,
+            volume INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            length INTEGER NOT NULL,
+            crc INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (blob_id, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE volumes (
+            id INTEGER PRIMARY KEY,
+            committed_end INTEGER NOT NULL,
+            sealed INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+    (
+        2,
+        """
+        CREATE INDEX shards_by_pg ON shards (pg, blob_id, idx);
+        CREATE INDEX shards_by_state ON shards (state);
+        """,
+    ),
+)
+
+
+class IndexDamaged(Exception):
+    """The database file is unreadable, inconsistent or not a Cairn index."""
+
+
+class IndexTooNew(Exception):
+    """The database was written by a newer schema than this code knows; refuse to touch it."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    key: ShardKey
+    pg: int
+    volume: int
+    offset: int  # of the record's first byte in the volume
+    length: int  # payload bytes
+    crc32c: int
+    state: ShardState
+    seq: int
+
+    def info(self) -> ShardInfo:
+        return ShardInfo(self.key, self.pg, self.length, self.crc32c, str(self.state))
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRow:
+    volume: int
+    committed_end: int
+    sealed: bool
+
+
+_COLUMNS = "blob_id, idx, pg, volume, offset, length, crc, state, seq"
+
+
+def _entry(row: tuple[bytes, int, int, int, int, int, int, str, int]) -> IndexEntry:
+    blob_id, idx, pg, volume, offset, length, crc, state, seq = row
+    return IndexEntry(ShardKey(bytes(blob_id), idx), pg, volume, offset, length, crc, ShardState(state), seq)
+
+
+def _row(e: IndexEntry) -> tuple[bytes, int, int, int, int, int, int, str, int]:
+    return (e.key.blob_id, e.key.index, e.pg, e.volume, e.offset, e.length, e.crc32c, str(e.state), e.seq)
+
+
+class ShardIndex:
+    """The SQLite index of one node."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, migrations: Sequence[tuple[int, str]] = MIGRATIONS) -> ShardIndex:
+        """Open (creating if absent) and migrate; IndexDamaged if the file is unusable."""
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise IndexDamaged(str(exc)) from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise IndexDamaged(f"quick_check: {check}")
+            _migrate(conn, migrations)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise IndexDamaged(str(exc)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return _version(self._conn)
+
+    def get(self, key: ShardKey) -> IndexEntry | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM shards WHERE blob_id = ? AND idx = ?", (key.blob_id, key.index)
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def commit_batch(self, entries: Iterable[IndexEntry], volume: int, committed_end: int) -> None:
+        """Upsert `entries` and advance `volume`'s committed end, in one durable transaction."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(f"INSERT OR REPLACE INTO shards ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                                 [_row(e) for e in entries])
+                conn.execute(
+                    "INSERT INTO volumes (id, committed_end) VALUES (?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET committed_end = excluded.committed_end",
+                    (volume, committed_end),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def mark_sealed(self, volume: int, end: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO volumes (id, committed_end, sealed) VALUES (?, ?, 1) "
+                "ON CONFLICT (id) DO UPDATE SET sealed = 1, committed_end = excluded.committed_end",
+                (volume, end),
+            )
+
+    def volumes(self) -> dict[int, VolumeRow]:
+        with self._lock:
+            rows = self._conn.execute("SELECT id, committed_end, sealed FROM volumes").fetchall()
+        return {v: VolumeRow(v, end, bool(sealed)) for v, end, sealed in rows}
+
+    def list_pg(self, pg: int, after: ShardKey | None, limit: int) -> list[IndexEntry]:
+        """Shards of `pg` with key > `after`, in key order (keyset pagination)."""
+        with self._lock:
+            if after is None:
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM shards WHERE pg = ? ORDER BY blob_id, idx LIMIT ?", (pg, limit)
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM shards WHERE pg = ? AND (blob_id, idx) > (?, ?) "
+                    "ORDER BY blob_id, idx LIMIT ?",
+                    (pg, after.blob_id, after.index, limit),
+                ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def counts(self) -> dict[ShardState, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state, COUNT(*) FROM shards GROUP BY state").fetchall()
+        counts = {s: 0 for s in ShardState}
+        counts.update({ShardState(state): n for state, n in rows})
+        return counts
+
+    def max_seq(self) -> int:
+        with self._lock:
+            (value,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM shards").fetchone()
+        return int(value)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[tuple[int, str]]) -> None:
+    versions = [v for v, _ in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _version(conn)
+        if current > len(migrations):
+            raise IndexTooNew(f"index schema version {current} is newer than {len(migrations)}")
+        for version, script in migrations[current:]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        if current > 0:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"shards", "volumes"} <= tables:
+                raise IndexDamaged("index is missing its tables")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

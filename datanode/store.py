@@ -1,0 +1,366 @@
+"""The shard store: the `ShardStore` protocol and its disk implementation.
+
+`DiskShardStore` keeps shards as records in volume files (volume.py) with a SQLite index
+(index.py), recovers both on open (recovery.py) and appends through writer lanes with group
+commit (lanes.py). `MemoryShardStore` (memory_store.py) is the in-memory twin.
+
+Invariants:
+- A write returns only once its record and index row are durable; a failed or abandoned
+  write indexes nothing. Writes are idempotent by key: the same bytes again succeed; other
+  bytes raise ShardConflict; a deleted key raises ShardDeleted (no resurrection).
+- A read verifies every checksum it touches and reports damage as ShardCorrupt, never as
+  ShardNotFound. A dead shard reads as ShardNotFound.
+- Writes, deletes and rewrites of one key are serialised by a per-key lock that is held
+  until the record's batch settles, even if the caller goes away.
+- All blocking disk work runs in one bounded ThreadPoolExecutor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from cairn.datanode.config import StorageConfig
+from cairn.datanode.errors import (
+    DataNodeUnavailable,
+    InvalidRange,
+    LengthMismatch,
+    NodeFull,
+    PieceChecksumMismatch,
+    ShardConflict,
+    ShardCorrupt,
+    ShardDeleted,
+    ShardNotFound,
+)
+from cairn.datanode.index import IndexEntry
+from cairn.datanode.lanes import Lane, PendingRecord
+from cairn.datanode.recovery import INDEX_NAME, recover
+from cairn.datanode.shards import ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.staging import StagedPayload
+from cairn.datanode.volume import (
+    DEFAULT_BLOCK_SIZE,
+    RECORD_HEADER_SIZE,
+    TRAILER_SIZE,
+    Fsync,
+    RecordKind,
+    VolumeFile,
+)
+
+from cairn.checksums import crc32c
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    capacity_bytes: int
+    used_bytes: int
+    live_shards: int
+    dead_shards: int
+    volumes: int
+    sealed_volumes: int
+    state: str  # "up" | "full" | "stopping"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRead:
+    """An opened read: the shard, the byte range [start, end) and its verified chunks."""
+
+    info: ShardInfo
+    start: int
+    end: int
+    chunks: AsyncIterator[bytes]
+
+
+class ShardStore(Protocol):
+    async def write(
+        self, key: ShardKey, pg: int, pieces: AsyncIterable[tuple[bytes, int]],
+        expected_length: int | None = None,
+    ) -> WriteResult: ...
+
+    async def open_read(self, key: ShardKey, offset: int = 0, length: int | None = None) -> ShardRead: ...
+
+    async def delete(self, keys: Sequence[ShardKey]) -> int: ...
+
+    async def list_pg(self, pg: int, after: ShardKey | None, limit: int) -> list[ShardInfo]: ...
+
+    async def stats(self) -> StoreStats: ...
+
+    async def close(self) -> None: ...
+
+
+def record_size(length: int, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+    return RECORD_HEADER_SIZE + 4 * -(-length // block_size) + 4 + length + TRAILER_SIZE
+
+
+class DiskShardStore:
+    """Shards in volume files under `<data_dir>/volumes`, indexed in `<data_dir>/index.db`."""
+
+    def __init__(self, data_dir: Path, storage: StorageConfig, capacity_bytes: int, fsync: Fsync) -> None:
+        self.data_dir = data_dir
+        self._storage = storage
+        self._capacity = capacity_bytes
+        self._fsync = fsync
+        self._pool = ThreadPoolExecutor(storage.io_threads, thread_name_prefix="datanode-io")
+        self._volumes_dir = data_dir / "volumes"
+        self._spool_dir = data_dir / "tmp"
+        self._volumes: dict[int, VolumeFile] = {}
+        self._volume_lock = threading.Lock()
+        self._next_volume = 1
+        self._seq = 0
+        self._lanes: list[Lane] = []
+        self._locks: dict[ShardKey, tuple[asyncio.Lock, int]] = {}
+        self._closing = False
+        self.recovered_rebuilt = False
+        self.recovered_truncated_bytes = 0
+
+    @classmethod
+    async def open(
+        cls, data_dir: Path, storage: StorageConfig, capacity_bytes: int, fsync: Fsync = os.fsync
+    ) -> DiskShardStore:
+        """Recover (truncate torn tails, rebuild or reconcile the index) and start the lanes."""
+        store = cls(data_dir, storage, capacity_bytes, fsync)
+        try:
+            await store._run(store._prepare)
+        except BaseException:
+            store._pool.shutdown(wait=False)
+            raise
+        for lane in store._lanes:
+            lane.start()
+        return store
+
+    def _prepare(self) -> None:
+        for directory in (self.data_dir, self._volumes_dir, self._spool_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        recovered = recover(self._volumes_dir, self.data_dir / INDEX_NAME, self._fsync)
+        self._index = recovered.index
+        self._volumes = recovered.volumes
+        self.recovered_rebuilt = recovered.rebuilt
+        self.recovered_truncated_bytes = recovered.truncated_bytes
+        self._next_volume = max([*self._volumes, *self._index.volumes(), 0]) + 1
+        self._seq = self._index.max_seq()
+        writable = sorted((v for v in self._volumes.values() if not v.sealed), key=lambda v: v.volume_id)
+        for extra in writable[self._storage.writer_lanes :]:
+            extra.seal(self._fsync)
+            self._index.mark_sealed(extra.volume_id, extra.data_end)
+        writable = writable[: self._storage.writer_lanes]
+        while len(writable) < self._storage.writer_lanes:
+            writable.append(self._new_volume())
+        for number, volume in enumerate(writable):
+            self._lanes.append(
+                Lane(number, volume, self._index, self._run, self._next_seq, self._new_volume, self._fsync,
+                     self._storage.group_commit_window_ms / 1000, self._storage.max_batch_bytes,
+                     self._storage.volume_size_limit_bytes)
+            )
+
+    def _new_volume(self) -> VolumeFile:
+        with self._volume_lock:
+            volume_id = self._next_volume
+            self._next_volume += 1
+        volume = VolumeFile.create(self._volumes_dir, volume_id, self._fsync)
+        self._volumes[volume_id] = volume
+        return volume
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def run_blocking(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run blocking `fn(*args)` in the store's bounded thread pool."""
+        return self._run(fn, *args)
+
+    @property
+    def lanes(self) -> Sequence[Lane]:
+        return tuple(self._lanes)
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(v.size for v in list(self._volumes.values()))
+
+    @contextlib.asynccontextmanager
+    async def _key_lock(self, key: ShardKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise DataNodeUnavailable("the data node is stopping")
+
+    async def _commit(self, record: PendingRecord) -> IndexEntry:
+        """Queue a record on the least busy lane and wait until its batch is durable."""
+        self._check_open()
+        lane = min(self._lanes, key=lambda la: la.queued)
+        future = lane.submit(record)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Keep holding the key lock until the batch settles, so no other write of this
+            # key can interleave with a record still on its way to disk.
+            await asyncio.wait([future])
+            raise
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def write(
+        self, key: ShardKey, pg: int, pieces: AsyncIterable[tuple[bytes, int]],
+        expected_length: int | None = None,
+    ) -> WriteResult:
+        self._check_open()
+        staged = StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes)
+        submitted = False
+        try:
+            async for data, piece_crc in pieces:
+                if crc32c(data) != piece_crc:
+                    raise PieceChecksumMismatch(f"{key}: a piece's crc32c does not match its bytes")
+                if staged.would_spool(len(data)):
+                    await self._run(staged.add, data)
+                else:
+                    staged.add(data)
+            staged.finish()
+            if expected_length is not None and staged.length != expected_length:
+                raise LengthMismatch(f"{key}: expected {expected_length} bytes, got {staged.length}")
+            if self.used_bytes + record_size(staged.length) > self._capacity:
+                raise NodeFull(f"writing {staged.length} bytes would exceed the node's capacity")
+            async with self._key_lock(key):
+                existing = await self._run(self._index.get, key)
+                if existing is not None:
+                    if existing.state is ShardState.DEAD:
+                        raise ShardDeleted(f"{key} was deleted on this node")
+                    if (existing.length, existing.crc32c) != (staged.length, staged.crc32c):
+                        raise ShardConflict(f"{key} exists with different bytes")
+                    if await self._run(self._same_bytes, existing, staged):
+                        return WriteResult(existing.info(), already_present=True)
+                record = PendingRecord(RecordKind.SHARD, key, pg, staged, None)
+                submitted = True  # from here on the lane owns (and discards) the staged bytes
+                entry = await self._commit(record)
+                return WriteResult(entry.info(), already_present=False)
+        finally:
+            if not submitted:
+                staged.discard()
+
+    def _same_bytes(self, existing: IndexEntry, staged: StagedPayload) -> bool:
+        """Whether the stored shard holds exactly the staged bytes (blocking).
+
+        Raises ShardConflict when they differ; returns False when the stored copy is corrupt,
+        so the write stores a good copy (a repair).
+        """
+        try:
+            stored = self._read_blocking(existing, 0, existing.length)
+            if not _streams_equal(stored, staged.chunks()):
+                raise ShardConflict(f"{existing.key} exists with different bytes")
+        except ShardConflict:
+            raise
+        except ShardCorrupt as exc:
+            log.warning("%s: stored copy is corrupt (%s); overwriting it with the new write", existing.key, exc)
+            return False
+        return True
+
+    async def delete(self, keys: Sequence[ShardKey]) -> int:
+        self._check_open()
+
+        async def one(key: ShardKey) -> bool:
+            async with self._key_lock(key):
+                entry = await self._run(self._index.get, key)
+                if entry is None or entry.state is ShardState.DEAD:
+                    return False
+                await self._commit(PendingRecord(RecordKind.TOMBSTONE, key, entry.pg, None, entry))
+                return True
+
+        results = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
+        return sum(results)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def open_read(self, key: ShardKey, offset: int = 0, length: int | None = None) -> ShardRead:
+        self._check_open()
+        entry = await self._run(self._index.get, key)
+        if entry is None or entry.state is ShardState.DEAD:
+            raise ShardNotFound(f"no shard {key}")
+        if offset < 0 or offset > entry.length or (length is not None and length < 0):
+            raise InvalidRange(f"range at {offset} outside shard {key} of {entry.length} bytes")
+        end = entry.length if length is None else min(entry.length, offset + length)
+        chunks = await self._run(self._read_blocking, entry, offset, end)
+        return ShardRead(entry.info(), offset, end, self._drive(chunks))
+
+    def _read_blocking(self, entry: IndexEntry, start: int, end: int) -> Iterator[bytes]:
+        """Check the record header against the index; return the range's chunk iterator."""
+        volume = self._volumes.get(entry.volume)
+        if volume is None:
+            raise ShardCorrupt(f"{entry.key}: volume {entry.volume} is missing")
+        header, crcs = volume.read_header(entry.offset)
+        if (header.kind, header.key, header.length, header.crc32c) != (
+            RecordKind.SHARD, entry.key, entry.length, entry.crc32c
+        ):
+            raise ShardCorrupt(f"{entry.key}: record on disk does not match the index")
+        return volume.read_range(entry.offset, start, end, checked=(header, crcs))
+
+    async def _drive(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        while (chunk := await self._run(next, chunks, None)) is not None:
+            yield chunk
+
+    async def list_pg(self, pg: int, after: ShardKey | None, limit: int) -> list[ShardInfo]:
+        self._check_open()
+        return [e.info() for e in await self._run(self._index.list_pg, pg, after, limit)]
+
+    async def stats(self) -> StoreStats:
+        counts = await self._run(self._index.counts)
+        used = self.used_bytes
+        state = "stopping" if self._closing else "full" if used >= self._capacity else "up"
+        volumes = list(self._volumes.values())
+        return StoreStats(self._capacity, used, counts[ShardState.LIVE], counts[ShardState.DEAD],
+                          len(volumes), sum(v.sealed for v in volumes), state)
+
+    async def close(self) -> None:
+        """Refuse new work, commit what the lanes hold, then close files and the index."""
+        if self._closing:
+            return
+        self._closing = True
+        for lane in self._lanes:
+            await lane.close()
+        await self._run(self._close_files)
+        self._pool.shutdown(wait=True)
+
+    def _close_files(self) -> None:
+        for volume in self._volumes.values():
+            volume.close()
+        self._index.close()
+
+
+def _streams_equal(a: Iterator[bytes], b: Iterator[bytes]) -> bool:
+    """Whether two byte streams, chunked differently, carry the same bytes."""
+    a = (c for c in a if c)
+    b = (c for c in b if c)
+    buf_a, buf_b = b"", b""
+    while True:
+        if not buf_a:
+            buf_a = next(a, b"")
+        if not buf_b:
+            buf_b = next(b, b"")
+        if not buf_a or not buf_b:
+            return not buf_a and not buf_b and next(a, b"") == b"" and next(b, b"") == b""
+        n = min(len(buf_a), len(buf_b))
+        if buf_a[:n] != buf_b[:n]:
+            return False
+        buf_a, buf_b = buf_a[n:], buf_b[n:]
