@@ -96,7 +96,11 @@ class BlobIOConfig:
     write_straggler_timeout_s: float = 5.0
     """Once the quorum is durable, how long the last streams may take before they are cancelled."""
     read_timeout_s: float = 30.0
-    """Deadline of one read_shard stream (one window of stripes)."""
+    """Base deadline of one read_shard stream (one window of stripes); see `read_deadline`."""
+    read_min_bytes_per_s: int = 8 * 1024
+    """Slowest per-node pace a read stream's deadline allows for, so that a slow S3 client (whose
+    back-pressure pauses the streams) still finishes a window; stalled nodes are caught by
+    `read_piece_timeout_s` instead."""
     read_piece_timeout_s: float = 5.0
     """A node that delivers no piece for this long is treated as down for the rest of the read."""
     read_window_stripes: int = 16
@@ -107,12 +111,16 @@ class BlobIOConfig:
     def __post_init__(self) -> None:
         if self.write_quorum < 0:
             raise ValueError("write_quorum must be >= 0")
-        for name in ("write_queue_stripes", "read_window_stripes", "read_prefetch_pieces"):
+        for name in ("write_queue_stripes", "read_window_stripes", "read_prefetch_pieces", "read_min_bytes_per_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         for name in ("write_timeout_s", "write_stall_timeout_s", "read_timeout_s", "read_piece_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+
+    def read_deadline(self, span_bytes: int) -> float:
+        """Deadline of a read_shard stream carrying `span_bytes` bytes of one shard."""
+        return self.read_timeout_s + span_bytes / self.read_min_bytes_per_s
 
     def quorum(self, layout: StripeLayout) -> int:
         """The write quorum for `layout`, between k and k + m."""

@@ -3,7 +3,9 @@
 DESIGN.md "Read path". Only the stripes covering the range are read, in windows of
 `read_window_stripes` stripes: per window, one `read_shard` stream per node covers all its stripes
 (never one RPC per stripe). Each stream is re-framed into whole pieces by the layout arithmetic and
-prefetched a few pieces ahead.
+prefetched a few pieces ahead. A stream's deadline grows with its span
+(`BlobIOConfig.read_deadline`) because a slow S3 client pauses it through back-pressure; a node
+that is alive but silent is caught by the per-piece stall timeout instead.
 
 For every stripe the reader gathers k valid pieces, starting from the k data slots. A piece that
 cannot be had - no node in the slot, ShardNotFound, ShardCorrupt, a deadline or a stall
@@ -65,8 +67,8 @@ class _PieceStream:
         self.queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue(maxsize=depth)
         self.task: asyncio.Task[None] | None = None
 
-    def start(self, pool: DataNodePool, timeout: float) -> None:
-        self.task = asyncio.create_task(self._run(pool, timeout))
+    def start(self, pool: DataNodePool, config: BlobIOConfig) -> None:
+        self.task = asyncio.create_task(self._run(pool, config.read_deadline(self._span[1])))
 
     async def _run(self, pool: DataNodePool, timeout: float) -> None:
         try:
@@ -185,7 +187,7 @@ class BlobReader:
                 continue
             stream = _PieceStream(index, addr, ShardKey(state.blob.blob_id, index), state.layout,
                                   state.blob.size, range(s, run.stop), self._config.read_prefetch_pieces)
-            stream.start(self._pool, self._config.read_timeout_s)
+            stream.start(self._pool, self._config)
             streams[index] = stream
             wanted -= 1
 
