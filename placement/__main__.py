@@ -1,0 +1,90 @@
+"""`python -m cairn.placement`: run one placement replica (gRPC API + Raft peer service on one port)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from cairn.placement.config import PlacementConfig
+from cairn.placement.rpc_server import PlacementServicer
+from cairn.placement.service import PlacementService
+from cairn.placement.state_machine import PlacementStateMachine
+from cairn.proto import placement_pb2_grpc
+
+from cairn.config import load
+from cairn.replication import Replicator, StateMachine
+from cairn.rpc import server as grpc_server
+
+log = logging.getLogger("cairn.placement")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cairn.placement", description="Cairn placement replica")
+    p.add_argument("--config", type=Path, help="TOML config file")
+    p.add_argument("--id", help="this replica's id (a key of --peers)")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int)
+    p.add_argument("--peers", help="id=host:port,... for every replica, this one included")
+    p.add_argument("--k", type=int)
+    p.add_argument("--m", type=int)
+    p.add_argument("--pg-count", type=int)
+    p.add_argument("--down-after-s", type=float)
+    p.add_argument("--out-after-s", type=float)
+    p.add_argument("--no-auto-create", action="store_true", help="create the map only on operator command")
+    return p.parse_args(argv)
+
+
+def make_replicator(config: PlacementConfig, machine: StateMachine) -> tuple[Replicator, object | None]:
+    """The Raft node replicating `machine` (and the object to register on the gRPC server)."""
+    from cairn.raft.node import RaftNode
+
+    node = RaftNode(config.id, config.peer_map(), config.data_dir / "raft", machine)
+    return node, node
+
+
+async def serve(config: PlacementConfig) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    machine = PlacementStateMachine()
+    replicator, raft = make_replicator(config, machine)
+    service = PlacementService(config, machine, replicator, config.peer_map())
+    server = grpc_server()
+    placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), server)
+    if raft is not None:
+        raft.add_to_server(server)  # type: ignore[attr-defined]
+    bound = server.add_insecure_port(f"{config.host}:{config.port}")
+    await server.start()
+    if raft is not None:
+        await raft.start()  # type: ignore[attr-defined]
+    print(f"placement {config.id} listening on {config.host}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ticker = asyncio.create_task(service.run())
+    await stop.wait()
+    ticker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ticker
+    await server.stop(grace=2.0)
+    if raft is not None:
+        await raft.stop()  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"id": args.id, "data_dir": args.data_dir, "host": args.host, "port": args.port,
+                 "peers": args.peers, "k": args.k, "m": args.m, "pg_count": args.pg_count,
+                 "down_after_s": args.down_after_s, "out_after_s": args.out_after_s,
+                 "auto_create": False if args.no_auto_create else None}
+    config = load(PlacementConfig, args.config, env_prefix="placement", overrides=overrides)
+    asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Configuration of one placement replica (a frozen dataclass tree loaded with cairn.config.load).
+
+Environment overrides use the prefix PLACEMENT, e.g. `CAIRN_PLACEMENT_DOWN_AFTER_S=30`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cairn.config import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementConfig:
+    id: str = "p1"
+    """This replica's id; must be a key of `peers`."""
+    host: str = "127.0.0.1"
+    """Address the gRPC server binds to."""
+    port: int = 7100
+    """gRPC port (placement API and Raft peer traffic share it)."""
+    peers: Mapping[str, str] = field(default_factory=dict)
+    """Every replica's id -> "host:port", this one included (empty: a one-replica group)."""
+    data_dir: Path = Path("./placement-data")
+    """Raft log, hard state and snapshots."""
+    k: int = 8
+    """Data shards per blob (fixed when the cluster map is created)."""
+    m: int = 4
+    """Parity shards per blob."""
+    pg_count: int = 256
+    """Placement groups, fixed when the cluster map is created."""
+    auto_create: bool = True
+    """Create the map as soon as k+m failure domains (hosts) have heart-beaten."""
+    down_after_s: float = 15.0
+    """A node with no heartbeat for this long is marked down (keeps its slots)."""
+    out_after_s: float = 600.0
+    """A node with no heartbeat for this long is taken out (its slots move)."""
+    heartbeat_interval_s: float = 3.0
+    """How often data nodes are expected to heartbeat (for operators; the timers above decide)."""
+    usage_report_interval_s: float = 60.0
+    """At most one usage-only update per node per this period goes through Raft."""
+    usage_report_min_change: float = 0.01
+    """...and only when usage moved by at least this fraction of capacity."""
+    tick_interval_s: float = 0.5
+    """How often the leader checks the down/out timers."""
+    propose_timeout_s: float = 5.0
+    """Deadline for committing one command."""
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.m < 0:
+            raise ConfigError(f"k must be >= 1 and m >= 0 (got k={self.k}, m={self.m})")
+        if self.pg_count < 1:
+            raise ConfigError(f"pg_count must be >= 1 (got {self.pg_count})")
+        if not 0 < self.down_after_s < self.out_after_s:
+            raise ConfigError(f"need 0 < down_after_s < out_after_s (got {self.down_after_s}, {self.out_after_s})")
+        if self.peers and self.id not in self.peers:
+            raise ConfigError(f"replica id {self.id!r} is not among peers {sorted(self.peers)}")
+
+    @property
+    def advertised_addr(self) -> str:
+        """The address other replicas and clients use for this replica."""
+        return self.peers.get(self.id, f"{self.host}:{self.port}")
+
+    def peer_map(self) -> dict[str, str]:
+        """Peers including this replica (a one-replica group when none are configured)."""
+        return dict(self.peers) or {self.id: f"{self.host}:{self.port}"}

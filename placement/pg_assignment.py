@@ -1,0 +1,176 @@
+"""Placement-group assignment: weighted rendezvous hashing over failure domains, moving minimal slots.
+
+Each PG row has `k + m` slots; slot i holds shard i. The table is built once at cluster creation and
+then only *edited*, never recomputed, so a node that joins or leaves moves only the slots it gains or
+loses:
+
+- Score of node n for PG p: `ln(u) / w`, u = blake2b-64("n/p") mapped into (0, 1), w = capacity
+  (weighted rendezvous hashing: the node with the highest score wins, each node with probability
+  proportional to its weight).
+- Filling an empty slot picks the highest-scoring *eligible* node (state `up`) whose `host` label is
+  not yet in the row (a hard rule). Among those it prefers nodes whose zone and rack have not reached
+  their fair share of the row, `ceil((k+m) * domain weight / total weight)`, so rows spread over zones
+  and racks in proportion to their capacity; if no such node exists it takes the best host-distinct one.
+- Vacating: slots of nodes that are `out` or no longer in the map become empty and are refilled.
+  `down` and `draining` nodes keep their slots (down is temporary; draining still serves) but are not
+  eligible for new ones.
+- Admitting a node that joined (new, or back `in`): in every row where its score beats the weakest
+  `up` member it may replace (host rule and zone/rack fair share kept), it takes that member's slot.
+  This is exactly the set of rows a fresh rendezvous ranking would give it, so about 1/n of all slots
+  move, and only to the joining node.
+
+Creating a table with fewer distinct hosts among `up` nodes than `k + m` raises InsufficientDomains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from cairn.placement.cluster_map import DOWN, DRAINING, UP, NodeInfo
+
+Table = tuple[tuple[str, ...], ...]
+
+#: States whose nodes keep the slots they hold.
+_KEEPS_SLOTS = frozenset({UP, DOWN, DRAINING})
+
+
+class InsufficientDomains(Exception):
+    """Fewer failure domains (distinct hosts among up nodes) than slots per placement group."""
+
+    def __init__(self, available: int, needed: int) -> None:
+        super().__init__(
+            f"cannot create the cluster map: {available} failure domain(s) (distinct hosts among up "
+            f"nodes) but each placement group needs {needed} (k+m)"
+        )
+        self.available = available
+        self.needed = needed
+
+
+def score(node_id: str, pg: int, weight: float) -> float:
+    """The weighted rendezvous score of a node for a PG (higher wins)."""
+    digest = hashlib.blake2b(f"{node_id}/{pg}".encode(), digest_size=8).digest()
+    u = (int.from_bytes(digest, "big") + 1) / (2**64 + 1)
+    return math.log(u) / weight
+
+
+def weight_of(node: NodeInfo) -> float:
+    """A node's weight: its capacity in bytes (at least 1, so an empty report still places)."""
+    return float(max(node.capacity_bytes, 1))
+
+
+def effective_weight(share: float) -> float:
+    """The rendezvous weight that gives a node `share` = P(node in a PG) when picking k+m of n.
+
+    Picking several nodes per PG without replacement gives heavy nodes less than their weight
+    share (the "multipick anomaly"). Seen as an exponential race, a node of weight w is among the
+    first k+m arrivals with probability about 1 - exp(-w t), t the time of the (k+m)-th arrival
+    (Che's approximation); choosing w = -ln(1 - share) makes that probability equal `share`
+    (t = 1 then solves sum(shares) = k+m). Shares at or above 1 are capped: such a node is in
+    every PG.
+    """
+    return -math.log(1.0 - min(share, 0.999))
+
+
+def count_domains(nodes: Mapping[str, NodeInfo]) -> int:
+    """Distinct `host` labels among eligible (up) nodes."""
+    return len({n.host for n in nodes.values() if n.state == UP})
+
+
+def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -> Table:
+    """A fresh table for `pg_count` PGs of `k + m` slots; raises InsufficientDomains."""
+    width = k + m
+    available = count_domains(nodes)
+    if available < width:
+        raise InsufficientDomains(available, width)
+    empty: Table = tuple(("",) * width for _ in range(pg_count))
+    return _Planner(width, nodes).edit(empty, ())
+
+
+def rebalance(table: Table, k: int, m: int, nodes: Mapping[str, NodeInfo], joined: Iterable[str] = ()) -> Table:
+    """The table after node changes: vacate departed nodes, fill empty slots, admit `joined` nodes."""
+    return _Planner(k + m, nodes).edit(table, tuple(joined))
+
+
+class _Planner:
+    """Per-call scratch state: eligible nodes and zone/rack fair shares of a row."""
+
+    def __init__(self, width: int, nodes: Mapping[str, NodeInfo]) -> None:
+        self.width = width
+        self.nodes = nodes
+        self.eligible = sorted(n.id for n in nodes.values() if n.state == UP)
+        capacity = {n.id: weight_of(n) for n in nodes.values()}
+        total = sum(capacity[i] for i in self.eligible) or 1.0
+        self.weights = {i: effective_weight(width * w / total) for i, w in capacity.items()}
+        zone_w: Counter[str] = Counter()
+        rack_w: Counter[tuple[str, str]] = Counter()
+        for node_id in self.eligible:
+            node = nodes[node_id]
+            zone_w[node.zone] += capacity[node_id]
+            rack_w[(node.zone, node.rack)] += capacity[node_id]
+        self.zone_cap = {z: math.ceil(width * w / total - 1e-9) for z, w in zone_w.items()}
+        self.rack_cap = {r: math.ceil(width * w / total - 1e-9) for r, w in rack_w.items()}
+
+    def edit(self, table: Table, joined: Sequence[str]) -> Table:
+        rows = []
+        admit = [j for j in joined if j in self.nodes and self.nodes[j].state == UP]
+        for pg, old in enumerate(table):
+            row = [n if n and n in self.nodes and self.nodes[n].state in _KEEPS_SLOTS else "" for n in old]
+            if len(row) != self.width:
+                raise ValueError(f"PG {pg} has {len(row)} slots, expected {self.width}")
+            scores = {n: score(n, pg, self.weights[n]) for n in self.eligible}
+            for slot in range(self.width):
+                if not row[slot]:
+                    row[slot] = self._best(row, scores)
+            for node_id in admit:
+                self._admit(row, node_id, scores)
+            rows.append(tuple(row))
+        return tuple(rows)
+
+    def _within_share(self, row: Sequence[str], node: NodeInfo, replacing: str = "", racks: bool = True) -> bool:
+        """Whether adding `node` (in place of `replacing`) keeps its zone (and rack) within fair share."""
+        members = [self.nodes[n] for n in row if n and n != replacing]
+        if sum(1 for x in members if x.zone == node.zone) >= self.zone_cap.get(node.zone, 0):
+            return False
+        rack = (node.zone, node.rack)
+        return not racks or sum(1 for x in members if (x.zone, x.rack) == rack) < self.rack_cap.get(rack, 0)
+
+    def _best(self, row: Sequence[str], scores: Mapping[str, float]) -> str:
+        hosts = {self.nodes[n].host for n in row if n}
+        candidates = [n for n in self.eligible if n not in row and self.nodes[n].host not in hosts]
+        if not candidates:
+            return ""
+        for racks_too in (True, False):
+            preferred = [n for n in candidates if self._within_share(row, self.nodes[n], racks=racks_too)]
+            if preferred:
+                return max(preferred, key=lambda n: (scores[n], n))
+        return max(candidates, key=lambda n: (scores[n], n))
+
+    def _admit(self, row: list[str], node_id: str, scores: Mapping[str, float]) -> None:
+        """Give `node_id` a slot of this row if a fresh fill of the row would include it.
+
+        The fresh fill keeps the row's down/draining members (they are not movable) and re-picks
+        the rest; the joining node then replaces the weakest current member the fresh fill dropped,
+        preferring one in its own zone and rack, so exactly one slot moves and only to it.
+        """
+        if node_id in row:
+            return
+        fresh = [n if n and self.nodes[n].state != UP else "" for n in row]
+        for slot in range(self.width):
+            if not fresh[slot]:
+                fresh[slot] = self._best(fresh, scores)
+        if node_id not in fresh:
+            return
+        node = self.nodes[node_id]
+        dropped = [n for n in row if n and self.nodes[n].state == UP and n not in fresh]
+
+        def preference(n: str) -> tuple[bool, bool, float, str]:
+            other = self.nodes[n]
+            return (other.zone != node.zone, (other.zone, other.rack) != (node.zone, node.rack), scores[n], n)
+
+        for victim in sorted(dropped, key=preference):
+            if node.host not in {self.nodes[n].host for n in row if n and n != victim}:
+                row[row.index(victim)] = node_id
+                return

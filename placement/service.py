@@ -1,0 +1,231 @@
+"""The placement service's logic between the RPC layer and the replicated state machine.
+
+It turns heartbeats, operator commands and timer expiries into deterministic commands, proposes
+them through the Replicator (Raft), and answers reads from the local replica's map.
+
+Heartbeat rule (to avoid one Raft write per heartbeat): the leader keeps each node's last
+heartbeat time in memory only. It proposes a `heartbeat` command when the node is new, was `down`
+(or auto-`out`), changed address, labels or capacity, or when its usage moved by at least
+`usage_report_min_change` of capacity and its last usage update is `usage_report_interval_s` old.
+Heartbeats to a follower are refused with NotLeader (the client follows the leader).
+
+Timer rule: every `tick_interval_s` the leader marks `down` each up/draining node whose last
+heartbeat is older than `down_after_s`, and takes `out` each down node whose last heartbeat is older
+than `out_after_s`. Heartbeat times are leader memory, so a new leader starts every node's clock at
+the moment it became leader (a failover can delay, never hasten, a down or out decision).
+
+Creation rule: while the map has no PG table and `auto_create` is on, the leader proposes `create`
+(with its configured k, m, pg_count) as soon as the up nodes span k+m distinct hosts; an operator
+can also ask for it (`CreateCluster`), which is refused with InsufficientDomains before then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cairn.placement.cluster_map import DOWN, OUT, ClusterMap, HeartbeatReply
+from cairn.placement.config import PlacementConfig
+from cairn.placement.pg_assignment import count_domains
+from cairn.placement.state_machine import CommandFailed, PlacementStateMachine, decode_result, encode
+
+from cairn.replication import NotLeader, ReplicaStatus, Replicator
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def wall_ms(self) -> int: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    node_id: str | None
+    addr: str
+    zone: str
+    rack: str
+    host: str
+    capacity_bytes: int
+    used_bytes: int
+
+
+@dataclass(slots=True)
+class _Seen:
+    at: float  # monotonic time of the last heartbeat
+    wall_ms: int
+    usage_reported_at: float  # monotonic time of the last usage update proposed
+
+
+class PlacementService:
+    """One replica's placement logic; `run()` drives the leader's timers until cancelled."""
+
+    def __init__(self, config: PlacementConfig, machine: PlacementStateMachine, replicator: Replicator,
+                 peers: Mapping[str, str], clock: Clock | None = None) -> None:
+        self.config = config
+        self.machine = machine
+        self.replicator = replicator
+        self.peers = dict(peers)
+        self.clock: Clock = clock or SystemClock()
+        self._seen: dict[str, _Seen] = {}
+        self._leading = False
+        self._changed = asyncio.Event()
+        machine.on_change(self._notify)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def cluster_map(self) -> ClusterMap:
+        """The local replica's map (maybe stale on a follower), with the freshest heartbeat times known."""
+        current = self.machine.cluster_map()
+        if not self._seen:
+            return current
+        nodes = dict(current.nodes)
+        for node_id, seen in self._seen.items():
+            node = nodes.get(node_id)
+            if node is not None and seen.wall_ms > node.last_heartbeat_ms:
+                nodes[node_id] = dataclasses.replace(node, last_heartbeat_ms=seen.wall_ms)
+        return ClusterMap(current.epoch, current.k, current.m, current.pg_count, nodes, current.pgs)
+
+    async def wait_for_epoch(self, min_epoch: int, wait_s: float) -> ClusterMap:
+        """The map once its epoch reaches `min_epoch`, or the current one after `wait_s` seconds."""
+        deadline = asyncio.get_running_loop().time() + max(0.0, wait_s)
+        while self.machine.epoch < min_epoch:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            event = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+        return self.cluster_map()
+
+    def status(self) -> ReplicaStatus:
+        return self.replicator.status()
+
+    def leader_addr(self, status: ReplicaStatus | None = None) -> str | None:
+        status = status or self.replicator.status()
+        return self.peers.get(status.leader_id) if status.leader_id else None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def heartbeat(self, hb: Heartbeat) -> HeartbeatReply:
+        """Record a data node's heartbeat; proposes a change only under the heartbeat rule."""
+        self._require_leader()
+        now = self.clock.monotonic()
+        wall = self.clock.wall_ms()
+        node = self.machine.nodes.get(hb.node_id) if hb.node_id else None
+        seen = self._seen.get(hb.node_id) if hb.node_id else None
+        if node is None or self._needs_update(node, hb, seen, now):
+            result = await self._propose({
+                "op": "heartbeat", "node_id": hb.node_id, "addr": hb.addr, "zone": hb.zone, "rack": hb.rack,
+                "host": hb.host, "capacity": hb.capacity_bytes, "used": hb.used_bytes, "now_ms": wall})
+            node_id = str(result["node_id"])
+            self._seen[node_id] = _Seen(now, wall, now)
+            await self._maybe_create()
+            return HeartbeatReply(node_id, int(result["epoch"]))
+        if seen is None:
+            self._seen[node.id] = _Seen(now, wall, now)
+        else:
+            seen.at, seen.wall_ms = now, wall
+        return HeartbeatReply(node.id, self.machine.epoch)
+
+    def _needs_update(self, node: Any, hb: Heartbeat, seen: _Seen | None, now: float) -> bool:
+        if node.health == DOWN or (node.admin == "out" and node.auto_out):
+            return True
+        if (node.addr, node.zone, node.rack, node.host, node.capacity_bytes) != (
+                hb.addr, hb.zone, hb.rack, hb.host, hb.capacity_bytes):
+            return True
+        if seen is not None and now - seen.usage_reported_at < self.config.usage_report_interval_s:
+            return False
+        moved = abs(hb.used_bytes - node.used_bytes)
+        return moved >= self.config.usage_report_min_change * max(hb.capacity_bytes, 1)
+
+    async def node_command(self, node_id: str, action: str) -> int:
+        """Apply an operator command (drain, out, in, remove); returns the new epoch."""
+        result = await self._propose({"op": "node", "node_id": node_id, "action": action,
+                                      "now_ms": self.clock.wall_ms()})
+        if action == "in":
+            seen = self._seen.get(node_id)
+            if seen is not None:
+                seen.usage_reported_at = self.clock.monotonic()
+        return int(result["epoch"])
+
+    async def create_cluster(self) -> int:
+        """Create the PG table now (refused with InsufficientDomains or AlreadyCreated)."""
+        result = await self._propose({"op": "create", "k": self.config.k, "m": self.config.m,
+                                      "pg_count": self.config.pg_count, "now_ms": self.clock.wall_ms()})
+        return int(result["epoch"])
+
+    # -- leader duties --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Check leadership and timers every tick, forever (cancel to stop)."""
+        while True:
+            try:
+                await self.tick()
+            except (NotLeader, CommandFailed, TimeoutError) as exc:
+                log.info("placement tick: %s", exc)
+            except Exception:  # noqa: BLE001 - the timer loop must survive a failed proposal
+                log.exception("placement tick failed")
+            await asyncio.sleep(self.config.tick_interval_s)
+
+    async def tick(self) -> None:
+        """One pass of the leader's duties: down/out timers and automatic cluster creation."""
+        status = self.replicator.status()
+        if status.role != "leader":
+            self._leading = False
+            return
+        now = self.clock.monotonic()
+        if not self._leading:
+            await self.replicator.read_barrier(self.config.propose_timeout_s)
+            self._leading = True
+            self._seen = {i: _Seen(now, n.last_heartbeat_ms, now) for i, n in self.machine.nodes.items()}
+        for node_id, node in sorted(self.machine.nodes.items()):
+            seen = self._seen.setdefault(node_id, _Seen(now, node.last_heartbeat_ms, now))
+            silent = now - seen.at
+            if node.health != DOWN and node.admin != "out" and silent > self.config.down_after_s:
+                log.warning("node %s silent for %.1fs: marking it down", node_id, silent)
+                await self._propose({"op": "mark_down", "node_id": node_id, "now_ms": self.clock.wall_ms()})
+            elif node.health == DOWN and node.state != OUT and silent > self.config.out_after_s:
+                log.warning("node %s silent for %.1fs: taking it out", node_id, silent)
+                await self._propose({"op": "auto_out", "node_id": node_id, "now_ms": self.clock.wall_ms()})
+        await self._maybe_create()
+
+    async def _maybe_create(self) -> None:
+        if self.machine.created or not self.config.auto_create:
+            return
+        infos = self.machine.cluster_map().nodes
+        if count_domains(infos) >= self.config.k + self.config.m:
+            with contextlib.suppress(CommandFailed):
+                await self.create_cluster()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _require_leader(self) -> None:
+        status = self.replicator.status()
+        if status.role != "leader":
+            raise NotLeader(status.leader_id, self.leader_addr(status))
+
+    async def _propose(self, command: dict[str, Any]) -> dict[str, Any]:
+        data = await self.replicator.propose(encode(command), self.config.propose_timeout_s)
+        return decode_result(data)
+
+    def _notify(self, epoch: int) -> None:
+        # Called where the state machine applies (the event loop thread). Wakes every long-poll
+        # waiting for a newer epoch; waiters re-check the epoch and wait on the fresh event.
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()

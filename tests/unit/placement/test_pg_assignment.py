@@ -1,0 +1,136 @@
+"""PG assignment: distinct failure domains, balance by weight, minimal movement on leave/join."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import pytest
+from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, NodeInfo
+from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
+
+K, M = 8, 4
+WIDTH = K + M
+TB = 10**12
+
+
+def topology(n: int, zones: int, racks_per_zone: int, capacity: list[int] | None = None) -> dict[str, NodeInfo]:
+    nodes = {}
+    for i in range(n):
+        node_id = f"dn-{i + 1:04d}"
+        zone, rack = i % zones, (i // zones) % racks_per_zone
+        cap = capacity[i] if capacity else 4 * TB
+        nodes[node_id] = NodeInfo(node_id, f"10.0.0.{i}:7000", f"z{zone}", f"z{zone}-r{rack}", f"h{i}", UP, cap, 0, 0)
+    return nodes
+
+
+def with_state(nodes: dict[str, NodeInfo], node_id: str, state: str) -> dict[str, NodeInfo]:
+    return {**nodes, node_id: dataclasses.replace(nodes[node_id], state=state)}
+
+
+def slot_counts(table: Table) -> Counter[str]:
+    return Counter(n for row in table for n in row if n)
+
+
+def changed_slots(before: Table, after: Table) -> list[tuple[str, str]]:
+    return [(a, b) for ra, rb in zip(before, after, strict=True) for a, b in zip(ra, rb, strict=True) if a != b]
+
+
+def test_every_pg_has_k_plus_m_nodes_on_distinct_hosts_spread_over_zones() -> None:
+    nodes = topology(20, zones=4, racks_per_zone=5)
+    table = create_table(256, K, M, nodes)
+    assert len(table) == 256
+    for row in table:
+        assert len(row) == WIDTH and "" not in row
+        assert len({nodes[n].host for n in row}) == WIDTH
+        # 4 equal zones: each zone holds exactly its fair share (3) of every PG
+        assert Counter(nodes[n].zone for n in row) == {"z0": 3, "z1": 3, "z2": 3, "z3": 3}
+
+
+def test_fewer_failure_domains_than_k_plus_m_refuses_and_says_why() -> None:
+    nodes = topology(14, zones=2, racks_per_zone=2)
+    for i in range(14):  # 14 nodes but only 11 distinct hosts
+        nid = f"dn-{i + 1:04d}"
+        nodes[nid] = dataclasses.replace(nodes[nid], host=f"h{min(i, 10)}")
+    with pytest.raises(InsufficientDomains) as exc:
+        create_table(64, K, M, nodes)
+    assert exc.value.available == 11 and exc.value.needed == 12
+    assert "11 failure domain(s)" in str(exc.value) and "needs 12" in str(exc.value)
+
+
+def test_down_and_out_nodes_do_not_count_as_domains_for_creation() -> None:
+    nodes = with_state(topology(12, zones=3, racks_per_zone=4), "dn-0001", DOWN)
+    with pytest.raises(InsufficientDomains):
+        create_table(16, K, M, nodes)
+
+
+@pytest.mark.parametrize(("n", "zones", "racks", "tolerance"), [(16, 4, 2, 0.06), (20, 4, 5, 0.08), (24, 3, 4, 0.08)])
+def test_balance_with_equal_weights(n: int, zones: int, racks: int, tolerance: float) -> None:
+    # 1024 PGs x 12 slots; a node holds a slot of a PG with p = 12/n, so sampling noise alone is
+    # about 2-3% (one sigma) per node: the tolerance is ~3 sigma.
+    nodes = topology(n, zones, racks)
+    counts = slot_counts(create_table(1024, K, M, nodes))
+    ideal = 1024 * WIDTH / n
+    worst = max(abs(counts[i] / ideal - 1) for i in nodes)
+    assert worst <= tolerance, f"worst node deviates {worst:.1%} from its weight share"
+
+
+def test_balance_follows_capacity_weights() -> None:
+    # 24 hosts (own racks), 3 zones of equal total weight; capacities 4, 5 and 6 TB.
+    caps = [(4 + (i // 3) % 3) * TB for i in range(24)]
+    nodes = topology(24, zones=3, racks_per_zone=8, capacity=caps)
+    counts = slot_counts(create_table(1024, K, M, nodes))
+    total_weight = sum(caps)
+    worst = max(abs(counts[i] / (1024 * WIDTH) / (nodes[i].capacity_bytes / total_weight) - 1) for i in nodes)
+    # weighted rendezvous picks 12 of 24 without replacement, which pulls shares slightly toward
+    # equal ("multipick anomaly"); with a 1.5x capacity spread that stays within 10%
+    assert worst <= 0.10, f"worst node deviates {worst:.1%} from its weight share"
+    assert counts["dn-0007"] > counts["dn-0001"]  # 6 TB node holds more than a 4 TB one
+
+
+def test_a_node_going_out_moves_only_its_own_slots() -> None:
+    nodes = topology(20, zones=4, racks_per_zone=5)
+    before = create_table(1024, K, M, nodes)
+    held = slot_counts(before)["dn-0005"]
+    after = rebalance(before, K, M, with_state(nodes, "dn-0005", OUT))
+    moved = changed_slots(before, after)
+    assert all(old == "dn-0005" for old, _ in moved)
+    assert len(moved) == held and "dn-0005" not in slot_counts(after)
+    assert len(moved) / (1024 * WIDTH) <= 1.5 / 20  # ideal share of one of 20 nodes is 1/20
+    for row in after:
+        assert "" not in row and len({nodes[n].host for n in row}) == WIDTH
+
+
+def test_a_joining_node_takes_about_its_share_and_nothing_else_moves() -> None:
+    nodes = topology(20, zones=4, racks_per_zone=5)
+    before = create_table(1024, K, M, nodes)
+    new = NodeInfo("dn-0021", "10.0.1.1:7000", "z0", "z0-r0", "h-new", UP, 4 * TB, 0, 0)
+    after = rebalance(before, K, M, {**nodes, new.id: new}, joined=[new.id])
+    moved = changed_slots(before, after)
+    assert moved and all(dst == new.id for _, dst in moved)
+    fraction = len(moved) / (1024 * WIDTH)
+    assert fraction <= 1.5 / 21, f"{fraction:.4f} of slots moved, ideal {1 / 21:.4f}"
+    assert fraction >= 0.5 / 21
+    for row in after:
+        assert len({({**nodes, new.id: new})[n].host for n in row}) == WIDTH
+
+
+def test_down_and_draining_nodes_keep_their_slots_but_get_no_new_ones() -> None:
+    nodes = topology(16, zones=4, racks_per_zone=4)
+    before = create_table(256, K, M, nodes)
+    changed = with_state(with_state(nodes, "dn-0002", DOWN), "dn-0003", DRAINING)
+    changed = with_state(changed, "dn-0004", OUT)
+    after = rebalance(before, K, M, changed)
+    moved = changed_slots(before, after)
+    assert moved and all(old == "dn-0004" for old, _ in moved)
+    assert all(new not in ("dn-0002", "dn-0003") for _, new in moved)
+
+
+def test_unfillable_slots_stay_empty_then_fill_when_a_domain_appears() -> None:
+    nodes = topology(12, zones=3, racks_per_zone=4)
+    before = create_table(32, K, M, nodes)
+    after = rebalance(before, K, M, with_state(nodes, "dn-0001", OUT))
+    assert all(row.count("") == 1 for row in after)
+    new = NodeInfo("dn-0013", "10.0.1.1:7000", "z0", "z0-r9", "h-new", UP, 4 * TB, 0, 0)
+    refilled = rebalance(after, K, M, {**with_state(nodes, "dn-0001", OUT), new.id: new}, joined=[new.id])
+    assert all("" not in row and new.id in row for row in refilled)
