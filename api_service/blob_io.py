@@ -211,6 +211,22 @@ class NodeStalled(DataNodeError):
     reason = "Stalled"
 
 
+class NodeLike(Protocol):
+    """What the data path needs of a cluster map entry (cairn.placement.client.NodeInfo)."""
+
+    @property
+    def addr(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+def slot_addrs(nodes: Sequence[NodeLike | None], usable: frozenset[str] = frozenset({"up"})) -> list[str | None]:
+    """A PG's node addresses in slot order for BlobWriter/BlobReader (`ClusterMap.nodes_of(pg)`):
+    None for an empty slot or a node whose state is not in `usable` (down/out nodes are skipped)."""
+    return [n.addr if n is not None and n.state in usable else None for n in nodes]
+
+
 @functools.lru_cache(maxsize=16)
 def codec_for(layout: StripeLayout) -> ErasureCodec:
     """One shared (thread-safe) codec per layout."""

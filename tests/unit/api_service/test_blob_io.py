@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
 
 import pytest
 from cairn.api_service.blob_io import (
@@ -15,6 +16,7 @@ from cairn.api_service.blob_io import (
     ShardFault,
     WriteQuorumError,
     WrittenBlob,
+    slot_addrs,
 )
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
@@ -51,6 +53,7 @@ class FakeNode:
         self.sink_lengths: dict[ShardKey, int] = {}
         self.pieces_received = 0
         self.read_calls = 0
+        self.read_timeouts: list[float] = []
         self.closed = False
         self.read_chunk = 1000  # deliberately unaligned with pieces
 
@@ -85,6 +88,7 @@ class FakeNode:
         self, key: ShardKey, offset: int = 0, length: int | None = None, timeout: float = 30.0
     ) -> AsyncIterator[bytes]:
         self.read_calls += 1
+        self.read_timeouts.append(timeout)
         if self.mode == "down":
             raise DataNodeUnavailable(f"{self.addr} is down")
         if self.mode == "hang":
@@ -389,3 +393,23 @@ async def test_pool_reuses_one_client_per_address_and_closes_them() -> None:
     assert cluster.node(0).closed and cluster.node(1).closed and not cluster.node(2).closed
     with pytest.raises(RuntimeError):
         pool.get(ADDRS[0])
+
+
+def test_slot_addrs_skips_empty_slots_and_nodes_that_are_not_up() -> None:
+    @dataclass(frozen=True)
+    class Node:
+        addr: str
+        state: str
+
+    nodes = [Node("a:1", "up"), None, Node("c:1", "down"), Node("d:1", "draining"), Node("e:1", "out")]
+    assert slot_addrs(nodes) == ["a:1", None, None, None, None]
+    assert slot_addrs(nodes, frozenset({"up", "draining"})) == ["a:1", None, None, "d:1", None]
+
+
+async def test_read_stream_deadlines_grow_with_their_span() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    assert await read_all(cluster, ref) == data
+    span = SMALL.shard_span(len(data), range(0, 3))[1]
+    assert cluster.node(0).read_timeouts[0] == FAST.read_timeout_s + span / FAST.read_min_bytes_per_s
+    assert FAST.read_deadline(100 << 20) > FAST.read_deadline(1 << 20) > FAST.read_timeout_s
