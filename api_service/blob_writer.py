@@ -209,7 +209,8 @@ class BlobWriter:
         alive = sum(1 for s in streams if not s.failed)
         if alive < self._quorum:
             failed = {s.index: s.error or DataNodeError("not started") for s in streams if s.failed}
-            raise WriteQuorumError(blob_id, [], self._quorum, {**errors, **failed})
+            acked = [s.index for s in streams if s.task is not None and s.task.done() and not s.failed]
+            raise WriteQuorumError(blob_id, acked, self._quorum, {**errors, **failed})
 
     async def _await_acks(
         self, blob_id: bytes, streams: list[_ShardStream], errors: dict[int, BaseException]
