@@ -186,8 +186,10 @@ class PlacementClient:
         last = "no replica tried"
         pause = 0.05
         redirects = 0
+        dead_rounds = 0
         while True:
             redirected = False
+            unreachable = 0
             for addr in self._order():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -213,11 +215,13 @@ class PlacementClient:
                     if status_of(err) not in _RETRY_ELSEWHERE:
                         raise _refusal(err) from None
                     self._drop(addr)
+                    unreachable += 1
                     if self._leader == addr:
                         self._leader = None
                     last = f"{addr} unreachable ({_details(err)})"
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            dead_rounds = dead_rounds + 1 if unreachable == len(self._addrs) else 0
+            if remaining <= 0 or dead_rounds >= 3:  # nobody answers at all: fail fast
                 raise PlacementUnavailable(f"placement service has no reachable leader: {last}")
             redirects = redirects + 1 if redirected else 0
             if not redirected or redirects > 2:  # stale leader hints can point back and forth
