@@ -119,6 +119,7 @@ class DiskShardStore:
         self._next_volume = 1
         self._seq = 0
         self._lanes: list[Lane] = []
+        self._rr = 0  # round-robin start among equally busy lanes
         self._locks: dict[ShardKey, tuple[asyncio.Lock, int]] = {}
         self._closing = False
         self.recovered_rebuilt = False
@@ -211,7 +212,9 @@ class DiskShardStore:
     async def _commit(self, record: PendingRecord) -> IndexEntry:
         """Queue a record on the least busy lane and wait until its batch is durable."""
         self._check_open()
-        lane = min(self._lanes, key=lambda la: la.queued)
+        self._rr = (self._rr + 1) % len(self._lanes)
+        n = len(self._lanes)
+        lane = min(self._lanes, key=lambda la: (la.queued, (la.number - self._rr) % n))
         future = lane.submit(record)
         try:
             return await asyncio.shield(future)

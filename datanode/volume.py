@@ -267,11 +267,11 @@ class VolumeFile:
     def truncate(self, size: int, fsync: Fsync = os.fsync) -> None:
         """Cut the file back to `size` bytes (a failed batch or a torn tail)."""
         os.ftruncate(self._fd, size)
-        fsync(self._fd)
         if size != self.size:
             self._crc = None
             self.records = None
         self.size = size
+        fsync(self._fd)
 
     def seal(self, fsync: Fsync = os.fsync) -> None:
         """Write the footer with the whole-file CRC32C, fsync, and make the file read-only."""

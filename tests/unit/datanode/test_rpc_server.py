@@ -1,0 +1,77 @@
+"""The servicer and the typed client over a real in-process gRPC server (in-memory store):
+every domain error crosses the wire as its own client exception."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from cairn.datanode.client import (
+    DataNodeClient,
+    DataNodeError,
+    DataNodeUnavailable,
+    ShardConflict,
+    ShardCorrupt,
+    ShardKey,
+    ShardNotFound,
+)
+from cairn.datanode.errors import InvalidRange, NodeFull, ShardDeleted
+from cairn.datanode.memory_store import MemoryShardStore
+from cairn.datanode.rpc_server import DataNodeServicer
+from cairn.proto import common_pb2, datanode_pb2_grpc
+
+from cairn import rpc
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[MemoryShardStore, DataNodeClient]]:
+    store = MemoryShardStore(capacity_bytes=1_000_000, chunk_bytes=1000)
+    server = rpc.server()
+    datanode_pb2_grpc.add_DataNodeServicer_to_server(
+        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z")), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    client = DataNodeClient(f"127.0.0.1:{port}")
+    yield store, client
+    await client.close()
+    await server.stop(None)
+
+
+async def chunks(data: bytes, size: int = 3000) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def read(client: DataNodeClient, key: ShardKey, offset: int = 0, length: int | None = None) -> bytes:
+    return b"".join([c async for c in client.read_shard(key, offset, length, timeout=5)])
+
+
+async def test_round_trip_and_error_mapping(served: tuple[MemoryShardStore, DataNodeClient]) -> None:
+    store, client = served
+    k, data = ShardKey(os.urandom(16), 2), os.urandom(10_000)
+    info = await client.write_shard(k, 4, chunks(data))
+    assert (info.length, info.pg, info.state) == (10_000, 4, "live")
+    assert await read(client, k) == data
+    assert await read(client, k, 2500, 3000) == data[2500:5500]
+    assert (await client.stat()).node_id == "node-1"
+
+    with pytest.raises(ShardConflict):
+        await client.write_shard(k, 4, chunks(data[::-1]))
+    with pytest.raises(InvalidRange):
+        await read(client, k, 10_001)
+    with pytest.raises(ShardNotFound):
+        await read(client, ShardKey(os.urandom(16), 0))
+    with pytest.raises(NodeFull):
+        await client.write_shard(ShardKey(os.urandom(16), 0), 4, chunks(b"x" * 1_000_000))
+    store.corrupt(k)
+    with pytest.raises(ShardCorrupt):
+        await read(client, k)
+    assert await client.delete_shards([k]) == 1
+    with pytest.raises(ShardDeleted) as deleted:
+        await client.write_shard(k, 4, chunks(data))
+    assert isinstance(deleted.value, ShardConflict)
+    await store.close()
+    with pytest.raises(DataNodeUnavailable):
+        await client.list_shards(4)
+    assert issubclass(DataNodeUnavailable, DataNodeError)
