@@ -235,6 +235,10 @@ class InvalidRange(S3Error):
     default_message = "The requested range is not satisfiable"
 
 
+class InvalidPartNumber(S3Error):
+    code, status, default_message = "InvalidPartNumber", 416, "The requested partnumber is not satisfiable"
+
+
 # 5xx: our side.
 class InternalError(S3Error):
     code, status = "InternalError", 500

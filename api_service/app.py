@@ -1,0 +1,173 @@
+"""The S3 ASGI application: request id, authentication, routing, dispatch and error rendering.
+
+Pure ASGI (no framework middleware): for every HTTP request it assigns a request id, verifies
+the SigV4 signature (every path, whichever way credentials arrive), routes to one S3
+operation, and runs that operation's handler with an `S3Request`. Any `S3Error` (or an internal
+error mapped by error_mapping) becomes the S3 XML error body with `x-amz-request-id`; an
+unmapped exception is a logged 500 InternalError. An error after the response started (a read
+that loses its quorum mid-stream) can only abort the connection: never send wrong bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+from . import errors
+from .context import S3Request, Services
+from .error_mapping import to_s3_error
+from .errors import IncompleteBody, S3Error, has_body, render_error
+from .handlers_bucket import BUCKET_HANDLERS
+from .handlers_listing import LISTING_HANDLERS
+from .handlers_multipart import MULTIPART_HANDLERS
+from .handlers_object import OBJECT_HANDLERS
+from .router import Op, route
+from .sigv4 import RawRequest, SecretLookup, verify
+
+log = logging.getLogger("cairn.api_service")
+
+Handler = Callable[[S3Request], Awaitable[Response]]
+HANDLERS: dict[Op, Handler] = {**BUCKET_HANDLERS, **LISTING_HANDLERS, **OBJECT_HANDLERS, **MULTIPART_HANDLERS}
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        out[key] = f"{out[key]},{text}" if key in out else text
+    return out
+
+
+class _Wire:
+    """The request body as ASGI delivers it; `done` once the last piece arrived."""
+
+    def __init__(self, receive: Receive, expected: bool) -> None:
+        self._receive = receive
+        self.done = not expected
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while not self.done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise IncompleteBody("The client disconnected before the body ended.")
+            body = message.get("body", b"")
+            if not message.get("more_body", False):
+                self.done = True
+            if body:
+                yield body
+
+
+class S3App:
+    """The ASGI callable. `startup`/`shutdown` run on the ASGI lifespan events."""
+
+    def __init__(
+        self,
+        services: Services,
+        lookup: SecretLookup,
+        startup: Callable[[], Awaitable[None]] | None = None,
+        shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.services = services
+        self.lookup = lookup
+        self._startup = startup
+        self._shutdown = shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = secrets.token_hex(8).upper()
+        started = False
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *_common_headers(request_id)]
+            await send(message)
+
+        method = scope["method"]
+        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        headers = _headers(scope)
+        wire = _Wire(receive, "content-length" in headers or "transfer-encoding" in headers)
+        try:
+            response = await self._handle(scope, headers, wire, request_id, method, raw_path)
+            await response(scope, receive, tracked_send)
+        except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes an S3 answer
+            error = to_s3_error(exc)
+            if error is None:
+                log.exception("internal error on %s %s (request %s)", method, raw_path, request_id)
+                error = errors.InternalError()
+            elif error.status >= 500:
+                log.warning("%s on %s %s (request %s): %r", error.code, method, raw_path, request_id, exc)
+            if started:
+                raise  # the status line is gone: abort the connection rather than send wrong bytes
+            response = _error_response(error, method, raw_path, request_id)
+            if not wire.done:
+                # The body was not read (and with Expect: 100-continue may never be sent): the
+                # connection cannot carry another request.
+                response.headers["connection"] = "close"
+            await response(scope, receive, tracked_send)
+
+    async def _handle(self, scope: Scope, headers: dict[str, str], wire: _Wire, request_id: str, method: str,
+                      raw_path: str) -> Response:  # fmt: skip
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        config = self.services.config
+        auth = await verify(
+            RawRequest(method, raw_path, query_string, headers),
+            self.lookup,
+            now=self.services.clock(),
+            region=config.region if config.enforce_region else None,
+        )
+        endpoint = route(
+            method, headers.get("host", ""), raw_path, query_string, headers, config.base_domains
+        )
+        handler = HANDLERS.get(endpoint.op)
+        if handler is None:
+            raise errors.NotImplemented(f"{endpoint.op.value} is not implemented.")
+        request = S3Request(endpoint, auth, method, raw_path, headers, wire, self.services, request_id)
+        return await handler(request)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._startup is not None:
+                        await self._startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._shutdown is not None:
+                    await self._shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", request_id.encode()),
+            (b"server", b"Cairn")]  # fmt: skip
+
+
+def _error_response(error: S3Error, method: str, resource: str, request_id: str) -> Response:
+    headers: Mapping[str, str] = dict(error.headers)
+    if not has_body(error, method):
+        return Response(status_code=error.status, headers={**headers, "content-length": "0"})
+    body = render_error(error, resource, request_id)
+    return Response(body, status_code=error.status, headers=dict(headers), media_type="application/xml")

@@ -1,0 +1,76 @@
+"""Who is calling, and may they touch this bucket.
+
+`CredentialCache` is the SigV4 secret lookup: access key id -> (secret, owner, is root) from the
+metadata service, cached for a short TTL (a revoked or deactivated key stops working within
+the TTL), with unknown keys cached too so a flood of bad keys does not reach the metadata
+service. `authorize_bucket` is the access rule until policies arrive: the bucket's owner and
+root only (AccessDenied otherwise).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cairn.metadata.models import AccessKey, AccessKeyStatus, Bucket, User
+
+from .errors import AccessDenied
+from .sigv4 import AuthenticatedRequest, Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    credentials: Credentials | None
+    expires: float
+
+
+class CredentialCache:
+    """An async `SecretLookup` over the metadata service, cached for `ttl_s` seconds."""
+
+    def __init__(
+        self,
+        get_access_key: Callable[[str], Awaitable[AccessKey]],
+        get_user: Callable[[str], Awaitable[User]],
+        not_found: tuple[type[Exception], ...],
+        ttl_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._get_access_key = get_access_key
+        self._get_user = get_user
+        self._not_found = not_found
+        self._ttl = ttl_s
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[str, _Entry] = {}
+
+    async def __call__(self, access_key_id: str) -> Credentials | None:
+        now = self._clock()
+        entry = self._entries.get(access_key_id)
+        if entry is not None and entry.expires > now:
+            return entry.credentials
+        credentials = await self._fetch(access_key_id)
+        if len(self._entries) >= self._max:
+            self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+        self._entries[access_key_id] = _Entry(credentials, now + self._ttl)
+        return credentials
+
+    async def _fetch(self, access_key_id: str) -> Credentials | None:
+        try:
+            key = await self._get_access_key(access_key_id)
+            if key.status != AccessKeyStatus.ACTIVE:
+                return None
+            user = await self._get_user(key.user_name)
+        except self._not_found:
+            return None
+        return Credentials(key.secret_access_key, user.user_id, user.is_root)
+
+
+def authorize_bucket(auth: AuthenticatedRequest, bucket: Bucket) -> None:
+    """Only the bucket's owner and root may act on a bucket (until bucket policies exist)."""
+    if auth.is_root or auth.owner_id == bucket.owner_id:
+        return
+    raise AccessDenied()

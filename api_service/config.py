@@ -1,0 +1,55 @@
+"""Configuration of the S3 API service: one frozen dataclass tree, loaded once with cairn.config.load.
+
+Environment overrides use the prefix `API` (e.g. `CAIRN_API_PORT=9000`, `CAIRN_API_REGION=us-east-1`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cairn.api_service.blob_io import BlobIOConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    """Address the S3 endpoint listens on."""
+    port: int = 9000
+    """Port of the S3 endpoint."""
+    workers: int = 1
+    """uvicorn worker processes."""
+    metadata: str = "127.0.0.1:7100"
+    """The metadata service's gRPC "host:port"."""
+    placement: tuple[str, ...] = ("127.0.0.1:7000",)
+    """Every placement replica's gRPC "host:port"."""
+    region: str = "us-east-1"
+    """The region this endpoint reports (GetBucketLocation, CreateBucket location constraints)."""
+    enforce_region: bool = False
+    """Reject signatures scoped to another region (AuthorizationHeaderMalformed) instead of accepting any."""
+    base_domains: tuple[str, ...] = ("s3.localhost",)
+    """Host suffixes that make a request virtual-hosted style (`<bucket>.<domain>`)."""
+    tls_cert: Path | None = None
+    """PEM certificate: serve HTTPS when set together with tls_key."""
+    tls_key: Path | None = None
+    """PEM private key of tls_cert."""
+    max_put_size: int = 5 * 1024**3
+    """Largest single PUT / part (EntityTooLarge above it)."""
+    max_metadata_size: int = 2048
+    """Largest total size of the x-amz-meta-* names and values (MetadataTooLarge above it)."""
+    credential_cache_ttl_s: float = 10.0
+    """How long an access key's secret stays cached before it is looked up again."""
+    metadata_deadline_s: float = 10.0
+    """Deadline of each metadata call."""
+    blob_io: BlobIOConfig = field(default_factory=BlobIOConfig)
+    """Tuning of the erasure-coded data path."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError("port must be in 1..65535")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.max_put_size <= 0 or self.max_metadata_size <= 0 or self.credential_cache_ttl_s < 0:
+            raise ValueError("sizes must be positive and the cache TTL non-negative")

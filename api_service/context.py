@@ -1,0 +1,92 @@
+"""What every handler receives: the routed, authenticated request and the services behind it.
+
+`S3Request` can only be built from an `AuthenticatedRequest`, so no handler runs for a request
+whose signature was not checked. Its body helpers wrap the wire stream in the SigV4 payload
+verification; `bucket()` looks the bucket up and applies the authorization rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cairn.metadata.models import Bucket
+
+from .auth import authorize_bucket
+from .config import ApiConfig
+from .data_path import BlobStore
+from .errors import InvalidArgument, MalformedXML
+from .router import Endpoint
+from .s3_xml import MAX_XML_BODY
+from .sigv4 import AuthenticatedRequest, VerifiedBody
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    metadata: Any  # cairn.metadata.client.MetadataClient (or a test twin with the same coroutines)
+    blobs: BlobStore
+    config: ApiConfig
+    clock: Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class S3Request:
+    endpoint: Endpoint
+    auth: AuthenticatedRequest
+    method: str
+    raw_path: str
+    headers: dict[str, str]
+    wire: AsyncIterable[bytes]
+    services: Services
+    request_id: str
+
+    @property
+    def bucket_name(self) -> str:
+        return self.endpoint.bucket
+
+    @property
+    def key(self) -> str:
+        return self.endpoint.key
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.endpoint.query
+
+    @property
+    def metadata(self) -> Any:
+        return self.services.metadata
+
+    def body(self) -> VerifiedBody:
+        """The decoded, verified request body (consume it once)."""
+        return self.auth.body(self.wire)
+
+    async def read_body(self, limit: int = MAX_XML_BODY) -> bytes:
+        """The whole (small) body, verified; MalformedXML beyond `limit` bytes."""
+        out = bytearray()
+        async for piece in self.body():
+            out += piece
+            if len(out) > limit:
+                raise MalformedXML("The XML you provided was too large.")
+        return bytes(out)
+
+    async def bucket(self) -> Bucket:
+        """The bucket of this request, after checking the caller may act on it."""
+        bucket = await self.metadata.get_bucket(self.bucket_name)
+        authorize_bucket(self.auth, bucket)
+        return bucket
+
+    def int_query(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+        raw = self.query.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidArgument(f"Provided {name} not an integer or within integer range",
+                                  ArgumentName=name, ArgumentValue=raw) from None  # fmt: skip
+        if value < low or (high is not None and value > high):
+            raise InvalidArgument(f"Argument {name} must be an integer between {low} and {high}",
+                                  ArgumentName=name, ArgumentValue=raw)  # fmt: skip
+        return value

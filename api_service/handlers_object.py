@@ -1,0 +1,232 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterable
+
+from cairn.metadata.models import BlobRef, ObjectAttrs, ObjectVersion, VersioningState
+from starlette.responses import Response, StreamingResponse
+
+from . import copy_source, s3_xml
+from .context import S3Request
+from .error_mapping import to_s3_error
+from .errors import (
+    EntityTooLarge,
+    InvalidArgument,
+    InvalidPartNumber,
+    InvalidRequest,
+    MissingContentLength,
+    S3Error,
+)
+from .errors import (
+    NotImplemented as S3NotImplemented,
+)
+from .http_ranges import ByteRange, check_conditions, parse_range
+from .ingest import Ingest
+from .object_headers import (
+    attrs_from_headers,
+    check_key,
+    checksum_elements,
+    checksum_headers,
+    object_headers,
+    version_headers,
+)
+from .router import Op
+
+XML = "application/xml"
+
+
+def declared_size(req: S3Request) -> int | None:
+    """The upload's size as announced (decoded length for aws-chunked bodies), or None."""
+    if req.auth.decoded_length is not None:
+        return req.auth.decoded_length
+    raw = req.headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidArgument("Content-Length is not a number", ArgumentName="Content-Length") from None
+
+
+async def store_upload(req: S3Request, key: str, part_number: int = 0,
+                       default_algorithm: str = "") -> tuple[tuple[BlobRef, ...], Ingest]:  # fmt: skip
+    """Stream the request body into one new blob, verifying every digest; () blobs for an empty body."""
+    size = declared_size(req)
+    if size is None and not req.auth.payload_mode.streaming:
+        raise MissingContentLength()
+    limit = req.services.config.max_put_size
+    if size is not None and size > limit:
+        raise EntityTooLarge(ProposedSize=size, MaxSizeAllowed=limit)
+    ingest = Ingest(req.body(), req.headers, max_size=limit, trailer_names=req.auth.trailer_names,
+                    default_algorithm=default_algorithm)  # fmt: skip
+    return await write_stream(req, key, ingest, size == 0, part_number), ingest
+
+
+async def write_stream(req: S3Request, key: str, stream: AsyncIterable[bytes], empty: bool,
+                       part_number: int = 0) -> tuple[BlobRef, ...]:  # fmt: skip
+    if empty:  # nothing to store, but the (empty) body is still verified
+        async for _ in stream:
+            raise InvalidRequest("The body is longer than its declared length.")
+        return ()
+    ref = await req.services.blobs.write(req.bucket_name, key, stream, part_number)
+    return (ref,)
+
+
+def _conditional_write(req: S3Request) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if "if-none-match" in req.headers:
+        if req.headers["if-none-match"].strip() != "*":
+            raise S3NotImplemented("If-None-Match supports only '*'.", Header="If-None-Match")
+        out["if_none_match"] = True
+    if "if-match" in req.headers:
+        out["if_match"] = req.headers["if-match"].strip().strip('"')
+    return out
+
+
+async def put_object(req: S3Request) -> Response:
+    bucket = await req.bucket()
+    check_key(req.key)
+    attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
+    conditions = _conditional_write(req)
+    blobs, ingest = await store_upload(req, req.key)
+    checksums = (ingest.checksum,) if ingest.checksum else ()
+    attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
+    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **conditions)
+    headers = {"etag": f'"{version.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
+    headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
+    return Response(headers=headers)
+
+
+async def _read(req: S3Request, head: bool) -> Response:
+    bucket = await req.bucket()
+    version_id = req.query.get("versionId")
+    v = await req.metadata.get_object(req.bucket_name, req.key, version_id or None)
+    versioned = bucket.versioning != VersioningState.UNVERSIONED
+    try:
+        check_conditions(req.headers, v.etag, v.last_modified_ms)
+    except S3Error as error:
+        if error.status == 304:
+            error.with_headers({"etag": f'"{v.etag}"', **version_headers(v, versioned)})
+        raise
+    byte_range = (
+        _part_range(req, v) if "partNumber" in req.query else parse_range(req.headers.get("range"), v.size)
+    )
+    full = byte_range is None
+    want_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and full
+    headers = object_headers(v, req.query, versioned_bucket=versioned, with_checksums=want_checksums)
+    start, end = (0, v.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["content-range"] = byte_range.content_range(v.size)
+    length = end - start + 1 if v.size else 0
+    headers["content-length"] = str(length)
+    if head or length == 0:
+        return Response(status_code=status, headers=headers)
+    return StreamingResponse(
+        req.services.blobs.read(v.blobs, start, end), status_code=status, headers=headers
+    )
+
+
+def _part_range(req: S3Request, v: ObjectVersion) -> ByteRange | None:
+    number = req.int_query("partNumber", 1, 1, 10000)
+    if not v.parts_count:
+        if number != 1:
+            raise InvalidPartNumber(PartNumberRequested=number, ActualPartCount=1)
+        return None
+    sizes = v.part_sizes
+    if number > len(sizes) or sizes[number - 1] == 0:
+        raise InvalidPartNumber(PartNumberRequested=number, ActualPartCount=len(sizes))
+    start = sum(sizes[: number - 1])
+    return ByteRange(start, start + sizes[number - 1] - 1)
+
+
+async def get_object(req: S3Request) -> Response:
+    return await _read(req, head=False)
+
+
+async def head_object(req: S3Request) -> Response:
+    return await _read(req, head=True)
+
+
+async def delete_object(req: S3Request) -> Response:
+    await req.bucket()
+    result = await req.metadata.delete_object(req.bucket_name, req.key, req.query.get("versionId") or None)
+    headers = {}
+    if result.version_id:
+        headers["x-amz-version-id"] = result.version_id
+    if result.is_delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    return Response(status_code=204, headers=headers)
+
+
+async def delete_objects(req: S3Request) -> Response:
+    await req.bucket()
+    request = s3_xml.parse_delete(await req.read_body())
+    deleted: list[s3_xml.DeletedEntry] = []
+    failed: list[s3_xml.DeleteErrorEntry] = []
+    for key, version_id in request.objects:
+        try:
+            result = await req.metadata.delete_object(req.bucket_name, key, version_id)
+        except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
+            error = to_s3_error(exc)
+            if error is None:
+                raise
+            failed.append(s3_xml.DeleteErrorEntry(key, error.code, error.message, version_id))
+            continue
+        marker_version = result.version_id if result.is_delete_marker else None
+        deleted.append(s3_xml.DeletedEntry(key, version_id, result.is_delete_marker,
+                                           marker_version if version_id is None else None))  # fmt: skip
+    return Response(s3_xml.delete_result(deleted, failed, request.quiet), media_type=XML)
+
+
+async def copy_object(req: S3Request) -> Response:
+    bucket = await req.bucket()
+    check_key(req.key)
+    source = await copy_source.resolve(req, allow_range=False)
+    src = source.version
+    directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
+    same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and req.query.get("versionId") is None
+    if same and directive == "COPY" and "x-amz-storage-class" not in req.headers:
+        raise InvalidRequest("This copy request is illegal because it is trying to copy an object to itself "
+                             "without changing the object's metadata, storage class, website redirect location "
+                             "or encryption attributes.")  # fmt: skip
+    limit = req.services.config.max_metadata_size
+    if directive == "REPLACE":
+        attrs = attrs_from_headers(req.headers, req.auth.owner_id, limit)
+    else:
+        attrs = ObjectAttrs(
+            content_type=src.content_type, content_encoding=src.content_encoding,
+            content_disposition=src.content_disposition, content_language=src.content_language,
+            cache_control=src.cache_control, expires=src.expires,
+            storage_class=req.headers.get("x-amz-storage-class", src.storage_class).upper(),
+            user_metadata=src.user_metadata, owner_id=req.auth.owner_id,
+        )  # fmt: skip
+    algorithm = req.headers.get("x-amz-checksum-algorithm") or (
+        src.checksums[0].algorithm if src.checksums else ""
+    )
+    ingest = Ingest(source.stream(req), {}, max_size=copy_source.MAX_COPY_SIZE, default_algorithm=algorithm)
+    blobs = await write_stream(req, req.key, ingest, src.size == 0)
+    checksums = (ingest.checksum,) if ingest.checksum else ()
+    attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
+    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **_conditional_write(req))
+    headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
+    if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
+        headers["x-amz-copy-source-version-id"] = src.version_id
+    body = s3_xml.copy_result("CopyObjectResult", version.etag, version.last_modified_ms,
+                              checksum_elements(checksums))  # fmt: skip
+    return Response(body, headers=headers, media_type=XML)
+
+
+OBJECT_HANDLERS = {
+    Op.PUT_OBJECT: put_object,
+    Op.GET_OBJECT: get_object,
+    Op.HEAD_OBJECT: head_object,
+    Op.DELETE_OBJECT: delete_object,
+    Op.DELETE_OBJECTS: delete_objects,
+    Op.COPY_OBJECT: copy_object,
+}

@@ -1,0 +1,137 @@
+"""HTTP headers <-> object attributes: what PUT/Create stores and what GET/HEAD answers.
+
+Request side: Content-Type (default `binary/octet-stream`), Content-Encoding without the
+`aws-chunked` transfer coding, Content-Disposition/Language, Cache-Control, Expires, storage class,
+and `x-amz-meta-*` user metadata (names lower-cased, values kept byte for byte: header bytes are
+decoded as latin-1 and re-encoded the same way, so non-ASCII UTF-8 comes back unchanged), limited
+to 2 KB in total. Response side: the same headers, ETag in quotes, Last-Modified as an HTTP date,
+the version id, and checksums only when asked for and never for a partial body.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from email.utils import formatdate
+
+from cairn.metadata.models import Checksum, ChecksumType, ObjectAttrs, ObjectVersion
+
+from .checksums import ChecksumAlgorithm
+from .errors import InvalidStorageClass, KeyTooLongError, MetadataTooLarge
+
+META_PREFIX = "x-amz-meta-"
+MAX_KEY_BYTES = 1024
+STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+                             "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"})  # fmt: skip
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def check_key(key: str) -> None:
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise KeyTooLongError(Size=len(key.encode()), MaxSizeAllowed=MAX_KEY_BYTES)
+
+
+def user_metadata(headers: Mapping[str, str], limit: int) -> tuple[tuple[str, str], ...]:
+    pairs = tuple(sorted((k[len(META_PREFIX) :], v) for k, v in headers.items() if k.startswith(META_PREFIX)))
+    size = sum(len(k) + len(v) for k, v in pairs)  # latin-1 text: one char per wire byte
+    if size > limit:
+        raise MetadataTooLarge(Size=size, MaxSizeAllowed=limit)
+    return pairs
+
+
+def stored_content_encoding(headers: Mapping[str, str]) -> str:
+    codings = [c.strip() for c in headers.get("content-encoding", "").split(",") if c.strip()]
+    return ",".join(c for c in codings if c.lower() != "aws-chunked")
+
+
+def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:
+    storage_class = headers.get("x-amz-storage-class", "STANDARD").upper()
+    if storage_class not in STORAGE_CLASSES:
+        raise InvalidStorageClass()
+    return ObjectAttrs(
+        content_type=headers.get("content-type", "") or "binary/octet-stream",
+        content_encoding=stored_content_encoding(headers),
+        content_disposition=headers.get("content-disposition", ""),
+        content_language=headers.get("content-language", ""),
+        cache_control=headers.get("cache-control", ""),
+        expires=headers.get("expires", ""),
+        website_redirect_location=headers.get("x-amz-website-redirect-location", ""),
+        storage_class=storage_class,
+        user_metadata=user_metadata(headers, metadata_limit),
+        owner_id=owner_id,
+    )
+
+
+def http_date(ms: int) -> str:
+    return formatdate(ms / 1000, usegmt=True)
+
+
+def checksum_headers(checksums: tuple[Checksum, ...], parts_count: int) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for c in checksums:
+        alg = ChecksumAlgorithm.parse(c.algorithm)
+        if alg is None:
+            continue
+        value = base64.b64encode(c.value).decode()
+        if c.type == ChecksumType.COMPOSITE and parts_count:
+            value = f"{value}-{parts_count}"
+        out[alg.header] = value
+        out["x-amz-checksum-type"] = str(c.type)
+    return out
+
+
+def checksum_elements(checksums: tuple[Checksum, ...], parts_count: int = 0) -> list[tuple[str, str]]:
+    """(XML element, value) pairs, e.g. ("ChecksumCRC32", "DUoRhQ==")."""
+    out = []
+    for header, value in checksum_headers(checksums, parts_count).items():
+        alg = ChecksumAlgorithm.parse(header)
+        if alg is not None:
+            out.append((alg.xml_element, value))
+    return out
+
+
+def version_headers(v: ObjectVersion, versioned_bucket: bool) -> dict[str, str]:
+    if v.version_id != "null" or versioned_bucket:
+        return {"x-amz-version-id": v.version_id}
+    return {}
+
+
+def object_headers(v: ObjectVersion, query: Mapping[str, str], *, versioned_bucket: bool,
+                   with_checksums: bool) -> dict[str, str]:  # fmt: skip
+    """Headers of a GET/HEAD response for version `v` (without Content-Length/Range)."""
+    h = {
+        "etag": f'"{v.etag}"',
+        "last-modified": http_date(v.last_modified_ms),
+        "accept-ranges": "bytes",
+        "content-type": v.content_type or "binary/octet-stream",
+    }
+    for name, value in (
+        ("content-encoding", v.content_encoding),
+        ("content-disposition", v.content_disposition),
+        ("content-language", v.content_language),
+        ("cache-control", v.cache_control),
+        ("expires", v.expires),
+        ("x-amz-website-redirect-location", v.website_redirect_location),
+    ):
+        if value:
+            h[name] = value
+    if v.storage_class and v.storage_class != "STANDARD":
+        h["x-amz-storage-class"] = v.storage_class
+    for name, value in v.user_metadata:
+        h[META_PREFIX + name] = value
+    if v.parts_count:
+        h["x-amz-mp-parts-count"] = str(v.parts_count)
+    h.update(version_headers(v, versioned_bucket))
+    if with_checksums:
+        h.update(checksum_headers(v.checksums, v.parts_count))
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in query:
+            h[header] = query[param]
+    return h

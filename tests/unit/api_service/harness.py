@@ -1,0 +1,121 @@
+"""An in-process S3 endpoint for handler tests: the real app under uvicorn on a free port, with the
+real metadata domain service in memory and an in-memory blob store. Driven by boto3 over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import uvicorn
+from botocore.config import Config
+from cairn.api_service.app import S3App
+from cairn.api_service.auth import CredentialCache
+from cairn.api_service.config import ApiConfig
+from cairn.api_service.context import Services
+from cairn.metadata import errors as md
+from cairn.metadata.config import MetadataConfig
+from cairn.metadata.models import BlobRef
+from cairn.metadata.service import MetadataService
+
+from cairn.ids import new_blob_id
+from tests.support.procs import free_port
+
+ROOT_KEY, ROOT_SECRET = "ROOTKEY", "rootsecret/0123456789"
+
+
+class MemoryBlobStore:
+    """The in-memory twin of data_path.BlobStore."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[bytes, bytes] = {}
+        self.fail_writes = False
+
+    async def write(self, bucket: str, key: str, body: AsyncIterable[bytes], part_number: int = 0) -> BlobRef:
+        data = bytearray()
+        async for piece in body:
+            data += piece
+        if self.fail_writes:
+            raise TimeoutError("simulated quorum loss")
+        blob_id = new_blob_id()
+        self.blobs[blob_id] = bytes(data)
+        return BlobRef(blob_id, 0, len(data), 1 << 20, 8, 4, part_number)
+
+    async def read(self, blobs: Sequence[BlobRef], start: int, end: int) -> AsyncIterator[bytes]:
+        data = b"".join(self.blobs[b.blob_id] for b in blobs)
+        for i in range(start, end + 1, 7000):
+            yield data[i : min(i + 7000, end + 1)]
+
+
+class Endpoint:
+    def __init__(self, url: str, app: S3App, blobs: MemoryBlobStore) -> None:
+        self.url = url
+        self.app = app
+        self.blobs = blobs
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine on the server's loop (e.g. against the metadata service)."""
+        if self.loop is None:
+            raise RuntimeError("server not started")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    @property
+    def metadata(self) -> MetadataService:
+        return self.app.services.metadata
+
+    def client(self, key: str = ROOT_KEY, secret: str = ROOT_SECRET, **config: Any) -> Any:
+        s3 = {"addressing_style": "path", **config.pop("s3", {})}
+        return boto3.client(
+            "s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=Config(s3=s3, retries={"max_attempts": 1}, signature_version="s3v4", **config),
+        )  # fmt: skip
+
+    def new_user(self, name: str) -> tuple[str, str]:
+        self.run(self.metadata.create_user(name))
+        key = self.run(self.metadata.create_access_key(name))
+        return key.access_key_id, key.secret_access_key
+
+
+@contextmanager
+def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
+    port = free_port()
+    blobs = MemoryBlobStore()
+    config = config or ApiConfig(port=port)
+    endpoint: Endpoint
+
+    async def startup() -> None:
+        metadata = await MetadataService.open(
+            MetadataConfig(root_access_key=ROOT_KEY, root_secret_key=ROOT_SECRET, shards=2), in_memory=True
+        )
+        app.services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+        app.lookup = CredentialCache(metadata.get_access_key, metadata.get_user,
+                                     (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)  # fmt: skip
+        endpoint.loop = asyncio.get_running_loop()
+
+    app = S3App(Services(None, blobs, config, lambda: datetime.now(UTC)), _no_lookup, startup=startup)
+    endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
+                                           loop="asyncio", http="httptools"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = 100
+        while not server.started and deadline:
+            threading.Event().wait(0.05)
+            deadline -= 1
+        if not server.started:
+            raise RuntimeError("the in-process S3 endpoint did not start")
+        yield endpoint
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def _no_lookup(_: str) -> None:
+    return None
