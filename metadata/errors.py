@@ -98,6 +98,10 @@ class InvalidArgument(_Invalid):
     """A malformed argument: version id, continuation token, part number, max-keys, ..."""
 
 
+class KeyTooLongError(_Invalid):
+    """The key is longer than 1024 bytes of UTF-8."""
+
+
 class MalformedXML(_Invalid):
     """The CompleteMultipartUpload part list is empty."""
 
@@ -166,6 +170,7 @@ ERRORS_BY_REASON: dict[str, type[MetadataError]] = {
         PreconditionFailed,
         InvalidArgument,
         MalformedXML,
+        KeyTooLongError,
         NoSuchUpload,
         InvalidPart,
         InvalidPartOrder,

@@ -1,0 +1,377 @@
+"""Object versions in an object shard: S3's put/delete rules, null versions, the GC queue.
+
+Rules (AWS S3, "Working with objects in a versioning-enabled/-suspended bucket"):
+- Enabled: PUT adds a version with a fresh id; DELETE without a version id adds a delete
+  marker with a fresh id; DELETE with a version id removes that version or marker for good.
+- Unversioned: PUT replaces the `null` version; DELETE removes it (no marker).
+- Suspended: PUT replaces the `null` version (object or marker) and leaves the others; DELETE
+  without a version id removes the `null` version and adds a `null` delete marker.
+- The newest row of a key (smallest `rev`) is its current version; `live` mirrors the current
+  version of every key whose current version is not a delete marker (what ListObjects reads).
+
+Invariants kept in the same transaction as every change: a removed version's blobs go to the
+GC queue and leave `blob_refs`; committing a version (or part) deletes the write intents of its
+blobs; a new version always sorts newest (if the issuer's id is not newer than the key's
+current one, the applier uses the successor of the current id, which is deterministic).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cairn.metadata import codec, versionids
+from cairn.metadata import commands as c
+from cairn.metadata.errors import (
+    InvalidArgument,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    PreconditionFailed,
+)
+from cairn.metadata.models import (
+    NULL_VERSION_ID,
+    BlobRef,
+    DeleteResult,
+    GcItem,
+    GcReason,
+    ObjectAttrs,
+    ObjectVersion,
+    VersioningState,
+)
+
+VERSION_COLS = (
+    "key, rev, is_null, is_delete_marker, last_modified_ms, size, etag, owner_id, storage_class, "
+    "checksum_algorithms, checksum_type, body"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionBody:
+    """The `body` column: everything about a version that listings do not need."""
+
+    attrs: ObjectAttrs
+    parts_count: int = 0
+    part_sizes: tuple[int, ...] = ()
+
+
+def public_version_id(rev: bytes, is_null: int | bool) -> str:
+    return NULL_VERSION_ID if is_null else versionids.encode(versionids.invert(rev))
+
+
+def version_from_row(bucket: str, row: tuple[Any, ...], is_latest: bool) -> ObjectVersion:
+    body = codec.loads(VersionBody, row[11])
+    a = body.attrs
+    return ObjectVersion(
+        bucket=bucket,
+        key=row[0].decode(),
+        version_id=public_version_id(row[1], row[2]),
+        is_delete_marker=bool(row[3]),
+        is_latest=is_latest,
+        last_modified_ms=row[4],
+        size=row[5],
+        etag=row[6],
+        content_type=a.content_type,
+        content_encoding=a.content_encoding,
+        content_disposition=a.content_disposition,
+        content_language=a.content_language,
+        cache_control=a.cache_control,
+        expires=a.expires,
+        website_redirect_location=a.website_redirect_location,
+        storage_class=row[8],
+        user_metadata=a.user_metadata,
+        tags=a.tags,
+        checksums=a.checksums,
+        blobs=a.blobs,
+        owner_id=row[7],
+        parts_count=body.parts_count,
+        part_sizes=body.part_sizes,
+    )
+
+
+def current_row(conn: sqlite3.Connection, bucket_id: str, key: bytes) -> tuple[Any, ...] | None:
+    return conn.execute(  # type: ignore[no-any-return]
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? ORDER BY rev LIMIT 1",
+        (bucket_id, key),
+    ).fetchone()
+
+
+def find_row(conn: sqlite3.Connection, bucket_id: str, key: bytes, version_id: str) -> tuple[Any, ...] | None:
+    if version_id == NULL_VERSION_ID:
+        return conn.execute(  # type: ignore[no-any-return]
+            f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND is_null = 1",
+            (bucket_id, key),
+        ).fetchone()
+    try:
+        rev = versionids.invert(versionids.decode(version_id))
+    except ValueError as exc:
+        raise InvalidArgument("Invalid version id specified") from exc
+    return conn.execute(  # type: ignore[no-any-return]
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ? AND is_null = 0",
+        (bucket_id, key, rev),
+    ).fetchone()
+
+
+# --- reads -------------------------------------------------------------------------------
+def read_version(
+    conn: sqlite3.Connection, bucket: str, bucket_id: str, key: str, version_id: str | None
+) -> ObjectVersion:
+    kb = key.encode()
+    current = current_row(conn, bucket_id, kb)
+    if version_id is None:
+        if current is None:
+            raise NoSuchKey("The specified key does not exist.")
+        if current[3]:
+            raise NoSuchKey(
+                "The specified key does not exist.",
+                version_id=public_version_id(current[1], current[2]),
+                is_delete_marker=True,
+                last_modified_ms=current[4],
+            )
+        return version_from_row(bucket, current, True)
+    row = find_row(conn, bucket_id, kb, version_id)
+    if row is None:
+        raise NoSuchVersion("The specified version does not exist.", version_id=version_id)
+    if row[3]:
+        raise MethodNotAllowed(
+            "The specified method is not allowed against this resource.",
+            version_id=version_id,
+            is_delete_marker=True,
+            last_modified_ms=row[4],
+        )
+    return version_from_row(bucket, row, current is not None and current[1] == row[1])
+
+
+def bucket_has_content(conn: sqlite3.Connection, bucket_id: str) -> bool:
+    if conn.execute("SELECT 1 FROM versions WHERE bucket_id = ? LIMIT 1", (bucket_id,)).fetchone():
+        return True
+    row = conn.execute("SELECT 1 FROM uploads WHERE bucket_id = ? AND state = 'active' LIMIT 1", (bucket_id,))
+    return row.fetchone() is not None
+
+
+def read_gc_work(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[GcItem]:
+    items = [
+        GcItem(r[0], r[1], r[2], GcReason(r[3]), r[4])
+        for r in conn.execute(
+            "SELECT blob_id, pg, size, reason, enqueued_ms FROM gc_queue ORDER BY enqueued_ms, blob_id LIMIT ?",
+            (limit,),
+        )
+    ]
+    rows = conn.execute(
+        "SELECT blob_id, pg, expires_ms FROM intents WHERE expires_ms <= ? ORDER BY expires_ms, blob_id LIMIT ?",
+        (now_ms, limit),
+    )
+    items.extend(GcItem(r[0], r[1], 0, GcReason.INTENT_EXPIRED, r[2]) for r in rows)
+    return items
+
+
+# --- mutations ---------------------------------------------------------------------------
+def enqueue_gc(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], reason: GcReason, now_ms: int) -> None:
+    for blob in blobs:
+        conn.execute(
+            "INSERT OR IGNORE INTO gc_queue (blob_id, pg, size, reason, enqueued_ms) VALUES (?, ?, ?, ?, ?)",
+            (blob.blob_id, blob.pg, blob.size, reason.value, now_ms),
+        )
+
+
+def _remove_row(
+    conn: sqlite3.Connection, bucket_id: str, row: tuple[Any, ...], reason: GcReason, now_ms: int
+) -> None:
+    conn.execute(
+        "DELETE FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?", (bucket_id, row[0], row[1])
+    )
+    blobs = codec.loads(VersionBody, row[11]).attrs.blobs
+    for blob in blobs:
+        conn.execute("DELETE FROM blob_refs WHERE blob_id = ?", (blob.blob_id,))
+    enqueue_gc(conn, blobs, reason, now_ms)
+
+
+def _refresh_live(conn: sqlite3.Connection, bucket_id: str, key: bytes) -> None:
+    conn.execute("DELETE FROM live WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+    conn.execute(
+        "INSERT INTO live (bucket_id, key, rev, is_null, last_modified_ms, size, etag, owner_id, storage_class, "
+        "checksum_algorithms, checksum_type) "
+        "SELECT bucket_id, key, rev, is_null, last_modified_ms, size, etag, owner_id, storage_class, "
+        "checksum_algorithms, checksum_type FROM versions WHERE bucket_id = ? AND key = ? "
+        "AND rev = (SELECT MIN(rev) FROM versions WHERE bucket_id = ? AND key = ?) AND is_delete_marker = 0",
+        (bucket_id, key, bucket_id, key),
+    )
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    bucket_id: str,
+    key: bytes,
+    version: bytes,
+    is_null: bool,
+    is_marker: bool,
+    now_ms: int,
+    body: VersionBody,
+) -> bytes:
+    current = current_row(conn, bucket_id, key)
+    rev = versionids.invert(version)
+    if current is not None and rev >= current[1]:
+        rev = versionids.invert(versionids.successor(versionids.invert(current[1])))
+    a = body.attrs
+    algorithms = ",".join(ch.algorithm for ch in a.checksums)
+    checksum_type = a.checksums[0].type.value if a.checksums else ""
+    conn.execute(
+        "INSERT INTO versions (bucket_id, key, rev, is_null, is_delete_marker, last_modified_ms, size, etag, "
+        "owner_id, storage_class, checksum_algorithms, checksum_type, body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            bucket_id,
+            key,
+            rev,
+            int(is_null),
+            int(is_marker),
+            now_ms,
+            a.size,
+            a.etag,
+            a.owner_id,
+            a.storage_class,
+            algorithms,
+            checksum_type,
+            codec.dumps(body),
+        ),
+    )
+    for blob in a.blobs:
+        conn.execute(
+            "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
+            (blob.blob_id, bucket_id, key, rev),
+        )
+        conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob.blob_id,))
+    _refresh_live(conn, bucket_id, key)
+    return rev
+
+
+def check_conditions(
+    conn: sqlite3.Connection, bucket_id: str, key: bytes, if_match: str | None, if_none_match: bool
+) -> None:
+    if if_match is None and not if_none_match:
+        return
+    current = current_row(conn, bucket_id, key)
+    exists = current is not None and not current[3]
+    if if_match is not None:
+        if not exists or current is None:
+            raise NoSuchKey("The specified key does not exist.")
+        wanted = if_match.strip().strip('"')
+        if wanted != "*" and wanted != current[6]:
+            raise PreconditionFailed("At least one of the pre-conditions you specified did not hold")
+    if if_none_match and exists:
+        raise PreconditionFailed("At least one of the pre-conditions you specified did not hold")
+
+
+def commit_version(
+    conn: sqlite3.Connection,
+    bucket: str,
+    bucket_id: str,
+    key: str,
+    version: bytes,
+    is_null: bool,
+    now_ms: int,
+    body: VersionBody,
+    if_match: str | None,
+    if_none_match: bool,
+) -> ObjectVersion:
+    """Add an object version (PUT or completed upload), replacing the null version if needed."""
+    kb = key.encode()
+    check_conditions(conn, bucket_id, kb, if_match, if_none_match)
+    if is_null:
+        old = find_row(conn, bucket_id, kb, NULL_VERSION_ID)
+        if old is not None:
+            _remove_row(conn, bucket_id, old, GcReason.OVERWRITTEN, now_ms)
+    rev = _insert(conn, bucket_id, kb, version, is_null, False, now_ms, body)
+    row = conn.execute(
+        f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
+        (bucket_id, kb, rev),
+    ).fetchone()
+    return version_from_row(bucket, row, True)
+
+
+def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
+    kb = cmd.key.encode()
+    if cmd.attrs.blobs:
+        ref = conn.execute(
+            "SELECT bucket_id, key, rev FROM blob_refs WHERE blob_id = ?", (cmd.attrs.blobs[0].blob_id,)
+        ).fetchone()
+        if ref is not None:
+            if (ref[0], ref[1]) != (cmd.bucket_id, kb):
+                raise InvalidArgument("blob already belongs to another object")
+            row = conn.execute(
+                f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?", ref
+            ).fetchone()
+            current = current_row(conn, cmd.bucket_id, kb)
+            return version_from_row(cmd.bucket, row, current is not None and current[1] == row[1])
+    return commit_version(
+        conn,
+        cmd.bucket,
+        cmd.bucket_id,
+        cmd.key,
+        cmd.version,
+        cmd.is_null,
+        cmd.now_ms,
+        VersionBody(cmd.attrs),
+        cmd.if_match,
+        cmd.if_none_match,
+    )
+
+
+def _delete(conn: sqlite3.Connection, cmd: c.DeleteVersion) -> DeleteResult:
+    kb = cmd.key.encode()
+    if cmd.version_id is not None:
+        row = find_row(conn, cmd.bucket_id, kb, cmd.version_id)
+        if row is None:
+            return DeleteResult(cmd.version_id, False)
+        _remove_row(conn, cmd.bucket_id, row, GcReason.DELETED, cmd.now_ms)
+        _refresh_live(conn, cmd.bucket_id, kb)
+        return DeleteResult(cmd.version_id, bool(row[3]))
+    if cmd.versioning is not VersioningState.ENABLED:
+        old = find_row(conn, cmd.bucket_id, kb, NULL_VERSION_ID)
+        if old is not None:
+            _remove_row(conn, cmd.bucket_id, old, GcReason.DELETED, cmd.now_ms)
+        if cmd.versioning is VersioningState.UNVERSIONED:
+            _refresh_live(conn, cmd.bucket_id, kb)
+            return DeleteResult(None, False)
+    is_null = cmd.versioning is VersioningState.SUSPENDED
+    marker = VersionBody(ObjectAttrs(owner_id=cmd.owner_id))
+    rev = _insert(conn, cmd.bucket_id, kb, cmd.marker_version, is_null, True, cmd.now_ms, marker)
+    return DeleteResult(public_version_id(rev, is_null), True)
+
+
+def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
+    """Apply one object-shard command; returns its result value."""
+    from cairn.metadata import multipart
+
+    match cmd:
+        case c.PutVersion():
+            return _put(conn, cmd)
+        case c.DeleteVersion():
+            return _delete(conn, cmd)
+        case c.RecordIntent():
+            conn.execute(
+                "INSERT OR REPLACE INTO intents (blob_id, pg, expires_ms) VALUES (?, ?, ?)",
+                (cmd.blob_id, cmd.pg, cmd.expires_ms),
+            )
+            return None
+        case c.AckGc():
+            found = 0
+            for blob_id in cmd.blob_ids:
+                found += conn.execute("DELETE FROM gc_queue WHERE blob_id = ?", (blob_id,)).rowcount
+                found += conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob_id,)).rowcount
+            return found
+        case c.PurgeBucket():
+            conn.execute(
+                "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket_id = ?)",
+                (cmd.bucket_id,),
+            )
+            conn.execute("DELETE FROM uploads WHERE bucket_id = ?", (cmd.bucket_id,))
+            return None
+        case c.CreateUpload() | c.RegisterPart() | c.CompleteUpload() | c.AbortUpload():
+            return multipart.apply_multipart(conn, cmd)
+    raise TypeError(f"not an object command: {type(cmd).__name__}")
+
+
+def with_owner(attrs: ObjectAttrs, owner_id: str) -> ObjectAttrs:
+    return attrs if attrs.owner_id else replace(attrs, owner_id=owner_id)

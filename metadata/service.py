@@ -1,0 +1,184 @@
+"""The metadata service's domain API: what the gRPC servicer calls, one coroutine per RPC.
+
+`MetadataService` turns each request into deterministic commands (choosing ids and times
+here, from the service's own clock and id issuer - never from the caller) and applies them to
+the right shard, or runs read functions on the shards. Bucket and object operations live in
+this module; listings, multipart uploads and IAM records in `pages`, `uploads` and `iam`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+from cairn.metadata import catalog, versionids
+from cairn.metadata import commands as c
+from cairn.metadata.bucket_names import bucket_name_problem
+from cairn.metadata.config import MetadataConfig
+from cairn.metadata.core import ServiceCore, check_key
+from cairn.metadata.errors import BucketNotEmpty, InvalidArgument, InvalidBucketName, NoSuchBucketPolicy
+from cairn.metadata.iam import IamOps
+from cairn.metadata.models import (
+    NULL_VERSION_ID,
+    Bucket,
+    DeleteResult,
+    GcItem,
+    ObjectAttrs,
+    ObjectVersion,
+    Policy,
+    VersioningState,
+    WriteIntent,
+)
+from cairn.metadata.objects import bucket_has_content, read_gc_work, read_version
+from cairn.metadata.pages import ListingOps
+from cairn.metadata.store import Store
+from cairn.metadata.uploads import MultipartOps
+
+
+class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
+    @classmethod
+    async def open(cls, config: MetadataConfig, *, in_memory: bool = False) -> MetadataService:
+        store = Store.open(
+            None if in_memory else config.data_dir, config.shards, synchronous=config.synchronous
+        )
+        service = cls(
+            store, intent_ttl_s=config.intent_ttl_s, region=config.region, account_id=config.account_id
+        )
+        await service.load()
+        if config.root_access_key:
+            await service.ensure_root(config.root_access_key, config.root_secret_key)
+        return service
+
+    # --- buckets -------------------------------------------------------------------------
+    async def create_bucket(self, name: str, owner_id: str, *, region: str = "") -> Bucket:
+        problem = bucket_name_problem(name)
+        if problem:
+            raise InvalidBucketName(f"The specified bucket is not valid: {problem}")
+        cmd = c.CreateBucket(name, uuid.uuid4().hex, owner_id, region or self.region, self.now_ms())
+        bucket: Bucket = await self.store.catalog.apply(cmd)
+        self.cache_bucket(bucket)
+        return bucket
+
+    async def get_bucket(self, name: str) -> Bucket:
+        return self.bucket(name)
+
+    async def list_buckets(self, owner_id: str | None = None) -> tuple[Bucket, ...]:
+        return tuple(b for b in self.all_buckets() if owner_id is None or b.owner_id == owner_id)
+
+    async def delete_bucket(self, name: str) -> None:
+        async with self.gate.exclusive(name):
+            bucket = self.bucket(name)
+            busy = await asyncio.gather(*(s.read(bucket_has_content, bucket.id) for s in self.store.objects))
+            if any(busy):
+                raise BucketNotEmpty("The bucket you tried to delete is not empty")
+            for shard in self.store.objects:
+                await shard.apply(c.PurgeBucket(bucket.id))
+            await self.store.catalog.apply(c.DeleteBucket(name, bucket.id))
+            self.forget_bucket(name)
+
+    async def set_bucket_versioning(self, name: str, state: VersioningState) -> Bucket:
+        self.bucket(name)
+        bucket: Bucket = await self.store.catalog.apply(c.SetVersioning(name, state))
+        self.cache_bucket(bucket)
+        return bucket
+
+    async def put_bucket_policy(self, name: str, document: str) -> None:
+        self.bucket(name)
+        await self.store.catalog.apply(c.PutBucketPolicy(name, document, self.now_ms()))
+
+    async def get_bucket_policy(self, name: str) -> Policy:
+        self.bucket(name)
+        policy = await self.store.catalog.read(catalog.read_bucket_policy, name)
+        if policy is None:
+            raise NoSuchBucketPolicy("The bucket policy does not exist")
+        return policy
+
+    async def delete_bucket_policy(self, name: str) -> None:
+        self.bucket(name)
+        await self.store.catalog.apply(c.PutBucketPolicy(name, None, self.now_ms()))
+
+    # --- objects -------------------------------------------------------------------------
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        attrs: ObjectAttrs,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectVersion:
+        check_key(key)
+        async with self.gate.shared(bucket):
+            b = self.bucket(bucket)
+            cmd = c.PutVersion(
+                bucket_id=b.id,
+                bucket=b.name,
+                key=key,
+                version=self.issuer.issue(),
+                is_null=b.versioning is not VersioningState.ENABLED,
+                attrs=attrs if attrs.owner_id else replace(attrs, owner_id=b.owner_id),
+                now_ms=self.now_ms(),
+                if_match=if_match,
+                if_none_match=if_none_match,
+            )
+            version: ObjectVersion = await self.store.shard_for(b.id, key).apply(cmd)
+            return version
+
+    async def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        check_key(key)
+        _check_version_id(version_id)
+        b = self.bucket(bucket)
+        return await self.store.shard_for(b.id, key).read(read_version, b.name, b.id, key, version_id)
+
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
+        return await self.get_object(bucket, key, version_id)
+
+    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
+        check_key(key)
+        _check_version_id(version_id)
+        async with self.gate.shared(bucket):
+            b = self.bucket(bucket)
+            cmd = c.DeleteVersion(
+                b.id, b.name, key, version_id, b.versioning, self.issuer.issue(), self.now_ms(), b.owner_id
+            )
+            result: DeleteResult = await self.store.shard_for(b.id, key).apply(cmd)
+            return result
+
+    # --- write intents and GC --------------------------------------------------------------
+    async def record_write_intent(
+        self, bucket: str, key: str, blob_id: bytes, pg: int, *, ttl_s: float | None = None
+    ) -> WriteIntent:
+        if len(blob_id) != 16:
+            raise InvalidArgument("a blob id is 16 bytes")
+        ttl = self.intent_ttl_s if ttl_s is None or ttl_s <= 0 else ttl_s
+        async with self.gate.shared(bucket):
+            b = self.bucket(bucket)
+            expires = self.now_ms() + int(ttl * 1000)
+            await self.store.shard_for(b.id, key).apply(
+                c.RecordIntent(b.id, key, bytes(blob_id), pg, expires)
+            )
+            return WriteIntent(bytes(blob_id), pg, expires)
+
+    async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]:
+        limit = max(0, min(limit, 10_000))
+        now = self.now_ms()
+        per_shard = await asyncio.gather(*(s.read(read_gc_work, now, limit) for s in self.store.objects))
+        items = heapq.merge(*(sorted(p, key=_gc_order) for p in per_shard), key=_gc_order)
+        return tuple(item for _, item in zip(range(limit), items, strict=False))
+
+    async def ack_gc_work(self, blob_ids: Sequence[bytes]) -> int:
+        cmd = c.AckGc(tuple(bytes(b) for b in blob_ids))
+        found = await asyncio.gather(*(s.apply(cmd) for s in self.store.objects))
+        return int(sum(found))
+
+
+def _gc_order(item: GcItem) -> tuple[int, bytes]:
+    return (item.enqueued_ms, item.blob_id)
+
+
+def _check_version_id(version_id: str | None) -> None:
+    if version_id is not None and version_id != NULL_VERSION_ID and not versionids.is_valid(version_id):
+        raise InvalidArgument("Invalid version id specified", version_id=version_id)

@@ -1,0 +1,929 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class KeyValue(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class Checksum(_message.Message):
+    __slots__ = ("algorithm", "value", "type")
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    algorithm: str
+    value: bytes
+    type: str
+    def __init__(self, algorithm: _Optional[str] = ..., value: _Optional[bytes] = ..., type: _Optional[str] = ...) -> None: ...
+
+class BlobRef(_message.Message):
+    __slots__ = ("blob_id", "pg", "size", "stripe_size", "data_shards", "parity_shards", "part_number")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PG_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    pg: int
+    size: int
+    stripe_size: int
+    data_shards: int
+    parity_shards: int
+    part_number: int
+    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ...) -> None: ...
+
+class Bucket(_message.Message):
+    __slots__ = ("name", "id", "owner_id", "versioning", "created_ms", "region")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    id: str
+    owner_id: str
+    versioning: str
+    created_ms: int
+    region: str
+    def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., owner_id: _Optional[str] = ..., versioning: _Optional[str] = ..., created_ms: _Optional[int] = ..., region: _Optional[str] = ...) -> None: ...
+
+class ObjectAttrs(_message.Message):
+    __slots__ = ("size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_REDIRECT_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    etag: str
+    content_type: str
+    content_encoding: str
+    content_disposition: str
+    content_language: str
+    cache_control: str
+    expires: str
+    website_redirect_location: str
+    storage_class: str
+    user_metadata: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    tags: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
+    owner_id: str
+    def __init__(self, size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ...) -> None: ...
+
+class ObjectVersion(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "is_delete_marker", "is_latest", "last_modified_ms", "size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "parts_count", "part_sizes")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    IS_LATEST_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_REDIRECT_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PART_SIZES_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    is_delete_marker: bool
+    is_latest: bool
+    last_modified_ms: int
+    size: int
+    etag: str
+    content_type: str
+    content_encoding: str
+    content_disposition: str
+    content_language: str
+    cache_control: str
+    expires: str
+    website_redirect_location: str
+    storage_class: str
+    user_metadata: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    tags: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
+    owner_id: str
+    parts_count: int
+    part_sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_latest: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., parts_count: _Optional[int] = ..., part_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DeleteResult(_message.Message):
+    __slots__ = ("version_id", "is_delete_marker")
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    is_delete_marker: bool
+    def __init__(self, version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ...) -> None: ...
+
+class ObjectSummary(_message.Message):
+    __slots__ = ("key", "version_id", "is_latest", "is_delete_marker", "last_modified_ms", "etag", "size", "storage_class", "owner_id", "checksum_algorithms", "checksum_type")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_LATEST_FIELD_NUMBER: _ClassVar[int]
+    IS_DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_ALGORITHMS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    version_id: str
+    is_latest: bool
+    is_delete_marker: bool
+    last_modified_ms: int
+    etag: str
+    size: int
+    storage_class: str
+    owner_id: str
+    checksum_algorithms: _containers.RepeatedScalarFieldContainer[str]
+    checksum_type: str
+    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., is_delete_marker: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., storage_class: _Optional[str] = ..., owner_id: _Optional[str] = ..., checksum_algorithms: _Optional[_Iterable[str]] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+
+class ListObjectsV2Page(_message.Message):
+    __slots__ = ("contents", "common_prefixes", "is_truncated", "next_continuation_token", "key_count")
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CONTINUATION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KEY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    contents: _containers.RepeatedCompositeFieldContainer[ObjectSummary]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_continuation_token: str
+    key_count: int
+    def __init__(self, contents: _Optional[_Iterable[_Union[ObjectSummary, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_continuation_token: _Optional[str] = ..., key_count: _Optional[int] = ...) -> None: ...
+
+class ListObjectsV1Page(_message.Message):
+    __slots__ = ("contents", "common_prefixes", "is_truncated", "next_marker")
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_MARKER_FIELD_NUMBER: _ClassVar[int]
+    contents: _containers.RepeatedCompositeFieldContainer[ObjectSummary]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_marker: str
+    def __init__(self, contents: _Optional[_Iterable[_Union[ObjectSummary, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_marker: _Optional[str] = ...) -> None: ...
+
+class ListVersionsPage(_message.Message):
+    __slots__ = ("versions", "common_prefixes", "is_truncated", "next_key_marker", "next_version_id_marker")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[ObjectSummary]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_key_marker: str
+    next_version_id_marker: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[ObjectSummary, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_key_marker: _Optional[str] = ..., next_version_id_marker: _Optional[str] = ...) -> None: ...
+
+class MultipartUpload(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "initiated_ms", "attrs", "checksum_algorithm", "checksum_type")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    INITIATED_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    initiated_ms: int
+    attrs: ObjectAttrs
+    checksum_algorithm: str
+    checksum_type: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., initiated_ms: _Optional[int] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+
+class Part(_message.Message):
+    __slots__ = ("part_number", "size", "etag", "last_modified_ms", "checksums", "blobs")
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    size: int
+    etag: str
+    last_modified_ms: int
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
+    def __init__(self, part_number: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ...) -> None: ...
+
+class CompletedPart(_message.Message):
+    __slots__ = ("part_number", "etag", "checksums")
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    etag: str
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ...) -> None: ...
+
+class ListPartsPage(_message.Message):
+    __slots__ = ("upload", "parts", "is_truncated", "next_part_number_marker")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PART_NUMBER_MARKER_FIELD_NUMBER: _ClassVar[int]
+    upload: MultipartUpload
+    parts: _containers.RepeatedCompositeFieldContainer[Part]
+    is_truncated: bool
+    next_part_number_marker: int
+    def __init__(self, upload: _Optional[_Union[MultipartUpload, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Part, _Mapping]]] = ..., is_truncated: _Optional[bool] = ..., next_part_number_marker: _Optional[int] = ...) -> None: ...
+
+class ListUploadsPage(_message.Message):
+    __slots__ = ("uploads", "common_prefixes", "is_truncated", "next_key_marker", "next_upload_id_marker")
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_UPLOAD_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    uploads: _containers.RepeatedCompositeFieldContainer[MultipartUpload]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_key_marker: str
+    next_upload_id_marker: str
+    def __init__(self, uploads: _Optional[_Iterable[_Union[MultipartUpload, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_key_marker: _Optional[str] = ..., next_upload_id_marker: _Optional[str] = ...) -> None: ...
+
+class WriteIntent(_message.Message):
+    __slots__ = ("blob_id", "pg", "expires_ms")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PG_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    pg: int
+    expires_ms: int
+    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+
+class GcItem(_message.Message):
+    __slots__ = ("blob_id", "pg", "size", "reason", "enqueued_ms")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PG_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUED_MS_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    pg: int
+    size: int
+    reason: str
+    enqueued_ms: int
+    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., reason: _Optional[str] = ..., enqueued_ms: _Optional[int] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("user_id", "name", "arn", "created_ms", "is_root")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    IS_ROOT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    name: str
+    arn: str
+    created_ms: int
+    is_root: bool
+    def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., arn: _Optional[str] = ..., created_ms: _Optional[int] = ..., is_root: _Optional[bool] = ...) -> None: ...
+
+class AccessKey(_message.Message):
+    __slots__ = ("access_key_id", "secret_access_key", "user_id", "user_name", "status", "created_ms")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    secret_access_key: str
+    user_id: str
+    user_name: str
+    status: str
+    created_ms: int
+    def __init__(self, access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ..., user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., status: _Optional[str] = ..., created_ms: _Optional[int] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("name", "document", "updated_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    document: str
+    updated_ms: int
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+
+class CreateBucketRequest(_message.Message):
+    __slots__ = ("name", "owner_id", "region")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    owner_id: str
+    region: str
+    def __init__(self, name: _Optional[str] = ..., owner_id: _Optional[str] = ..., region: _Optional[str] = ...) -> None: ...
+
+class CreateBucketResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Bucket
+    def __init__(self, result: _Optional[_Union[Bucket, _Mapping]] = ...) -> None: ...
+
+class GetBucketRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetBucketResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Bucket
+    def __init__(self, result: _Optional[_Union[Bucket, _Mapping]] = ...) -> None: ...
+
+class DeleteBucketRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteBucketResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListBucketsRequest(_message.Message):
+    __slots__ = ("owner_id",)
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    owner_id: str
+    def __init__(self, owner_id: _Optional[str] = ...) -> None: ...
+
+class ListBucketsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Bucket]
+    def __init__(self, result: _Optional[_Iterable[_Union[Bucket, _Mapping]]] = ...) -> None: ...
+
+class SetBucketVersioningRequest(_message.Message):
+    __slots__ = ("name", "state")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+
+class SetBucketVersioningResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Bucket
+    def __init__(self, result: _Optional[_Union[Bucket, _Mapping]] = ...) -> None: ...
+
+class PutBucketPolicyRequest(_message.Message):
+    __slots__ = ("name", "document")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    document: str
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+
+class PutBucketPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetBucketPolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetBucketPolicyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Policy
+    def __init__(self, result: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class DeleteBucketPolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteBucketPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PutObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "attrs", "if_match", "if_none_match")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    attrs: ObjectAttrs
+    if_match: str
+    if_none_match: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+
+class PutObjectResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ObjectVersion
+    def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
+
+class GetObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
+
+class GetObjectResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ObjectVersion
+    def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
+
+class HeadObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
+
+class HeadObjectResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ObjectVersion
+    def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
+
+class DeleteObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
+
+class DeleteObjectResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: DeleteResult
+    def __init__(self, result: _Optional[_Union[DeleteResult, _Mapping]] = ...) -> None: ...
+
+class ListObjectsV2Request(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "max_keys", "continuation_token", "start_after", "fetch_owner")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    CONTINUATION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    FETCH_OWNER_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    max_keys: int
+    continuation_token: str
+    start_after: str
+    fetch_owner: bool
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., max_keys: _Optional[int] = ..., continuation_token: _Optional[str] = ..., start_after: _Optional[str] = ..., fetch_owner: _Optional[bool] = ...) -> None: ...
+
+class ListObjectsV2Response(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ListObjectsV2Page
+    def __init__(self, result: _Optional[_Union[ListObjectsV2Page, _Mapping]] = ...) -> None: ...
+
+class ListObjectsV1Request(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "max_keys", "marker")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    max_keys: int
+    marker: str
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., max_keys: _Optional[int] = ..., marker: _Optional[str] = ...) -> None: ...
+
+class ListObjectsV1Response(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ListObjectsV1Page
+    def __init__(self, result: _Optional[_Union[ListObjectsV1Page, _Mapping]] = ...) -> None: ...
+
+class ListObjectVersionsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "max_keys", "key_marker", "version_id_marker")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    max_keys: int
+    key_marker: str
+    version_id_marker: str
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., max_keys: _Optional[int] = ..., key_marker: _Optional[str] = ..., version_id_marker: _Optional[str] = ...) -> None: ...
+
+class ListObjectVersionsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ListVersionsPage
+    def __init__(self, result: _Optional[_Union[ListVersionsPage, _Mapping]] = ...) -> None: ...
+
+class RecordWriteIntentRequest(_message.Message):
+    __slots__ = ("bucket", "key", "blob_id", "pg", "ttl_s")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PG_FIELD_NUMBER: _ClassVar[int]
+    TTL_S_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    blob_id: bytes
+    pg: int
+    ttl_s: float
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., ttl_s: _Optional[float] = ...) -> None: ...
+
+class RecordWriteIntentResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: WriteIntent
+    def __init__(self, result: _Optional[_Union[WriteIntent, _Mapping]] = ...) -> None: ...
+
+class ListGcWorkRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListGcWorkResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[GcItem]
+    def __init__(self, result: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
+
+class AckGcWorkRequest(_message.Message):
+    __slots__ = ("blob_ids",)
+    BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    blob_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, blob_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AckGcWorkResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
+
+class CreateMultipartUploadRequest(_message.Message):
+    __slots__ = ("bucket", "key", "attrs", "checksum_algorithm", "checksum_type")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    attrs: ObjectAttrs
+    checksum_algorithm: str
+    checksum_type: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+
+class CreateMultipartUploadResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: MultipartUpload
+    def __init__(self, result: _Optional[_Union[MultipartUpload, _Mapping]] = ...) -> None: ...
+
+class GetMultipartUploadRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class GetMultipartUploadResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: MultipartUpload
+    def __init__(self, result: _Optional[_Union[MultipartUpload, _Mapping]] = ...) -> None: ...
+
+class RegisterPartRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "part_number", "size", "etag", "blobs", "checksums")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    part_number: int
+    size: int
+    etag: str
+    blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ...) -> None: ...
+
+class RegisterPartResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Part
+    def __init__(self, result: _Optional[_Union[Part, _Mapping]] = ...) -> None: ...
+
+class ListPartsRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "max_parts", "part_number_marker")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARTS_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_MARKER_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    max_parts: int
+    part_number_marker: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., max_parts: _Optional[int] = ..., part_number_marker: _Optional[int] = ...) -> None: ...
+
+class ListPartsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ListPartsPage
+    def __init__(self, result: _Optional[_Union[ListPartsPage, _Mapping]] = ...) -> None: ...
+
+class ListMultipartUploadsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "max_uploads", "key_marker", "upload_id_marker")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MAX_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    max_uploads: int
+    key_marker: str
+    upload_id_marker: str
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., max_uploads: _Optional[int] = ..., key_marker: _Optional[str] = ..., upload_id_marker: _Optional[str] = ...) -> None: ...
+
+class ListMultipartUploadsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ListUploadsPage
+    def __init__(self, result: _Optional[_Union[ListUploadsPage, _Mapping]] = ...) -> None: ...
+
+class CompleteMultipartUploadRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "parts", "checksums", "if_match", "if_none_match")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    parts: _containers.RepeatedCompositeFieldContainer[CompletedPart]
+    checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
+    if_match: str
+    if_none_match: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+
+class CompleteMultipartUploadResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: ObjectVersion
+    def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
+
+class AbortMultipartUploadRequest(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class AbortMultipartUploadResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateUserResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetUserResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class ListUsersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUsersResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[User]
+    def __init__(self, result: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
+
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteUserResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateAccessKeyRequest(_message.Message):
+    __slots__ = ("user_name", "access_key_id", "secret_access_key")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    access_key_id: str
+    secret_access_key: str
+    def __init__(self, user_name: _Optional[str] = ..., access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ...) -> None: ...
+
+class CreateAccessKeyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: AccessKey
+    def __init__(self, result: _Optional[_Union[AccessKey, _Mapping]] = ...) -> None: ...
+
+class GetAccessKeyRequest(_message.Message):
+    __slots__ = ("access_key_id",)
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    def __init__(self, access_key_id: _Optional[str] = ...) -> None: ...
+
+class GetAccessKeyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: AccessKey
+    def __init__(self, result: _Optional[_Union[AccessKey, _Mapping]] = ...) -> None: ...
+
+class ListAccessKeysRequest(_message.Message):
+    __slots__ = ("user_name",)
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    def __init__(self, user_name: _Optional[str] = ...) -> None: ...
+
+class ListAccessKeysResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[AccessKey]
+    def __init__(self, result: _Optional[_Iterable[_Union[AccessKey, _Mapping]]] = ...) -> None: ...
+
+class SetAccessKeyStatusRequest(_message.Message):
+    __slots__ = ("access_key_id", "status")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    status: str
+    def __init__(self, access_key_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class SetAccessKeyStatusResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: AccessKey
+    def __init__(self, result: _Optional[_Union[AccessKey, _Mapping]] = ...) -> None: ...
+
+class DeleteAccessKeyRequest(_message.Message):
+    __slots__ = ("access_key_id",)
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    def __init__(self, access_key_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccessKeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PutUserPolicyRequest(_message.Message):
+    __slots__ = ("user_name", "policy_name", "document")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    policy_name: str
+    document: str
+    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+
+class PutUserPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetUserPolicyRequest(_message.Message):
+    __slots__ = ("user_name", "policy_name")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    policy_name: str
+    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ...) -> None: ...
+
+class GetUserPolicyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Policy
+    def __init__(self, result: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class ListUserPoliciesRequest(_message.Message):
+    __slots__ = ("user_name",)
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    def __init__(self, user_name: _Optional[str] = ...) -> None: ...
+
+class ListUserPoliciesResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Policy]
+    def __init__(self, result: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
+
+class DeleteUserPolicyRequest(_message.Message):
+    __slots__ = ("user_name", "policy_name")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    policy_name: str
+    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ...) -> None: ...
+
+class DeleteUserPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
