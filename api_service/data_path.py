@@ -13,10 +13,12 @@ that commits metadata after `write` never commits unverified bytes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from cairn.api_service import blob_io
+from cairn.api_service.blob_io import slot_addrs
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.metadata.models import BlobRef
@@ -38,23 +40,38 @@ class _Placement(Protocol):
     async def cluster_map(self, min_epoch: int = 0, wait_s: float = 0.0) -> object: ...
 
 
+_USABLE = frozenset({"up", "draining"})
+
 RecordIntent = Callable[[str, str, bytes, int], Awaitable[object]]
 
 
 class ClusterBlobStore:
-    def __init__(self, placement: _Placement, record_intent: RecordIntent, writer: BlobWriter,
-                 reader: BlobReader) -> None:  # fmt: skip
+    """BlobStore over the cluster: the placement map (re-read at most every `map_ttl_s`), write
+    intents in the metadata service, and the erasure-coded BlobWriter/BlobReader."""
+
+    def __init__(self, placement: _Placement, record_intent: RecordIntent, writer: BlobWriter, reader: BlobReader,
+                 map_ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._placement = placement
         self._record_intent = record_intent
         self._writer = writer
         self._reader = reader
+        self._map_ttl = map_ttl_s
+        self._clock = clock
+        self._map: Any = None
+        self._map_at = 0.0
+
+    async def _cluster_map(self) -> Any:
+        now = self._clock()
+        if self._map is None or now - self._map_at > self._map_ttl:
+            self._map = await self._placement.cluster_map()
+            self._map_at = now
+        return self._map
 
     async def _nodes(self, pg: int | None, blob_id: bytes) -> tuple[int, list[str | None]]:
-        cmap = await self._placement.cluster_map()
+        cmap = await self._cluster_map()
         if pg is None:
-            pg = cmap.pg_of(blob_id)  # type: ignore[attr-defined]
-        nodes = cmap.nodes_of(pg)  # type: ignore[attr-defined]
-        return pg, [n.addr if n is not None and n.state in ("up", "draining") else None for n in nodes]
+            pg = cmap.pg_of(blob_id)
+        return pg, slot_addrs(cmap.nodes_of(pg), _USABLE)
 
     async def write(self, bucket: str, key: str, body: AsyncIterable[bytes], part_number: int = 0) -> BlobRef:
         blob_id = new_blob_id()

@@ -11,7 +11,7 @@ from . import copy_source, s3_xml
 from .checksums import ChecksumAlgorithm, decode_b64_digest
 from .context import S3Request
 from .errors import InvalidArgument, InvalidPart, InvalidRequest
-from .handlers_object import _conditional_write, store_upload, write_stream
+from .handlers_object import conditional_write, store_upload, write_stream
 from .ingest import Ingest
 from .object_headers import (
     attrs_from_headers,
@@ -122,7 +122,7 @@ async def complete_multipart_upload(req: S3Request) -> Response:
     parts = _completed_parts(s3_xml.parse_complete_multipart(await req.read_body()))
     version = await req.metadata.complete_multipart_upload(
         req.bucket_name, req.key, req.query["uploadId"], parts, checksums=_full_object_checksum(req),
-        **_conditional_write(req),
+        **conditional_write(req),
     )  # fmt: skip
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     location = f"/{req.bucket_name}/{req.key}"

@@ -74,7 +74,7 @@ async def write_stream(req: S3Request, key: str, stream: AsyncIterable[bytes], e
     return (ref,)
 
 
-def _conditional_write(req: S3Request) -> dict[str, object]:
+def conditional_write(req: S3Request) -> dict[str, object]:
     out: dict[str, object] = {}
     if "if-none-match" in req.headers:
         if req.headers["if-none-match"].strip() != "*":
@@ -89,7 +89,7 @@ async def put_object(req: S3Request) -> Response:
     bucket = await req.bucket()
     check_key(req.key)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
-    conditions = _conditional_write(req)
+    conditions = conditional_write(req)
     blobs, ingest = await store_upload(req, req.key)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
@@ -213,7 +213,7 @@ async def copy_object(req: S3Request) -> Response:
     blobs = await write_stream(req, req.key, ingest, src.size == 0)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
-    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **_conditional_write(req))
+    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **conditional_write(req))
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id

@@ -1,0 +1,55 @@
+"""`python -m cairn.api_service`: run the S3 endpoint under uvicorn (uvloop, httptools)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import uvicorn
+
+from .server import CONFIG_FILE_ENV, load_config
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cairn.api_service", description="Cairn S3 API service")
+    parser.add_argument("--config", help="TOML config file")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--metadata", help='metadata service "host:port"')
+    parser.add_argument("--placement", help='placement replicas "host:port,host:port,..."')
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--region")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    args = parser.parse_args(argv)
+    overrides = {"host": args.host, "port": args.port, "metadata": args.metadata, "placement": args.placement,
+                 "workers": args.workers, "region": args.region, "tls_cert": args.tls_cert,
+                 "tls_key": args.tls_key}  # fmt: skip
+    config = load_config(args.config, overrides)
+    # Worker processes rebuild the app from the environment: hand them the resolved flags.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"CAIRN_API_{name.upper()}"] = str(value)
+    if args.config:
+        os.environ[CONFIG_FILE_ENV] = args.config
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        "cairn.api_service.server:create_app",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
+        ssl_keyfile=str(config.tls_key) if config.tls_key else None,
+        timeout_keep_alive=30,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

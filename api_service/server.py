@@ -1,0 +1,63 @@
+"""Building the production S3 app: clients of the metadata and placement services, the data path,
+the credential cache, and the ASGI app that owns their lifetime (opened and closed on lifespan).
+
+`create_app()` is the uvicorn factory: it reads `ApiConfig` from the environment (`CAIRN_API_*`),
+which `__main__` fills from its flags, so every worker process builds the same app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cairn.api_service.blob_io import DataNodePool
+from cairn.api_service.blob_reader import BlobReader
+from cairn.api_service.blob_writer import BlobWriter
+from cairn.metadata import errors as md
+from cairn.metadata.client import MetadataClient
+from cairn.placement.client import PlacementClient
+
+from cairn import config as config_loader
+
+from .app import S3App
+from .auth import CredentialCache
+from .config import ApiConfig
+from .context import Services
+from .data_path import ClusterBlobStore
+
+CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
+
+
+def load_config(path: Path | str | None = None, overrides: Mapping[str, object] | None = None) -> ApiConfig:
+    path = path or os.environ.get(CONFIG_FILE_ENV) or None
+    return config_loader.load(ApiConfig, path, env_prefix="API", overrides=overrides)
+
+
+def build_app(config: ApiConfig) -> S3App:
+    metadata = MetadataClient(config.metadata, deadline_s=config.metadata_deadline_s)
+    placement = PlacementClient(list(config.placement))
+    pool = DataNodePool()
+    writer = BlobWriter(pool, config=config.blob_io)
+    reader = BlobReader(pool, config=config.blob_io)
+
+    async def record_intent(bucket: str, key: str, blob_id: bytes, pg: int) -> object:
+        return await metadata.record_write_intent(bucket, key, blob_id, pg)
+
+    blobs = ClusterBlobStore(placement, record_intent, writer, reader)
+    lookup = CredentialCache(metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser),
+                             ttl_s=config.credential_cache_ttl_s)  # fmt: skip
+
+    async def shutdown() -> None:
+        await pool.close()
+        await placement.close()
+        await metadata.close()
+
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+    return S3App(services, lookup, shutdown=shutdown)
+
+
+def create_app() -> S3App:
+    """The uvicorn factory (`cairn.api_service.server:create_app`, factory=True)."""
+    return build_app(load_config())

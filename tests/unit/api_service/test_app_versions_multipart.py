@@ -1,0 +1,189 @@
+"""Versioning, listing, DeleteObjects, CopyObject and multipart end to end through boto3."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .harness import Endpoint, serve
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def s3e() -> Iterator[Endpoint]:
+    with serve() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def s3(s3e: Endpoint) -> Any:
+    return s3e.client()
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    err = exc.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_versioning_flow(s3: Any) -> None:
+    s3.create_bucket(Bucket="ver")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="ver")
+    s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket="ver", Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket="ver", Key="k", Body=b"two")["VersionId"]
+    assert v1 != v2
+    assert s3.get_object(Bucket="ver", Key="k", VersionId=v1)["Body"].read() == b"one"
+    deleted = s3.delete_object(Bucket="ver", Key="k")
+    assert deleted["DeleteMarker"] is True
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket="ver", Key="k")
+    assert code_of(exc) == ("404", 404)
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    versions = s3.list_object_versions(Bucket="ver")
+    assert [v["VersionId"] for v in versions["Versions"]] == [v2, v1]
+    assert versions["DeleteMarkers"][0]["IsLatest"] is True
+    s3.delete_object(Bucket="ver", Key="k", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
+
+
+def test_listing_order_delimiter_and_pagination(s3: Any) -> None:
+    s3.create_bucket(Bucket="list")
+    keys = ["foo/", "foo+1/", "foo/a", "foo/b/c", "bar", "a b"]
+    for key in keys:
+        s3.put_object(Bucket="list", Key=key, Body=b"")
+    listed = s3.list_objects_v2(Bucket="list")
+    assert [o["Key"] for o in listed["Contents"]] == sorted(keys, key=lambda k: k.encode())
+    top = s3.list_objects_v2(Bucket="list", Delimiter="/")
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["foo+1/", "foo/"]
+    assert [o["Key"] for o in top["Contents"]] == ["a b", "bar"]
+    seen, token = [], None
+    while True:
+        page = s3.list_objects_v2(Bucket="list", MaxKeys=2, **({"ContinuationToken": token} if token else {}))
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert seen == [o["Key"] for o in listed["Contents"]]
+    v1 = s3.list_objects(Bucket="list", Prefix="foo/", Delimiter="/")
+    assert [o["Key"] for o in v1["Contents"]] == ["foo/", "foo/a"] and v1["CommonPrefixes"] == [
+        {"Prefix": "foo/b/"}
+    ]
+
+
+def test_delete_objects_quiet_and_verbose(s3: Any) -> None:
+    s3.create_bucket(Bucket="multi")
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket="multi", Key=key, Body=b"x")
+    result = s3.delete_objects(
+        Bucket="multi", Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "zz"}]}
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["a", "b", "zz"]
+    quiet = s3.delete_objects(Bucket="multi", Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    assert "Deleted" not in quiet
+    assert s3.list_objects_v2(Bucket="multi")["KeyCount"] == 0
+
+
+def test_copy_object_copy_and_replace(s3: Any) -> None:
+    s3.create_bucket(Bucket="copy")
+    s3.put_object(Bucket="copy", Key="src", Body=b"payload", Metadata={"a": "1"}, ContentType="text/x")
+    s3.copy_object(Bucket="copy", Key="dst", CopySource={"Bucket": "copy", "Key": "src"})
+    got = s3.get_object(Bucket="copy", Key="dst")
+    assert (
+        got["Body"].read() == b"payload" and got["Metadata"] == {"a": "1"} and got["ContentType"] == "text/x"
+    )
+    s3.copy_object(Bucket="copy", Key="dst2", CopySource="copy/src", MetadataDirective="REPLACE",
+                   Metadata={"b": "2"})  # fmt: skip
+    assert s3.head_object(Bucket="copy", Key="dst2")["Metadata"] == {"b": "2"}
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket="copy", Key="src", CopySource="copy/src")
+    assert code_of(exc) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket="copy", Key="x", CopySource="copy/src", CopySourceIfMatch='"nope"')
+    assert code_of(exc) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket="copy", Key="x", CopySource="copy/missing")
+    assert code_of(exc) == ("NoSuchKey", 404)
+
+
+def test_multipart_with_crc32_as_the_cli_sends_it(s3: Any) -> None:
+    s3.create_bucket(Bucket="mpu")
+    part1, part2 = b"a" * (5 * MIB), b"b" * 1000
+    upload = s3.create_multipart_upload(Bucket="mpu", Key="big", ChecksumAlgorithm="CRC32")["UploadId"]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mpu")["Uploads"]] == [upload]
+    parts = []
+    for number, data in ((1, part1), (2, part2)):
+        r = s3.upload_part(Bucket="mpu", Key="big", UploadId=upload, PartNumber=number, Body=data,
+                           ChecksumAlgorithm="CRC32")  # fmt: skip
+        parts.append({"PartNumber": number, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    listed = s3.list_parts(Bucket="mpu", Key="big", UploadId=upload)
+    assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2]
+    done = s3.complete_multipart_upload(Bucket="mpu", Key="big", UploadId=upload,
+                                        MultipartUpload={"Parts": parts})  # fmt: skip
+    md5s = hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest()
+    assert done["ETag"] == f'"{md5s}-2"'
+    raw = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in (part1, part2))
+    assert done["ChecksumCRC32"] == base64.b64encode(zlib.crc32(raw).to_bytes(4, "big")).decode() + "-2"
+    got = s3.get_object(Bucket="mpu", Key="big", ChecksumMode="ENABLED")
+    assert got["Body"].read() == part1 + part2
+    second = s3.get_object(Bucket="mpu", Key="big", PartNumber=2)
+    assert second["Body"].read() == part2 and second["PartsCount"] == 2
+
+
+def test_multipart_errors_and_abort(s3: Any) -> None:
+    s3.create_bucket(Bucket="mpe")
+    upload = s3.create_multipart_upload(Bucket="mpe", Key="k")["UploadId"]
+    e1 = s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=1, Body=b"small")["ETag"]
+    e2 = s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=2, Body=b"small")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket="mpe", Key="k", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})  # fmt: skip
+    assert code_of(exc) == ("EntityTooSmall", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket="mpe", Key="k", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})  # fmt: skip
+    assert code_of(exc) == ("InvalidPartOrder", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=10001, Body=b"x")
+    assert code_of(exc) == ("InvalidArgument", 400)
+    s3.abort_multipart_upload(Bucket="mpe", Key="k", UploadId=upload)
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket="mpe", Key="k", UploadId=upload)
+    assert code_of(exc) == ("NoSuchUpload", 404)
+
+
+def test_upload_part_copy_with_range(s3: Any) -> None:
+    s3.create_bucket(Bucket="upc")
+    source = bytes(range(256)) * (6 * 4096)
+    s3.put_object(Bucket="upc", Key="src", Body=source)
+    upload = s3.create_multipart_upload(Bucket="upc", Key="dst")["UploadId"]
+    r1 = s3.upload_part_copy(Bucket="upc", Key="dst", UploadId=upload, PartNumber=1, CopySource="upc/src",
+                             CopySourceRange=f"bytes=0-{5 * MIB - 1}")  # fmt: skip
+    r2 = s3.upload_part_copy(Bucket="upc", Key="dst", UploadId=upload, PartNumber=2, CopySource="upc/src",
+                             CopySourceRange=f"bytes={5 * MIB}-{len(source) - 1}")  # fmt: skip
+    parts = [{"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
+             {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]  # fmt: skip
+    s3.complete_multipart_upload(Bucket="upc", Key="dst", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket="upc", Key="dst")["Body"].read() == source
+    with pytest.raises(ClientError) as exc:
+        s3.upload_part_copy(Bucket="upc", Key="dst", UploadId="nope", PartNumber=1, CopySource="upc/src")
+    assert code_of(exc) == ("NoSuchUpload", 404)
+
+
+def test_lost_write_quorum_is_503_and_commits_nothing(s3e: Endpoint, s3: Any) -> None:
+    s3.create_bucket(Bucket="down")
+    s3e.blobs.fail_writes = True
+    try:
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket="down", Key="k", Body=b"data")
+        assert code_of(exc) == ("ServiceUnavailable", 503)
+    finally:
+        s3e.blobs.fail_writes = False
+    assert s3.list_objects_v2(Bucket="down")["KeyCount"] == 0
