@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from starlette.responses import Response
@@ -33,9 +33,9 @@ log = logging.getLogger("cairn.api_service")
 Handler = Callable[[S3Request], Awaitable[Response]]
 HANDLERS: dict[Op, Handler] = {**BUCKET_HANDLERS, **LISTING_HANDLERS, **OBJECT_HANDLERS, **MULTIPART_HANDLERS}
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -93,7 +93,7 @@ class S3App:
         request_id = secrets.token_hex(8).upper()
         started = False
 
-        async def tracked_send(message: dict[str, Any]) -> None:
+        async def tracked_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

@@ -22,8 +22,7 @@ import hmac
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote, unquote_to_bytes
 
 from .aws_chunked import AwsChunkedDecoder
@@ -41,13 +40,11 @@ from .errors import (
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
 )
+from .sigv4_credentials import ALGORITHM, parse_header_auth, parse_query_auth, query_map, request_time
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_SKEW = timedelta(minutes=15)
-MAX_PRESIGN_EXPIRES = 604800
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
 class PayloadMode(enum.Enum):
@@ -231,132 +228,6 @@ def _signature(key: bytes, amz_date: str, scope: str, canonical_request: str) ->
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
 
 
-# --- parsing the credentials ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    access_key_id: str
-    date: str  # YYYYMMDD of the scope
-    region: str
-    service: str
-    signed_headers: list[str]
-    signature: str
-    amz_date: str
-    presigned: bool
-    expires: int = 0
-
-
-def _parse_credential(credential: str, error: type[Exception]) -> tuple[str, str, str, str]:
-    parts = credential.split("/")
-    if len(parts) < 5 or parts[-1] != "aws4_request":
-        raise error(
-            'The credential is malformed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
-        )
-    akid = "/".join(parts[:-4])
-    date, region, service = parts[-4], parts[-3], parts[-2]
-    if service != "s3":
-        raise error(
-            f'The credential is malformed; incorrect service "{service}". This endpoint belongs to "s3".'
-        )
-    if not re.fullmatch(r"\d{8}", date):
-        raise error("The credential date is malformed.")
-    return akid, date, region, service
-
-
-def _parse_header_auth(auth: str, headers: Mapping[str, str]) -> _Parsed:
-    algorithm, _, rest = auth.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        if algorithm == "AWS":
-            raise InvalidRequest(
-                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
-            )
-        raise AuthorizationHeaderMalformed(f"Unsupported authorization type {algorithm!r}.")
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, value = item.strip().partition("=")
-        if not sep:
-            raise AuthorizationHeaderMalformed(f"The authorization header is malformed; {item.strip()!r}.")
-        fields[name.strip()] = value.strip()
-    try:
-        credential, signed, signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
-    except KeyError as missing:
-        raise AuthorizationHeaderMalformed(
-            f"The authorization header is missing {missing.args[0]}."
-        ) from None
-    akid, date, region, service = _parse_credential(credential, AuthorizationHeaderMalformed)
-    amz_date = headers.get("x-amz-date")
-    if amz_date is None:
-        http_date = headers.get("date")
-        if http_date is None:
-            raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
-        try:
-            amz_date = parsedate_to_datetime(http_date).astimezone(UTC).strftime(_AMZ_DATE)
-        except (TypeError, ValueError):
-            raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
-    if amz_date[:8] != date:
-        raise AuthorizationHeaderMalformed(
-            f'Invalid credential date "{date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
-        )
-    return _Parsed(akid, date, region, service, signed.split(";"), signature, amz_date, presigned=False)
-
-
-def _parse_query_auth(query: Mapping[str, str]) -> _Parsed:
-    E = AuthorizationQueryParametersError
-    if query.get("X-Amz-Algorithm") != ALGORITHM:
-        raise E('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
-    for name in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"):
-        if name not in query:
-            raise E(
-                "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
-                "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
-            )
-    akid, date, region, service = _parse_credential(query["X-Amz-Credential"], E)
-    try:
-        expires = int(query["X-Amz-Expires"])
-    except ValueError:
-        raise E("X-Amz-Expires should be a number") from None
-    if expires < 0:
-        raise E("X-Amz-Expires must be non-negative")
-    if expires > MAX_PRESIGN_EXPIRES:
-        raise E("X-Amz-Expires must be less than a week (in seconds) that is 604800")
-    amz_date = query["X-Amz-Date"]
-    if amz_date[:8] != date:
-        raise E(
-            f'Invalid credential date "{date}". This date is not the same as X-Amz-Date: "{amz_date[:8]}".'
-        )
-    return _Parsed(
-        akid,
-        date,
-        region,
-        service,
-        query["X-Amz-SignedHeaders"].split(";"),
-        query["X-Amz-Signature"],
-        amz_date,
-        presigned=True,
-        expires=expires,
-    )
-
-
-def _query_map(query_string: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in query_string.split("&"):
-        name, _, value = item.partition("=")
-        if name:
-            out.setdefault(
-                unquote_to_bytes(name).decode("utf-8", "replace"),
-                unquote_to_bytes(value).decode("utf-8", "replace"),
-            )
-    return out
-
-
-def _request_time(amz_date: str) -> datetime:
-    try:
-        return datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
-    except ValueError:
-        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
-
-
 def _payload_mode(value: str) -> PayloadMode:
     if _HEX64.match(value):
         return PayloadMode.SIGNED
@@ -383,11 +254,11 @@ async def verify(
     `region`, when given, is the only region accepted in the credential scope.
     """
     headers = request.headers
-    query = _query_map(request.query_string)
+    query = query_map(request.query_string)
     if "authorization" in headers:
-        parsed = _parse_header_auth(headers["authorization"], headers)
+        parsed = parse_header_auth(headers["authorization"], headers)
     elif "X-Amz-Signature" in query or "X-Amz-Credential" in query or "X-Amz-Algorithm" in query:
-        parsed = _parse_query_auth(query)
+        parsed = parse_query_auth(query)
     elif "Signature" in query and "AWSAccessKeyId" in query:
         raise InvalidRequest(
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
@@ -406,7 +277,7 @@ async def verify(
     if parsed.signed_headers != sorted(parsed.signed_headers):
         raise SignatureDoesNotMatch("SignedHeaders must be sorted.")
 
-    t = _request_time(parsed.amz_date)
+    t = request_time(parsed.amz_date)
     if parsed.presigned:
         if now < t - MAX_SKEW:
             raise AccessDenied("Request is not valid yet")
