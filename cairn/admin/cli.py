@@ -21,6 +21,7 @@ from cairn.admin.target import TargetError, placement_addrs
 #: Modules registering admin command groups.
 GROUPS = (
     "cairn.admin.cluster_cmds",
+    "cairn.admin.iam_cmds",
 )
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
