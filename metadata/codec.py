@@ -30,6 +30,8 @@ def to_plain(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, tuple | list):
         return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"cannot encode {type(value).__name__}")

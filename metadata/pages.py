@@ -50,6 +50,9 @@ def clamp_max_keys(max_keys: int) -> int:
 
 
 def split(entries: list[Entry], max_keys: int) -> tuple[list[Entry], bool]:
+    """The page and whether it is truncated (max-keys 0 is an empty, untruncated page, as in S3)."""
+    if max_keys == 0:
+        return [], False
     return entries[:max_keys], len(entries) > max_keys
 
 
