@@ -139,7 +139,7 @@ class PlacementClient:
                 return ReplicaState(addr, await stub.GetStatus(placement_pb2.GetStatusRequest(), timeout=timeout))
             except grpc.RpcError as err:
                 self._drop(addr)
-                return ReplicaState(addr, None, f"{status_of(err)}: {_details(err)}")
+                return ReplicaState(addr, None, _brief(err))
 
         return list(await asyncio.gather(*(one(a) for a in self._addrs)))
 
@@ -176,8 +176,8 @@ class PlacementClient:
                 if status_of(err) not in _RETRY_ELSEWHERE:
                     raise _refusal(err) from None
                 self._drop(addr)
-                errors.append(f"{addr}: {_details(err)}")
-        raise PlacementUnavailable(f"no placement replica reachable ({'; '.join(errors) or 'timed out'})")
+                errors.append(f"{addr} {_brief(err)}")
+        raise PlacementUnavailable(f"placement service unreachable: {', '.join(errors) or 'timed out'}")
 
     async def _write(self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
                      timeout: float) -> T:
@@ -218,10 +218,12 @@ class PlacementClient:
                     unreachable += 1
                     if self._leader == addr:
                         self._leader = None
-                    last = f"{addr} unreachable ({_details(err)})"
+                    last = f"{addr} {_brief(err)}"
             remaining = deadline - loop.time()
             dead_rounds = dead_rounds + 1 if unreachable == len(self._addrs) else 0
-            if remaining <= 0 or dead_rounds >= 3:  # nobody answers at all: fail fast
+            if dead_rounds >= 3:  # nobody answers at all: fail fast
+                raise PlacementUnavailable(f"placement service unreachable: no replica answers ({last})")
+            if remaining <= 0:
                 raise PlacementUnavailable(f"placement service has no reachable leader: {last}")
             redirects = redirects + 1 if redirected else 0
             if not redirected or redirects > 2:  # stale leader hints can point back and forth
@@ -239,6 +241,14 @@ def _leader_of(err: grpc.RpcError) -> str | None:
 def _details(err: grpc.RpcError) -> str:
     details = err.details() if hasattr(err, "details") else None
     return str(details or status_of(err) or err)
+
+
+def _brief(err: grpc.RpcError) -> str:
+    """A short description of a transport failure, for messages."""
+    code = status_of(err)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return "unreachable"
+    return f"failed ({code.name.lower().replace('_', ' ') if code else 'error'})"
 
 
 def _refusal(err: grpc.RpcError) -> PlacementError:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, command: Callable[[argparse.Namespace, list[st
         error(str(exc))
         return EXIT_USAGE
     except PlacementUnavailable as exc:
-        error(f"placement service unavailable: {exc}")
+        error(str(exc))
         return EXIT_UNAVAILABLE
     except PlacementError as exc:
         error(f"refused ({exc.reason}): {exc}")

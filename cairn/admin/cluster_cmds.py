@@ -61,8 +61,7 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
     try:
         states = await client.replica_states(timeout=min(args.timeout, 3.0))
         if not any(s.reachable for s in states):
-            error(f"placement service unreachable at {', '.join(addrs)}: "
-                  f"{'; '.join(f'{s.addr}: {s.error}' for s in states)}")
+            error(f"placement service unreachable: {', '.join(f'{s.addr} {s.error}' for s in states)}")
             return EXIT_UNAVAILABLE
     finally:
         await client.close()
@@ -102,7 +101,7 @@ def print_status(doc: dict[str, Any]) -> None:
     print("replicas:")
     rows = [(r["id"] or "?", r["addr"], r["role"] or "-", r["term"] if r["reachable"] else "-",
              r["commit_index"] if r["reachable"] else "-", r["applied_index"] if r["reachable"] else "-",
-             "ok" if r["reachable"] else f"unreachable ({r['error']})") for r in doc["replicas"]]
+             "ok" if r["reachable"] else r["error"]) for r in doc["replicas"]]
     print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "HEALTH"), rows, indent="  "))
     nodes = doc["nodes"]
     print(f"nodes:     {nodes['total']} total: " + ", ".join(f"{s} {nodes[s]}" for s in NODE_STATES))
