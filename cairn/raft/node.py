@@ -1,0 +1,329 @@
+"""RaftNode: the asyncio runtime that drives the pure core (core.py) for one replica.
+
+One driver task owns the core. It wakes on incoming messages, proposals, reads or the next
+tick of the real clock, feeds them to the core, then handles each Ready in order:
+
+1. persist snapshot, entries and hard state in the storage thread (fsync when the Ready needs
+   it) - before any message of that Ready leaves, so no vote or acknowledgement ever depends
+   on state that could still be lost, and the leader counts its own entries only after this;
+2. send the messages (transport.py);
+3. restore a received snapshot, apply committed entries to the state machine, and hand each
+   proposer the result of its own entry (matched by index and term);
+4. release confirmed reads once applied >= their read index;
+5. advance the core; then, past `snapshot_threshold` applied entries, snapshot and compact.
+
+The core is never touched while a Ready is being persisted: whatever arrives meanwhile waits in
+the inbox and goes into the next Ready (group commit). Reads follow the read-index rule: the
+leader records its commit index, confirms leadership with a heartbeat round answered by a
+quorum, and the read proceeds once this replica has applied that index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc.aio
+
+from cairn.raft import rpc_server
+from cairn.raft.config import RaftConfig
+from cairn.raft.core import Raft
+from cairn.raft.messages import EntryType, Membership, Message, Ready, Role, Snapshot
+from cairn.raft.storage import FileLogStore
+from cairn.raft.transport import Transport
+from cairn.replication import NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
+
+__all__ = ["RaftConfig", "RaftNode", "NotLeader", "NoQuorum"]
+
+log = logging.getLogger(__name__)
+
+_MAX_INBOX = 100_000
+
+
+class RaftNode:
+    def __init__(
+        self,
+        node_id: str,
+        peers: Mapping[str, str],
+        data_dir: Path,
+        machine: StateMachine,
+        config: RaftConfig = RaftConfig(),  # noqa: B008 - frozen, never mutated
+    ) -> None:
+        if node_id not in peers:
+            raise ValueError(f"node id {node_id!r} is not among the peers {sorted(peers)}")
+        self._id = node_id
+        self._peers = dict(peers)
+        self._data_dir = Path(data_dir)
+        self._machine = machine
+        self._config = config
+        self._store = FileLogStore(self._data_dir)
+        self._core: Raft | None = None
+        self._transport: Transport | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._inbox: deque[tuple[str, object, asyncio.Future[bytes] | None]] = deque()
+        self._wake = asyncio.Event()
+        self._proposals: dict[int, tuple[int, asyncio.Future[bytes]]] = {}
+        self._reads: dict[bytes, asyncio.Future[bytes]] = {}
+        self._confirmed_reads: list[tuple[int, asyncio.Future[bytes]]] = []
+        self._read_ids = itertools.count(1)
+        self._applied = 0
+        self._running = False
+        self._failure: BaseException | None = None
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def node_id(self) -> str:
+        return self._id
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register the Raft peer servicer on the host service's gRPC server."""
+        rpc_server.add_to_server(server, self._deliver)
+
+    async def start(self) -> None:
+        """Recover from disk and start the driver (call after the gRPC server started)."""
+        if self._running:
+            return
+        loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"raft-{self._id}")
+        state = await loop.run_in_executor(self._executor, self._store.load)
+        if state.snapshot is not None:
+            self._machine.restore(state.snapshot.data)
+        rng = random.Random(self._config.seed)
+        membership = Membership(frozenset(self._peers))
+        self._core = Raft(self._id, membership, state, rng, self._config.core())
+        self._applied = self._core.log.applied
+        self._transport = Transport(self._id, self._peers, self._config, self._report_unreachable)
+        self._transport.start()
+        self._running = True
+        self._task = asyncio.create_task(self._run(), name=f"raft-{self._id}")
+        log.info(
+            "raft %s started: term %d, commit %d, snapshot %d, %d entries",
+            self._id, state.hard_state.term, state.hard_state.commit,
+            state.snapshot.index if state.snapshot else 0, len(state.entries),
+        )
+
+    async def stop(self) -> None:
+        """Stop the driver and the transport; pending proposals and reads fail with NoQuorum."""
+        if not self._running:
+            return
+        self._running = False
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._transport is not None:
+            await self._transport.stop()
+        self._fail_all(NoQuorum("the replica is stopping"))
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
+            self._executor.shutdown(wait=True)
+
+    async def propose(self, command: bytes, timeout: float) -> bytes:
+        """Replicate `command`; return the state machine's result for it once applied here."""
+        self._check_leader()
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._enqueue("propose", command, future)
+        return await self._wait(future, timeout, "the command was not committed")
+
+    async def read_barrier(self, timeout: float) -> None:
+        """Return once reads of the local state are linearizable (read index, see module doc)."""
+        self._check_leader()
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._enqueue("read", next(self._read_ids).to_bytes(8, "big"), future)
+        await self._wait(future, timeout, "leadership was not confirmed by a quorum")
+
+    def status(self) -> ReplicaStatus:
+        core = self._core
+        if core is None:
+            return ReplicaStatus(self._id, 0, Role.FOLLOWER.value, None, 0, 0, ())
+        peers = []
+        for peer_id, addr in sorted(self._peers.items()):
+            pr = core.progress.get(peer_id)
+            reachable = self._transport.reachable(peer_id) if self._transport else peer_id == self._id
+            peers.append(PeerStatus(peer_id, addr, reachable, pr.match if pr else 0))
+        return ReplicaStatus(
+            self._id, core.term, core.role.value, core.lead, core.log.committed, self._applied, tuple(peers)
+        )
+
+    # -------------------------------------------------------------- plumbing
+
+    def _not_leader(self) -> NotLeader:
+        lead = self._core.lead if self._core else None
+        return NotLeader(lead, self._peers.get(lead) if lead else None)
+
+    def _check_leader(self) -> None:
+        if not self._running or self._core is None:
+            raise NoQuorum(f"raft replica {self._id} is not running")
+        if self._core.role is not Role.LEADER:
+            raise self._not_leader()
+
+    def _enqueue(self, kind: str, payload: object, future: asyncio.Future[bytes] | None) -> None:
+        self._inbox.append((kind, payload, future))
+        self._wake.set()
+
+    async def _wait(self, future: asyncio.Future[bytes], timeout: float, what: str) -> bytes:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise NoQuorum(f"{what} within {timeout}s") from None
+
+    def _deliver(self, message: Message) -> str | None:
+        if not self._running:
+            return "RaftStopped"
+        if message.to != self._id:
+            return "WrongReplica"
+        if self._transport is not None:
+            self._transport.heard_from(message.frm)
+        if len(self._inbox) < _MAX_INBOX:
+            self._enqueue("msg", message, None)
+        return None
+
+    def _report_unreachable(self, peer: str) -> None:
+        self._enqueue("unreachable", peer, None)
+
+    def _fail_all(self, exc: Exception) -> None:
+        futures = [f for _, f in self._proposals.values()] + list(self._reads.values())
+        futures += [f for _, f in self._confirmed_reads] + [f for _, _, f in self._inbox if f is not None]
+        for future in futures:
+            if not future.done():
+                future.set_exception(exc)
+        self._proposals.clear()
+        self._reads.clear()
+        self._confirmed_reads.clear()
+        self._inbox.clear()
+
+    # ---------------------------------------------------------------- driver
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick = self._config.tick_s
+        next_tick = loop.time() + tick
+        try:
+            while self._running:
+                if not self._inbox:
+                    self._wake.clear()
+                    try:
+                        async with asyncio.timeout(max(0.0, next_tick - loop.time())):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        pass
+                self._drain_inbox(loop)
+                now = loop.time()
+                if now >= next_tick:
+                    ticks = int((now - next_tick) / tick) + 1
+                    for _ in range(min(ticks, 3)):  # after a long stall, do not fire a burst
+                        self._core_or_fail().tick()
+                    next_tick += ticks * tick
+                while self._core_or_fail().has_ready():
+                    await self._handle_ready(self._core_or_fail().ready())
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a storage failure: this replica cannot continue safely
+            log.exception("raft %s stopped on an unrecoverable error", self._id)
+            self._failure = exc
+            self._running = False
+            self._fail_all(NoQuorum(f"raft replica {self._id} failed: {exc}"))
+
+    def _core_or_fail(self) -> Raft:
+        if self._core is None:
+            raise RuntimeError("raft core not started")
+        return self._core
+
+    def _drain_inbox(self, loop: asyncio.AbstractEventLoop) -> None:
+        core = self._core_or_fail()
+        while self._inbox:
+            kind, payload, future = self._inbox.popleft()
+            if kind == "msg":
+                core.step(payload)  # type: ignore[arg-type]
+            elif kind == "unreachable":
+                core.report_unreachable(payload)  # type: ignore[arg-type]
+            elif future is None or future.done():
+                continue
+            elif kind == "propose":
+                placed = core.propose(payload)  # type: ignore[arg-type]
+                if placed is None:
+                    future.set_exception(self._not_leader())
+                else:
+                    self._proposals[placed[0]] = (placed[1], future)
+            elif kind == "read":
+                if core.read_index(payload):  # type: ignore[arg-type]
+                    self._reads[payload] = future  # type: ignore[index]
+                else:
+                    future.set_exception(self._not_leader())
+        del loop
+
+    async def _handle_ready(self, rd: Ready) -> None:
+        core = self._core_or_fail()
+        if rd.snapshot is not None or rd.entries or rd.hard_state is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._store.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
+            )
+        if self._transport is not None:
+            self._transport.send(rd.messages)
+        if rd.snapshot is not None:
+            self._machine.restore(rd.snapshot.data)
+            self._applied = rd.snapshot.index
+            for index in [i for i in self._proposals if i <= rd.snapshot.index]:
+                _, future = self._proposals.pop(index)
+                if not future.done():
+                    future.set_exception(self._not_leader())
+        for n, entry in enumerate(rd.committed):
+            result = self._machine.apply(entry.index, entry.data) if entry.type is EntryType.NORMAL else b""
+            self._applied = entry.index
+            waiter = self._proposals.pop(entry.index, None)
+            if waiter is not None and not waiter[1].done():
+                if waiter[0] == entry.term:
+                    waiter[1].set_result(result)
+                else:
+                    waiter[1].set_exception(self._not_leader())
+            if n % 512 == 511:
+                await asyncio.sleep(0)
+        for rs in rd.read_states:
+            future = self._reads.pop(rs.context, None)
+            if future is not None:
+                self._confirmed_reads.append((rs.index, future))
+        if rd.soft_state.role is not Role.LEADER and self._reads:
+            for future in self._reads.values():
+                if not future.done():
+                    future.set_exception(self._not_leader())
+            self._reads.clear()
+        core.advance(rd)
+        self._release_reads()
+        if self._applied - core.log.snap_index >= self._config.snapshot_threshold:
+            await self._snapshot()
+
+    def _release_reads(self) -> None:
+        if not self._confirmed_reads:
+            return
+        waiting = []
+        for index, future in self._confirmed_reads:
+            if index <= self._applied:
+                if not future.done():
+                    future.set_result(b"")
+            else:
+                waiting.append((index, future))
+        self._confirmed_reads = waiting
+
+    async def _snapshot(self) -> None:
+        """Snapshot the state machine at the applied index, persist it, then compact the log."""
+        core = self._core_or_fail()
+        index = self._applied
+        term = core.log.term(index)
+        if term is None:
+            return
+        snap = Snapshot(index, term, core.membership, self._machine.snapshot())
+        after = [e for e in core.log.entries if e.index > index]
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._store.compact, snap, after)
+        core.compact(snap)
+        log.info("raft %s compacted its log at index %d (snapshot %d bytes)", self._id, index, len(snap.data))

@@ -1,0 +1,205 @@
+"""Durable Raft state: the log file plus the latest snapshot file, behind the `LogStore` protocol.
+
+`FileLogStore` is the real store (blocking calls; the runtime runs them in its single storage
+thread, which also serializes them). `MemoryLogStore` is the in-memory twin used by the
+simulator; it models what a crash loses (writes made with sync=False).
+
+Ordering rules this module keeps (formats in wal.py):
+- `save` appends entries then the hard state and fsyncs once when `sync` is set, before the
+  caller sends any message of the same Ready;
+- a snapshot is written to `snapshot.tmp`, fsynced, renamed over `snapshot`, and the directory
+  fsynced, and only then is the log rewritten (same temp -> fsync -> rename -> fsync dir dance)
+  without the entries the snapshot covers. A crash between the two steps leaves a log that
+  still holds those entries; `load` drops them, and drops the whole log if it disagrees with
+  the snapshot at the snapshot's index (it came from an abandoned history).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from cairn.raft.core import PersistedState
+from cairn.raft.messages import Entry, HardState, Snapshot
+from cairn.raft.wal import (
+    CorruptFile,
+    SnapMark,
+    decode_snapshot,
+    encode_entry,
+    encode_hard_state,
+    encode_snapmark,
+    encode_snapshot,
+    scan_records,
+    wal_header,
+)
+
+
+class LogStore(Protocol):
+    def load(self) -> PersistedState: ...
+
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
+             sync: bool) -> None:
+        """Persist a Ready: `snapshot` replaces the whole log, then `entries` (which may replace a
+        tail) and `hard_state` are appended. Durable on return when `sync` is set."""
+
+    def compact(self, snapshot: Snapshot, entries_after: Sequence[Entry]) -> None:
+        """Durably store `snapshot`, then keep only `entries_after` (the entries past it)."""
+
+    def close(self) -> None: ...
+
+
+def assemble(snapshot: Snapshot | None, hard: HardState, entries: list[Entry]) -> PersistedState:
+    """Reconcile a snapshot with the log read back next to it (see the module docstring)."""
+    if snapshot is not None:
+        if entries and entries[0].index > snapshot.index + 1:
+            raise CorruptFile(f"log starts at {entries[0].index}, after the snapshot at {snapshot.index}")
+        at = [e.term for e in entries if e.index == snapshot.index]
+        if entries and entries[0].index <= snapshot.index and at != [snapshot.term]:
+            entries = []  # the log ends before the snapshot or belongs to an abandoned history
+        else:
+            entries = [e for e in entries if e.index > snapshot.index]
+        hard = HardState(hard.term, hard.vote, max(hard.commit, snapshot.index))
+    first = snapshot.index + 1 if snapshot else 1
+    for k, entry in enumerate(entries):
+        if entry.index != first + k:
+            raise CorruptFile(f"log entry {entry.index} found where {first + k} was expected")
+    return PersistedState(hard, snapshot, tuple(entries))
+
+
+def _put(entries: list[Entry], entry: Entry) -> None:
+    if entries and entry.index <= entries[-1].index:
+        del entries[max(0, entry.index - entries[0].index) :]
+    entries.append(entry)
+
+
+class MemoryLogStore:
+    """In-memory twin of FileLogStore; `crash()` drops what was written without sync."""
+
+    def __init__(self) -> None:
+        self.hard = HardState()
+        self.volatile_hard: HardState | None = None
+        self.snapshot: Snapshot | None = None
+        self.entries: list[Entry] = []
+
+    def load(self) -> PersistedState:
+        return assemble(self.snapshot, self.volatile_hard or self.hard, list(self.entries))
+
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
+             sync: bool) -> None:
+        if snapshot is not None:
+            self.snapshot = snapshot
+            self.entries = []
+        for entry in entries:
+            _put(self.entries, entry)
+        if hard_state is not None:
+            self.volatile_hard = hard_state
+        if sync and self.volatile_hard is not None:
+            self.hard, self.volatile_hard = self.volatile_hard, None
+
+    def compact(self, snapshot: Snapshot, entries_after: Sequence[Entry]) -> None:
+        self.snapshot = snapshot
+        self.entries = list(entries_after)
+
+    def crash(self) -> None:
+        self.volatile_hard = None
+
+    def close(self) -> None:
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _durable_replace(target: Path, data: bytes) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
+class FileLogStore:
+    """`raft.wal` and `snapshot` in `directory` (created if missing)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.wal_path = self.dir / "raft.wal"
+        self.snap_path = self.dir / "snapshot"
+        self._hard = HardState()
+        self._snap_mark = SnapMark(0, 0)
+        self._file = None  # opened by load()
+
+    def load(self) -> PersistedState:
+        snapshot = decode_snapshot(self.snap_path.read_bytes()) if self.snap_path.exists() else None
+        buf = self.wal_path.read_bytes() if self.wal_path.exists() else b""
+        records, valid = scan_records(buf)
+        hard = HardState()
+        entries: list[Entry] = []
+        for rec in records:
+            if isinstance(rec, HardState):
+                hard = rec
+            elif isinstance(rec, SnapMark):
+                entries = [e for e in entries if e.index > rec.index]
+            else:
+                _put(entries, rec)
+        state = assemble(snapshot, hard, entries)
+        self._hard = state.hard_state
+        if valid != len(buf) or not buf:
+            # A torn tail (or no file): rewrite a clean log holding exactly what we recovered.
+            self._rewrite(state.snapshot, list(state.entries))
+        else:
+            self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
+        return state
+
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
+             sync: bool) -> None:
+        if hard_state is not None:
+            self._hard = hard_state
+        if snapshot is not None:
+            _durable_replace(self.snap_path, encode_snapshot(snapshot))
+            self._rewrite(snapshot, list(entries))
+            return
+        f = self._require_file()
+        chunks = [encode_entry(e) for e in entries]
+        if hard_state is not None:
+            chunks.append(encode_hard_state(hard_state))
+        if not chunks:
+            return
+        f.write(b"".join(chunks))
+        f.flush()
+        if sync:
+            os.fdatasync(f.fileno())
+
+    def compact(self, snapshot: Snapshot, entries_after: Sequence[Entry]) -> None:
+        _durable_replace(self.snap_path, encode_snapshot(snapshot))
+        self._rewrite(snapshot, list(entries_after))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _require_file(self):  # type: ignore[no-untyped-def]
+        if self._file is None:
+            raise RuntimeError("FileLogStore used before load()")
+        return self._file
+
+    def _rewrite(self, snapshot: Snapshot | None, entries: list[Entry]) -> None:
+        self.close()
+        parts = [wal_header()]
+        if snapshot is not None:
+            parts.append(encode_snapmark(snapshot.index, snapshot.term))
+        parts.append(encode_hard_state(self._hard))
+        parts.extend(encode_entry(e) for e in entries)
+        _durable_replace(self.wal_path, b"".join(parts))
+        self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
