@@ -9,6 +9,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
+import botocore.config
+import botocore.exceptions
 import pytest
 from cairn.metadata.client import AccessKeyStatus, MetadataClient
 
@@ -100,6 +103,35 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     assert [line.split()[0] for line in out.splitlines()[1:]] == ["root"]
     code, _, err = admin("user", "delete", "alice", addr=metadata)
     assert code == 1 and err.startswith("cairn admin: NoSuchUser: ")
+
+
+def test_revoked_key_is_refused_by_the_s3_api(metadata: str, processes: list[ServiceProcess],
+                                              tmp_path: Path) -> None:
+    port = free_port()
+    api = ServiceProcess("cairn.api_service", [
+        "--port", str(port), "--metadata", metadata, "--placement", f"127.0.0.1:{free_port()}",
+    ], tmp_path / "api.log", env={"CAIRN_API_CREDENTIAL_CACHE_TTL_S": "0.5"}).start()
+    processes.append(api)
+    wait_for(lambda: port_open(port) or not api.alive(), 15, "the S3 API's port")
+    assert api.alive(), api.log_tail()
+    assert admin("user", "create", "bob", addr=metadata)[0] == 0
+    code, out, _ = admin("key", "create", "bob", "--json", addr=metadata)
+    key = json.loads(out)
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                      aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"],
+                      config=botocore.config.Config(retries={"max_attempts": 1}))
+    assert s3.list_buckets()["Buckets"] == []
+    assert admin("key", "revoke", key["access_key_id"], addr=metadata)[0] == 0
+
+    def refused() -> bool:
+        try:
+            s3.list_buckets()
+        except botocore.exceptions.ClientError as err:
+            assert err.response["Error"]["Code"] == "InvalidAccessKeyId", err.response
+            return True
+        return False
+
+    wait_for(refused, 5, "InvalidAccessKeyId once the 0.5 s credential cache expires", interval=0.2)
 
 
 def test_unreachable_metadata_exits_2(tmp_path: Path) -> None:
