@@ -100,17 +100,23 @@ class DataNodeClient:
         try:
             await call.write(datanode_pb2.WriteShardRequest(
                 header=datanode_pb2.WriteShardHeader(key=_key_pb(key), pg=pg)))
+            length, whole_crc = 0, 0
             async for data in pieces:
                 for i in range(0, len(data), MAX_PIECE_BYTES):
                     part = data[i : i + MAX_PIECE_BYTES]
+                    part_crc = crc32c(part)
                     await call.write(datanode_pb2.WriteShardRequest(
-                        piece=datanode_pb2.ShardPiece(data=part, crc32c=crc32c(part))))
+                        piece=datanode_pb2.ShardPiece(data=part, crc32c=part_crc)))
+                    length += len(part)
+                    whole_crc = crc32c(part, whole_crc)
+            await call.write(datanode_pb2.WriteShardRequest(
+                trailer=datanode_pb2.WriteShardTrailer(length=length, crc32c=whole_crc)))
             await call.done_writing()
             reply = await call
         except grpc.RpcError as err:
             raise self._error(err) from err
         except BaseException:
-            call.cancel()  # the server stores nothing from a stream that never half-closed
+            call.cancel()  # no trailer was sent, so the server stores nothing
             raise
         return _info(reply.shard)
 

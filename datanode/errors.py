@@ -69,6 +69,12 @@ class DataNodeUnavailable(DataNodeError):
     reason = "NodeStopping"
 
 
+class StreamBroken(DataNodeUnavailable):
+    """A write stream ended before its trailer (the writer went away); nothing was stored."""
+
+    reason = "StreamBroken"
+
+
 #: reason string -> error class, for the client side of the wire.
 REASONS: dict[str, type[DataNodeError]] = {
     cls.reason: cls
@@ -84,5 +90,6 @@ REASONS: dict[str, type[DataNodeError]] = {
         InvalidRange,
         NodeFull,
         DataNodeUnavailable,
+        StreamBroken,
     )
 }

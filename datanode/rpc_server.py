@@ -92,7 +92,7 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             header = first.header
             key = key_from_pb(header.key)
             expected = header.expected_length if header.HasField("expected_length") else None
-            result = await self._store.write(key, header.pg, _pieces(request_iterator), expected)
+            result = await self._store.write(key, header.pg, _pieces(request_iterator, context), expected)
         except errors.DataNodeError as exc:
             await self._fail(context, exc)
             raise AssertionError("unreachable") from exc
@@ -163,9 +163,30 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         return reply
 
 
-async def _pieces(requests: AsyncIterator[datanode_pb2.WriteShardRequest]) -> AsyncIterable[tuple[bytes, int]]:
-    async for message in requests:
-        if message.WhichOneof("kind") != "piece":
-            raise errors.BadShardRequest("only pieces may follow the WriteShard header")
-        yield message.piece.data, message.piece.crc32c
+async def _pieces(
+    requests: AsyncIterator[datanode_pb2.WriteShardRequest], context: grpc.aio.ServicerContext
+) -> AsyncIterable[tuple[bytes, int]]:
+    """The pieces of a write stream; raises unless the stream ends with a matching trailer.
 
+    grpc ends the request iterator alike for a half-close and for a cancelled call, so the
+    explicit trailer is what tells a complete stream from a broken one.
+    """
+    length, whole_crc = 0, 0
+    trailer: datanode_pb2.WriteShardTrailer | None = None
+    async for message in requests:
+        kind = message.WhichOneof("kind")
+        if kind != "piece" or trailer is not None:
+            if kind == "trailer" and trailer is None:
+                trailer = message.trailer
+                continue
+            raise errors.BadShardRequest("a WriteShard stream is header, pieces, trailer")
+        data = message.piece.data
+        length += len(data)
+        whole_crc = crc32c(data, whole_crc)
+        yield data, message.piece.crc32c
+    if trailer is None or context.cancelled():
+        raise errors.StreamBroken("the write stream ended without its trailer")
+    if trailer.length != length:
+        raise errors.LengthMismatch(f"trailer says {trailer.length} bytes, stream carried {length}")
+    if trailer.crc32c != whole_crc:
+        raise errors.PieceChecksumMismatch("the shard's bytes do not match the trailer's crc32c")

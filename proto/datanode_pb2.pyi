@@ -35,13 +35,23 @@ class WriteShardHeader(_message.Message):
     expected_length: int
     def __init__(self, key: _Optional[_Union[_common_pb2.ShardKey, _Mapping]] = ..., pg: _Optional[int] = ..., expected_length: _Optional[int] = ...) -> None: ...
 
+class WriteShardTrailer(_message.Message):
+    __slots__ = ("length", "crc32c")
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
+    length: int
+    crc32c: int
+    def __init__(self, length: _Optional[int] = ..., crc32c: _Optional[int] = ...) -> None: ...
+
 class WriteShardRequest(_message.Message):
-    __slots__ = ("header", "piece")
+    __slots__ = ("header", "piece", "trailer")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     PIECE_FIELD_NUMBER: _ClassVar[int]
+    TRAILER_FIELD_NUMBER: _ClassVar[int]
     header: WriteShardHeader
     piece: ShardPiece
-    def __init__(self, header: _Optional[_Union[WriteShardHeader, _Mapping]] = ..., piece: _Optional[_Union[ShardPiece, _Mapping]] = ...) -> None: ...
+    trailer: WriteShardTrailer
+    def __init__(self, header: _Optional[_Union[WriteShardHeader, _Mapping]] = ..., piece: _Optional[_Union[ShardPiece, _Mapping]] = ..., trailer: _Optional[_Union[WriteShardTrailer, _Mapping]] = ...) -> None: ...
 
 class ShardInfo(_message.Message):
     __slots__ = ("key", "pg", "length", "crc32c", "state")

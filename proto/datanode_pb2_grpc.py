@@ -65,8 +65,9 @@ class DataNodeServicer:
     """Missing associated documentation comment in .proto file."""
 
     def WriteShard(self, request_iterator, context):
-        """Client stream: one header message, then piece messages. The shard is stored and indexed
-        only when the client half-closes after its last piece; a broken stream stores nothing.
+        """Client stream: one header message, piece messages, then one trailer (whole length and
+        CRC32C). The shard is stored and indexed only when the client half-closes after the
+        trailer; a stream that breaks or ends without a trailer stores nothing.
         Idempotent by shard key: the same bytes again succeed, different bytes fail.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -41,6 +41,23 @@ def start_node(data_dir: Path, port: int, processes: list[ServiceProcess], *extr
     return proc
 
 
+async def ready_client(port: int, within: float = 15.0) -> DataNodeClient:
+    """A client to a (re)started node, once it answers. A restarted node's address may sit in
+    gRPC's shared reconnect backoff for a moment after the old process died."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        client = DataNodeClient(f"127.0.0.1:{port}")
+        try:
+            await client.stat(timeout=1.0)
+            return client
+        except DataNodeUnavailable:
+            await client.close()
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def pieces_of(data: bytes, size: int = 40_000) -> AsyncIterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i : i + size]
@@ -179,7 +196,7 @@ async def test_kill9_during_writes_then_restart_keeps_every_acknowledged_shard(
     assert not node.alive() and len(acked) >= 60
 
     start_node(data_dir, port, processes)
-    client = DataNodeClient(f"127.0.0.1:{port}")
+    client = await ready_client(port)
     try:
         for k, data in acked.items():
             assert await read_all(client, k) == data

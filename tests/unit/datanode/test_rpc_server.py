@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 
+import grpc.aio
 import pytest
 from cairn.datanode.client import (
     DataNodeClient,
@@ -16,12 +17,21 @@ from cairn.datanode.client import (
     ShardKey,
     ShardNotFound,
 )
-from cairn.datanode.errors import InvalidRange, NodeFull, ShardDeleted
+from cairn.datanode.errors import (
+    BadShardRequest,
+    InvalidRange,
+    LengthMismatch,
+    NodeFull,
+    PieceChecksumMismatch,
+    ShardDeleted,
+    StreamBroken,
+)
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.rpc_server import DataNodeServicer
-from cairn.proto import common_pb2, datanode_pb2_grpc
+from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
 
 from cairn import rpc
+from cairn.checksums import crc32c
 
 
 @pytest.fixture
@@ -75,3 +85,40 @@ async def test_round_trip_and_error_mapping(served: tuple[MemoryShardStore, Data
     with pytest.raises(DataNodeUnavailable):
         await client.list_shards(4)
     assert issubclass(DataNodeUnavailable, DataNodeError)
+
+
+async def raw_write(client: DataNodeClient, key: ShardKey, *messages: datanode_pb2.WriteShardRequest) -> Exception:
+    call = client._rpc().WriteShard(timeout=5)
+    await call.write(datanode_pb2.WriteShardRequest(
+        header=datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=key.blob_id, index=key.index), pg=1)))
+    for message in messages:
+        await call.write(message)
+    await call.done_writing()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return client._error(caught.value)
+
+
+def piece(data: bytes) -> datanode_pb2.WriteShardRequest:
+    return datanode_pb2.WriteShardRequest(piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)))
+
+
+def trailer(length: int, crc: int) -> datanode_pb2.WriteShardRequest:
+    return datanode_pb2.WriteShardRequest(trailer=datanode_pb2.WriteShardTrailer(length=length, crc32c=crc))
+
+
+async def test_only_a_stream_ending_in_a_matching_trailer_is_stored(
+    served: tuple[MemoryShardStore, DataNodeClient],
+) -> None:
+    store, client = served
+    k = ShardKey(os.urandom(16), 0)
+    assert isinstance(await raw_write(client, k, piece(b"abc")), StreamBroken)
+    assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abd"))), PieceChecksumMismatch)
+    assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(4, crc32c(b"abc"))), LengthMismatch)
+    assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abc")), piece(b"d")),
+                      BadShardRequest)
+    bad_piece = datanode_pb2.WriteShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=7))
+    assert isinstance(await raw_write(client, k, bad_piece, trailer(3, crc32c(b"abc"))), PieceChecksumMismatch)
+    assert (await store.stats()).live_shards == 0
+    with pytest.raises(ShardNotFound):
+        await read(client, k)
