@@ -1,0 +1,72 @@
+"""ClusterBlobStore: the write intent precedes the data, and objects of several blobs read back by range."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+from cairn.api_service.blob_reader import BlobReader
+from cairn.api_service.blob_writer import BlobWriter
+from cairn.api_service.data_path import ClusterBlobStore
+from cairn.placement.cluster_map import ClusterMap, NodeInfo
+
+from .test_blob_io import ADDRS, FAST, SMALL, Cluster
+
+
+def cluster_map(down: int | None = None) -> ClusterMap:
+    nodes = {f"n{i}": NodeInfo(f"n{i}", addr, "z", f"r{i}", f"h{i}", "down" if i == down else "up", 1, 0, 0)
+             for i, addr in enumerate(ADDRS)}  # fmt: skip
+    pgs = tuple(tuple(f"n{(pg + i) % 12}" for i in range(12)) for pg in range(4))
+    return ClusterMap(epoch=1, k=8, m=4, pg_count=4, nodes=nodes, pgs=pgs)
+
+
+class Placement:
+    def __init__(self) -> None:
+        self.map = cluster_map()
+        self.calls = 0
+
+    async def cluster_map(self, min_epoch: int = 0, wait_s: float = 0.0) -> ClusterMap:
+        self.calls += 1
+        return self.map
+
+
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
+    for pos in range(0, len(data), 3000):
+        yield data[pos : pos + 3000]
+
+
+async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> None:
+    cluster, placement = Cluster(), Placement()
+    intents: list[tuple[str, str, bytes, int, int]] = []
+
+    async def record(bucket: str, key: str, blob_id: bytes, pg: int) -> None:
+        intents.append((bucket, key, blob_id, pg, len(cluster.all_shards)))
+
+    store = ClusterBlobStore(
+        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST)
+    )
+    parts = [os.urandom(10_000), os.urandom(7_777)]
+    refs = [await store.write("b", "k", chunks(p), part_number=n + 1) for n, p in enumerate(parts)]
+    assert [(i[0], i[1], i[2], i[4]) for i in intents] == [("b", "k", refs[0].blob_id, 0),
+                                                          ("b", "k", refs[1].blob_id, 12)]  # fmt: skip
+    assert [r.part_number for r in refs] == [1, 2] and refs[0].pg == placement.map.pg_of(refs[0].blob_id)
+    whole = b"".join(parts)
+    for start, end in ((0, len(whole) - 1), (9_990, 10_010), (10_000, 10_000), (12_345, len(whole) - 1)):
+        got = b"".join([piece async for piece in store.read(refs, start, end)])
+        assert got == whole[start : end + 1]
+    assert placement.calls == 1  # the map is cached between calls
+
+
+async def test_a_down_node_is_skipped_by_writes() -> None:
+    cluster, placement = Cluster(), Placement()
+    placement.map = cluster_map(down=0)
+
+    async def record(*_: object) -> None:
+        return None
+
+    store = ClusterBlobStore(
+        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST)
+    )
+    ref = await store.write("b", "k", chunks(b"x" * 5000))
+    assert not cluster.node(0).shards  # the down node got nothing
+    assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"x" * 5000
