@@ -290,9 +290,9 @@ class RaftNode:
             if n % 512 == 511:
                 await asyncio.sleep(0)
         for rs in rd.read_states:
-            future = self._reads.pop(rs.context, None)
-            if future is not None:
-                self._confirmed_reads.append((rs.index, future))
+            read = self._reads.pop(rs.context, None)
+            if read is not None:
+                self._confirmed_reads.append((rs.index, read))
         if rd.soft_state.role is not Role.LEADER and self._reads:
             for future in self._reads.values():
                 if not future.done():

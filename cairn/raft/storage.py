@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from cairn.raft.core import PersistedState
 from cairn.raft.messages import Entry, HardState, Snapshot
@@ -137,7 +137,7 @@ class FileLogStore:
         self.snap_path = self.dir / "snapshot"
         self._hard = HardState()
         self._snap_mark = SnapMark(0, 0)
-        self._file = None  # opened by load()
+        self._file: BinaryIO | None = None  # opened by load()
 
     def load(self) -> PersistedState:
         snapshot = decode_snapshot(self.snap_path.read_bytes()) if self.snap_path.exists() else None
@@ -189,7 +189,7 @@ class FileLogStore:
             self._file.close()
             self._file = None
 
-    def _require_file(self):  # type: ignore[no-untyped-def]
+    def _require_file(self) -> BinaryIO:
         if self._file is None:
             raise RuntimeError("FileLogStore used before load()")
         return self._file

@@ -1,0 +1,280 @@
+"""Focused scenarios of the pure Raft core, driven by hand through a tiny synchronous network."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from cairn.raft.core import CoreConfig, PersistedState, Raft
+from cairn.raft.messages import (
+    Entry,
+    EntryType,
+    HardState,
+    Membership,
+    Message,
+    MessageType,
+    Role,
+    Snapshot,
+)
+from cairn.raft.storage import MemoryLogStore
+
+MT = MessageType
+CFG = CoreConfig(election_tick=10, heartbeat_tick=1)
+
+
+class Net:
+    """Cores with instant, in-order delivery; `drop(frm, to)` cuts a link; Readys handled at once."""
+
+    def __init__(self, ids: list[str], config: CoreConfig = CFG) -> None:
+        self.ids = ids
+        self.membership = Membership(frozenset(ids))
+        self.stores = {i: MemoryLogStore() for i in ids}
+        self.cores = {i: self._boot(i, n, config) for n, i in enumerate(ids)}
+        self.applied: dict[str, list[bytes]] = {i: [] for i in ids}
+        self.reads: dict[str, list[tuple[bytes, int]]] = {i: [] for i in ids}
+        self.cut: set[tuple[str, str]] = set()
+        self.sent: list[Message] = []
+        self.filter: Callable[[Message], bool] = lambda m: True
+
+    def _boot(self, node: str, n: int, config: CoreConfig) -> Raft:
+        return Raft(node, self.membership, self.stores[node].load(), random.Random(n), config)
+
+    def isolate(self, node: str) -> None:
+        for other in self.ids:
+            if other != node:
+                self.cut |= {(node, other), (other, node)}
+
+    def heal(self) -> None:
+        self.cut.clear()
+
+    def settle(self, rounds: int = 50) -> None:
+        for _ in range(rounds):
+            pending: list[Message] = []
+            for node, core in self.cores.items():
+                if core.has_ready():
+                    rd = core.ready()
+                    self.stores[node].save(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
+                    self.applied[node] += [e.data for e in rd.committed if e.type is EntryType.NORMAL]
+                    self.reads[node] += [(r.context, r.index) for r in rd.read_states]
+                    pending += rd.messages
+                    core.advance(rd)
+            if not pending:
+                return
+            for m in pending:
+                self.sent.append(m)
+                if (m.frm, m.to) not in self.cut and self.filter(m):
+                    self.cores[m.to].step(m)
+
+    def tick(self, node: str, n: int = 1) -> None:
+        for _ in range(n):
+            self.cores[node].tick()
+            self.settle()
+
+    def tick_all(self, n: int = 1) -> None:
+        for _ in range(n):
+            for core in self.cores.values():
+                core.tick()
+            self.settle()
+
+    def elect(self, node: str) -> None:
+        self.cores[node].campaign()
+        self.settle()
+        assert self.cores[node].role is Role.LEADER
+
+    def leader(self) -> Raft:
+        leaders = [c for c in self.cores.values() if c.role is Role.LEADER]
+        assert len(leaders) == 1
+        return leaders[0]
+
+
+def test_election_then_replication_commits_everywhere() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    assert net.cores["a"].propose(b"x") is not None
+    net.settle()
+    net.tick_all()  # a heartbeat carries the new commit index to the followers
+    assert net.applied == {"a": [b"x"], "b": [b"x"], "c": [b"x"]}
+    assert all(c.log.committed == 2 for c in net.cores.values())  # no-op + x
+
+
+def test_pre_vote_of_a_partitioned_node_does_not_disrupt_the_leader() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    net.isolate("c")
+    net.tick("c", 40)  # many election timeouts while cut off
+    assert net.cores["c"].term == 1  # pre-vote failed: the term did not grow
+    assert net.cores["c"].role is Role.PRE_CANDIDATE
+    net.heal()
+    net.tick_all()
+    assert net.cores["a"].role is Role.LEADER and net.cores["a"].term == 1
+    assert net.cores["c"].role is Role.FOLLOWER and net.cores["c"].lead == "a"
+
+
+def test_without_pre_vote_the_partitioned_node_inflates_its_term() -> None:
+    net = Net(["a", "b", "c"], CoreConfig(election_tick=10, pre_vote=False, check_quorum=False))
+    net.elect("a")
+    net.isolate("c")
+    net.tick("c", 40)
+    assert net.cores["c"].term > 2  # what pre-vote prevents
+
+
+def test_leader_stickiness_followers_ignore_votes_while_the_leader_is_alive() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    net.cut |= {("a", "c"), ("c", "a")}  # c alone loses the leader; b still hears from it
+    net.tick("c", 25)
+    net.cores["c"].campaign()
+    net.settle()
+    assert net.cores["c"].role is not Role.LEADER
+    assert net.cores["b"].vote == "a" and net.cores["b"].term == 1
+    assert net.cores["a"].role is Role.LEADER
+
+
+def test_stale_term_messages_are_rejected_and_tell_the_sender() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    b = net.cores["b"]
+    stale = Message(MT.APPEND, "c", "b", term=0, index=1, log_term=1, entries=(Entry(2, 0, data=b"old"),))
+    b.step(stale)
+    rd = b.ready()
+    b.advance(rd)
+    assert b.log.last_index() == 1 and b.term == 1
+    assert [(m.type, m.to, m.term) for m in rd.messages] == [(MT.APPEND_RESP, "c", 1)]
+    vote = Message(MT.VOTE, "c", "b", term=0, index=9, log_term=9)
+    b.step(vote)
+    assert not b.has_ready() or all(m.type is not MT.VOTE_RESP for m in b.ready().messages)
+
+
+def test_a_newer_term_vote_is_granted_only_to_an_up_to_date_log() -> None:
+    net = Net(["a", "b", "c"], CoreConfig(election_tick=10, check_quorum=False, pre_vote=False))
+    net.elect("a")
+    net.cores["a"].propose(b"x")
+    net.settle()
+    b = net.cores["b"]
+    b.step(Message(MT.VOTE, "c", "b", term=5, index=1, log_term=1))  # c's log is behind
+    rd = b.ready()
+    b.advance(rd)
+    assert b.term == 5 and b.vote is None
+    assert [(m.type, m.reject) for m in rd.messages] == [(MT.VOTE_RESP, True)]
+
+
+def test_check_quorum_makes_an_isolated_leader_step_down() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    net.isolate("a")
+    net.tick("a", 2 * CFG.election_tick)
+    assert net.cores["a"].role is Role.FOLLOWER
+
+
+def test_only_entries_of_the_current_term_commit_by_counting() -> None:
+    cfg = CoreConfig(election_tick=10, check_quorum=False, pre_vote=False)
+    net = Net(["a", "b", "c"], cfg)
+    net.stores["a"].save(HardState(2, None, 0), [Entry(1, 1), Entry(2, 2, data=b"old")], None, True)
+    net.cores["a"] = net._boot("a", 0, cfg)
+    net.filter = lambda m: m.type is not MT.APPEND  # votes flow, appends are held back
+    net.elect("a")
+    a = net.cores["a"]
+    assert a.term == 3 and a.log.entries[-1] == Entry(3, 3, EntryType.NOOP)
+    a.step(Message(MT.APPEND_RESP, "b", "a", term=3, index=2))
+    assert a.log.committed == 0  # a quorum holds index 2, but it is of term 2: not committed
+    a.step(Message(MT.APPEND_RESP, "b", "a", term=3, index=3))
+    assert a.log.committed == 3  # the no-op of term 3 commits, and with it the old entry
+
+
+def test_fast_backtracking_skips_a_whole_divergent_term() -> None:
+    net = Net(["a", "b", "c"], CoreConfig(election_tick=10, check_quorum=False))
+    net.elect("a")
+    net.isolate("a")
+    for k in range(30):
+        net.cores["a"].propose(b"doomed-%d" % k)  # 30 entries nobody else gets
+    net.settle()
+    net.heal()
+    net.cut |= {("a", "b"), ("b", "a"), ("a", "c"), ("c", "a")}
+    net.elect("b")
+    for k in range(3):
+        net.cores["b"].propose(b"good-%d" % k)
+    net.settle()
+    net.heal()
+    net.sent.clear()
+    net.tick_all()
+    net.settle()
+    rejects = [m for m in net.sent if m.type is MT.APPEND_RESP and m.reject and m.frm == "a"]
+    assert len(rejects) <= 2  # one hint jumps over the whole term-1 tail
+    assert net.applied["a"] == net.applied["b"] == [b"good-0", b"good-1", b"good-2"]
+
+
+def test_a_follower_behind_the_compacted_log_gets_a_snapshot() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    net.isolate("c")
+    for k in range(10):
+        net.cores["a"].propose(b"e%d" % k)
+    net.settle()
+    net.tick_all()
+    a = net.cores["a"]
+    index = a.log.applied
+    snap = Snapshot(index, a.log.term(index) or 0, net.membership, b"state@%d" % index)
+    net.stores["a"].compact(snap, [])
+    a.compact(snap)
+    assert a.log.snap_index == index and a.log.entries == []
+    net.heal()
+    net.sent.clear()
+    net.tick_all(2)
+    assert any(m.type is MT.SNAPSHOT and m.to == "c" for m in net.sent)
+    c = net.cores["c"]
+    assert c.log.snap_index == index and c.log.committed == index
+    assert net.stores["c"].snapshot == snap
+    a.propose(b"after")
+    net.settle()
+    net.tick_all()
+    assert net.applied["c"][-1] == b"after"
+
+
+def test_read_index_confirms_leadership_with_a_quorum_round() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    a = net.cores["a"]
+    net.isolate("a")
+    assert a.read_index(b"r1")
+    net.settle()
+    assert net.reads["a"] == []  # no quorum answered: the read must wait
+    net.heal()
+    net.tick("a")  # the periodic heartbeat retries the confirmation
+    assert net.reads["a"] == [(b"r1", a.log.committed)]
+    assert not net.cores["b"].read_index(b"r2")  # followers redirect
+
+
+def test_a_new_leader_defers_reads_until_it_commits_in_its_term() -> None:
+    net = Net(["a", "b", "c"])
+    net.filter = lambda m: m.type is not MT.APPEND_RESP  # the no-op cannot commit yet
+    net.elect("a")
+    a = net.cores["a"]
+    assert a.read_index(b"r")
+    net.settle()
+    assert net.reads["a"] == []
+    net.filter = lambda m: True
+    net.tick("a")
+    assert net.reads["a"] == [(b"r", a.log.committed)] and a.log.committed == 1
+
+
+def test_restart_from_persisted_state_keeps_term_vote_and_log() -> None:
+    net = Net(["a", "b", "c"])
+    net.elect("a")
+    net.cores["a"].propose(b"x")
+    net.settle()
+    state = net.stores["b"].load()
+    assert state.hard_state.term == 1 and state.hard_state.vote == "a"
+    again = Raft("b", net.membership, state, random.Random(1), CFG)
+    assert again.log.last_index() == 2 and again.term == 1 and again.vote == "a"
+
+
+def test_using_the_core_between_ready_and_advance_is_refused() -> None:
+    core = Raft("a", Membership(frozenset("a")), PersistedState(HardState(), None, ()), random.Random(0), CFG)
+    core.campaign()
+    rd = core.ready()
+    with pytest.raises(RuntimeError):
+        core.tick()
+    core.advance(rd)
+    assert core.role is Role.LEADER
