@@ -16,7 +16,7 @@ from cairn.placement.state_machine import PlacementStateMachine
 from cairn.proto import placement_pb2_grpc
 
 from cairn.config import load
-from cairn.replication import Replicator, StateMachine
+from cairn.raft.node import RaftNode
 from cairn.rpc import server as grpc_server
 
 log = logging.getLogger("cairn.placement")
@@ -39,27 +39,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_replicator(config: PlacementConfig, machine: StateMachine) -> tuple[Replicator, object | None]:
-    """The Raft node replicating `machine` (and the object to register on the gRPC server)."""
-    from cairn.raft.node import RaftNode
-
-    node = RaftNode(config.id, config.peer_map(), config.data_dir / "raft", machine)
-    return node, node
-
-
 async def serve(config: PlacementConfig) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     machine = PlacementStateMachine()
-    replicator, raft = make_replicator(config, machine)
-    service = PlacementService(config, machine, replicator, config.peer_map())
+    raft = RaftNode(config.id, config.peer_map(), config.data_dir / "raft", machine, config.raft)
+    service = PlacementService(config, machine, raft, config.peer_map())
     server = grpc_server()
     placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), server)
-    if raft is not None:
-        raft.add_to_server(server)  # type: ignore[attr-defined]
+    raft.add_to_server(server)
     bound = server.add_insecure_port(f"{config.host}:{config.port}")
     await server.start()
-    if raft is not None:
-        await raft.start()  # type: ignore[attr-defined]
+    await raft.start()
     print(f"placement {config.id} listening on {config.host}:{bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,12 +57,12 @@ async def serve(config: PlacementConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     ticker = asyncio.create_task(service.run())
     await stop.wait()
+    log.info("placement %s stopping", config.id)
     ticker.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await ticker
     await server.stop(grace=2.0)
-    if raft is not None:
-        await raft.stop()  # type: ignore[attr-defined]
+    await raft.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
                  "peers": args.peers, "k": args.k, "m": args.m, "pg_count": args.pg_count,
                  "down_after_s": args.down_after_s, "out_after_s": args.out_after_s,
                  "auto_create": False if args.no_auto_create else None}
+    if args.port is None and args.peers and args.id:
+        # the port this replica announces to its peers is the one it listens on
+        mine = dict(p.split("=", 1) for p in args.peers.split(",") if "=" in p).get(args.id, "")
+        overrides["port"] = mine.rpartition(":")[2] or None
     config = load(PlacementConfig, args.config, env_prefix="placement", overrides=overrides)
     asyncio.run(serve(config))
 

@@ -1,6 +1,7 @@
 """Configuration of one placement replica (a frozen dataclass tree loaded with cairn.config.load).
 
-Environment overrides use the prefix PLACEMENT, e.g. `CAIRN_PLACEMENT_DOWN_AFTER_S=30`.
+Environment overrides use the prefix PLACEMENT, e.g. `CAIRN_PLACEMENT_DOWN_AFTER_S=30`; the Raft
+runtime's settings nest under `raft` (`[raft]` in TOML, `CAIRN_PLACEMENT_RAFT_TICK_S=0.05`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cairn.config import ConfigError
+from cairn.raft.config import RaftConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class PlacementConfig:
     """How often the leader checks the down/out timers."""
     propose_timeout_s: float = 5.0
     """Deadline for committing one command."""
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    """The Raft runtime's timers and limits (e.g. CAIRN_PLACEMENT_RAFT_TICK_S)."""
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.m < 0:

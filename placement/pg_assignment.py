@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from cairn.placement.cluster_map import DOWN, DRAINING, UP, NodeInfo
@@ -104,8 +104,8 @@ class _Planner:
         capacity = {n.id: weight_of(n) for n in nodes.values()}
         total = sum(capacity[i] for i in self.eligible) or 1.0
         self.weights = {i: effective_weight(width * w / total) for i, w in capacity.items()}
-        zone_w: Counter[str] = Counter()
-        rack_w: Counter[tuple[str, str]] = Counter()
+        zone_w: dict[str, float] = defaultdict(float)
+        rack_w: dict[tuple[str, str], float] = defaultdict(float)
         for node_id in self.eligible:
             node = nodes[node_id]
             zone_w[node.zone] += capacity[node_id]
@@ -120,6 +120,9 @@ class _Planner:
             row = [n if n and n in self.nodes and self.nodes[n].state in _KEEPS_SLOTS else "" for n in old]
             if len(row) != self.width:
                 raise ValueError(f"PG {pg} has {len(row)} slots, expected {self.width}")
+            if "" not in row and not admit:
+                rows.append(tuple(row))
+                continue
             scores = {n: score(n, pg, self.weights[n]) for n in self.eligible}
             for slot in range(self.width):
                 if not row[slot]:

@@ -172,15 +172,15 @@ class PlacementStateMachine:
         node_id: str | None = cmd.get("node_id") or None
         if node_id in self.removed:
             raise CommandFailed("NodeRemoved", f"node {node_id} was removed from the cluster")
-        fields = {"addr": str(cmd["addr"]), "zone": str(cmd["zone"]), "rack": str(cmd["rack"]),
+        fields: dict[str, Any] = {"addr": str(cmd["addr"]), "zone": str(cmd["zone"]), "rack": str(cmd["rack"]),
                   "host": str(cmd["host"]), "capacity_bytes": int(cmd["capacity"]), "used_bytes": int(cmd["used"]),
                   "last_heartbeat_ms": int(cmd["now_ms"])}
         if node_id is None:
             node_id = next((n.id for n in self.nodes.values() if n.addr == fields["addr"]), None)
         node = self.nodes.get(node_id) if node_id else None
+        if node_id is None:
+            node_id = f"dn-{self.next_id:04d}"
         if node is None:
-            if node_id is None:
-                node_id = f"dn-{self.next_id:04d}"
             self.next_id = max(self.next_id, _id_number(node_id)) + 1
             self.nodes[node_id] = NodeRecord(node_id, **fields)
             self._rebalance((node_id,))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from cairn.admin.output import error
 from cairn.admin.target import TargetError, placement_addrs
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         importlib.import_module(module_name).register(groups, common)
 
 
-def run(args: argparse.Namespace, command: Callable[[argparse.Namespace, list[str]], Awaitable[int]]) -> int:
+def run(args: argparse.Namespace, command: Callable[[argparse.Namespace, list[str]], Coroutine[Any, Any, int]]) -> int:
     """Resolve the placement addresses and run `command(args, addrs)`, mapping errors to exit codes."""
     from cairn.placement.client import PlacementError, PlacementUnavailable
 
