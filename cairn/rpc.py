@@ -30,6 +30,13 @@ _OPTIONS: Sequence[tuple[str, int]] = (
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.keepalive_permit_without_calls", 1),
+    # A restarted peer must be reachable again within seconds, not after gRPC's default
+    # 120 s maximum reconnect backoff; each channel keeps its own subchannels so one
+    # channel's backoff toward a dead address does not hold back a fresh one.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.use_local_subchannel_pool", 1),
 )
 
 
