@@ -123,6 +123,13 @@ class PutVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class PutBatch:
+    """Several PutVersions of one shard in one transaction (bulk loads, replicated batches)."""
+
+    puts: tuple[PutVersion, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteVersion:
     bucket_id: str
     bucket: str
@@ -244,6 +251,7 @@ _TYPES: dict[str, type[Any]] = {
         PutUserPolicy,
         EnsureRoot,
         PutVersion,
+        PutBatch,
         DeleteVersion,
         RecordIntent,
         AckGc,

@@ -347,6 +347,8 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
     match cmd:
         case c.PutVersion():
             return _put(conn, cmd)
+        case c.PutBatch():
+            return [_put(conn, put) for put in cmd.puts]
         case c.DeleteVersion():
             return _delete(conn, cmd)
         case c.RecordIntent():

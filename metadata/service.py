@@ -34,7 +34,7 @@ from cairn.metadata.models import (
 )
 from cairn.metadata.objects import bucket_has_content, read_gc_work, read_version
 from cairn.metadata.pages import ListingOps
-from cairn.metadata.store import Store
+from cairn.metadata.store import Store, shard_index
 from cairn.metadata.uploads import MultipartOps
 
 
@@ -126,6 +126,29 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
             )
             version: ObjectVersion = await self.store.shard_for(b.id, key).apply(cmd)
             return version
+
+    async def put_objects_bulk(self, bucket: str, items: Sequence[tuple[str, ObjectAttrs]]) -> int:
+        """Commit many unconditional PUTs with one transaction per shard (bulk loads, benchmarks)."""
+        for key, _ in items:
+            check_key(key)
+        async with self.gate.shared(bucket):
+            b = self.bucket(bucket)
+            by_shard: dict[int, list[c.PutVersion]] = {}
+            for key, attrs in items:
+                put = c.PutVersion(
+                    b.id,
+                    b.name,
+                    key,
+                    self.issuer.issue(),
+                    b.versioning is not VersioningState.ENABLED,
+                    attrs if attrs.owner_id else replace(attrs, owner_id=b.owner_id),
+                    self.now_ms(),
+                )
+                by_shard.setdefault(shard_index(b.id, key, len(self.store.objects)), []).append(put)
+            await asyncio.gather(
+                *(self.store.objects[i].apply(c.PutBatch(tuple(puts))) for i, puts in by_shard.items())
+            )
+            return len(items)
 
     async def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         check_key(key)
