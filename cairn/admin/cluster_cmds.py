@@ -67,8 +67,14 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         await client.close()
     leader = find_leader(states)
     first = [leader.addr] if leader else []
-    cmap = await read_map(args, first + [a for a in addrs if a not in first])
+    client = PlacementClient(first + [a for a in addrs if a not in first])
+    try:
+        cmap = await client.cluster_map()
+    finally:
+        await client.close()
     ids = {addr: rid for s in states for (rid, addr, _, _) in s.peers}
+    # the leader's view of each peer: reachable over the Raft transport, and how far it replicated
+    seen = {addr: (ok, match) for (_, addr, ok, match) in (leader.peers if leader else [])}
     counts = Counter(n.state for n in cmap.nodes.values())
     doc = {
         "leader": leader.id if leader else None, "leader_addr": leader.addr if leader else None,
@@ -76,7 +82,9 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         "map_created": cmap.created, "k": cmap.k, "m": cmap.m, "pg_count": cmap.pg_count,
         "replicas": [{"id": s.id or ids.get(s.addr, ""), "addr": s.addr, "reachable": s.reachable, "role": s.role,
                       "term": s.term, "commit_index": s.commit_index, "applied_index": s.applied_index,
-                      "epoch": s.epoch, "error": s.error} for s in states],
+                      "epoch": s.epoch, "error": s.error,
+                      "leader_sees_reachable": seen[s.addr][0] if s.addr in seen else None,
+                      "match_index": seen[s.addr][1] if s.addr in seen else None} for s in states],
         "nodes": {"total": len(cmap.nodes), **{state: counts.get(state, 0) for state in NODE_STATES}},
         "pgs": pg_summary(cmap) if cmap.created else None,
     }
@@ -101,8 +109,9 @@ def print_status(doc: dict[str, Any]) -> None:
     print("replicas:")
     rows = [(r["id"] or "?", r["addr"], r["role"] or "-", r["term"] if r["reachable"] else "-",
              r["commit_index"] if r["reachable"] else "-", r["applied_index"] if r["reachable"] else "-",
-             "ok" if r["reachable"] else r["error"]) for r in doc["replicas"]]
-    print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "HEALTH"), rows, indent="  "))
+             "-" if r["match_index"] is None else r["match_index"],
+             _health(r)) for r in doc["replicas"]]
+    print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCH", "HEALTH"), rows, indent="  "))
     nodes = doc["nodes"]
     print(f"nodes:     {nodes['total']} total: " + ", ".join(f"{s} {nodes[s]}" for s in NODE_STATES))
     pgs = doc["pgs"]
@@ -113,6 +122,14 @@ def print_status(doc: dict[str, Any]) -> None:
           f"failure(s); {pgs['degraded']} degraded")
     hist = ", ".join(f"{k}: {v} PGs" for k, v in pgs["failures_tolerated_histogram"].items())
     print(f"           more failures absorbable -> {hist}")
+
+
+def _health(replica: dict[str, Any]) -> str:
+    if not replica["reachable"]:
+        return str(replica["error"])
+    if replica["leader_sees_reachable"] is False:
+        return "answers, but the leader cannot reach it"
+    return "ok"
 
 
 async def cluster_create(args: argparse.Namespace, addrs: list[str]) -> int:
@@ -130,7 +147,14 @@ async def cluster_create(args: argparse.Namespace, addrs: list[str]) -> int:
 
 
 async def read_map(args: argparse.Namespace, addrs: list[str]) -> ClusterMap:
+    """The map from the leader if there is one (freshest, with live heartbeat times), else any replica."""
     client = PlacementClient(addrs)
+    try:
+        leader = find_leader(await client.replica_states(timeout=min(args.timeout, 2.0)))
+    finally:
+        await client.close()
+    first = [leader.addr] if leader else []
+    client = PlacementClient(first + [a for a in addrs if a not in first])
     try:
         return await client.cluster_map()
     finally:
