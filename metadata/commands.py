@@ -153,6 +153,7 @@ class RecordIntent:
 @dataclass(frozen=True, slots=True)
 class AckGc:
     blob_ids: tuple[bytes, ...]
+    now_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

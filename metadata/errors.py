@@ -123,6 +123,10 @@ class EntityTooSmall(_Invalid):
     """A part other than the last is smaller than 5 MiB."""
 
 
+class IntentExpired(_Conflict):
+    """A blob's write intent expired (its shards may already be reclaimed): write it again."""
+
+
 # --- IAM ---------------------------------------------------------------------------------
 class NoSuchUser(_NotFound):
     pass
@@ -172,6 +176,7 @@ ERRORS_BY_REASON: dict[str, type[MetadataError]] = {
         MalformedXML,
         KeyTooLongError,
         NoSuchUpload,
+        IntentExpired,
         InvalidPart,
         InvalidPartOrder,
         EntityTooSmall,

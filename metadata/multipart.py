@@ -43,7 +43,14 @@ from cairn.metadata.models import (
     ObjectVersion,
     Part,
 )
-from cairn.metadata.objects import VersionBody, commit_version, enqueue_gc, find_row, version_from_row
+from cairn.metadata.objects import (
+    VersionBody,
+    claim_blobs,
+    commit_version,
+    enqueue_gc,
+    find_row,
+    version_from_row,
+)
 
 UPLOAD_COLS = "key, upload_id, initiated_ms, state, attrs, checksum_algorithm, checksum_type, result"
 PART_COLS = "part_number, size, etag, last_modified_ms, checksums, blobs"
@@ -149,6 +156,7 @@ def _register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
             GcReason.PART_REPLACED,
             cmd.now_ms,
         )
+    claim_blobs(conn, cmd.blobs, cmd.now_ms)
     conn.execute(
         f"INSERT OR REPLACE INTO parts (upload_id, {PART_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -161,8 +169,6 @@ def _register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
             codec.dumps(cmd.blobs),
         ),
     )
-    for blob in cmd.blobs:
-        conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob.blob_id,))
     return Part(cmd.part_number, cmd.size, cmd.etag.strip('"'), cmd.now_ms, cmd.checksums, cmd.blobs)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from cairn.metadata import codec, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
+    IntentExpired,
     InvalidArgument,
     MethodNotAllowed,
     NoSuchKey,
@@ -175,6 +176,17 @@ def enqueue_gc(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], reason: GcR
         )
 
 
+def claim_blobs(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], now_ms: int) -> None:
+    """Clear the write intents of blobs being committed; refuse blobs the GC may have taken."""
+    for blob in blobs:
+        row = conn.execute("SELECT expires_ms FROM intents WHERE blob_id = ?", (blob.blob_id,)).fetchone()
+        if (row is not None and row[0] <= now_ms) or conn.execute(
+            "SELECT 1 FROM reclaimed WHERE blob_id = ?", (blob.blob_id,)
+        ).fetchone():
+            raise IntentExpired("the write intent of a blob expired before the commit")
+        conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob.blob_id,))
+
+
 def _remove_row(
     conn: sqlite3.Connection, bucket_id: str, row: tuple[Any, ...], reason: GcReason, now_ms: int
 ) -> None:
@@ -236,12 +248,12 @@ def _insert(
             codec.dumps(body),
         ),
     )
+    claim_blobs(conn, a.blobs, now_ms)
     for blob in a.blobs:
         conn.execute(
             "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
             (blob.blob_id, bucket_id, key, rev),
         )
-        conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob.blob_id,))
     _refresh_live(conn, bucket_id, key)
     return rev
 
@@ -361,7 +373,13 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
             found = 0
             for blob_id in cmd.blob_ids:
                 found += conn.execute("DELETE FROM gc_queue WHERE blob_id = ?", (blob_id,)).rowcount
-                found += conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob_id,)).rowcount
+                expired = conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob_id,)).rowcount
+                if expired:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO reclaimed (blob_id, reclaimed_ms) VALUES (?, ?)",
+                        (blob_id, cmd.now_ms),
+                    )
+                found += expired
             return found
         case c.PurgeBucket():
             conn.execute(

@@ -130,6 +130,13 @@ OBJECT_MIGRATIONS: tuple[str, ...] = (
         raft_index INTEGER NOT NULL
     );
     """,
+    # 2: blobs whose expired intents the GC reclaimed; a late commit naming one is refused.
+    """
+    CREATE TABLE reclaimed (
+        blob_id BLOB PRIMARY KEY,
+        reclaimed_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 

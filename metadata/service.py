@@ -193,7 +193,7 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
         return tuple(item for _, item in zip(range(limit), items, strict=False))
 
     async def ack_gc_work(self, blob_ids: Sequence[bytes]) -> int:
-        cmd = c.AckGc(tuple(bytes(b) for b in blob_ids))
+        cmd = c.AckGc(tuple(bytes(b) for b in blob_ids), self.now_ms())
         found = await asyncio.gather(*(s.apply(cmd) for s in self.store.objects))
         return int(sum(found))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cairn.metadata.errors import NoSuchKey, PreconditionFailed
+from cairn.metadata.errors import IntentExpired, NoSuchKey, PreconditionFailed
 from cairn.metadata.models import CompletedPart, GcReason, ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService
 
@@ -100,3 +100,20 @@ async def test_gc_work_is_oldest_first_and_limited(
         made.append(v.blobs[0].blob_id)
     work = await svc.list_gc_work(limit=4)
     assert [w.blob_id for w in work] == made[:4]
+
+
+async def test_a_commit_after_the_intent_expired_is_refused(
+    svc: MetadataService, bucket: str, clock: FakeClock
+) -> None:
+    late, reclaimed = blob(), blob()
+    await svc.record_write_intent(bucket, "k", late.blob_id, late.pg, ttl_s=1)
+    await svc.record_write_intent(bucket, "k", reclaimed.blob_id, reclaimed.pg, ttl_s=1)
+    clock.advance(1_000)
+    with pytest.raises(IntentExpired):  # expired, GC may be deleting its shards right now
+        await svc.put_object(bucket, "k", ObjectAttrs(size=1, etag="e", blobs=(late,)))
+    assert await svc.ack_gc_work([reclaimed.blob_id]) == 1
+    upload = await svc.create_multipart_upload(bucket, "k", ObjectAttrs())
+    with pytest.raises(IntentExpired):  # reclaimed by the GC: never let a version point at it
+        await svc.register_part(bucket, "k", upload.upload_id, 1, size=1, etag="e", blobs=[reclaimed])
+    with pytest.raises(NoSuchKey):
+        await svc.get_object(bucket, "k")
