@@ -101,7 +101,7 @@ class PlacementClient:
             return cached
         request = placement_pb2.GetClusterMapRequest(
             known_epoch=cached.epoch if cached else 0, min_epoch=min_epoch, wait_s=wait_s)
-        reply = await self._read(lambda stub, t: stub.GetClusterMap(request, timeout=t), wait_s + 5.0)
+        reply = await self._read(lambda stub, t: stub.GetClusterMap(request, timeout=t), wait_s + 5.0, wait_s + 2.0)
         if reply.not_modified or (cached is not None and reply.epoch <= cached.epoch):
             if cached is None:
                 raise PlacementUnavailable("placement replica answered 'not modified' without a cached map")
@@ -162,7 +162,7 @@ class PlacementClient:
         return first + [a for a in self._addrs if a != self._leader]
 
     async def _read(self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
-                    timeout: float) -> T:
+                    timeout: float, attempt: float) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         errors: list[str] = []
@@ -171,7 +171,8 @@ class PlacementClient:
             if remaining <= 0:
                 break
             try:
-                return await call(placement_pb2_grpc.PlacementStub(self._channel(addr)), remaining)
+                # a hung (e.g. paused) replica costs one attempt, not the whole timeout
+                return await call(placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, attempt))
             except grpc.RpcError as err:
                 if status_of(err) not in _RETRY_ELSEWHERE:
                     raise _refusal(err) from None

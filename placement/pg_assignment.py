@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from cairn.placement.cluster_map import DOWN, DRAINING, UP, NodeInfo
@@ -124,47 +124,58 @@ class _Planner:
                 rows.append(tuple(row))
                 continue
             scores = {n: score(n, pg, self.weights[n]) for n in self.eligible}
-            for slot in range(self.width):
-                if not row[slot]:
-                    row[slot] = self._best(row, scores)
-            for node_id in admit:
-                self._admit(row, node_id, scores)
+            ranked = sorted(self.eligible, key=lambda n: (scores[n], n), reverse=True)
+            self._fill(row, ranked)
+            if admit:
+                # a fresh fill keeps the unmovable (down/draining) members and re-picks the rest
+                fresh = [n if n and self.nodes[n].state != UP else "" for n in row]
+                self._fill(fresh, ranked)
+                for node_id in admit:
+                    if node_id in fresh:
+                        self._admit(row, node_id, fresh, scores)
             rows.append(tuple(row))
         return tuple(rows)
 
-    def _within_share(self, row: Sequence[str], node: NodeInfo, replacing: str = "", racks: bool = True) -> bool:
-        """Whether adding `node` (in place of `replacing`) keeps its zone (and rack) within fair share."""
-        members = [self.nodes[n] for n in row if n and n != replacing]
-        if sum(1 for x in members if x.zone == node.zone) >= self.zone_cap.get(node.zone, 0):
-            return False
-        rack = (node.zone, node.rack)
-        return not racks or sum(1 for x in members if (x.zone, x.rack) == rack) < self.rack_cap.get(rack, 0)
+    def _fill(self, row: list[str], ranked: Sequence[str]) -> None:
+        """Fill the empty slots of `row` in slot order (see the module doc for the rule)."""
+        members = [self.nodes[n] for n in row if n]
+        hosts = {m.host for m in members}
+        zones = Counter(m.zone for m in members)
+        racks = Counter((m.zone, m.rack) for m in members)
+        for slot in range(self.width):
+            if row[slot]:
+                continue
+            pick = self._pick(ranked, hosts, zones, racks)
+            row[slot] = pick
+            if pick:
+                node = self.nodes[pick]
+                hosts.add(node.host)
+                zones[node.zone] += 1
+                racks[(node.zone, node.rack)] += 1
 
-    def _best(self, row: Sequence[str], scores: Mapping[str, float]) -> str:
-        hosts = {self.nodes[n].host for n in row if n}
-        candidates = [n for n in self.eligible if n not in row and self.nodes[n].host not in hosts]
-        if not candidates:
-            return ""
-        for racks_too in (True, False):
-            preferred = [n for n in candidates if self._within_share(row, self.nodes[n], racks=racks_too)]
-            if preferred:
-                return max(preferred, key=lambda n: (scores[n], n))
-        return max(candidates, key=lambda n: (scores[n], n))
+    def _pick(self, ranked: Sequence[str], hosts: set[str], zones: Counter[str],
+              racks: Counter[tuple[str, str]]) -> str:
+        """The best-ranked host-distinct node, preferring zone and rack (then zone) within fair share."""
+        zone_only = any_host = ""
+        for node_id in ranked:
+            node = self.nodes[node_id]
+            if node.host in hosts:  # also excludes the row's own members
+                continue
+            if zones[node.zone] < self.zone_cap.get(node.zone, 0):
+                rack = (node.zone, node.rack)
+                if racks[rack] < self.rack_cap.get(rack, 0):
+                    return node_id
+                zone_only = zone_only or node_id
+            any_host = any_host or node_id
+        return zone_only or any_host
 
-    def _admit(self, row: list[str], node_id: str, scores: Mapping[str, float]) -> None:
-        """Give `node_id` a slot of this row if a fresh fill of the row would include it.
+    def _admit(self, row: list[str], node_id: str, fresh: Sequence[str], scores: Mapping[str, float]) -> None:
+        """Give `node_id` (which the fresh fill of this row includes) the slot of a member it dropped.
 
-        The fresh fill keeps the row's down/draining members (they are not movable) and re-picks
-        the rest; the joining node then replaces the weakest current member the fresh fill dropped,
-        preferring one in its own zone and rack, so exactly one slot moves and only to it.
+        Prefers a dropped member in the joining node's own zone and rack, then the weakest, so
+        exactly one slot moves, and only to the joining node.
         """
         if node_id in row:
-            return
-        fresh = [n if n and self.nodes[n].state != UP else "" for n in row]
-        for slot in range(self.width):
-            if not fresh[slot]:
-                fresh[slot] = self._best(fresh, scores)
-        if node_id not in fresh:
             return
         node = self.nodes[node_id]
         dropped = [n for n in row if n and self.nodes[n].state == UP and n not in fresh]
