@@ -39,10 +39,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def _headers(scope: Scope) -> dict[str, str]:
+    """Header values as UTF-8 text; bytes that are not UTF-8 survive as surrogate escapes, so the
+    SigV4 canonical request (encoded with surrogateescape) sees exactly the bytes on the wire."""
     out: dict[str, str] = {}
     for name, value in scope["headers"]:
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
+        text = value.decode("utf-8", "surrogateescape")
         out[key] = f"{out[key]},{text}" if key in out else text
     return out
 
@@ -112,7 +114,7 @@ class S3App:
             if error is None:
                 log.exception("internal error on %s %s (request %s)", method, raw_path, request_id)
                 error = errors.InternalError()
-            elif error.status >= 500:
+            elif error.status >= 500 and error.status != 501:
                 log.warning("%s on %s %s (request %s): %r", error.code, method, raw_path, request_id, exc)
             if started:
                 raise  # the status line is gone: abort the connection rather than send wrong bytes

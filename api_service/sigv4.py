@@ -224,7 +224,8 @@ def signing_key(secret: str, date: str, region: str, service: str = "s3") -> byt
 
 
 def _signature(key: bytes, amz_date: str, scope: str, canonical_request: str) -> str:
-    sts = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
+    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
+    sts = "\n".join([ALGORITHM, amz_date, scope, digest])
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
 
 
