@@ -6,15 +6,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 from cairn.placement.client import PlacementClient, PlacementError, PlacementUnavailable
 from cairn.placement.config import PlacementConfig
 from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
-from cairn.proto import placement_pb2_grpc
+from cairn.proto import placement_pb2, placement_pb2_grpc
 
 from cairn.replication import NotLeader, ReplicaStatus, SingleNodeReplicator
+from cairn.rpc import channel as grpc_channel
+from cairn.rpc import reason_of
 from cairn.rpc import server as grpc_server
 from tests.support.procs import free_port
 
@@ -138,3 +141,23 @@ async def test_no_leader_and_no_replica_raise_placement_unavailable() -> None:
         await client.close()
         await dead.close()
         await server.stop(None)  # type: ignore[attr-defined]
+
+
+async def test_get_placement_names_the_pg_and_its_nodes(leader: tuple[PlacementService, str]) -> None:
+    service, addr = leader
+    channel = grpc_channel(addr)
+    stub = placement_pb2_grpc.PlacementStub(channel)
+    try:
+        with pytest.raises(grpc.RpcError) as early:
+            await stub.GetPlacement(placement_pb2.GetPlacementRequest(blob_id=b"\x07" * 16), timeout=5)
+        assert reason_of(early.value) == "MapNotCreated"
+        client = PlacementClient([addr])
+        for i in range(3):
+            await beat(client, i)
+        await client.close()
+        reply = await stub.GetPlacement(placement_pb2.GetPlacementRequest(blob_id=b"\x07" * 16), timeout=5)
+        cmap = service.cluster_map()
+        assert reply.epoch == cmap.epoch and reply.pg == cmap.pg_of(b"\x07" * 16)
+        assert [n.id for n in reply.nodes] == list(cmap.pgs[reply.pg])
+    finally:
+        await channel.close()

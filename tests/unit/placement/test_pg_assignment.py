@@ -8,6 +8,8 @@ from collections import Counter
 import pytest
 from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, NodeInfo
 from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 K, M = 8, 4
 WIDTH = K + M
@@ -134,3 +136,52 @@ def test_unfillable_slots_stay_empty_then_fill_when_a_domain_appears() -> None:
     new = NodeInfo("dn-0013", "10.0.1.1:7000", "z0", "z0-r9", "h-new", UP, 4 * TB, 0, 0)
     refilled = rebalance(after, K, M, {**with_state(nodes, "dn-0001", OUT), new.id: new}, joined=[new.id])
     assert all("" not in row and new.id in row for row in refilled)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[dict[str, NodeInfo], list[tuple[str, str]]]:
+    n = draw(st.integers(min_value=4, max_value=10))
+    zones = draw(st.integers(min_value=1, max_value=4))
+    caps = draw(st.lists(st.integers(min_value=1, max_value=8), min_size=n, max_size=n))
+    nodes = topology(n, zones, racks_per_zone=2, capacity=[c * TB for c in caps])
+    ops = draw(st.lists(st.tuples(st.sampled_from(sorted(nodes) + ["new"]),
+                                  st.sampled_from([UP, DOWN, DRAINING, OUT, "remove"])), max_size=8))
+    return nodes, ops
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenarios())
+def test_any_sequence_of_changes_keeps_the_table_valid_and_moves_only_changed_nodes(
+        scenario: tuple[dict[str, NodeInfo], list[tuple[str, str]]]) -> None:
+    nodes, ops = scenario
+    k, m = 2, 2
+    table = create_table(32, k, m, nodes)
+    for step, (target, state) in enumerate(ops):
+        before_nodes = dict(nodes)
+        if target == "new":
+            target = f"dn-new-{step}"
+            nodes[target] = NodeInfo(target, "a:1", "z0", "z0-r9", f"h-new-{step}", UP, TB, 0, 0)
+        elif target not in nodes:
+            continue
+        elif state == "remove":
+            del nodes[target]
+        else:
+            nodes[target] = dataclasses.replace(nodes[target], state=state)
+        joined = [target] if target in nodes and nodes[target].state == UP else []
+        after = rebalance(table, k, m, nodes, joined=joined)
+        for row_before, row_after in zip(table, after, strict=True):
+            members = [n for n in row_after if n]
+            assert len({nodes[n].host for n in members}) == len(members)  # distinct hosts
+            assert all(nodes[n].state in (UP, DOWN, DRAINING) for n in members)  # no out/removed node
+            for old, new in zip(row_before, row_after, strict=True):
+                if old == new:
+                    continue
+                # a slot changes only when its node left, it was empty, or it went to the changed node
+                left = old == "" or old not in nodes or nodes[old].state == OUT
+                assert left or new == target, (old, new, target)
+                if old and old in before_nodes and old != target and old in nodes:
+                    assert nodes[old].state in (UP, OUT)  # down/draining members are never displaced
+            eligible_hosts = {x.host for x in nodes.values() if x.state == UP}
+            if "" in row_after:  # an empty slot means no eligible host was left for it
+                assert eligible_hosts <= {nodes[n].host for n in members}
+        table = after
