@@ -25,7 +25,7 @@ from .handlers_bucket import BUCKET_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
-from .router import Op, route
+from .router import Op, route, split_host
 from .sigv4 import RawRequest, SecretLookup, verify
 
 log = logging.getLogger("cairn.api_service")
@@ -134,6 +134,7 @@ class S3App:
             self.lookup,
             now=self.services.clock(),
             region=config.region if config.enforce_region else None,
+            vhost_bucket=split_host(headers.get("host", ""), config.base_domains),
         )
         endpoint = route(
             method, headers.get("host", ""), raw_path, query_string, headers, config.base_domains

@@ -40,6 +40,7 @@ from .errors import (
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
 )
+from .sigv2 import check_presigned_v2
 from .sigv4_credentials import ALGORITHM, parse_header_auth, parse_query_auth, query_map, request_time
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -249,10 +250,12 @@ async def verify(
     *,
     now: datetime,
     region: str | None = None,
+    vhost_bucket: str | None = None,
 ) -> AuthenticatedRequest:
     """Check the request's SigV4 signature; raise the S3 error AWS would answer otherwise.
 
-    `region`, when given, is the only region accepted in the credential scope.
+    `region`, when given, is the only region accepted in the credential scope; `vhost_bucket` is the
+    bucket named by a virtual-hosted Host header (legacy V2 presigned URLs sign `/bucket/key`).
     """
     headers = request.headers
     query = query_map(request.query_string)
@@ -260,10 +263,14 @@ async def verify(
         parsed = parse_header_auth(headers["authorization"], headers)
     elif "X-Amz-Signature" in query or "X-Amz-Credential" in query or "X-Amz-Algorithm" in query:
         parsed = parse_query_auth(query)
-    elif "Signature" in query and "AWSAccessKeyId" in query:
-        raise InvalidRequest(
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
-        )
+    elif "Signature" in query and "AWSAccessKeyId" in query and "Expires" in query:
+        creds = await lookup(query["AWSAccessKeyId"])
+        check_presigned_v2(request.method, request.raw_path, request.query_string, headers, query,
+                           creds.secret_key if creds else None, now, vhost_bucket)  # fmt: skip
+        if creds is None:  # pragma: no cover - check_presigned_v2 raised
+            raise InvalidAccessKeyId()
+        return AuthenticatedRequest(query["AWSAccessKeyId"], creds.owner_id, creds.is_root, PayloadMode.UNSIGNED,
+                                    presigned=True)  # fmt: skip
     else:
         raise AccessDenied("Anonymous access is not allowed.")
     if region is not None and parsed.region != region:

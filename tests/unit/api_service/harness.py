@@ -73,7 +73,7 @@ class Endpoint:
         return boto3.client(
             "s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key,
             aws_secret_access_key=secret,
-            config=Config(s3=s3, retries={"max_attempts": 1}, signature_version="s3v4", **config),
+            config=Config(s3=s3, retries={"max_attempts": 1}, **{"signature_version": "s3v4", **config}),
         )  # fmt: skip
 
     def new_user(self, name: str) -> tuple[str, str]:

@@ -260,3 +260,29 @@ async def test_aws_documented_seed_signature() -> None:
     raw = RawRequest("PUT", "/examplebucket/chunkObject.txt", "", headers)
     auth = await verify(raw, lookup, now=datetime(2013, 5, 24, 0, 5, tzinfo=UTC))
     assert auth.payload_mode is PayloadMode.STREAMING_SIGNED and auth.decoded_length == 66560
+
+
+def _presigned_v2(operation: str, params: dict, expires: int = 60) -> RawRequest:
+    s3 = boto3.client(
+        "s3", endpoint_url="http://127.0.0.1:9000", region_name="us-east-1", aws_access_key_id=AKID,
+        aws_secret_access_key=SECRET, config=Config(s3={"addressing_style": "path"}),
+    )  # fmt: skip
+    url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=expires)
+    parts = urlsplit(url)
+    assert "AWSAccessKeyId=" in parts.query  # boto3's default presigner still signs V2
+    method = {"get_object": "GET", "put_object": "PUT"}[operation]
+    return RawRequest(method, parts.path, parts.query, {"host": parts.netloc})
+
+
+async def test_legacy_v2_presigned_urls() -> None:
+    params = {"Bucket": "b", "Key": "dir/k ü+1", "ResponseContentType": "text/plain", "VersionId": "v1"}
+    raw = _presigned_v2("get_object", params)
+    auth = await verify(raw, lookup, now=NOW())
+    assert auth.presigned and auth.payload_mode is PayloadMode.UNSIGNED and auth.owner_id == OWNER
+    await verify(_presigned_v2("put_object", {"Bucket": "b", "Key": "k"}), lookup, now=NOW())
+    with pytest.raises(errors.AccessDenied, match="expired"):
+        await verify(raw, lookup, now=NOW() + timedelta(seconds=120))
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        await verify(dataclasses.replace(raw, raw_path="/b/other"), lookup, now=NOW())
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        await verify(dataclasses.replace(raw, method="DELETE"), lookup, now=NOW())
