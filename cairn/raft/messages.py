@@ -160,7 +160,8 @@ class Ready:
     """One batch of work for the driver, handled in this order:
 
     1. persist `snapshot` (if any), then `entries` and `hard_state` (fsync);
-    2. send `messages` (they may depend on step 1: votes, acknowledgements);
+    2. send `messages` (they may depend on step 1: votes, acknowledgements); the leader's
+       replication traffic (`sendable_before_persist`) may leave before step 1;
     3. restore the state machine from `snapshot`, then apply `committed`;
     4. serve reads in `read_states` once applied >= their index;
     5. call `advance(ready)`.
@@ -177,3 +178,17 @@ class Ready:
     must_sync: bool  # entries, a snapshot, or a new term or vote: fsync before sending.
     # A commit-index-only change may be written lazily: after a crash the commit index is
     # relearned from the leader, and never falls below the persisted snapshot.
+
+
+_LEADER_TRAFFIC = frozenset({MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT})
+
+
+def sendable_before_persist(m: Message) -> bool:
+    """Whether `m` may leave before its Ready is persisted (Raft thesis section 10.2.1).
+
+    Only a leader sends these. They carry no promise about the sender's disk: the term they
+    carry was persisted before the election could be won (votes answer requests sent after
+    it), and the leader counts its own entries towards commit only after persisting them. Votes,
+    vote requests and every response must wait for the fsync.
+    """
+    return m.type in _LEADER_TRAFFIC

@@ -3,10 +3,12 @@
 One driver task owns the core. It wakes on incoming messages, proposals, reads or the next
 tick of the real clock, feeds them to the core, then handles each Ready in order:
 
-1. persist snapshot, entries and hard state in the storage thread (fsync when the Ready needs
-   it) - before any message of that Ready leaves, so no vote or acknowledgement ever depends
-   on state that could still be lost, and the leader counts its own entries only after this;
-2. send the messages (transport.py);
+1. send the leader's replication traffic (appends, heartbeats, snapshots: see
+   messages.sendable_before_persist), then persist snapshot, entries and hard state in the
+   storage thread (fsync when the Ready needs it) - before any other message of that Ready
+   leaves, so no vote or acknowledgement ever depends on state that could still be lost; the
+   leader counts its own entries towards commit only after this;
+2. send the other messages (transport.py);
 3. restore a received snapshot, apply committed entries to the state machine, and hand each
    proposer the result of its own entry (matched by index and term);
 4. release confirmed reads once applied >= their read index;
@@ -34,7 +36,7 @@ import grpc.aio
 from cairn.raft import rpc_server
 from cairn.raft.config import RaftConfig
 from cairn.raft.core import Raft
-from cairn.raft.messages import EntryType, Membership, Message, Ready, Role, Snapshot
+from cairn.raft.messages import EntryType, Membership, Message, Ready, Role, Snapshot, sendable_before_persist
 from cairn.raft.storage import FileLogStore
 from cairn.raft.transport import Transport
 from cairn.replication import NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
@@ -265,12 +267,15 @@ class RaftNode:
 
     async def _handle_ready(self, rd: Ready) -> None:
         core = self._core_or_fail()
+        early = [m for m in rd.messages if sendable_before_persist(m)]
+        if self._transport is not None and early:
+            self._transport.send(early)  # replicate while our own fsync runs
         if rd.snapshot is not None or rd.entries or rd.hard_state is not None:
             await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._store.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
             )
         if self._transport is not None:
-            self._transport.send(rd.messages)
+            self._transport.send([m for m in rd.messages if not sendable_before_persist(m)])
         if rd.snapshot is not None:
             self._machine.restore(rd.snapshot.data)
             self._applied = rd.snapshot.index

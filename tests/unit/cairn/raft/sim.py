@@ -25,7 +25,15 @@ import struct
 from dataclasses import dataclass, field
 
 from cairn.raft.core import CoreConfig, Raft
-from cairn.raft.messages import EntryType, Membership, Message, Ready, Role, Snapshot
+from cairn.raft.messages import (
+    EntryType,
+    Membership,
+    Message,
+    Ready,
+    Role,
+    Snapshot,
+    sendable_before_persist,
+)
 from cairn.raft.storage import MemoryLogStore
 
 
@@ -74,6 +82,11 @@ class Replica:
     machine: Machine = field(default_factory=Machine)
     seen_commit: int = 0
     restarts: int = 0
+    pending: Ready | None = None  # a Ready being persisted: the core must not be touched
+
+    @property
+    def usable(self) -> bool:
+        return self.core is not None and self.pending is None
 
 
 class Simulation:
@@ -114,13 +127,18 @@ class Simulation:
         self._deliver()
         for rid in self.ids:
             r = self.replicas[rid]
-            if r.core is not None and (self.now + self.tick_phase[rid]) % 3 == 0:
+            if r.core is not None and r.usable and (self.now + self.tick_phase[rid]) % 3 == 0:
                 r.core.tick()
         self._clients()
         for rid in self.ids:
             r = self.replicas[rid]
-            if r.core is not None and r.core.has_ready() and self.rng.random() < 0.7:
-                self._handle_ready(r)
+            if r.pending is not None:
+                if self.rng.random() < 0.6:
+                    self._finish_ready(r)
+            elif r.core is not None and r.core.has_ready() and self.rng.random() < 0.7:
+                self._begin_ready(r)
+                if self.rng.random() < 0.5:
+                    self._finish_ready(r)
         if self.chaos:
             self._inject_faults()
         self.check()
@@ -139,7 +157,7 @@ class Simulation:
         for _ in range(budget):
             self.step()
             leader = self.leader()
-            if leader is not None and leader.core is not None:
+            if leader is not None and leader.core is not None and leader.usable:
                 # Re-propose to each new leader: a deposed leader's proposal may be lost.
                 if proposed_to != (leader.id, leader.core.term):
                     proposed_to = (leader.id, leader.core.term)
@@ -158,6 +176,9 @@ class Simulation:
             if r.core is not None and r.core.role is Role.LEADER:
                 return r
         return None
+
+    def _usable(self, r: Replica) -> Raft | None:
+        return r.core if r.usable else None
 
     # --------------------------------------------------------------- internals
 
@@ -188,6 +209,10 @@ class Simulation:
             dest = self.replicas[m.to]
             if dest.core is None or self.side[m.frm] != self.side[m.to]:
                 continue
+            if dest.pending is not None:  # busy persisting: the message waits in its inbox
+                heapq.heappush(self.net, (self.now + 1, m_seq := self.seq + 1, m))
+                self.seq = m_seq
+                continue
             if self.rng.random() < self.faults.loss:
                 continue
             if self.rng.random() < self.faults.duplicate:
@@ -198,26 +223,39 @@ class Simulation:
         if self.rng.random() < 0.4:
             r = self.leader() if self.rng.random() < 0.7 else None
             r = r or self.replicas[self.rng.choice(self.ids)]
-            if r.core is not None:
+            core = self._usable(r)
+            if core is not None:
                 self.proposed += 1
-                r.core.propose(f"cmd-{self.seed}-{self.proposed}".encode())
+                core.propose(f"cmd-{self.seed}-{self.proposed}".encode())
         if self.rng.random() < 0.05:
-            r = self.replicas[self.rng.choice(self.ids)]
-            if r.core is not None:
+            core = self._usable(self.replicas[self.rng.choice(self.ids)])
+            if core is not None:
                 ctx = f"read-{self.now}".encode()
-                if r.core.read_index(ctx):
+                if core.read_index(ctx):
                     self.reads[ctx] = max(self.committed, default=0)
 
-    def _handle_ready(self, r: Replica) -> None:
+    def _begin_ready(self, r: Replica) -> None:
+        """Take a Ready and send what may leave before the fsync; a crash now loses the rest."""
         core = r.core
         if core is None:
             raise RuntimeError("ready on a stopped replica")
         rd: Ready = core.ready()
         for e in rd.entries:
             self._check_entry(e.index, e.term, e.type, e.data, core.log.term(e.index - 1))
+        for m in rd.messages:
+            if sendable_before_persist(m):
+                self._send(m)
+        r.pending = rd
+
+    def _finish_ready(self, r: Replica) -> None:
+        core, rd = r.core, r.pending
+        if core is None or rd is None:
+            raise RuntimeError("no Ready in progress")
+        r.pending = None
         r.store.save(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
         for m in rd.messages:
-            self._send(m)
+            if not sendable_before_persist(m):
+                self._send(m)
         if rd.snapshot is not None:
             r.machine.restore(rd.snapshot.data)
             self._check_snapshot(r, rd.snapshot)
@@ -260,6 +298,7 @@ class Simulation:
                 self._log(f"crash {r.id}")
                 r.store.crash()
                 r.core = None
+                r.pending = None
             elif r.core is None and f() < self.faults.restart:
                 self._boot(r)
         if f() < self.faults.partition:
