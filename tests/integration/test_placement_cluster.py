@@ -33,7 +33,9 @@ class Cluster:
         peers = ",".join(f"{r}={a}" for r, a in self.addrs.items())
         args = ["--id", rid, "--data-dir", str(self.root / rid), "--port", str(self.ports[rid]), "--peers", peers,
                 "--k", "2", "--m", "1", "--pg-count", "16", "--down-after-s", "60", "--out-after-s", "600"]
-        proc = ServiceProcess("cairn.placement", args, self.root / f"{rid}.log").start()
+        # a tiny snapshot threshold, so restarts recover from snapshots plus a log suffix
+        env = {"CAIRN_PLACEMENT_RAFT_SNAPSHOT_THRESHOLD": "3"}
+        proc = ServiceProcess("cairn.placement", args, self.root / f"{rid}.log", env=env).start()
         self.processes.append(proc)
         self.procs[rid] = proc
 
