@@ -177,6 +177,8 @@ class PlacementClient:
                 if status_of(err) not in _RETRY_ELSEWHERE:
                     raise _refusal(err) from None
                 self._drop(addr)
+                if self._leader == addr:
+                    self._leader = None
                 errors.append(f"{addr} {_brief(err)}")
         raise PlacementUnavailable(f"placement service unreachable: {', '.join(errors) or 'timed out'}")
 
