@@ -127,6 +127,8 @@ class PlacementService:
         self._require_leader()
         now = self.clock.monotonic()
         wall = self.clock.wall_ms()
+        if hb.node_id in self.machine.removed:  # refused without a Raft write
+            raise CommandFailed("NodeRemoved", f"node {hb.node_id} was removed from the cluster")
         node = self.machine.nodes.get(hb.node_id) if hb.node_id else None
         seen = self._seen.get(hb.node_id) if hb.node_id else None
         if node is None or self._needs_update(node, hb, seen, now):
@@ -158,10 +160,6 @@ class PlacementService:
         """Apply an operator command (drain, out, in, remove); returns the new epoch."""
         result = await self._propose({"op": "node", "node_id": node_id, "action": action,
                                       "now_ms": self.clock.wall_ms()})
-        if action == "in":
-            seen = self._seen.get(node_id)
-            if seen is not None:
-                seen.usage_reported_at = self.clock.monotonic()
         return int(result["epoch"])
 
     async def create_cluster(self) -> int:
@@ -188,6 +186,7 @@ class PlacementService:
         status = self.replicator.status()
         if status.role != "leader":
             self._leading = False
+            self._seen = {}  # heartbeat times are the leader's business; a new term starts afresh
             return
         now = self.clock.monotonic()
         if not self._leading:

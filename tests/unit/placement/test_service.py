@@ -182,3 +182,15 @@ async def test_a_follower_refuses_heartbeats_naming_the_leader_and_runs_no_timer
     assert exc.value.leader_addr == "127.0.0.1:1"
     await service.tick()  # no-op on a follower
     assert service.cluster_map().epoch == 0
+
+
+async def test_heartbeats_of_a_removed_node_are_refused_without_a_raft_write() -> None:
+    service, replicator, _ = make()
+    await register(service, 4)
+    await service.node_command("dn-0004", "remove")
+    writes = replicator.proposals
+    for _ in range(3):
+        with pytest.raises(CommandFailed) as exc:
+            await service.heartbeat(hb(3, "dn-0004"))
+        assert exc.value.reason == "NodeRemoved"
+    assert replicator.proposals == writes
