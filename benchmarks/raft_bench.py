@@ -79,7 +79,9 @@ async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> 
 
     async def status(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         s = node.status()
-        return json.dumps({"role": s.role, "term": s.term, "leader": s.leader_id, "applied": s.applied_index}).encode()
+        return json.dumps(
+            {"role": s.role, "term": s.term, "leader": s.leader_id, "applied": s.applied_index}
+        ).encode()
 
     server = rpc.server()
     node.add_to_server(server)
@@ -113,8 +115,20 @@ class Cluster:
         spec = ",".join(f"{k}={v}" for k, v in self.peers.items())
         log = open(self.base / f"{node_id}.log", "ab")  # noqa: SIM115 - handed to the child
         self.procs[node_id] = subprocess.Popen(
-            [sys.executable, __file__, "--replica", node_id, "--peers", spec, "--data-dir", str(self.base / node_id)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                __file__,
+                "--replica",
+                node_id,
+                "--peers",
+                spec,
+                "--data-dir",
+                str(self.base / node_id),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
 

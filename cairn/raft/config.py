@@ -47,7 +47,9 @@ class RaftConfig:
         if self.tick_s <= 0 or self.rpc_timeout_s <= 0 or self.snapshot_timeout_s <= 0:
             raise ValueError("tick_s and timeouts must be positive")
         if self.snapshot_threshold < 1 or self.snapshot_chunk_bytes < 1 or self.max_queued_messages < 1:
-            raise ValueError("snapshot_threshold, snapshot_chunk_bytes and max_queued_messages must be positive")
+            raise ValueError(
+                "snapshot_threshold, snapshot_chunk_bytes and max_queued_messages must be positive"
+            )
         self.core()  # validates the tick ratios and batch sizes
 
     def core(self) -> CoreConfig:

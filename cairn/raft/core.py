@@ -214,7 +214,9 @@ class Raft:
             committed=self.log.to_apply(),
             messages=tuple(self._msgs),
             read_states=tuple(self._read_states),
-            must_sync=bool(entries) or snapshot is not None or (hard.term, hard.vote) != (prev.term, prev.vote),
+            must_sync=bool(entries)
+            or snapshot is not None
+            or (hard.term, hard.vote) != (prev.term, prev.vote),
         )
         self._msgs = []
         self._read_states = []

@@ -108,8 +108,11 @@ class RaftNode:
         self._task = asyncio.create_task(self._run(), name=f"raft-{self._id}")
         log.info(
             "raft %s started: term %d, commit %d, snapshot %d, %d entries",
-            self._id, state.hard_state.term, state.hard_state.commit,
-            state.snapshot.index if state.snapshot else 0, len(state.entries),
+            self._id,
+            state.hard_state.term,
+            state.hard_state.commit,
+            state.snapshot.index if state.snapshot else 0,
+            len(state.entries),
         )
 
     async def stop(self) -> None:
@@ -298,15 +301,25 @@ class RaftNode:
             read = self._reads.pop(rs.context, None)
             if read is not None:
                 self._confirmed_reads.append((rs.index, read))
-        if rd.soft_state.role is not Role.LEADER and self._reads:
-            for future in self._reads.values():
-                if not future.done():
-                    future.set_exception(self._not_leader())
-            self._reads.clear()
+        if rd.soft_state.role is not Role.LEADER:
+            self._fail_lost_work(core)
         core.advance(rd)
         self._release_reads()
         if self._applied - core.log.snap_index >= self._config.snapshot_threshold:
             await self._snapshot()
+
+    def _fail_lost_work(self, core: Raft) -> None:
+        """After losing leadership: unconfirmed reads fail, and so do proposals whose entry is no
+        longer in our log (overwritten by the new leader); others may still commit and wait."""
+        for future in self._reads.values():
+            if not future.done():
+                future.set_exception(self._not_leader())
+        self._reads.clear()
+        for index, (term, future) in list(self._proposals.items()):
+            if index > core.log.snap_index and core.log.term(index) != term:
+                del self._proposals[index]
+                if not future.done():
+                    future.set_exception(self._not_leader())
 
     def _release_reads(self) -> None:
         if not self._confirmed_reads:

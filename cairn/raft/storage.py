@@ -39,8 +39,9 @@ from cairn.raft.wal import (
 class LogStore(Protocol):
     def load(self) -> PersistedState: ...
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
-             sync: bool) -> None:
+    def save(
+        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None, sync: bool
+    ) -> None:
         """Persist a Ready: `snapshot` replaces the whole log, then `entries` (which may replace a
         tail) and `hard_state` are appended. Durable on return when `sync` is set."""
 
@@ -86,8 +87,9 @@ class MemoryLogStore:
     def load(self) -> PersistedState:
         return assemble(self.snapshot, self.volatile_hard or self.hard, list(self.entries))
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
-             sync: bool) -> None:
+    def save(
+        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None, sync: bool
+    ) -> None:
         if snapshot is not None:
             self.snapshot = snapshot
             self.entries = []
@@ -161,8 +163,9 @@ class FileLogStore:
             self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
         return state
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None,
-             sync: bool) -> None:
+    def save(
+        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None, sync: bool
+    ) -> None:
         if hard_state is not None:
             self._hard = hard_state
         if snapshot is not None:

@@ -114,7 +114,9 @@ def _encode_membership(m: Membership) -> bytes:
 
 def _decode_membership(raw: bytes) -> Membership:
     voters, _, outgoing = raw.decode().partition("|")
-    return Membership(frozenset(v for v in voters.split(",") if v), frozenset(o for o in outgoing.split(",") if o))
+    return Membership(
+        frozenset(v for v in voters.split(",") if v), frozenset(o for o in outgoing.split(",") if o)
+    )
 
 
 def encode_snapshot(s: Snapshot) -> bytes:

@@ -109,7 +109,9 @@ async def propose(replicas: list[Replica], command: bytes, timeout: float = 10.0
 def make_cluster(tmp_path: Path, snapshot_threshold: int = 10_000) -> list[Replica]:
     ids = ["r1", "r2", "r3"]
     peers = {i: f"127.0.0.1:{free_port()}" for i in ids}
-    config = RaftConfig(tick_s=0.05, election_ticks=10, snapshot_threshold=snapshot_threshold, rpc_timeout_s=1.0)
+    config = RaftConfig(
+        tick_s=0.05, election_ticks=10, snapshot_threshold=snapshot_threshold, rpc_timeout_s=1.0
+    )
     return [Replica(i, peers, tmp_path / i, config) for i in ids]
 
 
