@@ -9,13 +9,12 @@ import logging
 import signal
 from pathlib import Path
 
+from cairn.config import load
 from cairn.placement.config import PlacementConfig
 from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
 from cairn.proto import placement_pb2_grpc
-
-from cairn.config import load
 from cairn.raft.node import RaftNode
 from cairn.rpc import server as grpc_server
 

@@ -19,9 +19,9 @@ from typing import TypeVar
 
 import grpc
 import grpc.aio
+
 from cairn.placement.cluster_map import ClusterMap, HeartbeatReply, NodeInfo
 from cairn.proto import common_pb2, placement_pb2, placement_pb2_grpc
-
 from cairn.rpc import channel, reason_of, status_of
 
 __all__ = ["ClusterMap", "HeartbeatReply", "NodeInfo", "PlacementClient", "PlacementError",

@@ -14,11 +14,11 @@ from typing import NoReturn
 
 import grpc
 import grpc.aio
+
 from cairn.placement.cluster_map import ClusterMap, MapNotCreated, NodeInfo
 from cairn.placement.service import Heartbeat, PlacementService
 from cairn.placement.state_machine import CommandFailed
 from cairn.proto import common_pb2, placement_pb2, placement_pb2_grpc
-
 from cairn.replication import NoQuorum, NotLeader
 from cairn.rpc import REASON_KEY, abort
 

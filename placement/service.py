@@ -34,7 +34,6 @@ from cairn.placement.cluster_map import DOWN, OUT, ClusterMap, HeartbeatReply
 from cairn.placement.config import PlacementConfig
 from cairn.placement.pg_assignment import count_domains
 from cairn.placement.state_machine import CommandFailed, PlacementStateMachine, decode_result, encode
-
 from cairn.replication import NotLeader, ReplicaStatus, Replicator
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from cairn.placement.client import PlacementClient
-
 from tests.integration.test_placement_cluster import IDS, Cluster, heartbeat_all, wait_applied, wait_leader
 from tests.support.procs import ServiceProcess
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cairn.placement.client import ClusterMap, PlacementClient, PlacementUnavailable
 
+from cairn.placement.client import ClusterMap, PlacementClient, PlacementUnavailable
 from tests.support.procs import ServiceProcess, free_port, port_open, wait_for
 
 IDS = ("p1", "p2", "p3")

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from cairn.cli import main
 from cairn.placement.client import PlacementClient
 from cairn.placement.config import PlacementConfig
 from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
 from cairn.proto import placement_pb2_grpc
-
-from cairn.cli import main
 from cairn.replication import SingleNodeReplicator
 from cairn.rpc import server as grpc_server
 from tests.support.procs import free_port

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+
 from cairn.placement.client import PlacementClient, PlacementError, PlacementUnavailable
 from cairn.placement.config import PlacementConfig
 from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
 from cairn.proto import placement_pb2, placement_pb2_grpc
-
 from cairn.replication import NotLeader, ReplicaStatus, SingleNodeReplicator
 from cairn.rpc import channel as grpc_channel
 from cairn.rpc import reason_of

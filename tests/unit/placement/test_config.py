@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cairn.placement.config import PlacementConfig
 
 from cairn.config import ConfigError, load
+from cairn.placement.config import PlacementConfig
 
 
 def test_peers_and_timers_load_from_overrides_and_environment() -> None:

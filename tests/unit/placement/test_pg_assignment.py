@@ -6,10 +6,11 @@ import dataclasses
 from collections import Counter
 
 import pytest
-from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, NodeInfo
-from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, NodeInfo
+from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
 
 K, M = 8, 4
 WIDTH = K + M

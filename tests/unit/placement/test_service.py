@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from cairn.placement.config import PlacementConfig
 from cairn.placement.service import Heartbeat, PlacementService
 from cairn.placement.state_machine import CommandFailed, PlacementStateMachine
-
 from cairn.replication import NotLeader, ReplicaStatus, SingleNodeReplicator
 
 GiB = 2**30

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from cairn.placement.state_machine import CommandFailed, PlacementStateMachine, decode_result, encode
 
 K, M = 2, 1
