@@ -14,7 +14,10 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
+import json
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -499,3 +502,76 @@ def test_xml_entities_are_not_expanded(cluster: RunningCluster, s3: Any, bucket:
     assert response.status == 400
     assert response.error()[0] == "MalformedXML"
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"x"  # the entity did not delete it
+
+
+# --- a second IAM user ----------------------------------------------------------------------------
+
+
+def admin_json(cluster: RunningCluster, *argv: str) -> dict[str, Any]:
+    assert cluster.data_dir is not None
+    ran = subprocess.run(
+        [sys.executable, "-m", "cairn", "admin", *argv, "--data-dir", str(cluster.data_dir), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+@pytest.fixture
+def other_user(cluster: RunningCluster) -> Any:
+    if cluster.data_dir is None:
+        pytest.skip("creating IAM users needs `cairn admin` and the local cluster's cluster.json")
+    name = f"e2e-user-{uuid.uuid4().hex[:8]}"
+    admin_json(cluster, "user", "create", name)
+    key = admin_json(cluster, "key", "create", name)
+    return client(cluster, key["access_key_id"], key["secret_access_key"])
+
+
+def test_second_user_cannot_see_or_touch_roots_bucket(s3: Any, bucket: str, other_user: Any) -> None:
+    s3.put_object(Bucket=bucket, Key="root-only", Body=b"root data")
+    assert bucket not in {b["Name"] for b in other_user.list_buckets()["Buckets"]}
+
+    denied: list[tuple[str, dict[str, Any]]] = [
+        ("list_objects_v2", {}),
+        ("get_object", {"Key": "root-only"}),
+        ("put_object", {"Key": "intruder", "Body": b"x"}),
+        ("delete_object", {"Key": "root-only"}),
+        ("delete_objects", {"Delete": {"Objects": [{"Key": "root-only"}]}}),
+        ("copy_object", {"Key": "copied", "CopySource": {"Bucket": bucket, "Key": "root-only"}}),
+        ("create_multipart_upload", {"Key": "mpu"}),
+        ("get_bucket_versioning", {}),
+        ("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Enabled"}}),
+        ("delete_bucket", {}),
+    ]
+    for operation, params in denied:
+        with pytest.raises(ClientError) as exc:
+            getattr(other_user, operation)(Bucket=bucket, **params)
+        assert status_code(exc) == (403, "AccessDenied"), operation
+    with pytest.raises(ClientError) as exc:
+        other_user.head_object(Bucket=bucket, Key="root-only")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as exc:
+        other_user.create_bucket(Bucket=bucket)
+    assert status_code(exc) == (409, "BucketAlreadyExists")
+
+    # Nothing changed in root's bucket.
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["root-only"]
+    assert s3.get_object(Bucket=bucket, Key="root-only")["Body"].read() == b"root data"
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_second_user_owns_its_own_bucket(s3: Any, bucket: str, other_user: Any) -> None:
+    own = f"e2e-own-{uuid.uuid4().hex[:12]}"
+    other_user.create_bucket(Bucket=own)
+    other_user.put_object(Bucket=own, Key="mine", Body=b"user data")
+    assert [b["Name"] for b in other_user.list_buckets()["Buckets"]] == [own]
+    assert other_user.get_object(Bucket=own, Key="mine")["Body"].read() == b"user data"
+    # Copying out of root's bucket into its own is still denied (no read on the source).
+    s3.put_object(Bucket=bucket, Key="root-only", Body=b"root data")
+    with pytest.raises(ClientError) as exc:
+        other_user.copy_object(Bucket=own, Key="stolen", CopySource={"Bucket": bucket, "Key": "root-only"})
+    assert status_code(exc) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as exc:
+        other_user.get_object(Bucket=own, Key="stolen")
+    assert status_code(exc) == (404, "NoSuchKey")
