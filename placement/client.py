@@ -63,6 +63,7 @@ class ReplicaState:
         self.applied_index = reply.applied_index if reply else 0
         self.epoch = reply.epoch if reply else 0
         self.map_created = reply.map_created if reply else False
+        self.config_width = reply.config_k + reply.config_m if reply else 0  # k+m the map is created with
         self.peers = [(p.id, p.addr, p.reachable, p.match_index) for p in reply.peers] if reply else []
 
 

@@ -115,7 +115,8 @@ class PlacementServicer(placement_pb2_grpc.PlacementServicer):
             replica_id=status.id, role=status.role, term=status.term, leader_id=status.leader_id or "",
             leader_addr=self.service.leader_addr(status) or "", commit_index=status.commit_index,
             applied_index=status.applied_index, epoch=self.service.machine.epoch,
-            map_created=self.service.machine.created,
+            map_created=self.service.machine.created, config_k=self.service.config.k,
+            config_m=self.service.config.m, config_pg_count=self.service.config.pg_count,
             peers=[placement_pb2.ReplicaHealth(id=p.id, addr=p.addr, reachable=p.reachable, match_index=p.match_index)
                    for p in status.peers])
 

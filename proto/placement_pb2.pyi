@@ -162,7 +162,7 @@ class ReplicaHealth(_message.Message):
     def __init__(self, id: _Optional[str] = ..., addr: _Optional[str] = ..., reachable: _Optional[bool] = ..., match_index: _Optional[int] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("replica_id", "role", "term", "leader_id", "leader_addr", "commit_index", "applied_index", "peers", "epoch", "map_created")
+    __slots__ = ("replica_id", "role", "term", "leader_id", "leader_addr", "commit_index", "applied_index", "peers", "epoch", "map_created", "config_k", "config_m", "config_pg_count")
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,9 @@ class GetStatusResponse(_message.Message):
     PEERS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     MAP_CREATED_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_K_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_M_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_PG_COUNT_FIELD_NUMBER: _ClassVar[int]
     replica_id: str
     role: str
     term: int
@@ -183,4 +186,7 @@ class GetStatusResponse(_message.Message):
     peers: _containers.RepeatedCompositeFieldContainer[ReplicaHealth]
     epoch: int
     map_created: bool
-    def __init__(self, replica_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., peers: _Optional[_Iterable[_Union[ReplicaHealth, _Mapping]]] = ..., epoch: _Optional[int] = ..., map_created: _Optional[bool] = ...) -> None: ...
+    config_k: int
+    config_m: int
+    config_pg_count: int
+    def __init__(self, replica_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., peers: _Optional[_Iterable[_Union[ReplicaHealth, _Mapping]]] = ..., epoch: _Optional[int] = ..., map_created: _Optional[bool] = ..., config_k: _Optional[int] = ..., config_m: _Optional[int] = ..., config_pg_count: _Optional[int] = ...) -> None: ...

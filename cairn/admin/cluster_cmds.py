@@ -18,6 +18,7 @@ from cairn.admin.cli import EXIT_UNAVAILABLE, run
 from cairn.admin.output import age, emit_json, error, table, usage
 from cairn.placement.client import ClusterMap, PlacementClient, ReplicaState
 from cairn.placement.cluster_map import NODE_STATES
+from cairn.placement.pg_assignment import count_domains
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -87,6 +88,8 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
                       "match_index": seen[s.addr][1] if s.addr in seen else None} for s in states],
         "nodes": {"total": len(cmap.nodes), **{state: counts.get(state, 0) for state in NODE_STATES}},
         "pgs": pg_summary(cmap) if cmap.created else None,
+        "failure_domains_up": count_domains(cmap.nodes),
+        "failure_domains_needed": cmap.k + cmap.m if cmap.created else max(s.config_width for s in states),
     }
     if args.json:
         emit_json(doc)
@@ -116,7 +119,8 @@ def print_status(doc: dict[str, Any]) -> None:
     print(f"nodes:     {nodes['total']} total: " + ", ".join(f"{s} {nodes[s]}" for s in NODE_STATES))
     pgs = doc["pgs"]
     if pgs is None:
-        print("pgs:       none yet (the map is created once k+m failure domains have heart-beaten)")
+        print(f"pgs:       none yet: {doc['failure_domains_up']} failure domain(s) (distinct hosts) up, "
+              f"{doc['failure_domains_needed']} needed to create the map")
         return
     print(f"pgs:       {pgs['count']}; every PG can absorb at least {pgs['min_failures_tolerated']} more node "
           f"failure(s); {pgs['degraded']} degraded")

@@ -134,3 +134,25 @@ def test_no_cluster_json_and_unreachable_cluster_fail_with_one_line(
         code, _, err = admin(capsys, *argv, "--placement", dead, "--timeout", "1")
         assert code == 3 and ("unreachable" in err or "unavailable" in err), err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_status_before_creation_says_how_many_domains_are_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    bg = Background()  # a fresh service; two hosts heartbeat, three are needed (k=2 m=1)
+
+    async def two_nodes() -> None:
+        client = PlacementClient([bg.addr])
+        for i in range(2):
+            await client.heartbeat(None, f"127.0.0.1:{9200 + i}", "z", "r", f"h{i}", 2**40, 0)
+        await client.close()
+
+    try:
+        bg.call(two_nodes())
+        code, out, _ = admin(capsys, "cluster", "status", "--placement", bg.addr)
+        assert code == 0 and "none yet: 2 failure domain(s) (distinct hosts) up, 3 needed" in out
+        code, out, _ = admin(capsys, "cluster", "status", "--json", "--placement", bg.addr)
+        doc = json.loads(out)
+        assert (doc["map_created"], doc["failure_domains_up"], doc["failure_domains_needed"]) == (False, 2, 3)
+        code, _, err = admin(capsys, "cluster", "create", "--placement", bg.addr)
+        assert code == 1 and "InsufficientDomains" in err and "2 failure domain(s)" in err
+    finally:
+        bg.stop()
