@@ -102,6 +102,8 @@ class RaftNode:
         membership = Membership(frozenset(self._peers))
         self._core = Raft(self._id, membership, state, rng, self._config.core())
         self._applied = self._core.log.applied
+        if membership.voters == {self._id}:
+            self._core.campaign()  # a one-replica group need not wait out an election timeout
         self._transport = Transport(self._id, self._peers, self._config, self._report_unreachable)
         self._transport.start()
         self._running = True

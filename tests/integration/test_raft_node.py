@@ -210,3 +210,20 @@ async def test_no_quorum_when_two_of_three_are_down(cluster: list[Replica]) -> N
     node = leader.node
     await wait_until(lambda: node.status().role != "leader", 5.0, "the isolated leader to step down")
     assert leader.kv.data == {"a": "1"}
+
+
+async def test_a_one_replica_group_leads_at_once_and_recovers(tmp_path: Path) -> None:
+    peers = {"solo": f"127.0.0.1:{free_port()}"}
+    config = RaftConfig(tick_s=0.05, snapshot_threshold=5)
+    replica = Replica("solo", peers, tmp_path / "solo", config)
+    try:
+        await replica.start()
+        assert replica.node is not None
+        for i in range(12):
+            await replica.node.propose(put(f"k{i}", "v"), timeout=5.0)
+        await replica.node.read_barrier(timeout=5.0)
+        await replica.stop()
+        await replica.start()
+        await wait_applied([replica], {f"k{i}": "v" for i in range(12)})
+    finally:
+        await replica.stop()
