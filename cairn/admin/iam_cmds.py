@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol
 
-from cairn.admin.cli import EXIT_REFUSED, EXIT_USAGE
+from cairn.admin.cli import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE
 from cairn.admin.output import emit_json, error, table
 from cairn.admin.target import TargetError, data_dir, local_processes
 from cairn.metadata.client import (
@@ -42,8 +42,6 @@ from cairn.metadata.client import (
     User,
 )
 
-#: No metadata service found, or it did not answer: the same code as "no cluster found".
-EXIT_UNREACHABLE = EXIT_USAGE
 #: How many users' keys `key list` (all users) fetches at once.
 LIST_CONCURRENCY = 8
 CACHE_NOTE = "the S3 API's credential cache TTL (default 10 s)"
@@ -139,7 +137,7 @@ def run(args: argparse.Namespace, command: Command) -> int:
         return asyncio.run(_with_client(args, addr, command))
     except MetadataUnavailable as exc:
         error(f"metadata service unreachable at {addr}: {one_line(exc.message)}")
-        return EXIT_UNREACHABLE
+        return EXIT_UNAVAILABLE
     except MetadataError as exc:
         error(f"{exc.reason}: {one_line(exc.message)}")
         return EXIT_REFUSED

@@ -134,9 +134,9 @@ def test_revoked_key_is_refused_by_the_s3_api(metadata: str, processes: list[Ser
     wait_for(refused, 5, "InvalidAccessKeyId once the 0.5 s credential cache expires", interval=0.2)
 
 
-def test_unreachable_metadata_exits_2(tmp_path: Path) -> None:
+def test_unreachable_metadata_exits_3(tmp_path: Path) -> None:
     code, out, err = admin("user", "list", "--timeout", "2", addr=f"127.0.0.1:{free_port()}")
-    assert (code, out) == (2, "") and "metadata service unreachable at 127.0.0.1:" in err
+    assert (code, out) == (3, "") and "metadata service unreachable at 127.0.0.1:" in err
     assert len(err.splitlines()) == 1
     code, _, err = admin("key", "list", "--data-dir", str(tmp_path))
     assert code == 2 and "cluster.json does not exist" in err

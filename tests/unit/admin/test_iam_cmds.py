@@ -280,21 +280,21 @@ def test_no_metadata_service_found_exits_2_with_one_line(
     assert fake.connected == []
 
 
-def test_unreachable_service_exits_2_with_one_line(capsys: pytest.CaptureFixture[str],
+def test_unreachable_service_exits_3_with_one_line(capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fake = Unreachable()
     monkeypatch.setattr(iam_cmds, "connect", fake.connect)
     code, out, err = admin(capsys, "key", "list", *M)
-    assert code == 2 and out == "" and fake.closed == 1
+    assert code == 3 and out == "" and fake.closed == 1
     assert err == ("cairn admin: metadata service unreachable at 127.0.0.1:7300: metadata service call failed: "
                    "StatusCode.UNAVAILABLE failed to connect\n")
 
 
-def test_unreachable_real_client_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_real_client_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     dead = f"127.0.0.1:{free_port()}"
     for argv in (("user", "list"), ("user", "create", "x"), ("key", "revoke", "AKIAX")):
         code, out, err = admin(capsys, *argv, "--metadata", dead, "--timeout", "2")
-        assert code == 2 and out == "" and len(err.splitlines()) == 1
+        assert code == 3 and out == "" and len(err.splitlines()) == 1
         assert err.startswith(f"cairn admin: metadata service unreachable at {dead}: "), err
 
 
