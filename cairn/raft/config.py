@@ -50,6 +50,8 @@ class RaftConfig:
             raise ValueError(
                 "snapshot_threshold, snapshot_chunk_bytes and max_queued_messages must be positive"
             )
+        if not 0 < self.max_batch_bytes <= 16 << 20:
+            raise ValueError("max_batch_bytes must be in (0, 16 MiB] so one append fits a gRPC message")
         self.core()  # validates the tick ratios and batch sizes
 
     def core(self) -> CoreConfig:

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 _MAX_INBOX = 100_000
 
+#: Largest command `propose` accepts: one entry must fit an append message on the wire.
+MAX_COMMAND_BYTES = 16 << 20
+
 
 class RaftNode:
     def __init__(
@@ -138,6 +141,8 @@ class RaftNode:
 
     async def propose(self, command: bytes, timeout: float) -> bytes:
         """Replicate `command`; return the state machine's result for it once applied here."""
+        if len(command) > MAX_COMMAND_BYTES:
+            raise ValueError(f"a command is limited to {MAX_COMMAND_BYTES} bytes (got {len(command)})")
         self._check_leader()
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._enqueue("propose", command, future)

@@ -25,6 +25,25 @@ from cairn.raft.messages import Message, MessageType
 log = logging.getLogger(__name__)
 
 
+#: Bounds of one Send call: well under cairn.rpc.MAX_MESSAGE_BYTES, so a batch always fits.
+BATCH_MESSAGES = 1024
+BATCH_BYTES = 8 << 20
+
+
+def _take_batch(queue: deque[Message]) -> list[Message]:
+    """Pop the next batch: at least one message, then up to BATCH_MESSAGES / BATCH_BYTES."""
+    batch = [queue.popleft()]
+    size = _size(batch[0])
+    while queue and len(batch) < BATCH_MESSAGES and size + _size(queue[0]) <= BATCH_BYTES:
+        size += _size(queue[0])
+        batch.append(queue.popleft())
+    return batch
+
+
+def _size(m: Message) -> int:
+    return 64 + len(m.context) + sum(len(e.data) + 24 for e in m.entries)
+
+
 class _Peer:
     def __init__(self, peer_id: str, addr: str) -> None:
         self.id = peer_id
@@ -95,7 +114,7 @@ class Transport:
             await peer.wake.wait()
             peer.wake.clear()
             while peer.queue:
-                batch = [peer.queue.popleft() for _ in range(min(len(peer.queue), 1024))]
+                batch = _take_batch(peer.queue)
                 try:
                     await peer.client.send(batch, cfg.rpc_timeout_s)
                 except PeerUnavailable as exc:
