@@ -6,7 +6,8 @@ in flight, new messages queue up and go together in the next call. A failed call
 unreachable (so it stops pipelining to it), and backs off one tick. A queue over its bound drops
 its oldest messages. Snapshots go in a separate task per peer, at most one at a time, so a long
 transfer never delays heartbeats. `reachable()` reports a peer as up when a call to it succeeded,
-or a message from it arrived, within the last `up_window_s`.
+or a message from it arrived, within the last `up_window_s`; a peer with no traffic for a
+quarter of that window gets an empty batch as a ping (followers do not talk to each other).
 """
 
 from __future__ import annotations
@@ -109,22 +110,29 @@ class Transport:
         return time.monotonic() - latest < self.up_window_s
 
     async def _sender(self, peer: _Peer) -> None:
-        cfg = self._config
         while True:
-            await peer.wake.wait()
+            try:
+                async with asyncio.timeout(self.up_window_s / 4):
+                    await peer.wake.wait()
+            except TimeoutError:
+                if time.monotonic() - peer.last_ok > self.up_window_s / 4:
+                    await self._send(peer, [])  # an empty batch: a ping that keeps `reachable` true
+                continue
             peer.wake.clear()
             while peer.queue:
-                batch = _take_batch(peer.queue)
-                try:
-                    await peer.client.send(batch, cfg.rpc_timeout_s)
-                except PeerUnavailable as exc:
-                    self._failed(peer, exc)
-                    await asyncio.sleep(cfg.tick_s)
-                else:
-                    peer.last_ok = time.monotonic()
-                    if peer.failing:
-                        log.info("raft peer %s reachable again", peer.id)
-                    peer.failing = False
+                await self._send(peer, _take_batch(peer.queue))
+
+    async def _send(self, peer: _Peer, batch: list[Message]) -> None:
+        try:
+            await peer.client.send(batch, self._config.rpc_timeout_s)
+        except PeerUnavailable as exc:
+            self._failed(peer, exc)
+            await asyncio.sleep(self._config.tick_s)
+        else:
+            peer.last_ok = time.monotonic()
+            if peer.failing:
+                log.info("raft peer %s reachable again", peer.id)
+            peer.failing = False
 
     def _failed(self, peer: _Peer, exc: Exception) -> None:
         if not peer.failing:

@@ -166,6 +166,12 @@ async def test_commits_apply_everywhere_survive_leader_loss_and_full_restart(clu
     status = leader.node.status()
     assert status.role == "leader" and status.leader_id == leader.id
     assert all(p.reachable for p in status.peers)
+    assert [p.id for p in status.peers] == ["r1", "r2", "r3"]
+    assert {p.id: p.match_index for p in status.peers}[leader.id] == status.commit_index
+    node = follower.node
+    await wait_until(
+        lambda: all(p.reachable for p in node.status().peers), 3.0, "a follower to see every peer reachable"
+    )
 
     # Stop the leader: the other two elect a new one and keep committing, past a snapshot.
     await leader.stop()
