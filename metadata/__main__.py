@@ -11,11 +11,10 @@ import asyncio
 import logging
 import signal
 
+from cairn.config import load
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
-
-from cairn.config import load
 
 DRAIN_S = 5.0
 

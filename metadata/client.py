@@ -14,6 +14,8 @@ from typing import Any
 
 import grpc
 import grpc.aio
+
+from cairn import rpc
 from cairn.metadata import wire
 from cairn.metadata.errors import (  # noqa: F401  (re-exported for callers)
     ERRORS_BY_REASON,
@@ -70,8 +72,6 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     WriteIntent,
 )
 from cairn.proto import metadata_pb2
-
-from cairn import rpc
 from cairn.rpc import DEFAULT_DEADLINE_S
 
 _SERVICE = "/cairn.metadata.v1.Metadata/"

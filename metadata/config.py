@@ -21,6 +21,10 @@ class MetadataConfig:
     """Number of object shards; fixed when the data directory is created."""
     synchronous: str = "FULL"
     """SQLite `synchronous` pragma: FULL fsyncs the WAL at every commit (durable)."""
+    cache_mb: int = 16
+    """SQLite page cache per shard, MiB."""
+    mmap_mb: int = 256
+    """SQLite memory-mapped I/O window per shard, MiB (0 disables)."""
     intent_ttl_s: float = 3600.0
     """Default lifetime of a write intent before its blob counts as GC work."""
     root_access_key: str = ""

@@ -105,12 +105,13 @@ def scan(conn: sqlite3.Connection, q: Query, pos: Position, limit: int) -> tuple
             sub_arg = sub_lo.decode() if q.kind == "uploads" else sub_lo  # type: ignore[union-attr]
             rows = conn.execute(sql, (q.bucket_id, key_lo, sub_arg, want))
         else:
+            # One lower bound, so SQLite seeks straight to it (with two it may range-scan from
+            # the weaker one): everything >= prefix when the prefix is past the cursor.
+            lower, low = (">=", q.prefix) if q.prefix > key_lo else (">", key_lo)
             order = f"key, {sub_col}" if sub_col else "key"
             bound = " AND key < ?" if upper is not None else ""
-            sql = f"{select} WHERE bucket_id = ? AND key > ? AND key >= ?{bound}{extra} ORDER BY {order} LIMIT ?"
-            args: tuple[Any, ...] = (
-                (q.bucket_id, key_lo, q.prefix) + ((upper,) if upper is not None else ()) + (want,)
-            )
+            sql = f"{select} WHERE bucket_id = ? AND key {lower} ?{bound}{extra} ORDER BY {order} LIMIT ?"
+            args: tuple[Any, ...] = (q.bucket_id, low) + ((upper,) if upper is not None else ()) + (want,)
             rows = conn.execute(sql, args)
         seen, jumped, prev_key = 0, False, None
         for row in rows:

@@ -17,12 +17,12 @@ from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
+
+from cairn import rpc
 from cairn.metadata import wire
 from cairn.metadata.errors import InvalidArgument, MetadataError
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2
-
-from cairn import rpc
 
 SERVICE_NAME = "cairn.metadata.v1.Metadata"
 VERSION_ID_KEY = "cairn-version-id"

@@ -42,7 +42,11 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
     @classmethod
     async def open(cls, config: MetadataConfig, *, in_memory: bool = False) -> MetadataService:
         store = Store.open(
-            None if in_memory else config.data_dir, config.shards, synchronous=config.synchronous
+            None if in_memory else config.data_dir,
+            config.shards,
+            synchronous=config.synchronous,
+            cache_mb=config.cache_mb,
+            mmap_mb=config.mmap_mb,
         )
         service = cls(
             store, intent_ttl_s=config.intent_ttl_s, region=config.region, account_id=config.account_id

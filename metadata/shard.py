@@ -51,15 +51,21 @@ class Shard:
         *,
         synchronous: str = "FULL",
         name: str = "shard",
+        cache_mb: int = 16,
+        mmap_mb: int = 256,
     ) -> None:
         self.path = path
         self.name = name
         self._applier = applier
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"meta-{name}")
-        self._conn = self._executor.submit(self._open, path, migrations, synchronous).result()
+        self._conn = self._executor.submit(
+            self._open, path, migrations, synchronous, cache_mb, mmap_mb
+        ).result()
 
     @staticmethod
-    def _open(path: Path | None, migrations: tuple[str, ...], synchronous: str) -> sqlite3.Connection:
+    def _open(
+        path: Path | None, migrations: tuple[str, ...], synchronous: str, cache_mb: int, mmap_mb: int
+    ) -> sqlite3.Connection:
         conn = sqlite3.connect(
             ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
         )
@@ -69,6 +75,8 @@ class Shard:
             raise ValueError(f"bad synchronous mode {synchronous!r}")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+        conn.execute(f"PRAGMA mmap_size={int(mmap_mb) * 1024 * 1024}")
         migrate(conn, migrations)
         return conn
 

@@ -56,7 +56,15 @@ class Store:
         self.objects = objects
 
     @classmethod
-    def open(cls, data_dir: Path | None, shards: int = 8, *, synchronous: str = "FULL") -> Store:
+    def open(
+        cls,
+        data_dir: Path | None,
+        shards: int = 8,
+        *,
+        synchronous: str = "FULL",
+        cache_mb: int = 16,
+        mmap_mb: int = 256,
+    ) -> Store:
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             _check_layout(data_dir, shards)
@@ -65,7 +73,13 @@ class Store:
             return None if data_dir is None else data_dir / name
 
         catalog = Shard(
-            path("catalog.sqlite"), CATALOG_MIGRATIONS, apply_catalog, synchronous=synchronous, name="catalog"
+            path("catalog.sqlite"),
+            CATALOG_MIGRATIONS,
+            apply_catalog,
+            synchronous=synchronous,
+            name="catalog",
+            cache_mb=cache_mb,
+            mmap_mb=mmap_mb,
         )
         objects = [
             Shard(
@@ -74,6 +88,8 @@ class Store:
                 apply_object,
                 synchronous=synchronous,
                 name=f"s{i}",
+                cache_mb=cache_mb,
+                mmap_mb=mmap_mb,
             )
             for i in range(shards)
         ]
