@@ -25,10 +25,13 @@ from cairn.metadata.errors import (  # noqa: F401  (re-exported for callers)
     BucketNotEmpty,
     DeleteConflict,
     EntityTooSmall,
+    IntentExpired,
+    InternalError,
     InvalidArgument,
     InvalidBucketName,
     InvalidPart,
     InvalidPartOrder,
+    KeyTooLongError,
     MalformedXML,
     MetadataError,
     MetadataUnavailable,
@@ -78,6 +81,12 @@ _SERVICE = "/cairn.metadata.v1.Metadata/"
 _VERSION_ID_KEY = "cairn-version-id"
 _DELETE_MARKER_KEY = "cairn-delete-marker"
 _LAST_MODIFIED_KEY = "cairn-last-modified-ms"
+_UNAVAILABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+)
 
 
 def error_from_rpc(err: grpc.RpcError) -> MetadataError:
@@ -86,7 +95,11 @@ def error_from_rpc(err: grpc.RpcError) -> MetadataError:
     cls = ERRORS_BY_REASON.get(reason or "")
     details = err.details() if hasattr(err, "details") else ""
     if cls is None:
-        return MetadataUnavailable(f"metadata service call failed: {rpc.status_of(err)} {details or ''}")
+        status = rpc.status_of(err)
+        text = f"metadata service call failed: {status} {details or ''}"
+        if status in _UNAVAILABLE:
+            return MetadataUnavailable(text)
+        return InternalError(text)
     extra: dict[str, str] = {}
     trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
     for key, value in trailing or ():

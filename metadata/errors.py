@@ -159,6 +159,12 @@ class MetadataUnavailable(MetadataError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
 
 
+class InternalError(MetadataError):
+    """The service failed unexpectedly (a bug; S3: 500). The traceback is in its log."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+
+
 ERRORS_BY_REASON: dict[str, type[MetadataError]] = {
     cls.__name__: cls
     for cls in (
@@ -187,5 +193,6 @@ ERRORS_BY_REASON: dict[str, type[MetadataError]] = {
         NoSuchPolicy,
         DeleteConflict,
         MetadataUnavailable,
+        InternalError,
     )
 }

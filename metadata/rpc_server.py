@@ -20,7 +20,7 @@ import grpc.aio
 
 from cairn import rpc
 from cairn.metadata import wire
-from cairn.metadata.errors import InvalidArgument, MetadataError
+from cairn.metadata.errors import InternalError, InvalidArgument, MetadataError
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2
 
@@ -55,7 +55,6 @@ def _handler(
 ) -> Callable[[Any, Any], Awaitable[Any]]:
     name = method_name(rpc_name)
     unbound = getattr(type(service), name)
-    bound = getattr(service, name)
     has_result = "result" in response_cls.DESCRIPTOR.fields_by_name
 
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -64,9 +63,12 @@ def _handler(
                 kwargs = wire.call_args(request, unbound)
             except ValueError as exc:
                 raise InvalidArgument(f"bad request: {exc}") from exc
-            result = await bound(**kwargs)
+            result = await getattr(service, name)(**kwargs)
         except MetadataError as err:
             await abort_with(context, err)
+        except Exception as exc:
+            log.exception("%s failed", rpc_name)
+            await abort_with(context, InternalError(f"{rpc_name}: {type(exc).__name__}"))
         response = response_cls()
         if has_result:
             wire.set_field(response, "result", result)

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 from cairn.metadata.client import MetadataClient, NoSuchKey, ObjectAttrs, VersioningState
-
 from tests.support.procs import ServiceProcess, free_port, wait_for
 
 

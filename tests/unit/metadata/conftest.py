@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 

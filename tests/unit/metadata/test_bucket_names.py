@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cairn.metadata.bucket_names import is_valid_bucket_name
 
 VALID = [

@@ -4,10 +4,10 @@ import os
 import zlib
 
 import pytest
-from cairn.metadata import checksum_math
-from cairn.metadata.models import Checksum, Part
 
 from cairn.checksums import crc32c
+from cairn.metadata import checksum_math
+from cairn.metadata.models import Checksum, Part
 
 
 def test_crc64nvme_check_value() -> None:

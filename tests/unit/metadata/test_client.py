@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+
 from cairn.metadata.client import (
     AccessKeyStatus,
     BlobRef,
@@ -15,6 +16,7 @@ from cairn.metadata.client import (
     ChecksumType,
     CompletedPart,
     EntityTooSmall,
+    InternalError,
     InvalidArgument,
     InvalidBucketName,
     MetadataClient,
@@ -31,7 +33,6 @@ from cairn.metadata.client import (
 from cairn.metadata.rpc_server import method_name, start_server
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2
-
 from tests.support.procs import free_port
 
 
@@ -152,3 +153,14 @@ async def test_an_unreachable_service_is_unavailable() -> None:
     async with MetadataClient(f"127.0.0.1:{free_port()}", deadline_s=0.5) as c:
         with pytest.raises(MetadataUnavailable):
             await c.get_bucket("x")
+
+
+async def test_an_unexpected_server_failure_is_an_internal_error(
+    client: MetadataClient, svc: MetadataService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(svc, "list_users", broken)
+    with pytest.raises(InternalError):
+        await client.list_users()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
 from cairn.metadata import codec, commands
 from cairn.metadata.errors import NoSuchUpload
 from cairn.metadata.models import BlobRef, Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState

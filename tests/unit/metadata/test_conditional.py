@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from cairn.metadata.errors import IntentExpired, NoSuchKey, PreconditionFailed
 from cairn.metadata.models import CompletedPart, GcReason, ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService

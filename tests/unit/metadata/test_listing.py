@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
 from cairn.metadata.errors import InvalidArgument, NoSuchBucket
 from cairn.metadata.listing import Query, scan
 from cairn.metadata.models import ObjectAttrs, VersioningState

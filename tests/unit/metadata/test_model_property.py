@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cairn.metadata.errors import NoSuchKey
 from cairn.metadata.models import ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .conftest import FakeClock
 

@@ -7,6 +7,7 @@ import uuid
 import zlib
 
 import pytest
+
 from cairn.metadata.errors import (
     EntityTooSmall,
     InvalidArgument,

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cairn.metadata.errors import InvalidArgument, MethodNotAllowed, NoSuchBucket, NoSuchKey, NoSuchVersion
 from cairn.metadata.models import GcReason, ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService
