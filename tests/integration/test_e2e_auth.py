@@ -104,12 +104,16 @@ def ssl_context(cluster: RunningCluster) -> ssl.SSLContext | None:
 
 
 def send(cluster: RunningCluster, method: str, url: str, headers: dict[str, str], body: bytes) -> Raw:
+    """Send to the cluster's address whatever host `url` names (the Host header keeps the name)."""
     parts = urllib.parse.urlsplit(url)
+    address = urllib.parse.urlsplit(cluster.endpoint).netloc
+    if parts.netloc != address:
+        headers = {**headers, "Host": parts.netloc}
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.netloc, timeout=30, context=ssl_context(cluster))
+        conn = http.client.HTTPSConnection(address, timeout=30, context=ssl_context(cluster))
     else:
-        conn = http.client.HTTPConnection(parts.netloc, timeout=30)
+        conn = http.client.HTTPConnection(address, timeout=30)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         conn.request(method, target, body=body, headers=headers)
@@ -139,8 +143,10 @@ def sign(
     payload_hash: str = EMPTY_SHA256,
     access_key: str | None = None,
     secret_key: str | None = None,
+    host: str | None = None,
 ) -> Signed:
-    url = cluster.endpoint + urllib.parse.quote(path) + (f"?{query}" if query else "")
+    parts = urllib.parse.urlsplit(cluster.endpoint)
+    url = f"{parts.scheme}://{host or parts.netloc}" + urllib.parse.quote(path) + (f"?{query}" if query else "")
     secret = secret_key or cluster.secret_key
     request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
     FixedPayloadAuth(Credentials(access_key or cluster.access_key, secret), cluster.region, payload_hash).add_auth(request)
@@ -357,6 +363,50 @@ def test_unsigned_payload(cluster: RunningCluster, s3: Any, bucket: str) -> None
     response = send(cluster, "PUT", signed.url, signed.headers, b"body without hash")
     assert response.status == 200, response.body[:300]
     assert s3.get_object(Bucket=bucket, Key="unsigned")["Body"].read() == b"body without hash"
+
+
+def test_virtual_hosted_style_addressing(cluster: RunningCluster, s3: Any, bucket: str) -> None:
+    port = urllib.parse.urlsplit(cluster.endpoint).port
+    vhost = f"{bucket}.s3.localhost:{port}"  # cairn's default base domain for virtual hosts
+    put = raw(cluster, "PUT", "/dir/virtual.txt", body=b"via virtual host", host=vhost)
+    assert put.status == 200, put.body[:300]
+    assert s3.get_object(Bucket=bucket, Key="dir/virtual.txt")["Body"].read() == b"via virtual host"
+
+    s3.put_object(Bucket=bucket, Key="path-style", Body=b"via path")
+    got = raw(cluster, "GET", "/path-style", host=vhost)
+    assert (got.status, got.body) == (200, b"via path")
+    listing = raw(cluster, "GET", "/", query="list-type=2", host=vhost)
+    assert listing.status == 200
+    root = ET.fromstring(listing.body)
+    keys = [e.text for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
+    assert keys == ["dir/virtual.txt", "path-style"]
+
+
+def test_single_put_over_5_gib_is_entity_too_large(cluster: RunningCluster, s3: Any, bucket: str) -> None:
+    """Refused from the headers alone: the client never has to send the 5 GiB."""
+    signed = sign(cluster, "PUT", f"/{bucket}/huge", payload_hash="UNSIGNED-PAYLOAD")
+    address = urllib.parse.urlsplit(cluster.endpoint).netloc
+    conn = (
+        http.client.HTTPSConnection(address, timeout=30, context=ssl_context(cluster))
+        if cluster.endpoint.startswith("https")
+        else http.client.HTTPConnection(address, timeout=30)
+    )
+    try:
+        conn.putrequest("PUT", urllib.parse.urlsplit(signed.url).path)
+        for name, value in signed.headers.items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(5 * 1024**3 + 1))
+        conn.endheaders()
+        conn.send(b"x" * 1024)  # a little of the body, as a client would have started sending
+        response = conn.getresponse()
+        status, body = response.status, response.read()
+    finally:
+        conn.close()
+    assert status == 400
+    assert ET.fromstring(body).findtext("Code") == "EntityTooLarge"
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="huge")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 # --- aws-chunked streaming ------------------------------------------------------------------------
