@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cairn.api_service.blob_io import BlobIOError
 from cairn.metadata import errors as md
+from cairn.placement.client import PlacementUnavailable
 
 from . import errors as s3
 
@@ -30,21 +31,18 @@ _BY_TYPE: dict[type[Exception], type[s3.S3Error]] = {
     md.InvalidPart: s3.InvalidPart,
     md.InvalidPartOrder: s3.InvalidPartOrder,
     md.EntityTooSmall: s3.EntityTooSmall,
+    md.KeyTooLongError: s3.KeyTooLongError,
+    # The upload outlived its write intent: its shards may already be reclaimed, so the
+    # version is refused; a retry (which SDKs do on 503) writes the data afresh.
+    md.IntentExpired: s3.ServiceUnavailable,
     md.MetadataUnavailable: s3.ServiceUnavailable,
+    md.InternalError: s3.InternalError,
     md.NoSuchUser: s3.InvalidAccessKeyId,
     md.NoSuchAccessKey: s3.InvalidAccessKeyId,
 }
 
 
-def _placement_unavailable() -> tuple[type[Exception], ...]:
-    try:
-        from cairn.placement.client import PlacementUnavailable
-    except ImportError:  # pragma: no cover - the placement package is always installed with cairn
-        return ()
-    return (PlacementUnavailable,)
-
-
-_UNAVAILABLE: tuple[type[Exception], ...] = (BlobIOError, TimeoutError, *_placement_unavailable())
+_UNAVAILABLE: tuple[type[Exception], ...] = (BlobIOError, TimeoutError, PlacementUnavailable)
 
 
 def to_s3_error(error: Exception) -> s3.S3Error | None:

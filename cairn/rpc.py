@@ -45,10 +45,19 @@ def channel(addr: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(addr, options=list(_OPTIONS))
 
 
+#: Clients ping idle connections every 20 s (keepalive above); a server must accept pings
+#: that often, or it answers "too_many_pings" and drops the connection under in-flight calls.
+_SERVER_OPTIONS: Sequence[tuple[str, int]] = (
+    *_OPTIONS,
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.min_time_between_pings_ms", 10_000),
+)
+
+
 def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
     """An asyncio gRPC server with Cairn's standard options (the caller adds ports)."""
     del max_workers_hint
-    return grpc.aio.server(options=list(_OPTIONS))
+    return grpc.aio.server(options=list(_SERVER_OPTIONS))
 
 
 class RpcAbort(Exception):
