@@ -2,6 +2,7 @@
 
 One cluster for the module, started with --no-restart so killed nodes stay dead. The tests run in
 file order and build on each other:
+  0. two nodes paused (SIGSTOP): reads go around them, then they are resumed;
   1. a byte flipped in one data shard's volume file is detected: GET still returns the right bytes;
   2. 3 nodes killed plus that corrupt shard (exactly 8 good shards left): still the right bytes;
      a PUT with 9 nodes up still succeeds;
@@ -13,8 +14,11 @@ file order and build on each other:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,6 +124,43 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultState]:
         yield FaultState(cluster, s3, bucket, objects, corrupt_key="corrupt-me")
     finally:
         cluster.stop()
+
+
+def test_paused_nodes_are_read_around(state: FaultState) -> None:
+    """Two data nodes frozen with SIGSTOP (alive, connected, silent): reads fall back to parity
+    within the per-call deadline instead of hanging (the client gives up after 60 s)."""
+    names = sorted(datanodes(state.cluster))[-2:]
+    pids = [datanodes(state.cluster)[n]["pid"] for n in names]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for key in ("small", "stripes"):
+            started = time.monotonic()
+            assert_identical(state, [key])
+            print(f"GET {key} with 2 paused nodes: {time.monotonic() - started:.2f} s")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_all_nodes_up(state.cluster)
+    assert_identical(state, ["small"])
+
+
+def wait_all_nodes_up(cluster: RunningCluster, timeout: float = 60.0) -> None:
+    """Until `cairn admin nodes` shows every data node up again (heartbeats resumed)."""
+    assert cluster.data_dir is not None
+    deadline = time.monotonic() + timeout
+    states: list[str] = []
+    while time.monotonic() < deadline:
+        ran = subprocess.run(
+            [sys.executable, "-m", "cairn", "admin", "nodes", "--json", "--data-dir", str(cluster.data_dir)],
+            capture_output=True, text=True, timeout=30,
+        )
+        if ran.returncode == 0:
+            states = [n["state"] for n in json.loads(ran.stdout)["nodes"]]
+            if len(states) == 12 and set(states) == {"up"}:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"data nodes not all up again after {timeout} s: {states}")
 
 
 def test_flipped_byte_in_a_shard_is_detected(state: FaultState) -> None:
