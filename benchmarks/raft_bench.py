@@ -9,6 +9,8 @@ that proposes a command and returns the leader-side commit latency. The driver p
 
 - sequential commits/s and commit latency (p50/p99), one proposal at a time;
 - commits/s and latency with `--concurrency` proposals in flight;
+- the same load issued inside the leader process (no client hop: the group's own capacity),
+  at 1, `--concurrency` and 4x `--concurrency` proposals in flight;
 - failover: kill -9 the leader, time until a surviving replica reports itself leader, and until
   a proposal commits again; the killed replica is restarted and caught up between rounds.
 
@@ -77,6 +79,33 @@ async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> 
             await rpc.abort(context, grpc.StatusCode.UNAVAILABLE, "NoQuorum", str(exc))
         return (time.perf_counter_ns() - start).to_bytes(8, "big")
 
+    async def local_load(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """Proposals issued inside the leader process: the group's capacity without client hops."""
+        spec = json.loads(request)
+        latencies: list[float] = []
+        deadline = time.monotonic() + float(spec["seconds"])
+
+        async def worker(w: int) -> None:
+            n = 0
+            while time.monotonic() < deadline and n < 1_000_000:
+                start = time.perf_counter()
+                await node.propose(b"L%d-%d=v%d" % (w, n % 100, n), timeout=5.0)
+                latencies.append(time.perf_counter() - start)
+                n += 1
+
+        began = time.monotonic()
+        await asyncio.gather(*(worker(w) for w in range(int(spec["concurrency"]))))
+        elapsed = time.monotonic() - began
+        return json.dumps(
+            {
+                "concurrency": spec["concurrency"],
+                "commits": len(latencies),
+                "commits_per_s": len(latencies) / elapsed,
+                "leader_p50_ms": pct(latencies, 0.50) * 1e3,
+                "leader_p99_ms": pct(latencies, 0.99) * 1e3,
+            }
+        ).encode()
+
     async def status(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         s = node.status()
         return json.dumps(
@@ -88,6 +117,7 @@ async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> 
     handlers = {
         "Propose": grpc.unary_unary_rpc_method_handler(propose),
         "Status": grpc.unary_unary_rpc_method_handler(status),
+        "LocalLoad": grpc.unary_unary_rpc_method_handler(local_load),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_insecure_port(peers[node_id])
@@ -245,10 +275,20 @@ async def drive(args: argparse.Namespace) -> dict[str, object]:
             await load(cluster, leader, 0.5, 4)  # warm up connections and caches
             sequential = await load(cluster, leader, args.seconds, 1)
             concurrent = await load(cluster, leader, args.seconds, args.concurrency)
+            inside = []
+            for c in (1, args.concurrency, 4 * args.concurrency):
+                call = cluster.channels[leader].unary_unary(f"/{SERVICE}/LocalLoad")
+                spec = json.dumps({"seconds": args.seconds, "concurrency": c}).encode()
+                inside.append(json.loads(await call(spec, timeout=args.seconds + 30)))
             failovers = await failover(cluster, args.failovers)
         finally:
             cluster.stop_all()
-        return {"sequential": sequential, "concurrent": concurrent, "failover": failovers}
+        return {
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "in_leader": inside,
+            "failover": failovers,
+        }
 
 
 def main() -> int:
@@ -271,6 +311,11 @@ def main() -> int:
         print(
             f"{phase:>10} (in flight {r['concurrency']:>3}): {r['commits_per_s']:8.0f} commits/s   "
             f"client p50 {r['client_p50_ms']:6.2f} ms  p99 {r['client_p99_ms']:6.2f} ms   "
+            f"leader p50 {r['leader_p50_ms']:6.2f} ms  p99 {r['leader_p99_ms']:6.2f} ms"
+        )
+    for r in result["in_leader"]:  # type: ignore[attr-defined]
+        print(
+            f"in-leader  (in flight {r['concurrency']:>3}): {r['commits_per_s']:8.0f} commits/s   "
             f"leader p50 {r['leader_p50_ms']:6.2f} ms  p99 {r['leader_p99_ms']:6.2f} ms"
         )
     for f in result["failover"]:  # type: ignore[attr-defined]

@@ -100,6 +100,7 @@ class Raft:
         self._prev_hard = HardState(hs.term, hs.vote, self.log.committed)
         self._prev_soft = SoftState(None, Role.FOLLOWER)
         self._in_ready = False
+        self._bcast_pending = False
         self._reset_timeout()
 
     # ----------------------------------------------------------------- inputs
@@ -126,7 +127,7 @@ class Raft:
             return None
         entry = Entry(self.log.last_index() + 1, self.term, EntryType.NORMAL, data)
         self.log.append_new(entry)
-        self._bcast_append()
+        self._bcast_pending = True  # one broadcast per Ready carries every proposal since the last
         return entry.index, entry.term
 
     def read_index(self, context: bytes) -> bool:
@@ -192,6 +193,7 @@ class Raft:
         log = self.log
         return bool(
             self._msgs
+            or self._bcast_pending
             or self._read_states
             or log.pending_snapshot is not None
             or log.stable < log.last_index()
@@ -202,6 +204,9 @@ class Raft:
 
     def ready(self) -> Ready:
         self._check_not_in_ready()
+        if self._bcast_pending and self.role is Role.LEADER:
+            self._bcast_append()
+        self._bcast_pending = False
         hard = self._hard_state()
         prev = self._prev_hard
         entries = self.log.unstable()
@@ -240,7 +245,7 @@ class Raft:
         if self.role is Role.LEADER:
             me = self.progress[self.id]
             if me.maybe_update(self.log.stable) and self._maybe_commit():
-                self._bcast_append()
+                self._bcast_pending = True
 
     # ------------------------------------------------------------- internals
 
@@ -277,6 +282,7 @@ class Raft:
         self.votes = {}
         self.progress = {}
         self.reads = ReadIndex()
+        self._bcast_pending = False
 
     def _become_follower(self, term: int, lead: str | None) -> None:
         self._reset(term)
@@ -492,7 +498,7 @@ class Raft:
             elif pr.state is ProgressState.REPLICATE:
                 pr.free_inflights_to(m.index)
             if self._maybe_commit():
-                self._bcast_append()
+                self._bcast_pending = True  # tell followers the new commit index, once per Ready
             elif was_paused:
                 self._send_append(m.frm)
             while self._send_append(m.frm, send_if_empty=False):

@@ -15,6 +15,9 @@ import os
 
 import pytest
 
+from cairn.raft.core import Raft
+from cairn.raft.messages import Message, MessageType
+from cairn.raft.raftlog import RaftLog
 from tests.unit.cairn.raft.sim import Simulation
 
 STEPS = 300
@@ -22,7 +25,7 @@ REPLAY = os.environ.get("CAIRN_RAFT_SEED")
 SCALE = int(os.environ.get("CAIRN_RAFT_SEEDS", "0"))
 
 # (replicas, first seed, seeds): split so each test stays well under 20 s on a shared 2-core box.
-BATCHES = [(3, 0, 1200), (3, 1200, 1200), (5, 0, 800), (5, 800, 800)]
+BATCHES = [(3, 0, 1500), (3, 1500, 1500), (5, 0, 1000), (5, 1000, 1000)]
 
 
 def run_seed(seed: int, n: int, steps: int = STEPS) -> Simulation:
@@ -68,3 +71,44 @@ def test_a_seed_replays_identically() -> None:
     assert a.trace == b.trace
     assert a.committed == b.committed
     assert a.now == b.now
+
+
+def _first_failing_seed(n: int, seeds: int) -> int | None:
+    for seed in range(seeds):
+        try:
+            run_seed(seed, n)
+        except AssertionError:
+            return seed
+    return None
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_the_checks_catch_acknowledging_before_the_fsync(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator is not vacuous: a driver that acks before persisting is caught quickly."""
+    import tests.unit.cairn.raft.sim as sim_module
+
+    real = sim_module.sendable_before_persist
+    monkeypatch.setattr(
+        sim_module, "sendable_before_persist", lambda m: real(m) or m.type is MessageType.APPEND_RESP
+    )
+    assert _first_failing_seed(n, 200) is not None
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_the_checks_catch_a_replica_that_votes_twice_in_a_term(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Raft._handle_vote
+
+    def forgetful(self: Raft, m: Message) -> None:
+        self.vote = None  # forgets its vote: two candidates can win the same term
+        self.lead = None
+        real(self, m)
+
+    monkeypatch.setattr(Raft, "_handle_vote", forgetful)
+    assert _first_failing_seed(n, 200) is not None
+
+
+def test_the_checks_catch_votes_for_a_stale_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, index, term: True)
+    assert _first_failing_seed(3, 200) is not None
