@@ -93,9 +93,12 @@ class RaftNode:
         rpc_server.add_to_server(server, self._deliver)
 
     async def start(self) -> None:
-        """Recover from disk and start the driver (call after the gRPC server started)."""
-        if self._running:
-            return
+        """Recover from disk and start the driver (call after the gRPC server started).
+
+        A RaftNode runs once: to restart a replica, build a new one with a fresh state machine
+        (the machine is rebuilt from the snapshot and the log)."""
+        if self._task is not None:
+            raise RuntimeError("a RaftNode can be started only once")
         loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"raft-{self._id}")
         state = await loop.run_in_executor(self._executor, self._store.load)
@@ -122,7 +125,7 @@ class RaftNode:
 
     async def stop(self) -> None:
         """Stop the driver and the transport; pending proposals and reads fail with NoQuorum."""
-        if not self._running:
+        if self._task is None or self._executor is None:
             return
         self._running = False
         self._wake.set()
@@ -135,9 +138,9 @@ class RaftNode:
         if self._transport is not None:
             await self._transport.stop()
         self._fail_all(NoQuorum("the replica is stopping"))
-        if self._executor is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
-            self._executor.shutdown(wait=True)
+        executor, self._executor = self._executor, None
+        await asyncio.get_running_loop().run_in_executor(executor, self._store.close)
+        executor.shutdown(wait=True)
 
     async def propose(self, command: bytes, timeout: float) -> bytes:
         """Replicate `command`; return the state machine's result for it once applied here."""
@@ -176,7 +179,8 @@ class RaftNode:
 
     def _check_leader(self) -> None:
         if not self._running or self._core is None:
-            raise NoQuorum(f"raft replica {self._id} is not running")
+            why = f": failed on {self._failure!r}" if self._failure is not None else ""
+            raise NoQuorum(f"raft replica {self._id} is not running{why}")
         if self._core.role is not Role.LEADER:
             raise self._not_leader()
 

@@ -233,3 +233,25 @@ async def test_a_one_replica_group_leads_at_once_and_recovers(tmp_path: Path) ->
         await wait_applied([replica], {f"k{i}": "v" for i in range(12)})
     finally:
         await replica.stop()
+
+
+async def test_a_disk_failure_stops_the_replica_instead_of_acknowledging(tmp_path: Path) -> None:
+    peers = {"solo": f"127.0.0.1:{free_port()}"}
+    replica = Replica("solo", peers, tmp_path / "solo", RaftConfig(tick_s=0.05))
+    try:
+        await replica.start()
+        assert replica.node is not None
+        await replica.node.propose(put("a", "1"), timeout=5.0)
+        store = replica.node._store  # the one seam to inject a failing disk
+
+        def broken(*args: object) -> None:
+            raise OSError(5, "Input/output error")
+
+        store.save = broken  # type: ignore[method-assign]
+        with pytest.raises(NoQuorum):
+            await replica.node.propose(put("b", "2"), timeout=5.0)
+        with pytest.raises(NoQuorum, match="failed"):
+            await replica.node.propose(put("c", "3"), timeout=5.0)
+        assert replica.kv.data == {"a": "1"}
+    finally:
+        await replica.stop()

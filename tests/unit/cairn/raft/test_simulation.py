@@ -25,7 +25,7 @@ REPLAY = os.environ.get("CAIRN_RAFT_SEED")
 SCALE = int(os.environ.get("CAIRN_RAFT_SEEDS", "0"))
 
 # (replicas, first seed, seeds): split so each test stays well under 20 s on a shared 2-core box.
-BATCHES = [(3, 0, 1500), (3, 1500, 1500), (5, 0, 1000), (5, 1000, 1000)]
+BATCHES = [(3, 0, 1200), (3, 1200, 1200), (5, 0, 800), (5, 800, 800)]
 
 
 def run_seed(seed: int, n: int, steps: int = STEPS) -> Simulation:
