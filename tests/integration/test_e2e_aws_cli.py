@@ -12,8 +12,11 @@ import base64
 import hashlib
 import json
 import os
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -285,3 +288,19 @@ def test_tls_boto3_put_get_with_chunked_trailer(tls_cluster: RunningCluster) -> 
 
     s3.put_object(Bucket=name, Key="empty", Body=b"")
     assert s3.get_object(Bucket=name, Key="empty")["Body"].read() == b""
+
+
+def test_tls_presigned_get_and_errors(tls_cluster: RunningCluster) -> None:
+    s3 = tls_cluster.s3_client(signature_version="s3v4")
+    name = bucket_name("e2e-tls")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="shared", Body=b"tls presigned")
+    context = ssl.create_default_context(cafile=tls_cluster.tls_cert)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "shared"}, ExpiresIn=60)
+    assert url.startswith("https://")
+    with urllib.request.urlopen(url, timeout=30, context=context) as response:  # noqa: S310
+        assert response.read() == b"tls presigned"
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(url.replace("/shared?", "/absent?"), timeout=30, context=context)  # noqa: S310
+    assert exc.value.code == 403  # the signature covers the path
+    assert b"<Code>SignatureDoesNotMatch</Code>" in exc.value.read()
