@@ -19,6 +19,16 @@ from cairn.checksums import crc32c
 from cairn.proto import raft_pb2, raft_pb2_grpc
 from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot
 
+#: cairn.rpc's message limits, plus a short reconnect backoff: gRPC's default grows to 120 s, and
+#: a peer that comes back must hear from the leader within an election timeout or so.
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 class PeerUnavailable(Exception):
     """A batch or snapshot could not be delivered to a peer (it may or may not have arrived)."""
@@ -73,7 +83,7 @@ def message_from_pb(pb: raft_pb2.Message, snapshot: Snapshot | None = None) -> M
 class PeerClient:
     def __init__(self, addr: str) -> None:
         self.addr = addr
-        self._channel = rpc.channel(addr)
+        self._channel = grpc.aio.insecure_channel(addr, options=_CHANNEL_OPTIONS)
         self._stub = raft_pb2_grpc.RaftStub(self._channel)
 
     async def send(self, messages: Sequence[Message], timeout: float) -> None:
