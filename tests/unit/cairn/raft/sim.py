@@ -53,6 +53,23 @@ class Faults:
     heal: float = 0.03
 
 
+#: The two fault mixes CI runs: "calm" lets many commands commit between faults; "stormy" keeps
+#: elections, crashes and partitions coming (more terms, fewer commits).
+WEATHER = {
+    "calm": Faults(),
+    "stormy": Faults(
+        loss=0.15,
+        duplicate=0.1,
+        max_delay=6,
+        crash=0.01,
+        leader_crash=0.02,
+        restart=0.04,
+        partition=0.02,
+        heal=0.03,
+    ),
+}
+
+
 @dataclass
 class Machine:
     """A state machine whose whole state is a digest chain over the applied commands."""

@@ -2,7 +2,7 @@
 
 Every seed runs `STEPS` time units of random loss, duplication, reordering, delay, partitions and
 crash/restart with the safety properties checked after each step, then heals everything and
-requires progress. A failure names its seed; replay just that seed (both cluster sizes) with
+requires progress. A failure names its seed; replay just that seed (every batch) with
 
     CAIRN_RAFT_SEED=<n> .venv/bin/python -m pytest -q tests/unit/cairn/raft/test_simulation.py
 
@@ -18,56 +18,54 @@ import pytest
 from cairn.raft.core import Raft
 from cairn.raft.messages import Message, MessageType
 from cairn.raft.raftlog import RaftLog
-from tests.unit.cairn.raft.sim import Simulation
+from tests.unit.cairn.raft.sim import WEATHER, Simulation
 
 STEPS = 300
 REPLAY = os.environ.get("CAIRN_RAFT_SEED")
 SCALE = int(os.environ.get("CAIRN_RAFT_SEEDS", "0"))
 
-# (replicas, first seed, seeds): split so each test stays well under 20 s on a shared 2-core box.
-BATCHES = [(3, 0, 1200), (3, 1200, 1200), (5, 0, 800), (5, 800, 800)]
+# (replicas, fault mix, seeds): each batch stays well under 20 s on a shared 2-core box.
+BATCHES = [(3, "calm", 1200), (3, "stormy", 1200), (5, "calm", 800), (5, "stormy", 800)]
 
 
-def run_seed(seed: int, n: int, steps: int = STEPS) -> Simulation:
-    sim = Simulation(seed, n)
+def run_seed(seed: int, n: int, weather: str = "calm", steps: int = STEPS) -> Simulation:
+    sim = Simulation(seed, n, WEATHER[weather])
     try:
         sim.run(steps)
         sim.heal_and_check_liveness()
     except Exception as exc:
         trace = "\n".join(sim.trace[-25:])
         raise AssertionError(
-            f"Raft simulation failed with {n} replicas, seed {seed} at t={sim.now}: {exc}\n"
+            f"Raft simulation failed with {n} replicas, {weather} faults, seed {seed} at t={sim.now}: {exc}\n"
             f"replay: CAIRN_RAFT_SEED={seed} .venv/bin/python -m pytest -q "
             f"tests/unit/cairn/raft/test_simulation.py\nlast events:\n{trace}"
         ) from exc
     return sim
 
 
-def _seeds(first: int, count: int) -> range:
+def _seeds(count: int) -> range:
     if REPLAY is not None:
         return range(int(REPLAY), int(REPLAY) + 1)
-    return range(first, first + (SCALE or count))
+    return range(SCALE or count)
 
 
-@pytest.mark.parametrize(("n", "first", "count"), BATCHES, ids=[f"{n}nodes-from{f}" for n, f, _ in BATCHES])
-def test_random_faults_keep_raft_safe_and_live(n: int, first: int, count: int) -> None:
-    if REPLAY is not None and first != 0:
-        pytest.skip("replaying one seed: the first batch of each size runs it")
+@pytest.mark.parametrize(("n", "weather", "count"), BATCHES, ids=[f"{n}nodes-{w}" for n, w, _ in BATCHES])
+def test_random_faults_keep_raft_safe_and_live(n: int, weather: str, count: int) -> None:
     commits = 0
     leaders = 0
-    for seed in _seeds(first, count):
-        sim = run_seed(seed, n)
+    seeds = _seeds(count)
+    for seed in seeds:
+        sim = run_seed(seed, n, weather)
         commits += len(sim.committed)
         leaders += len(sim.leaders)
-    # The runs did real work: elections happened and commands committed under faults.
-    runs = len(_seeds(first, count))
-    assert commits >= 20 * runs
-    assert leaders >= 2 * runs
+    if len(seeds) >= 100:  # on average the runs did real work: elections, commits under faults
+        assert commits >= 10 * len(seeds)
+        assert leaders >= 2 * len(seeds)
 
 
 def test_a_seed_replays_identically() -> None:
-    a = run_seed(12345, 5, steps=200)
-    b = run_seed(12345, 5, steps=200)
+    a = run_seed(12345, 5, "stormy", steps=200)
+    b = run_seed(12345, 5, "stormy", steps=200)
     assert a.trace == b.trace
     assert a.committed == b.committed
     assert a.now == b.now
