@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
+
+from starlette.responses import Response, StreamingResponse
 
 from cairn.metadata.models import BlobRef, ObjectAttrs, ObjectVersion, VersioningState
-from starlette.responses import Response, StreamingResponse
 
 from . import copy_source, s3_xml
 from .context import S3Request
@@ -125,9 +126,31 @@ async def _read(req: S3Request, head: bool) -> Response:
     headers["content-length"] = str(length)
     if head or length == 0:
         return Response(status_code=status, headers=headers)
-    return StreamingResponse(
-        req.services.blobs.read(v.blobs, start, end), status_code=status, headers=headers
-    )
+    body = await _primed(req.services.blobs.read(v.blobs, start, end))
+    return StreamingResponse(body, status_code=status, headers=headers)
+
+
+async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Read the first chunk before any header is sent, so an object whose first stripe cannot
+    be reconstructed answers 503 instead of a 200 that breaks off. (A failure in a later
+    stripe can only cut the connection short: never wrong bytes.)"""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+    except BaseException:
+        await chunks.aclose()  # type: ignore[attr-defined]
+        raise
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    return rest()
 
 
 def _part_range(req: S3Request, v: ObjectVersion) -> ByteRange | None:

@@ -222,11 +222,6 @@ def test_four_down_every_object_reads_back(state: FaultState) -> None:
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, reported: with 5 of 12 nodes down GET answers 200/206 with the full Content-Length "
-    "and then breaks off the body after 0 bytes, instead of 503 ServiceUnavailable; remove when fixed",
-)
 def test_five_down_is_service_unavailable_never_wrong_bytes(state: FaultState) -> None:
     assert len(state.killed) == 4, "depends on the tests before it"
     fifth = next(n for n in sorted(datanodes(state.cluster)) if n not in state.killed)
