@@ -4,7 +4,8 @@ Inputs: `step(message)`, `tick()`, `propose(data)`, `read_index(context)`, `comp
 Output: `ready()` returns a `Ready` batch (entries and hard state to persist, messages to send,
 committed entries to apply, confirmed reads); the driver handles it in the documented order and
 calls `advance(ready)`. Nothing may be stepped between `ready()` and `advance()`. The shape
-follows etcd's raft library.
+follows etcd's raft library. The leader's half (replication, commit, heartbeats, read index)
+is the `LeaderMixin` in leader.py.
 
 Safety rules kept here (the driver keeps the persistence ones, see Ready):
 - one vote per term, granted only to a candidate whose log is at least as up to date;
@@ -22,6 +23,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cairn.raft.leader import LeaderMixin
 from cairn.raft.messages import (
     Entry,
     EntryType,
@@ -70,7 +72,7 @@ class PersistedState:
     entries: tuple[Entry, ...]
 
 
-class Raft:
+class Raft(LeaderMixin):
     def __init__(
         self,
         node_id: str,
@@ -289,20 +291,6 @@ class Raft:
         self.role = Role.FOLLOWER
         self.lead = lead
 
-    def _become_leader(self) -> None:
-        self._reset(self.term)
-        self.role = Role.LEADER
-        self.lead = self.id
-        last = self.log.last_index()
-        for peer in sorted(self.membership.ids):  # sorted: iteration order must not depend on hashing
-            self.progress[peer] = Progress(last + 1)
-        me = self.progress[self.id]
-        me.match = self.log.stable
-        me.become_replicate()
-        me.recent_active = True
-        self.log.append_new(Entry(last + 1, self.term, EntryType.NOOP))
-        self._bcast_append()
-
     def _campaign(self, pre: bool) -> None:
         if pre:
             self._reset_timeout()
@@ -402,113 +390,3 @@ class Raft:
             log.restore(snap)
             self.membership = snap.membership
         self._send(MT.APPEND_RESP, m.frm, index=log.committed)
-
-    # ----------------------------------------------------------------- leader
-
-    def _tick_leader(self) -> None:
-        self.heartbeat_elapsed += 1
-        self.election_elapsed += 1
-        cfg = self.config
-        if self.election_elapsed >= cfg.election_tick:
-            self.election_elapsed = 0
-            if cfg.check_quorum:
-                active = [p for p, pr in self.progress.items() if pr.recent_active or p == self.id]
-                if not self.membership.has_quorum(active):
-                    self._become_follower(self.term, None)
-                    return
-                for peer, pr in self.progress.items():
-                    pr.recent_active = peer == self.id
-        for peer, pr in self.progress.items():
-            if pr.state is ProgressState.SNAPSHOT:
-                pr.snapshot_ticks += 1
-                if pr.snapshot_ticks >= 2 * cfg.election_tick:
-                    pr.become_probe()  # the snapshot (or its answer) was probably lost
-                    self._send_append(peer)
-        if self.heartbeat_elapsed >= cfg.heartbeat_tick:
-            self.heartbeat_elapsed = 0
-            self._bcast_heartbeat(self.reads.last_context())
-
-    def _maybe_commit(self) -> bool:
-        match = {p: pr.match for p, pr in self.progress.items()}
-        if not self.log.maybe_commit(self.membership.committed_index(match), self.term):
-            return False
-        if self.log.term(self.log.committed) == self.term:
-            for context in self.reads.take_deferred():
-                self._start_read(context)
-        return True
-
-    def _start_read(self, context: bytes) -> None:
-        done = self.reads.start(context, self.log.committed, self.id, self.membership)
-        if done:
-            self._read_states.extend(done)
-        else:
-            self._bcast_heartbeat(context)
-
-    def _bcast_append(self) -> None:
-        for peer in self._peers():
-            self._send_append(peer)
-
-    def _bcast_heartbeat(self, context: bytes) -> None:
-        for peer in self._peers():
-            pr = self.progress[peer]
-            self._send(MT.HEARTBEAT, peer, commit=min(pr.match, self.log.committed), context=context)
-
-    def _send_append(self, peer: str, send_if_empty: bool = True) -> bool:
-        pr = self.progress[peer]
-        if pr.is_paused(self.config.max_inflight):
-            return False
-        log = self.log
-        prev = pr.next - 1
-        prev_term = log.term(prev)
-        if prev_term is None or prev < log.snap_index:
-            if log.snapshot is None:
-                raise RuntimeError(f"follower {peer} needs index {pr.next} but no snapshot exists")
-            self._send(MT.SNAPSHOT, peer, snapshot=log.snapshot)
-            pr.become_snapshot(log.snapshot.index)
-            return True
-        entries = log.slice(pr.next, self.config.max_batch_entries, self.config.max_batch_bytes)
-        if not entries and not send_if_empty:
-            return False
-        self._send(MT.APPEND, peer, index=prev, log_term=prev_term, entries=entries, commit=log.committed)
-        pr.sent_entries(entries[-1].index if entries else None)
-        return True
-
-    def _step_leader(self, m: Message) -> None:
-        pr = self.progress.get(m.frm)
-        if pr is None:
-            return
-        if m.type is MT.APPEND_RESP:
-            pr.recent_active = True
-            if m.reject:
-                probe = m.reject_hint
-                if m.hint_term > 0:
-                    probe = self.log.find_conflict_by_term(m.reject_hint, m.hint_term)
-                if pr.maybe_decr_to(m.index, probe):
-                    if pr.state is ProgressState.REPLICATE:
-                        pr.become_probe()
-                    self._send_append(m.frm)
-                return
-            was_paused = pr.is_paused(self.config.max_inflight)
-            if not pr.maybe_update(m.index):
-                return
-            if pr.state is ProgressState.PROBE:
-                pr.become_replicate()
-            elif pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
-                pr.become_replicate()
-            elif pr.state is ProgressState.REPLICATE:
-                pr.free_inflights_to(m.index)
-            if self._maybe_commit():
-                self._bcast_pending = True  # tell followers the new commit index, once per Ready
-            elif was_paused:
-                self._send_append(m.frm)
-            while self._send_append(m.frm, send_if_empty=False):
-                pass
-        elif m.type is MT.HEARTBEAT_RESP:
-            pr.recent_active = True
-            pr.probe_sent = False
-            if pr.state is ProgressState.REPLICATE and len(pr.inflights) >= self.config.max_inflight:
-                pr.inflights.popleft()
-            if pr.match < self.log.last_index():
-                self._send_append(m.frm)
-            if m.context:
-                self._read_states.extend(self.reads.ack(m.context, m.frm, self.membership))
