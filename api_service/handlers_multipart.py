@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, VersioningState
 from starlette.responses import Response
+
+from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, VersioningState
 
 from . import copy_source, s3_xml
 from .checksums import ChecksumAlgorithm, decode_b64_digest
@@ -18,6 +19,7 @@ from .object_headers import (
     check_key,
     checksum_elements,
     checksum_headers,
+    refuse_unsupported_features,
     version_headers,
 )
 from .router import Op
@@ -28,6 +30,7 @@ XML = "application/xml"
 async def create_multipart_upload(req: S3Request) -> Response:
     await req.bucket()
     check_key(req.key)
+    refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
     raw_alg = req.headers.get("x-amz-checksum-algorithm", "")
     algorithm = ChecksumAlgorithm.parse(raw_alg) if raw_alg else None

@@ -31,6 +31,7 @@ from .object_headers import (
     checksum_elements,
     checksum_headers,
     object_headers,
+    refuse_unsupported_features,
     version_headers,
 )
 from .router import Op
@@ -89,6 +90,7 @@ def conditional_write(req: S3Request) -> dict[str, object]:
 async def put_object(req: S3Request) -> Response:
     bucket = await req.bucket()
     check_key(req.key)
+    refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
     conditions = conditional_write(req)
     blobs, ingest = await store_upload(req, req.key)
@@ -208,6 +210,7 @@ async def delete_objects(req: S3Request) -> Response:
 async def copy_object(req: S3Request) -> Response:
     bucket = await req.bucket()
     check_key(req.key)
+    refuse_unsupported_features(req.headers)
     source = await copy_source.resolve(req, allow_range=False)
     src = source.version
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()

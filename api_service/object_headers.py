@@ -18,6 +18,7 @@ from cairn.metadata.models import Checksum, ChecksumType, ObjectAttrs, ObjectVer
 
 from .checksums import ChecksumAlgorithm
 from .errors import InvalidStorageClass, KeyTooLongError, MetadataTooLarge
+from .errors import NotImplemented as S3NotImplemented
 
 META_PREFIX = "x-amz-meta-"
 MAX_KEY_BYTES = 1024
@@ -70,6 +71,30 @@ def user_metadata(headers: Mapping[str, str], limit: int) -> tuple[tuple[str, st
 def stored_content_encoding(headers: Mapping[str, str]) -> str:
     codings = [c.strip() for c in headers.get("content-encoding", "").split(",") if c.strip()]
     return ",".join(c for c in codings if c.lower() != "aws-chunked")
+
+
+#: Headers asking for features Cairn does not have. A request carrying one is refused with 501
+#: before anything is stored: succeeding without the feature (unencrypted, unlocked, untagged)
+#: would be a silent lie.
+_UNSUPPORTED_PREFIXES = (
+    "x-amz-server-side-encryption",
+    "x-amz-object-lock-",
+    "x-amz-grant-",
+)
+_UNSUPPORTED = frozenset({"x-amz-tagging"})
+#: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
+_PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
+
+
+def refuse_unsupported_features(headers: Mapping[str, str]) -> None:
+    """Raise NotImplemented for encryption, object lock, tagging and non-private ACL headers."""
+    for name in headers:
+        lower = name.lower()
+        if lower in _UNSUPPORTED or lower.startswith(_UNSUPPORTED_PREFIXES):
+            raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
+    acl = headers.get("x-amz-acl")
+    if acl is not None and acl.strip().lower() not in _PRIVATE_ACLS:
+        raise S3NotImplemented("Cairn does not implement ACLs other than private.", Header="x-amz-acl")
 
 
 def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:

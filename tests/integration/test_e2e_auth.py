@@ -483,21 +483,15 @@ def test_unsupported_object_subresource(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
 
 
-SILENT = pytest.mark.xfail(
-    strict=True,
-    reason="known gap, reported: the header is ignored and the PUT answers 200; the issue asks for 501 "
-    "NotImplemented, never a silent success; remove this marker when fixed",
-)
 UNSUPPORTED_PUT_HEADERS = [
-    pytest.param({"ServerSideEncryption": "AES256"}, id="sse-s3", marks=SILENT),
-    pytest.param({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, id="sse-c", marks=SILENT),
+    pytest.param({"ServerSideEncryption": "AES256"}, id="sse-s3"),
+    pytest.param({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, id="sse-c"),
     pytest.param(
         {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": dt.datetime(2035, 1, 1, tzinfo=dt.UTC)},
-        id="object-lock-retention", marks=SILENT,
+        id="object-lock-retention",
     ),
-    pytest.param({"ObjectLockLegalHoldStatus": "ON"}, id="object-lock-legal-hold", marks=SILENT),
-    pytest.param({"Tagging": "team=storage"}, id="tagging", marks=SILENT),
-    pytest.param({"WebsiteRedirectLocation": "/elsewhere"}, id="website-redirect", marks=SILENT),
+    pytest.param({"ObjectLockLegalHoldStatus": "ON"}, id="object-lock-legal-hold"),
+    pytest.param({"Tagging": "team=storage"}, id="tagging"),
 ]
 
 
@@ -515,8 +509,8 @@ def test_put_with_an_unsupported_feature_is_refused(s3: Any, bucket: str, params
 @pytest.mark.parametrize(
     "params",
     [
-        pytest.param({"ACL": "public-read"}, id="canned-public-read", marks=SILENT),
-        pytest.param({"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, id="grant", marks=SILENT),
+        pytest.param({"ACL": "public-read"}, id="canned-public-read"),
+        pytest.param({"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, id="grant"),
     ],
 )
 def test_put_with_a_public_acl_is_refused(s3: Any, bucket: str, params: dict[str, Any]) -> None:
@@ -528,6 +522,12 @@ def test_put_with_a_public_acl_is_refused(s3: Any, bucket: str, params: dict[str
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="public")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_website_redirect_location_is_kept_as_object_metadata(s3: Any, bucket: str) -> None:
+    """S3 stores x-amz-website-redirect-location with the object whether or not website hosting is on."""
+    s3.put_object(Bucket=bucket, Key="moved", Body=b"x", WebsiteRedirectLocation="/elsewhere")
+    assert s3.head_object(Bucket=bucket, Key="moved")["WebsiteRedirectLocation"] == "/elsewhere"
 
 
 @pytest.mark.parametrize("acl", ["private", "bucket-owner-full-control"])
