@@ -88,13 +88,12 @@ _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
 
 def refuse_unsupported_features(headers: Mapping[str, str]) -> None:
     """Raise NotImplemented for encryption, object lock, tagging and non-private ACL headers."""
-    for name in headers:
+    for name, value in headers.items():
         lower = name.lower()
         if lower in _UNSUPPORTED or lower.startswith(_UNSUPPORTED_PREFIXES):
             raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
-    acl = headers.get("x-amz-acl")
-    if acl is not None and acl.strip().lower() not in _PRIVATE_ACLS:
-        raise S3NotImplemented("Cairn does not implement ACLs other than private.", Header="x-amz-acl")
+        if lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS:
+            raise S3NotImplemented("Cairn does not implement ACLs other than private.", Header=lower)
 
 
 def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:
