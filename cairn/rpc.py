@@ -40,9 +40,12 @@ _OPTIONS: Sequence[tuple[str, int]] = (
 )
 
 
-def channel(addr: str) -> grpc.aio.Channel:
-    """An insecure asyncio channel to `addr` ("host:port") with Cairn's standard options."""
-    return grpc.aio.insecure_channel(addr, options=list(_OPTIONS))
+def channel(addr: str, overrides: Sequence[tuple[str, int]] = ()) -> grpc.aio.Channel:
+    """An insecure asyncio channel to `addr` ("host:port") with Cairn's standard options,
+    any of which `overrides` replaces by name."""
+    options = dict(_OPTIONS)
+    options.update(overrides)
+    return grpc.aio.insecure_channel(addr, options=list(options.items()))
 
 
 #: Clients ping idle connections every 20 s (keepalive above); a server must accept pings

@@ -12,22 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-import grpc.aio
 
 from cairn import rpc
 from cairn.checksums import crc32c
 from cairn.proto import raft_pb2, raft_pb2_grpc
 from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot
 
-#: cairn.rpc's message limits, plus a short reconnect backoff: gRPC's default grows to 120 s, and
-#: a peer that comes back must hear from the leader within an election timeout or so.
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-]
+#: gRPC's default reconnect backoff grows to 120 s (cairn.rpc caps it at 2 s); a peer that
+#: comes back must hear from the leader well within an election timeout.
+_CHANNEL_OVERRIDES = (("grpc.max_reconnect_backoff_ms", 1000),)
 
 
 class PeerUnavailable(Exception):
@@ -83,7 +76,7 @@ def message_from_pb(pb: raft_pb2.Message, snapshot: Snapshot | None = None) -> M
 class PeerClient:
     def __init__(self, addr: str) -> None:
         self.addr = addr
-        self._channel = grpc.aio.insecure_channel(addr, options=_CHANNEL_OPTIONS)
+        self._channel = rpc.channel(addr, _CHANNEL_OVERRIDES)
         self._stub = raft_pb2_grpc.RaftStub(self._channel)
 
     async def send(self, messages: Sequence[Message], timeout: float) -> None:
