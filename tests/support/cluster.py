@@ -70,17 +70,28 @@ class RunningCluster:
     def stop(self) -> None:
         if self.proc is None:
             return
-        pids = []
         try:
-            pids = [p["pid"] for p in self.cluster_json()["processes"] if p.get("pid")]
+            listed = self.cluster_json()["processes"]
         except (OSError, ValueError):
-            pass
+            listed = []
         self.proc.stop(timeout=40)
-        for pid in pids:  # children cairn up failed to stop (it was killed, say)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for entry in listed:  # children cairn up failed to stop (it was killed, say)
+            pid = entry.get("pid")
+            if pid and _is_cluster_child(pid, entry):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def _is_cluster_child(pid: int, entry: dict[str, Any]) -> bool:
+    """Whether `pid` is still the process cluster.json names (not a reused pid)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    marker = entry.get("data_dir") or entry["addr"].rsplit(":", 1)[1]
+    return any(arg.startswith(b"cairn.") for arg in argv) and any(marker.encode() in arg for arg in argv)
 
 
 def external_cluster() -> RunningCluster | None:
