@@ -23,8 +23,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cairn.datanode", description="Run one Cairn data node.")
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument("--data-dir", type=Path, help="volumes, index and node_id live here")
-    parser.add_argument("--host", help="address to bind and advertise (default 127.0.0.1)")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="gRPC port")
+    parser.add_argument("--advertise-addr", help="host:port announced to placement (default: --host:--port)")
     parser.add_argument("--zone", help="failure-domain zone label")
     parser.add_argument("--rack", help="failure-domain rack label")
     parser.add_argument("--node-host", help="failure-domain host label (default: hostname)")
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "data_dir": args.data_dir,
         "host": args.host,
         "port": args.port,
+        "advertise_addr": args.advertise_addr,
         "labels.zone": args.zone,
         "labels.rack": args.rack,
         "labels.host": args.node_host,

@@ -63,8 +63,9 @@ class StorageConfig:
 
 @dataclass(frozen=True, slots=True)
 class DataNodeConfig:
-    host: str = "127.0.0.1"  #: address the gRPC server binds and advertises
+    host: str = "127.0.0.1"  #: address the gRPC server binds
     port: int = 7100  #: gRPC port
+    advertise_addr: str = ""  #: "host:port" other services reach this node at; empty = host:port
     data_dir: Path = Path("cairn-data/datanode")  #: volumes, index and node_id live here
     capacity_bytes: int = 100 * GIB  #: bytes this node offers; writes past it are refused
     placement: tuple[str, ...] = ()  #: placement replicas "host:port"; empty = no heartbeats
@@ -81,7 +82,13 @@ class DataNodeConfig:
 
     @property
     def addr(self) -> str:
+        """The bind address."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def public_addr(self) -> str:
+        """The address heartbeats announce (a pod's DNS name behind a 0.0.0.0 bind, say)."""
+        return self.advertise_addr or self.addr
 
 
 def load_config(

@@ -51,7 +51,7 @@ async def run_node(
     heartbeater = Heartbeater(
         sender,
         ids,
-        Identity(config.addr, labels.zone, labels.rack, labels.resolved_host(), config.capacity_bytes),
+        Identity(config.public_addr, labels.zone, labels.rack, labels.resolved_host(), config.capacity_bytes),
         lambda: store.used_bytes,
         config.heartbeat.interval_s,
         config.heartbeat.max_backoff_s,

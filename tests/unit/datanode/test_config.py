@@ -31,3 +31,10 @@ def test_invalid_values_are_rejected() -> None:
         load_config(environ={"CAIRN_DATANODE_PORT": "seventy"})
     with pytest.raises(ConfigError):
         load_config(overrides={"capacity_bytes": -1}, environ={})
+
+
+def test_heartbeats_announce_the_advertise_address_when_one_is_set() -> None:
+    bound = load_config(overrides={"host": "0.0.0.0", "port": 7200}, environ={})
+    assert (bound.addr, bound.public_addr) == ("0.0.0.0:7200", "0.0.0.0:7200")
+    pod = load_config(overrides={"host": "0.0.0.0", "port": 7200, "advertise_addr": "dn-3.cairn:7200"}, environ={})
+    assert (pod.addr, pod.public_addr) == ("0.0.0.0:7200", "dn-3.cairn:7200")
