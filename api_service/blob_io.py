@@ -22,7 +22,6 @@ from typing import Literal, Protocol
 
 from cairn.datanode.errors import DataNodeError
 from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
-
 from cairn.erasure import ErasureCodec, StripeLayout
 
 

@@ -42,7 +42,6 @@ from cairn.api_service.blob_io import (
 )
 from cairn.datanode.errors import DataNodeError, ShardCorrupt, ShardNotFound
 from cairn.datanode.shards import ShardKey
-
 from cairn.erasure import HEADER_LEN, ErasureCodec, PieceMismatch, StripeLayout
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,6 @@ from cairn.api_service.blob_io import (
 )
 from cairn.datanode.errors import DataNodeError
 from cairn.datanode.shards import ShardInfo, ShardKey
-
 from cairn.erasure import DEFAULT_LAYOUT, StripeCutter, StripeLayout
 
 log = logging.getLogger(__name__)

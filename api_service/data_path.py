@@ -21,9 +21,8 @@ from cairn.api_service import blob_io
 from cairn.api_service.blob_io import slot_addrs
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
-from cairn.metadata.models import BlobRef
-
 from cairn.ids import new_blob_id
+from cairn.metadata.models import BlobRef
 
 
 class BlobStore(Protocol):

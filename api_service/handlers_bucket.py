@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from cairn.metadata import errors as md
 from cairn.metadata.models import VersioningState
-from starlette.responses import Response
 
 from . import s3_xml
 from .context import S3Request

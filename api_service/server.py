@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cairn import config as config_loader
 from cairn.api_service.blob_io import DataNodePool
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.metadata import errors as md
 from cairn.metadata.client import MetadataClient
 from cairn.placement.client import PlacementClient
-
-from cairn import config as config_loader
 
 from .app import S3App
 from .auth import CredentialCache

@@ -13,6 +13,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 import grpc
 import grpc.aio
+
+from cairn import rpc
+from cairn.checksums import crc32c
 from cairn.datanode.errors import (
     REASONS,
     DataNodeError,
@@ -23,9 +26,6 @@ from cairn.datanode.errors import (
 )
 from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
-
-from cairn import rpc
-from cairn.checksums import crc32c
 
 __all__ = [
     "DataNodeClient",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.checksums import crc32c
 from cairn.datanode.index import IndexEntry, ShardIndex
 from cairn.datanode.shards import ShardKey, ShardState
 from cairn.datanode.staging import StagedPayload
@@ -32,8 +33,6 @@ from cairn.datanode.volume import (
     encode_record_prefix,
     encode_trailer,
 )
-
-from cairn.checksums import crc32c
 
 log = logging.getLogger(__name__)
 

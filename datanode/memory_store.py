@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from cairn.checksums import crc32c
 from cairn.datanode.errors import (
     DataNodeUnavailable,
     InvalidRange,
@@ -23,8 +24,6 @@ from cairn.datanode.errors import (
 )
 from cairn.datanode.shards import ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.store import ShardRead, StoreStats
-
-from cairn.checksums import crc32c
 
 
 @dataclass(slots=True)

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import grpc
 import grpc.aio
+
+from cairn import rpc
+from cairn.checksums import crc32c
 from cairn.datanode import errors
 from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
 from cairn.datanode.store import ShardStore
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
-
-from cairn import rpc
-from cairn.checksums import crc32c
 
 log = logging.getLogger(__name__)
 

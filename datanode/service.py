@@ -16,13 +16,12 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 
+from cairn import rpc
 from cairn.datanode.config import DataNodeConfig
 from cairn.datanode.heartbeat import Heartbeater, HeartbeatSender, Identity, NodeIdFile
 from cairn.datanode.rpc_server import DataNodeServicer
 from cairn.datanode.store import DiskShardStore
 from cairn.proto import common_pb2, datanode_pb2_grpc
-
-from cairn import rpc
 
 log = logging.getLogger("cairn.datanode")
 

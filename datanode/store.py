@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from cairn.checksums import crc32c
 from cairn.datanode.config import StorageConfig
 from cairn.datanode.errors import (
     DataNodeUnavailable,
@@ -54,8 +55,6 @@ from cairn.datanode.volume import (
     RecordKind,
     VolumeFile,
 )
-
-from cairn.checksums import crc32c
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cairn.checksums import crc32c
 from cairn.datanode.errors import ShardCorrupt
 from cairn.datanode.shards import ShardKey
-
-from cairn.checksums import crc32c
 
 FORMAT_VERSION = 1
 FILE_MAGIC = b"CAIRNVOL"

@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from cairn.datanode.client import DataNodeClient, DataNodeError, ShardCorrupt, ShardKey, ShardNotFound
 
+from cairn.datanode.client import DataNodeClient, DataNodeError, ShardCorrupt, ShardKey, ShardNotFound
 from tests.integration.test_datanode import pieces_of, read_all, ready_client, start_node
 from tests.support.procs import ServiceProcess, free_port
 

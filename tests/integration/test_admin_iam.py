@@ -13,8 +13,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
-from cairn.metadata.client import AccessKeyStatus, MetadataClient
 
+from cairn.metadata.client import AccessKeyStatus, MetadataClient
 from tests.support.procs import ServiceProcess, free_port, port_open, wait_for
 
 ROOT_KEY, ROOT_SECRET = "CAIRNTESTROOTKEY0001", "root-secret-0123456789abcdefghijklmnopqrs"

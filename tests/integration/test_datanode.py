@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
 from cairn.datanode.client import (
     DataNodeClient,
     DataNodeError,
@@ -20,7 +21,6 @@ from cairn.datanode.client import (
     ShardNotFound,
 )
 from cairn.proto import datanode_pb2
-
 from tests.support.procs import ServiceProcess, free_port, wait_for
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from cairn.datanode.client import ShardKey
 from cairn.placement.client import PlacementClient
-
 from tests.integration.test_datanode import pieces_of, read_all, ready_client
 from tests.support.procs import ServiceProcess, free_port, wait_for
 

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+
+from cairn.admin import iam_cmds
+from cairn.cli import main
 from cairn.metadata.client import (
     AccessKey,
     AccessKeyAlreadyExists,
@@ -20,9 +23,6 @@ from cairn.metadata.client import (
     UserAlreadyExists,
     VersioningState,
 )
-
-from cairn.admin import iam_cmds
-from cairn.cli import main
 from tests.support.procs import free_port
 
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z

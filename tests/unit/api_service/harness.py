@@ -13,16 +13,16 @@ from typing import Any
 import boto3
 import uvicorn
 from botocore.config import Config
+
 from cairn.api_service.app import S3App
 from cairn.api_service.auth import CredentialCache
 from cairn.api_service.config import ApiConfig
 from cairn.api_service.context import Services
+from cairn.ids import new_blob_id
 from cairn.metadata import errors as md
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.models import BlobRef
 from cairn.metadata.service import MetadataService
-
-from cairn.ids import new_blob_id
 from tests.support.procs import free_port
 
 ROOT_KEY, ROOT_SECRET = "ROOTKEY", "rootsecret/0123456789"

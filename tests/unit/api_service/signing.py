@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
+
 from cairn.api_service.sigv4 import Credentials, RawRequest
 
 AKID = "AKIAIOSFODNN7EXAMPLE"

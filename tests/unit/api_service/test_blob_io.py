@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
+
 from cairn.api_service.blob_io import (
     BlobIOConfig,
     BlobRef,
@@ -20,10 +21,9 @@ from cairn.api_service.blob_io import (
 )
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
+from cairn.checksums import crc32c
 from cairn.datanode.errors import DataNodeUnavailable, ShardConflict, ShardCorrupt, ShardNotFound
 from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
-
-from cairn.checksums import crc32c
 from cairn.erasure import StripeLayout
 
 SMALL = StripeLayout(k=8, m=4, stripe_size=4096)

@@ -7,6 +7,9 @@ import hashlib
 import zlib
 
 import crc32c
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cairn.api_service.checksums import (
     ChecksumAlgorithm,
     checksum_of,
@@ -17,8 +20,6 @@ from cairn.api_service.checksums import (
     full_object_crc,
     new_hasher,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 CRCS = [ChecksumAlgorithm.CRC32, ChecksumAlgorithm.CRC32C, ChecksumAlgorithm.CRC64NVME]
 

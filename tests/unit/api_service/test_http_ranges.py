@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cairn.api_service import errors
 from cairn.api_service.http_ranges import (
     ByteRange,

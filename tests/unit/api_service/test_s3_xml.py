@@ -7,6 +7,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.parsers import create_parser
+
 from cairn.api_service import errors, s3_xml
 from cairn.metadata.models import (
     Bucket,

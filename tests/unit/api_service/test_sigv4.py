@@ -13,6 +13,7 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
+
 from cairn.api_service import errors
 from cairn.api_service.sigv4 import PayloadMode, RawRequest, _SigningContext, signing_key, verify
 

@@ -6,11 +6,10 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from cairn.checksums import crc32c
 from cairn.datanode.config import StorageConfig
 from cairn.datanode.shards import ShardKey
 from cairn.datanode.store import DiskShardStore, ShardStore
-
-from cairn.checksums import crc32c
 
 SMALL = StorageConfig(
     volume_size_limit_bytes=1 << 20, writer_lanes=2, group_commit_window_ms=0.0, io_threads=4,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cairn.datanode.config import GIB, load_config
 
 from cairn.config import ConfigError
+from cairn.datanode.config import GIB, load_config
 
 
 def test_defaults_environment_file_and_flags_layer_in_order(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from cairn.datanode.index import MIGRATIONS, IndexDamaged, IndexEntry, IndexTooNew, ShardIndex
 from cairn.datanode.shards import ShardKey, ShardState
 

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cairn.datanode.errors import ShardCorrupt, ShardNotFound
-from cairn.datanode.volume import RecordHeader, RecordKind, VolumeFile, encode_record
 
 from cairn.checksums import crc32c
+from cairn.datanode.errors import ShardCorrupt, ShardNotFound
+from cairn.datanode.volume import RecordHeader, RecordKind, VolumeFile, encode_record
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
 
 ONE_LANE = dataclasses.replace(SMALL, writer_lanes=1)

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 import grpc.aio
 import pytest
+
+from cairn import rpc
+from cairn.checksums import crc32c
 from cairn.datanode.client import (
     DataNodeClient,
     DataNodeError,
@@ -29,9 +32,6 @@ from cairn.datanode.errors import (
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.rpc_server import DataNodeServicer
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
-
-from cairn import rpc
-from cairn.checksums import crc32c
 
 
 @pytest.fixture

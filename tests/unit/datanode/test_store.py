@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
 from cairn.datanode.errors import (
     DataNodeUnavailable,
     LengthMismatch,
@@ -23,7 +24,6 @@ from cairn.datanode.errors import (
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.store import DiskShardStore, ShardStore
 from cairn.datanode.volume import VolumeFile
-
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
 
 

@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+
+from cairn.checksums import crc32c
 from cairn.datanode.errors import ShardCorrupt
 from cairn.datanode.shards import ShardKey
 from cairn.datanode.volume import (
@@ -21,8 +23,6 @@ from cairn.datanode.volume import (
     decode_record_header,
     encode_record,
 )
-
-from cairn.checksums import crc32c
 
 BS = DEFAULT_BLOCK_SIZE
 
