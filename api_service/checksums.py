@@ -16,12 +16,12 @@ import base64
 import binascii
 import enum
 import hashlib
-import struct
 import zlib
 from collections.abc import Iterable
 from typing import Protocol
 
-import crc32c as _crc32c
+from cairn import checksums as cairn_checksums
+from cairn.checksums import crc32c, crc64nvme
 
 
 class ChecksumAlgorithm(enum.Enum):
@@ -76,56 +76,10 @@ class _Crc32c:
         self._value = 0
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._value = _crc32c.crc32c(data, self._value)
+        self._value = crc32c(data, self._value)
 
     def digest(self) -> bytes:
         return self._value.to_bytes(4, "big")
-
-
-_CRC64_POLY = 0x9A6C9329AC4BC9B5
-_MASK64 = 0xFFFFFFFFFFFFFFFF
-
-
-def _crc64_tables() -> list[list[int]]:
-    base = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ _CRC64_POLY if crc & 1 else crc >> 1
-        base.append(crc)
-    tables = [base]
-    for _ in range(7):
-        prev = tables[-1]
-        tables.append([(prev[i] >> 8) ^ base[prev[i] & 0xFF] for i in range(256)])
-    return tables
-
-
-_T = _crc64_tables()
-
-
-def crc64nvme(data: bytes | bytearray | memoryview, value: int = 0) -> int:
-    """CRC64NVME of `data`, continuing from a previous result `value` (0 starts a new one)."""
-    crc = value ^ _MASK64
-    mv = memoryview(data).cast("B")
-    n = len(mv)
-    t0, t1, t2, t3, t4, t5, t6, t7 = _T
-    whole = n - n % 8
-    if whole:
-        for word in struct.unpack(f"<{whole // 8}Q", mv[:whole]):
-            x = crc ^ word
-            crc = (
-                t7[x & 0xFF]
-                ^ t6[(x >> 8) & 0xFF]
-                ^ t5[(x >> 16) & 0xFF]
-                ^ t4[(x >> 24) & 0xFF]
-                ^ t3[(x >> 32) & 0xFF]
-                ^ t2[(x >> 40) & 0xFF]
-                ^ t1[(x >> 48) & 0xFF]
-                ^ t0[x >> 56]
-            )
-    for b in mv[whole:]:
-        crc = (crc >> 8) ^ t0[(crc ^ b) & 0xFF]
-    return crc ^ _MASK64
 
 
 class _Crc64Nvme:
@@ -179,52 +133,9 @@ def composite(alg: ChecksumAlgorithm, part_digests: Iterable[bytes]) -> str:
     return f"{b64(h.digest())}-{len(parts)}"
 
 
-# CRC combination (zlib's crc32_combine, generalised to any reflected CRC width).
-_REFLECTED_POLY = {
-    ChecksumAlgorithm.CRC32: (0xEDB88320, 32),
-    ChecksumAlgorithm.CRC32C: (0x82F63B78, 32),
-    ChecksumAlgorithm.CRC64NVME: (_CRC64_POLY, 64),
-}
-
-
-def _gf2_times(mat: list[int], vec: int) -> int:
-    out, i = 0, 0
-    while vec:
-        if vec & 1:
-            out ^= mat[i]
-        vec >>= 1
-        i += 1
-    return out
-
-
-def _gf2_square(mat: list[int]) -> list[int]:
-    return [_gf2_times(mat, m) for m in mat]
-
-
 def crc_combine(alg: ChecksumAlgorithm, crc1: int, crc2: int, len2: int) -> int:
     """The CRC of A||B from crc(A), crc(B) and len(B), without reading the bytes."""
-    if alg not in _REFLECTED_POLY:
-        raise ValueError(f"{alg.value} is not a CRC")
-    if len2 == 0:
-        return crc1
-    poly, width = _REFLECTED_POLY[alg]
-    odd = [poly] + [1 << i for i in range(width - 1)]  # operator for one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four zero bits
-    while True:
-        even = _gf2_square(odd)
-        if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-    return crc1 ^ crc2
+    return cairn_checksums.crc_combine(alg.value, crc1, crc2, len2)
 
 
 def full_object_crc(alg: ChecksumAlgorithm, parts: Iterable[tuple[bytes, int]]) -> str:

@@ -1,0 +1,29 @@
+"""The shared CRC primitives: standard check values and combining CRCs of concatenations."""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import pytest
+
+from cairn.checksums import crc32c, crc64nvme, crc_combine
+
+
+def test_check_values() -> None:
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc64nvme(b"123456789") == 0xAE8B14860A799888
+    assert crc64nvme(b"56789", crc64nvme(b"1234")) == crc64nvme(b"123456789")
+
+
+@pytest.mark.parametrize(("name", "crc"), [("CRC32", zlib.crc32), ("CRC32C", crc32c), ("CRC64NVME", crc64nvme)])
+@pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (1, 1), (7, 9), (1000, 4097)])
+def test_combine_equals_crc_of_the_concatenation(name: str, crc: object, sizes: tuple[int, int]) -> None:
+    a, b = os.urandom(sizes[0]), os.urandom(sizes[1])
+    fn = crc  # type: ignore[assignment]
+    assert crc_combine(name, fn(a), fn(b), len(b)) == fn(a + b)  # type: ignore[operator]
+
+
+def test_combine_refuses_a_non_crc() -> None:
+    with pytest.raises(ValueError):
+        crc_combine("SHA256", 0, 0, 1)
