@@ -3,7 +3,8 @@
 The S3 service moves blob bytes to and from data nodes only through `DataNodeLike`, a Protocol with
 exactly the methods of `cairn.datanode.client.DataNodeClient`; unit tests plug in an in-memory twin.
 `DataNodePool` keeps one client per node address for the life of the service and closes them all on
-shutdown. `BlobWriter` (blob_writer.py) and `BlobReader` (blob_reader.py) are the two data paths built on
+shutdown; it also owns the process-wide `NodeHealth` (blob_health.py) that lets every read avoid a node
+that recently timed out or was unreachable. `BlobWriter` (blob_writer.py) and `BlobReader` (blob_reader.py) are the two data paths built on
 these types.
 
 Invariants:
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from cairn.api_service.blob_health import NodeHealth
 from cairn.datanode.errors import DataNodeError
 from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
 from cairn.erasure import ErasureCodec, StripeLayout
@@ -58,10 +60,12 @@ def _grpc_client(addr: str) -> DataNodeLike:
 
 
 class DataNodePool:
-    """One data node client per address, created on first use and reused across requests."""
+    """One data node client per address, created on first use and reused across requests, plus the
+    health memory (`health`) shared by every read that uses the pool."""
 
-    def __init__(self, factory: ClientFactory = _grpc_client) -> None:
+    def __init__(self, factory: ClientFactory = _grpc_client, health: NodeHealth | None = None) -> None:
         self._factory = factory
+        self.health = health if health is not None else NodeHealth()
         self._clients: dict[str, DataNodeLike] = {}
         self._closed = False
 
@@ -106,6 +110,14 @@ class BlobIOConfig:
     """Stripes read by one read_shard stream per node before the next window opens new streams."""
     read_prefetch_pieces: int = 2
     """Pieces buffered per node stream ahead of the stripe being decoded."""
+    read_hedge_min_s: float = 0.05
+    """Shortest hedge delay: a piece not arrived after the hedge delay makes the reader open one more
+    (parity) stream for that window and take whichever k pieces come first."""
+    read_hedge_p95_factor: float = 3.0
+    """The hedge delay is max(read_hedge_min_s, this * the recent p95 piece latency), capped at
+    `read_piece_timeout_s`."""
+    read_hedge_max_streams: int = -1
+    """Extra (hedge) streams per window; -1 means m."""
 
     def __post_init__(self) -> None:
         if self.write_quorum < 0:
@@ -113,13 +125,22 @@ class BlobIOConfig:
         for name in ("write_queue_stripes", "read_window_stripes", "read_prefetch_pieces", "read_min_bytes_per_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        for name in ("write_timeout_s", "write_stall_timeout_s", "read_timeout_s", "read_piece_timeout_s"):
+        if self.read_hedge_max_streams < -1:
+            raise ValueError("read_hedge_max_streams must be >= -1")
+        if self.read_hedge_p95_factor < 0:
+            raise ValueError("read_hedge_p95_factor must be >= 0")
+        for name in ("write_timeout_s", "write_stall_timeout_s", "read_timeout_s", "read_piece_timeout_s",
+                     "read_hedge_min_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
 
     def read_deadline(self, span_bytes: int) -> float:
         """Deadline of a read_shard stream carrying `span_bytes` bytes of one shard."""
         return self.read_timeout_s + span_bytes / self.read_min_bytes_per_s
+
+    def hedges(self, layout: StripeLayout) -> int:
+        """How many hedge streams one read window may open for `layout`."""
+        return layout.m if self.read_hedge_max_streams < 0 else min(self.read_hedge_max_streams, layout.m)
 
     def quorum(self, layout: StripeLayout) -> int:
         """The write quorum for `layout`, between k and k + m."""

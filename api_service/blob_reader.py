@@ -40,7 +40,7 @@ from cairn.api_service.blob_io import (
     ShardFault,
     codec_for,
 )
-from cairn.datanode.errors import DataNodeError, ShardCorrupt, ShardNotFound
+from cairn.datanode.errors import DataNodeError, DataNodeUnavailable, ShardCorrupt, ShardNotFound
 from cairn.datanode.shards import ShardKey
 from cairn.erasure import HEADER_LEN, ErasureCodec, PieceMismatch, StripeLayout
 
@@ -53,6 +53,12 @@ class _ShortShard(ShardCorrupt):
     """A shard stream ended before the pieces the layout says it holds."""
 
 
+class _LostHedge(DataNodeError):
+    """A node's piece was overdue and k pieces arrived from other nodes first (it is suspect)."""
+
+    reason = "Slow"
+
+
 class _PieceStream:
     """One read_shard stream over stripes [first, stop) of one shard, cut into whole pieces."""
 
@@ -63,6 +69,8 @@ class _PieceStream:
         self.key = key
         self._lengths = [layout.piece_span(size, s)[1] for s in stripes]
         self._span = layout.shard_span(size, stripes)
+        self.position = stripes.start
+        """Stripe of the next piece `piece` will take from the queue."""
         self.queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue(maxsize=depth)
         self.task: asyncio.Task[None] | None = None
 
@@ -101,11 +109,18 @@ class _PieceStream:
                 log.warning("unexpected error reading %s from %s", self.key, self.addr, exc_info=True)
             await self.queue.put(exc)
 
-    async def next_piece(self) -> bytes:
-        item = await self.queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
+    async def piece(self, stripe: int) -> bytes:
+        """The piece of `stripe`, skipping pieces of earlier stripes that no one took (this stream
+        lost a hedge race for them). Cancelling the wait consumes nothing."""
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            current, self.position = self.position, self.position + 1
+            if current == stripe:
+                return item
+            if current > stripe:
+                raise RuntimeError(f"{self.key}: piece of stripe {stripe} already consumed")
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -123,6 +138,7 @@ class BlobReader:
         on_fault: FaultCallback | None = None,
     ) -> None:
         self._pool = pool
+        self._health = pool.health
         self._config = config
         self._executor = executor
         self._on_fault = on_fault
@@ -145,6 +161,7 @@ class BlobReader:
         for first in range(stripes.start, stripes.stop, window):
             run = range(first, min(first + window, stripes.stop))
             streams: dict[int, _PieceStream] = {}
+            state.hedges_left = self._config.hedges(layout)
             try:
                 for s in run:
                     data = await self._stripe(state, streams, s, run)
@@ -159,68 +176,117 @@ class BlobReader:
         layout, codec = state.layout, codec_for(state.layout)
         stripe_len = layout.stripe_len(state.blob.size, s)
         pieces: dict[int, bytes] = {}
-        while len(pieces) < layout.k:
-            self._open(state, streams, s, run, layout.k - len(pieces) - sum(
-                1 for i in streams if i not in pieces and i not in state.bad))
-            waiting = [st for i, st in streams.items() if i not in pieces and i not in state.bad]
-            if not waiting:
-                raise ReadQuorumError(state.blob.blob_id, s, len(pieces), layout.k, dict(state.bad))
-            await self._gather(state, streams, waiting, pieces, codec, stripe_len)
+        gets: dict[asyncio.Future[bytes], _PieceStream] = {}
+        try:
+            await self._collect(state, streams, s, run, pieces, gets, codec, stripe_len)
+        finally:
+            for fut in gets:
+                fut.cancel()
+            if gets:
+                await asyncio.gather(*gets, return_exceptions=True)
         if all(i in pieces for i in range(layout.k)):
             return b"".join(memoryview(pieces[i])[HEADER_LEN:] for i in range(layout.k))[:stripe_len]
         loop = asyncio.get_running_loop()
         chosen = dict(sorted(pieces.items())[: layout.k])
         return await loop.run_in_executor(self._executor, codec.decode_stripe, chosen, stripe_len)
 
-    def _open(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range,
-              wanted: int) -> None:
-        """Open streams on the next `wanted` unused, usable slots, from stripe `s` to the window end."""
-        for index in range(state.layout.n):
-            if wanted <= 0:
-                return
-            if index in streams or index in state.bad:
-                continue
-            addr = state.nodes[index]
-            if addr is None:
-                state.bad[index] = DataNodeError("no node in this slot")
-                continue
-            stream = _PieceStream(index, addr, ShardKey(state.blob.blob_id, index), state.layout,
-                                  state.blob.size, range(s, run.stop), self._config.read_prefetch_pieces)
-            stream.start(self._pool, self._config)
-            streams[index] = stream
-            wanted -= 1
-
-    async def _gather(self, state: _ReadState, streams: dict[int, _PieceStream],
-                      waiting: list[_PieceStream], pieces: dict[int, bytes], codec: ErasureCodec,
-                      stripe_len: int) -> None:
-        """Take the current stripe's piece from every stream in `waiting`, concurrently, within the
-        stall timeout; any failure marks the slot bad and cancels its stream."""
-        gets = {asyncio.ensure_future(st.next_piece()): st for st in waiting}
-        done, pending = await asyncio.wait(gets, timeout=self._config.read_piece_timeout_s)
-        for fut in pending:
-            fut.cancel()
-        for fut, stream in gets.items():
-            error: BaseException | None
-            if fut in pending:
-                error = NodeStalled(f"{stream.addr} delivered no piece in time")
-            else:
+    async def _collect(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range,
+                       pieces: dict[int, bytes], gets: dict[asyncio.Future[bytes], _PieceStream],
+                       codec: ErasureCodec, stripe_len: int) -> None:
+        """Take stripe `s`'s piece from the window's streams until k are valid. A failed or stalled
+        stream marks its slot bad and is replaced by the next usable slot; a piece not arrived after
+        the hedge delay opens one extra (hedge) stream; once k pieces are in, a loser that was
+        overdue is dropped from the read and its node marked suspect, the others stay open."""
+        k, config, loop = state.layout.k, self._config, asyncio.get_running_loop()
+        delay = self._health.hedge_delay(config.read_hedge_min_s, config.read_hedge_p95_factor,
+                                         config.read_piece_timeout_s)
+        started: dict[int, float] = {}
+        can_hedge = True  # until the window's hedge budget or its free slots run out
+        while len(pieces) < k:
+            live = sum(1 for i in streams if i not in pieces and i not in state.bad)
+            self._open(state, streams, s, run, k - len(pieces) - live)
+            for index, stream in streams.items():
+                if index not in pieces and index not in state.bad and index not in started:
+                    started[index] = loop.time()
+                    gets[asyncio.ensure_future(stream.piece(s))] = stream
+            if not gets:
+                raise ReadQuorumError(state.blob.blob_id, s, len(pieces), k, dict(state.bad))
+            waits = sorted(started[st.index] for st in gets.values())
+            wake = waits[0] + config.read_piece_timeout_s
+            extra = len(gets) - (k - len(pieces))  # streams beyond the pieces still needed
+            if can_hedge and state.hedges_left > 0 and extra < len(waits):
+                # one more hedge once more streams are overdue than there are extra streams
+                wake = min(wake, waits[extra] + delay)
+            done, _ = await asyncio.wait(gets, timeout=max(0.0, wake - loop.time()),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            now = loop.time()
+            for fut in done:
+                stream = gets.pop(fut)
                 error = fut.exception()
-            if error is None:
-                try:
-                    codec.check_piece(stream.index, fut.result(), stripe_len)
+                if error is None:
+                    try:
+                        codec.check_piece(stream.index, fut.result(), stripe_len)
+                    except PieceMismatch as exc:
+                        error = exc
+                if error is None:
                     pieces[stream.index] = fut.result()
+                    self._health.record_success(stream.addr)
+                    self._health.record_latency(now - started[stream.index])
+                else:
+                    self._mark_bad(state, stream, error)
+            for fut, stream in list(gets.items()):
+                if now - started[stream.index] >= config.read_piece_timeout_s:
+                    fut.cancel()
+                    del gets[fut]
+                    self._mark_bad(state, stream, NodeStalled(f"{stream.addr} delivered no piece in time"))
+            if len(pieces) >= k or not can_hedge or state.hedges_left <= 0:
+                continue
+            overdue = sum(1 for st in gets.values() if now - started[st.index] >= delay)
+            if overdue > len(gets) - (k - len(pieces)):
+                if self._open(state, streams, s, run, 1, hedge=True):
+                    state.hedges_left -= 1
+                else:
+                    can_hedge = False
+        for fut, stream in list(gets.items()):
+            if fut.done() or loop.time() - started[stream.index] < delay:
+                continue  # it keeps its stream; the next stripe skips this piece
+            fut.cancel()
+            del gets[fut]
+            self._mark_bad(state, stream, _LostHedge(f"{stream.addr} slower than the hedge delay {delay:.3f}s"))
+
+    def _open(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range,
+              wanted: int, hedge: bool = False) -> int:
+        """Open streams on the next `wanted` unused, usable slots, from stripe `s` to the window end:
+        first on nodes the health memory does not suspect, then (never for a hedge) on suspect ones
+        rather than fail. Returns how many were opened."""
+        opened = 0
+        for avoid_suspects in ((True,) if hedge else (True, False)):
+            for index in range(state.layout.n):
+                if opened >= wanted:
+                    return opened
+                if index in streams or index in state.bad:
                     continue
-                except PieceMismatch as exc:
-                    error = exc
-            self._mark_bad(state, stream, error)
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+                addr = state.nodes[index]
+                if addr is None:
+                    state.bad[index] = DataNodeError("no node in this slot")
+                    continue
+                if avoid_suspects and not self._health.available(addr):
+                    continue
+                stream = _PieceStream(index, addr, ShardKey(state.blob.blob_id, index), state.layout,
+                                      state.blob.size, range(s, run.stop), self._config.read_prefetch_pieces)
+                stream.start(self._pool, self._config)
+                streams[index] = stream
+                opened += 1
+        return opened
 
     def _mark_bad(self, state: _ReadState, stream: _PieceStream, error: BaseException) -> None:
         state.bad[stream.index] = error
         stream.cancel()
-        log.warning("blob %s: shard %d on %s unusable: %r", state.blob.blob_id.hex(), stream.index,
-                    stream.addr, error)
+        if isinstance(error, NodeStalled | DataNodeUnavailable | _LostHedge):
+            self._health.record_failure(stream.addr)
+        level = logging.INFO if isinstance(error, _LostHedge) else logging.WARNING
+        log.log(level, "blob %s: shard %d on %s unusable: %r", state.blob.blob_id.hex(), stream.index,
+                stream.addr, error)
         kind = ("corrupt" if isinstance(error, ShardCorrupt | PieceMismatch) else
                 "missing" if isinstance(error, ShardNotFound) else None)
         if kind is not None and self._on_fault is not None:
@@ -238,6 +304,8 @@ class _ReadState:
         self.layout = layout
         self.nodes = nodes
         self.bad: dict[int, BaseException] = {}
+        self.hedges_left = 0
+        """Hedge streams the current window may still open."""
 
 
 async def _cancel_all(streams: Iterable[_PieceStream]) -> None:

@@ -4,13 +4,14 @@ Blobs go through BlobWriter and come back through BlobReader over gRPC, whole an
 flipped in a shard file is detected, reported and decoded around; then 4 nodes are killed with
 SIGKILL and every blob still reads back byte-identical; a fifth kill makes the read fail with
 ReadQuorumError, never with wrong or short bytes. Writes succeed with 3 nodes down, and a paused
-(SIGSTOP) node is read around after the per-piece timeout.
+(SIGSTOP) node is read around after the hedge delay; later reads avoid it while it is suspect.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -152,9 +153,19 @@ async def test_write_succeeds_with_three_nodes_down_and_reads_around_a_paused_no
         written = await BlobWriter(pool, LAYOUT, CONFIG).write(os.urandom(16), 7, addrs, body(data))
         assert written.missing == (1, 5, 10)
         assert await read(BlobReader(pool, CONFIG), written.ref, addrs) == data
-        os.kill(paused.pid, signal.SIGSTOP)  # alive but silent: only the piece timeout notices
-        impatient = BlobReader(pool, BlobIOConfig(read_piece_timeout_s=0.5, read_window_stripes=4))
-        assert await read(impatient, written.ref, addrs) == data
+        other = os.urandom(1024 * 1024)
+        second = await BlobWriter(pool, LAYOUT, CONFIG).write(os.urandom(16), 8, addrs, body(other))
+        os.kill(paused.pid, signal.SIGSTOP)  # alive but silent: hedging and the health memory notice
+        reader = BlobReader(pool, CONFIG)  # read_piece_timeout_s=5
+        began = time.monotonic()
+        assert await read(reader, written.ref, addrs) == data
+        first = time.monotonic() - began
+        assert first < CONFIG.read_piece_timeout_s, first  # hedged, not timed out
+        assert pool.health.suspect(addrs[0] or "")
+        for ref, expected in [(written.ref, data), (second.ref, other), (written.ref, data)]:
+            began = time.monotonic()
+            assert await read(reader, ref, addrs) == expected
+            assert time.monotonic() - began < 2.0  # the paused node is not even asked
     finally:
         os.kill(paused.pid, signal.SIGCONT)
         await pool.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from cairn.api_service.blob_health import NodeHealth
 from cairn.api_service.blob_io import (
     BlobIOConfig,
     BlobRef,
@@ -56,6 +57,7 @@ class FakeNode:
         self.read_timeouts: list[float] = []
         self.closed = False
         self.read_chunk = 1000  # deliberately unaligned with pieces
+        self.delay_s = 0.0  # mode "slow": the wait before a read stream's first byte
 
     async def write_shard(
         self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float = 60.0
@@ -93,6 +95,8 @@ class FakeNode:
             raise DataNodeUnavailable(f"{self.addr} is down")
         if self.mode == "hang":
             await asyncio.Event().wait()
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay_s)
         if self.mode == "missing" or key not in self.shards:
             raise ShardNotFound(str(key))
         source = self.shards[key]
@@ -126,10 +130,19 @@ class FakeNode:
         self.closed = True
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Cluster:
     def __init__(self) -> None:
         self.nodes = {addr: FakeNode(addr, self) for addr in ADDRS}
-        self.pool = DataNodePool(self.nodes.__getitem__)
+        self.clock = FakeClock()
+        self.pool = DataNodePool(self.nodes.__getitem__, NodeHealth(self.clock))
 
     @property
     def all_shards(self) -> dict[ShardKey, bytes]:
@@ -413,3 +426,173 @@ async def test_read_stream_deadlines_grow_with_their_span() -> None:
     span = SMALL.shard_span(len(data), range(0, 3))[1]
     assert cluster.node(0).read_timeouts[0] == FAST.read_timeout_s + span / FAST.read_min_bytes_per_s
     assert FAST.read_deadline(100 << 20) > FAST.read_deadline(1 << 20) > FAST.read_timeout_s
+
+
+# --- node health and hedging ----------------------------------------------------------------
+
+PATIENT = BlobIOConfig(read_piece_timeout_s=5.0, read_window_stripes=3, read_hedge_min_s=0.02)
+
+
+async def timed_read(cluster: Cluster, ref: BlobRef, config: BlobIOConfig = PATIENT,
+                     faults: list[ShardFault] | None = None) -> tuple[bytes, float]:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    reader = BlobReader(cluster.pool, config, on_fault=faults.append if faults is not None else None)
+    out = bytearray()
+    async for part in reader.read(ref, ADDRS):
+        out += part
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    return bytes(out), loop.time() - began
+
+
+def calls(cluster: Cluster) -> list[int]:
+    return [cluster.node(i).read_calls for i in range(12)]
+
+
+async def test_a_hung_node_is_hedged_then_avoided_then_tried_again_after_its_cool_down() -> None:
+    cluster = Cluster()
+    health = cluster.pool.health
+    data, ref = await written_blob(cluster)  # 11 stripes: 4 windows of 3
+    hung = cluster.node(2)
+    hung.mode = "hang"
+
+    got, took = await timed_read(cluster, ref)
+    assert got == data
+    assert took < 1.0  # the hedge delay, not read_piece_timeout_s (5 s)
+    assert hung.read_calls == 1  # dropped for the rest of the read after losing the race
+    assert health.suspect(hung.addr) and health.cooldown(hung.addr) == 2.0
+    assert calls(cluster)[8] == 4 and sum(calls(cluster)[9:]) == 0  # one parity stream per window
+
+    before = calls(cluster)
+    got, took = await timed_read(cluster, ref)
+    assert got == data and took < 0.5
+    assert hung.read_calls == 1  # not touched while suspect: parity planned from the start
+    assert [a - b for a, b in zip(calls(cluster), before, strict=True)] == [4, 4, 0, 4, 4, 4, 4, 4, 4, 0, 0, 0]
+
+    cluster.clock.now += 2.0  # cool-down over: the next read probes it, fails, the cool-down doubles
+    got, took = await timed_read(cluster, ref)
+    assert got == data and took < 1.0
+    assert hung.read_calls == 2 and health.cooldown(hung.addr) == 4.0
+
+    hung.mode = "ok"
+    cluster.clock.now += 3.9
+    got, _ = await timed_read(cluster, ref)
+    assert got == data and hung.read_calls == 2  # still cooling down
+    cluster.clock.now += 0.1
+    before = calls(cluster)
+    got, _ = await timed_read(cluster, ref)
+    assert got == data and not health.suspect(hung.addr)  # a delivered piece clears the suspicion
+    assert [a - b for a, b in zip(calls(cluster), before, strict=True)] == [4] * 8 + [0] * 4
+
+
+async def test_a_node_that_refuses_connections_is_suspect_and_skipped() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(5).mode = "down"
+    assert (await timed_read(cluster, ref))[0] == data
+    assert cluster.node(5).read_calls == 1  # the first window's attempt only
+    assert (await timed_read(cluster, ref))[0] == data
+    assert cluster.node(5).read_calls == 1
+    assert cluster.pool.health.suspect(ADDRS[5])
+
+
+async def test_missing_or_corrupt_shards_do_not_make_their_node_suspect() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(1).mode = "missing"
+    cluster.node(3).mode, cluster.node(3).fail_after = "corrupt", 0
+    faults: list[ShardFault] = []
+    assert (await timed_read(cluster, ref, faults=faults))[0] == data
+    assert {(f.key.index, f.kind) for f in faults} == {(1, "missing"), (3, "corrupt")}
+    assert not cluster.pool.health.suspect(ADDRS[1]) and not cluster.pool.health.suspect(ADDRS[3])
+
+
+async def test_suspicion_never_fails_a_read_that_suspect_nodes_can_serve() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    for i in (0, 2, 4, 6, 8, 10):  # six suspects: only six healthy-looking slots remain
+        cluster.pool.health.record_failure(ADDRS[i])
+    got, _ = await timed_read(cluster, ref)
+    assert got == data
+    assert calls(cluster)[1::2] == [4] * 6  # every non-suspect slot, plus two suspect ones
+    assert sum(calls(cluster)[0::2]) == 8
+    assert not cluster.pool.health.suspect(ADDRS[0])  # the suspects it used delivered: cleared
+
+
+async def test_a_slow_node_is_hedged_and_the_bytes_stay_identical() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster, 30 * 4096 + 17)
+    for i in (0, 7):
+        cluster.node(i).mode, cluster.node(i).delay_s = "slow", 0.15
+    got, took = await timed_read(cluster, ref)
+    assert got == data and took < 1.0
+    assert cluster.pool.health.suspect(ADDRS[0]) and cluster.pool.health.suspect(ADDRS[7])
+    got, _ = await timed_read(cluster, ref, faults=[])
+    assert got == data and cluster.node(0).read_calls == 1 and cluster.node(7).read_calls == 1
+
+
+async def test_hedges_are_bounded_per_window_and_reads_still_meet_quorum() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    for i in (1, 3, 5, 6):  # four hung data nodes: every parity slot is needed
+        cluster.node(i).mode = "hang"
+    got, took = await timed_read(cluster, ref)
+    assert got == data and took < 1.0
+    assert calls(cluster)[8:] == [4, 4, 4, 4]
+    config = BlobIOConfig(read_piece_timeout_s=0.3, read_window_stripes=3, read_hedge_min_s=0.02,
+                          read_hedge_max_streams=1)
+    fresh = Cluster()
+    data, ref = await written_blob(fresh)
+    for i in (1, 3):
+        fresh.node(i).mode = "hang"
+    got, took = await timed_read(fresh, ref, config)  # one hedge, then the stall timeout
+    assert got == data and 0.3 <= took < 2.0
+    assert fresh.node(1).read_calls == 1 and fresh.node(3).read_calls == 1
+
+
+async def test_a_hedged_read_abandoned_midway_leaves_no_tasks() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(4).mode = "hang"
+    reader = BlobReader(cluster.pool, PATIENT)
+    stream = reader.read(ref, ADDRS)
+    assert await anext(stream) == data[:4096]  # type: ignore[arg-type]
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_a_cancelled_read_task_leaves_no_tasks() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    for i in range(8):
+        cluster.node(i).mode = "hang"  # nothing can complete: the read waits
+
+    async def consume() -> None:
+        async for _ in BlobReader(cluster.pool, PATIENT).read(ref, ADDRS):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+def test_hedge_config_is_validated() -> None:
+    assert BlobIOConfig().hedges(SMALL) == 4
+    assert BlobIOConfig(read_hedge_max_streams=9).hedges(SMALL) == 4
+    assert BlobIOConfig(read_hedge_max_streams=0).hedges(SMALL) == 0
+    for bad in ({"read_hedge_min_s": 0}, {"read_hedge_max_streams": -2}, {"read_hedge_p95_factor": -1}):
+        with pytest.raises(ValueError):
+            BlobIOConfig(**bad)  # type: ignore[arg-type]
+
+
+async def test_a_hedge_that_fails_is_replaced_by_the_next_slot() -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(0).mode = "hang"
+    cluster.node(8).mode = "down"  # the first hedge target
+    got, took = await timed_read(cluster, ref)
+    assert got == data and took < 1.0
+    assert cluster.node(9).read_calls == 4
