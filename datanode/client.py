@@ -41,6 +41,9 @@ __all__ = [
 
 #: Pieces larger than this are split before sending (gRPC messages stay small).
 MAX_PIECE_BYTES = 4 << 20
+#: A shard that turns out to be one piece of at most this size goes as one unary PutShard call
+#: instead of a WriteShard stream (one message instead of header, piece, trailer, half-close).
+MAX_UNARY_BYTES = 4 << 20
 
 _TRANSPORT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 _BY_CODE: dict[grpc.StatusCode, type[DataNodeError]] = {
@@ -64,6 +67,14 @@ def _key(msg: common_pb2.ShardKey) -> ShardKey:
 
 def _info(msg: datanode_pb2.ShardInfo) -> ShardInfo:
     return ShardInfo(_key(msg.key), msg.pg, msg.length, msg.crc32c, _STATES.get(msg.state, "unknown"))
+
+
+async def _chain(first: bytes, second: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    if second is not None:
+        yield second
+        async for piece in rest:
+            yield piece
 
 
 class DataNodeClient:
@@ -95,7 +106,29 @@ class DataNodeClient:
     async def write_shard(
         self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float = 60.0
     ) -> ShardInfo:
-        """Stream a shard; returns once its bytes and index row are durable (idempotent)."""
+        """Send a shard; returns once its bytes and index row are durable (idempotent).
+
+        Looks one piece ahead: a shard that is a single piece of at most MAX_UNARY_BYTES (or
+        empty) goes as one unary PutShard call, anything else as a WriteShard stream.
+        """
+        it = aiter(pieces)
+        first = await anext(it, None)
+        second = await anext(it, None) if first is not None else None
+        if second is None and (first is None or len(first) <= MAX_UNARY_BYTES):
+            return await self._put(key, pg, bytes(first or b""), timeout)
+        return await self._stream(key, pg, _chain(first, second, it), timeout)
+
+    async def _put(self, key: ShardKey, pg: int, data: bytes, timeout: float) -> ShardInfo:
+        request = datanode_pb2.PutShardRequest(
+            header=datanode_pb2.WriteShardHeader(key=_key_pb(key), pg=pg),
+            piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)))
+        try:
+            reply = await self._rpc().PutShard(request, timeout=timeout)
+        except grpc.RpcError as err:
+            raise self._error(err) from err
+        return _info(reply.shard)
+
+    async def _stream(self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float) -> ShardInfo:
         call = self._rpc().WriteShard(timeout=timeout)
         try:
             await call.write(datanode_pb2.WriteShardRequest(

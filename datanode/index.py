@@ -143,6 +143,18 @@ class ShardIndex:
             ).fetchone()
         return _entry(row) if row else None
 
+    def get_many(self, keys: Iterable[ShardKey]) -> dict[ShardKey, IndexEntry]:
+        """The rows of those `keys` that exist (one lock hold for the lot)."""
+        found: dict[ShardKey, IndexEntry] = {}
+        with self._lock:
+            for key in keys:
+                row = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM shards WHERE blob_id = ? AND idx = ?", (key.blob_id, key.index)
+                ).fetchone()
+                if row:
+                    found[key] = _entry(row)
+        return found
+
     def commit_batch(self, entries: Iterable[IndexEntry], volume: int, committed_end: int) -> None:
         """Upsert `entries` and advance `volume`'s committed end, in one durable transaction."""
         with self._lock:

@@ -75,6 +75,14 @@ class MemoryShardStore:
         self._shards[key] = shard
         return WriteResult(shard.info(key), already_present=False)
 
+    async def write_whole(
+        self, key: ShardKey, pg: int, data: bytes, crc: int, expected_length: int | None = None
+    ) -> WriteResult:
+        async def one() -> AsyncIterator[tuple[bytes, int]]:
+            yield data, crc
+
+        return await self.write(key, pg, one(), expected_length)
+
     async def open_read(self, key: ShardKey, offset: int = 0, length: int | None = None) -> ShardRead:
         self._check_open()
         shard = self._shards.get(key)

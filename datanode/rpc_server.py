@@ -3,7 +3,8 @@
 Only this module and client.py touch the generated stubs. Each domain error becomes a status
 code plus its reason (cairn/rpc.py); the table is `_STATUS`. A WriteShard stream must start
 with a header; the store sees the pieces as (bytes, crc32c) pairs and commits only when the
-client half-closes, so a stream broken mid-way stores nothing.
+client half-closes, so a stream broken mid-way stores nothing. PutShard is the unary twin for
+a shard that fits one message (it arrives whole or not at all, so it needs no trailer).
 """
 
 from __future__ import annotations
@@ -98,6 +99,22 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             raise AssertionError("unreachable") from exc
         return datanode_pb2.WriteShardResponse(shard=info_to_pb(result.info),
                                                already_present=result.already_present)
+
+    async def PutShard(
+        self, request: datanode_pb2.PutShardRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.PutShardResponse:
+        try:
+            if not request.HasField("header") or not request.HasField("piece"):
+                raise errors.BadShardRequest("a PutShard request carries a header and a piece")
+            header = request.header
+            key = key_from_pb(header.key)
+            expected = header.expected_length if header.HasField("expected_length") else None
+            result = await self._store.write_whole(key, header.pg, request.piece.data, request.piece.crc32c,
+                                                   expected)
+        except errors.DataNodeError as exc:
+            await self._fail(context, exc)
+            raise AssertionError("unreachable") from exc
+        return datanode_pb2.PutShardResponse(shard=info_to_pb(result.info), already_present=result.already_present)
 
     async def ReadShard(
         self, request: datanode_pb2.ReadShardRequest, context: grpc.aio.ServicerContext

@@ -87,6 +87,10 @@ class ShardStore(Protocol):
         expected_length: int | None = None,
     ) -> WriteResult: ...
 
+    async def write_whole(
+        self, key: ShardKey, pg: int, data: bytes, crc: int, expected_length: int | None = None
+    ) -> WriteResult: ...
+
     async def open_read(self, key: ShardKey, offset: int = 0, length: int | None = None) -> ShardRead: ...
 
     async def delete(self, keys: Sequence[ShardKey]) -> int: ...
@@ -230,8 +234,7 @@ class DiskShardStore:
         expected_length: int | None = None,
     ) -> WriteResult:
         self._check_open()
-        staged = StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes)
-        submitted = False
+        staged = self._staging()
         try:
             async for data, piece_crc in pieces:
                 if crc32c(data) != piece_crc:
@@ -240,26 +243,68 @@ class DiskShardStore:
                     await self._run(staged.add, data)
                 else:
                     staged.add(data)
+        except BaseException:
+            staged.discard()
+            raise
+        return await self._store_staged(key, pg, staged, expected_length)
+
+    async def write_whole(
+        self, key: ShardKey, pg: int, data: bytes, crc: int, expected_length: int | None = None
+    ) -> WriteResult:
+        """`write` of a shard that arrived in one piece, without the async iteration."""
+        self._check_open()
+        if crc32c(data) != crc:
+            raise PieceChecksumMismatch(f"{key}: the shard's crc32c does not match its bytes")
+        staged = self._staging()
+        try:
+            if staged.would_spool(len(data)):
+                await self._run(staged.add, data)
+            else:
+                staged.add(data)
+        except BaseException:
+            staged.discard()
+            raise
+        return await self._store_staged(key, pg, staged, expected_length)
+
+    def _staging(self) -> StagedPayload:
+        return StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes)
+
+    async def _store_staged(
+        self, key: ShardKey, pg: int, staged: StagedPayload, expected_length: int | None
+    ) -> WriteResult:
+        """Commit fully received bytes under the key's lock; owns (and discards) `staged`.
+
+        The first attempt goes to a lane marked `if_absent`: the lane looks the key up in the
+        batch's own thread hop and writes the record only if the key is unknown (the common
+        case: one hop per batch, none per write). A known key comes back as `present` and is
+        settled here, still under the lock: dead, conflict, idempotent retry or repair.
+        """
+        record: PendingRecord | None = None
+        try:
             staged.finish()
             if expected_length is not None and staged.length != expected_length:
                 raise LengthMismatch(f"{key}: expected {expected_length} bytes, got {staged.length}")
             if self.used_bytes + record_size(staged.length) > self._capacity:
                 raise NodeFull(f"writing {staged.length} bytes would exceed the node's capacity")
             async with self._key_lock(key):
-                existing = await self._run(self._index.get, key)
-                if existing is not None:
-                    if existing.state is ShardState.DEAD:
-                        raise ShardDeleted(f"{key} was deleted on this node")
-                    if (existing.length, existing.crc32c) != (staged.length, staged.crc32c):
-                        raise ShardConflict(f"{key} exists with different bytes")
-                    if await self._run(self._same_bytes, existing, staged):
-                        return WriteResult(existing.info(), already_present=True)
-                record = PendingRecord(RecordKind.SHARD, key, pg, staged, None)
-                submitted = True  # from here on the lane owns (and discards) the staged bytes
+                record = PendingRecord(RecordKind.SHARD, key, pg, staged, None, if_absent=True)
+                entry = await self._commit(record)
+                existing = record.present
+                if existing is None:
+                    return WriteResult(entry.info(), already_present=False)
+                if existing.state is ShardState.DEAD:
+                    raise ShardDeleted(f"{key} was deleted on this node")
+                if (existing.length, existing.crc32c) != (staged.length, staged.crc32c):
+                    raise ShardConflict(f"{key} exists with different bytes")
+                if await self._run(self._same_bytes, existing, staged):
+                    return WriteResult(existing.info(), already_present=True)
+                record = PendingRecord(RecordKind.SHARD, key, pg, staged, None)  # a repair
                 entry = await self._commit(record)
                 return WriteResult(entry.info(), already_present=False)
         finally:
-            if not submitted:
+            # A lane owns a submitted record's bytes until its batch settles and then discards
+            # them, except those of a record it found present, which come back to us.
+            if record is None or not record.submitted or (record.present is not None and record.future.done()):
                 staged.discard()
 
     def _same_bytes(self, existing: IndexEntry, staged: StagedPayload) -> bool:

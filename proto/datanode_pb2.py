@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from cairn.proto import common_pb2 as cairn_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61irn/proto/datanode.proto\x12\x11\x63\x61irn.datanode.v1\x1a\x18\x63\x61irn/proto/common.proto\"*\n\nShardPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"x\n\x10WriteShardHeader\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\n\n\x02pg\x18\x02 \x01(\r\x12\x1c\n\x0f\x65xpected_length\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x12\n\x10_expected_length\"3\n\x11WriteShardTrailer\x12\x0e\n\x06length\x18\x01 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"\xbb\x01\n\x11WriteShardRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.cairn.datanode.v1.WriteShardHeaderH\x00\x12.\n\x05piece\x18\x02 \x01(\x0b\x32\x1d.cairn.datanode.v1.ShardPieceH\x00\x12\x37\n\x07trailer\x18\x03 \x01(\x0b\x32$.cairn.datanode.v1.WriteShardTrailerH\x00\x42\x06\n\x04kind\"\x8d\x01\n\tShardInfo\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\n\n\x02pg\x18\x02 \x01(\r\x12\x0e\n\x06length\x18\x03 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12,\n\x05state\x18\x05 \x01(\x0e\x32\x1d.cairn.datanode.v1.ShardState\"Z\n\x12WriteShardResponse\x12+\n\x05shard\x18\x01 \x01(\x0b\x32\x1c.cairn.datanode.v1.ShardInfo\x12\x17\n\x0f\x61lready_present\x18\x02 \x01(\x08\"j\n\x10ReadShardRequest\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x13\n\x06length\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\t\n\x07_length\"}\n\x11ReadShardResponse\x12,\n\x05piece\x18\x01 \x01(\x0b\x32\x1d.cairn.datanode.v1.ShardPiece\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x14\n\x0crange_length\x18\x03 \x01(\x04\x12\x14\n\x0cshard_length\x18\x04 \x01(\x04\">\n\x13\x44\x65leteShardsRequest\x12\'\n\x04keys\x18\x01 \x03(\x0b\x32\x19.cairn.common.v1.ShardKey\"\'\n\x14\x44\x65leteShardsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\"X\n\x11ListShardsRequest\x12\n\n\x02pg\x18\x01 \x01(\r\x12(\n\x05\x61\x66ter\x18\x02 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\r\n\x05limit\x18\x03 \x01(\r\"k\n\x12ListShardsResponse\x12,\n\x06shards\x18\x01 \x03(\x0b\x32\x1c.cairn.datanode.v1.ShardInfo\x12\'\n\x04next\x18\x02 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\"\r\n\x0bStatRequest\"\xee\x01\n\x0cStatResponse\x12\x14\n\x07node_id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x02 \x01(\x04\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x13\n\x0blive_shards\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x61\x64_shards\x18\x06 \x01(\x04\x12.\n\x06labels\x18\x07 \x01(\x0b\x32\x1e.cairn.common.v1.FailureDomain\x12\x0f\n\x07volumes\x18\x08 \x01(\r\x12\x16\n\x0esealed_volumes\x18\t \x01(\rB\n\n\x08_node_id*U\n\nShardState\x12\x1b\n\x17SHARD_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10SHARD_STATE_LIVE\x10\x01\x12\x14\n\x10SHARD_STATE_DEAD\x10\x02\x32\xc6\x03\n\x08\x44\x61taNode\x12[\n\nWriteShard\x12$.cairn.datanode.v1.WriteShardRequest\x1a%.cairn.datanode.v1.WriteShardResponse(\x01\x12X\n\tReadShard\x12#.cairn.datanode.v1.ReadShardRequest\x1a$.cairn.datanode.v1.ReadShardResponse0\x01\x12_\n\x0c\x44\x65leteShards\x12&.cairn.datanode.v1.DeleteShardsRequest\x1a\'.cairn.datanode.v1.DeleteShardsResponse\x12Y\n\nListShards\x12$.cairn.datanode.v1.ListShardsRequest\x1a%.cairn.datanode.v1.ListShardsResponse\x12G\n\x04Stat\x12\x1e.cairn.datanode.v1.StatRequest\x1a\x1f.cairn.datanode.v1.StatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61irn/proto/datanode.proto\x12\x11\x63\x61irn.datanode.v1\x1a\x18\x63\x61irn/proto/common.proto\"*\n\nShardPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"x\n\x10WriteShardHeader\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\n\n\x02pg\x18\x02 \x01(\r\x12\x1c\n\x0f\x65xpected_length\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x12\n\x10_expected_length\"3\n\x11WriteShardTrailer\x12\x0e\n\x06length\x18\x01 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"\xbb\x01\n\x11WriteShardRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.cairn.datanode.v1.WriteShardHeaderH\x00\x12.\n\x05piece\x18\x02 \x01(\x0b\x32\x1d.cairn.datanode.v1.ShardPieceH\x00\x12\x37\n\x07trailer\x18\x03 \x01(\x0b\x32$.cairn.datanode.v1.WriteShardTrailerH\x00\x42\x06\n\x04kind\"t\n\x0fPutShardRequest\x12\x33\n\x06header\x18\x01 \x01(\x0b\x32#.cairn.datanode.v1.WriteShardHeader\x12,\n\x05piece\x18\x02 \x01(\x0b\x32\x1d.cairn.datanode.v1.ShardPiece\"\x8d\x01\n\tShardInfo\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\n\n\x02pg\x18\x02 \x01(\r\x12\x0e\n\x06length\x18\x03 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12,\n\x05state\x18\x05 \x01(\x0e\x32\x1d.cairn.datanode.v1.ShardState\"Z\n\x12WriteShardResponse\x12+\n\x05shard\x18\x01 \x01(\x0b\x32\x1c.cairn.datanode.v1.ShardInfo\x12\x17\n\x0f\x61lready_present\x18\x02 \x01(\x08\"X\n\x10PutShardResponse\x12+\n\x05shard\x18\x01 \x01(\x0b\x32\x1c.cairn.datanode.v1.ShardInfo\x12\x17\n\x0f\x61lready_present\x18\x02 \x01(\x08\"j\n\x10ReadShardRequest\x12&\n\x03key\x18\x01 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x13\n\x06length\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\t\n\x07_length\"}\n\x11ReadShardResponse\x12,\n\x05piece\x18\x01 \x01(\x0b\x32\x1d.cairn.datanode.v1.ShardPiece\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x14\n\x0crange_length\x18\x03 \x01(\x04\x12\x14\n\x0cshard_length\x18\x04 \x01(\x04\">\n\x13\x44\x65leteShardsRequest\x12\'\n\x04keys\x18\x01 \x03(\x0b\x32\x19.cairn.common.v1.ShardKey\"\'\n\x14\x44\x65leteShardsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\"X\n\x11ListShardsRequest\x12\n\n\x02pg\x18\x01 \x01(\r\x12(\n\x05\x61\x66ter\x18\x02 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\x12\r\n\x05limit\x18\x03 \x01(\r\"k\n\x12ListShardsResponse\x12,\n\x06shards\x18\x01 \x03(\x0b\x32\x1c.cairn.datanode.v1.ShardInfo\x12\'\n\x04next\x18\x02 \x01(\x0b\x32\x19.cairn.common.v1.ShardKey\"\r\n\x0bStatRequest\"\xee\x01\n\x0cStatResponse\x12\x14\n\x07node_id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x02 \x01(\x04\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x13\n\x0blive_shards\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65\x61\x64_shards\x18\x06 \x01(\x04\x12.\n\x06labels\x18\x07 \x01(\x0b\x32\x1e.cairn.common.v1.FailureDomain\x12\x0f\n\x07volumes\x18\x08 \x01(\r\x12\x16\n\x0esealed_volumes\x18\t \x01(\rB\n\n\x08_node_id*U\n\nShardState\x12\x1b\n\x17SHARD_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10SHARD_STATE_LIVE\x10\x01\x12\x14\n\x10SHARD_STATE_DEAD\x10\x02\x32\x9b\x04\n\x08\x44\x61taNode\x12[\n\nWriteShard\x12$.cairn.datanode.v1.WriteShardRequest\x1a%.cairn.datanode.v1.WriteShardResponse(\x01\x12S\n\x08PutShard\x12\".cairn.datanode.v1.PutShardRequest\x1a#.cairn.datanode.v1.PutShardResponse\x12X\n\tReadShard\x12#.cairn.datanode.v1.ReadShardRequest\x1a$.cairn.datanode.v1.ReadShardResponse0\x01\x12_\n\x0c\x44\x65leteShards\x12&.cairn.datanode.v1.DeleteShardsRequest\x1a\'.cairn.datanode.v1.DeleteShardsResponse\x12Y\n\nListShards\x12$.cairn.datanode.v1.ListShardsRequest\x1a%.cairn.datanode.v1.ListShardsResponse\x12G\n\x04Stat\x12\x1e.cairn.datanode.v1.StatRequest\x1a\x1f.cairn.datanode.v1.StatResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.proto.datanode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SHARDSTATE']._serialized_start=1515
-  _globals['_SHARDSTATE']._serialized_end=1600
+  _globals['_SHARDSTATE']._serialized_start=1723
+  _globals['_SHARDSTATE']._serialized_end=1808
   _globals['_SHARDPIECE']._serialized_start=75
   _globals['_SHARDPIECE']._serialized_end=117
   _globals['_WRITESHARDHEADER']._serialized_start=119
@@ -42,26 +42,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITESHARDTRAILER']._serialized_end=292
   _globals['_WRITESHARDREQUEST']._serialized_start=295
   _globals['_WRITESHARDREQUEST']._serialized_end=482
-  _globals['_SHARDINFO']._serialized_start=485
-  _globals['_SHARDINFO']._serialized_end=626
-  _globals['_WRITESHARDRESPONSE']._serialized_start=628
-  _globals['_WRITESHARDRESPONSE']._serialized_end=718
-  _globals['_READSHARDREQUEST']._serialized_start=720
-  _globals['_READSHARDREQUEST']._serialized_end=826
-  _globals['_READSHARDRESPONSE']._serialized_start=828
-  _globals['_READSHARDRESPONSE']._serialized_end=953
-  _globals['_DELETESHARDSREQUEST']._serialized_start=955
-  _globals['_DELETESHARDSREQUEST']._serialized_end=1017
-  _globals['_DELETESHARDSRESPONSE']._serialized_start=1019
-  _globals['_DELETESHARDSRESPONSE']._serialized_end=1058
-  _globals['_LISTSHARDSREQUEST']._serialized_start=1060
-  _globals['_LISTSHARDSREQUEST']._serialized_end=1148
-  _globals['_LISTSHARDSRESPONSE']._serialized_start=1150
-  _globals['_LISTSHARDSRESPONSE']._serialized_end=1257
-  _globals['_STATREQUEST']._serialized_start=1259
-  _globals['_STATREQUEST']._serialized_end=1272
-  _globals['_STATRESPONSE']._serialized_start=1275
-  _globals['_STATRESPONSE']._serialized_end=1513
-  _globals['_DATANODE']._serialized_start=1603
-  _globals['_DATANODE']._serialized_end=2057
+  _globals['_PUTSHARDREQUEST']._serialized_start=484
+  _globals['_PUTSHARDREQUEST']._serialized_end=600
+  _globals['_SHARDINFO']._serialized_start=603
+  _globals['_SHARDINFO']._serialized_end=744
+  _globals['_WRITESHARDRESPONSE']._serialized_start=746
+  _globals['_WRITESHARDRESPONSE']._serialized_end=836
+  _globals['_PUTSHARDRESPONSE']._serialized_start=838
+  _globals['_PUTSHARDRESPONSE']._serialized_end=926
+  _globals['_READSHARDREQUEST']._serialized_start=928
+  _globals['_READSHARDREQUEST']._serialized_end=1034
+  _globals['_READSHARDRESPONSE']._serialized_start=1036
+  _globals['_READSHARDRESPONSE']._serialized_end=1161
+  _globals['_DELETESHARDSREQUEST']._serialized_start=1163
+  _globals['_DELETESHARDSREQUEST']._serialized_end=1225
+  _globals['_DELETESHARDSRESPONSE']._serialized_start=1227
+  _globals['_DELETESHARDSRESPONSE']._serialized_end=1266
+  _globals['_LISTSHARDSREQUEST']._serialized_start=1268
+  _globals['_LISTSHARDSREQUEST']._serialized_end=1356
+  _globals['_LISTSHARDSRESPONSE']._serialized_start=1358
+  _globals['_LISTSHARDSRESPONSE']._serialized_end=1465
+  _globals['_STATREQUEST']._serialized_start=1467
+  _globals['_STATREQUEST']._serialized_end=1480
+  _globals['_STATRESPONSE']._serialized_start=1483
+  _globals['_STATRESPONSE']._serialized_end=1721
+  _globals['_DATANODE']._serialized_start=1811
+  _globals['_DATANODE']._serialized_end=2350
 # @@protoc_insertion_point(module_scope)

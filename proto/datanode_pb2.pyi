@@ -53,6 +53,14 @@ class WriteShardRequest(_message.Message):
     trailer: WriteShardTrailer
     def __init__(self, header: _Optional[_Union[WriteShardHeader, _Mapping]] = ..., piece: _Optional[_Union[ShardPiece, _Mapping]] = ..., trailer: _Optional[_Union[WriteShardTrailer, _Mapping]] = ...) -> None: ...
 
+class PutShardRequest(_message.Message):
+    __slots__ = ("header", "piece")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    PIECE_FIELD_NUMBER: _ClassVar[int]
+    header: WriteShardHeader
+    piece: ShardPiece
+    def __init__(self, header: _Optional[_Union[WriteShardHeader, _Mapping]] = ..., piece: _Optional[_Union[ShardPiece, _Mapping]] = ...) -> None: ...
+
 class ShardInfo(_message.Message):
     __slots__ = ("key", "pg", "length", "crc32c", "state")
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +76,14 @@ class ShardInfo(_message.Message):
     def __init__(self, key: _Optional[_Union[_common_pb2.ShardKey, _Mapping]] = ..., pg: _Optional[int] = ..., length: _Optional[int] = ..., crc32c: _Optional[int] = ..., state: _Optional[_Union[ShardState, str]] = ...) -> None: ...
 
 class WriteShardResponse(_message.Message):
+    __slots__ = ("shard", "already_present")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardInfo
+    already_present: bool
+    def __init__(self, shard: _Optional[_Union[ShardInfo, _Mapping]] = ..., already_present: _Optional[bool] = ...) -> None: ...
+
+class PutShardResponse(_message.Message):
     __slots__ = ("shard", "already_present")
     SHARD_FIELD_NUMBER: _ClassVar[int]
     ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]

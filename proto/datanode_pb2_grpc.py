@@ -39,6 +39,11 @@ class DataNodeStub:
                 request_serializer=cairn_dot_proto_dot_datanode__pb2.WriteShardRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_datanode__pb2.WriteShardResponse.FromString,
                 _registered_method=True)
+        self.PutShard = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/PutShard',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.PutShardRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.PutShardResponse.FromString,
+                _registered_method=True)
         self.ReadShard = channel.unary_stream(
                 '/cairn.datanode.v1.DataNode/ReadShard',
                 request_serializer=cairn_dot_proto_dot_datanode__pb2.ReadShardRequest.SerializeToString,
@@ -69,6 +74,16 @@ class DataNodeServicer:
         CRC32C). The shard is stored and indexed only when the client half-closes after the
         trailer; a stream that breaks or ends without a trailer stores nothing.
         Idempotent by shard key: the same bytes again succeed, different bytes fail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutShard(self, request, context):
+        """Unary twin of WriteShard for a shard that fits one message: header and the whole shard
+        as one piece (its CRC32C is the whole shard's). A message arrives whole or not at all, so
+        no trailer is needed; the same rules apply: checked on arrival, acknowledged once durable,
+        idempotent, conflicts and errors as for WriteShard, nothing stored on failure.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +125,11 @@ def add_DataNodeServicer_to_server(servicer, server):
                     servicer.WriteShard,
                     request_deserializer=cairn_dot_proto_dot_datanode__pb2.WriteShardRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_datanode__pb2.WriteShardResponse.SerializeToString,
+            ),
+            'PutShard': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutShard,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.PutShardRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.PutShardResponse.SerializeToString,
             ),
             'ReadShard': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadShard,
@@ -159,6 +179,33 @@ class DataNode:
             '/cairn.datanode.v1.DataNode/WriteShard',
             cairn_dot_proto_dot_datanode__pb2.WriteShardRequest.SerializeToString,
             cairn_dot_proto_dot_datanode__pb2.WriteShardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutShard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/PutShard',
+            cairn_dot_proto_dot_datanode__pb2.PutShardRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.PutShardResponse.FromString,
             options,
             channel_credentials,
             insecure,
