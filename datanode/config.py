@@ -51,14 +51,18 @@ class StorageConfig:
     max_batch_bytes: int = 64 * MIB  #: payload bytes one batch (one fsync) takes at most
     io_threads: int = 8  #: size of the thread pool doing all blocking disk work
     spool_threshold_bytes: int = 8 * MIB  #: incoming shards larger than this are staged on disk
+    #: a write joins the fullest lane whose queue holds less than this (small writes coalesce
+    #: into few batches); once every lane holds more, the least full one; 0 = always least full
+    lane_fill_bytes: int = MIB
 
     def __post_init__(self) -> None:
         if self.volume_size_limit_bytes < 4096:
             raise ValueError("volume_size_limit_bytes must be at least 4096")
         if self.writer_lanes < 1 or self.io_threads < 1:
             raise ValueError("writer_lanes and io_threads must be at least 1")
-        if self.group_commit_window_ms < 0 or self.max_batch_bytes < 1 or self.spool_threshold_bytes < 0:
-            raise ValueError("group commit window, batch size and spool threshold must not be negative")
+        if (self.group_commit_window_ms < 0 or self.max_batch_bytes < 1 or self.spool_threshold_bytes < 0
+                or self.lane_fill_bytes < 0):
+            raise ValueError("group commit window, batch size, spool threshold and lane fill must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from cairn.datanode.volume import (
 log = logging.getLogger(__name__)
 
 _FLUSH_BYTES = 4 << 20
+RECORD_OVERHEAD = 80  #: bytes a record costs beyond its payload, for lane accounting
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ class Lane:
         self._max_batch_bytes = max_batch_bytes
         self._size_limit = size_limit
         self._queue: list[PendingRecord] = []
+        self.queued_bytes = 0  # payload bytes (plus record overhead) waiting in the queue
+        self.busy = False  # a batch is on its way to disk
         self._wakeup = asyncio.Event()
         self._closing = False
         self.batches = 0  # batches committed, for tests and stats
@@ -106,6 +109,7 @@ class Lane:
         if self._closing:
             raise RuntimeError("lane is closed")
         self._queue.append(record)
+        self.queued_bytes += record.length + RECORD_OVERHEAD
         record.submitted = True
         self._wakeup.set()
         return record.future
@@ -128,6 +132,7 @@ class Lane:
             if self._window_s > 0 and not self._closing:
                 await asyncio.sleep(self._window_s)
             batch = self._take_batch()
+            self.busy = True
             try:
                 entries: list[IndexEntry] = await self._run(self._write_batch, batch)
             except Exception as exc:  # the whole batch fails; writers see the error
@@ -141,6 +146,7 @@ class Lane:
                     if not record.future.done():
                         record.future.set_result(entry)
             finally:
+                self.busy = False
                 for record in batch:
                     if record.payload is not None and record.present is None:
                         record.payload.discard()  # a present record's bytes go back to its writer
@@ -157,6 +163,7 @@ class Lane:
             record = self._queue.pop(0)
             batch.append(record)
             size += record.length
+            self.queued_bytes -= record.length + RECORD_OVERHEAD
         for record in batch:
             record.seq = self._next_seq()
         return batch

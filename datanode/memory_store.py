@@ -58,7 +58,17 @@ class MemoryShardStore:
             if crc32c(data) != piece_crc:
                 raise PieceChecksumMismatch(f"{key}: a piece's crc32c does not match its bytes")
             parts.append(data)
-        data = b"".join(parts)
+        return self._store(key, pg, b"".join(parts), expected_length)
+
+    async def write_whole(
+        self, key: ShardKey, pg: int, data: bytes, crc: int, expected_length: int | None = None
+    ) -> WriteResult:
+        self._check_open()
+        if crc32c(data) != crc:
+            raise PieceChecksumMismatch(f"{key}: the shard's crc32c does not match its bytes")
+        return self._store(key, pg, data, expected_length)
+
+    def _store(self, key: ShardKey, pg: int, data: bytes, expected_length: int | None) -> WriteResult:
         if expected_length is not None and len(data) != expected_length:
             raise LengthMismatch(f"{key}: expected {expected_length} bytes, got {len(data)}")
         if sum(len(s.data) for s in self._shards.values()) + len(data) > self._capacity:
@@ -74,14 +84,6 @@ class MemoryShardStore:
         shard = _Shard(pg, data, crc32c(data), ShardState.LIVE)
         self._shards[key] = shard
         return WriteResult(shard.info(key), already_present=False)
-
-    async def write_whole(
-        self, key: ShardKey, pg: int, data: bytes, crc: int, expected_length: int | None = None
-    ) -> WriteResult:
-        async def one() -> AsyncIterator[tuple[bytes, int]]:
-            yield data, crc
-
-        return await self.write(key, pg, one(), expected_length)
 
     async def open_read(self, key: ShardKey, offset: int = 0, length: int | None = None) -> ShardRead:
         self._check_open()

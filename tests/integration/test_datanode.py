@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -160,8 +160,57 @@ async def test_unreachable_node_is_unavailable() -> None:
         await client.close()
 
 
+async def whole(data: bytes) -> AsyncIterator[bytes]:
+    yield data  # one piece: the client sends it as one unary PutShard
+
+
+async def streamed(data: bytes, size: int = 30_000) -> AsyncIterator[bytes]:
+    yield b""  # a second piece follows, so the client opens a WriteShard stream
+    async for piece in pieces_of(data, size):
+        yield piece
+
+
+async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[ServiceProcess]) -> None:
+    port = free_port()
+    start_node(tmp_path / "node", port, processes)
+    client = DataNodeClient(f"127.0.0.1:{port}")
+    try:
+        small, large = os.urandom(600), os.urandom(200_000)
+        k1, k2 = key(1), key(2)
+        assert (await client.write_shard(k1, 4, whole(small))).length == 600
+        assert (await client.write_shard(k2, 4, whole(large))).length == 200_000
+        assert await read_all(client, k1) == small and await read_all(client, k2) == large
+        assert await read_all(client, k2, 70_000, 10) == large[70_000:70_010]
+        # idempotent across the two paths; other bytes are a conflict on either path
+        assert (await client.write_shard(k1, 4, streamed(small))).crc32c == (
+            await client.write_shard(k1, 4, whole(small))).crc32c
+        with pytest.raises(ShardConflict):
+            await client.write_shard(k1, 4, whole(small[::-1]))
+        with pytest.raises(ShardConflict):
+            await client.write_shard(k2, 4, whole(large + b"!"))
+
+        # a bad checksum (raw stub, as a buggy peer would send it) stores nothing
+        bad = key(3)
+        with pytest.raises(Exception) as caught:
+            await client._rpc().PutShard(datanode_pb2.PutShardRequest(
+                header=datanode_pb2.WriteShardHeader(key={"blob_id": bad.blob_id, "index": 3}, pg=4),
+                piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=1)), timeout=10)
+        assert client._error(caught.value).__class__.__name__ == "PieceChecksumMismatch"
+        with pytest.raises(ShardNotFound):
+            await read_all(client, bad)
+
+        assert await client.delete_shards([k1]) == 1
+        with pytest.raises(ShardConflict):  # ShardDeleted: never resurrected
+            await client.write_shard(k1, 4, whole(small))
+        assert [(s.key, s.state) for s in (await client.list_shards(4))[0]] == sorted(
+            [(k1, "dead"), (k2, "live")])
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("send", [whole, streamed], ids=["unary", "stream"])
 async def test_kill9_during_writes_then_restart_keeps_every_acknowledged_shard(
-    tmp_path: Path, processes: list[ServiceProcess]
+    tmp_path: Path, processes: list[ServiceProcess], send: Callable[[bytes], AsyncIterator[bytes]]
 ) -> None:
     port = free_port()
     data_dir = tmp_path / "node"
@@ -178,7 +227,7 @@ async def test_kill9_during_writes_then_restart_keeps_every_acknowledged_shard(
             data = rng.randbytes(rng.choice([1, 5_000, 70_000, 150_000]))
             attempted[k] = data
             try:
-                await client.write_shard(k, w, pieces_of(data, 30_000), timeout=5)
+                await client.write_shard(k, w, send(data), timeout=5)
             except DataNodeError:
                 return
             acked[k] = data

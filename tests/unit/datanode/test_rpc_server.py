@@ -122,3 +122,61 @@ async def test_only_a_stream_ending_in_a_matching_trailer_is_stored(
     assert (await store.stats()).live_shards == 0
     with pytest.raises(ShardNotFound):
         await read(client, k)
+
+
+async def test_one_piece_shards_go_as_unary_put_and_map_errors_alike(
+    served: tuple[MemoryShardStore, DataNodeClient], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, client = served
+    calls: list[str] = []
+    for name in ("write", "write_whole"):
+        original = getattr(store, name)
+
+        def counted(*args: object, _name: str = name, _original: object = original) -> object:
+            calls.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(store, name, counted)
+    k, data = ShardKey(os.urandom(16), 1), os.urandom(600)
+    info = await client.write_shard(k, 3, chunks(data))  # one piece: PutShard
+    assert (info.key, info.pg, info.length, info.crc32c) == (k, 3, 600, crc32c(data))
+    assert await read(client, k) == data
+    assert (await client.write_shard(k, 3, chunks(data))).length == 600  # idempotent
+    with pytest.raises(ShardConflict):
+        await client.write_shard(k, 3, chunks(data[::-1]))
+    empty = ShardKey(os.urandom(16), 0)
+    assert (await client.write_shard(empty, 3, chunks(b""))).length == 0
+    assert calls == ["write_whole"] * 4
+    two = ShardKey(os.urandom(16), 2)
+    await client.write_shard(two, 3, chunks(data, 300))  # two pieces: a WriteShard stream
+    assert calls[-1] == "write" and await read(client, two) == data
+    await client.delete_shards([k])
+    with pytest.raises(ShardDeleted):
+        await client.write_shard(k, 3, chunks(data))
+
+
+async def raw_put(client: DataNodeClient, request: datanode_pb2.PutShardRequest) -> Exception:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client._rpc().PutShard(request, timeout=5)
+    return client._error(caught.value)
+
+
+async def test_a_bad_put_stores_nothing(served: tuple[MemoryShardStore, DataNodeClient]) -> None:
+    store, client = served
+    k = ShardKey(os.urandom(16), 0)
+    header = datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=k.blob_id, index=k.index), pg=1)
+    bad_crc = datanode_pb2.PutShardRequest(header=header, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=7))
+    assert isinstance(await raw_put(client, bad_crc), PieceChecksumMismatch)
+    no_header = datanode_pb2.PutShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+    assert isinstance(await raw_put(client, no_header), BadShardRequest)
+    short = datanode_pb2.WriteShardHeader(key=header.key, pg=1, expected_length=4)
+    wrong_length = datanode_pb2.PutShardRequest(
+        header=short, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+    assert isinstance(await raw_put(client, wrong_length), LengthMismatch)
+    bad_key = datanode_pb2.PutShardRequest(
+        header=datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=b"short", index=0), pg=1),
+        piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+    assert isinstance(await raw_put(client, bad_key), BadShardRequest)
+    assert (await store.stats()).live_shards == 0
+    with pytest.raises(ShardNotFound):
+        await read(client, k)
