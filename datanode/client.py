@@ -1,7 +1,8 @@
 """The typed async client of one data node (the contract is in /work/notes/interfaces.md).
 
 Callers see dataclasses (`ShardKey`, `ShardInfo`, `NodeStat`) and `DataNodeError`
-subclasses, never protobuf or grpc types. Every call carries a deadline. Every piece is sent
+subclasses, never protobuf or grpc types. Every call carries a deadline. `write_shard` sends a
+shard that turns out to be one piece as a unary PutShard, anything else as a WriteShard stream. Every piece is sent
 with its CRC32C and every piece received is checked against its CRC32C; a read stream that
 ends short, out of order or with a bad piece raises `ShardCorrupt`. Errors are classified by
 the server's reason (cairn/rpc.py), falling back to the status code for transport failures.
@@ -114,7 +115,7 @@ class DataNodeClient:
         it = aiter(pieces)
         first = await anext(it, None)
         second = await anext(it, None) if first is not None else None
-        if second is None and (first is None or len(first) <= MAX_UNARY_BYTES):
+        if first is None or (second is None and len(first) <= MAX_UNARY_BYTES):
             return await self._put(key, pg, bytes(first or b""), timeout)
         return await self._stream(key, pg, _chain(first, second, it), timeout)
 
