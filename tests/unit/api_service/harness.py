@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
 import uvicorn
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from cairn.api_service.app import S3App
 from cairn.api_service.auth import CredentialCache
@@ -119,3 +121,9 @@ def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
 
 async def _no_lookup(_: str) -> None:
     return None
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    """(S3 error code, HTTP status) of a boto3 ClientError."""
+    err = exc.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]

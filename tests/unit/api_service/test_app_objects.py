@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .harness import Endpoint, serve
-
-
-@pytest.fixture(scope="module")
-def s3e() -> Iterator[Endpoint]:
-    with serve() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def s3(s3e: Endpoint) -> Any:
-    return s3e.client()
-
-
-def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    err = exc.value.response
-    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
+from .harness import Endpoint, code_of
 
 
 def test_bucket_lifecycle(s3: Any) -> None:

@@ -5,31 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .harness import Endpoint, serve
+from .harness import Endpoint, code_of
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def s3e() -> Iterator[Endpoint]:
-    with serve() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def s3(s3e: Endpoint) -> Any:
-    return s3e.client()
-
-
-def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    err = exc.value.response
-    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def test_versioning_flow(s3: Any) -> None:
