@@ -70,12 +70,18 @@ class Layout:
     pg_count: int
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
+def _free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports that were free a moment ago. The sockets stay bound until all are
+    chosen: ports picked one at a time can repeat once the OS recycles a just-closed one."""
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
@@ -87,8 +93,10 @@ def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
         if missing <= 0:
             return layout
         ports = dict(layout.datanode_ports)
+        taken = {*ports.values(), *layout.placement_ports.values(), layout.metadata_port}
+        fresh = iter(p for p in _free_ports(missing + len(taken)) if p not in taken)
         for i in range(len(ports) + 1, len(ports) + missing + 1):
-            ports[f"dn-{i:02d}"] = _free_port()
+            ports[f"dn-{i:02d}"] = next(fresh)
         layout = Layout(**{**raw, "datanode_ports": ports})
     else:
         if args.data_nodes < args.k + args.m:
@@ -96,10 +104,11 @@ def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
                 f"cairn up: {args.data_nodes} data nodes give {args.data_nodes} failure domains, "
                 f"but {args.k}+{args.m} erasure coding needs at least {args.k + args.m}"
             )
+        ports = _free_ports(len(PLACEMENT_REPLICAS) + 1 + args.data_nodes)
         layout = Layout(
-            placement_ports={name: _free_port() for name in PLACEMENT_REPLICAS},
-            metadata_port=_free_port(),
-            datanode_ports={f"dn-{i:02d}": _free_port() for i in range(1, args.data_nodes + 1)},
+            placement_ports=dict(zip(PLACEMENT_REPLICAS, ports, strict=False)),
+            metadata_port=ports[len(PLACEMENT_REPLICAS)],
+            datanode_ports={f"dn-{i:02d}": port for i, port in enumerate(ports[len(PLACEMENT_REPLICAS) + 1 :], start=1)},
             k=args.k,
             m=args.m,
             pg_count=args.pg_count,

@@ -50,8 +50,11 @@ def channel(addr: str, overrides: Sequence[tuple[str, int]] = ()) -> grpc.aio.Ch
 
 #: Clients ping idle connections every 20 s (keepalive above); a server must accept pings
 #: that often, or it answers "too_many_pings" and drops the connection under in-flight calls.
+#: No SO_REUSEPORT (gRPC's default is on): a second server on a taken port must fail to
+#: start, not silently share the port and half the traffic with the first.
 _SERVER_OPTIONS: Sequence[tuple[str, int]] = (
     *_OPTIONS,
+    ("grpc.so_reuseport", 0),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.min_time_between_pings_ms", 10_000),
 )

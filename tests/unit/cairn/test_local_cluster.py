@@ -1,0 +1,33 @@
+"""`cairn up`'s layout: every service gets its own port, and the layout survives restarts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cairn.local_cluster import _free_ports, load_or_create_layout
+
+
+def _args(data_nodes: int) -> argparse.Namespace:
+    return argparse.Namespace(data_nodes=data_nodes, k=8, m=4, pg_count=32)
+
+
+def _all_ports(layout) -> list[int]:  # type: ignore[no-untyped-def]
+    return [*layout.placement_ports.values(), layout.metadata_port, *layout.datanode_ports.values()]
+
+
+def test_free_ports_are_distinct() -> None:
+    for _ in range(20):
+        ports = _free_ports(40)
+        assert len(set(ports)) == 40
+
+
+def test_layout_ports_are_distinct_kept_and_extended(tmp_path: Path) -> None:
+    first = load_or_create_layout(tmp_path, _args(12))
+    ports = _all_ports(first)
+    assert len(ports) == 16 and len(set(ports)) == 16
+    assert load_or_create_layout(tmp_path, _args(12)) == first
+    grown = load_or_create_layout(tmp_path, _args(14))
+    grown_ports = _all_ports(grown)
+    assert len(grown_ports) == 18 and len(set(grown_ports)) == 18
+    assert {k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports} == first.datanode_ports
