@@ -93,7 +93,7 @@ def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
         if missing <= 0:
             return layout
         ports = dict(layout.datanode_ports)
-        taken = {*ports.values(), *layout.placement_ports.values(), layout.metadata_port}
+        taken = {*ports.values(), *layout.placement_ports.values(), layout.metadata_port, args.port}
         fresh = iter(p for p in _free_ports(missing + len(taken)) if p not in taken)
         for i in range(len(ports) + 1, len(ports) + missing + 1):
             ports[f"dn-{i:02d}"] = next(fresh)
@@ -104,7 +104,8 @@ def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
                 f"cairn up: {args.data_nodes} data nodes give {args.data_nodes} failure domains, "
                 f"but {args.k}+{args.m} erasure coding needs at least {args.k + args.m}"
             )
-        ports = _free_ports(len(PLACEMENT_REPLICAS) + 1 + args.data_nodes)
+        needed = len(PLACEMENT_REPLICAS) + 1 + args.data_nodes
+        ports = [p for p in _free_ports(needed + 1) if p != args.port][:needed]  # never the S3 port
         layout = Layout(
             placement_ports=dict(zip(PLACEMENT_REPLICAS, ports, strict=False)),
             metadata_port=ports[len(PLACEMENT_REPLICAS)],

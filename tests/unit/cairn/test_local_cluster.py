@@ -9,7 +9,7 @@ from cairn.local_cluster import _free_ports, load_or_create_layout
 
 
 def _args(data_nodes: int) -> argparse.Namespace:
-    return argparse.Namespace(data_nodes=data_nodes, k=8, m=4, pg_count=32)
+    return argparse.Namespace(data_nodes=data_nodes, k=8, m=4, pg_count=32, port=9000)
 
 
 def _all_ports(layout) -> list[int]:  # type: ignore[no-untyped-def]
@@ -31,3 +31,14 @@ def test_layout_ports_are_distinct_kept_and_extended(tmp_path: Path) -> None:
     grown_ports = _all_ports(grown)
     assert len(grown_ports) == 18 and len(set(grown_ports)) == 18
     assert {k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports} == first.datanode_ports
+
+
+def test_internal_services_never_take_the_s3_port(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import cairn.local_cluster as lc
+
+    real = lc._free_ports
+    s3_port = real(1)[0]
+    monkeypatch.setattr(lc, "_free_ports", lambda count: [s3_port, *real(count - 1)])
+    args = argparse.Namespace(data_nodes=12, k=8, m=4, pg_count=32, port=s3_port)
+    layout = load_or_create_layout(tmp_path, args)
+    assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 16
