@@ -326,6 +326,14 @@ async def verify(
             break
     if not matched:
         raise SignatureDoesNotMatch(AWSAccessKeyId=parsed.access_key_id)
+    # Every x-amz-* header must be covered by the signature: otherwise whoever holds a signed
+    # request (a presigned PUT, a captured one) could add `x-amz-copy-source` or metadata.
+    signed = set(parsed.signed_headers)
+    unsigned = sorted({name.lower() for name in headers.keys() if name.lower().startswith("x-amz-")} - signed)
+    if unsigned:
+        raise AccessDenied(
+            "There were headers present in the request which were not signed", HeadersNotSigned=", ".join(unsigned)
+        )
 
     decoded_length: int | None = None
     if mode.streaming:

@@ -133,6 +133,25 @@ async def test_presigned_get_and_put() -> None:
         assert await drain(auth.body(stream(b"anything"))) == b"anything"
 
 
+async def test_unsigned_amz_headers_are_refused() -> None:
+    """A holder of a signed request must not add x-amz-* headers: a presigned PUT turned into a
+    copy of a private object, or a signed PUT given extra metadata, is AccessDenied."""
+    presigned_put = _presigned("put_object", {"Bucket": "b", "Key": "upload.txt"})
+    signed_put, _ = capture(client(), "put_object", Bucket="b", Key="k", Body=b"x")
+    added = [
+        dataclasses.replace(presigned_put, headers={**presigned_put.headers, "x-amz-copy-source": "/b/secret"}),
+        dataclasses.replace(signed_put, headers={**signed_put.headers, "x-amz-meta-injected": "yes"}),
+        dataclasses.replace(signed_put, headers={**signed_put.headers, "X-Amz-Copy-Source": "/b/secret"}),
+    ]
+    for request in added:
+        with pytest.raises(errors.AccessDenied) as exc:
+            await verify(request, lookup, now=NOW())
+        assert "not signed" in exc.value.message
+    # Headers that are not x-amz-* may be added freely, as with AWS.
+    extra = dataclasses.replace(presigned_put, headers={**presigned_put.headers, "content-type": "text/plain"})
+    assert (await verify(extra, lookup, now=NOW())).presigned
+
+
 async def test_presigned_expiry_and_limits() -> None:
     raw = _presigned("get_object", {"Bucket": "b", "Key": "k"}, expires=60)
     with pytest.raises(errors.AccessDenied, match="Request has expired"):
