@@ -165,8 +165,9 @@ class LocalCluster:
     def placement_addrs(self) -> list[str]:
         return [f"127.0.0.1:{p}" for p in self.layout.placement_ports.values()]
 
-    def _spec(self, role: str, name: str, module: str, args: list[str], addr: str, data_dir: Path | None) -> ChildSpec:
-        return ChildSpec(role, name, module, tuple(args), addr, data_dir, self.data_dir / "logs" / f"{name}.log")
+    def _spec(self, role: str, name: str, module: str, args: list[str], addr: str, data_dir: Path | None,
+              env: tuple[tuple[str, str], ...] = ()) -> ChildSpec:  # fmt: skip
+        return ChildSpec(role, name, module, tuple(args), addr, data_dir, self.data_dir / "logs" / f"{name}.log", env)
 
     def specs(self) -> dict[str, list[ChildSpec]]:
         layout = self.layout
@@ -180,10 +181,10 @@ class LocalCluster:
                 "--k", str(layout.k), "--m", str(layout.m), "--pg-count", str(layout.pg_count),
             ], f"127.0.0.1:{port}", d))
         d = self.data_dir / "metadata"
+        root = (("CAIRN_METADATA_ROOT_ACCESS_KEY", self.access_key), ("CAIRN_METADATA_ROOT_SECRET_KEY", self.secret_key))
         out["metadata"].append(self._spec("metadata", "metadata", "cairn.metadata", [
             "--data-dir", str(d), "--port", str(layout.metadata_port),
-            "--root-access-key", self.access_key, "--root-secret-key", self.secret_key,
-        ], f"127.0.0.1:{layout.metadata_port}", d))
+        ], f"127.0.0.1:{layout.metadata_port}", d, env=root))
         for i, (name, port) in enumerate(sorted(layout.datanode_ports.items()), start=1):
             d = self.data_dir / "datanodes" / name
             out["datanode"].append(self._spec("datanode", name, "cairn.datanode", [

@@ -36,6 +36,8 @@ class ChildSpec:
     addr: str
     data_dir: Path | None
     log_path: Path
+    #: Extra environment for the child: secrets go here, never into argv (which `ps` shows).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -73,7 +75,7 @@ class Supervisor:
             child.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", spec.module, *spec.args,
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, env={**os.environ, **dict(spec.env)},
             )
         child.started_at = time.monotonic()
         self._on_change()

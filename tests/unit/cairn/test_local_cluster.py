@@ -42,3 +42,19 @@ def test_internal_services_never_take_the_s3_port(tmp_path: Path, monkeypatch) -
     args = argparse.Namespace(data_nodes=12, k=8, m=4, pg_count=32, port=s3_port)
     layout = load_or_create_layout(tmp_path, args)
     assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 16
+
+
+def test_root_secret_reaches_metadata_through_the_environment_not_argv(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cairn.local_cluster import LocalCluster
+
+    monkeypatch.setenv("CAIRN_ROOT_ACCESS_KEY", "ROOTKEY")
+    monkeypatch.setenv("CAIRN_ROOT_SECRET_KEY", "root-secret-value")
+    args = argparse.Namespace(
+        data_dir=tmp_path, data_nodes=12, k=8, m=4, pg_count=32, port=9000, host="127.0.0.1",
+        api_workers=1, tls=False, tls_cert=None, tls_key=None, no_restart=True,
+    )
+    specs = LocalCluster(args).specs()
+    everything = [s for group in specs.values() for s in group]
+    assert all("root-secret-value" not in " ".join(s.args) for s in everything)
+    (metadata,) = specs["metadata"]
+    assert dict(metadata.env)["CAIRN_METADATA_ROOT_SECRET_KEY"] == "root-secret-value"
