@@ -28,6 +28,8 @@ class CopySource:
     bucket: Bucket
     version: ObjectVersion
     range: ByteRange | None
+    requested_version_id: str | None = None
+    """The versionId named in x-amz-copy-source, or None when the current version was meant."""
 
     @property
     def length(self) -> int:
@@ -73,7 +75,7 @@ async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
         if end < start or end >= version.size:
             raise InvalidRange(f"Range specified is not valid for source object of size: {version.size}")
         byte_range = ByteRange(start, end)
-    source = CopySource(bucket, version, byte_range)
+    source = CopySource(bucket, version, byte_range, version_id)
     if source.length > MAX_COPY_SIZE:
         raise InvalidRequest(
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"

@@ -216,7 +216,8 @@ async def copy_object(req: S3Request) -> Response:
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
-    same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and req.query.get("versionId") is None
+    # Copying a named older version onto its own key is how a version is restored: always legal.
+    same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and source.requested_version_id is None
     if same and directive == "COPY" and "x-amz-storage-class" not in req.headers:
         raise InvalidRequest("This copy request is illegal because it is trying to copy an object to itself "
                              "without changing the object's metadata, storage class, website redirect location "

@@ -37,6 +37,20 @@ def test_versioning_flow(s3: Any) -> None:
     assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
 
 
+def test_restore_old_version_by_copying_it_onto_its_own_key(s3: Any) -> None:
+    s3.create_bucket(Bucket="restore")
+    s3.put_bucket_versioning(Bucket="restore", VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket="restore", Key="k", Body=b"one")["VersionId"]
+    s3.put_object(Bucket="restore", Key="k", Body=b"two")
+    copied = s3.copy_object(Bucket="restore", Key="k", CopySource={"Bucket": "restore", "Key": "k", "VersionId": v1})
+    assert copied["CopySourceVersionId"] == v1 and copied["VersionId"] != v1
+    assert s3.get_object(Bucket="restore", Key="k")["Body"].read() == b"one"
+    assert len(s3.list_object_versions(Bucket="restore")["Versions"]) == 3
+    with pytest.raises(ClientError) as exc:  # without a version id it is still a copy onto itself
+        s3.copy_object(Bucket="restore", Key="k", CopySource={"Bucket": "restore", "Key": "k"})
+    assert code_of(exc) == ("InvalidRequest", 400)
+
+
 def test_listing_order_delimiter_and_pagination(s3: Any) -> None:
     s3.create_bucket(Bucket="list")
     keys = ["foo/", "foo+1/", "foo/a", "foo/b/c", "bar", "a b"]
