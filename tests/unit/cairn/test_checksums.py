@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from cairn.checksums import crc32c, crc64nvme, crc_combine
+from cairn.checksums import crc32c, crc64nvme, crc64nvme_reference, crc_combine
 
 
 def test_check_values() -> None:
     assert crc32c(b"123456789") == 0xE3069283
-    assert crc64nvme(b"123456789") == 0xAE8B14860A799888
+    assert crc64nvme(b"123456789") == crc64nvme_reference(b"123456789") == 0xAE8B14860A799888
     assert crc64nvme(b"56789", crc64nvme(b"1234")) == crc64nvme(b"123456789")
 
 
@@ -24,6 +24,14 @@ def test_combine_equals_crc_of_the_concatenation(
 ) -> None:
     a, b = os.urandom(sizes[0]), os.urandom(sizes[1])
     assert crc_combine(name, crc(a), crc(b), len(b)) == crc(a + b)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 63, 64, 1000, 65537])
+def test_crt_crc64nvme_matches_the_reference(size: int) -> None:
+    data = os.urandom(size)
+    assert crc64nvme(data) == crc64nvme_reference(data)
+    assert crc64nvme(data[size // 3 :], crc64nvme(data[: size // 3])) == crc64nvme_reference(data)
+    assert crc64nvme(memoryview(data)) == crc64nvme_reference(bytearray(data))
 
 
 def test_combine_refuses_a_non_crc() -> None:
