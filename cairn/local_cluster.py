@@ -105,11 +105,12 @@ def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
                 f"but {args.k}+{args.m} erasure coding needs at least {args.k + args.m}"
             )
         needed = len(PLACEMENT_REPLICAS) + 1 + args.data_nodes
-        ports = [p for p in _free_ports(needed + 1) if p != args.port][:needed]  # never the S3 port
+        chosen = [p for p in _free_ports(needed + 1) if p != args.port][:needed]  # never the S3 port
+        internal = len(PLACEMENT_REPLICAS)
         layout = Layout(
-            placement_ports=dict(zip(PLACEMENT_REPLICAS, ports, strict=False)),
-            metadata_port=ports[len(PLACEMENT_REPLICAS)],
-            datanode_ports={f"dn-{i:02d}": port for i, port in enumerate(ports[len(PLACEMENT_REPLICAS) + 1 :], start=1)},
+            placement_ports=dict(zip(PLACEMENT_REPLICAS, chosen, strict=False)),
+            metadata_port=chosen[internal],
+            datanode_ports={f"dn-{i:02d}": port for i, port in enumerate(chosen[internal + 1 :], start=1)},
             k=args.k,
             m=args.m,
             pg_count=args.pg_count,
