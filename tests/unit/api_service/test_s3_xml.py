@@ -76,6 +76,32 @@ def test_hostile_or_invalid_bodies_are_malformed(body: bytes) -> None:
         s3_xml.parse_delete(body)
 
 
+_UTF16_ENTITY = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "secretkey">]>'
+                 "<Delete><Object><Key>&a;</Key></Object></Delete>")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _UTF16_ENTITY.encode("utf-16"),  # with a byte order mark
+        _UTF16_ENTITY.encode("utf-16-le"),
+        _UTF16_ENTITY.encode("utf-16-be"),
+        _UTF16_ENTITY.replace("UTF-16", "UTF-8").encode(),
+        _UTF16_ENTITY.replace("UTF-16", "ISO-8859-1").encode("latin-1"),
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><Delete><Object><Key>a</Key></Object></Delete>',
+    ],
+)
+def test_dtd_guard_holds_in_any_encoding_and_only_utf8_is_read(body: bytes) -> None:
+    with pytest.raises(errors.MalformedXML):
+        s3_xml.parse_delete(body)
+
+
+def test_namespaced_and_prefixed_utf8_documents_parse() -> None:
+    body = '<d:Delete xmlns:d="http://s3.amazonaws.com/doc/2006-03-01/"><d:Object><d:Key> é&amp;</d:Key>' \
+           "</d:Object></d:Delete>"  # fmt: skip
+    assert s3_xml.parse_delete(body.encode()).objects == ((" é&", None),)
+
+
 def test_list_buckets_reads_back() -> None:
     body = s3_xml.list_buckets(
         [Bucket("b1", "id", "alice", VersioningState.UNVERSIONED, 1_700_000_000_123)], "alice"
