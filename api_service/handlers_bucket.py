@@ -10,6 +10,7 @@ from cairn.metadata.models import VersioningState
 from . import s3_xml
 from .context import S3Request
 from .errors import InvalidLocationConstraint
+from .object_headers import refuse_unsupported_features
 from .router import Op
 
 XML = "application/xml"
@@ -22,6 +23,7 @@ async def list_buckets(req: S3Request) -> Response:
 
 
 async def create_bucket(req: S3Request) -> Response:
+    refuse_unsupported_features(req.headers)  # an object-lock or public bucket must not be created silently
     region = req.services.config.region
     constraint = s3_xml.parse_create_bucket(await req.read_body())
     if constraint and constraint != region and not (constraint == "US" and region == "us-east-1"):

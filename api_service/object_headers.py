@@ -87,13 +87,16 @@ _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
 
 
 def refuse_unsupported_features(headers: Mapping[str, str]) -> None:
-    """Raise NotImplemented for encryption, object lock, tagging and non-private ACL headers."""
+    """Raise NotImplemented for encryption, object lock, tagging and non-private ACL headers
+    (on objects, uploads and buckets alike)."""
     for name, value in headers.items():
         lower = name.lower()
         if lower in _UNSUPPORTED or lower.startswith(_UNSUPPORTED_PREFIXES):
             raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
         if lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS:
             raise S3NotImplemented("Cairn does not implement ACLs other than private.", Header=lower)
+        if lower == "x-amz-bucket-object-lock-enabled" and value.strip().lower() != "false":
+            raise S3NotImplemented("Cairn does not implement object lock.", Header=lower)
 
 
 def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:

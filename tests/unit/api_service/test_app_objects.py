@@ -26,6 +26,29 @@ def test_bucket_lifecycle(s3: Any) -> None:
     assert code_of(exc) == ("InvalidBucketName", 400)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ObjectLockEnabledForBucket": True},
+        {"ACL": "public-read-write"},
+        {"ACL": "public-read"},
+        {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
+    ],
+)
+def test_create_bucket_refuses_object_lock_and_public_access(s3: Any, options: dict[str, Any]) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket="refused", **options)
+    assert code_of(exc) == ("NotImplemented", 501)
+    with pytest.raises(ClientError) as exc:
+        s3.head_bucket(Bucket="refused")
+    assert code_of(exc) == ("404", 404)
+
+
+def test_create_bucket_accepts_private_and_lock_disabled(s3: Any) -> None:
+    s3.create_bucket(Bucket="plain-lock-off", ObjectLockEnabledForBucket=False, ACL="private")
+    s3.head_bucket(Bucket="plain-lock-off")
+
+
 def test_put_get_head_delete(s3: Any) -> None:
     s3.create_bucket(Bucket="objs")
     body = bytes(range(256)) * 100

@@ -20,6 +20,8 @@ from cairn.api_service.object_headers import refuse_unsupported_features
         {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
         {"x-amz-acl": "public-read"},
         {"X-Amz-Acl": "authenticated-read"},
+        {"x-amz-bucket-object-lock-enabled": "true"},
+        {"x-amz-bucket-object-lock-enabled": "True"},
     ],
 )
 def test_unsupported_feature_headers_answer_501(headers: dict[str, str]) -> None:
@@ -37,6 +39,7 @@ def test_unsupported_feature_headers_answer_501(headers: dict[str, str]) -> None
         {"x-amz-meta-tagging": "not a tag"},
         {"x-amz-copy-source": "/b/k", "x-amz-tagging-directive": "COPY"},
         {"x-amz-website-redirect-location": "/elsewhere"},
+        {"x-amz-bucket-object-lock-enabled": "false"},
     ],
 )
 def test_ordinary_headers_pass(headers: dict[str, str]) -> None:
