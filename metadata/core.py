@@ -25,7 +25,11 @@ MAX_KEY_BYTES = 1024
 
 
 class BucketGate:
-    """A per-bucket readers/writer lock; a waiting writer blocks new readers."""
+    """A per-bucket readers/writer lock; a waiting writer blocks new readers.
+
+    A writer that is cancelled (or fails) while waiting for readers to drain removes its
+    claim before re-raising, so an abandoned DeleteBucket never blocks the bucket.
+    """
 
     def __init__(self) -> None:
         self._readers: defaultdict[str, int] = defaultdict(int)
@@ -51,7 +55,12 @@ class BucketGate:
         async with self._cond:
             await self._cond.wait_for(lambda: name not in self._writers)
             self._writers.add(name)
-            await self._cond.wait_for(lambda: not self._readers.get(name))
+            try:
+                await self._cond.wait_for(lambda: not self._readers.get(name))
+            except BaseException:  # cancelled while readers drain: give the name back
+                self._writers.discard(name)
+                self._cond.notify_all()
+                raise
         try:
             yield
         finally:
