@@ -8,8 +8,8 @@ event loop. Commands on one shard are serialized by that thread, which is also w
 conditional writes race-free: two If-None-Match writers of one key are applied one after the
 other and the second sees the first's version.
 
-A domain error raised by an applier rolls the transaction back and is re-raised to the
-caller; the shard is unchanged. `path=None` opens a private in-memory database: the same code
+A domain error raised by an applier, or a failing COMMIT, rolls the transaction back and is
+re-raised to the caller; the shard is unchanged and accepts the next command. `path=None` opens a private in-memory database: the same code
 as the on-disk shard, used by fast unit tests.
 """
 
@@ -85,10 +85,10 @@ class Shard:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = self._applier(conn, command)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
-        conn.execute("COMMIT")
         return result
 
     def apply_sync(self, command: Any) -> Any:
@@ -135,14 +135,18 @@ class ShardMachine:
         try:
             result: dict[str, Any] = {"ok": codec.to_plain(self._applier(conn, commands.decode(command)))}
         except MetadataError as err:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             conn.execute("BEGIN IMMEDIATE")
             result = {"error": err.reason, "message": err.message}
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
-        conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (index,))
-        conn.execute("COMMIT")
+        try:
+            conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (index,))
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
         return codec.dumps(result)
 
     def snapshot(self) -> bytes:
@@ -150,6 +154,14 @@ class ShardMachine:
 
     def restore(self, data: bytes) -> None:
         self._conn.deserialize(data)
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction, whatever failed (the applier or COMMIT itself: SQLITE_FULL,
+    IOERR, BUSY); SQLite may already have rolled back, and a shard left inside a transaction
+    would refuse every later BEGIN."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def raise_result_error(result: dict[str, Any]) -> None:
