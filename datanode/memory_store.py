@@ -1,8 +1,9 @@
 """`MemoryShardStore`: the in-memory twin of `DiskShardStore` for tests of other logic.
 
 Same contract as the `ShardStore` protocol (idempotent writes, conflicts, deleted keys stay
-deleted, piece checksums checked, dead shards read as not found), no durability. `corrupt()`
-lets a test make a shard fail its checksum on the next read.
+deleted, deleting an unknown key keeps it dead, piece checksums checked, dead shards read as
+not found), no durability. `corrupt()` lets a test make a shard fail its checksum on the next
+read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cairn.datanode.errors import (
     ShardDeleted,
     ShardNotFound,
 )
-from cairn.datanode.shards import ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import UNKNOWN_PG, ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.store import ShardRead, StoreStats
 
 
@@ -106,7 +107,9 @@ class MemoryShardStore:
         deleted = 0
         for key in dict.fromkeys(keys):
             shard = self._shards.get(key)
-            if shard is not None and shard.state is ShardState.LIVE:
+            if shard is None:  # a tombstone for a key never held: a later write is refused
+                self._shards[key] = _Shard(UNKNOWN_PG, b"", 0, ShardState.DEAD)
+            elif shard.state is ShardState.LIVE:
                 shard.state = ShardState.DEAD
                 deleted += 1
         return deleted

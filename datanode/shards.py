@@ -12,6 +12,9 @@ import enum
 from dataclasses import dataclass
 
 BLOB_ID_BYTES = 16
+#: The PG recorded for a tombstone of a key the node never held (a delete carries no PG):
+#: ListShards of this PG shows such keys, dead, with length 0.
+UNKNOWN_PG = 2**32 - 1
 
 
 class ShardState(enum.StrEnum):

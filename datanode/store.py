@@ -7,7 +7,8 @@ commit (lanes.py). `MemoryShardStore` (memory_store.py) is the in-memory twin.
 Invariants:
 - A write returns only once its record and index row are durable; a failed or abandoned
   write indexes nothing. Writes are idempotent by key: the same bytes again succeed; other
-  bytes raise ShardConflict; a deleted key raises ShardDeleted (no resurrection).
+  bytes raise ShardConflict; a deleted key raises ShardDeleted (no resurrection). Deleting a
+  key the node never held records a tombstone too, so a write arriving later is refused.
 - A read verifies every checksum it touches and reports damage as ShardCorrupt, never as
   ShardNotFound. A dead shard reads as ShardNotFound.
 - Writes, deletes and rewrites of one key are serialised by a per-key lock that is held
@@ -45,7 +46,7 @@ from cairn.datanode.errors import (
 from cairn.datanode.index import IndexEntry
 from cairn.datanode.lanes import Lane, PendingRecord
 from cairn.datanode.recovery import INDEX_NAME, recover
-from cairn.datanode.shards import ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import UNKNOWN_PG, ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.staging import StagedPayload
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
@@ -342,10 +343,14 @@ class DiskShardStore:
         async def one(key: ShardKey) -> bool:
             async with self._key_lock(key):
                 entry = await self._run(self._index.get, key)
-                if entry is None or entry.state is ShardState.DEAD:
+                if entry is not None and entry.state is ShardState.DEAD:
                     return False
-                await self._commit(PendingRecord(RecordKind.TOMBSTONE, key, entry.pg, None, entry))
-                return True
+                # An unknown key gets a tombstone too: a write of it still on its way here
+                # (a slow writer whose blob was already collected) must fail as ShardDeleted,
+                # not be stored live with nothing left to ever remove it.
+                pg = entry.pg if entry is not None else UNKNOWN_PG
+                await self._commit(PendingRecord(RecordKind.TOMBSTONE, key, pg, None, entry))
+                return entry is not None
 
         results = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
         return sum(results)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cairn.checksums import crc32c
-from cairn.datanode.errors import ShardCorrupt, ShardNotFound
+from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound
+from cairn.datanode.shards import UNKNOWN_PG
 from cairn.datanode.volume import RecordHeader, RecordKind, VolumeFile, encode_record
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
 
@@ -111,6 +112,31 @@ async def test_a_lost_or_damaged_index_is_rebuilt_from_the_volumes(tmp_path: Pat
     await store.close()
     if how == "garbage":
         assert moved_aside(tmp_path)
+
+
+@pytest.mark.parametrize("how", ["restart", "rebuild"])
+async def test_a_tombstone_for_a_key_never_held_survives_restart_and_rebuild(tmp_path: Path, how: str) -> None:
+    store = await open_store(tmp_path)
+    late, held = key(1), key(2)
+    await store.write(held, 4, pieces(b"held"))
+    assert await store.delete([late]) == 0
+    await store.close()
+    if how == "rebuild":
+        damage_index(tmp_path / "index.db", "deleted")
+
+    store = await open_store(tmp_path)
+    try:
+        assert store.recovered_rebuilt == (how == "rebuild")
+        with pytest.raises(ShardDeleted):
+            await store.write(late, 4, pieces(b"late"))
+        with pytest.raises(ShardNotFound):
+            await read_all(store, late)
+        assert [(i.key, i.state) for i in await store.list_pg(UNKNOWN_PG, None, 10)] == [(late, "dead")]
+        stats = await store.stats()
+        assert (stats.live_shards, stats.dead_shards) == (1, 1)
+        assert await read_all(store, held) == b"held"
+    finally:
+        await store.close()
 
 
 def flip(path: Path, offset: int) -> None:

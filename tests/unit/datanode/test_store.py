@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cairn.checksums import crc32c
 from cairn.datanode.errors import (
     DataNodeUnavailable,
     LengthMismatch,
@@ -22,6 +23,7 @@ from cairn.datanode.errors import (
     ShardNotFound,
 )
 from cairn.datanode.memory_store import MemoryShardStore
+from cairn.datanode.shards import UNKNOWN_PG
 from cairn.datanode.store import DiskShardStore, ShardStore
 from cairn.datanode.volume import VolumeFile
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
@@ -100,8 +102,25 @@ async def test_deleted_shards_read_as_not_found_and_stay_deleted(store: ShardSto
         await store.write(gone, 5, pieces(b"gone"))
     states = {i.key: i.state for i in await store.list_pg(5, None, 10)}
     assert states == {keep: "live", gone: "dead"}
+    stats = await store.stats()  # the unknown key() got a tombstone: dead as well
+    assert (stats.live_shards, stats.dead_shards, stats.state) == (1, 2, "up")
+
+
+async def test_a_delete_before_the_write_arrives_keeps_the_key_dead(store: ShardStore) -> None:
+    """GC deletes a blob while one shard is still on its way here: the late write must fail."""
+    late = key(3)
+    assert await store.delete([late]) == 0  # nothing live was deleted
+    with pytest.raises(ShardDeleted):
+        await store.write(late, 5, pieces(b"late"))
+    with pytest.raises(ShardDeleted):
+        await store.write_whole(late, 5, b"late", crc32c(b"late"))
+    with pytest.raises(ShardNotFound):
+        await read_all(store, late)
+    assert await store.delete([late]) == 0
+    assert await store.list_pg(5, None, 10) == []
+    assert [(i.key, i.state, i.length) for i in await store.list_pg(UNKNOWN_PG, None, 10)] == [(late, "dead", 0)]
     stats = await store.stats()
-    assert (stats.live_shards, stats.dead_shards, stats.state) == (1, 1, "up")
+    assert (stats.live_shards, stats.dead_shards) == (0, 1)
 
 
 async def test_list_paginates_by_key(store: ShardStore) -> None:
