@@ -2,7 +2,8 @@
 
 `S3Request` can only be built from an `AuthenticatedRequest`, so no handler runs for a request
 whose signature was not checked. Its body helpers wrap the wire stream in the SigV4 payload
-verification; `bucket()` looks the bucket up and applies the authorization rule.
+verification (and, for small XML bodies, Ingest's Content-MD5 / x-amz-checksum-* checks);
+`bucket()` looks the bucket up and applies the authorization rule.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from cairn.metadata.models import Bucket
 from .auth import authorize_bucket
 from .config import ApiConfig
 from .data_path import BlobStore
-from .errors import InvalidArgument, MalformedXML
+from .errors import EntityTooLarge, InvalidArgument, MalformedXML
+from .ingest import Ingest
 from .router import Endpoint
 from .s3_xml import MAX_XML_BODY
 from .sigv4 import AuthenticatedRequest, VerifiedBody
@@ -63,12 +65,15 @@ class S3Request:
         return self.auth.body(self.wire)
 
     async def read_body(self, limit: int = MAX_XML_BODY) -> bytes:
-        """The whole (small) body, verified; MalformedXML beyond `limit` bytes."""
+        """The whole (small) body, verified like an upload (Content-MD5, x-amz-checksum-* header or
+        trailer: BadDigest); MalformedXML beyond `limit` bytes."""
+        ingest = Ingest(self.body(), self.headers, max_size=limit, trailer_names=self.auth.trailer_names)
         out = bytearray()
-        async for piece in self.body():
-            out += piece
-            if len(out) > limit:
-                raise MalformedXML("The XML you provided was too large.")
+        try:
+            async for piece in ingest:
+                out += piece
+        except EntityTooLarge:
+            raise MalformedXML("The XML you provided was too large.") from None
         return bytes(out)
 
     async def bucket(self) -> Bucket:

@@ -88,6 +88,48 @@ def test_delete_objects_quiet_and_verbose(s3: Any) -> None:
     assert s3.list_objects_v2(Bucket="multi")["KeyCount"] == 0
 
 
+def _tamper(client: Any, operation: str, **headers: str) -> None:
+    """Replace the body digests botocore computed for `operation` with `headers` (before signing)."""
+
+    def set_headers(request: Any, **_: Any) -> None:
+        for name in [n for n in request.headers if n.lower().startswith(("x-amz-checksum-", "content-md5"))]:
+            del request.headers[name]
+        for name in [n for n in request.headers if n.lower() == "x-amz-sdk-checksum-algorithm"]:
+            del request.headers[name]
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    client.meta.events.register(f"before-sign.s3.{operation}", set_headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()},
+        {"x-amz-checksum-crc32": base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()},
+    ],
+)
+def test_delete_objects_with_a_wrong_body_digest_is_bad_digest(s3e: Endpoint, headers: dict[str, str]) -> None:
+    s3 = s3e.client(s3={"payload_signing_enabled": False})
+    s3.create_bucket(Bucket="digest")
+    s3.put_object(Bucket="digest", Key="keep", Body=b"x")
+    _tamper(s3, "DeleteObjects", **headers)
+    with pytest.raises(ClientError) as exc:
+        s3.delete_objects(Bucket="digest", Delete={"Objects": [{"Key": "keep"}]})
+    assert code_of(exc) == ("BadDigest", 400)
+    assert s3.get_object(Bucket="digest", Key="keep")["Body"].read() == b"x"
+
+
+def test_xml_bodies_with_a_right_digest_or_none_are_accepted(s3e: Endpoint) -> None:
+    s3 = s3e.client(s3={"payload_signing_enabled": False})
+    s3.create_bucket(Bucket="digest-ok")
+    s3.put_object(Bucket="digest-ok", Key="a", Body=b"x")
+    _tamper(s3, "PutBucketVersioning")
+    s3.put_bucket_versioning(Bucket="digest-ok", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="digest-ok")["Status"] == "Enabled"
+    assert s3.delete_objects(Bucket="digest-ok", Delete={"Objects": [{"Key": "a"}]})["Deleted"][0]["Key"] == "a"
+
+
 def test_copy_object_copy_and_replace(s3: Any) -> None:
     s3.create_bucket(Bucket="copy")
     s3.put_object(Bucket="copy", Key="src", Body=b"payload", Metadata={"a": "1"}, ContentType="text/x")
