@@ -32,6 +32,7 @@ from cairn.metadata.models import (
     MAX_PART_NUMBER,
     MIN_PART_NUMBER,
     MIN_PART_SIZE,
+    NULL_VERSION_ID,
     BlobRef,
     Checksum,
     ChecksumType,
@@ -44,9 +45,11 @@ from cairn.metadata.models import (
     Part,
 )
 from cairn.metadata.objects import (
+    VERSION_COLS,
     VersionBody,
     claim_blobs,
     commit_version,
+    current_row,
     enqueue_gc,
     find_row,
     version_from_row,
@@ -58,8 +61,15 @@ PART_COLS = "part_number, size, etag, last_modified_ms, checksums, blobs"
 
 @dataclass(frozen=True, slots=True)
 class CompletedRecord:
+    """What a completed upload keeps: the part list, the resulting version and its row's `rev`.
+
+    A retry is answered from the row `rev` (not the public id: `null` names whatever null
+    version is current now), or from `version` as it was once that row is gone.
+    """
+
     parts: tuple[CompletedPart, ...]
     version: ObjectVersion
+    rev: bytes = b""  # empty in records written before the rev was kept
 
 
 def upload_from_row(bucket: str, row: tuple[Any, ...]) -> MultipartUpload:
@@ -229,6 +239,25 @@ def _object_checksums(
     return (Checksum(algorithm, checksum_math.digest(algorithm, b"".join(values)), ChecksumType.COMPOSITE),)
 
 
+def _recorded_version(
+    conn: sqlite3.Connection, bucket: str, bucket_id: str, key: bytes, record: CompletedRecord
+) -> ObjectVersion:
+    """The version a completed upload produced: its row if it still exists, else as recorded."""
+    if record.rev:
+        row = conn.execute(
+            f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
+            (bucket_id, key, record.rev),
+        ).fetchone()
+    elif record.version.version_id != NULL_VERSION_ID:
+        row = find_row(conn, bucket_id, key, record.version.version_id)
+    else:  # an old record of a null version: which row it was is not known
+        row = None
+    if row is None:
+        return record.version
+    current = current_row(conn, bucket_id, key)
+    return version_from_row(bucket, row, current is not None and current[1] == row[1])
+
+
 def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     kb = cmd.key.encode()
     row = _upload_row(conn, cmd.bucket_id, kb, cmd.upload_id)
@@ -237,12 +266,7 @@ def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
         record = codec.loads(CompletedRecord, row[7])
         if record.parts != listed:
             raise NoSuchUpload("The specified upload does not exist.")
-        current = find_row(conn, cmd.bucket_id, kb, record.version.version_id)
-        return (
-            record.version
-            if current is None
-            else version_from_row(cmd.bucket, current, record.version.is_latest)
-        )
+        return _recorded_version(conn, cmd.bucket, cmd.bucket_id, kb, record)
     upload = upload_from_row(cmd.bucket, row)
     registered = _parts(conn, cmd.upload_id)
     chosen = _validate(listed, registered)
@@ -267,6 +291,8 @@ def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
         cmd.if_match,
         cmd.if_none_match,
     )
+    newest = current_row(conn, cmd.bucket_id, kb)  # the version just committed
+    rev = b"" if newest is None else bytes(newest[1])
     used = {p.part_number for p in chosen}
     for number, part in registered.items():
         if number not in used:
@@ -274,7 +300,7 @@ def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     conn.execute("DELETE FROM parts WHERE upload_id = ?", (cmd.upload_id,))
     conn.execute(
         "UPDATE uploads SET state = 'completed', result = ? WHERE bucket_id = ? AND key = ? AND upload_id = ?",
-        (codec.dumps(CompletedRecord(listed, version)), cmd.bucket_id, kb, cmd.upload_id),
+        (codec.dumps(CompletedRecord(listed, version, rev)), cmd.bucket_id, kb, cmd.upload_id),
     )
     return version
 

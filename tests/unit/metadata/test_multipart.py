@@ -195,3 +195,17 @@ async def test_list_uploads_orders_by_key_then_initiation_with_markers(
     assert page.common_prefixes == ("dir/",) and [u.key for u in page.uploads] == ["a", "b", "b", "c"]
     page = await svc.list_multipart_uploads(bucket, prefix="dir/")
     assert [u.key for u in page.uploads] == ["dir/x", "dir/y"]
+
+
+async def test_completing_again_after_the_null_version_was_replaced_returns_the_upload_result(
+    svc: MetadataService, bucket: str
+) -> None:
+    upload_id, listed, _ = await upload_parts(svc, bucket, "k", [MIB5, 1])
+    first = await svc.complete_multipart_upload(bucket, "k", upload_id, listed)
+    assert (await svc.complete_multipart_upload(bucket, "k", upload_id, listed)) == first
+    newer = await svc.put_object(bucket, "k", ObjectAttrs(size=0, etag=md5(b"")))
+    assert newer.version_id == first.version_id == "null"
+    again = await svc.complete_multipart_upload(bucket, "k", upload_id, listed)
+    assert again.etag == first.etag != newer.etag
+    assert again.size == first.size and again.blobs == first.blobs
+    assert (await svc.get_object(bucket, "k")).etag == newer.etag
