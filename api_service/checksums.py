@@ -1,9 +1,9 @@
 """The object checksums S3 clients send and ask for: CRC32, CRC32C, CRC64NVME, SHA1, SHA256.
 
 S3 carries each checksum base64-encoded over its big-endian digest bytes, in a header
-`x-amz-checksum-<alg>` (or a trailer of the same name). A multipart object's checksum is either
-COMPOSITE, `b64(H(d1 || d2 || ... || dN))-N` over the parts' raw digests, or FULL_OBJECT (for
-the CRCs: the CRC of the whole byte stream, derived from the parts' CRCs by `crc_combine`).
+`x-amz-checksum-<alg>` (or a trailer of the same name). This module hashes bodies as they stream
+and decodes client values; a multipart object's COMPOSITE / FULL_OBJECT checksum is computed from
+the parts' digests by the metadata service (cairn.metadata.checksum_math).
 
 CRC64NVME (reflected, polynomial 0x9A6C9329AC4BC9B5, init and xorout all ones) is computed with
 a slicing-by-8 table in pure Python: awscrt is not installed here. It is correct but slow
@@ -17,10 +17,8 @@ import binascii
 import enum
 import hashlib
 import zlib
-from collections.abc import Iterable
 from typing import Protocol
 
-from cairn import checksums as cairn_checksums
 from cairn.checksums import crc32c, crc64nvme
 
 
@@ -104,10 +102,6 @@ def new_hasher(alg: ChecksumAlgorithm) -> Hasher:
     return hashlib.sha1() if alg is ChecksumAlgorithm.SHA1 else hashlib.sha256()
 
 
-def b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
 def decode_b64_digest(alg: ChecksumAlgorithm, value: str) -> bytes | None:
     """The raw digest in a client-sent `value`, or None if it is not valid base64 of the right size."""
     try:
@@ -115,35 +109,6 @@ def decode_b64_digest(alg: ChecksumAlgorithm, value: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return raw if len(raw) == alg.digest_size else None
-
-
-def checksum_of(alg: ChecksumAlgorithm, data: bytes) -> str:
-    """The base64 checksum of a whole byte string."""
-    h = new_hasher(alg)
-    h.update(data)
-    return b64(h.digest())
-
-
-def composite(alg: ChecksumAlgorithm, part_digests: Iterable[bytes]) -> str:
-    """COMPOSITE multipart checksum: checksum of the concatenated part digests, suffixed `-N`."""
-    parts = list(part_digests)
-    h = new_hasher(alg)
-    for d in parts:
-        h.update(d)
-    return f"{b64(h.digest())}-{len(parts)}"
-
-
-def crc_combine(alg: ChecksumAlgorithm, crc1: int, crc2: int, len2: int) -> int:
-    """The CRC of A||B from crc(A), crc(B) and len(B), without reading the bytes."""
-    return cairn_checksums.crc_combine(alg.value, crc1, crc2, len2)
-
-
-def full_object_crc(alg: ChecksumAlgorithm, parts: Iterable[tuple[bytes, int]]) -> str:
-    """FULL_OBJECT checksum of a multipart object from (part digest, part size) pairs."""
-    crc = 0
-    for digest, size in parts:
-        crc = crc_combine(alg, crc, int.from_bytes(digest, "big"), size)
-    return b64(crc.to_bytes(alg.digest_size, "big"))
 
 
 def content_md5_digest(value: str) -> bytes | None:

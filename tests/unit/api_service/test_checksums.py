@@ -1,10 +1,9 @@
-"""S3 checksums: known vectors, incremental updates, composite and full-object multipart values."""
+"""S3 checksums: known vectors, incremental updates, parsing client values."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import zlib
 
 import crc32c
 from hypothesis import given
@@ -12,16 +11,17 @@ from hypothesis import strategies as st
 
 from cairn.api_service.checksums import (
     ChecksumAlgorithm,
-    checksum_of,
-    composite,
     content_md5_digest,
     crc64nvme,
     decode_b64_digest,
-    full_object_crc,
     new_hasher,
 )
 
-CRCS = [ChecksumAlgorithm.CRC32, ChecksumAlgorithm.CRC32C, ChecksumAlgorithm.CRC64NVME]
+
+def checksum_of(alg: ChecksumAlgorithm, data: bytes) -> str:
+    h = new_hasher(alg)
+    h.update(data)
+    return base64.b64encode(h.digest()).decode()
 
 
 def test_known_vectors() -> None:
@@ -44,20 +44,6 @@ def test_incremental_equals_whole(a: bytes, b: bytes) -> None:
         h.update(a)
         h.update(b)
         assert base64.b64encode(h.digest()).decode() == checksum_of(alg, a + b)
-
-
-@given(st.lists(st.binary(max_size=100), min_size=1, max_size=5))
-def test_full_object_crc_from_parts(parts: list[bytes]) -> None:
-    for alg in CRCS:
-        digests = [(base64.b64decode(checksum_of(alg, p)), len(p)) for p in parts]
-        assert full_object_crc(alg, digests) == checksum_of(alg, b"".join(parts))
-
-
-def test_composite_is_checksum_of_digests_with_count() -> None:
-    parts = [b"a" * 10, b"b" * 3]
-    raw = [zlib.crc32(p).to_bytes(4, "big") for p in parts]
-    expected = base64.b64encode(zlib.crc32(b"".join(raw)).to_bytes(4, "big")).decode() + "-2"
-    assert composite(ChecksumAlgorithm.CRC32, raw) == expected
 
 
 def test_parsing_client_values() -> None:
