@@ -12,7 +12,12 @@ Algorithm (blocking; runs once in the thread pool before the node serves):
 3. Otherwise *reconcile*: for each volume, scan from its `committed_end` (everything below
    was fsynced before its index rows committed). Whole records found there were written but
    never acknowledged; they are indexed (they read back whole). The first record that does
-   not check out starts a torn tail: the file is truncated there and fsynced.
+   not check out starts a torn tail: the file is truncated there and fsynced. A read-write
+   volume *shorter* than its `committed_end` has lost acknowledged records (a truncated or
+   badly restored file): it is quarantined, i.e. sealed read-only where it ends, so no lane
+   ever appends at offsets the index still points at. Its intact records stay readable; the
+   rows of the lost stretch stay in the index and read as ShardCorrupt, so repair rewrites
+   them (a rewrite lands in another volume).
 Acknowledged records are never truncated: they all lie below `committed_end`.
 """
 
@@ -48,6 +53,7 @@ class Recovered:
     volumes: dict[int, VolumeFile]
     rebuilt: bool
     truncated_bytes: int  # torn-tail bytes cut off, over all volumes
+    quarantined: list[int]  # volumes found shorter than their committed end, now sealed
 
 
 def recover(volumes_dir: Path, index_path: Path, fsync: Fsync = os.fsync) -> Recovered:
@@ -65,13 +71,13 @@ def recover(volumes_dir: Path, index_path: Path, fsync: Fsync = os.fsync) -> Rec
         log.warning("index %s is missing; rebuilding it from %d volumes", index_path, len(volumes))
     if index is None:
         truncated = _rebuild(volumes, index_path, fsync)
-        return Recovered(ShardIndex.open(index_path), volumes, True, truncated)
+        return Recovered(ShardIndex.open(index_path), volumes, True, truncated, [])
     try:
-        truncated = _reconcile(index, volumes, fsync)
+        truncated, quarantined = _reconcile(index, volumes, fsync)
     except BaseException:
         index.close()
         raise
-    return Recovered(index, volumes, False, truncated)
+    return Recovered(index, volumes, False, truncated, quarantined)
 
 
 def _open_volumes(volumes_dir: Path) -> dict[int, VolumeFile]:
@@ -154,20 +160,28 @@ def _rebuild(volumes: dict[int, VolumeFile], index_path: Path, fsync: Fsync) -> 
     return truncated
 
 
-def _reconcile(index: ShardIndex, volumes: dict[int, VolumeFile], fsync: Fsync) -> int:
+def _reconcile(index: ShardIndex, volumes: dict[int, VolumeFile], fsync: Fsync) -> tuple[int, list[int]]:
+    """Index whole records above each volume's committed end, cut torn tails, quarantine
+    volumes shorter than their committed end; return (bytes truncated, quarantined ids)."""
     rows = index.volumes()
     truncated = 0
+    quarantined: list[int] = []
     for volume_id in rows:
         if volume_id not in volumes:
             log.error("volume %d is in the index but its file is missing", volume_id)
     for volume in volumes.values():
         row = rows.get(volume.volume_id)
         start = row.committed_end if row is not None else FILE_HEADER_SIZE
-        if row is not None and row.sealed:
+        lost_footer = row is not None and row.sealed and not volume.sealed  # sealed, then cut short
+        if row is not None and row.sealed and not lost_footer:
             continue
-        if start > volume.data_end:
-            log.error("volume %d is shorter (%d) than its committed end (%d)",
+        if start > volume.data_end or lost_footer:
+            log.error("volume %d is shorter (%d) than its committed end (%d): acknowledged records "
+                      "are lost; sealing it read-only (its lost shards read as corrupt until repaired)",
                       volume.volume_id, volume.data_end, start)
+            volume.seal(fsync)
+            index.mark_sealed(volume.volume_id, volume.data_end)
+            quarantined.append(volume.volume_id)
             continue
         records, end = volume.scan(start)
         if not volume.sealed and end < volume.size:
@@ -182,4 +196,4 @@ def _reconcile(index: ShardIndex, volumes: dict[int, VolumeFile], fsync: Fsync) 
         index.commit_batch(changed, volume.volume_id, end)
         if volume.sealed:
             index.mark_sealed(volume.volume_id, volume.data_end)
-    return truncated
+    return truncated, quarantined

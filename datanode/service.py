@@ -41,9 +41,9 @@ async def run_node(
             loop.add_signal_handler(sig, stop.set)
 
     store = await DiskShardStore.open(config.data_dir, config.storage, config.capacity_bytes, os.fsync)
-    if store.recovered_rebuilt or store.recovered_truncated_bytes:
-        log.warning("recovery: index rebuilt=%s, torn tail bytes truncated=%d",
-                    store.recovered_rebuilt, store.recovered_truncated_bytes)
+    if store.recovered_rebuilt or store.recovered_truncated_bytes or store.recovered_quarantined:
+        log.warning("recovery: index rebuilt=%s, torn tail bytes truncated=%d, volumes quarantined=%s",
+                    store.recovered_rebuilt, store.recovered_truncated_bytes, store.recovered_quarantined)
     ids = NodeIdFile(config.data_dir / "node_id")
     labels = config.labels
     sender = sender_factory(config.placement) if sender_factory and config.placement else None

@@ -128,6 +128,7 @@ class DiskShardStore:
         self._closing = False
         self.recovered_rebuilt = False
         self.recovered_truncated_bytes = 0
+        self.recovered_quarantined: list[int] = []  # volumes sealed for having lost records
 
     @classmethod
     async def open(
@@ -152,6 +153,7 @@ class DiskShardStore:
         self._volumes = recovered.volumes
         self.recovered_rebuilt = recovered.rebuilt
         self.recovered_truncated_bytes = recovered.truncated_bytes
+        self.recovered_quarantined = recovered.quarantined
         self._next_volume = max([*self._volumes, *self._index.volumes(), 0]) + 1
         self._seq = self._index.max_seq()
         writable = sorted((v for v in self._volumes.values() if not v.sealed), key=lambda v: v.volume_id)

@@ -12,7 +12,8 @@ import pytest
 from cairn.checksums import crc32c
 from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound
 from cairn.datanode.shards import UNKNOWN_PG
-from cairn.datanode.volume import RecordHeader, RecordKind, VolumeFile, encode_record
+from cairn.datanode.store import record_size
+from cairn.datanode.volume import FILE_HEADER_SIZE, RecordHeader, RecordKind, VolumeFile, encode_record
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
 
 ONE_LANE = dataclasses.replace(SMALL, writer_lanes=1)
@@ -193,5 +194,65 @@ async def test_a_flipped_payload_bit_is_corruption_after_restart(tmp_path: Path)
         with pytest.raises(ShardCorrupt):
             await read_all(store, k)
         assert await read_all(store, k, 0, 65536) == data[:65536]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+async def test_a_volume_cut_below_its_committed_end_is_quarantined_not_appended_to(
+    tmp_path: Path, sealed: bool
+) -> None:
+    """Acknowledged records lost from a volume's end: the volume is sealed where it ends, its
+    intact shards stay readable, the lost ones read as corrupt (never as other bytes) until a
+    rewrite repairs them, and new writes go to a fresh volume."""
+    storage = dataclasses.replace(ONE_LANE, volume_size_limit_bytes=64 * 1024 if sealed else 1 << 20)
+    size = 20_000
+    store = await open_store(tmp_path, storage)
+    datas = {key(i): os.urandom(size) for i in range(6)}
+    for k, d in datas.items():
+        await store.write(k, 3, pieces(d))
+    await store.close()
+    first = tmp_path / "volumes" / "vol-00000001.cvol"
+    in_first = 4 if sealed else 6  # the 4th record takes a 64 KiB volume past its limit
+    assert VolumeFile.open(first).sealed == sealed
+    cut = FILE_HEADER_SIZE + 2 * record_size(size) + 100  # mid-way into the 3rd record
+    first.chmod(0o644)
+    os.truncate(first, cut)
+    keys = list(datas)
+    lost = keys[2:in_first]
+
+    store = await open_store(tmp_path, storage)
+    try:
+        assert store.recovered_quarantined == [1]
+        assert VolumeFile.open(first).sealed and first.stat().st_mode & 0o222 == 0  # read-only
+        assert 1 not in [lane.volume.volume_id for lane in store.lanes]
+        quarantined_size = first.stat().st_size
+        for k in lost:
+            with pytest.raises(ShardCorrupt):
+                await read_all(store, k)
+        fresh = {key(100 + i): os.urandom(size) for i in range(5)}
+        for k, d in fresh.items():
+            await store.write(k, 3, pieces(d))
+        assert first.stat().st_size == quarantined_size
+        for k, d in [*datas.items(), *fresh.items()]:
+            if k in lost:
+                with pytest.raises(ShardCorrupt):
+                    await read_all(store, k)
+            else:
+                assert await read_all(store, k) == d
+        repaired = lost[0]
+        assert not (await store.write(repaired, 3, pieces(datas[repaired]))).already_present
+    finally:
+        await store.close()
+
+    store = await open_store(tmp_path, storage)
+    try:
+        assert store.recovered_quarantined == []
+        for k, d in [*datas.items(), *fresh.items()]:
+            if k in lost[1:]:
+                with pytest.raises(ShardCorrupt):
+                    await read_all(store, k)
+            else:
+                assert await read_all(store, k) == d
     finally:
         await store.close()
