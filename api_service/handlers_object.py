@@ -40,7 +40,9 @@ XML = "application/xml"
 
 
 def declared_size(req: S3Request) -> int | None:
-    """The upload's size as announced (decoded length for aws-chunked bodies), or None."""
+    """The upload's size as announced (decoded length for aws-chunked bodies), or None. The one
+    place that reads it; the body is held to it by the HTTP server (Content-Length) and by
+    sigv4.VerifiedBody (x-amz-decoded-content-length)."""
     if req.auth.decoded_length is not None:
         return req.auth.decoded_length
     raw = req.headers.get("content-length")
