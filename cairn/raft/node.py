@@ -96,12 +96,19 @@ class RaftNode:
         """Recover from disk and start the driver (call after the gRPC server started).
 
         A RaftNode runs once: to restart a replica, build a new one with a fresh state machine
-        (the machine is rebuilt from the snapshot and the log)."""
+        (the machine is rebuilt from the snapshot and the log). Raises CorruptFile, and does not
+        start, when `raft.wal` or `snapshot` is damaged anywhere but a torn last record."""
         if self._task is not None:
             raise RuntimeError("a RaftNode can be started only once")
         loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"raft-{self._id}")
-        state = await loop.run_in_executor(self._executor, self._store.load)
+        try:
+            state = await loop.run_in_executor(self._executor, self._store.load)
+        except BaseException:
+            # e.g. CorruptFile: a damaged log must not be run on (it may have lost our vote).
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
         if state.snapshot is not None:
             self._machine.restore(state.snapshot.data)
         rng = random.Random(self._config.seed)

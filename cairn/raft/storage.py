@@ -12,10 +12,14 @@ Ordering rules this module keeps (formats in wal.py):
   without the entries the snapshot covers. A crash between the two steps leaves a log that
   still holds those entries; `load` drops them, and drops the whole log if it disagrees with
   the snapshot at the snapshot's index (it came from an abandoned history).
+- `load` never rewrites the log: a torn last record is cut off in place (truncate + fsync);
+  damage anywhere else (wal.py) raises CorruptFile and leaves every byte as it was, because the
+  records after it may hold this replica's vote and entries a majority counted on.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +38,8 @@ from cairn.raft.wal import (
     scan_records,
     wal_header,
 )
+
+log = logging.getLogger(__name__)
 
 
 class LogStore(Protocol):
@@ -67,6 +73,20 @@ def assemble(snapshot: Snapshot | None, hard: HardState, entries: list[Entry]) -
         if entry.index != first + k:
             raise CorruptFile(f"log entry {entry.index} found where {first + k} was expected")
     return PersistedState(hard, snapshot, tuple(entries))
+
+
+def _replay(records: Sequence[Entry | HardState | SnapMark]) -> tuple[HardState, list[Entry]]:
+    """The hard state and entries a log's records add up to (replay rules in wal.py)."""
+    hard = HardState()
+    entries: list[Entry] = []
+    for rec in records:
+        if isinstance(rec, HardState):
+            hard = rec
+        elif isinstance(rec, SnapMark):
+            entries = [e for e in entries if e.index > rec.index]
+        else:
+            _put(entries, rec)
+    return hard, entries
 
 
 def _put(entries: list[Entry], entry: Entry) -> None:
@@ -142,25 +162,37 @@ class FileLogStore:
         self._file: BinaryIO | None = None  # opened by load()
 
     def load(self) -> PersistedState:
+        """Recover the persisted state; raises CorruptFile (touching no file) on damaged state."""
         snapshot = decode_snapshot(self.snap_path.read_bytes()) if self.snap_path.exists() else None
-        buf = self.wal_path.read_bytes() if self.wal_path.exists() else b""
-        records, valid = scan_records(buf)
-        hard = HardState()
-        entries: list[Entry] = []
-        for rec in records:
-            if isinstance(rec, HardState):
-                hard = rec
-            elif isinstance(rec, SnapMark):
-                entries = [e for e in entries if e.index > rec.index]
-            else:
-                _put(entries, rec)
-        state = assemble(snapshot, hard, entries)
+        if not self.wal_path.exists():
+            if snapshot is not None:
+                raise CorruptFile(
+                    f"{self.wal_path} is missing next to {self.snap_path}: term and vote are lost"
+                )
+            state = assemble(None, HardState(), [])
+            self._hard = state.hard_state
+            self._rewrite(None, [])
+            return state
+        buf = self.wal_path.read_bytes()
+        try:
+            records, valid = scan_records(buf)
+            state = assemble(snapshot, *_replay(records))
+        except CorruptFile as err:
+            raise CorruptFile(
+                f"{self.wal_path}: {err}; refusing to start on it (the file is left as it was)"
+            ) from err
         self._hard = state.hard_state
-        if valid != len(buf) or not buf:
-            # A torn tail (or no file): rewrite a clean log holding exactly what we recovered.
-            self._rewrite(state.snapshot, list(state.entries))
-        else:
-            self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
+        if valid != len(buf):
+            log.warning(
+                "%s: cutting a torn last record (%d bytes at offset %d)",
+                self.wal_path,
+                len(buf) - valid,
+                valid,
+            )
+            with open(self.wal_path, "r+b") as f:
+                f.truncate(valid)
+                os.fsync(f.fileno())
+        self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
         return state
 
     def save(

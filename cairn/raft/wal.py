@@ -8,8 +8,15 @@ Log file: a 12-byte header (`CRNRAFTW`, u16 version = 1, u16 zero), then records
 - 3 SNAPMARK:   u64 index, u64 term: entries up to this index live in the snapshot file.
 
 Replay rules: the last HARDSTATE wins; an ENTRY whose index is at or below the last one read
-replaces the tail from that index (a truncation is just a newer append). A record that is cut
-short or fails its checksum ends the log (a torn write that was never acknowledged).
+replaces the tail from that index (a truncation is just a newer append).
+
+Damage: only the LAST record may be a torn write (a crash mid-append, never acknowledged): the
+file ends inside its header, its declared length runs past the end of the file (and no intact
+record starts anywhere after it), or the file turns to zeros from a 512-byte boundary inside it
+to the end (space the filesystem allocated but the write never filled). Any other short,
+zero-length or checksum-failing record is damage to acknowledged state (later hard states with
+term and vote, entries that counted towards a majority): `scan_records` raises CorruptFile and
+the replica must not start on that file.
 
 Snapshot file: `CRNRAFTS`, u16 version = 1, u16 zero, u64 index, u64 term, u32 membership
 length, membership (voters comma-separated, `|`, outgoing voters comma-separated), u64 data
@@ -20,7 +27,6 @@ committed state that exists nowhere else on this replica.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cairn.checksums import crc32c
@@ -36,6 +42,7 @@ _HARD = struct.Struct(">BQQ")
 _MARK = struct.Struct(">BQQ")
 _SNAP_HEAD = struct.Struct(">8sHHQQI")
 KIND_ENTRY, KIND_HARDSTATE, KIND_SNAPMARK = 1, 2, 3
+SECTOR = 512  # a torn write leaves whole sectors unwritten (zeros)
 
 
 class CorruptFile(Exception):
@@ -69,43 +76,67 @@ def encode_snapmark(index: int, term: int) -> bytes:
 
 
 def scan_records(buf: bytes) -> tuple[list[Entry | HardState | SnapMark], int]:
-    """Decode the records of a whole log file; returns them and the length of the valid prefix."""
+    """Decode the records of a whole log file; returns them and the length of the valid prefix.
+
+    Bytes past the valid prefix are a torn last record; damage anywhere else raises CorruptFile."""
     if len(buf) < HEADER.size:
-        return [], 0
-    magic, version, _ = HEADER.unpack_from(buf)
-    if magic != WAL_MAGIC or version != VERSION:
-        raise CorruptFile(f"not a Raft log file (magic {magic!r}, version {version})")
+        raise CorruptFile(f"log file is {len(buf)} bytes, shorter than its {HEADER.size}-byte header")
+    magic, version, reserved = HEADER.unpack_from(buf)
+    if magic != WAL_MAGIC or version != VERSION or reserved != 0:
+        raise CorruptFile(f"not a Raft log file (magic {magic!r}, version {version}, reserved {reserved})")
     out: list[Entry | HardState | SnapMark] = []
     pos = HEADER.size
-    for item, end in _iter_records(buf, pos):
-        out.append(item)
+    while pos < len(buf):
+        end = _intact_end(buf, pos)
+        if end is None:
+            if _is_torn_tail(buf, pos):
+                break
+            raise CorruptFile(
+                f"damaged record at offset {pos} of {len(buf)} (short or failing its checksum) "
+                "with more log after it: not a torn write"
+            )
+        out.append(_decode_body(buf[pos + _REC.size : end], pos))
         pos = end
     return out, pos
 
 
-def _iter_records(buf: bytes, pos: int) -> Iterator[tuple[Entry | HardState | SnapMark, int]]:
-    while pos + _REC.size <= len(buf):
-        length, crc = _REC.unpack_from(buf, pos)
-        start, end = pos + _REC.size, pos + _REC.size + length
-        if end > len(buf) or length < 1:
-            return
-        body = buf[start:end]
-        if crc32c(body) != crc:
-            return
-        kind = body[0]
-        if kind == KIND_ENTRY and length >= _ENTRY.size:
-            _, index, term, etype = _ENTRY.unpack_from(body)
-            yield Entry(index, term, EntryType(etype), bytes(body[_ENTRY.size :])), end
-        elif kind == KIND_HARDSTATE and length >= _HARD.size:
-            _, term, commit = _HARD.unpack_from(body)
-            vote = bytes(body[_HARD.size :]).decode() or None
-            yield HardState(term, vote, commit), end
-        elif kind == KIND_SNAPMARK and length == _MARK.size:
-            _, index, term = _MARK.unpack_from(body)
-            yield SnapMark(index, term), end
-        else:
-            raise CorruptFile(f"unknown record kind {kind} at offset {pos}")
-        pos = end
+def _intact_end(buf: bytes, pos: int) -> int | None:
+    """End offset of the record at `pos` if it is complete and passes its checksum, else None."""
+    if pos + _REC.size > len(buf):
+        return None
+    length, crc = _REC.unpack_from(buf, pos)
+    end = pos + _REC.size + length
+    if length < 1 or end > len(buf) or crc32c(buf[pos + _REC.size : end]) != crc:
+        return None
+    return end
+
+
+def _is_torn_tail(buf: bytes, pos: int) -> bool:
+    """Whether the damaged record at `pos` can be a crash mid-append (see the module docstring)."""
+    if pos + _REC.size > len(buf) or not buf[pos:].strip(b"\0"):
+        return True  # the header is cut short, or nothing of the write reached the disk
+    length, _ = _REC.unpack_from(buf, pos)
+    end = pos + _REC.size + length
+    if end > len(buf):
+        # Cut short, unless a flipped bit in the length field hides intact records after it.
+        return not any(_intact_end(buf, q) is not None for q in range(pos + 1, len(buf) - _REC.size + 1))
+    zeros_from = len(buf.rstrip(b"\0"))
+    boundary = -(-zeros_from // SECTOR) * SECTOR  # first sector that is zero to the end of the file
+    return pos < boundary < max(end, pos + _REC.size)
+
+
+def _decode_body(body: bytes, pos: int) -> Entry | HardState | SnapMark:
+    kind = body[0]
+    if kind == KIND_ENTRY and len(body) >= _ENTRY.size:
+        _, index, term, etype = _ENTRY.unpack_from(body)
+        return Entry(index, term, EntryType(etype), bytes(body[_ENTRY.size :]))
+    if kind == KIND_HARDSTATE and len(body) >= _HARD.size:
+        _, term, commit = _HARD.unpack_from(body)
+        return HardState(term, bytes(body[_HARD.size :]).decode() or None, commit)
+    if kind == KIND_SNAPMARK and len(body) == _MARK.size:
+        _, index, term = _MARK.unpack_from(body)
+        return SnapMark(index, term)
+    raise CorruptFile(f"unknown record kind {kind} at offset {pos}")
 
 
 def _encode_membership(m: Membership) -> bytes:

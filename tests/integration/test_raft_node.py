@@ -3,14 +3,15 @@
 A tiny key/value state machine (JSON commands; applying returns the key's previous value) checks
 what a service would see: results reach the proposer, every replica applies the same state, a
 follower redirects to the leader, a stopped leader is replaced and commits continue, a replica
-that fell behind the compacted log catches up by snapshot, and a full restart brings the same
-state back from the logs and snapshots.
+that fell behind the compacted log catches up by snapshot, a full restart brings the same
+state back from the logs and snapshots, and a damaged log record keeps the replica from starting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from cairn import rpc
 from cairn.raft.node import RaftConfig, RaftNode
+from cairn.raft.wal import CorruptFile
 from cairn.replication import NoQuorum, NotLeader
 from tests.support.procs import free_port
 
@@ -253,5 +255,27 @@ async def test_a_disk_failure_stops_the_replica_instead_of_acknowledging(tmp_pat
         with pytest.raises(NoQuorum, match="failed"):
             await replica.node.propose(put("c", "3"), timeout=5.0)
         assert replica.kv.data == {"a": "1"}
+    finally:
+        await replica.stop()
+
+
+async def test_a_damaged_log_record_refuses_to_start_and_keeps_the_file(tmp_path: Path) -> None:
+    peers = {"solo": f"127.0.0.1:{free_port()}"}
+    replica = Replica("solo", peers, tmp_path / "solo", RaftConfig(tick_s=0.05))
+    try:
+        await replica.start()
+        assert replica.node is not None
+        await replica.node.propose(put("a", "1"), timeout=5.0)
+        await replica.stop()
+        wal = tmp_path / "solo" / "raft.wal"
+        raw = bytearray(wal.read_bytes())
+        first = 12 + 8 + int.from_bytes(raw[12:16], "big")  # the second record: not the last one
+        assert first < len(raw) - 40
+        raw[first + 12] ^= 0x10
+        wal.write_bytes(bytes(raw))
+        with pytest.raises(CorruptFile, match=r"raft\.wal: damaged record .* refusing to start"):
+            await replica.start()
+        assert wal.read_bytes() == bytes(raw)
+        assert not [t for t in threading.enumerate() if t.name.startswith("raft-solo")]
     finally:
         await replica.stop()

@@ -1,4 +1,4 @@
-"""The Raft log file and snapshot file: round trips, torn tails, truncation, crash windows."""
+"""The Raft log file and snapshot file: round trips, torn tails vs. corruption, crash windows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from cairn.raft.messages import Entry, EntryType, HardState, Membership, Snapshot
 from cairn.raft.storage import FileLogStore, MemoryLogStore
-from cairn.raft.wal import CorruptFile, decode_snapshot, encode_snapshot
+from cairn.raft.wal import HEADER, CorruptFile, decode_snapshot, encode_snapshot
 
 MEMBERS = Membership(frozenset({"a", "b", "c"}))
 
@@ -57,16 +57,108 @@ def test_a_torn_tail_is_cut_and_the_rest_kept(tmp_path: Path) -> None:
     assert list(reopen(tmp_path).load().entries) == entries(1, 4, 1)
 
 
-def test_a_flipped_byte_ends_the_log_at_the_damaged_record(tmp_path: Path) -> None:
+def record_offsets(raw: bytes) -> list[int]:
+    """Start offsets of the records of an intact log file."""
+    offsets, pos = [], HEADER.size
+    while pos < len(raw):
+        offsets.append(pos)
+        pos += 8 + int.from_bytes(raw[pos : pos + 4], "big")
+    assert pos == len(raw)
+    return offsets
+
+
+def two_saves(tmp_path: Path, last_data: bytes = b"cmd-3") -> bytes:
+    """The review's log: HardState(1, a) with entries 1-2, then HardState(5, b, commit 2) with
+    entry 3. Returns the file's bytes; the last record is the term-5 hard state."""
     store = FileLogStore(tmp_path)
     store.load()
-    store.save(None, entries(1, 3, 1), None, sync=True)
+    store.save(HardState(1, "a", 0), entries(1, 2, 1), None, sync=True)
+    store.save(HardState(5, "b", 2), [Entry(3, 5, EntryType.NORMAL, last_data)], None, sync=True)
+    store.close()
+    return (tmp_path / "raft.wal").read_bytes()
+
+
+def test_a_damaged_early_record_refuses_to_load_and_keeps_the_file(tmp_path: Path) -> None:
+    raw = two_saves(tmp_path)
+    wal = tmp_path / "raft.wal"
+    damaged = bytearray(raw)
+    damaged[record_offsets(raw)[1] + 20] ^= 0x04  # inside entry 1
+    wal.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptFile, match="refusing to start"):
+        reopen(tmp_path).load()
+    assert wal.read_bytes() == bytes(damaged)  # the evidence (and the term-5 vote) is still there
+
+
+def test_a_flipped_bit_anywhere_before_the_last_record_is_corruption(tmp_path: Path) -> None:
+    raw = two_saves(tmp_path)
+    wal = tmp_path / "raft.wal"
+    last = record_offsets(raw)[-1]
+    for offset in range(last):  # file header, record headers and payloads of every earlier record
+        for bit in range(8):
+            damaged = bytearray(raw)
+            damaged[offset] ^= 1 << bit
+            wal.write_bytes(bytes(damaged))
+            with pytest.raises(CorruptFile):
+                reopen(tmp_path).load()
+            assert wal.read_bytes() == bytes(damaged), (offset, bit)
+
+
+def test_a_flipped_bit_in_a_fully_written_last_record_is_corruption(tmp_path: Path) -> None:
+    raw = two_saves(tmp_path)
+    wal = tmp_path / "raft.wal"
+    damaged = bytearray(raw)
+    damaged[-1] ^= 0x01  # the vote byte of the term-5 hard state: no crash writes that
+    wal.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptFile):
+        reopen(tmp_path).load()
+    assert wal.read_bytes() == bytes(damaged)
+
+
+def test_a_torn_last_record_at_every_byte_is_cut_and_the_rest_kept(tmp_path: Path) -> None:
+    raw = two_saves(tmp_path)
+    wal = tmp_path / "raft.wal"
+    last = record_offsets(raw)[-1]
+    for cut in range(last, len(raw)):
+        wal.write_bytes(raw[:cut])
+        store = reopen(tmp_path)
+        state = store.load()
+        store.close()
+        assert state.hard_state == HardState(1, "a", 0), cut  # the term-5 save never completed
+        assert list(state.entries) == entries(1, 2, 1) + [Entry(3, 5, EntryType.NORMAL, b"cmd-3")]
+        assert wal.read_bytes() == raw[:last], cut  # only the torn bytes are gone
+    store = reopen(tmp_path)
+    store.load()
+    store.save(HardState(5, "b", 2), [], None, sync=True)  # appends land after the cut, readable
+    store.close()
+    assert reopen(tmp_path).load().hard_state == HardState(5, "b", 2)
+
+
+def test_a_last_record_left_zero_from_a_sector_boundary_is_a_torn_write(tmp_path: Path) -> None:
+    store = FileLogStore(tmp_path)
+    store.load()
+    store.save(HardState(1, "a", 0), entries(1, 2, 1), None, sync=True)
+    store.save(None, [Entry(3, 1, EntryType.NORMAL, b"x" * 2000)], None, sync=True)
     store.close()
     wal = tmp_path / "raft.wal"
-    raw = bytearray(wal.read_bytes())
-    raw[-2] ^= 0xFF
-    wal.write_bytes(bytes(raw))
-    assert list(reopen(tmp_path).load().entries) == entries(1, 2, 1)
+    raw = wal.read_bytes()
+    last = record_offsets(raw)[-1]
+    boundary = (last // 512 + 1) * 512
+    wal.write_bytes(raw[:boundary] + bytes(len(raw) - boundary))  # size grew, data never landed
+    state = reopen(tmp_path).load()
+    assert list(state.entries) == entries(1, 2, 1)
+    assert wal.read_bytes() == raw[:last]
+    zeroed_early = raw[: last - 100] + bytes(100) + raw[last:]  # zeros with intact data after them
+    wal.write_bytes(zeroed_early)
+    with pytest.raises(CorruptFile):
+        reopen(tmp_path).load()
+    assert wal.read_bytes() == zeroed_early
+
+
+def test_a_missing_log_next_to_a_snapshot_refuses_to_load(tmp_path: Path) -> None:
+    (tmp_path / "snapshot").write_bytes(encode_snapshot(Snapshot(4, 1, MEMBERS, b"s4")))
+    with pytest.raises(CorruptFile, match="missing"):
+        FileLogStore(tmp_path).load()
+    assert not (tmp_path / "raft.wal").exists()
 
 
 def test_compaction_keeps_the_snapshot_and_the_entries_after_it(tmp_path: Path) -> None:
