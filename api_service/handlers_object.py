@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterable, AsyncIterator
 
@@ -189,23 +190,33 @@ async def delete_object(req: S3Request) -> Response:
     return Response(status_code=204, headers=headers)
 
 
+#: DeleteObjects deletes this many keys at a time (up to 1000 per request, one metadata RPC each).
+DELETE_CONCURRENCY = 32
+
+
 async def delete_objects(req: S3Request) -> Response:
     await req.bucket()
     request = s3_xml.parse_delete(await req.read_body())
-    deleted: list[s3_xml.DeletedEntry] = []
-    failed: list[s3_xml.DeleteErrorEntry] = []
-    for key, version_id in request.objects:
-        try:
-            result = await req.metadata.delete_object(req.bucket_name, key, version_id)
-        except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
-            error = to_s3_error(exc)
-            if error is None:
-                raise
-            failed.append(s3_xml.DeleteErrorEntry(key, error.code, error.message, version_id))
-            continue
+    gate = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+    async def delete_one(key: str, version_id: str | None) -> s3_xml.DeletedEntry | s3_xml.DeleteErrorEntry:
+        async with gate:
+            try:
+                result = await req.metadata.delete_object(req.bucket_name, key, version_id)
+            except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
+                error = to_s3_error(exc)
+                if error is None:
+                    raise
+                return s3_xml.DeleteErrorEntry(key, error.code, error.message, version_id)
         marker_version = result.version_id if result.is_delete_marker else None
-        deleted.append(s3_xml.DeletedEntry(key, version_id, result.is_delete_marker,
-                                           marker_version if version_id is None else None))  # fmt: skip
+        return s3_xml.DeletedEntry(key, version_id, result.is_delete_marker,
+                                   marker_version if version_id is None else None)  # fmt: skip
+
+    async with asyncio.TaskGroup() as group:  # an unmapped error cancels the rest and answers 500
+        tasks = [group.create_task(delete_one(key, version_id)) for key, version_id in request.objects]
+    results = [task.result() for task in tasks]  # in request order
+    deleted = [r for r in results if isinstance(r, s3_xml.DeletedEntry)]
+    failed = [r for r in results if isinstance(r, s3_xml.DeleteErrorEntry)]
     return Response(s3_xml.delete_result(deleted, failed, request.quiet), media_type=XML)
 
 

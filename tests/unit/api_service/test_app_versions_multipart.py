@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import zlib
@@ -128,6 +129,34 @@ def test_xml_bodies_with_a_right_digest_or_none_are_accepted(s3e: Endpoint) -> N
     s3.put_bucket_versioning(Bucket="digest-ok", VersioningConfiguration={"Status": "Enabled"})
     assert s3.get_bucket_versioning(Bucket="digest-ok")["Status"] == "Enabled"
     assert s3.delete_objects(Bucket="digest-ok", Delete={"Objects": [{"Key": "a"}]})["Deleted"][0]["Key"] == "a"
+
+
+def test_delete_objects_runs_keys_concurrently_and_answers_in_request_order(
+    s3e: Endpoint, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.create_bucket(Bucket="bulk")
+    keys = [f"k{i:03d}" for i in range(100)][::-1]  # not in sorted order
+    for key in keys[:50]:
+        s3.put_object(Bucket="bulk", Key=key, Body=b"x")
+    real = s3e.metadata.delete_object
+    in_flight, peak = 0, 0
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)  # let the other deletes start
+            return await real(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(s3e.metadata, "delete_object", counting)
+    result = s3.delete_objects(Bucket="bulk", Delete={"Objects": [{"Key": k} for k in keys]})
+    assert [d["Key"] for d in result["Deleted"]] == keys
+    assert 1 < peak <= 32
+    assert s3.list_objects_v2(Bucket="bulk")["KeyCount"] == 0
 
 
 def test_copy_object_copy_and_replace(s3: Any) -> None:
