@@ -54,6 +54,8 @@ class StorageConfig:
     #: a write joins the fullest lane whose queue holds less than this (small writes coalesce
     #: into few batches); once every lane holds more, the least full one; 0 = always least full
     lane_fill_bytes: int = MIB
+    #: payload bytes all in-flight writes may hold in memory together; past it they spool to disk
+    staging_memory_bytes: int = 256 * MIB
 
     def __post_init__(self) -> None:
         if self.volume_size_limit_bytes < 4096:
@@ -61,7 +63,7 @@ class StorageConfig:
         if self.writer_lanes < 1 or self.io_threads < 1:
             raise ValueError("writer_lanes and io_threads must be at least 1")
         if (self.group_commit_window_ms < 0 or self.max_batch_bytes < 1 or self.spool_threshold_bytes < 0
-                or self.lane_fill_bytes < 0):
+                or self.lane_fill_bytes < 0 or self.staging_memory_bytes < 0):
             raise ValueError("group commit window, batch size, spool threshold and lane fill must not be negative")
 
 
@@ -74,6 +76,8 @@ class DataNodeConfig:
     capacity_bytes: int = 100 * GIB  #: bytes this node offers; writes past it are refused
     placement: tuple[str, ...] = ()  #: placement replicas "host:port"; empty = no heartbeats
     shutdown_grace_s: float = 10.0  #: how long SIGTERM waits for in-flight requests
+    #: WriteShard/PutShard calls served at once; more wait (a stream is not read meanwhile)
+    max_concurrent_writes: int = 64
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -83,6 +87,8 @@ class DataNodeConfig:
             raise ValueError(f"port out of range: {self.port}")
         if self.capacity_bytes <= 0:
             raise ValueError("capacity_bytes must be positive")
+        if self.max_concurrent_writes < 1:
+            raise ValueError("max_concurrent_writes must be at least 1")
 
     @property
     def addr(self) -> str:

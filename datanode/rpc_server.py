@@ -5,10 +5,13 @@ code plus its reason (cairn/rpc.py); the table is `_STATUS`. A WriteShard stream
 with a header; the store sees the pieces as (bytes, crc32c) pairs and commits only when the
 client half-closes, so a stream broken mid-way stores nothing. PutShard is the unary twin for
 a shard that fits one message (it arrives whole or not at all, so it needs no trailer).
+At most `max_concurrent_writes` write calls run at once (an asyncio.Semaphore); the rest wait
+before their stream is read, so flow control holds their bytes back at the client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
@@ -71,8 +74,10 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         node_id: Callable[[], str | None],
         labels: common_pb2.FailureDomain,
         read_piece_bytes: int = 1 << 20,
+        max_concurrent_writes: int = 64,
     ) -> None:
         self._store = store
+        self._writes = asyncio.Semaphore(max_concurrent_writes)
         self._node_id = node_id
         self._labels = labels
         self._read_piece_bytes = read_piece_bytes
@@ -87,16 +92,22 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         self, request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest], context: grpc.aio.ServicerContext
     ) -> datanode_pb2.WriteShardResponse:
         try:
-            first = await anext(request_iterator, None)
-            if first is None or first.WhichOneof("kind") != "header":
-                raise errors.BadShardRequest("a WriteShard stream must start with a header")
-            header = first.header
-            key = key_from_pb(header.key)
-            expected = header.expected_length if header.HasField("expected_length") else None
-            result = await self._store.write(key, header.pg, _pieces(request_iterator, context), expected)
+            async with self._writes:  # nothing of the stream is read while waiting here
+                return await self._write_stream(request_iterator, context)
         except errors.DataNodeError as exc:
             await self._fail(context, exc)
             raise AssertionError("unreachable") from exc
+
+    async def _write_stream(
+        self, request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest], context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.WriteShardResponse:
+        first = await anext(request_iterator, None)
+        if first is None or first.WhichOneof("kind") != "header":
+            raise errors.BadShardRequest("a WriteShard stream must start with a header")
+        header = first.header
+        key = key_from_pb(header.key)
+        expected = header.expected_length if header.HasField("expected_length") else None
+        result = await self._store.write(key, header.pg, _pieces(request_iterator, context), expected)
         return datanode_pb2.WriteShardResponse(shard=info_to_pb(result.info),
                                                already_present=result.already_present)
 
@@ -109,8 +120,9 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             header = request.header
             key = key_from_pb(header.key)
             expected = header.expected_length if header.HasField("expected_length") else None
-            result = await self._store.write_whole(key, header.pg, request.piece.data, request.piece.crc32c,
-                                                   expected)
+            async with self._writes:
+                result = await self._store.write_whole(key, header.pg, request.piece.data, request.piece.crc32c,
+                                                       expected)
         except errors.DataNodeError as exc:
             await self._fail(context, exc)
             raise AssertionError("unreachable") from exc

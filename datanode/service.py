@@ -62,6 +62,7 @@ async def run_node(
     servicer = DataNodeServicer(
         store, lambda: heartbeater.node_id,
         common_pb2.FailureDomain(zone=labels.zone, rack=labels.rack, host=labels.resolved_host()),
+        max_concurrent_writes=config.max_concurrent_writes,
     )
     datanode_pb2_grpc.add_DataNodeServicer_to_server(servicer, server)
     heartbeat_task: asyncio.Task[None] | None = None

@@ -14,6 +14,8 @@ Invariants:
 - Writes, deletes and rewrites of one key are serialised by a per-key lock that is held
   until the record's batch settles, even if the caller goes away.
 - All blocking disk work runs in one bounded ThreadPoolExecutor, never on the event loop.
+- Staged bytes of all in-flight writes held in memory never exceed `staging_memory_bytes`
+  (one MemoryBudget); a write that would exceed it spools to disk instead.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from cairn.datanode.index import IndexEntry
 from cairn.datanode.lanes import Lane, PendingRecord
 from cairn.datanode.recovery import INDEX_NAME, recover
 from cairn.datanode.shards import UNKNOWN_PG, ShardInfo, ShardKey, ShardState, WriteResult
-from cairn.datanode.staging import StagedPayload
+from cairn.datanode.staging import MemoryBudget, StagedPayload
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
     RECORD_HEADER_SIZE,
@@ -118,6 +120,7 @@ class DiskShardStore:
         self._pool = ThreadPoolExecutor(storage.io_threads, thread_name_prefix="datanode-io")
         self._volumes_dir = data_dir / "volumes"
         self._spool_dir = data_dir / "tmp"
+        self.staging_budget = MemoryBudget(storage.staging_memory_bytes)  # shared by all writes
         self._volumes: dict[int, VolumeFile] = {}
         self._volume_lock = threading.Lock()
         self._next_volume = 1
@@ -282,7 +285,8 @@ class DiskShardStore:
         return await self._store_staged(key, pg, staged, expected_length)
 
     def _staging(self) -> StagedPayload:
-        return StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes)
+        return StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes,
+                             self.staging_budget)
 
     async def _store_staged(
         self, key: ShardKey, pg: int, staged: StagedPayload, expected_length: int | None

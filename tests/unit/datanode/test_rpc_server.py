@@ -3,8 +3,10 @@ every domain error crosses the wire as its own client exception."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc.aio
 import pytest
@@ -31,6 +33,7 @@ from cairn.datanode.errors import (
 )
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.rpc_server import DataNodeServicer
+from cairn.datanode.shards import WriteResult
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
 
 
@@ -180,3 +183,56 @@ async def test_a_bad_put_stores_nothing(served: tuple[MemoryShardStore, DataNode
     assert (await store.stats()).live_shards == 0
     with pytest.raises(ShardNotFound):
         await read(client, k)
+
+
+async def test_no_more_than_max_concurrent_writes_reach_the_store() -> None:
+    """8 writes at once (streamed and unary) against a cap of 2: the store never sees more
+    than 2 at a time, and every write still succeeds once the earlier ones finish."""
+    active, most = 0, 0
+    release, two_in = asyncio.Event(), asyncio.Event()
+
+    class Gated(MemoryShardStore):
+        async def _gate(self) -> None:
+            nonlocal active, most
+            active += 1
+            most = max(most, active)
+            if active == 2:
+                two_in.set()
+            try:
+                await release.wait()
+            finally:
+                active -= 1
+
+        async def write(self, *args: Any, **kwargs: Any) -> WriteResult:
+            await self._gate()
+            return await super().write(*args, **kwargs)
+
+        async def write_whole(self, *args: Any, **kwargs: Any) -> WriteResult:
+            await self._gate()
+            return await super().write_whole(*args, **kwargs)
+
+    store = Gated()
+    server = rpc.server()
+    datanode_pb2_grpc.add_DataNodeServicer_to_server(
+        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z"), max_concurrent_writes=2),
+        server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    client = DataNodeClient(f"127.0.0.1:{port}")
+    try:
+        datas = {ShardKey(os.urandom(16), i): os.urandom(10_000) for i in range(8)}
+        streamed = [k for k in datas if k.index % 2 == 0]  # 3000-byte chunks: a stream; else one PutShard
+        writes = [asyncio.create_task(client.write_shard(k, 1, chunks(d, 3000 if k in streamed else 10_000),
+                                                         timeout=10))
+                  for k, d in datas.items()]
+        await asyncio.wait_for(two_in.wait(), 5)
+        await asyncio.sleep(0.2)  # give any write past the cap time to arrive (it must not)
+        assert (active, most) == (2, 2)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*writes), 10)
+        assert most == 2
+        for k, d in datas.items():
+            assert await read(client, k) == d
+    finally:
+        await client.close()
+        await server.stop(None)

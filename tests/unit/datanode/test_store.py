@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cairn.checksums import crc32c
+from cairn.datanode import store as store_module
 from cairn.datanode.errors import (
     DataNodeUnavailable,
     LengthMismatch,
@@ -24,6 +25,7 @@ from cairn.datanode.errors import (
 )
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.shards import UNKNOWN_PG
+from cairn.datanode.staging import StagedPayload
 from cairn.datanode.store import DiskShardStore, ShardStore
 from cairn.datanode.volume import VolumeFile
 from tests.unit.datanode.support import SMALL, key, open_store, pieces, read_all
@@ -244,3 +246,55 @@ async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     with pytest.raises(DataNodeUnavailable):
         await store.write(key(), 0, pieces(b"late"))
     assert (await MemoryShardStore().stats()).state == "up"
+
+
+async def test_staged_memory_stays_under_the_budget_with_many_concurrent_large_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """24 writes of 512 KiB all in flight at once, budget 1 MiB: the bytes held in memory
+    (counted over every live payload after every add) never pass the budget; all land."""
+    live: list[StagedPayload] = []
+    peak = 0
+
+    class Counted(StagedPayload):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)  # type: ignore[arg-type]
+            live.append(self)
+
+        def add(self, data: bytes) -> None:
+            nonlocal peak
+            super().add(data)
+            peak = max(peak, sum(p.memory_bytes for p in live))
+
+        def discard(self) -> None:
+            super().discard()
+            if self in live:
+                live.remove(self)
+
+    monkeypatch.setattr(store_module, "StagedPayload", Counted)
+    budget, n, size = 1 << 20, 24, 512 * 1024
+    storage = dataclasses.replace(SMALL, spool_threshold_bytes=8 << 20, staging_memory_bytes=budget,
+                                  volume_size_limit_bytes=64 << 20)
+    s = await open_store(tmp_path, storage)
+    all_started = asyncio.Event()
+    started = 0
+
+    async def stalled(data: bytes) -> AsyncIterator[tuple[bytes, int]]:
+        nonlocal started
+        half = len(data) // 2
+        yield data[:half], crc32c(data[:half])
+        started += 1
+        if started == n:
+            all_started.set()
+        await all_started.wait()
+        yield data[half:], crc32c(data[half:])
+
+    try:
+        datas = {key(i): os.urandom(size) for i in range(n)}
+        await asyncio.wait_for(asyncio.gather(*(s.write(k, 1, stalled(d)) for k, d in datas.items())), 20)
+        assert 0 < peak <= budget
+        assert s.staging_budget.peak <= budget and s.staging_budget.held == 0
+        for k, d in datas.items():
+            assert await read_all(s, k) == d
+    finally:
+        await s.close()
