@@ -120,13 +120,16 @@ class PutVersion:
     now_ms: int
     if_match: str | None = None
     if_none_match: bool = False
+    require_intent: bool = True  # False only for in-memory test stores (see ServiceCore)
 
 
 @dataclass(frozen=True, slots=True)
 class PutBatch:
-    """Several PutVersions of one shard in one transaction (bulk loads, replicated batches)."""
+    """Several PutVersions of one shard in one transaction (bulk loads, replicated batches);
+    `intents` are recorded first (a bulk loader names blobs it has already written)."""
 
     puts: tuple[PutVersion, ...]
+    intents: tuple[RecordIntent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,7 @@ class RegisterPart:
     checksums: tuple[Checksum, ...]
     blobs: tuple[BlobRef, ...]
     now_ms: int
+    require_intent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

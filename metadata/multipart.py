@@ -166,7 +166,16 @@ def _register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
             GcReason.PART_REPLACED,
             cmd.now_ms,
         )
-    claim_blobs(conn, cmd.blobs, cmd.now_ms)
+    claim_blobs(
+        conn,
+        cmd.blobs,
+        cmd.bucket_id,
+        cmd.key.encode(),
+        cmd.now_ms,
+        upload_id=cmd.upload_id,
+        part_number=cmd.part_number,
+        require_intent=cmd.require_intent,
+    )
     conn.execute(
         f"INSERT OR REPLACE INTO parts (upload_id, {PART_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -290,6 +299,7 @@ def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
         body,
         cmd.if_match,
         cmd.if_none_match,
+        claim=False,  # each part's blobs were claimed when the part was registered
     )
     newest = current_row(conn, cmd.bucket_id, kb)  # the version just committed
     rev = b"" if newest is None else bytes(newest[1])

@@ -10,8 +10,9 @@ Rules (AWS S3, "Working with objects in a versioning-enabled/-suspended bucket")
   version of every key whose current version is not a delete marker (what ListObjects reads).
 
 Invariants kept in the same transaction as every change: a removed version's blobs go to the
-GC queue and leave `blob_refs`; committing a version (or part) deletes the write intents of its
-blobs; a new version always sorts newest (if the issuer's id is not newer than the key's
+GC queue and leave `blob_refs`; committing a version (or part) needs an unexpired write intent
+for the same (bucket id, key) for each blob, and turns it into a durable `consumed` marker (a
+blob is committed at most once; one that was consumed, queued for GC or reclaimed is refused); a new version always sorts newest (if the issuer's id is not newer than the key's
 current one, the applier uses the successor of the current id, which is deterministic).
 """
 
@@ -176,15 +177,45 @@ def enqueue_gc(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], reason: GcR
         )
 
 
-def claim_blobs(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], now_ms: int) -> None:
-    """Clear the write intents of blobs being committed; refuse blobs the GC may have taken."""
+def claim_blobs(
+    conn: sqlite3.Connection,
+    blobs: tuple[BlobRef, ...],
+    bucket_id: str,
+    key: bytes,
+    now_ms: int,
+    *,
+    rev: bytes = b"",
+    upload_id: str = "",
+    part_number: int = 0,
+    require_intent: bool = True,
+) -> None:
+    """Commit blobs to a version (`rev`) or a part (`upload_id`, `part_number`) of (bucket, key).
+
+    Each blob needs an unexpired write intent recorded for this same (bucket id, key) (intents
+    from before migration 3 name no key and match any), and must never have been committed,
+    queued for GC or reclaimed: otherwise the GC may already have deleted its shards, and the
+    commit is refused with IntentExpired (the writer writes the blob again). The intent is
+    replaced by a durable `consumed` marker, so a late duplicate can never commit it again.
+    """
     for blob in blobs:
-        row = conn.execute("SELECT expires_ms FROM intents WHERE blob_id = ?", (blob.blob_id,)).fetchone()
-        if (row is not None and row[0] <= now_ms) or conn.execute(
-            "SELECT 1 FROM reclaimed WHERE blob_id = ?", (blob.blob_id,)
-        ).fetchone():
-            raise IntentExpired("the write intent of a blob expired before the commit")
-        conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob.blob_id,))
+        bid = blob.blob_id
+        intent = conn.execute(
+            "SELECT expires_ms, bucket_id, key FROM intents WHERE blob_id = ?", (bid,)
+        ).fetchone()
+        if intent is None:
+            if require_intent:
+                raise IntentExpired("a blob has no write intent (expired, reclaimed or never recorded)")
+        elif intent[0] <= now_ms or (intent[1] and (intent[1], bytes(intent[2])) != (bucket_id, key)):
+            raise IntentExpired("the write intent of a blob expired or names another object")
+        for table in ("consumed", "gc_queue", "reclaimed"):
+            if conn.execute(f"SELECT 1 FROM {table} WHERE blob_id = ?", (bid,)).fetchone():
+                raise IntentExpired("a blob was already committed or handed to the GC")
+        conn.execute("DELETE FROM intents WHERE blob_id = ?", (bid,))
+        conn.execute(
+            "INSERT INTO consumed (blob_id, bucket_id, key, rev, upload_id, part_number, consumed_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (bid, bucket_id, key, rev, upload_id, part_number, now_ms),
+        )
 
 
 def _remove_row(
@@ -220,7 +251,12 @@ def _insert(
     is_marker: bool,
     now_ms: int,
     body: VersionBody,
+    *,
+    claim: bool = True,
+    require_intent: bool = True,
 ) -> bytes:
+    """Insert a version or marker as the key's newest; `claim=False` for blobs that were
+    already claimed (the parts of a completed upload)."""
     current = current_row(conn, bucket_id, key)
     rev = versionids.invert(version)
     if current is not None and rev >= current[1]:
@@ -248,7 +284,8 @@ def _insert(
             codec.dumps(body),
         ),
     )
-    claim_blobs(conn, a.blobs, now_ms)
+    if claim:
+        claim_blobs(conn, a.blobs, bucket_id, key, now_ms, rev=rev, require_intent=require_intent)
     for blob in a.blobs:
         conn.execute(
             "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
@@ -286,6 +323,9 @@ def commit_version(
     body: VersionBody,
     if_match: str | None,
     if_none_match: bool,
+    *,
+    claim: bool = True,
+    require_intent: bool = True,
 ) -> ObjectVersion:
     """Add an object version (PUT or completed upload), replacing the null version if needed."""
     kb = key.encode()
@@ -294,7 +334,9 @@ def commit_version(
         old = find_row(conn, bucket_id, kb, NULL_VERSION_ID)
         if old is not None:
             _remove_row(conn, bucket_id, old, GcReason.OVERWRITTEN, now_ms)
-    rev = _insert(conn, bucket_id, kb, version, is_null, False, now_ms, body)
+    rev = _insert(
+        conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim, require_intent=require_intent
+    )
     row = conn.execute(
         f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
         (bucket_id, kb, rev),
@@ -306,14 +348,16 @@ def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
     kb = cmd.key.encode()
     if cmd.attrs.blobs:
         ref = conn.execute(
-            "SELECT bucket_id, key, rev FROM blob_refs WHERE blob_id = ?", (cmd.attrs.blobs[0].blob_id,)
+            "SELECT bucket_id, key, rev FROM consumed WHERE blob_id = ?", (cmd.attrs.blobs[0].blob_id,)
         ).fetchone()
-        if ref is not None:
-            if (ref[0], ref[1]) != (cmd.bucket_id, kb):
+        if ref is not None:  # a retried or late duplicate of a commit that already happened
+            if (ref[0], bytes(ref[1])) != (cmd.bucket_id, kb) or not ref[2]:
                 raise InvalidArgument("blob already belongs to another object")
             row = conn.execute(
                 f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?", ref
             ).fetchone()
+            if row is None:  # that version is gone and its blobs with it: never re-attach them
+                raise IntentExpired("the blob's version was already replaced or deleted")
             current = current_row(conn, cmd.bucket_id, kb)
             return version_from_row(cmd.bucket, row, current is not None and current[1] == row[1])
     return commit_version(
@@ -327,6 +371,14 @@ def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
         VersionBody(cmd.attrs),
         cmd.if_match,
         cmd.if_none_match,
+        require_intent=cmd.require_intent,
+    )
+
+
+def _record_intent(conn: sqlite3.Connection, cmd: c.RecordIntent) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO intents (blob_id, pg, expires_ms, bucket_id, key) VALUES (?, ?, ?, ?, ?)",
+        (cmd.blob_id, cmd.pg, cmd.expires_ms, cmd.bucket_id, cmd.key.encode()),
     )
 
 
@@ -360,14 +412,13 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
         case c.PutVersion():
             return _put(conn, cmd)
         case c.PutBatch():
+            for intent in cmd.intents:
+                _record_intent(conn, intent)
             return [_put(conn, put) for put in cmd.puts]
         case c.DeleteVersion():
             return _delete(conn, cmd)
         case c.RecordIntent():
-            conn.execute(
-                "INSERT OR REPLACE INTO intents (blob_id, pg, expires_ms) VALUES (?, ?, ?)",
-                (cmd.blob_id, cmd.pg, cmd.expires_ms),
-            )
+            _record_intent(conn, cmd)
             return None
         case c.AckGc():
             found = 0

@@ -137,6 +137,24 @@ OBJECT_MIGRATIONS: tuple[str, ...] = (
         reclaimed_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 3: intents name the (bucket id, key) they were recorded for (rows from before: ''), and
+    # every committed blob keeps a durable `consumed` marker, so a late or duplicate commit of a
+    # blob is answered or refused instead of committed again. Existing blob_refs seed it.
+    """
+    ALTER TABLE intents ADD COLUMN bucket_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE intents ADD COLUMN key BLOB NOT NULL DEFAULT x'';
+    CREATE TABLE consumed (
+        blob_id BLOB PRIMARY KEY,
+        bucket_id TEXT NOT NULL,
+        key BLOB NOT NULL,
+        rev BLOB NOT NULL,
+        upload_id TEXT NOT NULL,
+        part_number INTEGER NOT NULL,
+        consumed_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO consumed (blob_id, bucket_id, key, rev, upload_id, part_number, consumed_ms)
+        SELECT blob_id, bucket_id, key, rev, '', 0, 0 FROM blob_refs;
+    """,
 )
 
 

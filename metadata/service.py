@@ -49,7 +49,11 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
             mmap_mb=config.mmap_mb,
         )
         service = cls(
-            store, intent_ttl_s=config.intent_ttl_s, region=config.region, account_id=config.account_id
+            store,
+            intent_ttl_s=config.intent_ttl_s,
+            region=config.region,
+            account_id=config.account_id,
+            require_intents=not in_memory,
         )
         await service.load()
         if config.root_access_key:
@@ -127,18 +131,28 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
                 now_ms=self.now_ms(),
                 if_match=if_match,
                 if_none_match=if_none_match,
+                require_intent=self.require_intents,
             )
             version: ObjectVersion = await self.store.shard_for(b.id, key).apply(cmd)
             return version
 
     async def put_objects_bulk(self, bucket: str, items: Sequence[tuple[str, ObjectAttrs]]) -> int:
-        """Commit many unconditional PUTs with one transaction per shard (bulk loads, benchmarks)."""
+        """Commit many unconditional PUTs with one transaction per shard (bulk loads, benchmarks).
+
+        The loader has already written the blobs: their write intents are recorded in the same
+        transaction as the versions."""
         for key, _ in items:
             check_key(key)
         async with self.gate.shared(bucket):
             b = self.bucket(bucket)
             by_shard: dict[int, list[c.PutVersion]] = {}
+            intents: dict[int, list[c.RecordIntent]] = {}
+            expires = self.now_ms() + int(self.intent_ttl_s * 1000)
             for key, attrs in items:
+                index = shard_index(b.id, key, len(self.store.objects))
+                intents.setdefault(index, []).extend(
+                    c.RecordIntent(b.id, key, blob.blob_id, blob.pg, expires) for blob in attrs.blobs
+                )
                 put = c.PutVersion(
                     b.id,
                     b.name,
@@ -148,9 +162,12 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
                     attrs if attrs.owner_id else replace(attrs, owner_id=b.owner_id),
                     self.now_ms(),
                 )
-                by_shard.setdefault(shard_index(b.id, key, len(self.store.objects)), []).append(put)
+                by_shard.setdefault(index, []).append(put)
             await asyncio.gather(
-                *(self.store.objects[i].apply(c.PutBatch(tuple(puts))) for i, puts in by_shard.items())
+                *(
+                    self.store.objects[i].apply(c.PutBatch(tuple(puts), tuple(intents[i])))
+                    for i, puts in by_shard.items()
+                )
             )
             return len(items)
 

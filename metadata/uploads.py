@@ -83,7 +83,16 @@ class MultipartOps(ServiceCore):
         async with self.gate.shared(bucket):
             b = self.bucket(bucket)
             cmd = c.RegisterPart(
-                b.id, key, upload_id, part_number, size, etag, tuple(checksums), tuple(blobs), self.now_ms()
+                b.id,
+                key,
+                upload_id,
+                part_number,
+                size,
+                etag,
+                tuple(checksums),
+                tuple(blobs),
+                self.now_ms(),
+                self.require_intents,
             )
             part: Part = await self.store.shard_for(b.id, key).apply(cmd)
             return part

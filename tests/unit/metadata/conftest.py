@@ -1,11 +1,22 @@
-"""Fixtures for metadata unit tests: an in-memory store with an injected clock."""
+"""Fixtures for metadata unit tests: an in-memory store with an injected clock.
+
+`svc` behaves like the API service's use of the metadata service: it records the write intent
+of any blob the test did not record one for (and that the store has never seen) before
+committing it. Tests of the intent rules themselves record intents explicitly and assert
+refusals; those use blobs the store has seen, which `svc` never records intents for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+import inspect
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 
+from cairn.metadata.models import BlobRef, ObjectVersion, Part
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 
@@ -28,9 +39,41 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def _unknown(conn: sqlite3.Connection, blob_id: bytes) -> bool:
+    return not any(
+        conn.execute(f"SELECT 1 FROM {table} WHERE blob_id = ?", (blob_id,)).fetchone()
+        for table in ("intents", "consumed", "gc_queue", "reclaimed")
+    )
+
+
+class WriterLikeService(MetadataService):
+    """A MetadataService whose PUTs and parts record intents the way the API service does."""
+
+    async def _intents(self, bucket: str, key: str, blobs: Sequence[BlobRef]) -> None:
+        if not key or bucket not in {b.name for b in self.all_buckets()}:
+            return  # the real call reports the error
+        b = self.bucket(bucket)
+        shard = self.store.shard_for(b.id, key)
+        for blob in blobs:
+            if await shard.read(_unknown, blob.blob_id):
+                await self.record_write_intent(bucket, key, blob.blob_id, blob.pg)
+
+    @functools.wraps(MetadataService.put_object)  # the servicer reads the signature
+    async def put_object(self, *args: Any, **kw: Any) -> ObjectVersion:
+        call = inspect.signature(MetadataService.put_object).bind(self, *args, **kw).arguments
+        await self._intents(call["bucket"], call["key"], call["attrs"].blobs)
+        return await super().put_object(*args, **kw)
+
+    @functools.wraps(MetadataService.register_part)
+    async def register_part(self, *args: Any, **kw: Any) -> Part:
+        call = inspect.signature(MetadataService.register_part).bind(self, *args, **kw).arguments
+        await self._intents(call["bucket"], call["key"], call["blobs"])
+        return await super().register_part(*args, **kw)
+
+
 @pytest.fixture
 async def svc(clock: FakeClock) -> AsyncIterator[MetadataService]:
-    service = MetadataService(Store.open(None, 4), clock_ms=clock)
+    service = WriterLikeService(Store.open(None, 4), clock_ms=clock)
     await service.load()
     yield service
     await service.close()

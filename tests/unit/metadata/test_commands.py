@@ -22,6 +22,7 @@ ATTRS = ObjectAttrs(
     checksums=(Checksum("CRC32", b"\x01\x02\x03\x04", ChecksumType.FULL_OBJECT),),
     blobs=(BlobRef(b"\x07" * 16, 5, 3),),
 )
+INTENT = commands.RecordIntent("id", "k", ATTRS.blobs[0].blob_id, 5, 1_000)
 SAMPLES = [
     commands.CreateBucket("b", "id", "o", "r", 1),
     commands.SetVersioning("b", VersioningState.ENABLED),
@@ -55,6 +56,7 @@ def _replica() -> tuple[sqlite3.Connection, ShardMachine]:
 
 def test_replicas_applying_the_same_commands_reach_the_same_state() -> None:
     log = [
+        INTENT,
         commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10),
         commands.PutVersion("id", "b", "k", ISSUER.issue(), False, ObjectAttrs(size=1, etag="f"), 11),
         commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 12),
@@ -74,12 +76,13 @@ def test_replicas_applying_the_same_commands_reach_the_same_state() -> None:
 
 def test_snapshot_restores_the_whole_shard() -> None:
     conn, machine = _replica()
-    machine.apply(1, commands.encode(commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)))
+    machine.apply(1, commands.encode(INTENT))
+    machine.apply(2, commands.encode(commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)))
     snap = machine.snapshot()
     other_conn, other = _replica()
     other.restore(snap)
     assert list(other_conn.execute("SELECT key FROM versions")) == [(b"k",)]
-    assert list(other_conn.execute("SELECT raft_index FROM applied")) == [(1,)]
+    assert list(other_conn.execute("SELECT raft_index FROM applied")) == [(2,)]
 
 
 def test_migrations_are_recorded_and_refuse_newer_schemas() -> None:
