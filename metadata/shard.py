@@ -153,6 +153,11 @@ class ShardMachine:
         return self._conn.serialize()
 
     def restore(self, data: bytes) -> None:
+        # NOT FOR ON-DISK SHARDS YET (unused until Raft replicates metadata): sqlite3
+        # deserialize turns the connection into an in-memory database, so nothing restored would
+        # reach the shard file. The on-disk version must write `data` to a temp file next to the
+        # shard, fsync it, rename it over the shard file (dropping its -wal/-shm), fsync the
+        # directory and reopen the connection on the shard's thread.
         self._conn.deserialize(data)
 
 
