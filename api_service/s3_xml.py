@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 from urllib.parse import quote
 from xml.parsers import expat
 from xml.sax.saxutils import escape
@@ -150,7 +151,7 @@ def delete_result(deleted: Sequence[DeletedEntry], errors: Sequence[DeleteErrorE
 
 # --- parsing -----------------------------------------------------------------------------
 
-def _refuse_dtd(*_: object) -> None:
+def _refuse_dtd(*_: object) -> NoReturn:
     raise MalformedXML("XML document type declarations and entities are not allowed.")
 
 

@@ -53,7 +53,6 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
             intent_ttl_s=config.intent_ttl_s,
             region=config.region,
             account_id=config.account_id,
-            require_intents=not in_memory,
         )
         await service.load()
         if config.root_access_key:

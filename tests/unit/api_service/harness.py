@@ -31,19 +31,24 @@ ROOT_KEY, ROOT_SECRET = "ROOTKEY", "rootsecret/0123456789"
 
 
 class MemoryBlobStore:
-    """The in-memory twin of data_path.BlobStore."""
+    """The in-memory twin of data_path.BlobStore: like ClusterBlobStore it records the write
+    intent in the metadata service before taking the body, so commits meet the intent rule."""
 
     def __init__(self) -> None:
         self.blobs: dict[bytes, bytes] = {}
         self.fail_writes = False
+        self.metadata: MetadataService | None = None
 
     async def write(self, bucket: str, key: str, body: AsyncIterable[bytes], part_number: int = 0) -> BlobRef:
+        blob_id = new_blob_id()
+        if self.metadata is None:
+            raise RuntimeError("MemoryBlobStore used before the endpoint started")
+        await self.metadata.record_write_intent(bucket, key, blob_id, 0)
         data = bytearray()
         async for piece in body:
             data += piece
         if self.fail_writes:
             raise TimeoutError("simulated quorum loss")
-        blob_id = new_blob_id()
         self.blobs[blob_id] = bytes(data)
         return BlobRef(blob_id, 0, len(data), 1 << 20, 8, 4, part_number)
 
@@ -95,6 +100,7 @@ def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
         metadata = await MetadataService.open(
             MetadataConfig(root_access_key=ROOT_KEY, root_secret_key=ROOT_SECRET, shards=2), in_memory=True
         )
+        blobs.metadata = metadata
         app.services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
         app.lookup = CredentialCache(metadata.get_access_key, metadata.get_user,
                                      (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)  # fmt: skip
