@@ -10,10 +10,12 @@ documented aws-chunked chaining, and sent with http.client.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import http.client
+import importlib.util
 import json
 import ssl
 import subprocess
@@ -66,10 +68,21 @@ def client(cluster: RunningCluster, access_key: str, secret_key: str, **config: 
     )
 
 
-def frozen_clock(offset: dt.timedelta) -> Any:
-    """Patch the clock botocore signs with (the server keeps the real one)."""
-    moment = dt.datetime.now(dt.UTC).replace(tzinfo=None) + offset
-    return mock.patch("botocore.auth.get_current_datetime", lambda remove_tzinfo=True: moment)
+@contextlib.contextmanager
+def frozen_clock(offset: dt.timedelta) -> Iterator[None]:
+    """Patch the clock botocore signs with (the server keeps the real one): both the Python
+    signer and, when awscrt is installed (botocore then signs S3 requests with the CRT), the
+    CRT signer, which imports the clock function under its own name."""
+    moment = dt.datetime.now(dt.UTC) + offset
+
+    def now(remove_tzinfo: bool = True) -> dt.datetime:
+        return moment.replace(tzinfo=None) if remove_tzinfo else moment
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch("botocore.auth.get_current_datetime", now))
+        if importlib.util.find_spec("awscrt") is not None:
+            stack.enter_context(mock.patch("botocore.crt.auth.get_current_datetime", now))
+        yield
 
 
 # --- raw requests ---------------------------------------------------------------------------------
