@@ -1,4 +1,4 @@
-"""Durable replace of a small file: write a temp file, fsync it, rename over, fsync the folder."""
+"""Durable replace of a file: write a temp file, fsync it, rename over, fsync the folder."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a file creation in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)

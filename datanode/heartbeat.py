@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cairn.datanode.volume import fsync_dir
+from cairn.durable_file import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +58,7 @@ class NodeIdFile:
 
     def save(self, node_id: str) -> None:
         """Durable replace: write temp, fsync, rename, fsync the directory."""
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            f.write(node_id + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
+        write_atomic(self.path, (node_id + "\n").encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,8 @@ from cairn.datanode.volume import (
     RecordKind,
     ScannedRecord,
     VolumeFile,
-    fsync_dir,
 )
+from cairn.durable_file import fsync_dir
 
 log = logging.getLogger(__name__)
 

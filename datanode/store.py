@@ -257,10 +257,7 @@ class DiskShardStore:
             async for data, piece_crc in pieces:
                 if crc32c(data) != piece_crc:
                     raise PieceChecksumMismatch(f"{key}: a piece's crc32c does not match its bytes")
-                if staged.would_spool(len(data)):
-                    await self._run(staged.add, data)
-                else:
-                    staged.add(data)
+                await self._stage(staged, data)
         except BaseException:
             staged.discard()
             raise
@@ -275,14 +272,18 @@ class DiskShardStore:
             raise PieceChecksumMismatch(f"{key}: the shard's crc32c does not match its bytes")
         staged = self._staging()
         try:
-            if staged.would_spool(len(data)):
-                await self._run(staged.add, data)
-            else:
-                staged.add(data)
+            await self._stage(staged, data)
         except BaseException:
             staged.discard()
             raise
         return await self._store_staged(key, pg, staged, expected_length)
+
+    async def _stage(self, staged: StagedPayload, data: bytes) -> None:
+        """Add bytes to a staged payload: in memory, or through the worker pool when they spool to disk."""
+        if staged.would_spool(len(data)):
+            await self._run(staged.add, data)
+        else:
+            staged.add(data)
 
     def _staging(self) -> StagedPayload:
         return StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes,

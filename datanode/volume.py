@@ -27,6 +27,7 @@ from pathlib import Path
 from cairn.checksums import crc32c
 from cairn.datanode.errors import ShardCorrupt
 from cairn.datanode.shards import ShardKey
+from cairn.durable_file import fsync_dir
 
 FORMAT_VERSION = 1
 FILE_MAGIC = b"CAIRNVOL"
@@ -162,14 +163,6 @@ def decode_footer(buf: bytes, file_size: int) -> tuple[int, int, int] | None:
 
 def volume_path(directory: Path, volume_id: int) -> Path:
     return directory / f"vol-{volume_id:08d}.cvol"
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)

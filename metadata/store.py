@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from cairn.durable_file import write_atomic
 from cairn.metadata.catalog import apply_catalog
 from cairn.metadata.objects import apply_object
 from cairn.metadata.schema import CATALOG_MIGRATIONS, OBJECT_MIGRATIONS
@@ -37,17 +37,7 @@ def _check_layout(data_dir: Path, shards: int) -> None:
         if layout.get("shards") != shards:
             raise RuntimeError(f"{path}: data directory has {layout.get('shards')} shards, not {shards}")
         return
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        json.dump({"version": LAYOUT_VERSION, "shards": shards}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(data_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, json.dumps({"version": LAYOUT_VERSION, "shards": shards}).encode())
 
 
 class Store:

@@ -7,7 +7,7 @@ simulator; it models what a crash loses (writes made with sync=False).
 Ordering rules this module keeps (formats in wal.py):
 - `save` appends entries then the hard state and fsyncs once when `sync` is set, before the
   caller sends any message of the same Ready;
-- a snapshot is written to `snapshot.tmp`, fsynced, renamed over `snapshot`, and the directory
+- a snapshot is written to `.snapshot.tmp`, fsynced, renamed over `snapshot`, and the directory
   fsynced, and only then is the log rewritten (same temp -> fsync -> rename -> fsync dir dance)
   without the entries the snapshot covers. A crash between the two steps leaves a log that
   still holds those entries; `load` drops them, and drops the whole log if it disagrees with
@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from cairn.durable_file import write_atomic
 from cairn.raft.core import PersistedState
 from cairn.raft.messages import Entry, HardState, Snapshot
 from cairn.raft.wal import (
@@ -131,24 +132,6 @@ class MemoryLogStore:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_replace(target: Path, data: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
 class FileLogStore:
     """`raft.wal` and `snapshot` in `directory` (created if missing)."""
 
@@ -201,7 +184,7 @@ class FileLogStore:
         if hard_state is not None:
             self._hard = hard_state
         if snapshot is not None:
-            _durable_replace(self.snap_path, encode_snapshot(snapshot))
+            write_atomic(self.snap_path, encode_snapshot(snapshot))
             self._rewrite(snapshot, list(entries))
             return
         f = self._require_file()
@@ -216,7 +199,7 @@ class FileLogStore:
             os.fdatasync(f.fileno())
 
     def compact(self, snapshot: Snapshot, entries_after: Sequence[Entry]) -> None:
-        _durable_replace(self.snap_path, encode_snapshot(snapshot))
+        write_atomic(self.snap_path, encode_snapshot(snapshot))
         self._rewrite(snapshot, list(entries_after))
 
     def close(self) -> None:
@@ -236,5 +219,5 @@ class FileLogStore:
             parts.append(encode_snapmark(snapshot.index, snapshot.term))
         parts.append(encode_hard_state(self._hard))
         parts.extend(encode_entry(e) for e in entries)
-        _durable_replace(self.wal_path, b"".join(parts))
+        write_atomic(self.wal_path, b"".join(parts))
         self._file = open(self.wal_path, "ab")  # noqa: SIM115 - kept open for appends
