@@ -120,7 +120,6 @@ class PutVersion:
     now_ms: int
     if_match: str | None = None
     if_none_match: bool = False
-    require_intent: bool = True  # False only for in-memory test stores (see ServiceCore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +188,6 @@ class RegisterPart:
     checksums: tuple[Checksum, ...]
     blobs: tuple[BlobRef, ...]
     now_ms: int
-    require_intent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,6 @@ class ServiceCore:
         intent_ttl_s: float = 3600.0,
         region: str = "us-east-1",
         account_id: str = "000000000000",
-        require_intents: bool = True,
     ) -> None:
         self.store = store
         self.clock_ms = clock_ms
@@ -87,10 +86,6 @@ class ServiceCore:
         self.intent_ttl_s = intent_ttl_s
         self.region = region
         self.account_id = account_id
-        # Every committed blob needs a write intent for its (bucket, key). Only a throwaway
-        # in-memory store (MetadataService.open(in_memory=True): test doubles whose blob store
-        # records no intents) may switch this off.
-        self.require_intents = require_intents
         self.gate = BucketGate()
         self._buckets: dict[str, Bucket] = {}
 

@@ -174,7 +174,6 @@ def _register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
         cmd.now_ms,
         upload_id=cmd.upload_id,
         part_number=cmd.part_number,
-        require_intent=cmd.require_intent,
     )
     conn.execute(
         f"INSERT OR REPLACE INTO parts (upload_id, {PART_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -187,7 +187,6 @@ def claim_blobs(
     rev: bytes = b"",
     upload_id: str = "",
     part_number: int = 0,
-    require_intent: bool = True,
 ) -> None:
     """Commit blobs to a version (`rev`) or a part (`upload_id`, `part_number`) of (bucket, key).
 
@@ -203,9 +202,8 @@ def claim_blobs(
             "SELECT expires_ms, bucket_id, key FROM intents WHERE blob_id = ?", (bid,)
         ).fetchone()
         if intent is None:
-            if require_intent:
-                raise IntentExpired("a blob has no write intent (expired, reclaimed or never recorded)")
-        elif intent[0] <= now_ms or (intent[1] and (intent[1], bytes(intent[2])) != (bucket_id, key)):
+            raise IntentExpired("a blob has no write intent (expired, reclaimed or never recorded)")
+        if intent[0] <= now_ms or (intent[1] and (intent[1], bytes(intent[2])) != (bucket_id, key)):
             raise IntentExpired("the write intent of a blob expired or names another object")
         for table in ("consumed", "gc_queue", "reclaimed"):
             if conn.execute(f"SELECT 1 FROM {table} WHERE blob_id = ?", (bid,)).fetchone():
@@ -253,7 +251,6 @@ def _insert(
     body: VersionBody,
     *,
     claim: bool = True,
-    require_intent: bool = True,
 ) -> bytes:
     """Insert a version or marker as the key's newest; `claim=False` for blobs that were
     already claimed (the parts of a completed upload)."""
@@ -285,7 +282,7 @@ def _insert(
         ),
     )
     if claim:
-        claim_blobs(conn, a.blobs, bucket_id, key, now_ms, rev=rev, require_intent=require_intent)
+        claim_blobs(conn, a.blobs, bucket_id, key, now_ms, rev=rev)
     for blob in a.blobs:
         conn.execute(
             "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
@@ -325,7 +322,6 @@ def commit_version(
     if_none_match: bool,
     *,
     claim: bool = True,
-    require_intent: bool = True,
 ) -> ObjectVersion:
     """Add an object version (PUT or completed upload), replacing the null version if needed."""
     kb = key.encode()
@@ -335,7 +331,7 @@ def commit_version(
         if old is not None:
             _remove_row(conn, bucket_id, old, GcReason.OVERWRITTEN, now_ms)
     rev = _insert(
-        conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim, require_intent=require_intent
+        conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim
     )
     row = conn.execute(
         f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
@@ -371,7 +367,6 @@ def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
         VersionBody(cmd.attrs),
         cmd.if_match,
         cmd.if_none_match,
-        require_intent=cmd.require_intent,
     )
 
 

@@ -130,7 +130,6 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
                 now_ms=self.now_ms(),
                 if_match=if_match,
                 if_none_match=if_none_match,
-                require_intent=self.require_intents,
             )
             version: ObjectVersion = await self.store.shard_for(b.id, key).apply(cmd)
             return version

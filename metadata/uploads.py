@@ -92,7 +92,6 @@ class MultipartOps(ServiceCore):
                 tuple(checksums),
                 tuple(blobs),
                 self.now_ms(),
-                self.require_intents,
             )
             part: Part = await self.store.shard_for(b.id, key).apply(cmd)
             return part
