@@ -23,9 +23,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     args = parser.parse_args(argv)
-    overrides = {"host": args.host, "port": args.port, "metadata": args.metadata, "placement": args.placement,
-                 "workers": args.workers, "region": args.region, "tls_cert": args.tls_cert,
-                 "tls_key": args.tls_key}  # fmt: skip
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "metadata": args.metadata,
+        "placement": args.placement,
+        "workers": args.workers,
+        "region": args.region,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+    }
     config = load_config(args.config, overrides)
     # Worker processes rebuild the app from the environment: hand them the resolved flags.
     for name, value in overrides.items():

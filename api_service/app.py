@@ -125,8 +125,9 @@ class S3App:
                 response.headers["connection"] = "close"
             await response(scope, receive, tracked_send)
 
-    async def _handle(self, scope: Scope, headers: dict[str, str], wire: _Wire, request_id: str, method: str,
-                      raw_path: str) -> Response:  # fmt: skip
+    async def _handle(
+        self, scope: Scope, headers: dict[str, str], wire: _Wire, request_id: str, method: str, raw_path: str
+    ) -> Response:
         query_string = scope.get("query_string", b"").decode("latin-1")
         config = self.services.config
         auth = await verify(
@@ -164,8 +165,11 @@ class S3App:
 
 
 def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", request_id.encode()),
-            (b"server", b"Cairn")]  # fmt: skip
+    return [
+        (b"x-amz-request-id", request_id.encode()),
+        (b"x-amz-id-2", request_id.encode()),
+        (b"server", b"Cairn"),
+    ]
 
 
 def _error_response(error: S3Error, method: str, resource: str, request_id: str) -> Response:

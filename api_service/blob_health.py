@@ -42,8 +42,13 @@ class NodeHealth:
     """Suspect nodes with growing cool-downs, plus recent piece latencies. Not thread-safe: use it
     from the event loop only."""
 
-    def __init__(self, clock: Clock = time.monotonic, base_cooldown_s: float = 2.0,
-                 max_cooldown_s: float = 30.0, latency_window: int = 512) -> None:
+    def __init__(
+        self,
+        clock: Clock = time.monotonic,
+        base_cooldown_s: float = 2.0,
+        max_cooldown_s: float = 30.0,
+        latency_window: int = 512,
+    ) -> None:
         if not 0 < base_cooldown_s <= max_cooldown_s:
             raise ValueError("need 0 < base_cooldown_s <= max_cooldown_s")
         if latency_window < 1:

@@ -122,15 +122,25 @@ class BlobIOConfig:
     def __post_init__(self) -> None:
         if self.write_quorum < 0:
             raise ValueError("write_quorum must be >= 0")
-        for name in ("write_queue_stripes", "read_window_stripes", "read_prefetch_pieces", "read_min_bytes_per_s"):
+        for name in (
+            "write_queue_stripes",
+            "read_window_stripes",
+            "read_prefetch_pieces",
+            "read_min_bytes_per_s",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.read_hedge_max_streams < -1:
             raise ValueError("read_hedge_max_streams must be >= -1")
         if self.read_hedge_p95_factor < 0:
             raise ValueError("read_hedge_p95_factor must be >= 0")
-        for name in ("write_timeout_s", "write_stall_timeout_s", "read_timeout_s", "read_piece_timeout_s",
-                     "read_hedge_min_s"):
+        for name in (
+            "write_timeout_s",
+            "write_stall_timeout_s",
+            "read_timeout_s",
+            "read_piece_timeout_s",
+            "read_hedge_min_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
 
@@ -197,8 +207,9 @@ class BlobIOError(Exception):
 class WriteQuorumError(BlobIOError):
     """Fewer shards than the write quorum became durable; the blob must not be committed."""
 
-    def __init__(self, blob_id: bytes, durable: Sequence[int], quorum: int,
-                 errors: dict[int, BaseException]) -> None:
+    def __init__(
+        self, blob_id: bytes, durable: Sequence[int], quorum: int, errors: dict[int, BaseException]
+    ) -> None:
         self.blob_id = blob_id
         self.durable = tuple(sorted(durable))
         self.quorum = quorum
@@ -212,8 +223,9 @@ class WriteQuorumError(BlobIOError):
 class ReadQuorumError(BlobIOError):
     """Fewer than k valid pieces of a stripe could be read: the bytes cannot be verified."""
 
-    def __init__(self, blob_id: bytes, stripe: int, valid: int, needed: int,
-                 errors: dict[int, BaseException]) -> None:
+    def __init__(
+        self, blob_id: bytes, stripe: int, valid: int, needed: int, errors: dict[int, BaseException]
+    ) -> None:
         self.blob_id = blob_id
         self.stripe = stripe
         self.valid = valid
@@ -241,7 +253,9 @@ class NodeLike(Protocol):
     def state(self) -> str: ...
 
 
-def slot_addrs(nodes: Sequence[NodeLike | None], usable: frozenset[str] = frozenset({"up"})) -> list[str | None]:
+def slot_addrs(
+    nodes: Sequence[NodeLike | None], usable: frozenset[str] = frozenset({"up"})
+) -> list[str | None]:
     """A PG's node addresses in slot order for BlobWriter/BlobReader (`ClusterMap.nodes_of(pg)`):
     None for an empty slot or a node whose state is not in `usable` (down/out nodes are skipped)."""
     return [n.addr if n is not None and n.state in usable else None for n in nodes]

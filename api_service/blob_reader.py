@@ -62,8 +62,16 @@ class _LostHedge(DataNodeError):
 class _PieceStream:
     """One read_shard stream over stripes [first, stop) of one shard, cut into whole pieces."""
 
-    def __init__(self, index: int, addr: str, key: ShardKey, layout: StripeLayout, size: int,
-                 stripes: range, depth: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        addr: str,
+        key: ShardKey,
+        layout: StripeLayout,
+        size: int,
+        stripes: range,
+        depth: int,
+    ) -> None:
         self.index = index
         self.addr = addr
         self.key = key
@@ -171,8 +179,7 @@ class BlobReader:
             finally:
                 await _cancel_all(streams.values())
 
-    async def _stripe(self, state: _ReadState, streams: dict[int, _PieceStream], s: int,
-                      run: range) -> bytes:
+    async def _stripe(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range) -> bytes:
         layout, codec = state.layout, codec_for(state.layout)
         stripe_len = layout.stripe_len(state.blob.size, s)
         pieces: dict[int, bytes] = {}
@@ -190,16 +197,25 @@ class BlobReader:
         chosen = dict(sorted(pieces.items())[: layout.k])
         return await loop.run_in_executor(self._executor, codec.decode_stripe, chosen, stripe_len)
 
-    async def _collect(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range,
-                       pieces: dict[int, bytes], gets: dict[asyncio.Future[bytes], _PieceStream],
-                       codec: ErasureCodec, stripe_len: int) -> None:
+    async def _collect(
+        self,
+        state: _ReadState,
+        streams: dict[int, _PieceStream],
+        s: int,
+        run: range,
+        pieces: dict[int, bytes],
+        gets: dict[asyncio.Future[bytes], _PieceStream],
+        codec: ErasureCodec,
+        stripe_len: int,
+    ) -> None:
         """Take stripe `s`'s piece from the window's streams until k are valid. A failed or stalled
         stream marks its slot bad and is replaced by the next usable slot; a piece not arrived after
         the hedge delay opens one extra (hedge) stream; once k pieces are in, a loser that was
         overdue is dropped from the read and its node marked suspect, the others stay open."""
         k, config, loop = state.layout.k, self._config, asyncio.get_running_loop()
-        delay = self._health.hedge_delay(config.read_hedge_min_s, config.read_hedge_p95_factor,
-                                         config.read_piece_timeout_s)
+        delay = self._health.hedge_delay(
+            config.read_hedge_min_s, config.read_hedge_p95_factor, config.read_piece_timeout_s
+        )
         started: dict[int, float] = {}
         can_hedge = True  # until the window's hedge budget or its free slots run out
         while len(pieces) < k:
@@ -217,8 +233,9 @@ class BlobReader:
             if can_hedge and state.hedges_left > 0 and extra < len(waits):
                 # one more hedge once more streams are overdue than there are extra streams
                 wake = min(wake, waits[extra] + delay)
-            done, _ = await asyncio.wait(gets, timeout=max(0.0, wake - loop.time()),
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                gets, timeout=max(0.0, wake - loop.time()), return_when=asyncio.FIRST_COMPLETED
+            )
             now = loop.time()
             for fut in done:
                 stream = gets.pop(fut)
@@ -252,15 +269,24 @@ class BlobReader:
                 continue  # it keeps its stream; the next stripe skips this piece
             fut.cancel()
             del gets[fut]
-            self._mark_bad(state, stream, _LostHedge(f"{stream.addr} slower than the hedge delay {delay:.3f}s"))
+            self._mark_bad(
+                state, stream, _LostHedge(f"{stream.addr} slower than the hedge delay {delay:.3f}s")
+            )
 
-    def _open(self, state: _ReadState, streams: dict[int, _PieceStream], s: int, run: range,
-              wanted: int, hedge: bool = False) -> int:
+    def _open(
+        self,
+        state: _ReadState,
+        streams: dict[int, _PieceStream],
+        s: int,
+        run: range,
+        wanted: int,
+        hedge: bool = False,
+    ) -> int:
         """Open streams on the next `wanted` unused, usable slots, from stripe `s` to the window end:
         first on nodes the health memory does not suspect, then (never for a hedge) on suspect ones
         rather than fail. Returns how many were opened."""
         opened = 0
-        for avoid_suspects in ((True,) if hedge else (True, False)):
+        for avoid_suspects in (True,) if hedge else (True, False):
             for index in range(state.layout.n):
                 if opened >= wanted:
                     return opened
@@ -272,8 +298,15 @@ class BlobReader:
                     continue
                 if avoid_suspects and not self._health.available(addr):
                     continue
-                stream = _PieceStream(index, addr, ShardKey(state.blob.blob_id, index), state.layout,
-                                      state.blob.size, range(s, run.stop), self._config.read_prefetch_pieces)
+                stream = _PieceStream(
+                    index,
+                    addr,
+                    ShardKey(state.blob.blob_id, index),
+                    state.layout,
+                    state.blob.size,
+                    range(s, run.stop),
+                    self._config.read_prefetch_pieces,
+                )
                 stream.start(self._pool, self._config)
                 streams[index] = stream
                 opened += 1
@@ -285,10 +318,21 @@ class BlobReader:
         if isinstance(error, NodeStalled | DataNodeUnavailable | _LostHedge):
             self._health.record_failure(stream.addr)
         level = logging.INFO if isinstance(error, _LostHedge) else logging.WARNING
-        log.log(level, "blob %s: shard %d on %s unusable: %r", state.blob.blob_id.hex(), stream.index,
-                stream.addr, error)
-        kind = ("corrupt" if isinstance(error, ShardCorrupt | PieceMismatch) else
-                "missing" if isinstance(error, ShardNotFound) else None)
+        log.log(
+            level,
+            "blob %s: shard %d on %s unusable: %r",
+            state.blob.blob_id.hex(),
+            stream.index,
+            stream.addr,
+            error,
+        )
+        kind = (
+            "corrupt"
+            if isinstance(error, ShardCorrupt | PieceMismatch)
+            else "missing"
+            if isinstance(error, ShardNotFound)
+            else None
+        )
         if kind is not None and self._on_fault is not None:
             try:
                 self._on_fault(ShardFault(key=stream.key, addr=stream.addr, kind=kind))

@@ -222,7 +222,9 @@ class BlobWriter:
             done_ok = sum(1 for t, s in by_task.items() if t.done() and not s.failed)
             if done_ok >= self._quorum:
                 quorum_at = quorum_at if quorum_at is not None else loop.time()
-                timeout: float | None = max(0.0, quorum_at + self._config.write_straggler_timeout_s - loop.time())
+                timeout: float | None = max(
+                    0.0, quorum_at + self._config.write_straggler_timeout_s - loop.time()
+                )
             else:
                 self._check_reachable(blob_id, streams, errors)
                 timeout = None
@@ -259,7 +261,9 @@ class BlobWriter:
             log.warning("blob %s shard %d not durable: %r", blob_id.hex(), index, error)
         if len(durable) < self._quorum:
             raise WriteQuorumError(blob_id, durable, self._quorum, errors)
-        ref = BlobRef(blob_id=blob_id, pg=pg, size=size, stripe_size=layout.stripe_size, k=layout.k, m=layout.m)
+        ref = BlobRef(
+            blob_id=blob_id, pg=pg, size=size, stripe_size=layout.stripe_size, k=layout.k, m=layout.m
+        )
         missing = tuple(i for i in range(layout.n) if i not in durable)
         return WrittenBlob(ref=ref, durable=tuple(durable), missing=missing, shard_length=shard_length)
 

@@ -89,9 +89,15 @@ class S3Request:
         try:
             value = int(raw)
         except ValueError:
-            raise InvalidArgument(f"Provided {name} not an integer or within integer range",
-                                  ArgumentName=name, ArgumentValue=raw) from None  # fmt: skip
+            raise InvalidArgument(
+                f"Provided {name} not an integer or within integer range",
+                ArgumentName=name,
+                ArgumentValue=raw,
+            ) from None
         if value < low or (high is not None and value > high):
-            raise InvalidArgument(f"Argument {name} must be an integer between {low} and {high}",
-                                  ArgumentName=name, ArgumentValue=raw)  # fmt: skip
+            raise InvalidArgument(
+                f"Argument {name} must be an integer between {low} and {high}",
+                ArgumentName=name,
+                ArgumentValue=raw,
+            )
         return value

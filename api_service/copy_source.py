@@ -69,8 +69,10 @@ async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
             )
         m = _COPY_RANGE.match(raw_range.strip())
         if m is None:
-            raise InvalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last",
-                                  ArgumentName="x-amz-copy-source-range")  # fmt: skip
+            raise InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last",
+                ArgumentName="x-amz-copy-source-range",
+            )
         start, end = int(m.group(1)), int(m.group(2))
         if end < start or end >= version.size:
             raise InvalidRange(f"Range specified is not valid for source object of size: {version.size}")

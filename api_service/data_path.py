@@ -48,8 +48,15 @@ class ClusterBlobStore:
     """BlobStore over the cluster: the placement map (re-read at most every `map_ttl_s`), write
     intents in the metadata service, and the erasure-coded BlobWriter/BlobReader."""
 
-    def __init__(self, placement: _Placement, record_intent: RecordIntent, writer: BlobWriter, reader: BlobReader,
-                 map_ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        placement: _Placement,
+        record_intent: RecordIntent,
+        writer: BlobWriter,
+        reader: BlobReader,
+        map_ttl_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._placement = placement
         self._record_intent = record_intent
         self._writer = writer
@@ -86,8 +93,9 @@ class ClusterBlobStore:
             lo, hi = max(start - offset, 0), min(end - offset, blob.size - 1)
             if lo <= hi and blob.size:
                 _, nodes = await self._nodes(blob.pg, blob.blob_id)
-                ref = blob_io.BlobRef(blob.blob_id, blob.pg, blob.size, blob.stripe_size,
-                                      blob.data_shards, blob.parity_shards)  # fmt: skip
+                ref = blob_io.BlobRef(
+                    blob.blob_id, blob.pg, blob.size, blob.stripe_size, blob.data_shards, blob.parity_shards
+                )
                 async for piece in self._reader.read(ref, nodes, lo, hi):
                     yield piece
             offset += blob.size

@@ -38,8 +38,9 @@ async def create_bucket(req: S3Request) -> Response:
 
 async def head_bucket(req: S3Request) -> Response:
     bucket = await req.bucket()
-    return Response(headers={"x-amz-bucket-region": bucket.region or req.services.config.region,
-                             "content-length": "0"})  # fmt: skip
+    return Response(
+        headers={"x-amz-bucket-region": bucket.region or req.services.config.region, "content-length": "0"}
+    )
 
 
 async def delete_bucket(req: S3Request) -> Response:

@@ -30,8 +30,13 @@ def _params(req: S3Request, marker: str, token: str, max_name: str = "max-keys")
 async def list_objects_v1(req: S3Request) -> Response:
     await req.bucket()
     p = _params(req, "marker", "")
-    page = await req.metadata.list_objects_v1(req.bucket_name, prefix=p.prefix, delimiter=p.delimiter,
-                                              max_keys=min(p.max_keys, 1000), marker=p.marker)  # fmt: skip
+    page = await req.metadata.list_objects_v1(
+        req.bucket_name,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
+        max_keys=min(p.max_keys, 1000),
+        marker=p.marker,
+    )
     return Response(s3_xml.list_objects_v1(req.bucket_name, p, page), media_type=XML)
 
 
@@ -43,9 +48,14 @@ async def list_objects_v2(req: S3Request) -> Response:
             "The continuation token provided is incorrect", ArgumentName="continuation-token"
         )
     page = await req.metadata.list_objects_v2(
-        req.bucket_name, prefix=p.prefix, delimiter=p.delimiter, max_keys=min(p.max_keys, 1000),
-        continuation_token=p.token or None, start_after=p.marker, fetch_owner=p.fetch_owner,
-    )  # fmt: skip
+        req.bucket_name,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
+        max_keys=min(p.max_keys, 1000),
+        continuation_token=p.token or None,
+        start_after=p.marker,
+        fetch_owner=p.fetch_owner,
+    )
     return Response(s3_xml.list_objects_v2(req.bucket_name, p, page), media_type=XML)
 
 
@@ -53,9 +63,13 @@ async def list_object_versions(req: S3Request) -> Response:
     await req.bucket()
     p = _params(req, "key-marker", "version-id-marker")
     page = await req.metadata.list_object_versions(
-        req.bucket_name, prefix=p.prefix, delimiter=p.delimiter, max_keys=min(p.max_keys, 1000),
-        key_marker=p.marker, version_id_marker=p.token,
-    )  # fmt: skip
+        req.bucket_name,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
+        max_keys=min(p.max_keys, 1000),
+        key_marker=p.marker,
+        version_id_marker=p.token,
+    )
     return Response(s3_xml.list_versions(req.bucket_name, p, page), media_type=XML)
 
 
@@ -63,9 +77,13 @@ async def list_multipart_uploads(req: S3Request) -> Response:
     await req.bucket()
     p = _params(req, "key-marker", "upload-id-marker", max_name="max-uploads")
     page = await req.metadata.list_multipart_uploads(
-        req.bucket_name, prefix=p.prefix, delimiter=p.delimiter, max_uploads=min(p.max_keys, 1000),
-        key_marker=p.marker, upload_id_marker=p.token,
-    )  # fmt: skip
+        req.bucket_name,
+        prefix=p.prefix,
+        delimiter=p.delimiter,
+        max_uploads=min(p.max_keys, 1000),
+        key_marker=p.marker,
+        upload_id_marker=p.token,
+    )
     return Response(s3_xml.list_uploads(req.bucket_name, p, page), media_type=XML)
 
 

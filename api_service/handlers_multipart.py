@@ -48,9 +48,12 @@ async def create_multipart_upload(req: S3Request) -> Response:
     default_type = "FULL_OBJECT" if algorithm is ChecksumAlgorithm.CRC64NVME else "COMPOSITE"
     checksum_type = ChecksumType(raw_type or default_type)
     upload = await req.metadata.create_multipart_upload(
-        req.bucket_name, req.key, attrs, checksum_algorithm=algorithm.value if algorithm else "",
+        req.bucket_name,
+        req.key,
+        attrs,
+        checksum_algorithm=algorithm.value if algorithm else "",
         checksum_type=checksum_type,
-    )  # fmt: skip
+    )
     headers = {}
     if algorithm is not None:
         headers = {"x-amz-checksum-algorithm": algorithm.value, "x-amz-checksum-type": str(checksum_type)}
@@ -68,8 +71,16 @@ async def upload_part(req: S3Request) -> Response:
     upload = await req.metadata.get_multipart_upload(req.bucket_name, req.key, req.query["uploadId"])
     blobs, ingest = await store_upload(req, req.key, number, upload.checksum_algorithm)
     checksums = (ingest.checksum,) if ingest.checksum else ()
-    await req.metadata.register_part(req.bucket_name, req.key, upload.upload_id, number, size=ingest.size,
-                                     etag=ingest.etag, blobs=blobs, checksums=checksums)  # fmt: skip
+    await req.metadata.register_part(
+        req.bucket_name,
+        req.key,
+        upload.upload_id,
+        number,
+        size=ingest.size,
+        etag=ingest.etag,
+        blobs=blobs,
+        checksums=checksums,
+    )
     return Response(
         headers={"etag": f'"{ingest.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
     )
@@ -80,12 +91,24 @@ async def upload_part_copy(req: S3Request) -> Response:
     number = _part_number(req)
     upload = await req.metadata.get_multipart_upload(req.bucket_name, req.key, req.query["uploadId"])
     source = await copy_source.resolve(req, allow_range=True)
-    ingest = Ingest(source.stream(req), {}, max_size=copy_source.MAX_COPY_SIZE,
-                    default_algorithm=upload.checksum_algorithm)  # fmt: skip
+    ingest = Ingest(
+        source.stream(req),
+        {},
+        max_size=copy_source.MAX_COPY_SIZE,
+        default_algorithm=upload.checksum_algorithm,
+    )
     blobs = await write_stream(req, req.key, ingest, source.length == 0, number)
     checksums = (ingest.checksum,) if ingest.checksum else ()
-    part = await req.metadata.register_part(req.bucket_name, req.key, upload.upload_id, number, size=ingest.size,
-                                            etag=ingest.etag, blobs=blobs, checksums=checksums)  # fmt: skip
+    part = await req.metadata.register_part(
+        req.bucket_name,
+        req.key,
+        upload.upload_id,
+        number,
+        size=ingest.size,
+        etag=ingest.etag,
+        blobs=blobs,
+        checksums=checksums,
+    )
     headers = {}
     if source.version.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = source.version.version_id
@@ -124,9 +147,13 @@ async def complete_multipart_upload(req: S3Request) -> Response:
     bucket = await req.bucket()
     parts = _completed_parts(s3_xml.parse_complete_multipart(await req.read_body()))
     version = await req.metadata.complete_multipart_upload(
-        req.bucket_name, req.key, req.query["uploadId"], parts, checksums=_full_object_checksum(req),
+        req.bucket_name,
+        req.key,
+        req.query["uploadId"],
+        parts,
+        checksums=_full_object_checksum(req),
         **conditional_write(req),
-    )  # fmt: skip
+    )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     location = f"/{req.bucket_name}/{req.key}"
     checksum_type = str(version.checksums[0].type) if version.checksums else ""
@@ -151,8 +178,13 @@ async def list_parts(req: S3Request) -> Response:
     await req.bucket()
     max_parts = req.int_query("max-parts", 1000, 0, 2**31 - 1)
     marker = req.int_query("part-number-marker", 0, 0, 10000)
-    page = await req.metadata.list_parts(req.bucket_name, req.key, req.query["uploadId"],
-                                         max_parts=min(max_parts, 1000), part_number_marker=marker)  # fmt: skip
+    page = await req.metadata.list_parts(
+        req.bucket_name,
+        req.key,
+        req.query["uploadId"],
+        max_parts=min(max_parts, 1000),
+        part_number_marker=marker,
+    )
 
     def element(c: Checksum) -> tuple[str, str]:
         pairs = checksum_elements((dataclasses.replace(c, type=ChecksumType.FULL_OBJECT),))

@@ -55,8 +55,9 @@ def declared_size(req: S3Request) -> int | None:
         raise InvalidArgument("Content-Length is not a number", ArgumentName="Content-Length") from None
 
 
-async def store_upload(req: S3Request, key: str, part_number: int = 0,
-                       default_algorithm: str = "") -> tuple[tuple[BlobRef, ...], Ingest]:  # fmt: skip
+async def store_upload(
+    req: S3Request, key: str, part_number: int = 0, default_algorithm: str = ""
+) -> tuple[tuple[BlobRef, ...], Ingest]:
     """Stream the request body into one new blob, verifying every digest; () blobs for an empty body."""
     size = declared_size(req)
     if size is None and not req.auth.payload_mode.streaming:
@@ -64,13 +65,19 @@ async def store_upload(req: S3Request, key: str, part_number: int = 0,
     limit = req.services.config.max_put_size
     if size is not None and size > limit:
         raise EntityTooLarge(ProposedSize=size, MaxSizeAllowed=limit)
-    ingest = Ingest(req.body(), req.headers, max_size=limit, trailer_names=req.auth.trailer_names,
-                    default_algorithm=default_algorithm)  # fmt: skip
+    ingest = Ingest(
+        req.body(),
+        req.headers,
+        max_size=limit,
+        trailer_names=req.auth.trailer_names,
+        default_algorithm=default_algorithm,
+    )
     return await write_stream(req, key, ingest, size == 0, part_number), ingest
 
 
-async def write_stream(req: S3Request, key: str, stream: AsyncIterable[bytes], empty: bool,
-                       part_number: int = 0) -> tuple[BlobRef, ...]:  # fmt: skip
+async def write_stream(
+    req: S3Request, key: str, stream: AsyncIterable[bytes], empty: bool, part_number: int = 0
+) -> tuple[BlobRef, ...]:
     if empty:  # nothing to store, but the (empty) body is still verified
         async for _ in stream:
             raise InvalidRequest("The body is longer than its declared length.")
@@ -209,8 +216,9 @@ async def delete_objects(req: S3Request) -> Response:
                     raise
                 return s3_xml.DeleteErrorEntry(key, error.code, error.message, version_id)
         marker_version = result.version_id if result.is_delete_marker else None
-        return s3_xml.DeletedEntry(key, version_id, result.is_delete_marker,
-                                   marker_version if version_id is None else None)  # fmt: skip
+        return s3_xml.DeletedEntry(
+            key, version_id, result.is_delete_marker, marker_version if version_id is None else None
+        )
 
     async with asyncio.TaskGroup() as group:  # an unmapped error cancels the rest and answers 500
         tasks = [group.create_task(delete_one(key, version_id)) for key, version_id in request.objects]
@@ -232,20 +240,26 @@ async def copy_object(req: S3Request) -> Response:
     # Copying a named older version onto its own key is how a version is restored: always legal.
     same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and source.requested_version_id is None
     if same and directive == "COPY" and "x-amz-storage-class" not in req.headers:
-        raise InvalidRequest("This copy request is illegal because it is trying to copy an object to itself "
-                             "without changing the object's metadata, storage class, website redirect location "
-                             "or encryption attributes.")  # fmt: skip
+        raise InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes."
+        )
     limit = req.services.config.max_metadata_size
     if directive == "REPLACE":
         attrs = attrs_from_headers(req.headers, req.auth.owner_id, limit)
     else:
         attrs = ObjectAttrs(
-            content_type=src.content_type, content_encoding=src.content_encoding,
-            content_disposition=src.content_disposition, content_language=src.content_language,
-            cache_control=src.cache_control, expires=src.expires,
+            content_type=src.content_type,
+            content_encoding=src.content_encoding,
+            content_disposition=src.content_disposition,
+            content_language=src.content_language,
+            cache_control=src.cache_control,
+            expires=src.expires,
             storage_class=req.headers.get("x-amz-storage-class", src.storage_class).upper(),
-            user_metadata=src.user_metadata, owner_id=req.auth.owner_id,
-        )  # fmt: skip
+            user_metadata=src.user_metadata,
+            owner_id=req.auth.owner_id,
+        )
     algorithm = req.headers.get("x-amz-checksum-algorithm") or (
         src.checksums[0].algorithm if src.checksums else ""
     )
@@ -257,8 +271,9 @@ async def copy_object(req: S3Request) -> Response:
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id
-    body = s3_xml.copy_result("CopyObjectResult", version.etag, version.last_modified_ms,
-                              checksum_elements(checksums))  # fmt: skip
+    body = s3_xml.copy_result(
+        "CopyObjectResult", version.etag, version.last_modified_ms, checksum_elements(checksums)
+    )
     return Response(body, headers=headers, media_type=XML)
 
 

@@ -21,8 +21,9 @@ from .checksums import ChecksumAlgorithm, Hasher, content_md5_digest, decode_b64
 from .errors import BadDigest, EntityTooLarge, InvalidDigest, InvalidRequest
 
 
-def requested_checksum(headers: Mapping[str, str], trailer_names: tuple[str, ...],
-                       default: str = "") -> tuple[ChecksumAlgorithm | None, str | None]:  # fmt: skip
+def requested_checksum(
+    headers: Mapping[str, str], trailer_names: tuple[str, ...], default: str = ""
+) -> tuple[ChecksumAlgorithm | None, str | None]:
     """The checksum algorithm to compute for this body and the value sent in a header, if any."""
     sent = [name for name in headers if name.startswith("x-amz-checksum-") and ChecksumAlgorithm.parse(name)]
     sent += [name for name in trailer_names if ChecksumAlgorithm.parse(name)]
@@ -37,8 +38,10 @@ def requested_checksum(headers: Mapping[str, str], trailer_names: tuple[str, ...
         if name in headers:
             alg = ChecksumAlgorithm.parse(headers[name])
             if alg is None:
-                raise InvalidRequest("Checksum algorithm provided is unsupported. Please try again with any of the "
-                                     "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")  # fmt: skip
+                raise InvalidRequest(
+                    "Checksum algorithm provided is unsupported. Please try again with any of the "
+                    "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+                )
             return alg, None
     return (ChecksumAlgorithm.parse(default) if default else None), None
 
@@ -46,8 +49,15 @@ def requested_checksum(headers: Mapping[str, str], trailer_names: tuple[str, ...
 class Ingest:
     """Async iterator over an upload body that verifies its digests at the end."""
 
-    def __init__(self, body: AsyncIterable[bytes], headers: Mapping[str, str], *, max_size: int,
-                 trailer_names: tuple[str, ...] = (), default_algorithm: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        body: AsyncIterable[bytes],
+        headers: Mapping[str, str],
+        *,
+        max_size: int,
+        trailer_names: tuple[str, ...] = (),
+        default_algorithm: str = "",
+    ) -> None:
         self._body = body
         self._max = max_size
         self._md5 = hashlib.md5(usedforsecurity=False)

@@ -22,8 +22,18 @@ from .errors import NotImplemented as S3NotImplemented
 
 META_PREFIX = "x-amz-meta-"
 MAX_KEY_BYTES = 1024
-STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
-                             "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"})  # fmt: skip
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+    }
+)
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
     "response-content-language": "content-language",
@@ -151,8 +161,9 @@ def version_headers(v: ObjectVersion, versioned_bucket: bool) -> dict[str, str]:
     return {}
 
 
-def object_headers(v: ObjectVersion, query: Mapping[str, str], *, versioned_bucket: bool,
-                   with_checksums: bool) -> dict[str, str]:  # fmt: skip
+def object_headers(
+    v: ObjectVersion, query: Mapping[str, str], *, versioned_bucket: bool, with_checksums: bool
+) -> dict[str, str]:
     """Headers of a GET/HEAD response for version `v` (without Content-Length/Range)."""
     h = {
         "etag": f'"{v.etag}"',

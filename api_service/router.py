@@ -57,13 +57,37 @@ class Endpoint:
 # Sub-resources we recognise and refuse (501). Keys of the query that name S3 features.
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
-        "accelerate", "acl", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
-        "inventory", "legal-hold", "lifecycle", "logging", "metadataTable", "metrics", "notification",
-        "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
-        "replication", "requestPayment", "restore", "retention", "select", "session", "tagging",
-        "torrent", "website", "renameObject",
+        "accelerate",
+        "acl",
+        "analytics",
+        "attributes",
+        "cors",
+        "encryption",
+        "intelligent-tiering",
+        "inventory",
+        "legal-hold",
+        "lifecycle",
+        "logging",
+        "metadataTable",
+        "metrics",
+        "notification",
+        "object-lock",
+        "ownershipControls",
+        "policy",
+        "policyStatus",
+        "publicAccessBlock",
+        "replication",
+        "requestPayment",
+        "restore",
+        "retention",
+        "select",
+        "session",
+        "tagging",
+        "torrent",
+        "website",
+        "renameObject",
     }
-)  # fmt: skip
+)
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -97,9 +121,13 @@ def split_host(host: str, base_domains: Sequence[str]) -> str | None:
 
 
 def route(
-    method: str, host: str, raw_path: str, query_string: str, headers: dict[str, str],
+    method: str,
+    host: str,
+    raw_path: str,
+    query_string: str,
+    headers: dict[str, str],
     base_domains: Sequence[str] = (),
-) -> Endpoint:  # fmt: skip
+) -> Endpoint:
     """Name the S3 operation of a request (or raise the S3 error for an unroutable one)."""
     query = parse_query(query_string)
     path = _decode(raw_path)

@@ -61,8 +61,11 @@ class Doc:
         self.url_encode = url_encode
 
     def el(self, name: str, value: object, encode: bool = False) -> Doc:
-        text = value if isinstance(value, str) else ("true" if value is True else "false" if value is False
-                                                      else str(value))  # fmt: skip
+        text = (
+            value
+            if isinstance(value, str)
+            else ("true" if value is True else "false" if value is False else str(value))
+        )
         if encode and self.url_encode:
             text = quote(text, safe="/")
         self._parts.append(f"<{name}>{escape(text)}</{name}>")
@@ -150,6 +153,7 @@ def delete_result(deleted: Sequence[DeletedEntry], errors: Sequence[DeleteErrorE
 
 
 # --- parsing -----------------------------------------------------------------------------
+
 
 def _refuse_dtd(*_: object) -> NoReturn:
     raise MalformedXML("XML document type declarations and entities are not allowed.")
@@ -371,8 +375,14 @@ def list_uploads(bucket: str, p: ListParams, page: ListUploadsPage) -> bytes:
     return doc.common_prefixes(page.common_prefixes).render()
 
 
-def list_parts(bucket: str, key: str, page: ListPartsPage, max_parts: int, marker: int,
-               checksum: Callable[[Checksum], tuple[str, str]]) -> bytes:  # fmt: skip
+def list_parts(
+    bucket: str,
+    key: str,
+    page: ListPartsPage,
+    max_parts: int,
+    marker: int,
+    checksum: Callable[[Checksum], tuple[str, str]],
+) -> bytes:
     u = page.upload
     doc = Doc("ListPartsResult").el("Bucket", bucket).el("Key", key).el("UploadId", u.upload_id)
     doc.owner(u.attrs.owner_id, "Initiator").owner(u.attrs.owner_id)
@@ -401,8 +411,14 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> bytes:
     )
 
 
-def complete_multipart(location: str, bucket: str, key: str, etag: str,
-                       checksums: Iterable[tuple[str, str]], checksum_type: str = "") -> bytes:  # fmt: skip
+def complete_multipart(
+    location: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    checksums: Iterable[tuple[str, str]],
+    checksum_type: str = "",
+) -> bytes:
     doc = Doc("CompleteMultipartUploadResult").el("Location", location).el("Bucket", bucket).el("Key", key)
     doc.el("ETag", quote_etag(etag)).checksums(checksums).opt("ChecksumType", checksum_type)
     return doc.render()

@@ -45,8 +45,12 @@ def build_app(config: ApiConfig) -> S3App:
         return await metadata.record_write_intent(bucket, key, blob_id, pg)
 
     blobs = ClusterBlobStore(placement, record_intent, writer, reader)
-    lookup = CredentialCache(metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser),
-                             ttl_s=config.credential_cache_ttl_s)  # fmt: skip
+    lookup = CredentialCache(
+        metadata.get_access_key,
+        metadata.get_user,
+        (md.NoSuchAccessKey, md.NoSuchUser),
+        ttl_s=config.credential_cache_ttl_s,
+    )
 
     async def shutdown() -> None:
         await pool.close()

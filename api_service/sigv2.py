@@ -21,14 +21,43 @@ from .errors import AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch
 
 SUBRESOURCES = frozenset(
     {
-        "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
-        "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads", "uploadId",
-        "response-content-type", "response-content-language", "response-expires", "response-cache-control",
-        "response-content-disposition", "response-content-encoding", "delete", "lifecycle", "tagging",
-        "restore", "storageClass", "notification", "replication", "analytics", "metrics", "inventory",
-        "select", "select-type", "object-lock",
+        "accelerate",
+        "acl",
+        "cors",
+        "defaultObjectAcl",
+        "location",
+        "logging",
+        "partNumber",
+        "policy",
+        "requestPayment",
+        "torrent",
+        "versioning",
+        "versionId",
+        "versions",
+        "website",
+        "uploads",
+        "uploadId",
+        "response-content-type",
+        "response-content-language",
+        "response-expires",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "delete",
+        "lifecycle",
+        "tagging",
+        "restore",
+        "storageClass",
+        "notification",
+        "replication",
+        "analytics",
+        "metrics",
+        "inventory",
+        "select",
+        "select-type",
+        "object-lock",
     }
-)  # fmt: skip
+)
 
 
 def _resource(raw_path: str, query_string: str, vhost_bucket: str | None) -> str:
@@ -43,8 +72,14 @@ def _resource(raw_path: str, query_string: str, vhost_bucket: str | None) -> str
     return path
 
 
-def string_to_sign(method: str, raw_path: str, query_string: str, headers: Mapping[str, str],
-                   query: Mapping[str, str], vhost_bucket: str | None = None) -> str:  # fmt: skip
+def string_to_sign(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    vhost_bucket: str | None = None,
+) -> str:
     def standard(name: str) -> str:
         return (headers.get(name) or query.get(name) or "").strip()
 
@@ -55,17 +90,25 @@ def string_to_sign(method: str, raw_path: str, query_string: str, headers: Mappi
     return "\n".join(lines) + "\n" + _resource(raw_path, query_string, vhost_bucket)
 
 
-def check_presigned_v2(method: str, raw_path: str, query_string: str, headers: Mapping[str, str],
-                       query: Mapping[str, str], secret: str | None, now: datetime,
-                       vhost_bucket: str | None = None) -> None:  # fmt: skip
+def check_presigned_v2(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    secret: str | None,
+    now: datetime,
+    vhost_bucket: str | None = None,
+) -> None:
     """Raise unless the V2 presigned query signature is valid and not expired."""
     if secret is None:
         raise InvalidAccessKeyId(AWSAccessKeyId=query.get("AWSAccessKeyId", ""))
     try:
         expires = int(query.get("Expires", ""))
     except ValueError:
-        raise AccessDenied("Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
-                           "parameters") from None  # fmt: skip
+        raise AccessDenied(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
+        ) from None
     sts = string_to_sign(method, raw_path, query_string, headers, query, vhost_bucket)
     expected = base64.b64encode(
         hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()

@@ -265,12 +265,21 @@ async def verify(
         parsed = parse_query_auth(query)
     elif "Signature" in query and "AWSAccessKeyId" in query and "Expires" in query:
         creds = await lookup(query["AWSAccessKeyId"])
-        check_presigned_v2(request.method, request.raw_path, request.query_string, headers, query,
-                           creds.secret_key if creds else None, now, vhost_bucket)  # fmt: skip
+        check_presigned_v2(
+            request.method,
+            request.raw_path,
+            request.query_string,
+            headers,
+            query,
+            creds.secret_key if creds else None,
+            now,
+            vhost_bucket,
+        )
         if creds is None:  # pragma: no cover - check_presigned_v2 raised
             raise InvalidAccessKeyId()
-        return AuthenticatedRequest(query["AWSAccessKeyId"], creds.owner_id, creds.is_root, PayloadMode.UNSIGNED,
-                                    presigned=True)  # fmt: skip
+        return AuthenticatedRequest(
+            query["AWSAccessKeyId"], creds.owner_id, creds.is_root, PayloadMode.UNSIGNED, presigned=True
+        )
     else:
         raise AccessDenied("Anonymous access is not allowed.")
     if region is not None and parsed.region != region:
@@ -332,7 +341,8 @@ async def verify(
     unsigned = sorted({name.lower() for name in headers.keys() if name.lower().startswith("x-amz-")} - signed)
     if unsigned:
         raise AccessDenied(
-            "There were headers present in the request which were not signed", HeadersNotSigned=", ".join(unsigned)
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(unsigned),
         )
 
     decoded_length: int | None = None

@@ -84,7 +84,9 @@ def bench_blob(codec: ErasureCodec, blob_size: int, repeat: int) -> dict[str, fl
     return {
         "encode": _best_rate(blob_size, repeat, encode),
         "decode (data pieces)": _best_rate(blob_size, repeat, lambda: decode(set())),
-        f"decode ({layout.m} data pieces lost)": _best_rate(blob_size, repeat, lambda: decode(set(range(layout.m)))),
+        f"decode ({layout.m} data pieces lost)": _best_rate(
+            blob_size, repeat, lambda: decode(set(range(layout.m)))
+        ),
     }
 
 

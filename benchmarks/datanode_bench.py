@@ -50,9 +50,24 @@ def start_node(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[by
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cairn.datanode", "--data-dir", str(data_dir), "--port", str(port),
-             "--capacity", str(64 << 30), "--log-level", "WARNING"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "cairn.datanode",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                "--capacity",
+                str(64 << 30),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
     return proc
 
 
@@ -100,9 +115,11 @@ async def workload(addr: str, pid: int, size: int, concurrency: int, seconds: fl
     elapsed, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
     for c in clients:
         await c.close()
-    return (f"size={size:>7} B  conc={concurrency:>3}  pieces={pieces}  shards={done:>6}  "
-            f"{done / elapsed:8.1f} shards/s  {done * size / elapsed / 1e6:7.2f} MB/s  "
-            f"node cpu {cpu / max(done, 1) * 1e3:6.3f} ms/shard  ({cpu / elapsed * 100:4.0f}% of a core)")
+    return (
+        f"size={size:>7} B  conc={concurrency:>3}  pieces={pieces}  shards={done:>6}  "
+        f"{done / elapsed:8.1f} shards/s  {done * size / elapsed / 1e6:7.2f} MB/s  "
+        f"node cpu {cpu / max(done, 1) * 1e3:6.3f} ms/shard  ({cpu / elapsed * 100:4.0f}% of a core)"
+    )
 
 
 async def main() -> None:
@@ -124,7 +141,10 @@ async def main() -> None:
                 args.profile_pid_file.write_text(f"{proc.pid}\n")
                 await asyncio.sleep(args.profile_wait)
             for size in (int(s) for s in args.sizes.split(",")):
-                print(await workload(addr, proc.pid, size, args.concurrency, args.seconds, args.pieces), flush=True)
+                print(
+                    await workload(addr, proc.pid, size, args.concurrency, args.seconds, args.pieces),
+                    flush=True,
+                )
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -23,13 +23,16 @@ def topology(n: int, zones: int, racks: int, caps: list[int] | None = None) -> d
     for i in range(n):
         node_id = f"dn-{i + 1:04d}"
         z, r = i % zones, (i // zones) % racks
-        nodes[node_id] = NodeInfo(node_id, f"10.0.0.{i}:7000", f"z{z}", f"z{z}-r{r}", f"h{i}", UP,
-                                  caps[i] if caps else 4 * TB, 0, 0)
+        nodes[node_id] = NodeInfo(
+            node_id, f"10.0.0.{i}:7000", f"z{z}", f"z{z}-r{r}", f"h{i}", UP, caps[i] if caps else 4 * TB, 0, 0
+        )
     return nodes
 
 
 def moved(before: Table, after: Table) -> list[tuple[str, str]]:
-    return [(a, b) for ra, rb in zip(before, after, strict=True) for a, b in zip(ra, rb, strict=True) if a != b]
+    return [
+        (a, b) for ra, rb in zip(before, after, strict=True) for a, b in zip(ra, rb, strict=True) if a != b
+    ]
 
 
 def report(name: str, nodes: dict[str, NodeInfo], pgs: int) -> None:
@@ -50,11 +53,13 @@ def report(name: str, nodes: dict[str, NodeInfo], pgs: int) -> None:
     join_s = time.perf_counter() - started
     came = moved(table, joined)
     n = len(nodes)
-    print(f"{name}: build {build_s:.2f}s, balance worst {max(map(abs, devs)):.1%} "
-          f"(min {min(devs):+.1%} max {max(devs):+.1%}); "
-          f"leave moved {len(left) / slots:.2%} (its share {counts[leaving] / slots:.2%}, ideal 1/n {1 / n:.2%}, "
-          f"other slots moved {foreign}); join moved {len(came) / slots:.2%} (ideal 1/(n+1) {1 / (n + 1):.2%}, "
-          f"{len(came) / slots * (n + 1):.2f}x, rebalance {join_s:.2f}s)")
+    print(
+        f"{name}: build {build_s:.2f}s, balance worst {max(map(abs, devs)):.1%} "
+        f"(min {min(devs):+.1%} max {max(devs):+.1%}); "
+        f"leave moved {len(left) / slots:.2%} (its share {counts[leaving] / slots:.2%}, ideal 1/n {1 / n:.2%}, "
+        f"other slots moved {foreign}); join moved {len(came) / slots:.2%} (ideal 1/(n+1) {1 / (n + 1):.2%}, "
+        f"{len(came) / slots * (n + 1):.2f}x, rebalance {join_s:.2f}s)"
+    )
 
 
 def main() -> None:
@@ -64,8 +69,12 @@ def main() -> None:
     report("16 nodes, 4 zones x 2 racks", topology(16, 4, 2), pgs)
     report("20 nodes, 4 zones x 5 racks", topology(20, 4, 5), pgs)
     report("24 nodes, 3 zones x 4 racks", topology(24, 3, 4), pgs)
-    report("24 nodes, own racks, 4/5/6 TB", topology(24, 3, 8, [(4 + (i // 3) % 3) * TB for i in range(24)]), pgs)
-    report("24 nodes, own racks, 1/2/3 TB", topology(24, 3, 8, [(1 + (i // 3) % 3) * TB for i in range(24)]), pgs)
+    report(
+        "24 nodes, own racks, 4/5/6 TB", topology(24, 3, 8, [(4 + (i // 3) % 3) * TB for i in range(24)]), pgs
+    )
+    report(
+        "24 nodes, own racks, 1/2/3 TB", topology(24, 3, 8, [(1 + (i // 3) % 3) * TB for i in range(24)]), pgs
+    )
     report("12 nodes, 12 zones (local cluster)", topology(12, 12, 1), pgs)
 
 

@@ -59,13 +59,17 @@ class Result:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"), help="S3 endpoint URL")
     p.add_argument("--access-key", default=os.environ.get("AWS_ACCESS_KEY_ID"))
     p.add_argument("--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY"))
     p.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     p.add_argument("--ca-bundle", default=os.environ.get("AWS_CA_BUNDLE"), help="CA bundle for HTTPS")
-    p.add_argument("--cluster-json", type=Path, help="a cairn up cluster.json: endpoint and credentials from it")
+    p.add_argument(
+        "--cluster-json", type=Path, help="a cairn up cluster.json: endpoint and credentials from it"
+    )
     p.add_argument("--bucket", help="existing bucket to use (default: create a temporary one)")
     p.add_argument("--workloads", default="large,small,multipart", help="comma-separated subset to run")
     p.add_argument("--large-size", type=int, default=64 * MiB)
@@ -78,7 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mpu-size", type=int, default=256 * MiB)
     p.add_argument("--mpu-part-size", type=int, default=16 * MiB)
     p.add_argument("--mpu-concurrency", type=int, default=8)
-    p.add_argument("--no-checksum", action="store_true", help="do not send the default CRC32 request checksums")
+    p.add_argument(
+        "--no-checksum", action="store_true", help="do not send the default CRC32 request checksums"
+    )
     p.add_argument("--json-out", type=Path, help="also write the JSON results here")
     args = p.parse_args(argv)
     if args.cluster_json:
@@ -174,7 +180,9 @@ def bench_large(args: argparse.Namespace, s3: Any, bucket: str, written: list[st
     done, errors, moved, seconds = run_pool(args.large_concurrency, keys, put)
     results = [Result("large", f"PUT {args.large_size // MiB} MiB", done, errors, moved, seconds)]
     ok = [k for k in keys if k in written]
-    done, errors, moved, seconds = run_pool(args.large_concurrency, ok, lambda k: read_all(s3, bucket, k, len(data)))
+    done, errors, moved, seconds = run_pool(
+        args.large_concurrency, ok, lambda k: read_all(s3, bucket, k, len(data))
+    )
     results.append(Result("large", f"GET {args.large_size // MiB} MiB", done, errors, moved, seconds))
     return results
 
@@ -212,7 +220,9 @@ def bench_multipart(args: argparse.Namespace, s3: Any, bucket: str, written: lis
 
     def upload(number: int) -> int:
         body = part[: sizes[number - 1]]
-        etags[number] = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)["ETag"]
+        etags[number] = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )["ETag"]
         return len(body)
 
     done, errors, moved, _ = run_pool(args.mpu_concurrency, range(1, count + 1), upload)
@@ -233,7 +243,9 @@ def bench_multipart(args: argparse.Namespace, s3: Any, bucket: str, written: lis
 def cleanup(s3: Any, bucket: str, written: list[str], created: bool) -> None:
     keys = sorted(set(written))
     for i in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True})
+        s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True}
+        )
     if created:
         s3.delete_bucket(Bucket=bucket)
 

@@ -53,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--k", type=int, default=8, help="data shards per stripe (first start only)")
     parser.add_argument("--m", type=int, default=4, help="parity shards per stripe (first start only)")
     parser.add_argument("--pg-count", type=int, default=256, help="placement groups (first start only)")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate")
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate"
+    )
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="private key for --tls-cert (PEM)")
     parser.add_argument("--no-restart", action="store_true", help="do not restart children that die")
@@ -166,9 +168,19 @@ class LocalCluster:
     def placement_addrs(self) -> list[str]:
         return [f"127.0.0.1:{p}" for p in self.layout.placement_ports.values()]
 
-    def _spec(self, role: str, name: str, module: str, args: list[str], addr: str, data_dir: Path | None,
-              env: tuple[tuple[str, str], ...] = ()) -> ChildSpec:  # fmt: skip
-        return ChildSpec(role, name, module, tuple(args), addr, data_dir, self.data_dir / "logs" / f"{name}.log", env)
+    def _spec(
+        self,
+        role: str,
+        name: str,
+        module: str,
+        args: list[str],
+        addr: str,
+        data_dir: Path | None,
+        env: tuple[tuple[str, str], ...] = (),
+    ) -> ChildSpec:
+        return ChildSpec(
+            role, name, module, tuple(args), addr, data_dir, self.data_dir / "logs" / f"{name}.log", env
+        )
 
     def specs(self) -> dict[str, list[ChildSpec]]:
         layout = self.layout
@@ -177,29 +189,98 @@ class LocalCluster:
         out: dict[str, list[ChildSpec]] = {"placement": [], "metadata": [], "datanode": [], "api": []}
         for name, port in layout.placement_ports.items():
             d = self.data_dir / "placement" / name
-            out["placement"].append(self._spec("placement", name, "cairn.placement", [
-                "--id", name, "--data-dir", str(d), "--port", str(port), "--peers", peers,
-                "--k", str(layout.k), "--m", str(layout.m), "--pg-count", str(layout.pg_count),
-            ], f"127.0.0.1:{port}", d))
+            out["placement"].append(
+                self._spec(
+                    "placement",
+                    name,
+                    "cairn.placement",
+                    [
+                        "--id",
+                        name,
+                        "--data-dir",
+                        str(d),
+                        "--port",
+                        str(port),
+                        "--peers",
+                        peers,
+                        "--k",
+                        str(layout.k),
+                        "--m",
+                        str(layout.m),
+                        "--pg-count",
+                        str(layout.pg_count),
+                    ],
+                    f"127.0.0.1:{port}",
+                    d,
+                )
+            )
         d = self.data_dir / "metadata"
-        root = (("CAIRN_METADATA_ROOT_ACCESS_KEY", self.access_key), ("CAIRN_METADATA_ROOT_SECRET_KEY", self.secret_key))
-        out["metadata"].append(self._spec("metadata", "metadata", "cairn.metadata", [
-            "--data-dir", str(d), "--port", str(layout.metadata_port),
-        ], f"127.0.0.1:{layout.metadata_port}", d, env=root))
+        root = (
+            ("CAIRN_METADATA_ROOT_ACCESS_KEY", self.access_key),
+            ("CAIRN_METADATA_ROOT_SECRET_KEY", self.secret_key),
+        )
+        out["metadata"].append(
+            self._spec(
+                "metadata",
+                "metadata",
+                "cairn.metadata",
+                [
+                    "--data-dir",
+                    str(d),
+                    "--port",
+                    str(layout.metadata_port),
+                ],
+                f"127.0.0.1:{layout.metadata_port}",
+                d,
+                env=root,
+            )
+        )
         for i, (name, port) in enumerate(sorted(layout.datanode_ports.items()), start=1):
             d = self.data_dir / "datanodes" / name
-            out["datanode"].append(self._spec("datanode", name, "cairn.datanode", [
-                "--data-dir", str(d), "--host", "127.0.0.1", "--port", str(port),
-                "--zone", "local", "--rack", f"rack-{i:02d}", "--node-host", name, "--placement", placement,
-            ], f"127.0.0.1:{port}", d))
+            out["datanode"].append(
+                self._spec(
+                    "datanode",
+                    name,
+                    "cairn.datanode",
+                    [
+                        "--data-dir",
+                        str(d),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--zone",
+                        "local",
+                        "--rack",
+                        f"rack-{i:02d}",
+                        "--node-host",
+                        name,
+                        "--placement",
+                        placement,
+                    ],
+                    f"127.0.0.1:{port}",
+                    d,
+                )
+            )
         api_args = [
-            "--host", self.args.host, "--port", str(self.args.port),
-            "--metadata", f"127.0.0.1:{layout.metadata_port}", "--placement", placement,
-            "--workers", str(self.args.api_workers),
+            "--host",
+            self.args.host,
+            "--port",
+            str(self.args.port),
+            "--metadata",
+            f"127.0.0.1:{layout.metadata_port}",
+            "--placement",
+            placement,
+            "--workers",
+            str(self.args.api_workers),
         ]
         if self.tls:
             api_args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-        out["api"].append(self._spec("api", "api", "cairn.api_service", api_args, f"{self.args.host}:{self.args.port}", None))
+        out["api"].append(
+            self._spec(
+                "api", "api", "cairn.api_service", api_args, f"{self.args.host}:{self.args.port}", None
+            )
+        )
         return out
 
     def _process_id(self, child: Child) -> str:
@@ -349,7 +430,9 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
     try:
         return asyncio.run(_main(args))
     except SystemExit as exc:

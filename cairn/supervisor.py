@@ -73,9 +73,15 @@ class Supervisor:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab") as out:  # noqa: ASYNC230 - an instant local open for the child
             child.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", spec.module, *spec.args,
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, **dict(spec.env)},
+                sys.executable,
+                "-m",
+                spec.module,
+                *spec.args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **dict(spec.env)},
             )
         child.started_at = time.monotonic()
         self._on_change()
@@ -89,8 +95,14 @@ class Supervisor:
             if self._stopping:
                 return
             spec = child.spec
-            log.warning("%s %s (pid %d) exited unexpectedly with code %s; see %s",
-                        spec.role, spec.name, proc.pid, code, spec.log_path)
+            log.warning(
+                "%s %s (pid %d) exited unexpectedly with code %s; see %s",
+                spec.role,
+                spec.name,
+                proc.pid,
+                code,
+                spec.log_path,
+            )
             self._on_change()
             if not self._restart:
                 return

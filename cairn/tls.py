@@ -26,7 +26,10 @@ def ensure_self_signed(directory: Path, host: str) -> tuple[Path, Path]:
         return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cairn-local")])
-    alt_names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    alt_names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     try:
         alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
     except ValueError:
@@ -51,4 +54,3 @@ def ensure_self_signed(directory: Path, host: str) -> tuple[Path, Path]:
     write_atomic(key_path, key_bytes, mode=0o600)
     write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
-

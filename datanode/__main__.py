@@ -33,19 +33,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--placement", help="placement replicas, host:port,host:port,...")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(args.config, overrides={
-        "data_dir": args.data_dir,
-        "host": args.host,
-        "port": args.port,
-        "advertise_addr": args.advertise_addr,
-        "labels.zone": args.zone,
-        "labels.rack": args.rack,
-        "labels.host": args.node_host,
-        "capacity_bytes": args.capacity,
-        "placement": args.placement,
-    })
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = load_config(
+        args.config,
+        overrides={
+            "data_dir": args.data_dir,
+            "host": args.host,
+            "port": args.port,
+            "advertise_addr": args.advertise_addr,
+            "labels.zone": args.zone,
+            "labels.rack": args.rack,
+            "labels.host": args.node_host,
+            "capacity_bytes": args.capacity,
+            "placement": args.placement,
+        },
+    )
     asyncio.run(run_node(config, _placement_client))
 
 

@@ -122,29 +122,39 @@ class DataNodeClient:
     async def _put(self, key: ShardKey, pg: int, data: bytes, timeout: float) -> ShardInfo:
         request = datanode_pb2.PutShardRequest(
             header=datanode_pb2.WriteShardHeader(key=_key_pb(key), pg=pg),
-            piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)))
+            piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)),
+        )
         try:
             reply = await self._rpc().PutShard(request, timeout=timeout)
         except grpc.RpcError as err:
             raise self._error(err) from err
         return _info(reply.shard)
 
-    async def _stream(self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float) -> ShardInfo:
+    async def _stream(
+        self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float
+    ) -> ShardInfo:
         call = self._rpc().WriteShard(timeout=timeout)
         try:
-            await call.write(datanode_pb2.WriteShardRequest(
-                header=datanode_pb2.WriteShardHeader(key=_key_pb(key), pg=pg)))
+            await call.write(
+                datanode_pb2.WriteShardRequest(header=datanode_pb2.WriteShardHeader(key=_key_pb(key), pg=pg))
+            )
             length, whole_crc = 0, 0
             async for data in pieces:
                 for i in range(0, len(data), MAX_PIECE_BYTES):
                     part = data[i : i + MAX_PIECE_BYTES]
                     part_crc = crc32c(part)
-                    await call.write(datanode_pb2.WriteShardRequest(
-                        piece=datanode_pb2.ShardPiece(data=part, crc32c=part_crc)))
+                    await call.write(
+                        datanode_pb2.WriteShardRequest(
+                            piece=datanode_pb2.ShardPiece(data=part, crc32c=part_crc)
+                        )
+                    )
                     length += len(part)
                     whole_crc = crc32c(part, whole_crc)
-            await call.write(datanode_pb2.WriteShardRequest(
-                trailer=datanode_pb2.WriteShardTrailer(length=length, crc32c=whole_crc)))
+            await call.write(
+                datanode_pb2.WriteShardRequest(
+                    trailer=datanode_pb2.WriteShardTrailer(length=length, crc32c=whole_crc)
+                )
+            )
             await call.done_writing()
             reply = await call
         except grpc.RpcError as err:
@@ -160,7 +170,9 @@ class DataNodeClient:
         """The shard's bytes [offset, offset+length) (to its end if length is None), verified."""
         return self._read(key, offset, length, timeout)
 
-    async def _read(self, key: ShardKey, offset: int, length: int | None, timeout: float) -> AsyncIterator[bytes]:
+    async def _read(
+        self, key: ShardKey, offset: int, length: int | None, timeout: float
+    ) -> AsyncIterator[bytes]:
         request = datanode_pb2.ReadShardRequest(key=_key_pb(key), offset=offset)
         if length is not None:
             request.length = length
@@ -189,7 +201,8 @@ class DataNodeClient:
         """Mark shards dead; returns how many were live. Unknown keys are ignored."""
         try:
             reply = await self._rpc().DeleteShards(
-                datanode_pb2.DeleteShardsRequest(keys=[_key_pb(k) for k in keys]), timeout=timeout)
+                datanode_pb2.DeleteShardsRequest(keys=[_key_pb(k) for k in keys]), timeout=timeout
+            )
         except grpc.RpcError as err:
             raise self._error(err) from err
         return int(reply.deleted)
@@ -212,8 +225,13 @@ class DataNodeClient:
             reply = await self._rpc().Stat(datanode_pb2.StatRequest(), timeout=timeout)
         except grpc.RpcError as err:
             raise self._error(err) from err
-        return NodeStat(reply.node_id if reply.HasField("node_id") else None, reply.capacity_bytes,
-                        reply.used_bytes, reply.live_shards, reply.state)
+        return NodeStat(
+            reply.node_id if reply.HasField("node_id") else None,
+            reply.capacity_bytes,
+            reply.used_bytes,
+            reply.live_shards,
+            reply.state,
+        )
 
     async def close(self) -> None:
         if self._channel is not None:

@@ -62,9 +62,16 @@ class StorageConfig:
             raise ValueError("volume_size_limit_bytes must be at least 4096")
         if self.writer_lanes < 1 or self.io_threads < 1:
             raise ValueError("writer_lanes and io_threads must be at least 1")
-        if (self.group_commit_window_ms < 0 or self.max_batch_bytes < 1 or self.spool_threshold_bytes < 0
-                or self.lane_fill_bytes < 0 or self.staging_memory_bytes < 0):
-            raise ValueError("group commit window, batch size, spool threshold and lane fill must not be negative")
+        if (
+            self.group_commit_window_ms < 0
+            or self.max_batch_bytes < 1
+            or self.spool_threshold_bytes < 0
+            or self.lane_fill_bytes < 0
+            or self.staging_memory_bytes < 0
+        ):
+            raise ValueError(
+                "group commit window, batch size, spool threshold and lane fill must not be negative"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,4 +114,6 @@ def load_config(
     environ: Mapping[str, str] | None = None,
 ) -> DataNodeConfig:
     """The node's configuration from defaults, `path`, the environment and `overrides`."""
-    return cairn_config.load(DataNodeConfig, path, env_prefix="DATANODE", overrides=overrides, environ=environ)
+    return cairn_config.load(
+        DataNodeConfig, path, env_prefix="DATANODE", overrides=overrides, environ=environ
+    )

@@ -34,8 +34,17 @@ class HeartbeatReplyLike(Protocol):
 class HeartbeatSender(Protocol):
     """What the data node needs of `cairn.placement.client.PlacementClient`."""
 
-    async def heartbeat(self, node_id: str | None, addr: str, zone: str, rack: str, host: str,
-                        capacity_bytes: int, used_bytes: int, timeout: float = 5.0) -> HeartbeatReplyLike: ...
+    async def heartbeat(
+        self,
+        node_id: str | None,
+        addr: str,
+        zone: str,
+        rack: str,
+        host: str,
+        capacity_bytes: int,
+        used_bytes: int,
+        timeout: float = 5.0,
+    ) -> HeartbeatReplyLike: ...
 
     async def close(self) -> None: ...
 
@@ -111,8 +120,16 @@ class Heartbeater:
         if self._sender is None:
             raise RuntimeError("no placement service configured")
         me = self._identity
-        reply = await self._sender.heartbeat(self.node_id, me.addr, me.zone, me.rack, me.host,
-                                             me.capacity_bytes, self._used_bytes(), timeout=self._timeout)
+        reply = await self._sender.heartbeat(
+            self.node_id,
+            me.addr,
+            me.zone,
+            me.rack,
+            me.host,
+            me.capacity_bytes,
+            self._used_bytes(),
+            timeout=self._timeout,
+        )
         if reply.node_id and reply.node_id != self.node_id:
             if self.node_id is not None:
                 log.warning("placement service renamed this node from %s to %s", self.node_id, reply.node_id)
@@ -130,7 +147,9 @@ class Heartbeater:
             except Exception as exc:  # unreachable placement must never stop the node
                 self.failures += 1
                 delay = self.backoff(self.failures)
-                log.warning("heartbeat failed (%d in a row): %s; retrying in %.1fs", self.failures, exc, delay)
+                log.warning(
+                    "heartbeat failed (%d in a row): %s; retrying in %.1fs", self.failures, exc, delay
+                )
             else:
                 self.failures = 0
                 delay = self._interval

@@ -161,8 +161,10 @@ class ShardIndex:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(f"INSERT OR REPLACE INTO shards ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                                 [_row(e) for e in entries])
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO shards ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [_row(e) for e in entries],
+                )
                 conn.execute(
                     "INSERT INTO volumes (id, committed_end) VALUES (?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET committed_end = excluded.committed_end",

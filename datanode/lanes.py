@@ -57,7 +57,9 @@ class PendingRecord:
     if_absent: bool = False  # skip (and report `present`) if the index holds the key already
     present: IndexEntry | None = None  # set by the batch when an `if_absent` key was found
     submitted: bool = False  # queued on a lane: from then on the lane owns the staged bytes
-    future: asyncio.Future[IndexEntry] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[IndexEntry] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     @property
     def length(self) -> int:
@@ -154,7 +156,9 @@ class Lane:
                 try:
                     await self._run(self._seal_and_replace)
                 except Exception as exc:
-                    log.error("lane %d: sealing volume %d failed: %s", self.number, self.volume.volume_id, exc)
+                    log.error(
+                        "lane %d: sealing volume %d failed: %s", self.number, self.volume.volume_id, exc
+                    )
 
     def _take_batch(self) -> list[PendingRecord]:
         batch: list[PendingRecord] = []
@@ -186,8 +190,13 @@ class Lane:
                 offset = volume.size + len(buffer)
                 payload = record.payload
                 header = RecordHeader(
-                    record.kind, record.seq, record.key, record.pg, record.length,
-                    payload.crc32c if payload else 0, payload.block_size if payload else DEFAULT_BLOCK_SIZE,
+                    record.kind,
+                    record.seq,
+                    record.key,
+                    record.pg,
+                    record.length,
+                    payload.crc32c if payload else 0,
+                    payload.block_size if payload else DEFAULT_BLOCK_SIZE,
                 )
                 prefix = encode_record_prefix(header, payload.block_crcs if payload else [])
                 buffer += prefix
@@ -216,8 +225,13 @@ class Lane:
             try:
                 volume.truncate(start, self._fsync)
             except OSError as exc:
-                log.error("lane %d: cannot truncate volume %d back to %d: %s",
-                          self.number, volume.volume_id, start, exc)
+                log.error(
+                    "lane %d: cannot truncate volume %d back to %d: %s",
+                    self.number,
+                    volume.volume_id,
+                    start,
+                    exc,
+                )
             raise
 
     @staticmethod
@@ -226,15 +240,22 @@ class Lane:
             old = record.existing
             if old is None:
                 return IndexEntry(record.key, record.pg, volume, offset, 0, 0, ShardState.DEAD, header.seq)
-            return IndexEntry(old.key, old.pg, old.volume, old.offset, old.length, old.crc32c,
-                              ShardState.DEAD, header.seq)
-        return IndexEntry(record.key, record.pg, volume, offset, header.length, header.crc32c,
-                          ShardState.LIVE, header.seq)
+            return IndexEntry(
+                old.key, old.pg, old.volume, old.offset, old.length, old.crc32c, ShardState.DEAD, header.seq
+            )
+        return IndexEntry(
+            record.key, record.pg, volume, offset, header.length, header.crc32c, ShardState.LIVE, header.seq
+        )
 
     def _seal_and_replace(self) -> None:
         old = self.volume
         old.seal(self._fsync)
         self._index.mark_sealed(old.volume_id, old.data_end)
         self.volume = self._new_volume()
-        log.info("lane %d: sealed volume %d (%d bytes), now writing volume %d",
-                 self.number, old.volume_id, old.size, self.volume.volume_id)
+        log.info(
+            "lane %d: sealed volume %d (%d bytes), now writing volume %d",
+            self.number,
+            old.volume_id,
+            old.size,
+            self.volume.volume_id,
+        )

@@ -50,7 +50,10 @@ class MemoryShardStore:
         self._shards[key].corrupt = True
 
     async def write(
-        self, key: ShardKey, pg: int, pieces: AsyncIterable[tuple[bytes, int]],
+        self,
+        key: ShardKey,
+        pg: int,
+        pieces: AsyncIterable[tuple[bytes, int]],
         expected_length: int | None = None,
     ) -> WriteResult:
         self._check_open()

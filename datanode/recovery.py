@@ -115,8 +115,9 @@ def apply_records(
             if old is None:
                 entry = IndexEntry(h.key, h.pg, volume, rec.offset, 0, 0, ShardState.DEAD, h.seq)
             else:
-                entry = IndexEntry(old.key, old.pg, old.volume, old.offset, old.length, old.crc32c,
-                                   ShardState.DEAD, h.seq)
+                entry = IndexEntry(
+                    old.key, old.pg, old.volume, old.offset, old.length, old.crc32c, ShardState.DEAD, h.seq
+                )
         elif old is not None and old.state is ShardState.DEAD:
             continue  # a deleted key stays deleted
         else:
@@ -176,17 +177,25 @@ def _reconcile(index: ShardIndex, volumes: dict[int, VolumeFile], fsync: Fsync) 
         if row is not None and row.sealed and not lost_footer:
             continue
         if start > volume.data_end or lost_footer:
-            log.error("volume %d is shorter (%d) than its committed end (%d): acknowledged records "
-                      "are lost; sealing it read-only (its lost shards read as corrupt until repaired)",
-                      volume.volume_id, volume.data_end, start)
+            log.error(
+                "volume %d is shorter (%d) than its committed end (%d): acknowledged records "
+                "are lost; sealing it read-only (its lost shards read as corrupt until repaired)",
+                volume.volume_id,
+                volume.data_end,
+                start,
+            )
             volume.seal(fsync)
             index.mark_sealed(volume.volume_id, volume.data_end)
             quarantined.append(volume.volume_id)
             continue
         records, end = volume.scan(start)
         if not volume.sealed and end < volume.size:
-            log.warning("volume %d: truncating a torn tail of %d bytes at %d",
-                        volume.volume_id, volume.size - end, end)
+            log.warning(
+                "volume %d: truncating a torn tail of %d bytes at %d",
+                volume.volume_id,
+                volume.size - end,
+                end,
+            )
             truncated += volume.size - end
             volume.truncate(end, fsync)
         current = {r.header.key: e for r in records if (e := index.get(r.header.key)) is not None}

@@ -61,8 +61,13 @@ def key_to_pb(key: ShardKey) -> common_pb2.ShardKey:
 
 
 def info_to_pb(info: ShardInfo) -> datanode_pb2.ShardInfo:
-    return datanode_pb2.ShardInfo(key=key_to_pb(info.key), pg=info.pg, length=info.length,
-                                  crc32c=info.crc32c, state=_STATE[ShardState(info.state)])
+    return datanode_pb2.ShardInfo(
+        key=key_to_pb(info.key),
+        pg=info.pg,
+        length=info.length,
+        crc32c=info.crc32c,
+        state=_STATE[ShardState(info.state)],
+    )
 
 
 class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
@@ -89,7 +94,9 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         await rpc.abort(context, code, exc.reason, str(exc))
 
     async def WriteShard(
-        self, request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest],
+        context: grpc.aio.ServicerContext,
     ) -> datanode_pb2.WriteShardResponse:
         try:
             async with self._writes:  # nothing of the stream is read while waiting here
@@ -99,7 +106,9 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             raise AssertionError("unreachable") from exc
 
     async def _write_stream(
-        self, request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[datanode_pb2.WriteShardRequest],
+        context: grpc.aio.ServicerContext,
     ) -> datanode_pb2.WriteShardResponse:
         first = await anext(request_iterator, None)
         if first is None or first.WhichOneof("kind") != "header":
@@ -108,8 +117,9 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         key = key_from_pb(header.key)
         expected = header.expected_length if header.HasField("expected_length") else None
         result = await self._store.write(key, header.pg, _pieces(request_iterator, context), expected)
-        return datanode_pb2.WriteShardResponse(shard=info_to_pb(result.info),
-                                               already_present=result.already_present)
+        return datanode_pb2.WriteShardResponse(
+            shard=info_to_pb(result.info), already_present=result.already_present
+        )
 
     async def PutShard(
         self, request: datanode_pb2.PutShardRequest, context: grpc.aio.ServicerContext
@@ -121,12 +131,15 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             key = key_from_pb(header.key)
             expected = header.expected_length if header.HasField("expected_length") else None
             async with self._writes:
-                result = await self._store.write_whole(key, header.pg, request.piece.data, request.piece.crc32c,
-                                                       expected)
+                result = await self._store.write_whole(
+                    key, header.pg, request.piece.data, request.piece.crc32c, expected
+                )
         except errors.DataNodeError as exc:
             await self._fail(context, exc)
             raise AssertionError("unreachable") from exc
-        return datanode_pb2.PutShardResponse(shard=info_to_pb(result.info), already_present=result.already_present)
+        return datanode_pb2.PutShardResponse(
+            shard=info_to_pb(result.info), already_present=result.already_present
+        )
 
     async def ReadShard(
         self, request: datanode_pb2.ReadShardRequest, context: grpc.aio.ServicerContext
@@ -138,15 +151,19 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             position, total = read.start, read.end - read.start
             if total == 0:
                 yield datanode_pb2.ReadShardResponse(
-                    piece=datanode_pb2.ShardPiece(data=b"", crc32c=0), offset=position,
-                    range_length=0, shard_length=read.info.length,
+                    piece=datanode_pb2.ShardPiece(data=b"", crc32c=0),
+                    offset=position,
+                    range_length=0,
+                    shard_length=read.info.length,
                 )
             async for chunk in read.chunks:
                 for i in range(0, len(chunk), self._read_piece_bytes):
                     data = chunk[i : i + self._read_piece_bytes]
                     yield datanode_pb2.ReadShardResponse(
-                        piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)), offset=position,
-                        range_length=total, shard_length=read.info.length,
+                        piece=datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data)),
+                        offset=position,
+                        range_length=total,
+                        shard_length=read.info.length,
                     )
                     position += len(data)
         except errors.DataNodeError as exc:
@@ -182,9 +199,14 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
     ) -> datanode_pb2.StatResponse:
         stats = await self._store.stats()
         reply = datanode_pb2.StatResponse(
-            capacity_bytes=stats.capacity_bytes, used_bytes=stats.used_bytes, live_shards=stats.live_shards,
-            state=stats.state, dead_shards=stats.dead_shards, labels=self._labels,
-            volumes=stats.volumes, sealed_volumes=stats.sealed_volumes,
+            capacity_bytes=stats.capacity_bytes,
+            used_bytes=stats.used_bytes,
+            live_shards=stats.live_shards,
+            state=stats.state,
+            dead_shards=stats.dead_shards,
+            labels=self._labels,
+            volumes=stats.volumes,
+            sealed_volumes=stats.sealed_volumes,
         )
         node_id = self._node_id()
         if node_id is not None:

@@ -42,8 +42,12 @@ async def run_node(
 
     store = await DiskShardStore.open(config.data_dir, config.storage, config.capacity_bytes, os.fsync)
     if store.recovered_rebuilt or store.recovered_truncated_bytes or store.recovered_quarantined:
-        log.warning("recovery: index rebuilt=%s, torn tail bytes truncated=%d, volumes quarantined=%s",
-                    store.recovered_rebuilt, store.recovered_truncated_bytes, store.recovered_quarantined)
+        log.warning(
+            "recovery: index rebuilt=%s, torn tail bytes truncated=%d, volumes quarantined=%s",
+            store.recovered_rebuilt,
+            store.recovered_truncated_bytes,
+            store.recovered_quarantined,
+        )
     ids = NodeIdFile(config.data_dir / "node_id")
     labels = config.labels
     sender = sender_factory(config.placement) if sender_factory and config.placement else None
@@ -60,7 +64,8 @@ async def run_node(
     )
     server = rpc.server()
     servicer = DataNodeServicer(
-        store, lambda: heartbeater.node_id,
+        store,
+        lambda: heartbeater.node_id,
         common_pb2.FailureDomain(zone=labels.zone, rack=labels.rack, host=labels.resolved_host()),
         max_concurrent_writes=config.max_concurrent_writes,
     )
@@ -86,4 +91,3 @@ async def run_node(
         if sender is not None:
             await sender.close()
         log.info("datanode stopped")
-

@@ -86,7 +86,10 @@ class ShardRead:
 
 class ShardStore(Protocol):
     async def write(
-        self, key: ShardKey, pg: int, pieces: AsyncIterable[tuple[bytes, int]],
+        self,
+        key: ShardKey,
+        pg: int,
+        pieces: AsyncIterable[tuple[bytes, int]],
         expected_length: int | None = None,
     ) -> WriteResult: ...
 
@@ -168,9 +171,18 @@ class DiskShardStore:
             writable.append(self._new_volume())
         for number, volume in enumerate(writable):
             self._lanes.append(
-                Lane(number, volume, self._index, self._run, self._next_seq, self._new_volume, self._fsync,
-                     self._storage.group_commit_window_ms / 1000, self._storage.max_batch_bytes,
-                     self._storage.volume_size_limit_bytes)
+                Lane(
+                    number,
+                    volume,
+                    self._index,
+                    self._run,
+                    self._next_seq,
+                    self._new_volume,
+                    self._fsync,
+                    self._storage.group_commit_window_ms / 1000,
+                    self._storage.max_batch_bytes,
+                    self._storage.volume_size_limit_bytes,
+                )
             )
 
     def _new_volume(self) -> VolumeFile:
@@ -248,7 +260,10 @@ class DiskShardStore:
     # -- writes --------------------------------------------------------------------------
 
     async def write(
-        self, key: ShardKey, pg: int, pieces: AsyncIterable[tuple[bytes, int]],
+        self,
+        key: ShardKey,
+        pg: int,
+        pieces: AsyncIterable[tuple[bytes, int]],
         expected_length: int | None = None,
     ) -> WriteResult:
         self._check_open()
@@ -286,8 +301,9 @@ class DiskShardStore:
             staged.add(data)
 
     def _staging(self) -> StagedPayload:
-        return StagedPayload(DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes,
-                             self.staging_budget)
+        return StagedPayload(
+            DEFAULT_BLOCK_SIZE, self._spool_dir, self._storage.spool_threshold_bytes, self.staging_budget
+        )
 
     async def _store_staged(
         self, key: ShardKey, pg: int, staged: StagedPayload, expected_length: int | None
@@ -324,7 +340,11 @@ class DiskShardStore:
         finally:
             # A lane owns a submitted record's bytes until its batch settles and then discards
             # them, except those of a record it found present, which come back to us.
-            if record is None or not record.submitted or (record.present is not None and record.future.done()):
+            if (
+                record is None
+                or not record.submitted
+                or (record.present is not None and record.future.done())
+            ):
                 staged.discard()
 
     def _same_bytes(self, existing: IndexEntry, staged: StagedPayload) -> bool:
@@ -340,7 +360,9 @@ class DiskShardStore:
         except ShardConflict:
             raise
         except ShardCorrupt as exc:
-            log.warning("%s: stored copy is corrupt (%s); overwriting it with the new write", existing.key, exc)
+            log.warning(
+                "%s: stored copy is corrupt (%s); overwriting it with the new write", existing.key, exc
+            )
             return False
         return True
 
@@ -382,7 +404,10 @@ class DiskShardStore:
             raise ShardCorrupt(f"{entry.key}: volume {entry.volume} is missing")
         header, crcs = volume.read_header(entry.offset)
         if (header.kind, header.key, header.length, header.crc32c) != (
-            RecordKind.SHARD, entry.key, entry.length, entry.crc32c
+            RecordKind.SHARD,
+            entry.key,
+            entry.length,
+            entry.crc32c,
         ):
             raise ShardCorrupt(f"{entry.key}: record on disk does not match the index")
         return volume.read_range(entry.offset, start, end, checked=(header, crcs))
@@ -400,8 +425,15 @@ class DiskShardStore:
         used = self.used_bytes
         state = "stopping" if self._closing else "full" if used >= self._capacity else "up"
         volumes = list(self._volumes.values())
-        return StoreStats(self._capacity, used, counts[ShardState.LIVE], counts[ShardState.DEAD],
-                          len(volumes), sum(v.sealed for v in volumes), state)
+        return StoreStats(
+            self._capacity,
+            used,
+            counts[ShardState.LIVE],
+            counts[ShardState.DEAD],
+            len(volumes),
+            sum(v.sealed for v in volumes),
+            state,
+        )
 
     async def close(self) -> None:
         """Refuse new work, commit what the lanes hold, then close files and the index."""

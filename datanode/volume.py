@@ -103,8 +103,17 @@ def decode_file_header(buf: bytes) -> tuple[int, int]:
 def encode_record_prefix(header: RecordHeader, block_crcs: Iterable[int]) -> bytes:
     """Header, block CRC table and table CRC: every record byte before the payload."""
     body = _RECORD_HEADER.pack(
-        RECORD_MAGIC, FORMAT_VERSION, int(header.kind), header.seq, header.key.blob_id,
-        header.key.index, header.pg, header.length, header.crc32c, header.block_size, 0,
+        RECORD_MAGIC,
+        FORMAT_VERSION,
+        int(header.kind),
+        header.seq,
+        header.key.blob_id,
+        header.key.index,
+        header.pg,
+        header.length,
+        header.crc32c,
+        header.block_size,
+        0,
     )
     table = b"".join(_U32.pack(c) for c in block_crcs)
     if len(table) != 4 * header.blocks:
@@ -325,7 +334,11 @@ class VolumeFile:
         return header, [c for (c,) in _U32.iter_unpack(table[:-4])]
 
     def read_range(
-        self, offset: int, start: int, end: int, max_chunk: int = 1 << 20,
+        self,
+        offset: int,
+        start: int,
+        end: int,
+        max_chunk: int = 1 << 20,
         checked: tuple[RecordHeader, list[int]] | None = None,
     ) -> Iterator[bytes]:
         """Payload bytes [start, end) of the record at `offset`, in verified chunks.

@@ -330,9 +330,7 @@ def commit_version(
         old = find_row(conn, bucket_id, kb, NULL_VERSION_ID)
         if old is not None:
             _remove_row(conn, bucket_id, old, GcReason.OVERWRITTEN, now_ms)
-    rev = _insert(
-        conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim
-    )
+    rev = _insert(conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim)
     row = conn.execute(
         f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
         (bucket_id, kb, rev),

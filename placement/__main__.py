@@ -67,10 +67,19 @@ async def serve(config: PlacementConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {"id": args.id, "data_dir": args.data_dir, "host": args.host, "port": args.port,
-                 "peers": args.peers, "k": args.k, "m": args.m, "pg_count": args.pg_count,
-                 "down_after_s": args.down_after_s, "out_after_s": args.out_after_s,
-                 "auto_create": False if args.no_auto_create else None}
+    overrides = {
+        "id": args.id,
+        "data_dir": args.data_dir,
+        "host": args.host,
+        "port": args.port,
+        "peers": args.peers,
+        "k": args.k,
+        "m": args.m,
+        "pg_count": args.pg_count,
+        "down_after_s": args.down_after_s,
+        "out_after_s": args.out_after_s,
+        "auto_create": False if args.no_auto_create else None,
+    }
     if args.port is None and args.peers and args.id:
         # the port this replica announces to its peers is the one it listens on
         mine = dict(p.split("=", 1) for p in args.peers.split(",") if "=" in p).get(args.id, "")

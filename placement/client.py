@@ -24,13 +24,24 @@ from cairn.placement.cluster_map import ClusterMap, HeartbeatReply, NodeInfo
 from cairn.proto import common_pb2, placement_pb2, placement_pb2_grpc
 from cairn.rpc import channel, reason_of, status_of
 
-__all__ = ["ClusterMap", "HeartbeatReply", "NodeInfo", "PlacementClient", "PlacementError",
-           "PlacementUnavailable", "ReplicaState"]
+__all__ = [
+    "ClusterMap",
+    "HeartbeatReply",
+    "NodeInfo",
+    "PlacementClient",
+    "PlacementError",
+    "PlacementUnavailable",
+    "ReplicaState",
+]
 
 T = TypeVar("T")
 LEADER_KEY = "cairn-leader"
-_ACTIONS = {"drain": placement_pb2.NODE_ACTION_DRAIN, "out": placement_pb2.NODE_ACTION_OUT,
-            "in": placement_pb2.NODE_ACTION_IN, "remove": placement_pb2.NODE_ACTION_REMOVE}
+_ACTIONS = {
+    "drain": placement_pb2.NODE_ACTION_DRAIN,
+    "out": placement_pb2.NODE_ACTION_OUT,
+    "in": placement_pb2.NODE_ACTION_IN,
+    "remove": placement_pb2.NODE_ACTION_REMOVE,
+}
 #: gRPC codes meaning "this replica cannot answer now, try another".
 _RETRY_ELSEWHERE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 
@@ -68,8 +79,17 @@ class ReplicaState:
 
 
 def node_from_pb(node: placement_pb2.Node) -> NodeInfo:
-    return NodeInfo(node.id, node.addr, node.domain.zone, node.domain.rack, node.domain.host, node.state,
-                    node.capacity_bytes, node.used_bytes, node.last_heartbeat_ms)
+    return NodeInfo(
+        node.id,
+        node.addr,
+        node.domain.zone,
+        node.domain.rack,
+        node.domain.host,
+        node.state,
+        node.capacity_bytes,
+        node.used_bytes,
+        node.last_heartbeat_ms,
+    )
 
 
 def map_from_pb(pb: placement_pb2.ClusterMap) -> ClusterMap:
@@ -88,11 +108,24 @@ class PlacementClient:
 
     # -- the agreed interface -------------------------------------------------------------------
 
-    async def heartbeat(self, node_id: str | None, addr: str, zone: str, rack: str, host: str,
-                        capacity_bytes: int, used_bytes: int, timeout: float = 5.0) -> HeartbeatReply:
+    async def heartbeat(
+        self,
+        node_id: str | None,
+        addr: str,
+        zone: str,
+        rack: str,
+        host: str,
+        capacity_bytes: int,
+        used_bytes: int,
+        timeout: float = 5.0,
+    ) -> HeartbeatReply:
         request = placement_pb2.HeartbeatRequest(
-            node_id=node_id or "", addr=addr, domain=common_pb2.FailureDomain(zone=zone, rack=rack, host=host),
-            capacity_bytes=capacity_bytes, used_bytes=used_bytes)
+            node_id=node_id or "",
+            addr=addr,
+            domain=common_pb2.FailureDomain(zone=zone, rack=rack, host=host),
+            capacity_bytes=capacity_bytes,
+            used_bytes=used_bytes,
+        )
         reply = await self._write(lambda stub, t: stub.Heartbeat(request, timeout=t), timeout)
         return HeartbeatReply(reply.node_id, reply.epoch)
 
@@ -101,8 +134,11 @@ class PlacementClient:
         if cached is not None and min_epoch > 0 and cached.epoch >= min_epoch:
             return cached
         request = placement_pb2.GetClusterMapRequest(
-            known_epoch=cached.epoch if cached else 0, min_epoch=min_epoch, wait_s=wait_s)
-        reply = await self._read(lambda stub, t: stub.GetClusterMap(request, timeout=t), wait_s + 5.0, wait_s + 2.0)
+            known_epoch=cached.epoch if cached else 0, min_epoch=min_epoch, wait_s=wait_s
+        )
+        reply = await self._read(
+            lambda stub, t: stub.GetClusterMap(request, timeout=t), wait_s + 5.0, wait_s + 2.0
+        )
         if reply.not_modified or (cached is not None and reply.epoch <= cached.epoch):
             if cached is None:
                 raise PlacementUnavailable("placement replica answered 'not modified' without a cached map")
@@ -137,7 +173,9 @@ class PlacementClient:
         async def one(addr: str) -> ReplicaState:
             try:
                 stub = placement_pb2_grpc.PlacementStub(self._channel(addr))
-                return ReplicaState(addr, await stub.GetStatus(placement_pb2.GetStatusRequest(), timeout=timeout))
+                return ReplicaState(
+                    addr, await stub.GetStatus(placement_pb2.GetStatusRequest(), timeout=timeout)
+                )
             except grpc.RpcError as err:
                 self._drop(addr)
                 return ReplicaState(addr, None, _brief(err))
@@ -162,8 +200,12 @@ class PlacementClient:
         first = [self._leader] if self._leader else []
         return first + [a for a in self._addrs if a != self._leader]
 
-    async def _read(self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
-                    timeout: float, attempt: float) -> T:
+    async def _read(
+        self,
+        call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
+        timeout: float,
+        attempt: float,
+    ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         errors: list[str] = []
@@ -173,7 +215,9 @@ class PlacementClient:
                 break
             try:
                 # a hung (e.g. paused) replica costs one attempt, not the whole timeout
-                return await call(placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, attempt))
+                return await call(
+                    placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, attempt)
+                )
             except grpc.RpcError as err:
                 if status_of(err) not in _RETRY_ELSEWHERE:
                     raise _refusal(err) from None
@@ -183,8 +227,9 @@ class PlacementClient:
                 errors.append(f"{addr} {_brief(err)}")
         raise PlacementUnavailable(f"placement service unreachable: {', '.join(errors) or 'timed out'}")
 
-    async def _write(self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
-                     timeout: float) -> T:
+    async def _write(
+        self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]], timeout: float
+    ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last = "no replica tried"
@@ -199,14 +244,18 @@ class PlacementClient:
                 if remaining <= 0:
                     break
                 try:
-                    result = await call(placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, 5.0))
+                    result = await call(
+                        placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, 5.0)
+                    )
                     self._leader = addr
                     return result
                 except grpc.RpcError as err:
                     reason = reason_of(err)
                     if reason == "NotLeader":
                         leader = _leader_of(err)
-                        last = f"{addr} is not the leader (leader: {leader or 'unknown, election in progress'})"
+                        last = (
+                            f"{addr} is not the leader (leader: {leader or 'unknown, election in progress'})"
+                        )
                         if leader and leader != addr:
                             if leader not in self._addrs:
                                 self._addrs.append(leader)

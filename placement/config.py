@@ -57,7 +57,9 @@ class PlacementConfig:
         if self.pg_count < 1:
             raise ConfigError(f"pg_count must be >= 1 (got {self.pg_count})")
         if not 0 < self.down_after_s < self.out_after_s:
-            raise ConfigError(f"need 0 < down_after_s < out_after_s (got {self.down_after_s}, {self.out_after_s})")
+            raise ConfigError(
+                f"need 0 < down_after_s < out_after_s (got {self.down_after_s}, {self.out_after_s})"
+            )
         if self.peers and self.id not in self.peers:
             raise ConfigError(f"replica id {self.id!r} is not among peers {sorted(self.peers)}")
 

@@ -89,7 +89,9 @@ def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -
     return _Planner(width, nodes).edit(empty, ())
 
 
-def rebalance(table: Table, k: int, m: int, nodes: Mapping[str, NodeInfo], joined: Iterable[str] = ()) -> Table:
+def rebalance(
+    table: Table, k: int, m: int, nodes: Mapping[str, NodeInfo], joined: Iterable[str] = ()
+) -> Table:
     """The table after node changes: vacate departed nodes, fill empty slots, admit `joined` nodes."""
     return _Planner(k + m, nodes).edit(table, tuple(joined))
 
@@ -153,8 +155,9 @@ class _Planner:
                 zones[node.zone] += 1
                 racks[(node.zone, node.rack)] += 1
 
-    def _pick(self, ranked: Sequence[str], hosts: set[str], zones: Counter[str],
-              racks: Counter[tuple[str, str]]) -> str:
+    def _pick(
+        self, ranked: Sequence[str], hosts: set[str], zones: Counter[str], racks: Counter[tuple[str, str]]
+    ) -> str:
         """The best-ranked host-distinct node, preferring zone and rack (then zone) within fair share."""
         zone_only = any_host = ""
         for node_id in ranked:

@@ -74,8 +74,14 @@ class _Seen:
 class PlacementService:
     """One replica's placement logic; `run()` drives the leader's timers until cancelled."""
 
-    def __init__(self, config: PlacementConfig, machine: PlacementStateMachine, replicator: Replicator,
-                 peers: Mapping[str, str], clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: PlacementConfig,
+        machine: PlacementStateMachine,
+        replicator: Replicator,
+        peers: Mapping[str, str],
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
         self.machine = machine
         self.replicator = replicator
@@ -131,9 +137,19 @@ class PlacementService:
         node = self.machine.nodes.get(hb.node_id) if hb.node_id else None
         seen = self._seen.get(hb.node_id) if hb.node_id else None
         if node is None or self._needs_update(node, hb, seen, now):
-            result = await self._propose({
-                "op": "heartbeat", "node_id": hb.node_id, "addr": hb.addr, "zone": hb.zone, "rack": hb.rack,
-                "host": hb.host, "capacity": hb.capacity_bytes, "used": hb.used_bytes, "now_ms": wall})
+            result = await self._propose(
+                {
+                    "op": "heartbeat",
+                    "node_id": hb.node_id,
+                    "addr": hb.addr,
+                    "zone": hb.zone,
+                    "rack": hb.rack,
+                    "host": hb.host,
+                    "capacity": hb.capacity_bytes,
+                    "used": hb.used_bytes,
+                    "now_ms": wall,
+                }
+            )
             node_id = str(result["node_id"])
             self._seen[node_id] = _Seen(now, wall, now)
             await self._maybe_create()
@@ -148,7 +164,12 @@ class PlacementService:
         if node.health == DOWN or (node.admin == "out" and node.auto_out):
             return True
         if (node.addr, node.zone, node.rack, node.host, node.capacity_bytes) != (
-                hb.addr, hb.zone, hb.rack, hb.host, hb.capacity_bytes):
+            hb.addr,
+            hb.zone,
+            hb.rack,
+            hb.host,
+            hb.capacity_bytes,
+        ):
             return True
         if seen is not None and now - seen.usage_reported_at < self.config.usage_report_interval_s:
             return False
@@ -157,14 +178,22 @@ class PlacementService:
 
     async def node_command(self, node_id: str, action: str) -> int:
         """Apply an operator command (drain, out, in, remove); returns the new epoch."""
-        result = await self._propose({"op": "node", "node_id": node_id, "action": action,
-                                      "now_ms": self.clock.wall_ms()})
+        result = await self._propose(
+            {"op": "node", "node_id": node_id, "action": action, "now_ms": self.clock.wall_ms()}
+        )
         return int(result["epoch"])
 
     async def create_cluster(self) -> int:
         """Create the PG table now (refused with InsufficientDomains or AlreadyCreated)."""
-        result = await self._propose({"op": "create", "k": self.config.k, "m": self.config.m,
-                                      "pg_count": self.config.pg_count, "now_ms": self.clock.wall_ms()})
+        result = await self._propose(
+            {
+                "op": "create",
+                "k": self.config.k,
+                "m": self.config.m,
+                "pg_count": self.config.pg_count,
+                "now_ms": self.clock.wall_ms(),
+            }
+        )
         return int(result["epoch"])
 
     # -- leader duties --------------------------------------------------------------------------

@@ -57,8 +57,17 @@ class NodeRecord:
         return DRAINING if self.admin == "draining" else UP
 
     def info(self) -> NodeInfo:
-        return NodeInfo(self.id, self.addr, self.zone, self.rack, self.host, self.state,
-                        self.capacity_bytes, self.used_bytes, self.last_heartbeat_ms)
+        return NodeInfo(
+            self.id,
+            self.addr,
+            self.zone,
+            self.rack,
+            self.host,
+            self.state,
+            self.capacity_bytes,
+            self.used_bytes,
+            self.last_heartbeat_ms,
+        )
 
 
 class CommandFailed(Exception):
@@ -111,8 +120,14 @@ class PlacementStateMachine:
     def cluster_map(self) -> ClusterMap:
         """The current map (an immutable value, cached per epoch)."""
         if self._map is None or self._map.epoch != self.epoch:
-            self._map = ClusterMap(self.epoch, self.k, self.m, self.pg_count,
-                                   {i: n.info() for i, n in sorted(self.nodes.items())}, self.pgs)
+            self._map = ClusterMap(
+                self.epoch,
+                self.k,
+                self.m,
+                self.pg_count,
+                {i: n.info() for i, n in sorted(self.nodes.items())},
+                self.pgs,
+            )
         return self._map
 
     # -- StateMachine ---------------------------------------------------------------------------
@@ -135,11 +150,19 @@ class PlacementStateMachine:
         return encode({"ok": True, "epoch": self.epoch, **result})
 
     def snapshot(self) -> bytes:
-        return encode({
-            "version": SNAPSHOT_VERSION, "epoch": self.epoch, "k": self.k, "m": self.m,
-            "pg_count": self.pg_count, "next_id": self.next_id, "removed": sorted(self.removed),
-            "nodes": [asdict(n) for _, n in sorted(self.nodes.items())], "pgs": [list(r) for r in self.pgs],
-        })
+        return encode(
+            {
+                "version": SNAPSHOT_VERSION,
+                "epoch": self.epoch,
+                "k": self.k,
+                "m": self.m,
+                "pg_count": self.pg_count,
+                "next_id": self.next_id,
+                "removed": sorted(self.removed),
+                "nodes": [asdict(n) for _, n in sorted(self.nodes.items())],
+                "pgs": [list(r) for r in self.pgs],
+            }
+        )
 
     def restore(self, data: bytes) -> None:
         snap = json.loads(data)
@@ -160,7 +183,9 @@ class PlacementStateMachine:
         node = self.nodes.get(node_id)
         if node is None:
             reason = "NodeRemoved" if node_id in self.removed else "NodeNotFound"
-            raise CommandFailed(reason, f"node {node_id!r} is {'removed' if node_id in self.removed else 'unknown'}")
+            raise CommandFailed(
+                reason, f"node {node_id!r} is {'removed' if node_id in self.removed else 'unknown'}"
+            )
         return node
 
     def _rebalance(self, joined: tuple[str, ...] = ()) -> None:
@@ -172,9 +197,15 @@ class PlacementStateMachine:
         node_id: str | None = cmd.get("node_id") or None
         if node_id in self.removed:
             raise CommandFailed("NodeRemoved", f"node {node_id} was removed from the cluster")
-        fields: dict[str, Any] = {"addr": str(cmd["addr"]), "zone": str(cmd["zone"]), "rack": str(cmd["rack"]),
-                  "host": str(cmd["host"]), "capacity_bytes": int(cmd["capacity"]), "used_bytes": int(cmd["used"]),
-                  "last_heartbeat_ms": int(cmd["now_ms"])}
+        fields: dict[str, Any] = {
+            "addr": str(cmd["addr"]),
+            "zone": str(cmd["zone"]),
+            "rack": str(cmd["rack"]),
+            "host": str(cmd["host"]),
+            "capacity_bytes": int(cmd["capacity"]),
+            "used_bytes": int(cmd["used"]),
+            "last_heartbeat_ms": int(cmd["now_ms"]),
+        }
         if node_id is None:
             node_id = next((n.id for n in self.nodes.values() if n.addr == fields["addr"]), None)
         node = self.nodes.get(node_id) if node_id else None
@@ -248,4 +279,3 @@ def _id_number(node_id: str) -> int:
     """The counter value of an id of the form dn-NNNN (0 for other forms)."""
     _, _, digits = node_id.rpartition("-")
     return int(digits) if digits.isdigit() else 0
-

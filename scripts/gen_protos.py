@@ -71,7 +71,11 @@ def main() -> int:
         fresh = {p.name: p for p in generate(Path(tmp))}
         current = {p.name: p for p in checked_in()}
         problems = sorted(set(fresh) ^ set(current))
-        problems += [n for n in sorted(set(fresh) & set(current)) if not filecmp.cmp(fresh[n], current[n], shallow=False)]
+        problems += [
+            n
+            for n in sorted(set(fresh) & set(current))
+            if not filecmp.cmp(fresh[n], current[n], shallow=False)
+        ]
         for name in problems:
             print(f"stale or missing generated stub: proto/{name}", file=sys.stderr)
         return 1 if problems else 0

@@ -30,11 +30,17 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 
 def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--placement", metavar="HOST:PORT,...", help="placement replicas (default: from cluster.json)")
-    common.add_argument("--data-dir", help="local cluster directory holding cluster.json "
-                        "(default: $CAIRN_DATA_DIR or ./cairn-data)")
+    common.add_argument(
+        "--placement", metavar="HOST:PORT,...", help="placement replicas (default: from cluster.json)"
+    )
+    common.add_argument(
+        "--data-dir",
+        help="local cluster directory holding cluster.json (default: $CAIRN_DATA_DIR or ./cairn-data)",
+    )
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    common.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the cluster (default 10)")
+    common.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the cluster (default 10)"
+    )
     return common
 
 
@@ -46,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         importlib.import_module(module_name).register(groups, common)
 
 
-def run(args: argparse.Namespace, command: Callable[[argparse.Namespace, list[str]], Coroutine[Any, Any, int]]) -> int:
+def run(
+    args: argparse.Namespace, command: Callable[[argparse.Namespace, list[str]], Coroutine[Any, Any, int]]
+) -> int:
     """Resolve the placement addresses and run `command(args, addrs)`, mapping errors to exit codes."""
     from cairn.placement.client import PlacementError, PlacementUnavailable
 

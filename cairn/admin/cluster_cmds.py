@@ -24,7 +24,9 @@ from cairn.placement.pg_assignment import count_domains
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     cluster = groups.add_parser("cluster", help="cluster-wide status and setup")
     sub = cluster.add_subparsers(dest="cluster_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("status", parents=[common], help="leader, term, epoch, replicas, nodes, PG fault tolerance")
+    p = sub.add_parser(
+        "status", parents=[common], help="leader, term, epoch, replicas, nodes, PG fault tolerance"
+    )
     p.set_defaults(func=partial(run, command=cluster_status))
     p = sub.add_parser("create", parents=[common], help="create the placement-group table now")
     p.set_defaults(func=partial(run, command=cluster_create))
@@ -36,8 +38,12 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
 
     node = groups.add_parser("node", help="change one node's state")
     actions = node.add_subparsers(dest="node_action", metavar="ACTION", required=True)
-    helps = {"drain": "keep serving, take no new PG slots", "out": "give up all PG slots (data is rebuilt elsewhere)",
-             "in": "take PG slots again", "remove": "forget the node (its id is never reused)"}
+    helps = {
+        "drain": "keep serving, take no new PG slots",
+        "out": "give up all PG slots (data is rebuilt elsewhere)",
+        "in": "take PG slots again",
+        "remove": "forget the node (its id is never reused)",
+    }
     for action, text in helps.items():
         p = actions.add_parser(action, parents=[common], help=text)
         p.add_argument("node_id", metavar="ID")
@@ -52,9 +58,12 @@ def find_leader(states: list[ReplicaState]) -> ReplicaState | None:
 def pg_summary(cmap: ClusterMap) -> dict[str, Any]:
     tolerated = [cmap.failures_tolerated(pg) for pg in range(len(cmap.pgs))]
     histogram = Counter(tolerated)
-    return {"count": len(cmap.pgs), "min_failures_tolerated": min(tolerated) if tolerated else None,
-            "failures_tolerated_histogram": {str(k): histogram[k] for k in sorted(histogram, reverse=True)},
-            "degraded": len(cmap.degraded_pgs())}
+    return {
+        "count": len(cmap.pgs),
+        "min_failures_tolerated": min(tolerated) if tolerated else None,
+        "failures_tolerated_histogram": {str(k): histogram[k] for k in sorted(histogram, reverse=True)},
+        "degraded": len(cmap.degraded_pgs()),
+    }
 
 
 async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
@@ -78,14 +87,30 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
     seen = {addr: (ok, match) for (_, addr, ok, match) in (leader.peers if leader else [])}
     counts = Counter(n.state for n in cmap.nodes.values())
     doc = {
-        "leader": leader.id if leader else None, "leader_addr": leader.addr if leader else None,
-        "term": leader.term if leader else max(s.term for s in states), "epoch": cmap.epoch,
-        "map_created": cmap.created, "k": cmap.k, "m": cmap.m, "pg_count": cmap.pg_count,
-        "replicas": [{"id": s.id or ids.get(s.addr, ""), "addr": s.addr, "reachable": s.reachable, "role": s.role,
-                      "term": s.term, "commit_index": s.commit_index, "applied_index": s.applied_index,
-                      "epoch": s.epoch, "error": s.error,
-                      "leader_sees_reachable": seen[s.addr][0] if s.addr in seen else None,
-                      "match_index": seen[s.addr][1] if s.addr in seen else None} for s in states],
+        "leader": leader.id if leader else None,
+        "leader_addr": leader.addr if leader else None,
+        "term": leader.term if leader else max(s.term for s in states),
+        "epoch": cmap.epoch,
+        "map_created": cmap.created,
+        "k": cmap.k,
+        "m": cmap.m,
+        "pg_count": cmap.pg_count,
+        "replicas": [
+            {
+                "id": s.id or ids.get(s.addr, ""),
+                "addr": s.addr,
+                "reachable": s.reachable,
+                "role": s.role,
+                "term": s.term,
+                "commit_index": s.commit_index,
+                "applied_index": s.applied_index,
+                "epoch": s.epoch,
+                "error": s.error,
+                "leader_sees_reachable": seen[s.addr][0] if s.addr in seen else None,
+                "match_index": seen[s.addr][1] if s.addr in seen else None,
+            }
+            for s in states
+        ],
         "nodes": {"total": len(cmap.nodes), **{state: counts.get(state, 0) for state in NODE_STATES}},
         "pgs": pg_summary(cmap) if cmap.created else None,
         "failure_domains_up": count_domains(cmap.nodes),
@@ -97,33 +122,50 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         print_status(doc)
     if leader is None:
         reachable = sum(1 for s in states if s.reachable)
-        error(f"placement service has no leader ({reachable} of {len(states)} replicas reachable); "
-              "map changes are refused until a majority is back")
+        error(
+            f"placement service has no leader ({reachable} of {len(states)} replicas reachable); "
+            "map changes are refused until a majority is back"
+        )
         return EXIT_UNAVAILABLE
     return 0
 
 
 def print_status(doc: dict[str, Any]) -> None:
-    leader = f"{doc['leader']} ({doc['leader_addr']})" if doc["leader"] else "NONE (no quorum or election running)"
+    leader = (
+        f"{doc['leader']} ({doc['leader_addr']})" if doc["leader"] else "NONE (no quorum or election running)"
+    )
     print(f"leader:    {leader}")
     print(f"term:      {doc['term']}")
     layout = f"{doc['pg_count']} PGs, k={doc['k']} m={doc['m']}" if doc["map_created"] else "not created yet"
     print(f"epoch:     {doc['epoch']}  ({layout})")
     print("replicas:")
-    rows = [(r["id"] or "?", r["addr"], r["role"] or "-", r["term"] if r["reachable"] else "-",
-             r["commit_index"] if r["reachable"] else "-", r["applied_index"] if r["reachable"] else "-",
-             "-" if r["match_index"] is None else r["match_index"],
-             _health(r)) for r in doc["replicas"]]
+    rows = [
+        (
+            r["id"] or "?",
+            r["addr"],
+            r["role"] or "-",
+            r["term"] if r["reachable"] else "-",
+            r["commit_index"] if r["reachable"] else "-",
+            r["applied_index"] if r["reachable"] else "-",
+            "-" if r["match_index"] is None else r["match_index"],
+            _health(r),
+        )
+        for r in doc["replicas"]
+    ]
     print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCH", "HEALTH"), rows, indent="  "))
     nodes = doc["nodes"]
     print(f"nodes:     {nodes['total']} total: " + ", ".join(f"{s} {nodes[s]}" for s in NODE_STATES))
     pgs = doc["pgs"]
     if pgs is None:
-        print(f"pgs:       none yet: {doc['failure_domains_up']} failure domain(s) (distinct hosts) up, "
-              f"{doc['failure_domains_needed']} needed to create the map")
+        print(
+            f"pgs:       none yet: {doc['failure_domains_up']} failure domain(s) (distinct hosts) up, "
+            f"{doc['failure_domains_needed']} needed to create the map"
+        )
         return
-    print(f"pgs:       {pgs['count']}; every PG can absorb at least {pgs['min_failures_tolerated']} more node "
-          f"failure(s); {pgs['degraded']} degraded")
+    print(
+        f"pgs:       {pgs['count']}; every PG can absorb at least {pgs['min_failures_tolerated']} more node "
+        f"failure(s); {pgs['degraded']} degraded"
+    )
     hist = ", ".join(f"{k}: {v} PGs" for k, v in pgs["failures_tolerated_histogram"].items())
     print(f"           more failures absorbable -> {hist}")
 
@@ -170,10 +212,26 @@ async def list_nodes(args: argparse.Namespace, addrs: list[str]) -> int:
     slots = cmap.slots_per_node()
     nodes = sorted(cmap.nodes.values(), key=lambda n: (n.zone, n.rack, n.host, n.id))
     if args.json:
-        emit_json({"epoch": cmap.epoch, "nodes": [
-            {"id": n.id, "addr": n.addr, "zone": n.zone, "rack": n.rack, "host": n.host, "state": n.state,
-             "capacity_bytes": n.capacity_bytes, "used_bytes": n.used_bytes,
-             "last_heartbeat_ms": n.last_heartbeat_ms, "pg_slots": slots.get(n.id, 0)} for n in nodes]})
+        emit_json(
+            {
+                "epoch": cmap.epoch,
+                "nodes": [
+                    {
+                        "id": n.id,
+                        "addr": n.addr,
+                        "zone": n.zone,
+                        "rack": n.rack,
+                        "host": n.host,
+                        "state": n.state,
+                        "capacity_bytes": n.capacity_bytes,
+                        "used_bytes": n.used_bytes,
+                        "last_heartbeat_ms": n.last_heartbeat_ms,
+                        "pg_slots": slots.get(n.id, 0),
+                    }
+                    for n in nodes
+                ],
+            }
+        )
         return 0
     now_ms = int(time.time() * 1000)
     print(f"epoch {cmap.epoch}: {len(nodes)} node(s)\n")
@@ -185,10 +243,34 @@ async def list_nodes(args: argparse.Namespace, addrs: list[str]) -> int:
             rows.append(("",) * 9)  # a blank line between failure domains
         shown = domain if domain != previous else ("", "")
         previous = domain
-        rows.append((*shown, n.host, n.id, n.addr, n.state, usage(n.used_bytes, n.capacity_bytes),
-                     slots.get(n.id, 0), age(n.last_heartbeat_ms, now_ms)))
-    print(table(("ZONE", "RACK", "HOST", "ID", "ADDRESS", "STATE", "USED / CAPACITY", "PG SLOTS", "LAST HEARTBEAT"),
-                rows))
+        rows.append(
+            (
+                *shown,
+                n.host,
+                n.id,
+                n.addr,
+                n.state,
+                usage(n.used_bytes, n.capacity_bytes),
+                slots.get(n.id, 0),
+                age(n.last_heartbeat_ms, now_ms),
+            )
+        )
+    print(
+        table(
+            (
+                "ZONE",
+                "RACK",
+                "HOST",
+                "ID",
+                "ADDRESS",
+                "STATE",
+                "USED / CAPACITY",
+                "PG SLOTS",
+                "LAST HEARTBEAT",
+            ),
+            rows,
+        )
+    )
     return 0
 
 
@@ -205,22 +287,45 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
     for pg in cmap.degraded_pgs():
         nodes = cmap.nodes_of(pg)
         missing = [i for i, n in enumerate(nodes) if n is None or n.state not in ("up", "draining")]
-        degraded.append({"pg": pg, "failures_tolerated": cmap.failures_tolerated(pg), "unavailable_slots": missing,
-                         "nodes": list(cmap.pgs[pg])})
+        degraded.append(
+            {
+                "pg": pg,
+                "failures_tolerated": cmap.failures_tolerated(pg),
+                "unavailable_slots": missing,
+                "nodes": list(cmap.pgs[pg]),
+            }
+        )
     if args.json:
-        emit_json({"epoch": cmap.epoch, "pg_count": cmap.pg_count, "k": cmap.k, "m": cmap.m,
-                   "per_node": dict(sorted(slots.items())), "degraded": degraded})
+        emit_json(
+            {
+                "epoch": cmap.epoch,
+                "pg_count": cmap.pg_count,
+                "k": cmap.k,
+                "m": cmap.m,
+                "per_node": dict(sorted(slots.items())),
+                "degraded": degraded,
+            }
+        )
         return 0
     print(f"epoch {cmap.epoch}: {cmap.pg_count} PGs x {cmap.k + cmap.m} slots (k={cmap.k} m={cmap.m})\n")
-    rows = [(node_id, cmap.nodes[node_id].state, count, f"{100 * count / total:.1f}%")
-            for node_id, count in sorted(slots.items())]
+    rows = [
+        (node_id, cmap.nodes[node_id].state, count, f"{100 * count / total:.1f}%")
+        for node_id, count in sorted(slots.items())
+    ]
     print(table(("NODE", "STATE", "PG SLOTS", "SHARE"), rows))
     print(f"\ndegraded PGs: {len(degraded)}")
     if degraded:
         shown = degraded[:50]
-        print(table(("PG", "FAILURES ABSORBABLE", "UNAVAILABLE SLOTS"),
-                    [(d["pg"], d["failures_tolerated"], ",".join(map(str, d["unavailable_slots"]))) for d in shown],
-                    indent="  "))
+        print(
+            table(
+                ("PG", "FAILURES ABSORBABLE", "UNAVAILABLE SLOTS"),
+                [
+                    (d["pg"], d["failures_tolerated"], ",".join(map(str, d["unavailable_slots"])))
+                    for d in shown
+                ],
+                indent="  ",
+            )
+        )
         if len(degraded) > len(shown):
             print(f"  ... and {len(degraded) - len(shown)} more (use --json for all)")
     return 0

@@ -73,7 +73,9 @@ def connect(addr: str, deadline_s: float) -> IamClient:
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     target = argparse.ArgumentParser(add_help=False)
-    target.add_argument("--metadata", metavar="HOST:PORT", help="metadata service (default: from cluster.json)")
+    target.add_argument(
+        "--metadata", metavar="HOST:PORT", help="metadata service (default: from cluster.json)"
+    )
     parents = [common, target]
 
     user = groups.add_parser("user", help="IAM users")
@@ -83,8 +85,9 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.set_defaults(func=partial(run, command=user_create))
     p = sub.add_parser("list", parents=parents, help="all users")
     p.set_defaults(func=partial(run, command=user_list))
-    p = sub.add_parser("delete", parents=parents,
-                       help="delete a user that owns no bucket and has no access key or policy")
+    p = sub.add_parser(
+        "delete", parents=parents, help="delete a user that owns no bucket and has no access key or policy"
+    )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=partial(run, command=user_delete))
 
@@ -113,11 +116,17 @@ def metadata_addr(flag: str | None, data_dir_flag: str | None) -> str:
         return flag.strip()
     directory = data_dir(data_dir_flag)
     if not (directory / "cluster.json").exists():
-        raise TargetError(f"no cluster found: {directory / 'cluster.json'} does not exist "
-                          "(pass --metadata host:port or --data-dir)")
-    addrs = [str(p["addr"]) for p in local_processes(directory) if p.get("role") == "metadata" and p.get("addr")]
+        raise TargetError(
+            f"no cluster found: {directory / 'cluster.json'} does not exist "
+            "(pass --metadata host:port or --data-dir)"
+        )
+    addrs = [
+        str(p["addr"]) for p in local_processes(directory) if p.get("role") == "metadata" and p.get("addr")
+    ]
     if not addrs:
-        raise TargetError(f"{directory / 'cluster.json'} lists no metadata process (pass --metadata host:port)")
+        raise TargetError(
+            f"{directory / 'cluster.json'} lists no metadata process (pass --metadata host:port)"
+        )
     return addrs[0]
 
 
@@ -160,14 +169,26 @@ def timestamp(ms: int) -> str:
 
 
 def user_doc(user: User) -> dict[str, Any]:
-    return {"name": user.name, "user_id": user.user_id, "arn": user.arn, "is_root": user.is_root,
-            "created_ms": user.created_ms, "created": timestamp(user.created_ms)}
+    return {
+        "name": user.name,
+        "user_id": user.user_id,
+        "arn": user.arn,
+        "is_root": user.is_root,
+        "created_ms": user.created_ms,
+        "created": timestamp(user.created_ms),
+    }
 
 
 def key_doc(key: AccessKey) -> dict[str, Any]:
     """A key without its secret."""
-    return {"access_key_id": key.access_key_id, "user_name": key.user_name, "user_id": key.user_id,
-            "status": str(key.status), "created_ms": key.created_ms, "created": timestamp(key.created_ms)}
+    return {
+        "access_key_id": key.access_key_id,
+        "user_name": key.user_name,
+        "user_id": key.user_id,
+        "status": str(key.status),
+        "created_ms": key.created_ms,
+        "created": timestamp(key.created_ms),
+    }
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -199,8 +220,10 @@ async def user_delete(args: argparse.Namespace, client: IamClient) -> int:
     buckets = sorted(b.name for b in await client.list_buckets(owner_id=user.user_id))
     if buckets:
         shown = ", ".join(buckets[:5]) + (f", ... ({len(buckets) - 5} more)" if len(buckets) > 5 else "")
-        error(f"DeleteConflict: user {user.name} still owns {len(buckets)} bucket(s): {shown}; "
-              "empty and delete them first")
+        error(
+            f"DeleteConflict: user {user.name} still owns {len(buckets)} bucket(s): {shown}; "
+            "empty and delete them first"
+        )
         return EXIT_REFUSED
     try:
         await client.delete_user(user.name)
@@ -209,8 +232,10 @@ async def user_delete(args: argparse.Namespace, client: IamClient) -> int:
         if not keys:
             raise  # inline policies: the service's own message says so
         ids = ", ".join(k.access_key_id for k in keys)
-        error(f"DeleteConflict: user {user.name} still has {len(keys)} access key(s): {ids}; "
-              f"remove each with `cairn admin key delete KEY_ID` first ({one_line(exc.message)})")
+        error(
+            f"DeleteConflict: user {user.name} still has {len(keys)} access key(s): {ids}; "
+            f"remove each with `cairn admin key delete KEY_ID` first ({one_line(exc.message)})"
+        )
         return EXIT_REFUSED
     if args.json:
         emit_json({"name": user.name, "user_id": user.user_id, "deleted": True})
@@ -262,8 +287,10 @@ async def key_revoke(args: argparse.Namespace, client: IamClient) -> int:
     if args.json:
         emit_json(key_doc(key))
     else:
-        print(f"access key {key.access_key_id} of {key.user_name}: {key.status}; S3 requests signed with it "
-              f"fail with InvalidAccessKeyId once {CACHE_NOTE} has passed")
+        print(
+            f"access key {key.access_key_id} of {key.user_name}: {key.status}; S3 requests signed with it "
+            f"fail with InvalidAccessKeyId once {CACHE_NOTE} has passed"
+        )
     return 0
 
 

@@ -35,7 +35,7 @@ def local_processes(directory: Path) -> list[dict[str, object]]:
         raise TargetError(f"cannot read {path}: {exc}") from None
     processes = doc.get("processes") if isinstance(doc, dict) else None
     if not isinstance(processes, list):
-        raise TargetError(f"{path} has no \"processes\" list")
+        raise TargetError(f'{path} has no "processes" list')
     return [p for p in processes if isinstance(p, dict)]
 
 
@@ -47,7 +47,9 @@ def placement_addrs(placement: str | None, data_dir_flag: str | None) -> list[st
             raise TargetError("--placement needs at least one host:port")
         return addrs
     directory = data_dir(data_dir_flag)
-    addrs = [str(p["addr"]) for p in local_processes(directory) if p.get("role") == "placement" and p.get("addr")]
+    addrs = [
+        str(p["addr"]) for p in local_processes(directory) if p.get("role") == "placement" and p.get("addr")
+    ]
     if not addrs:
         raise TargetError(f"{directory / 'cluster.json'} lists no placement process")
     return addrs

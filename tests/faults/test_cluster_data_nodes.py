@@ -115,11 +115,17 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultState]:
         parts = [os.urandom(5 * MiB), os.urandom(MiB + 1)]
         upload_id = s3.create_multipart_upload(Bucket=bucket, Key="multipart")["UploadId"]
         done = [
-            {"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="multipart", UploadId=upload_id,
-                                                     PartNumber=n, Body=body)["ETag"]}
+            {
+                "PartNumber": n,
+                "ETag": s3.upload_part(
+                    Bucket=bucket, Key="multipart", UploadId=upload_id, PartNumber=n, Body=body
+                )["ETag"],
+            }
             for n, body in enumerate(parts, start=1)
         ]
-        s3.complete_multipart_upload(Bucket=bucket, Key="multipart", UploadId=upload_id, MultipartUpload={"Parts": done})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="multipart", UploadId=upload_id, MultipartUpload={"Parts": done}
+        )
         objects["multipart"] = b"".join(parts)
         yield FaultState(cluster, s3, bucket, objects, corrupt_key="corrupt-me")
     finally:
@@ -153,7 +159,9 @@ def wait_all_nodes_up(cluster: RunningCluster, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         ran = subprocess.run(
             [sys.executable, "-m", "cairn", "admin", "nodes", "--json", "--data-dir", str(cluster.data_dir)],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         if ran.returncode == 0:
             states = [n["state"] for n in json.loads(ran.stdout)["nodes"]]
@@ -168,7 +176,9 @@ def test_flipped_byte_in_a_shard_is_detected(state: FaultState) -> None:
     body = state.objects[state.corrupt_key]
     # Data pieces hold the stripe's bytes verbatim, so the object's first bytes sit in shard 0.
     found = find_marker(state.cluster, body[:MARKER_LEN])
-    assert len(found) == 1, f"expected the object's first {MARKER_LEN} bytes in exactly one shard, found {found}"
+    assert len(found) == 1, (
+        f"expected the object's first {MARKER_LEN} bytes in exactly one shard, found {found}"
+    )
     name, path, offset = found[0]
     with open(path, "r+b") as f:
         f.seek(offset + 1000)
@@ -214,7 +224,10 @@ def test_four_down_every_object_reads_back(state: FaultState) -> None:
     with pytest.raises(ClientError) as exc:
         state.s3.put_object(Bucket=state.bucket, Key="not-enough-nodes", Body=os.urandom(100_000))
     response = exc.value.response
-    assert (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]) == (503, "ServiceUnavailable")
+    assert (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]) == (
+        503,
+        "ServiceUnavailable",
+    )
     keys = [o["Key"] for o in state.s3.list_objects_v2(Bucket=state.bucket)["Contents"]]
     assert "not-enough-nodes" not in keys
     with pytest.raises(ClientError) as exc:

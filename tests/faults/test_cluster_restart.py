@@ -42,7 +42,9 @@ def alive(pid: int) -> bool:
 def admin_json(data_dir: Path, *argv: str) -> Any:
     ran = subprocess.run(
         [sys.executable, "-m", "cairn", "admin", *argv, "--data-dir", str(data_dir), "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ran.returncode == 0, ran.stderr
     return json.loads(ran.stdout)
@@ -94,14 +96,25 @@ def test_restart_on_the_same_data_dir_brings_everything_back(first: RunningClust
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     objects = {"small": os.urandom(1000), "stripes": os.urandom(3 * MiB + 5), "empty": b""}
     for key, body in objects.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha": hashlib.sha256(body).hexdigest()[:16]})
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=body, Metadata={"sha": hashlib.sha256(body).hexdigest()[:16]}
+        )
     old = s3.put_object(Bucket=bucket, Key="versioned", Body=b"old")["VersionId"]
     new = s3.put_object(Bucket=bucket, Key="versioned", Body=b"new")["VersionId"]
     parts = [os.urandom(5 * MiB), b"tail"]
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mpu")["UploadId"]
-    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=n,
-                                                     Body=p)["ETag"]} for n, p in enumerate(parts, start=1)]
-    s3.complete_multipart_upload(Bucket=bucket, Key="mpu", UploadId=upload_id, MultipartUpload={"Parts": done})
+    done = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=n, Body=p)[
+                "ETag"
+            ],
+        }
+        for n, p in enumerate(parts, start=1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="mpu", UploadId=upload_id, MultipartUpload={"Parts": done}
+    )
     objects["mpu"] = b"".join(parts)
     pending = s3.create_multipart_upload(Bucket=bucket, Key="pending")["UploadId"]
     user = f"restart-user-{uuid.uuid4().hex[:6]}"

@@ -76,7 +76,9 @@ async def test_sigterm_drains_in_flight_writes_and_loses_no_acknowledged_shard(
         await client.close()
 
 
-async def test_damage_under_a_running_node_reads_as_corrupt(tmp_path: Path, processes: list[ServiceProcess]) -> None:
+async def test_damage_under_a_running_node_reads_as_corrupt(
+    tmp_path: Path, processes: list[ServiceProcess]
+) -> None:
     port, data_dir = free_port(), tmp_path / "node"
     start_node(data_dir, port, processes)
     client = await ready_client(port)
@@ -96,7 +98,9 @@ async def test_damage_under_a_running_node_reads_as_corrupt(tmp_path: Path, proc
         await client.close()
 
 
-async def test_an_index_lost_while_stopped_is_rebuilt(tmp_path: Path, processes: list[ServiceProcess]) -> None:
+async def test_an_index_lost_while_stopped_is_rebuilt(
+    tmp_path: Path, processes: list[ServiceProcess]
+) -> None:
     port, data_dir = free_port(), tmp_path / "node"
     node = start_node(data_dir, port, processes)
     client = DataNodeClient(f"127.0.0.1:{port}")

@@ -18,8 +18,9 @@ from tests.integration.test_placement_cluster import IDS, Cluster, heartbeat_all
 from tests.support.procs import ServiceProcess
 
 
-async def test_paused_leader_is_replaced_and_rejoins_as_follower(tmp_path: Path,
-                                                                processes: list[ServiceProcess]) -> None:
+async def test_paused_leader_is_replaced_and_rejoins_as_follower(
+    tmp_path: Path, processes: list[ServiceProcess]
+) -> None:
     cluster = Cluster(tmp_path, processes)
     for rid in IDS:
         cluster.start(rid)

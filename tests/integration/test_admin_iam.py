@@ -23,10 +23,20 @@ ROOT_KEY, ROOT_SECRET = "CAIRNTESTROOTKEY0001", "root-secret-0123456789abcdefghi
 @pytest.fixture
 def metadata(processes: list[ServiceProcess], tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    proc = ServiceProcess("cairn.metadata", [
-        "--data-dir", str(tmp_path / "metadata"), "--port", str(port),
-        "--root-access-key", ROOT_KEY, "--root-secret-key", ROOT_SECRET,
-    ], tmp_path / "metadata.log").start()
+    proc = ServiceProcess(
+        "cairn.metadata",
+        [
+            "--data-dir",
+            str(tmp_path / "metadata"),
+            "--port",
+            str(port),
+            "--root-access-key",
+            ROOT_KEY,
+            "--root-secret-key",
+            ROOT_SECRET,
+        ],
+        tmp_path / "metadata.log",
+    ).start()
     processes.append(proc)
     try:
         wait_for(lambda: port_open(port) or not proc.alive(), 10, "the metadata service's port")
@@ -39,8 +49,9 @@ def metadata(processes: list[ServiceProcess], tmp_path: Path) -> Iterator[str]:
 
 def admin(*argv: str, addr: str | None = None) -> tuple[int, str, str]:
     target = ("--metadata", addr) if addr else ()
-    done = subprocess.run([sys.executable, "-m", "cairn", "admin", *argv, *target],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn", "admin", *argv, *target], capture_output=True, text=True, timeout=30
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -54,8 +65,10 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     code, out, _ = admin("user", "list", addr=metadata)
     rows = [line.split() for line in out.splitlines()]
     assert code == 0 and rows[0] == ["NAME", "USER", "ID", "CREATED", "ARN"]
-    assert [(r[0], r[-1]) for r in rows[1:]] == [("alice", "arn:aws:iam::000000000000:user/alice"),
-                                                 ("root", "arn:aws:iam::000000000000:root")]
+    assert [(r[0], r[-1]) for r in rows[1:]] == [
+        ("alice", "arn:aws:iam::000000000000:user/alice"),
+        ("root", "arn:aws:iam::000000000000:root"),
+    ]
     code, out, _ = admin("user", "list", "--json", addr=metadata)
     alice = next(u for u in json.loads(out)["users"] if u["name"] == "alice")
 
@@ -70,17 +83,26 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     assert code == 1 and err.startswith("cairn admin: NoSuchUser: ")
 
     code, out, _ = admin("key", "list", addr=metadata)
-    assert code == 0 and secret not in out and second["secret_access_key"] not in out and ROOT_SECRET not in out
+    assert (
+        code == 0 and secret not in out and second["secret_access_key"] not in out and ROOT_SECRET not in out
+    )
     listed = sorted(tuple(line.split()[:3]) for line in out.splitlines()[1:])
-    assert listed == sorted([(key_id, "alice", "Active"), (second["access_key_id"], "alice", "Active"),
-                             (ROOT_KEY, "root", "Active")])
+    assert listed == sorted(
+        [
+            (key_id, "alice", "Active"),
+            (second["access_key_id"], "alice", "Active"),
+            (ROOT_KEY, "root", "Active"),
+        ]
+    )
 
     code, out, _ = admin("key", "revoke", key_id, addr=metadata)
     assert code == 0 and f"{key_id} of alice: Inactive" in out and "InvalidAccessKeyId" in out
     code, out, _ = admin("key", "list", "alice", "--json", addr=metadata)
     assert code == 0 and "secret" not in out
     assert {k["access_key_id"]: k["status"] for k in json.loads(out)["access_keys"]} == {
-        key_id: "Inactive", second["access_key_id"]: "Active"}
+        key_id: "Inactive",
+        second["access_key_id"]: "Active",
+    }
     status = asyncio.run(_key_status(metadata, key_id))
     assert status == AccessKeyStatus.INACTIVE  # what the S3 API's credential lookup sees
 
@@ -95,8 +117,21 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     asyncio.run(_delete_bucket(metadata, "alices-bucket"))
 
     # The same service, found through a local cluster's cluster.json.
-    (tmp_path / "cluster.json").write_text(json.dumps({"processes": [
-        {"role": "metadata", "id": "metadata", "pid": 0, "addr": metadata, "data_dir": str(tmp_path)}]}))
+    (tmp_path / "cluster.json").write_text(
+        json.dumps(
+            {
+                "processes": [
+                    {
+                        "role": "metadata",
+                        "id": "metadata",
+                        "pid": 0,
+                        "addr": metadata,
+                        "data_dir": str(tmp_path),
+                    }
+                ]
+            }
+        )
+    )
     code, out, _ = admin("user", "delete", "alice", "--json", "--data-dir", str(tmp_path))
     assert code == 0 and json.loads(out) == {"name": "alice", "user_id": alice["user_id"], "deleted": True}
     code, out, _ = admin("user", "list", addr=metadata)
@@ -105,21 +140,37 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     assert code == 1 and err.startswith("cairn admin: NoSuchUser: ")
 
 
-def test_revoked_key_is_refused_by_the_s3_api(metadata: str, processes: list[ServiceProcess],
-                                              tmp_path: Path) -> None:
+def test_revoked_key_is_refused_by_the_s3_api(
+    metadata: str, processes: list[ServiceProcess], tmp_path: Path
+) -> None:
     port = free_port()
-    api = ServiceProcess("cairn.api_service", [
-        "--port", str(port), "--metadata", metadata, "--placement", f"127.0.0.1:{free_port()}",
-    ], tmp_path / "api.log", env={"CAIRN_API_CREDENTIAL_CACHE_TTL_S": "0.5"}).start()
+    api = ServiceProcess(
+        "cairn.api_service",
+        [
+            "--port",
+            str(port),
+            "--metadata",
+            metadata,
+            "--placement",
+            f"127.0.0.1:{free_port()}",
+        ],
+        tmp_path / "api.log",
+        env={"CAIRN_API_CREDENTIAL_CACHE_TTL_S": "0.5"},
+    ).start()
     processes.append(api)
     wait_for(lambda: port_open(port) or not api.alive(), 15, "the S3 API's port")
     assert api.alive(), api.log_tail()
     assert admin("user", "create", "bob", addr=metadata)[0] == 0
     code, out, _ = admin("key", "create", "bob", "--json", addr=metadata)
     key = json.loads(out)
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                      aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"],
-                      config=botocore.config.Config(retries={"max_attempts": 1}))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id=key["access_key_id"],
+        aws_secret_access_key=key["secret_access_key"],
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
     assert s3.list_buckets()["Buckets"] == []
     assert admin("key", "revoke", key["access_key_id"], addr=metadata)[0] == 0
 

@@ -30,8 +30,20 @@ CONFIG = BlobIOConfig(read_piece_timeout_s=5.0, read_window_stripes=4)
 
 def start_node(tmp: Path, i: int) -> tuple[ServiceProcess, str]:
     port = free_port()
-    args = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp / f"node{i}"),
-            "--zone", f"zone{i}", "--node-host", f"host{i}", "--log-level", "WARNING"]
+    args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp / f"node{i}"),
+        "--zone",
+        f"zone{i}",
+        "--node-host",
+        f"host{i}",
+        "--log-level",
+        "WARNING",
+    ]
     env = {"CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(4 << 20)}  # several sealed volumes
     proc = ServiceProcess("cairn.datanode", args, tmp / f"node{i}.log", env=env).start()
     return proc, f"127.0.0.1:{port}"
@@ -61,8 +73,9 @@ async def body(data: bytes, chunk: int = 100_000) -> AsyncIterator[bytes]:
         yield data[pos : pos + chunk]
 
 
-async def read(reader: BlobReader, ref: BlobRef, addrs: list[str | None], start: int = 0,
-               end: int | None = None) -> bytes:
+async def read(
+    reader: BlobReader, ref: BlobRef, addrs: list[str | None], start: int = 0, end: int | None = None
+) -> bytes:
     out = bytearray()
     async for part in reader.read(ref, addrs, start, end):
         out += part
@@ -82,8 +95,13 @@ async def shard_sample(pool: DataNodePool, addr: str | None, ref: BlobRef, index
 
 def flip_byte_on_disk(data_dir: Path, sample: bytes) -> None:
     """Flip one byte of the only place `sample` occurs under `data_dir`."""
-    hits = [(path, raw.find(sample)) for path in data_dir.rglob("*") if path.is_file()
-            for raw in [path.read_bytes()] if sample in raw]
+    hits = [
+        (path, raw.find(sample))
+        for path in data_dir.rglob("*")
+        if path.is_file()
+        for raw in [path.read_bytes()]
+        if sample in raw
+    ]
     assert len(hits) == 1, hits
     path, pos = hits[0]
     with open(path, "r+b") as f:
@@ -105,8 +123,9 @@ async def test_blobs_round_trip_and_survive_four_killed_nodes(
     reader = BlobReader(pool, CONFIG, on_fault=faults.append)
     try:
         blobs: list[tuple[bytes, BlobRef]] = []
-        for n, size in enumerate([0, 1, 8 * 1024 - 1, LAYOUT.stripe_size, 3 * LAYOUT.stripe_size + 12345,
-                                  5 * 1024 * 1024 + 7]):
+        for n, size in enumerate(
+            [0, 1, 8 * 1024 - 1, LAYOUT.stripe_size, 3 * LAYOUT.stripe_size + 12345, 5 * 1024 * 1024 + 7]
+        ):
             data = os.urandom(size)
             written = await writer.write(os.urandom(16), n, addrs, body(data))
             assert written.durable == tuple(range(12)), written
@@ -117,8 +136,17 @@ async def test_blobs_round_trip_and_survive_four_killed_nodes(
             assert await read(reader, ref, addrs) == data
         data, ref = blobs[-1]
         s = LAYOUT.stripe_size
-        for start, end in [(0, 0), (s - 1, s), (s, 2 * s - 1), (3 * s + 5, 9 * s + 17), (len(data) - 1, None)]:
-            assert await read(reader, ref, addrs, start, end) == data[start : (end + 1 if end is not None else None)]
+        for start, end in [
+            (0, 0),
+            (s - 1, s),
+            (s, 2 * s - 1),
+            (3 * s + 5, 9 * s + 17),
+            (len(data) - 1, None),
+        ]:
+            assert (
+                await read(reader, ref, addrs, start, end)
+                == data[start : (end + 1 if end is not None else None)]
+            )
 
         # A flipped byte in shard 3 of the largest blob on node 3's disk: detected, decoded around.
         flip_byte_on_disk(tmp_path / "node3", await shard_sample(pool, addrs[3], ref, 3))

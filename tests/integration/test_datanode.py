@@ -28,11 +28,26 @@ def start_node(data_dir: Path, port: int, processes: list[ServiceProcess], *extr
     log = data_dir.parent / f"datanode-{port}-{len(processes)}.log"  # one log per start
     proc = ServiceProcess(
         "cairn.datanode",
-        ["--data-dir", str(data_dir), "--port", str(port), "--zone", "z1", "--rack", "r1", "--node-host", "h1",
-         "--capacity", str(1 << 30), *extra],
+        [
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--zone",
+            "z1",
+            "--rack",
+            "r1",
+            "--node-host",
+            "h1",
+            "--capacity",
+            str(1 << 30),
+            *extra,
+        ],
         log,
-        env={"CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
-             "CAIRN_DATANODE_STORAGE_WRITER_LANES": "2"},
+        env={
+            "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
+            "CAIRN_DATANODE_STORAGE_WRITER_LANES": "2",
+        },
     ).start()
     processes.append(proc)
     listening = f"datanode listening on 127.0.0.1:{port}"
@@ -63,7 +78,9 @@ async def pieces_of(data: bytes, size: int = 40_000) -> AsyncIterator[bytes]:
         yield data[i : i + size]
 
 
-async def read_all(client: DataNodeClient, key: ShardKey, offset: int = 0, length: int | None = None) -> bytes:
+async def read_all(
+    client: DataNodeClient, key: ShardKey, offset: int = 0, length: int | None = None
+) -> bytes:
     return b"".join([c async for c in client.read_shard(key, offset, length)])
 
 
@@ -116,7 +133,9 @@ async def test_shard_lifecycle_through_the_client(tmp_path: Path, processes: lis
         await client.close()
 
 
-async def test_bad_pieces_and_broken_streams_store_nothing(tmp_path: Path, processes: list[ServiceProcess]) -> None:
+async def test_bad_pieces_and_broken_streams_store_nothing(
+    tmp_path: Path, processes: list[ServiceProcess]
+) -> None:
     port = free_port()
     start_node(tmp_path / "node", port, processes)
     client = DataNodeClient(f"127.0.0.1:{port}")
@@ -125,8 +144,11 @@ async def test_bad_pieces_and_broken_streams_store_nothing(tmp_path: Path, proce
         k = key()
         stub = client._rpc()
         call = stub.WriteShard(timeout=10)
-        await call.write(datanode_pb2.WriteShardRequest(
-            header=datanode_pb2.WriteShardHeader(key={"blob_id": k.blob_id, "index": 0}, pg=1)))
+        await call.write(
+            datanode_pb2.WriteShardRequest(
+                header=datanode_pb2.WriteShardHeader(key={"blob_id": k.blob_id, "index": 0}, pg=1)
+            )
+        )
         await call.write(datanode_pb2.WriteShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=1)))
         await call.done_writing()
         with pytest.raises(Exception) as caught:
@@ -183,7 +205,8 @@ async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[Se
         assert await read_all(client, k2, 70_000, 10) == large[70_000:70_010]
         # idempotent across the two paths; other bytes are a conflict on either path
         assert (await client.write_shard(k1, 4, streamed(small))).crc32c == (
-            await client.write_shard(k1, 4, whole(small))).crc32c
+            await client.write_shard(k1, 4, whole(small))
+        ).crc32c
         with pytest.raises(ShardConflict):
             await client.write_shard(k1, 4, whole(small[::-1]))
         with pytest.raises(ShardConflict):
@@ -192,9 +215,13 @@ async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[Se
         # a bad checksum (raw stub, as a buggy peer would send it) stores nothing
         bad = key(3)
         with pytest.raises(Exception) as caught:
-            await client._rpc().PutShard(datanode_pb2.PutShardRequest(
-                header=datanode_pb2.WriteShardHeader(key={"blob_id": bad.blob_id, "index": 3}, pg=4),
-                piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=1)), timeout=10)
+            await client._rpc().PutShard(
+                datanode_pb2.PutShardRequest(
+                    header=datanode_pb2.WriteShardHeader(key={"blob_id": bad.blob_id, "index": 3}, pg=4),
+                    piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=1),
+                ),
+                timeout=10,
+            )
         assert client._error(caught.value).__class__.__name__ == "PieceChecksumMismatch"
         with pytest.raises(ShardNotFound):
             await read_all(client, bad)
@@ -203,7 +230,8 @@ async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[Se
         with pytest.raises(ShardConflict):  # ShardDeleted: never resurrected
             await client.write_shard(k1, 4, whole(small))
         assert [(s.key, s.state) for s in (await client.list_shards(4))[0]] == sorted(
-            [(k1, "dead"), (k2, "live")])
+            [(k1, "dead"), (k2, "live")]
+        )
     finally:
         await client.close()
 

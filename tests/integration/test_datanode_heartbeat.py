@@ -16,28 +16,64 @@ from tests.support.procs import ServiceProcess, free_port, wait_for
 def start_placement(tmp_path: Path, port: int, processes: list[ServiceProcess]) -> ServiceProcess:
     proc = ServiceProcess(
         "cairn.placement",
-        ["--id", "p1", "--peers", f"p1=127.0.0.1:{port}", "--port", str(port), "--data-dir", str(tmp_path / "p1"),
-         "--k", "2", "--m", "1", "--pg-count", "8"],
+        [
+            "--id",
+            "p1",
+            "--peers",
+            f"p1=127.0.0.1:{port}",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "p1"),
+            "--k",
+            "2",
+            "--m",
+            "1",
+            "--pg-count",
+            "8",
+        ],
         tmp_path / f"placement-{len(processes)}.log",
     ).start()
     processes.append(proc)
-    wait_for(lambda: f"listening on 127.0.0.1:{port}" in proc.log_tail(50) or not proc.alive(), 20,
-             "the placement replica to listen")
+    wait_for(
+        lambda: f"listening on 127.0.0.1:{port}" in proc.log_tail(50) or not proc.alive(),
+        20,
+        "the placement replica to listen",
+    )
     assert proc.alive(), proc.log_tail()
     return proc
 
 
-def start_node(data_dir: Path, port: int, placement_port: int, processes: list[ServiceProcess]) -> ServiceProcess:
+def start_node(
+    data_dir: Path, port: int, placement_port: int, processes: list[ServiceProcess]
+) -> ServiceProcess:
     proc = ServiceProcess(
         "cairn.datanode",
-        ["--data-dir", str(data_dir), "--port", str(port), "--zone", "za", "--rack", "ra", "--node-host", "ha",
-         "--capacity", "1000000000", "--placement", f"127.0.0.1:{placement_port}"],
+        [
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--zone",
+            "za",
+            "--rack",
+            "ra",
+            "--node-host",
+            "ha",
+            "--capacity",
+            "1000000000",
+            "--placement",
+            f"127.0.0.1:{placement_port}",
+        ],
         data_dir.parent / f"datanode-{len(processes)}.log",
         env={"CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2", "CAIRN_DATANODE_HEARTBEAT_MAX_BACKOFF_S": "0.5"},
     ).start()
     processes.append(proc)
-    wait_for(lambda: f"datanode listening on 127.0.0.1:{port}" in proc.log_tail(50) or not proc.alive(), 20,
-             "the data node to listen")
+    wait_for(
+        lambda: f"datanode listening on 127.0.0.1:{port}" in proc.log_tail(50) or not proc.alive(),
+        20,
+        "the data node to listen",
+    )
     assert proc.alive(), proc.log_tail()
     return proc
 

@@ -159,10 +159,14 @@ def sign(
     host: str | None = None,
 ) -> Signed:
     parts = urllib.parse.urlsplit(cluster.endpoint)
-    url = f"{parts.scheme}://{host or parts.netloc}" + urllib.parse.quote(path) + (f"?{query}" if query else "")
+    url = (
+        f"{parts.scheme}://{host or parts.netloc}" + urllib.parse.quote(path) + (f"?{query}" if query else "")
+    )
     secret = secret_key or cluster.secret_key
     request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
-    FixedPayloadAuth(Credentials(access_key or cluster.access_key, secret), cluster.region, payload_hash).add_auth(request)
+    FixedPayloadAuth(
+        Credentials(access_key or cluster.access_key, secret), cluster.region, payload_hash
+    ).add_auth(request)
     signed = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
     timestamp = signed["X-Amz-Date"]
     date = timestamp[:8]
@@ -174,7 +178,9 @@ def sign(
     return Signed(url, signed, signature, timestamp, scope, key)
 
 
-def raw(cluster: RunningCluster, method: str, path: str, *, body: bytes = b"", query: str = "", **kw: Any) -> Raw:
+def raw(
+    cluster: RunningCluster, method: str, path: str, *, body: bytes = b"", query: str = "", **kw: Any
+) -> Raw:
     signed = sign(cluster, method, path, query=query, payload_hash=hashlib.sha256(body).hexdigest(), **kw)
     return send(cluster, method, signed.url, signed.headers, body)
 
@@ -212,8 +218,14 @@ def aws_chunked(
     for index, piece in enumerate(pieces):
         if chunk_signed:
             to_sign = "\n".join(
-                ["AWS4-HMAC-SHA256-PAYLOAD", signed.timestamp, signed.scope, previous, EMPTY_SHA256,
-                 hashlib.sha256(piece).hexdigest()]
+                [
+                    "AWS4-HMAC-SHA256-PAYLOAD",
+                    signed.timestamp,
+                    signed.scope,
+                    previous,
+                    EMPTY_SHA256,
+                    hashlib.sha256(piece).hexdigest(),
+                ]
             )
             previous = hmac_hex(signed.signing_key, to_sign)
             wire += f"{len(piece):x};chunk-signature={previous}\r\n".encode()
@@ -229,8 +241,13 @@ def aws_chunked(
         wire += canonical.replace("\n", "\r\n").encode()
         if chunk_signed:
             to_sign = "\n".join(
-                ["AWS4-HMAC-SHA256-TRAILER", signed.timestamp, signed.scope, previous,
-                 hashlib.sha256(canonical.encode()).hexdigest()]
+                [
+                    "AWS4-HMAC-SHA256-TRAILER",
+                    signed.timestamp,
+                    signed.scope,
+                    previous,
+                    hashlib.sha256(canonical.encode()).hexdigest(),
+                ]
             )
             wire += f"x-amz-trailer-signature:{hmac_hex(signed.signing_key, to_sign)}\r\n".encode()
         wire += b"\r\n"
@@ -259,7 +276,9 @@ def xml_code(body: bytes) -> str:
 
 def test_presigned_get(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="shared file.txt", Body=b"presigned body")
-    url = presigner.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared file.txt"}, ExpiresIn=60)
+    url = presigner.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "shared file.txt"}, ExpiresIn=60
+    )
     assert "X-Amz-Signature=" in url
     assert urlopen(cluster, url) == (200, b"presigned body")
 
@@ -275,13 +294,17 @@ def test_default_boto3_presigned_url(cluster: RunningCluster, s3: Any, bucket: s
 
 
 def test_presigned_put(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
-    url = presigner.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "uploaded"}, ExpiresIn=60)
+    url = presigner.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "uploaded"}, ExpiresIn=60
+    )
     status, _ = urlopen(cluster, urllib.request.Request(url, data=b"uploaded by url", method="PUT"))
     assert status == 200
     assert s3.get_object(Bucket=bucket, Key="uploaded")["Body"].read() == b"uploaded by url"
 
 
-def test_presigned_url_with_tampered_signature(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
+def test_presigned_url_with_tampered_signature(
+    cluster: RunningCluster, s3: Any, presigner: Any, bucket: str
+) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
     url = presigner.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
     signature = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["X-Amz-Signature"][0]
@@ -294,8 +317,12 @@ def test_presigned_url_with_tampered_signature(cluster: RunningCluster, s3: Any,
     assert (status, xml_code(body)) == (403, "SignatureDoesNotMatch")
 
 
-def test_presigned_put_with_tampered_signature_writes_nothing(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
-    url = presigner.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "nope"}, ExpiresIn=60)
+def test_presigned_put_with_tampered_signature_writes_nothing(
+    cluster: RunningCluster, s3: Any, presigner: Any, bucket: str
+) -> None:
+    url = presigner.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "nope"}, ExpiresIn=60
+    )
     signature = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["X-Amz-Signature"][0]
     tampered = url.replace(signature, signature[::-1])
     status, body = urlopen(cluster, urllib.request.Request(tampered, data=b"x", method="PUT"))
@@ -306,14 +333,20 @@ def test_presigned_put_with_tampered_signature_writes_nothing(cluster: RunningCl
 def test_expired_presigned_url(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"old news")
     with frozen_clock(-dt.timedelta(minutes=10)):  # signed 10 min ago, valid for 60 s
-        url = presigner.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+        url = presigner.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60
+        )
     status, body = urlopen(cluster, url)
     assert (status, xml_code(body)) == (403, "AccessDenied")
 
 
-def test_presigned_url_valid_for_more_than_seven_days_is_refused(cluster: RunningCluster, s3: Any, presigner: Any, bucket: str) -> None:
+def test_presigned_url_valid_for_more_than_seven_days_is_refused(
+    cluster: RunningCluster, s3: Any, presigner: Any, bucket: str
+) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    url = presigner.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=7 * 86400 + 1)
+    url = presigner.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=7 * 86400 + 1
+    )
     status, body = urlopen(cluster, url)
     assert (status, xml_code(body)) == (400, "AuthorizationQueryParametersError")
 
@@ -356,7 +389,11 @@ def test_clock_skew_under_15_minutes_is_accepted(s3: Any) -> None:
 
 def test_anonymous_requests_are_denied(cluster: RunningCluster, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="private", Body=b"x")
-    for method, path, body in (("GET", f"/{bucket}", b""), ("GET", f"/{bucket}/private", b""), ("PUT", f"/{bucket}/anon", b"x")):
+    for method, path, body in (
+        ("GET", f"/{bucket}", b""),
+        ("GET", f"/{bucket}/private", b""),
+        ("PUT", f"/{bucket}/anon", b"x"),
+    ):
         response = send(cluster, method, cluster.endpoint + path, {}, body)
         assert response.status == 403, (method, path)
         assert response.error()[0] == "AccessDenied"
@@ -428,7 +465,9 @@ STREAM_DATA = bytes(range(256)) * 1000  # 256000 bytes: 4 chunks of 64 KiB
 
 
 def test_signed_streaming_payload(cluster: RunningCluster, s3: Any, bucket: str) -> None:
-    response = aws_chunked(cluster, f"/{bucket}/streamed", STREAM_DATA, mode="STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    response = aws_chunked(
+        cluster, f"/{bucket}/streamed", STREAM_DATA, mode="STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+    )
     assert response.status == 200, response.body[:300]
     got = s3.get_object(Bucket=bucket, Key="streamed")
     assert got["ContentLength"] == len(STREAM_DATA)
@@ -445,7 +484,9 @@ def test_signed_streaming_payload_with_a_forged_chunk(cluster: RunningCluster, s
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
-@pytest.mark.parametrize("mode", ["STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"])
+@pytest.mark.parametrize(
+    "mode", ["STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"]
+)
 def test_streaming_with_crc32_trailer(cluster: RunningCluster, s3: Any, bucket: str, mode: str) -> None:
     good = aws_chunked(cluster, f"/{bucket}/trailed", STREAM_DATA, mode=mode, trailer=crc32_b64(STREAM_DATA))
     assert good.status == 200, good.body[:300]
@@ -470,18 +511,33 @@ UNSUPPORTED: list[tuple[str, dict[str, Any]]] = [
     ("put_bucket_tagging", {"Tagging": {"TagSet": [{"Key": "team", "Value": "storage"}]}}),
     (
         "put_bucket_lifecycle_configuration",
-        {"LifecycleConfiguration": {"Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]}},
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}
+                ]
+            }
+        },
     ),
-    ("put_bucket_cors", {"CORSConfiguration": {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}}),
+    (
+        "put_bucket_cors",
+        {"CORSConfiguration": {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}},
+    ),
     (
         "put_bucket_encryption",
-        {"ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}},
+        {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        },
     ),
 ]
 
 
 @pytest.mark.parametrize(("operation", "params"), UNSUPPORTED, ids=[op for op, _ in UNSUPPORTED])
-def test_unsupported_features_answer_not_implemented(s3: Any, bucket: str, operation: str, params: dict[str, Any]) -> None:
+def test_unsupported_features_answer_not_implemented(
+    s3: Any, bucket: str, operation: str, params: dict[str, Any]
+) -> None:
     with pytest.raises(ClientError) as exc:
         getattr(s3, operation)(Bucket=bucket, **params)
     assert status_code(exc) == (501, "NotImplemented")
@@ -628,7 +684,9 @@ def admin_json(cluster: RunningCluster, *argv: str) -> dict[str, Any]:
     assert cluster.data_dir is not None
     ran = subprocess.run(
         [sys.executable, "-m", "cairn", "admin", *argv, "--data-dir", str(cluster.data_dir), "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ran.returncode == 0, ran.stderr
     return json.loads(ran.stdout)

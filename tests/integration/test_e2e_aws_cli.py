@@ -31,7 +31,9 @@ AWS = str(Path(sys.executable).parent / "aws")
 MiB = 1024 * 1024
 
 
-def aws(cluster: RunningCluster, *args: str, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def aws(
+    cluster: RunningCluster, *args: str, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     ran = subprocess.run(
         [AWS, "--endpoint-url", cluster.endpoint, *args],
         env=cluster.aws_env(),
@@ -43,7 +45,9 @@ def aws(cluster: RunningCluster, *args: str, stdin: bytes | None = None, check: 
         ran.args, ran.returncode, ran.stdout.decode(errors="replace"), ran.stderr.decode(errors="replace")
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"aws {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"aws {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -130,7 +134,9 @@ def test_sync_up_and_down(cluster: RunningCluster, s3: Any, tmp_path: Path) -> N
     first = aws(cluster, "s3", "sync", str(src), f"s3://{name}/tree", "--no-progress").stdout
     assert first.count("upload:") == len(files)
     listed = aws(cluster, "s3", "ls", f"s3://{name}/tree/", "--recursive").stdout
-    assert sorted(ln.split(None, 3)[3] for ln in listed.splitlines()) == sorted(f"tree/{rel}" for rel in files)
+    assert sorted(ln.split(None, 3)[3] for ln in listed.splitlines()) == sorted(
+        f"tree/{rel}" for rel in files
+    )
 
     assert aws(cluster, "s3", "sync", str(src), f"s3://{name}/tree", "--no-progress").stdout.strip() == ""
 
@@ -192,8 +198,17 @@ def test_s3api_head_object_with_metadata(cluster: RunningCluster, s3: Any, tmp_p
     local = tmp_path / "doc.txt"
     local.write_bytes(b"document")
     aws(
-        cluster, "s3", "cp", str(local), f"s3://{name}/doc.txt",
-        "--metadata", "color=blue,owner=team-a", "--content-type", "text/x-test", "--cache-control", "no-cache",
+        cluster,
+        "s3",
+        "cp",
+        str(local),
+        f"s3://{name}/doc.txt",
+        "--metadata",
+        "color=blue,owner=team-a",
+        "--content-type",
+        "text/x-test",
+        "--cache-control",
+        "no-cache",
     )
     head = s3api(cluster, "head-object", "--bucket", name, "--key", "doc.txt")
     assert head["Metadata"] == {"color": "blue", "owner": "team-a"}
@@ -265,7 +280,9 @@ def test_tls_boto3_put_get_with_chunked_trailer(tls_cluster: RunningCluster) -> 
     sent: list[dict[str, str]] = []
 
     def capture(request: Any, **_: Any) -> None:
-        sent.append({k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+        sent.append(
+            {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        )
 
     s3.meta.events.register("before-send.s3.PutObject", capture)
     name = bucket_name("e2e-tls")

@@ -164,7 +164,9 @@ def test_delete_bucket_with_an_upload_in_progress_is_refused(s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.delete_bucket(Bucket=name)
     assert status_code(exc) == (409, "BucketNotEmpty")
-    assert [p["PartNumber"] for p in s3.list_parts(Bucket=name, Key="pending", UploadId=upload_id)["Parts"]] == [1]
+    assert [
+        p["PartNumber"] for p in s3.list_parts(Bucket=name, Key="pending", UploadId=upload_id)["Parts"]
+    ] == [1]
     s3.abort_multipart_upload(Bucket=name, Key="pending", UploadId=upload_id)
     s3.delete_bucket(Bucket=name)
     assert not bucket_exists(s3, name)
@@ -227,7 +229,13 @@ def test_list_v2_all_in_raw_byte_order(listing: tuple[Any, str]) -> None:
 def test_list_v2_prefix(listing: tuple[Any, str]) -> None:
     s3, name = listing
     assert keys_of(s3.list_objects_v2(Bucket=name, Prefix="a/")) == ["a/1", "a/2", "a/b/3", "a/b/4"]
-    assert keys_of(s3.list_objects_v2(Bucket=name, Prefix="foo")) == ["foo", "foo+1/x", "foo.bar", "foo/x", "foo/y"]
+    assert keys_of(s3.list_objects_v2(Bucket=name, Prefix="foo")) == [
+        "foo",
+        "foo+1/x",
+        "foo.bar",
+        "foo/x",
+        "foo/y",
+    ]
     empty = s3.list_objects_v2(Bucket=name, Prefix="nothing-here")
     assert keys_of(empty) == [] and empty["KeyCount"] == 0
 
@@ -260,7 +268,9 @@ def collect_v2(s3: Any, name: str, **params: Any) -> tuple[list[str], list[str],
         extra = {"ContinuationToken": token} if token else {}
         response = s3.list_objects_v2(Bucket=name, **params, **extra)
         pages += 1
-        assert response["KeyCount"] == len(response.get("Contents", [])) + len(response.get("CommonPrefixes", []))
+        assert response["KeyCount"] == len(response.get("Contents", [])) + len(
+            response.get("CommonPrefixes", [])
+        )
         assert response["KeyCount"] <= params.get("MaxKeys", 1000)
         keys += keys_of(response)
         prefixes += prefixes_of(response)
@@ -285,7 +295,10 @@ def test_list_v2_max_keys_pagination(listing: tuple[Any, str]) -> None:
 
 def test_list_v2_start_after(listing: tuple[Any, str]) -> None:
     s3, name = listing
-    assert keys_of(s3.list_objects_v2(Bucket=name, StartAfter="foo/x")) == BYTE_ORDER[BYTE_ORDER.index("foo/x") + 1 :]
+    assert (
+        keys_of(s3.list_objects_v2(Bucket=name, StartAfter="foo/x"))
+        == BYTE_ORDER[BYTE_ORDER.index("foo/x") + 1 :]
+    )
     assert keys_of(s3.list_objects_v2(Bucket=name, StartAfter="b")) == BYTE_ORDER[BYTE_ORDER.index("b/1") :]
     assert keys_of(s3.list_objects_v2(Bucket=name, StartAfter="\U0010ffff")) == []
 
@@ -365,7 +378,9 @@ def test_delete_objects_1000_keys(cluster: RunningCluster) -> None:
     response = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": k} for k in keys[:1000]]})
     assert sorted(d["Key"] for d in response["Deleted"]) == keys[:1000]
     assert response.get("Errors", []) == []
-    remaining = [o["Key"] for o in s3.get_paginator("list_objects_v2").paginate(Bucket=name).search("Contents")]
+    remaining = [
+        o["Key"] for o in s3.get_paginator("list_objects_v2").paginate(Bucket=name).search("Contents")
+    ]
     assert remaining == keys[1000:]
 
 

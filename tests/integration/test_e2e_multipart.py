@@ -43,7 +43,9 @@ def multipart_etag(parts: list[bytes]) -> str:
 def upload_parts(s3: Any, bucket: str, key: str, upload_id: str, parts: list[bytes]) -> list[dict[str, Any]]:
     done = []
     for number, body in enumerate(parts, start=1):
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)["ETag"]
+        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)[
+            "ETag"
+        ]
         assert etag == f'"{hashlib.md5(body).hexdigest()}"'
         done.append({"PartNumber": number, "ETag": etag})
     return done
@@ -76,7 +78,10 @@ def test_multipart_upload_life_cycle(s3: Any, bucket: str) -> None:
     assert [p["PartNumber"] for p in paged["Parts"]] == [1, 2]
     assert paged["IsTruncated"] is True
     rest = s3.list_parts(
-        Bucket=bucket, Key="big/object.bin", UploadId=upload_id, PartNumberMarker=paged["NextPartNumberMarker"]
+        Bucket=bucket,
+        Key="big/object.bin",
+        UploadId=upload_id,
+        PartNumberMarker=paged["NextPartNumberMarker"],
     )
     assert [p["PartNumber"] for p in rest["Parts"]] == [3]
     assert_missing(s3, bucket, "big/object.bin")
@@ -112,20 +117,27 @@ def test_abort(s3: Any, bucket: str) -> None:
         s3.upload_part(Bucket=bucket, Key="aborted", UploadId=upload_id, PartNumber=2, Body=b"late")
     assert status_code(exc) == (404, "NoSuchUpload")
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket=bucket, Key="aborted", UploadId=upload_id, MultipartUpload={"Parts": done})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="aborted", UploadId=upload_id, MultipartUpload={"Parts": done}
+        )
     assert status_code(exc) == (404, "NoSuchUpload")
     assert_missing(s3, bucket, "aborted")
 
 
 def test_list_multipart_uploads_prefix_and_paging(s3: Any, bucket: str) -> None:
-    ids = {key: s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"] for key in ("a/1", "a/2", "b/1")}
+    ids = {
+        key: s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"] for key in ("a/1", "a/2", "b/1")
+    }
     with_prefix = s3.list_multipart_uploads(Bucket=bucket, Prefix="a/")["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in with_prefix] == [("a/1", ids["a/1"]), ("a/2", ids["a/2"])]
     first = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=2)
     assert [u["Key"] for u in first["Uploads"]] == ["a/1", "a/2"]
     assert first["IsTruncated"] is True
     second = s3.list_multipart_uploads(
-        Bucket=bucket, MaxUploads=2, KeyMarker=first["NextKeyMarker"], UploadIdMarker=first["NextUploadIdMarker"]
+        Bucket=bucket,
+        MaxUploads=2,
+        KeyMarker=first["NextKeyMarker"],
+        UploadIdMarker=first["NextUploadIdMarker"],
     )
     assert [u["Key"] for u in second["Uploads"]] == ["b/1"]
     rolled = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
@@ -136,7 +148,9 @@ def test_small_middle_part_is_entity_too_small(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
     done = upload_parts(s3, bucket, "small", upload_id, [os.urandom(MiB), os.urandom(MiB)])
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=upload_id, MultipartUpload={"Parts": done})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="small", UploadId=upload_id, MultipartUpload={"Parts": done}
+        )
     assert status_code(exc) == (400, "EntityTooSmall")
     assert_missing(s3, bucket, "small")
     # A single small part is fine (the last part may be small).
@@ -151,7 +165,9 @@ def test_wrong_etag_or_missing_part_is_invalid_part(s3: Any, bucket: str) -> Non
     done = upload_parts(s3, bucket, "k", upload_id, [os.urandom(PART), b"tail"])
     wrong_etag = [done[0], {"PartNumber": 2, "ETag": '"0123456789abcdef0123456789abcdef"'}]
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": wrong_etag})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": wrong_etag}
+        )
     assert status_code(exc) == (400, "InvalidPart")
     never_uploaded = [*done, {"PartNumber": 3, "ETag": done[1]["ETag"]}]
     with pytest.raises(ClientError) as exc:
@@ -167,7 +183,9 @@ def test_wrong_etag_or_missing_part_is_invalid_part(s3: Any, bucket: str) -> Non
 
 def test_parts_out_of_order_is_invalid_part_order(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
-    done = upload_parts(s3, bucket, "k", upload_id, [os.urandom(PART), os.urandom(PART)])  # sizes valid either way
+    done = upload_parts(
+        s3, bucket, "k", upload_id, [os.urandom(PART), os.urandom(PART)]
+    )  # sizes valid either way
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
             Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": list(reversed(done))}
@@ -204,7 +222,10 @@ def test_reuploading_a_part_replaces_it(s3: Any, bucket: str) -> None:
     listed = s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id)["Parts"]
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed] == [(1, etag, 8)]
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+        Bucket=bucket,
+        Key="k",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new part"
 
@@ -214,13 +235,21 @@ def test_upload_part_copy_with_ranges(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="source", Body=source)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
     first = s3.upload_part_copy(
-        Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=1,
-        CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes=0-{PART - 1}",
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "source"},
+        CopySourceRange=f"bytes=0-{PART - 1}",
     )["CopyPartResult"]["ETag"]
     assert first == f'"{hashlib.md5(source[:PART]).hexdigest()}"'
     second = s3.upload_part_copy(
-        Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=2,
-        CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes={PART}-{PART + 99}",
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=2,
+        CopySource={"Bucket": bucket, "Key": "source"},
+        CopySourceRange=f"bytes={PART}-{PART + 99}",
     )["CopyPartResult"]["ETag"]
     parts = [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]
     completed = s3.complete_multipart_upload(
@@ -233,8 +262,12 @@ def test_upload_part_copy_with_ranges(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="bad-range")["UploadId"]
     with pytest.raises(ClientError) as exc:
         s3.upload_part_copy(
-            Bucket=bucket, Key="bad-range", UploadId=upload_id, PartNumber=1,
-            CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes={len(source)}-{len(source) + 10}",
+            Bucket=bucket,
+            Key="bad-range",
+            UploadId=upload_id,
+            PartNumber=1,
+            CopySource={"Bucket": bucket, "Key": "source"},
+            CopySourceRange=f"bytes={len(source)}-{len(source) + 10}",
         )
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 416)
     assert exc.value.response["Error"]["Code"] in ("InvalidArgument", "InvalidRange")
@@ -244,7 +277,9 @@ def test_completing_twice_is_idempotent(s3: Any, bucket: str) -> None:
     parts = [os.urandom(PART), b"last"]
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="twice")["UploadId"]
     done = upload_parts(s3, bucket, "twice", upload_id, parts)
-    first = s3.complete_multipart_upload(Bucket=bucket, Key="twice", UploadId=upload_id, MultipartUpload={"Parts": done})
+    first = s3.complete_multipart_upload(
+        Bucket=bucket, Key="twice", UploadId=upload_id, MultipartUpload={"Parts": done}
+    )
     second = s3.complete_multipart_upload(
         Bucket=bucket, Key="twice", UploadId=upload_id, MultipartUpload={"Parts": done}
     )
@@ -266,14 +301,23 @@ def test_per_part_crc32_checksums(s3: Any, bucket: str) -> None:
     done = []
     for number, body in enumerate(parts, start=1):
         response = s3.upload_part(
-            Bucket=bucket, Key="summed", UploadId=upload_id, PartNumber=number, Body=body, ChecksumAlgorithm="CRC32"
+            Bucket=bucket,
+            Key="summed",
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="CRC32",
         )
         assert response["ChecksumCRC32"] == crc32_b64(body)
-        done.append({"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32": response["ChecksumCRC32"]})
+        done.append(
+            {"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32": response["ChecksumCRC32"]}
+        )
     listed = s3.list_parts(Bucket=bucket, Key="summed", UploadId=upload_id)["Parts"]
     assert [p["ChecksumCRC32"] for p in listed] == [crc32_b64(p) for p in parts]
 
-    s3.complete_multipart_upload(Bucket=bucket, Key="summed", UploadId=upload_id, MultipartUpload={"Parts": done})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="summed", UploadId=upload_id, MultipartUpload={"Parts": done}
+    )
     # The object's checksum is the composite of the part checksums: crc32(crc1 || crc2)-2.
     composite = base64.b64decode(done[0]["ChecksumCRC32"]) + base64.b64decode(done[1]["ChecksumCRC32"])
     head = s3.head_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED")
@@ -286,7 +330,12 @@ def test_wrong_part_checksum_is_rejected(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32")["UploadId"]
     with pytest.raises(ClientError) as exc:
         s3.upload_part(
-            Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"part body", ChecksumCRC32=crc32_b64(b"x")
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=b"part body",
+            ChecksumCRC32=crc32_b64(b"x"),
         )
     assert status_code(exc) == (400, "BadDigest")
     assert s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id).get("Parts", []) == []

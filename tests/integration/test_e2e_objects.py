@@ -236,7 +236,10 @@ def test_get_if_modified_since(s3: Any, conditional: tuple[str, str, dt.datetime
         s3.get_object(Bucket=bucket, Key="cond", IfModifiedSince=last_modified)
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
     earlier = last_modified - dt.timedelta(days=1)
-    assert s3.get_object(Bucket=bucket, Key="cond", IfModifiedSince=earlier)["Body"].read() == b"conditional body"
+    assert (
+        s3.get_object(Bucket=bucket, Key="cond", IfModifiedSince=earlier)["Body"].read()
+        == b"conditional body"
+    )
 
 
 def test_get_if_unmodified_since(s3: Any, conditional: tuple[str, str, dt.datetime]) -> None:
@@ -326,7 +329,10 @@ def test_non_ascii_metadata_comes_back_as_the_same_bytes(s3: Any, bucket: str, r
         s3.put_object(Bucket=bucket, Key="unicode-meta", Body=b"x")
     finally:
         s3.meta.events.unregister("before-call.s3.PutObject", add_header)
-    for response in (s3.get_object(Bucket=bucket, Key="unicode-meta"), s3.head_object(Bucket=bucket, Key="unicode-meta")):
+    for response in (
+        s3.get_object(Bucket=bucket, Key="unicode-meta"),
+        s3.head_object(Bucket=bucket, Key="unicode-meta"),
+    ):
         assert response["Metadata"]["name"].encode("latin-1") == raw
 
 
@@ -337,7 +343,9 @@ def test_metadata_limit(s3: Any, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="meta-big", Body=b"x", Metadata={"k": "v" * 2100})
     assert status_code(exc) == (400, "MetadataTooLarge")
     with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="meta-big", Body=b"x", Metadata={f"k{i}": "v" * 200 for i in range(11)})
+        s3.put_object(
+            Bucket=bucket, Key="meta-big", Body=b"x", Metadata={f"k{i}": "v" * 200 for i in range(11)}
+        )
     assert status_code(exc) == (400, "MetadataTooLarge")
     assert_missing(s3, bucket, "meta-big")
 
@@ -356,7 +364,10 @@ def test_content_headers_round_trip(s3: Any, bucket: str) -> None:
         CacheControl="max-age=3600, public",
         Expires=expires,
     )
-    for response in (s3.get_object(Bucket=bucket, Key="doc.txt"), s3.head_object(Bucket=bucket, Key="doc.txt")):
+    for response in (
+        s3.get_object(Bucket=bucket, Key="doc.txt"),
+        s3.head_object(Bucket=bucket, Key="doc.txt"),
+    ):
         assert response["ContentType"] == "text/plain; charset=utf-8"
         assert response["ContentEncoding"] == "gzip"
         assert response["ContentDisposition"] == 'attachment; filename="report 2024.txt"'
@@ -368,7 +379,10 @@ def test_content_headers_round_trip(s3: Any, bucket: str) -> None:
 
 def test_default_content_type(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
-    assert s3.head_object(Bucket=bucket, Key="plain")["ContentType"] in ("binary/octet-stream", "application/octet-stream")
+    assert s3.head_object(Bucket=bucket, Key="plain")["ContentType"] in (
+        "binary/octet-stream",
+        "application/octet-stream",
+    )
 
 
 # --- integrity: Content-MD5 and x-amz-checksum-* -----------------------------------------------
@@ -475,8 +489,11 @@ def test_copy_object_onto_itself(s3: Any, source: tuple[str, bytes, str]) -> Non
         s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"})
     assert status_code(exc) == (400, "InvalidRequest")
     s3.copy_object(
-        Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"},
-        MetadataDirective="REPLACE", Metadata={"origin": "rewritten"},
+        Bucket=bucket,
+        Key="src",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        Metadata={"origin": "rewritten"},
     )
     got = s3.get_object(Bucket=bucket, Key="src")
     assert got["Metadata"] == {"origin": "rewritten"}
@@ -506,7 +523,9 @@ def test_copy_from_specific_source_version(s3: Any, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     v1 = s3.put_object(Bucket=bucket, Key="doc", Body=b"version one")["VersionId"]
     s3.put_object(Bucket=bucket, Key="doc", Body=b"version two")
-    result = s3.copy_object(Bucket=bucket, Key="restored", CopySource={"Bucket": bucket, "Key": "doc", "VersionId": v1})
+    result = s3.copy_object(
+        Bucket=bucket, Key="restored", CopySource={"Bucket": bucket, "Key": "doc", "VersionId": v1}
+    )
     assert result["CopySourceVersionId"] == v1
     assert result["VersionId"]
     assert s3.get_object(Bucket=bucket, Key="restored")["Body"].read() == b"version one"
@@ -548,7 +567,9 @@ def test_odd_keys_are_opaque(s3: Any, bucket: str) -> None:
     for key in ODD_KEYS:
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode(), key
         assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == len(key.encode())
-    listed = [o["Key"] for o in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket).search("Contents")]
+    listed = [
+        o["Key"] for o in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket).search("Contents")
+    ]
     assert listed == sorted(ODD_KEYS, key=lambda k: k.encode())
     # `..` never escapes the bucket: the other bucket stays empty and "b" was not written.
     assert s3.list_objects_v2(Bucket=other)["KeyCount"] == 0

@@ -135,7 +135,9 @@ def test_list_object_versions_paging(s3: Any) -> None:
     name = new_bucket(s3)
     expected: list[tuple[str, str]] = []  # (key, version id): key ascending, newest first
     for key, count in (("alpha", 3), ("beta", 1), ("gamma/x", 4)):
-        ids = [s3.put_object(Bucket=name, Key=key, Body=f"{key}-{i}".encode())["VersionId"] for i in range(count)]
+        ids = [
+            s3.put_object(Bucket=name, Key=key, Body=f"{key}-{i}".encode())["VersionId"] for i in range(count)
+        ]
         expected += [(key, vid) for vid in reversed(ids)]
     marker = s3.delete_object(Bucket=name, Key="beta")["VersionId"]
 

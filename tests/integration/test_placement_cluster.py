@@ -31,8 +31,26 @@ class Cluster:
 
     def start(self, rid: str) -> None:
         peers = ",".join(f"{r}={a}" for r, a in self.addrs.items())
-        args = ["--id", rid, "--data-dir", str(self.root / rid), "--port", str(self.ports[rid]), "--peers", peers,
-                "--k", "2", "--m", "1", "--pg-count", "16", "--down-after-s", "60", "--out-after-s", "600"]
+        args = [
+            "--id",
+            rid,
+            "--data-dir",
+            str(self.root / rid),
+            "--port",
+            str(self.ports[rid]),
+            "--peers",
+            peers,
+            "--k",
+            "2",
+            "--m",
+            "1",
+            "--pg-count",
+            "16",
+            "--down-after-s",
+            "60",
+            "--out-after-s",
+            "600",
+        ]
         # a tiny snapshot threshold, so restarts recover from snapshots plus a log suffix
         env = {"CAIRN_PLACEMENT_RAFT_SNAPSHOT_THRESHOLD": "3"}
         proc = ServiceProcess("cairn.placement", args, self.root / f"{rid}.log", env=env).start()
@@ -41,16 +59,33 @@ class Cluster:
 
     def wait_listening(self, rids: tuple[str, ...] = IDS) -> None:
         for rid in rids:
-            wait_for(lambda r=rid: port_open(self.ports[r]), 15, f"placement {rid} to listen\n"  # type: ignore[misc]
-                     + self.procs[rid].log_tail())
+            wait_for(
+                lambda r=rid: port_open(self.ports[r]),
+                15,
+                f"placement {rid} to listen\n"  # type: ignore[misc]
+                + self.procs[rid].log_tail(),
+            )
 
     def client(self) -> PlacementClient:
         return PlacementClient(list(self.addrs.values()))
 
     def admin(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cairn", "admin", *argv, "--placement",
-                               ",".join(self.addrs.values()), "--timeout", "3"],
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cairn",
+                "admin",
+                *argv,
+                "--placement",
+                ",".join(self.addrs.values()),
+                "--timeout",
+                "3",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
 
 async def leader_of(client: PlacementClient) -> str | None:
@@ -72,8 +107,9 @@ async def heartbeat_all(client: PlacementClient, ids: list[str | None]) -> list[
     out: list[str | None] = []
     for i, node_id in enumerate(ids):
         try:
-            reply = await client.heartbeat(node_id, f"127.0.0.1:{20000 + i}", f"z{i}", "r0", f"host{i}",
-                                           10**12, 10**9, timeout=2.0)
+            reply = await client.heartbeat(
+                node_id, f"127.0.0.1:{20000 + i}", f"z{i}", "r0", f"host{i}", 10**12, 10**9, timeout=2.0
+            )
             out.append(reply.node_id)
         except PlacementUnavailable:
             out.append(node_id)
@@ -129,7 +165,9 @@ async def test_failover_quorum_loss_and_full_restart(cluster: Cluster) -> None:
         with pytest.raises(PlacementUnavailable):
             await client.node_command("dn-0004", "out", timeout=2)
         refused = cluster.admin("node", "out", "dn-0004")
-        assert refused.returncode != 0 and "leader" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        assert (
+            refused.returncode != 0 and "leader" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        )
         reader = PlacementClient([cluster.addrs[survivor]])
         stale = await reader.cluster_map()
         await reader.close()
@@ -186,7 +224,11 @@ async def wait_no_leader(addr: str, timeout: float) -> None:
 def test_admin_cli_reports_an_unreachable_cluster() -> None:
     dead = ",".join(f"127.0.0.1:{free_port()}" for _ in IDS)
     for argv in (["cluster", "status"], ["nodes"], ["node", "drain", "dn-0001"]):
-        result = subprocess.run([sys.executable, "-m", "cairn", "admin", *argv, "--placement", dead],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "cairn", "admin", *argv, "--placement", dead],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 3, result.stderr
         assert "unreachable" in result.stderr and len(result.stderr.splitlines()) == 1

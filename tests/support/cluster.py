@@ -101,12 +101,17 @@ def external_cluster() -> RunningCluster | None:
     return RunningCluster(endpoint, os.environ["CAIRN_TEST_ACCESS_KEY"], os.environ["CAIRN_TEST_SECRET_KEY"])
 
 
-def start_cluster(data_dir: Path, *, tls: bool = False, extra_args: list[str] | None = None) -> RunningCluster:
+def start_cluster(
+    data_dir: Path, *, tls: bool = False, extra_args: list[str] | None = None
+) -> RunningCluster:
     port = free_port()
     args = ["up", "--data-dir", str(data_dir), "--port", str(port), "--pg-count", "32", *(extra_args or [])]
     if tls:
         args.append("--tls")
-    env = {"CAIRN_ROOT_ACCESS_KEY": "CAIRNTESTROOTKEY0001", "CAIRN_ROOT_SECRET_KEY": "cairn-test-root-secret-key-0000000000001"}
+    env = {
+        "CAIRN_ROOT_ACCESS_KEY": "CAIRNTESTROOTKEY0001",
+        "CAIRN_ROOT_SECRET_KEY": "cairn-test-root-secret-key-0000000000001",
+    }
     proc = ServiceProcess("cairn", args, data_dir / "cairn-up.log", env=env).start()
     cluster = RunningCluster(
         endpoint=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
@@ -131,4 +136,3 @@ def start_cluster(data_dir: Path, *, tls: bool = False, extra_args: list[str] | 
         raise
     cluster.tls_cert = cluster.cluster_json().get("tls_cert")
     return cluster
-

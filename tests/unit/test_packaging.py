@@ -38,8 +38,18 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 def test_regular_install_ships_the_same_files(tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
         check=True,
         timeout=300,
         cwd=tmp_path,
@@ -51,7 +61,12 @@ def test_regular_install_ships_the_same_files(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
-        check=True, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     ).stdout.split()
     gc_file, proto_file, common_file = (Path(p) for p in out)
     assert gc_file == target / "cairn" / "gc" / "__init__.py"

@@ -41,8 +41,9 @@ class Background:
 
     async def _start(self) -> None:
         machine = PlacementStateMachine()
-        service = PlacementService(PlacementConfig(k=2, m=1, pg_count=8), machine,
-                                   SingleNodeReplicator(machine, "p1"), {})
+        service = PlacementService(
+            PlacementConfig(k=2, m=1, pg_count=8), machine, SingleNodeReplicator(machine, "p1"), {}
+        )
         self.server = grpc_server()
         placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), self.server)
         self.addr = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
@@ -66,7 +67,9 @@ def cluster() -> Iterator[Background]:
     async def heartbeats() -> None:
         client = PlacementClient([bg.addr])
         for i in range(4):
-            await client.heartbeat(None, f"127.0.0.1:{9100 + i}", f"z{i % 2}", f"r{i}", f"h{i}", 2**40, 2**30 * i)
+            await client.heartbeat(
+                None, f"127.0.0.1:{9100 + i}", f"z{i % 2}", f"r{i}", f"h{i}", 2**40, 2**30 * i
+            )
         await client.close()
 
     bg.call(heartbeats())
@@ -80,7 +83,9 @@ def admin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
     return code, out, err
 
 
-def test_status_json_names_the_leader_and_pg_tolerance(cluster: Background, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_json_names_the_leader_and_pg_tolerance(
+    cluster: Background, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = admin(capsys, "cluster", "status", "--json", "--placement", cluster.addr)
     doc = json.loads(out)
     assert code == 0 and doc["leader"] == "p1" and doc["map_created"] is True
@@ -96,7 +101,9 @@ def test_status_table(cluster: Background, capsys: pytest.CaptureFixture[str]) -
 
 def test_nodes_and_pgs_tables_and_json(cluster: Background, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = admin(capsys, "nodes", "--placement", cluster.addr)
-    assert code == 0 and re.search(r"^z0\s+r0\s+h0\s+dn-0001\s+127.0.0.1:9100\s+up\s+0 B / 1.0 TiB", out, re.M)
+    assert code == 0 and re.search(
+        r"^z0\s+r0\s+h0\s+dn-0001\s+127.0.0.1:9100\s+up\s+0 B / 1.0 TiB", out, re.M
+    )
     code, out, _ = admin(capsys, "nodes", "--json", "--placement", cluster.addr)
     nodes = json.loads(out)["nodes"]
     assert [n["id"] for n in nodes] == ["dn-0001", "dn-0003", "dn-0002", "dn-0004"]  # grouped by zone
@@ -106,7 +113,8 @@ def test_nodes_and_pgs_tables_and_json(cluster: Background, capsys: pytest.Captu
 
 
 def test_node_commands_change_state_and_unknown_ids_are_refused(
-        cluster: Background, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster: Background, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = admin(capsys, "node", "drain", "dn-0004", "--json", "--placement", cluster.addr)
     assert code == 0 and json.loads(out)["state"] == "draining"
     code, out, _ = admin(capsys, "node", "in", "dn-0004", "--placement", cluster.addr)
@@ -115,10 +123,15 @@ def test_node_commands_change_state_and_unknown_ids_are_refused(
     assert code == 1 and "NodeNotFound" in err and len(err.strip().splitlines()) == 1
 
 
-def test_cluster_found_through_cluster_json(cluster: Background, capsys: pytest.CaptureFixture[str],
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = {"processes": [{"role": "placement", "id": "p1", "pid": 1, "addr": cluster.addr, "data_dir": "x"},
-                         {"role": "datanode", "id": "dn1", "pid": 2, "addr": "127.0.0.1:1", "data_dir": "y"}]}
+def test_cluster_found_through_cluster_json(
+    cluster: Background, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = {
+        "processes": [
+            {"role": "placement", "id": "p1", "pid": 1, "addr": cluster.addr, "data_dir": "x"},
+            {"role": "datanode", "id": "dn1", "pid": 2, "addr": "127.0.0.1:1", "data_dir": "y"},
+        ]
+    }
     (tmp_path / "cluster.json").write_text(json.dumps(doc))
     monkeypatch.setenv("CAIRN_DATA_DIR", str(tmp_path))
     code, out, _ = admin(capsys, "cluster", "status", "--json")
@@ -126,7 +139,8 @@ def test_cluster_found_through_cluster_json(cluster: Background, capsys: pytest.
 
 
 def test_no_cluster_json_and_unreachable_cluster_fail_with_one_line(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code, _, err = admin(capsys, "nodes", "--data-dir", str(tmp_path))
     assert code == 2 and "cluster.json" in err and len(err.strip().splitlines()) == 1
     dead = f"127.0.0.1:{free_port()}"

@@ -32,7 +32,9 @@ class FakeMetadata:
     """The IAM part of the metadata service, with the same typed errors."""
 
     def __init__(self) -> None:
-        self.users: dict[str, User] = {"root": User("AIDAROOT", "root", "arn:aws:iam::000000000000:root", T0, True)}
+        self.users: dict[str, User] = {
+            "root": User("AIDAROOT", "root", "arn:aws:iam::000000000000:root", T0, True)
+        }
         self.keys: dict[str, AccessKey] = {}
         self.policies: dict[str, list[str]] = {}
         self.buckets: list[Bucket] = []
@@ -51,7 +53,9 @@ class FakeMetadata:
         if name in self.users:
             raise UserAlreadyExists(f"user {name!r} exists")
         self.serial += 1
-        user = User(f"AIDA{self.serial:016d}", name, f"arn:aws:iam::000000000000:user/{name}", T0 + self.serial)
+        user = User(
+            f"AIDA{self.serial:016d}", name, f"arn:aws:iam::000000000000:user/{name}", T0 + self.serial
+        )
         self.users[name] = user
         return user
 
@@ -77,8 +81,14 @@ class FakeMetadata:
         key_id = f"AKIA{self.serial:016d}"
         if key_id in self.keys:
             raise AccessKeyAlreadyExists(key_id)
-        key = AccessKey(key_id, f"secret{self.serial:034d}", user.user_id, user.name, AccessKeyStatus.ACTIVE,
-                        T0 + self.serial)
+        key = AccessKey(
+            key_id,
+            f"secret{self.serial:034d}",
+            user.user_id,
+            user.name,
+            AccessKeyStatus.ACTIVE,
+            T0 + self.serial,
+        )
         self.keys[key_id] = key
         return key
 
@@ -93,8 +103,9 @@ class FakeMetadata:
 
     async def set_access_key_status(self, access_key_id: str, status: AccessKeyStatus) -> AccessKey:
         old = await self.get_access_key(access_key_id)
-        self.keys[access_key_id] = AccessKey(old.access_key_id, old.secret_access_key, old.user_id, old.user_name,
-                                             status, old.created_ms)
+        self.keys[access_key_id] = AccessKey(
+            old.access_key_id, old.secret_access_key, old.user_id, old.user_name, status, old.created_ms
+        )
         return self.keys[access_key_id]
 
     async def delete_access_key(self, access_key_id: str) -> None:
@@ -127,19 +138,31 @@ M = ("--metadata", "127.0.0.1:7300")
 
 
 def bucket(name: str, owner: User) -> Bucket:
-    return Bucket(name=name, id=f"id-{name}", owner_id=owner.user_id, region="us-east-1", created_ms=T0,
-                  versioning=VersioningState.UNVERSIONED)
+    return Bucket(
+        name=name,
+        id=f"id-{name}",
+        owner_id=owner.user_id,
+        region="us-east-1",
+        created_ms=T0,
+        versioning=VersioningState.UNVERSIONED,
+    )
 
 
 def test_user_create_prints_the_user_and_a_duplicate_is_refused(
-        fake: FakeMetadata, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = admin(capsys, "user", "create", "alice", *M)
     assert (code, err) == (0, "")
     assert out.startswith("created user alice (AIDA0000000000000001, arn:aws:iam::000000000000:user/alice)")
     code, out, err = admin(capsys, "user", "create", "bob", "--json", *M)
     assert code == 0 and json.loads(out) == {
-        "name": "bob", "user_id": "AIDA0000000000000002", "arn": "arn:aws:iam::000000000000:user/bob",
-        "is_root": False, "created_ms": T0 + 2, "created": "2023-11-14T22:13:20Z"}
+        "name": "bob",
+        "user_id": "AIDA0000000000000002",
+        "arn": "arn:aws:iam::000000000000:user/bob",
+        "is_root": False,
+        "created_ms": T0 + 2,
+        "created": "2023-11-14T22:13:20Z",
+    }
     code, out, err = admin(capsys, "user", "create", "alice", *M)
     assert code == 1 and out == ""
     assert err == "cairn admin: UserAlreadyExists: user 'alice' exists\n"
@@ -153,8 +176,12 @@ def test_user_list_is_a_sorted_table_or_json(fake: FakeMetadata, capsys: pytest.
     lines = out.splitlines()
     assert code == 0 and re.match(r"NAME\s+USER ID\s+CREATED\s+ARN$", lines[0])
     assert [line.split()[0] for line in lines[1:]] == ["alice", "root", "zoe"]
-    assert lines[1].split() == ["alice", "AIDA0000000000000002", "2023-11-14T22:13:20Z",
-                                "arn:aws:iam::000000000000:user/alice"]
+    assert lines[1].split() == [
+        "alice",
+        "AIDA0000000000000002",
+        "2023-11-14T22:13:20Z",
+        "arn:aws:iam::000000000000:user/alice",
+    ]
     assert len({line.index("AIDA") for line in lines[1:]}) == 1  # aligned columns
     code, out, _ = admin(capsys, "user", "list", "--json", *M)
     users = json.loads(out)["users"]
@@ -162,7 +189,8 @@ def test_user_list_is_a_sorted_table_or_json(fake: FakeMetadata, capsys: pytest.
 
 
 def test_user_delete_refuses_while_buckets_keys_or_policies_remain(
-        fake: FakeMetadata, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str]
+) -> None:
     admin(capsys, "user", "create", "alice", *M)
     alice = fake.users["alice"]
     fake.buckets = [bucket(f"b{i}", alice) for i in range(7)] + [bucket("other", fake.users["root"])]
@@ -172,8 +200,9 @@ def test_user_delete_refuses_while_buckets_keys_or_policies_remain(
     assert "other" not in err and "alice" in fake.users
 
     fake.buckets = []
-    key = fake.keys["AKIA0000000000000002"] = (
-        AccessKey("AKIA0000000000000002", "s", alice.user_id, "alice", AccessKeyStatus.INACTIVE, T0))
+    key = fake.keys["AKIA0000000000000002"] = AccessKey(
+        "AKIA0000000000000002", "s", alice.user_id, "alice", AccessKeyStatus.INACTIVE, T0
+    )
     code, _, err = admin(capsys, "user", "delete", "alice", *M)
     assert code == 1 and len(err.splitlines()) == 1
     assert f"still has 1 access key(s): {key.access_key_id}; remove each with `cairn admin key delete" in err
@@ -197,26 +226,36 @@ def test_root_cannot_be_deleted(fake: FakeMetadata, capsys: pytest.CaptureFixtur
 
 
 def test_key_create_shows_the_secret_once_and_list_never_does(
-        fake: FakeMetadata, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str]
+) -> None:
     admin(capsys, "user", "create", "alice", *M)
     code, out, _ = admin(capsys, "key", "create", "alice", *M)
     key = fake.keys["AKIA0000000000000002"]
     assert code == 0
-    assert f"AccessKeyId:     {key.access_key_id}\n" in out and f"SecretAccessKey: {key.secret_access_key}\n" in out
+    assert (
+        f"AccessKeyId:     {key.access_key_id}\n" in out
+        and f"SecretAccessKey: {key.secret_access_key}\n" in out
+    )
     code, out, _ = admin(capsys, "key", "create", "root", "--json", *M)
     doc = json.loads(out)
     root_key = fake.keys[doc["access_key_id"]]
     assert doc["secret_access_key"] == root_key.secret_access_key and doc["status"] == "Active"
 
-    listings = [admin(capsys, "key", "list", *M), admin(capsys, "key", "list", "--json", *M),
-                admin(capsys, "key", "list", "alice", *M), admin(capsys, "key", "list", "alice", "--json", *M)]
+    listings = [
+        admin(capsys, "key", "list", *M),
+        admin(capsys, "key", "list", "--json", *M),
+        admin(capsys, "key", "list", "alice", *M),
+        admin(capsys, "key", "list", "alice", "--json", *M),
+    ]
     for code, out, _ in listings:
         assert code == 0 and "secret" not in out.lower()
         assert key.secret_access_key not in out and root_key.secret_access_key not in out
     all_table, all_json, alice_table, alice_json = (out for _, out, _ in listings)
     assert re.match(r"ACCESS KEY ID\s+USER\s+STATUS\s+CREATED\n", all_table)
     assert [line.split()[:3] for line in all_table.splitlines()[1:]] == [
-        [key.access_key_id, "alice", "Active"], [root_key.access_key_id, "root", "Active"]]
+        [key.access_key_id, "alice", "Active"],
+        [root_key.access_key_id, "root", "Active"],
+    ]
     assert [k["user_name"] for k in json.loads(all_json)["access_keys"]] == ["alice", "root"]
     assert len(alice_table.splitlines()) == 2 and key.access_key_id in alice_table
     assert [k["access_key_id"] for k in json.loads(alice_json)["access_keys"]] == [key.access_key_id]
@@ -227,16 +266,22 @@ def test_key_create_shows_the_secret_once_and_list_never_does(
     assert code == 1 and "NoSuchUser" in err
 
 
-def test_key_revoke_marks_inactive_and_delete_removes(fake: FakeMetadata, capsys: pytest.CaptureFixture[str]) -> None:
+def test_key_revoke_marks_inactive_and_delete_removes(
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str]
+) -> None:
     admin(capsys, "user", "create", "alice", *M)
     admin(capsys, "key", "create", "alice", *M)
     key_id = "AKIA0000000000000002"
     code, out, _ = admin(capsys, "key", "revoke", key_id, *M)
     assert code == 0 and fake.keys[key_id].status == AccessKeyStatus.INACTIVE
-    assert out.startswith(f"access key {key_id} of alice: Inactive; S3 requests signed with it fail with "
-                          "InvalidAccessKeyId once")
+    assert out.startswith(
+        f"access key {key_id} of alice: Inactive; S3 requests signed with it fail with "
+        "InvalidAccessKeyId once"
+    )
     code, out, _ = admin(capsys, "key", "revoke", key_id, "--json", *M)  # idempotent
-    assert code == 0 and json.loads(out)["status"] == "Inactive" and "secret_access_key" not in json.loads(out)
+    assert (
+        code == 0 and json.loads(out)["status"] == "Inactive" and "secret_access_key" not in json.loads(out)
+    )
     code, out, _ = admin(capsys, "key", "list", "alice", *M)
     assert out.splitlines()[1].split()[:3] == [key_id, "alice", "Inactive"]
     code, _, err = admin(capsys, "key", "revoke", "AKIANOPE", *M)
@@ -248,11 +293,16 @@ def test_key_revoke_marks_inactive_and_delete_removes(fake: FakeMetadata, capsys
     assert code == 1
 
 
-def test_metadata_found_through_cluster_json(fake: FakeMetadata, capsys: pytest.CaptureFixture[str],
-                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = {"credentials_file": str(tmp_path / "credentials.json"), "processes": [
-        {"role": "placement", "id": "p1", "pid": 1, "addr": "127.0.0.1:7001", "data_dir": "p"},
-        {"role": "metadata", "id": "metadata", "pid": 2, "addr": "127.0.0.1:7300", "data_dir": "m"}]}
+def test_metadata_found_through_cluster_json(
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = {
+        "credentials_file": str(tmp_path / "credentials.json"),
+        "processes": [
+            {"role": "placement", "id": "p1", "pid": 1, "addr": "127.0.0.1:7001", "data_dir": "p"},
+            {"role": "metadata", "id": "metadata", "pid": 2, "addr": "127.0.0.1:7300", "data_dir": "m"},
+        ],
+    }
     (tmp_path / "cluster.json").write_text(json.dumps(doc))
     monkeypatch.setenv("CAIRN_DATA_DIR", str(tmp_path))
     code, _, _ = admin(capsys, "user", "list", "--timeout", "3")
@@ -262,32 +312,49 @@ def test_metadata_found_through_cluster_json(fake: FakeMetadata, capsys: pytest.
     assert code == 0 and fake.connected[-1][0] == "127.0.0.1:7300"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("--data-dir", "{empty}"), "cluster.json does not exist (pass --metadata host:port or --data-dir)"),
-    (("--data-dir", "{no_metadata}"), "lists no metadata process (pass --metadata host:port)"),
-    (("--metadata", "localhost"), "--metadata needs host:port, got 'localhost'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--data-dir", "{empty}"), "cluster.json does not exist (pass --metadata host:port or --data-dir)"),
+        (("--data-dir", "{no_metadata}"), "lists no metadata process (pass --metadata host:port)"),
+        (("--metadata", "localhost"), "--metadata needs host:port, got 'localhost'"),
+    ],
+)
 def test_no_metadata_service_found_exits_2_with_one_line(
-        fake: FakeMetadata, capsys: pytest.CaptureFixture[str], tmp_path: Path,
-        argv: tuple[str, ...], message: str) -> None:
+    fake: FakeMetadata,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: tuple[str, ...],
+    message: str,
+) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "no_metadata").mkdir()
-    (tmp_path / "no_metadata" / "cluster.json").write_text(json.dumps({"processes": [
-        {"role": "placement", "id": "p1", "pid": 1, "addr": "127.0.0.1:7001", "data_dir": "p"}]}))
+    (tmp_path / "no_metadata" / "cluster.json").write_text(
+        json.dumps(
+            {
+                "processes": [
+                    {"role": "placement", "id": "p1", "pid": 1, "addr": "127.0.0.1:7001", "data_dir": "p"}
+                ]
+            }
+        )
+    )
     argv = tuple(a.format(empty=tmp_path / "empty", no_metadata=tmp_path / "no_metadata") for a in argv)
     code, out, err = admin(capsys, "user", "list", *argv)
     assert code == 2 and out == "" and message in err and len(err.splitlines()) == 1
     assert fake.connected == []
 
 
-def test_unreachable_service_exits_3_with_one_line(capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_service_exits_3_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = Unreachable()
     monkeypatch.setattr(iam_cmds, "connect", fake.connect)
     code, out, err = admin(capsys, "key", "list", *M)
     assert code == 3 and out == "" and fake.closed == 1
-    assert err == ("cairn admin: metadata service unreachable at 127.0.0.1:7300: metadata service call failed: "
-                   "StatusCode.UNAVAILABLE failed to connect\n")
+    assert err == (
+        "cairn admin: metadata service unreachable at 127.0.0.1:7300: metadata service call failed: "
+        "StatusCode.UNAVAILABLE failed to connect\n"
+    )
 
 
 def test_unreachable_real_client_exits_3(capsys: pytest.CaptureFixture[str]) -> None:

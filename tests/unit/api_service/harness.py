@@ -78,10 +78,13 @@ class Endpoint:
     def client(self, key: str = ROOT_KEY, secret: str = ROOT_SECRET, **config: Any) -> Any:
         s3 = {"addressing_style": "path", **config.pop("s3", {})}
         return boto3.client(
-            "s3", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key,
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=key,
             aws_secret_access_key=secret,
             config=Config(s3=s3, retries={"max_attempts": 1}, **{"signature_version": "s3v4", **config}),
-        )  # fmt: skip
+        )
 
     def new_user(self, name: str) -> tuple[str, str]:
         self.run(self.metadata.create_user(name))
@@ -102,14 +105,24 @@ def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
         )
         blobs.metadata = metadata
         app.services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
-        app.lookup = CredentialCache(metadata.get_access_key, metadata.get_user,
-                                     (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)  # fmt: skip
+        app.lookup = CredentialCache(
+            metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0
+        )
         endpoint.loop = asyncio.get_running_loop()
 
     app = S3App(Services(None, blobs, config, lambda: datetime.now(UTC)), _no_lookup, startup=startup)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                                           loop="asyncio", http="httptools"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan="on",
+            log_level="warning",
+            loop="asyncio",
+            http="httptools",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -52,8 +52,9 @@ def test_create_bucket_accepts_private_and_lock_disabled(s3: Any) -> None:
 def test_put_get_head_delete(s3: Any) -> None:
     s3.create_bucket(Bucket="objs")
     body = bytes(range(256)) * 100
-    put = s3.put_object(Bucket="objs", Key="dir/a b+c", Body=body, ContentType="text/plain",
-                        Metadata={"colour": "blue"})  # fmt: skip
+    put = s3.put_object(
+        Bucket="objs", Key="dir/a b+c", Body=body, ContentType="text/plain", Metadata={"colour": "blue"}
+    )
     assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
     got = s3.get_object(Bucket="objs", Key="dir/a b+c")
     assert got["Body"].read() == body

@@ -43,7 +43,9 @@ def test_restore_old_version_by_copying_it_onto_its_own_key(s3: Any) -> None:
     s3.put_bucket_versioning(Bucket="restore", VersioningConfiguration={"Status": "Enabled"})
     v1 = s3.put_object(Bucket="restore", Key="k", Body=b"one")["VersionId"]
     s3.put_object(Bucket="restore", Key="k", Body=b"two")
-    copied = s3.copy_object(Bucket="restore", Key="k", CopySource={"Bucket": "restore", "Key": "k", "VersionId": v1})
+    copied = s3.copy_object(
+        Bucket="restore", Key="k", CopySource={"Bucket": "restore", "Key": "k", "VersionId": v1}
+    )
     assert copied["CopySourceVersionId"] == v1 and copied["VersionId"] != v1
     assert s3.get_object(Bucket="restore", Key="k")["Body"].read() == b"one"
     assert len(s3.list_object_versions(Bucket="restore")["Versions"]) == 3
@@ -110,7 +112,9 @@ def _tamper(client: Any, operation: str, **headers: str) -> None:
         {"x-amz-checksum-crc32": base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()},
     ],
 )
-def test_delete_objects_with_a_wrong_body_digest_is_bad_digest(s3e: Endpoint, headers: dict[str, str]) -> None:
+def test_delete_objects_with_a_wrong_body_digest_is_bad_digest(
+    s3e: Endpoint, headers: dict[str, str]
+) -> None:
     s3 = s3e.client(s3={"payload_signing_enabled": False})
     s3.create_bucket(Bucket="digest")
     s3.put_object(Bucket="digest", Key="keep", Body=b"x")
@@ -128,7 +132,9 @@ def test_xml_bodies_with_a_right_digest_or_none_are_accepted(s3e: Endpoint) -> N
     _tamper(s3, "PutBucketVersioning")
     s3.put_bucket_versioning(Bucket="digest-ok", VersioningConfiguration={"Status": "Enabled"})
     assert s3.get_bucket_versioning(Bucket="digest-ok")["Status"] == "Enabled"
-    assert s3.delete_objects(Bucket="digest-ok", Delete={"Objects": [{"Key": "a"}]})["Deleted"][0]["Key"] == "a"
+    assert (
+        s3.delete_objects(Bucket="digest-ok", Delete={"Objects": [{"Key": "a"}]})["Deleted"][0]["Key"] == "a"
+    )
 
 
 def test_delete_objects_runs_keys_concurrently_and_answers_in_request_order(
@@ -167,8 +173,9 @@ def test_copy_object_copy_and_replace(s3: Any) -> None:
     assert (
         got["Body"].read() == b"payload" and got["Metadata"] == {"a": "1"} and got["ContentType"] == "text/x"
     )
-    s3.copy_object(Bucket="copy", Key="dst2", CopySource="copy/src", MetadataDirective="REPLACE",
-                   Metadata={"b": "2"})  # fmt: skip
+    s3.copy_object(
+        Bucket="copy", Key="dst2", CopySource="copy/src", MetadataDirective="REPLACE", Metadata={"b": "2"}
+    )
     assert s3.head_object(Bucket="copy", Key="dst2")["Metadata"] == {"b": "2"}
     with pytest.raises(ClientError) as exc:
         s3.copy_object(Bucket="copy", Key="src", CopySource="copy/src")
@@ -188,13 +195,15 @@ def test_multipart_with_crc32_as_the_cli_sends_it(s3: Any) -> None:
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mpu")["Uploads"]] == [upload]
     parts = []
     for number, data in ((1, part1), (2, part2)):
-        r = s3.upload_part(Bucket="mpu", Key="big", UploadId=upload, PartNumber=number, Body=data,
-                           ChecksumAlgorithm="CRC32")  # fmt: skip
+        r = s3.upload_part(
+            Bucket="mpu", Key="big", UploadId=upload, PartNumber=number, Body=data, ChecksumAlgorithm="CRC32"
+        )
         parts.append({"PartNumber": number, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
     listed = s3.list_parts(Bucket="mpu", Key="big", UploadId=upload)
     assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2]
-    done = s3.complete_multipart_upload(Bucket="mpu", Key="big", UploadId=upload,
-                                        MultipartUpload={"Parts": parts})  # fmt: skip
+    done = s3.complete_multipart_upload(
+        Bucket="mpu", Key="big", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
     md5s = hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest()
     assert done["ETag"] == f'"{md5s}-2"'
     raw = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in (part1, part2))
@@ -211,12 +220,20 @@ def test_multipart_errors_and_abort(s3: Any) -> None:
     e1 = s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=1, Body=b"small")["ETag"]
     e2 = s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=2, Body=b"small")["ETag"]
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket="mpe", Key="k", UploadId=upload, MultipartUpload={
-            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})  # fmt: skip
+        s3.complete_multipart_upload(
+            Bucket="mpe",
+            Key="k",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+        )
     assert code_of(exc) == ("EntityTooSmall", 400)
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket="mpe", Key="k", UploadId=upload, MultipartUpload={
-            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})  # fmt: skip
+        s3.complete_multipart_upload(
+            Bucket="mpe",
+            Key="k",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]},
+        )
     assert code_of(exc) == ("InvalidPartOrder", 400)
     with pytest.raises(ClientError) as exc:
         s3.upload_part(Bucket="mpe", Key="k", UploadId=upload, PartNumber=10001, Body=b"x")
@@ -232,12 +249,26 @@ def test_upload_part_copy_with_range(s3: Any) -> None:
     source = bytes(range(256)) * (6 * 4096)
     s3.put_object(Bucket="upc", Key="src", Body=source)
     upload = s3.create_multipart_upload(Bucket="upc", Key="dst")["UploadId"]
-    r1 = s3.upload_part_copy(Bucket="upc", Key="dst", UploadId=upload, PartNumber=1, CopySource="upc/src",
-                             CopySourceRange=f"bytes=0-{5 * MIB - 1}")  # fmt: skip
-    r2 = s3.upload_part_copy(Bucket="upc", Key="dst", UploadId=upload, PartNumber=2, CopySource="upc/src",
-                             CopySourceRange=f"bytes={5 * MIB}-{len(source) - 1}")  # fmt: skip
-    parts = [{"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
-             {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]  # fmt: skip
+    r1 = s3.upload_part_copy(
+        Bucket="upc",
+        Key="dst",
+        UploadId=upload,
+        PartNumber=1,
+        CopySource="upc/src",
+        CopySourceRange=f"bytes=0-{5 * MIB - 1}",
+    )
+    r2 = s3.upload_part_copy(
+        Bucket="upc",
+        Key="dst",
+        UploadId=upload,
+        PartNumber=2,
+        CopySource="upc/src",
+        CopySourceRange=f"bytes={5 * MIB}-{len(source) - 1}",
+    )
+    parts = [
+        {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
+        {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]},
+    ]
     s3.complete_multipart_upload(Bucket="upc", Key="dst", UploadId=upload, MultipartUpload={"Parts": parts})
     assert s3.get_object(Bucket="upc", Key="dst")["Body"].read() == source
     with pytest.raises(ClientError) as exc:

@@ -124,7 +124,9 @@ class FakeNode:
         return [], None
 
     async def stat(self, timeout: float = 5.0) -> NodeStat:
-        return NodeStat(node_id=self.addr, capacity_bytes=0, used_bytes=0, live_shards=len(self.shards), state="up")
+        return NodeStat(
+            node_id=self.addr, capacity_bytes=0, used_bytes=0, live_shards=len(self.shards), state="up"
+        )
 
     async def close(self) -> None:
         self.closed = True
@@ -161,14 +163,25 @@ async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-async def write(cluster: Cluster, data: bytes, layout: StripeLayout = SMALL,
-                nodes: Sequence[str | None] = ADDRS, config: BlobIOConfig = FAST) -> WrittenBlob:
+async def write(
+    cluster: Cluster,
+    data: bytes,
+    layout: StripeLayout = SMALL,
+    nodes: Sequence[str | None] = ADDRS,
+    config: BlobIOConfig = FAST,
+) -> WrittenBlob:
     writer = BlobWriter(cluster.pool, layout, config)
     return await writer.write(BLOB, 3, nodes, chunks(data))
 
 
-async def read_all(cluster: Cluster, ref: BlobRef, start: int = 0, end: int | None = None,
-                   nodes: Sequence[str | None] = ADDRS, faults: list[ShardFault] | None = None) -> bytes:
+async def read_all(
+    cluster: Cluster,
+    ref: BlobRef,
+    start: int = 0,
+    end: int | None = None,
+    nodes: Sequence[str | None] = ADDRS,
+    faults: list[ShardFault] | None = None,
+) -> bytes:
     reader = BlobReader(cluster.pool, FAST, on_fault=faults.append if faults is not None else None)
     out = bytearray()
     async for part in reader.read(ref, nodes, start, end):
@@ -306,16 +319,28 @@ async def written_blob(cluster: Cluster, size: int = 10 * 4096 + 123) -> tuple[b
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [(0, None), (0, 0), (4095, 4096), (4096, 8191), (4096, 3 * 4096 - 1), (100, 9 * 4096 + 2),
-     (10 * 4096, 10 * 4096 + 122), (10 * 4096 + 122, 10 * 4096 + 122), (5, 4)],
+    [
+        (0, None),
+        (0, 0),
+        (4095, 4096),
+        (4096, 8191),
+        (4096, 3 * 4096 - 1),
+        (100, 9 * 4096 + 2),
+        (10 * 4096, 10 * 4096 + 122),
+        (10 * 4096 + 122, 10 * 4096 + 122),
+        (5, 4),
+    ],
 )
 async def test_ranges_read_only_their_stripes(start: int, end: int | None) -> None:
     cluster = Cluster()
     data, ref = await written_blob(cluster)
     got = await read_all(cluster, ref, start, end)
     assert got == data[start : (len(data) if end is None else end + 1)]
-    stripes = 0 if end is not None and end < start else len(
-        SMALL.stripes_for_range(len(data), start, len(data) - 1 if end is None else end))
+    stripes = (
+        0
+        if end is not None and end < start
+        else len(SMALL.stripes_for_range(len(data), start, len(data) - 1 if end is None else end))
+    )
     windows = -(-stripes // FAST.read_window_stripes)
     # one stream per data node per window, parity never touched
     assert [cluster.node(i).read_calls for i in range(12)] == [windows] * 8 + [0] * 4
@@ -342,8 +367,11 @@ async def test_reads_survive_four_bad_nodes(faults: dict[int, str]) -> None:
     reported: list[ShardFault] = []
     assert await read_all(cluster, ref, nodes=nodes, faults=reported) == data
     assert await read_all(cluster, ref, 5000, 30000, nodes=nodes) == data[5000:30001]
-    expected = {(i, "corrupt" if mode in ("corrupt", "swap") else "missing")
-                for i, mode in faults.items() if mode in ("corrupt", "swap", "missing")}
+    expected = {
+        (i, "corrupt" if mode in ("corrupt", "swap") else "missing")
+        for i, mode in faults.items()
+        if mode in ("corrupt", "swap", "missing")
+    }
     assert {(f.key.index, f.kind) for f in reported} == expected
 
 
@@ -433,8 +461,9 @@ async def test_read_stream_deadlines_grow_with_their_span() -> None:
 PATIENT = BlobIOConfig(read_piece_timeout_s=5.0, read_window_stripes=3, read_hedge_min_s=0.02)
 
 
-async def timed_read(cluster: Cluster, ref: BlobRef, config: BlobIOConfig = PATIENT,
-                     faults: list[ShardFault] | None = None) -> tuple[bytes, float]:
+async def timed_read(
+    cluster: Cluster, ref: BlobRef, config: BlobIOConfig = PATIENT, faults: list[ShardFault] | None = None
+) -> tuple[bytes, float]:
     loop = asyncio.get_running_loop()
     began = loop.time()
     reader = BlobReader(cluster.pool, config, on_fault=faults.append if faults is not None else None)
@@ -467,7 +496,20 @@ async def test_a_hung_node_is_hedged_then_avoided_then_tried_again_after_its_coo
     got, took = await timed_read(cluster, ref)
     assert got == data and took < 0.5
     assert hung.read_calls == 1  # not touched while suspect: parity planned from the start
-    assert [a - b for a, b in zip(calls(cluster), before, strict=True)] == [4, 4, 0, 4, 4, 4, 4, 4, 4, 0, 0, 0]
+    assert [a - b for a, b in zip(calls(cluster), before, strict=True)] == [
+        4,
+        4,
+        0,
+        4,
+        4,
+        4,
+        4,
+        4,
+        4,
+        0,
+        0,
+        0,
+    ]
 
     cluster.clock.now += 2.0  # cool-down over: the next read probes it, fails, the cool-down doubles
     got, took = await timed_read(cluster, ref)
@@ -539,8 +581,9 @@ async def test_hedges_are_bounded_per_window_and_reads_still_meet_quorum() -> No
     got, took = await timed_read(cluster, ref)
     assert got == data and took < 1.0
     assert calls(cluster)[8:] == [4, 4, 4, 4]
-    config = BlobIOConfig(read_piece_timeout_s=0.3, read_window_stripes=3, read_hedge_min_s=0.02,
-                          read_hedge_max_streams=1)
+    config = BlobIOConfig(
+        read_piece_timeout_s=0.3, read_window_stripes=3, read_hedge_min_s=0.02, read_hedge_max_streams=1
+    )
     fresh = Cluster()
     data, ref = await written_blob(fresh)
     for i in (1, 3):

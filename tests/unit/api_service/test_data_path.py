@@ -14,8 +14,10 @@ from .test_blob_io import ADDRS, FAST, SMALL, Cluster
 
 
 def cluster_map(down: int | None = None) -> ClusterMap:
-    nodes = {f"n{i}": NodeInfo(f"n{i}", addr, "z", f"r{i}", f"h{i}", "down" if i == down else "up", 1, 0, 0)
-             for i, addr in enumerate(ADDRS)}  # fmt: skip
+    nodes = {
+        f"n{i}": NodeInfo(f"n{i}", addr, "z", f"r{i}", f"h{i}", "down" if i == down else "up", 1, 0, 0)
+        for i, addr in enumerate(ADDRS)
+    }
     pgs = tuple(tuple(f"n{(pg + i) % 12}" for i in range(12)) for pg in range(4))
     return ClusterMap(epoch=1, k=8, m=4, pg_count=4, nodes=nodes, pgs=pgs)
 
@@ -47,8 +49,10 @@ async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> Non
     )
     parts = [os.urandom(10_000), os.urandom(7_777)]
     refs = [await store.write("b", "k", chunks(p), part_number=n + 1) for n, p in enumerate(parts)]
-    assert [(i[0], i[1], i[2], i[4]) for i in intents] == [("b", "k", refs[0].blob_id, 0),
-                                                          ("b", "k", refs[1].blob_id, 12)]  # fmt: skip
+    assert [(i[0], i[1], i[2], i[4]) for i in intents] == [
+        ("b", "k", refs[0].blob_id, 0),
+        ("b", "k", refs[1].blob_id, 12),
+    ]
     assert [r.part_number for r in refs] == [1, 2] and refs[0].pg == placement.map.pg_of(refs[0].blob_id)
     whole = b"".join(parts)
     for start, end in ((0, len(whole) - 1), (9_990, 10_010), (10_000, 10_000), (12_345, len(whole) - 1)):

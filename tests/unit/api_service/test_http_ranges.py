@@ -38,8 +38,10 @@ def test_parse_range(header: str | None, size: int, expected: ByteRange | None) 
     assert parse_range(header, size) == expected
 
 
-@pytest.mark.parametrize(("header", "size"), [("bytes=100-", 100), ("bytes=100-200", 100), ("bytes=-0", 100),
-                                              ("bytes=0-", 0), ("bytes=-5", 0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("header", "size"),
+    [("bytes=100-", 100), ("bytes=100-200", 100), ("bytes=-0", 100), ("bytes=0-", 0), ("bytes=-5", 0)],
+)
 def test_unsatisfiable_ranges_are_416(header: str, size: int) -> None:
     with pytest.raises(errors.InvalidRange) as info:
         parse_range(header, size)
@@ -84,8 +86,11 @@ def test_conditions(headers: dict[str, str], outcome: int | None) -> None:
 
 
 def test_copy_source_conditions_fail_with_412() -> None:
-    for headers in ({"x-amz-copy-source-if-none-match": '"abc"'}, {"x-amz-copy-source-if-modified-since": AT},
-                    {"x-amz-copy-source-if-match": '"zzz"'}):  # fmt: skip
+    for headers in (
+        {"x-amz-copy-source-if-none-match": '"abc"'},
+        {"x-amz-copy-source-if-modified-since": AT},
+        {"x-amz-copy-source-if-match": '"zzz"'},
+    ):
         with pytest.raises(errors.PreconditionFailed):
             check_copy_source_conditions(headers, "abc", MODIFIED_MS)
     check_copy_source_conditions({"x-amz-copy-source-if-match": '"abc"'}, "abc", MODIFIED_MS)

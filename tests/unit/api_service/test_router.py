@@ -16,7 +16,16 @@ CASES = [
     ("PUT", "examplebucket.s3.amazonaws.com", "/", "", {}, Op.CREATE_BUCKET, "examplebucket", ""),
     ("HEAD", "127.0.0.1:9000", "/b/", "", {}, Op.HEAD_BUCKET, "b", ""),
     ("DELETE", "127.0.0.1:9000", "/b", "", {}, Op.DELETE_BUCKET, "b", ""),
-    ("GET", "examplebucket.s3.amazonaws.com", "/", "location", {}, Op.GET_BUCKET_LOCATION, "examplebucket", ""),
+    (
+        "GET",
+        "examplebucket.s3.amazonaws.com",
+        "/",
+        "location",
+        {},
+        Op.GET_BUCKET_LOCATION,
+        "examplebucket",
+        "",
+    ),
     ("GET", "h", "/b", "versioning", {}, Op.GET_BUCKET_VERSIONING, "b", ""),
     ("PUT", "h", "/b", "versioning", {}, Op.PUT_BUCKET_VERSIONING, "b", ""),
     ("GET", "h", "/b", "list-type=2&prefix=E&start-after=ExampleGuide.pdf", {}, Op.LIST_OBJECTS_V2, "b", ""),
@@ -31,9 +40,26 @@ CASES = [
     ("DELETE", "h", "/b/k", "versionId=UIORUnfnd", {}, Op.DELETE_OBJECT, "b", "k"),
     ("POST", "h", "/b/example-object", "uploads", {}, Op.CREATE_MULTIPART_UPLOAD, "b", "example-object"),
     ("PUT", "h", "/b/k", "partNumber=1&uploadId=VCVsb2FkIElE", {}, Op.UPLOAD_PART, "b", "k"),
-    ("PUT", "h", "/b/k", "partNumber=2&uploadId=u", {"x-amz-copy-source": "/s/k"}, Op.UPLOAD_PART_COPY, "b", "k"),
-    ("POST", "h", "/b/k", "uploadId=AAAsb2FkIElEIGZvciBlbHZpbmcncyWeeS1tb3ZpZS5tMnRzIRRwbG9hZA", {},
-     Op.COMPLETE_MULTIPART_UPLOAD, "b", "k"),
+    (
+        "PUT",
+        "h",
+        "/b/k",
+        "partNumber=2&uploadId=u",
+        {"x-amz-copy-source": "/s/k"},
+        Op.UPLOAD_PART_COPY,
+        "b",
+        "k",
+    ),
+    (
+        "POST",
+        "h",
+        "/b/k",
+        "uploadId=AAAsb2FkIElEIGZvciBlbHZpbmcncyWeeS1tb3ZpZS5tMnRzIRRwbG9hZA",
+        {},
+        Op.COMPLETE_MULTIPART_UPLOAD,
+        "b",
+        "k",
+    ),
     ("DELETE", "h", "/b/k", "uploadId=VXBsb2FkIElE", {}, Op.ABORT_MULTIPART_UPLOAD, "b", "k"),
     ("GET", "h", "/b/k", "uploadId=XXBsb2FkIElE&max-parts=2", {}, Op.LIST_PARTS, "b", "k"),
     # keys are opaque: percent-decoding, dot segments, double slashes and backslashes are kept
@@ -41,9 +67,17 @@ CASES = [
     ("GET", "h", "/b/../other/k", "", {}, Op.GET_OBJECT, "b", "../other/k"),
     ("GET", "h", "/b//x\\y", "", {}, Op.GET_OBJECT, "b", "/x\\y"),
     ("GET", "h", "/b/%2E%2E%2Fother", "", {}, Op.GET_OBJECT, "b", "../other"),
-    ("GET", "b.s3.localhost:9000", "/photos/2006/February/sample.jpg", "", {}, Op.GET_OBJECT, "b",
-     "photos/2006/February/sample.jpg"),
-]  # fmt: skip
+    (
+        "GET",
+        "b.s3.localhost:9000",
+        "/photos/2006/February/sample.jpg",
+        "",
+        {},
+        Op.GET_OBJECT,
+        "b",
+        "photos/2006/February/sample.jpg",
+    ),
+]
 
 
 @pytest.mark.parametrize(("method", "host", "path", "query", "headers", "op", "bucket", "key"), CASES)
@@ -61,10 +95,20 @@ def test_query_values_are_decoded() -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "query"),
-    [("GET", "/b", "acl"), ("PUT", "/b/k", "tagging"), ("GET", "/b", "lifecycle"), ("PUT", "/b", "policy"),
-     ("GET", "/b", "cors"), ("PUT", "/b", "encryption"), ("GET", "/b/k", "retention"), ("POST", "/b/k", "select"),
-     ("PUT", "/b", "object-lock"), ("GET", "/b", "website"), ("POST", "/b", "")],
-)  # fmt: skip
+    [
+        ("GET", "/b", "acl"),
+        ("PUT", "/b/k", "tagging"),
+        ("GET", "/b", "lifecycle"),
+        ("PUT", "/b", "policy"),
+        ("GET", "/b", "cors"),
+        ("PUT", "/b", "encryption"),
+        ("GET", "/b/k", "retention"),
+        ("POST", "/b/k", "select"),
+        ("PUT", "/b", "object-lock"),
+        ("GET", "/b", "website"),
+        ("POST", "/b", ""),
+    ],
+)
 def test_unsupported_subresources_are_not_implemented(method: str, path: str, query: str) -> None:
     with pytest.raises(errors.NotImplemented) as info:
         route(method, "h", path, query, {}, BASE)

@@ -52,8 +52,10 @@ def test_parse_bucket_configurations() -> None:
     body = b"""<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
       <LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"""
     assert s3_xml.parse_create_bucket(body) == "eu-west-1"
-    body = b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status>' \
-           b"</VersioningConfiguration>"  # fmt: skip
+    body = (
+        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status>'
+        b"</VersioningConfiguration>"
+    )
     assert s3_xml.parse_versioning(body) == "Enabled"
     with pytest.raises(errors.MalformedXML):
         s3_xml.parse_versioning(b"<VersioningConfiguration><Status>On</Status></VersioningConfiguration>")
@@ -76,8 +78,10 @@ def test_hostile_or_invalid_bodies_are_malformed(body: bytes) -> None:
         s3_xml.parse_delete(body)
 
 
-_UTF16_ENTITY = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "secretkey">]>'
-                 "<Delete><Object><Key>&a;</Key></Object></Delete>")  # fmt: skip
+_UTF16_ENTITY = (
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "secretkey">]>'
+    "<Delete><Object><Key>&a;</Key></Object></Delete>"
+)
 
 
 @pytest.mark.parametrize(
@@ -97,8 +101,10 @@ def test_dtd_guard_holds_in_any_encoding_and_only_utf8_is_read(body: bytes) -> N
 
 
 def test_namespaced_and_prefixed_utf8_documents_parse() -> None:
-    body = '<d:Delete xmlns:d="http://s3.amazonaws.com/doc/2006-03-01/"><d:Object><d:Key> é&amp;</d:Key>' \
-           "</d:Object></d:Delete>"  # fmt: skip
+    body = (
+        '<d:Delete xmlns:d="http://s3.amazonaws.com/doc/2006-03-01/"><d:Object><d:Key> é&amp;</d:Key>'
+        "</d:Object></d:Delete>"
+    )
     assert s3_xml.parse_delete(body.encode()).objects == ((" é&", None),)
 
 
@@ -116,8 +122,11 @@ def test_list_objects_v2_url_encoding_reads_back() -> None:
     key = "a b+c/ü&<x>"
     page = ListObjectsV2Page(
         (ObjectSummary(key, "null", True, False, 0, etag="abc", size=3, checksum_algorithms=("CRC32",)),),
-        ("p +/",), True, "tok", 2,
-    )  # fmt: skip
+        ("p +/",),
+        True,
+        "tok",
+        2,
+    )
     params = s3_xml.ListParams(prefix="a b", delimiter="/", max_keys=2, encoding_type="url")
     body = s3_xml.list_objects_v2("bkt", params, page)
     assert b"a%20b%2Bc/%C3%BC%26%3Cx%3E" in body
@@ -126,8 +135,13 @@ def test_list_objects_v2_url_encoding_reads_back() -> None:
     )
     parsed = boto_parse("ListObjectsV2", body)
     # botocore's after-call handler decodes url-encoded listings; apply it as a client would.
-    client.meta.events.emit("after-call.s3.ListObjectsV2", parsed=parsed, context={"encoding_type_auto_set": True},
-                            model=MODEL.operation_model("ListObjectsV2"), http_response=None)  # fmt: skip
+    client.meta.events.emit(
+        "after-call.s3.ListObjectsV2",
+        parsed=parsed,
+        context={"encoding_type_auto_set": True},
+        model=MODEL.operation_model("ListObjectsV2"),
+        http_response=None,
+    )
     assert parsed["Contents"][0]["Key"] == key
     assert parsed["Contents"][0]["ETag"] == '"abc"'
     assert parsed["CommonPrefixes"][0]["Prefix"] == "p +/"
@@ -136,9 +150,15 @@ def test_list_objects_v2_url_encoding_reads_back() -> None:
 
 def test_list_versions_reads_back() -> None:
     page = ListVersionsPage(
-        (ObjectSummary("k", "v2", True, True, 0, owner_id="o"), ObjectSummary("k", "v1", False, False, 0, "e", 5)),
-        (), False, None, None,
-    )  # fmt: skip
+        (
+            ObjectSummary("k", "v2", True, True, 0, owner_id="o"),
+            ObjectSummary("k", "v1", False, False, 0, "e", 5),
+        ),
+        (),
+        False,
+        None,
+        None,
+    )
     parsed = boto_parse("ListObjectVersions", s3_xml.list_versions("b", s3_xml.ListParams(), page))
     assert parsed["DeleteMarkers"][0]["VersionId"] == "v2" and parsed["DeleteMarkers"][0]["IsLatest"] is True
     assert parsed["Versions"][0]["Size"] == 5 and parsed["Versions"][0]["IsLatest"] is False

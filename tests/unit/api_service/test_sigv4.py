@@ -139,7 +139,9 @@ async def test_unsigned_amz_headers_are_refused() -> None:
     presigned_put = _presigned("put_object", {"Bucket": "b", "Key": "upload.txt"})
     signed_put, _ = capture(client(), "put_object", Bucket="b", Key="k", Body=b"x")
     added = [
-        dataclasses.replace(presigned_put, headers={**presigned_put.headers, "x-amz-copy-source": "/b/secret"}),
+        dataclasses.replace(
+            presigned_put, headers={**presigned_put.headers, "x-amz-copy-source": "/b/secret"}
+        ),
         dataclasses.replace(signed_put, headers={**signed_put.headers, "x-amz-meta-injected": "yes"}),
         dataclasses.replace(signed_put, headers={**signed_put.headers, "X-Amz-Copy-Source": "/b/secret"}),
     ]
@@ -148,7 +150,9 @@ async def test_unsigned_amz_headers_are_refused() -> None:
             await verify(request, lookup, now=NOW())
         assert "not signed" in exc.value.message
     # Headers that are not x-amz-* may be added freely, as with AWS.
-    extra = dataclasses.replace(presigned_put, headers={**presigned_put.headers, "content-type": "text/plain"})
+    extra = dataclasses.replace(
+        presigned_put, headers={**presigned_put.headers, "content-type": "text/plain"}
+    )
     assert (await verify(extra, lookup, now=NOW())).presigned
 
 
@@ -284,9 +288,13 @@ async def test_aws_documented_seed_signature() -> None:
 
 def _presigned_v2(operation: str, params: dict, expires: int = 60) -> RawRequest:
     s3 = boto3.client(
-        "s3", endpoint_url="http://127.0.0.1:9000", region_name="us-east-1", aws_access_key_id=AKID,
-        aws_secret_access_key=SECRET, config=Config(s3={"addressing_style": "path"}),
-    )  # fmt: skip
+        "s3",
+        endpoint_url="http://127.0.0.1:9000",
+        region_name="us-east-1",
+        aws_access_key_id=AKID,
+        aws_secret_access_key=SECRET,
+        config=Config(s3={"addressing_style": "path"}),
+    )
     url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=expires)
     parts = urlsplit(url)
     assert "AWSAccessKeyId=" in parts.query  # boto3's default presigner still signs V2

@@ -17,7 +17,9 @@ def test_check_values() -> None:
     assert crc64nvme(b"56789", crc64nvme(b"1234")) == crc64nvme(b"123456789")
 
 
-@pytest.mark.parametrize(("name", "crc"), [("CRC32", zlib.crc32), ("CRC32C", crc32c), ("CRC64NVME", crc64nvme)])
+@pytest.mark.parametrize(
+    ("name", "crc"), [("CRC32", zlib.crc32), ("CRC32C", crc32c), ("CRC64NVME", crc64nvme)]
+)
 @pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (1, 1), (7, 9), (1000, 4097)])
 def test_combine_equals_crc_of_the_concatenation(
     name: str, crc: Callable[[bytes], int], sizes: tuple[int, int]

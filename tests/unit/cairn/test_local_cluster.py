@@ -30,7 +30,9 @@ def test_layout_ports_are_distinct_kept_and_extended(tmp_path: Path) -> None:
     grown = load_or_create_layout(tmp_path, _args(14))
     grown_ports = _all_ports(grown)
     assert len(grown_ports) == 18 and len(set(grown_ports)) == 18
-    assert {k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports} == first.datanode_ports
+    assert {
+        k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports
+    } == first.datanode_ports
 
 
 def test_internal_services_never_take_the_s3_port(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -50,8 +52,18 @@ def test_root_secret_reaches_metadata_through_the_environment_not_argv(tmp_path:
     monkeypatch.setenv("CAIRN_ROOT_ACCESS_KEY", "ROOTKEY")
     monkeypatch.setenv("CAIRN_ROOT_SECRET_KEY", "root-secret-value")
     args = argparse.Namespace(
-        data_dir=tmp_path, data_nodes=12, k=8, m=4, pg_count=32, port=9000, host="127.0.0.1",
-        api_workers=1, tls=False, tls_cert=None, tls_key=None, no_restart=True,
+        data_dir=tmp_path,
+        data_nodes=12,
+        k=8,
+        m=4,
+        pg_count=32,
+        port=9000,
+        host="127.0.0.1",
+        api_workers=1,
+        tls=False,
+        tls_cert=None,
+        tls_key=None,
+        no_restart=True,
     )
     specs = LocalCluster(args).specs()
     everything = [s for group in specs.values() for s in group]

@@ -12,7 +12,10 @@ from cairn.datanode.shards import ShardKey
 from cairn.datanode.store import DiskShardStore, ShardStore
 
 SMALL = StorageConfig(
-    volume_size_limit_bytes=1 << 20, writer_lanes=2, group_commit_window_ms=0.0, io_threads=4,
+    volume_size_limit_bytes=1 << 20,
+    writer_lanes=2,
+    group_commit_window_ms=0.0,
+    io_threads=4,
     spool_threshold_bytes=256 * 1024,
 )
 
@@ -31,5 +34,7 @@ async def read_all(store: ShardStore, k: ShardKey, offset: int = 0, length: int 
     return b"".join([chunk async for chunk in read.chunks])
 
 
-async def open_store(path: Path, storage: StorageConfig = SMALL, capacity: int = 1 << 30, **kw: object) -> DiskShardStore:
+async def open_store(
+    path: Path, storage: StorageConfig = SMALL, capacity: int = 1 << 30, **kw: object
+) -> DiskShardStore:
     return await DiskShardStore.open(path, storage, capacity, **kw)  # type: ignore[arg-type]

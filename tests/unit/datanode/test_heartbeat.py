@@ -21,8 +21,17 @@ class FakePlacement:
         self.assign = assign
         self.calls: list[tuple[str | None, str, str, str, str, int, int]] = []
 
-    async def heartbeat(self, node_id: str | None, addr: str, zone: str, rack: str, host: str,
-                        capacity_bytes: int, used_bytes: int, timeout: float = 5.0) -> Reply:
+    async def heartbeat(
+        self,
+        node_id: str | None,
+        addr: str,
+        zone: str,
+        rack: str,
+        host: str,
+        capacity_bytes: int,
+        used_bytes: int,
+        timeout: float = 5.0,
+    ) -> Reply:
         self.calls.append((node_id, addr, zone, rack, host, capacity_bytes, used_bytes))
         if self.failures > 0:
             self.failures -= 1
@@ -37,15 +46,25 @@ async def run_inline(fn: object, *args: object) -> object:
     return fn(*args)  # type: ignore[operator]
 
 
-def make(tmp_path: Path, placement: FakePlacement, sleeps: list[float], node_id: str | None = None) -> Heartbeater:
+def make(
+    tmp_path: Path, placement: FakePlacement, sleeps: list[float], node_id: str | None = None
+) -> Heartbeater:
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
 
     usage = iter(range(1000, 100_000, 1000))
     return Heartbeater(
-        placement, NodeIdFile(tmp_path / "node_id"), Identity("127.0.0.1:7001", "z1", "r2", "h3", 10_000),
-        lambda: next(usage), interval_s=2.0, max_backoff_s=30.0, timeout_s=1.0,
-        run_blocking=run_inline, sleep=fake_sleep, rng=random.Random(1), node_id=node_id,
+        placement,
+        NodeIdFile(tmp_path / "node_id"),
+        Identity("127.0.0.1:7001", "z1", "r2", "h3", 10_000),
+        lambda: next(usage),
+        interval_s=2.0,
+        max_backoff_s=30.0,
+        timeout_s=1.0,
+        run_blocking=run_inline,
+        sleep=fake_sleep,
+        rng=random.Random(1),
+        node_id=node_id,
     )
 
 
@@ -65,7 +84,9 @@ async def test_first_beat_gets_an_id_that_is_persisted_and_reused(tmp_path: Path
     assert restarted.node_id == "node-7"
 
 
-async def test_unreachable_placement_backs_off_exponentially_with_jitter_then_recovers(tmp_path: Path) -> None:
+async def test_unreachable_placement_backs_off_exponentially_with_jitter_then_recovers(
+    tmp_path: Path,
+) -> None:
     placement, sleeps = FakePlacement(failures=6), list[float]()
     beater = make(tmp_path, placement, sleeps)
     await beater.run(beats=8)

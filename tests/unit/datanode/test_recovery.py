@@ -116,7 +116,9 @@ async def test_a_lost_or_damaged_index_is_rebuilt_from_the_volumes(tmp_path: Pat
 
 
 @pytest.mark.parametrize("how", ["restart", "rebuild"])
-async def test_a_tombstone_for_a_key_never_held_survives_restart_and_rebuild(tmp_path: Path, how: str) -> None:
+async def test_a_tombstone_for_a_key_never_held_survives_restart_and_rebuild(
+    tmp_path: Path, how: str
+) -> None:
     store = await open_store(tmp_path)
     late, held = key(1), key(2)
     await store.write(held, 4, pieces(b"held"))

@@ -42,7 +42,8 @@ async def served() -> AsyncIterator[tuple[MemoryShardStore, DataNodeClient]]:
     store = MemoryShardStore(capacity_bytes=1_000_000, chunk_bytes=1000)
     server = rpc.server()
     datanode_pb2_grpc.add_DataNodeServicer_to_server(
-        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z")), server)
+        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z")), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     client = DataNodeClient(f"127.0.0.1:{port}")
@@ -90,10 +91,17 @@ async def test_round_trip_and_error_mapping(served: tuple[MemoryShardStore, Data
     assert issubclass(DataNodeUnavailable, DataNodeError)
 
 
-async def raw_write(client: DataNodeClient, key: ShardKey, *messages: datanode_pb2.WriteShardRequest) -> Exception:
+async def raw_write(
+    client: DataNodeClient, key: ShardKey, *messages: datanode_pb2.WriteShardRequest
+) -> Exception:
     call = client._rpc().WriteShard(timeout=5)
-    await call.write(datanode_pb2.WriteShardRequest(
-        header=datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=key.blob_id, index=key.index), pg=1)))
+    await call.write(
+        datanode_pb2.WriteShardRequest(
+            header=datanode_pb2.WriteShardHeader(
+                key=common_pb2.ShardKey(blob_id=key.blob_id, index=key.index), pg=1
+            )
+        )
+    )
     for message in messages:
         await call.write(message)
     await call.done_writing()
@@ -116,19 +124,25 @@ async def test_only_a_stream_ending_in_a_matching_trailer_is_stored(
     store, client = served
     k = ShardKey(os.urandom(16), 0)
     assert isinstance(await raw_write(client, k, piece(b"abc")), StreamBroken)
-    assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abd"))), PieceChecksumMismatch)
+    assert isinstance(
+        await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abd"))), PieceChecksumMismatch
+    )
     assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(4, crc32c(b"abc"))), LengthMismatch)
-    assert isinstance(await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abc")), piece(b"d")),
-                      BadShardRequest)
+    assert isinstance(
+        await raw_write(client, k, piece(b"abc"), trailer(3, crc32c(b"abc")), piece(b"d")), BadShardRequest
+    )
     bad_piece = datanode_pb2.WriteShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=7))
-    assert isinstance(await raw_write(client, k, bad_piece, trailer(3, crc32c(b"abc"))), PieceChecksumMismatch)
+    assert isinstance(
+        await raw_write(client, k, bad_piece, trailer(3, crc32c(b"abc"))), PieceChecksumMismatch
+    )
     assert (await store.stats()).live_shards == 0
     with pytest.raises(ShardNotFound):
         await read(client, k)
 
 
 async def test_one_piece_shards_go_as_unary_put_and_map_errors_alike(
-    served: tuple[MemoryShardStore, DataNodeClient], monkeypatch: pytest.MonkeyPatch,
+    served: tuple[MemoryShardStore, DataNodeClient],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, client = served
     calls: list[str] = []
@@ -168,17 +182,23 @@ async def test_a_bad_put_stores_nothing(served: tuple[MemoryShardStore, DataNode
     store, client = served
     k = ShardKey(os.urandom(16), 0)
     header = datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=k.blob_id, index=k.index), pg=1)
-    bad_crc = datanode_pb2.PutShardRequest(header=header, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=7))
+    bad_crc = datanode_pb2.PutShardRequest(
+        header=header, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=7)
+    )
     assert isinstance(await raw_put(client, bad_crc), PieceChecksumMismatch)
-    no_header = datanode_pb2.PutShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+    no_header = datanode_pb2.PutShardRequest(
+        piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc"))
+    )
     assert isinstance(await raw_put(client, no_header), BadShardRequest)
     short = datanode_pb2.WriteShardHeader(key=header.key, pg=1, expected_length=4)
     wrong_length = datanode_pb2.PutShardRequest(
-        header=short, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+        header=short, piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc"))
+    )
     assert isinstance(await raw_put(client, wrong_length), LengthMismatch)
     bad_key = datanode_pb2.PutShardRequest(
         header=datanode_pb2.WriteShardHeader(key=common_pb2.ShardKey(blob_id=b"short", index=0), pg=1),
-        piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")))
+        piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=crc32c(b"abc")),
+    )
     assert isinstance(await raw_put(client, bad_key), BadShardRequest)
     assert (await store.stats()).live_shards == 0
     with pytest.raises(ShardNotFound):
@@ -214,17 +234,23 @@ async def test_no_more_than_max_concurrent_writes_reach_the_store() -> None:
     store = Gated()
     server = rpc.server()
     datanode_pb2_grpc.add_DataNodeServicer_to_server(
-        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z"), max_concurrent_writes=2),
-        server)
+        DataNodeServicer(
+            store, lambda: "node-1", common_pb2.FailureDomain(zone="z"), max_concurrent_writes=2
+        ),
+        server,
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     client = DataNodeClient(f"127.0.0.1:{port}")
     try:
         datas = {ShardKey(os.urandom(16), i): os.urandom(10_000) for i in range(8)}
         streamed = [k for k in datas if k.index % 2 == 0]  # 3000-byte chunks: a stream; else one PutShard
-        writes = [asyncio.create_task(client.write_shard(k, 1, chunks(d, 3000 if k in streamed else 10_000),
-                                                         timeout=10))
-                  for k, d in datas.items()]
+        writes = [
+            asyncio.create_task(
+                client.write_shard(k, 1, chunks(d, 3000 if k in streamed else 10_000), timeout=10)
+            )
+            for k, d in datas.items()
+        ]
         await asyncio.wait_for(two_in.wait(), 5)
         await asyncio.sleep(0.2)  # give any write past the cap time to arrive (it must not)
         assert (active, most) == (2, 2)

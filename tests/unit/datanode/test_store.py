@@ -47,7 +47,12 @@ async def test_write_then_read_whole_and_ranges(store: ShardStore) -> None:
     k = key(4)
     result = await store.write(k, 11, pieces(data))
     assert not result.already_present
-    assert (result.info.key, result.info.pg, result.info.length, result.info.state) == (k, 11, 200_000, "live")
+    assert (result.info.key, result.info.pg, result.info.length, result.info.state) == (
+        k,
+        11,
+        200_000,
+        "live",
+    )
     assert await read_all(store, k) == data
     assert await read_all(store, k, 65_530, 10) == data[65_530:65_540]
     assert await read_all(store, k, 199_000, 5_000) == data[199_000:]
@@ -120,7 +125,9 @@ async def test_a_delete_before_the_write_arrives_keeps_the_key_dead(store: Shard
         await read_all(store, late)
     assert await store.delete([late]) == 0
     assert await store.list_pg(5, None, 10) == []
-    assert [(i.key, i.state, i.length) for i in await store.list_pg(UNKNOWN_PG, None, 10)] == [(late, "dead", 0)]
+    assert [(i.key, i.state, i.length) for i in await store.list_pg(UNKNOWN_PG, None, 10)] == [
+        (late, "dead", 0)
+    ]
     stats = await store.stats()
     assert (stats.live_shards, stats.dead_shards) == (0, 1)
 
@@ -173,7 +180,9 @@ async def test_a_failed_batch_is_truncated_and_fails_every_writer(tmp_path: Path
     size = store.lanes[0].volume.size
     fail["on"] = True
     doomed = [key(i) for i in range(5)]
-    results = await asyncio.gather(*(store.write(k, 0, pieces(b"doomed")) for k in doomed), return_exceptions=True)
+    results = await asyncio.gather(
+        *(store.write(k, 0, pieces(b"doomed")) for k in doomed), return_exceptions=True
+    )
     assert all(isinstance(r, OSError) for r in results)
     assert store.lanes[0].volume.size == size and file_size(store.lanes[0].volume.path) == size
     fail["on"] = False
@@ -273,8 +282,9 @@ async def test_staged_memory_stays_under_the_budget_with_many_concurrent_large_w
 
     monkeypatch.setattr(store_module, "StagedPayload", Counted)
     budget, n, size = 1 << 20, 24, 512 * 1024
-    storage = dataclasses.replace(SMALL, spool_threshold_bytes=8 << 20, staging_memory_bytes=budget,
-                                  volume_size_limit_bytes=64 << 20)
+    storage = dataclasses.replace(
+        SMALL, spool_threshold_bytes=8 << 20, staging_memory_bytes=budget, volume_size_limit_bytes=64 << 20
+    )
     s = await open_store(tmp_path, storage)
     all_started = asyncio.Event()
     started = 0

@@ -27,13 +27,17 @@ from cairn.datanode.volume import (
 BS = DEFAULT_BLOCK_SIZE
 
 
-def header_for(payload: bytes, seq: int = 1, index: int = 0, kind: RecordKind = RecordKind.SHARD) -> RecordHeader:
+def header_for(
+    payload: bytes, seq: int = 1, index: int = 0, kind: RecordKind = RecordKind.SHARD
+) -> RecordHeader:
     return RecordHeader(kind, seq, ShardKey(bytes(range(16)), index), 42, len(payload), crc32c(payload), BS)
 
 
 def write_records(tmp_path: Path, payloads: list[bytes]) -> tuple[VolumeFile, list[int]]:
     volume = VolumeFile.create(tmp_path, 1)
-    offsets = [volume.append([encode_record(header_for(p, seq=i + 1, index=i), p)]) for i, p in enumerate(payloads)]
+    offsets = [
+        volume.append([encode_record(header_for(p, seq=i + 1, index=i), p)]) for i, p in enumerate(payloads)
+    ]
     volume.sync()
     return volume, offsets
 
@@ -57,7 +61,14 @@ def test_record_round_trip_and_ranges(tmp_path: Path) -> None:
         assert b"".join(volume.read_range(offset, 0, len(payload))) == payload
         assert volume.check_record(offset) == header
     big, at = payloads[3], offsets[3]
-    for start, end in [(0, 1), (BS - 1, BS + 1), (BS, 2 * BS), (5, 3 * BS + 17), (3 * BS, 3 * BS + 17), (7, 7)]:
+    for start, end in [
+        (0, 1),
+        (BS - 1, BS + 1),
+        (BS, 2 * BS),
+        (5, 3 * BS + 17),
+        (3 * BS, 3 * BS + 17),
+        (7, 7),
+    ]:
         assert b"".join(volume.read_range(at, start, end, max_chunk=BS)) == big[start:end]
     reopened = VolumeFile.open(volume.path)
     assert not reopened.sealed and reopened.size == volume.size
@@ -132,4 +143,4 @@ def test_record_header_checks_magic_and_checksum() -> None:
     with pytest.raises(FormatError):
         decode_record_header(b"XXXX" + record[4:RECORD_HEADER_SIZE])
     with pytest.raises(FormatError):
-        decode_record_header(record[:RECORD_HEADER_SIZE - 1])
+        decode_record_header(record[: RECORD_HEADER_SIZE - 1])

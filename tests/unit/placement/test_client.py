@@ -59,7 +59,9 @@ async def beat(client: PlacementClient, i: int, node_id: str | None = None) -> s
     return reply.node_id
 
 
-async def test_heartbeats_create_the_map_and_the_client_caches_it(leader: tuple[PlacementService, str]) -> None:
+async def test_heartbeats_create_the_map_and_the_client_caches_it(
+    leader: tuple[PlacementService, str],
+) -> None:
     _, addr = leader
     client = PlacementClient([addr])
     try:
@@ -117,7 +119,10 @@ async def test_writes_sent_to_a_follower_follow_the_leader(leader: tuple[Placeme
         assert await beat(client, 0) == "dn-0001"
         assert "dn-0001" in leader_service.cluster_map().nodes
         states = await client.replica_states()
-        assert [(s.role, s.leader_addr) for s in states] == [("follower", leader_addr), ("leader", leader_addr)]
+        assert [(s.role, s.leader_addr) for s in states] == [
+            ("follower", leader_addr),
+            ("leader", leader_addr),
+        ]
     finally:
         await client.close()
         await server.stop(None)  # type: ignore[attr-defined]

@@ -17,13 +17,17 @@ WIDTH = K + M
 TB = 10**12
 
 
-def topology(n: int, zones: int, racks_per_zone: int, capacity: list[int] | None = None) -> dict[str, NodeInfo]:
+def topology(
+    n: int, zones: int, racks_per_zone: int, capacity: list[int] | None = None
+) -> dict[str, NodeInfo]:
     nodes = {}
     for i in range(n):
         node_id = f"dn-{i + 1:04d}"
         zone, rack = i % zones, (i // zones) % racks_per_zone
         cap = capacity[i] if capacity else 4 * TB
-        nodes[node_id] = NodeInfo(node_id, f"10.0.0.{i}:7000", f"z{zone}", f"z{zone}-r{rack}", f"h{i}", UP, cap, 0, 0)
+        nodes[node_id] = NodeInfo(
+            node_id, f"10.0.0.{i}:7000", f"z{zone}", f"z{zone}-r{rack}", f"h{i}", UP, cap, 0, 0
+        )
     return nodes
 
 
@@ -36,7 +40,9 @@ def slot_counts(table: Table) -> Counter[str]:
 
 
 def changed_slots(before: Table, after: Table) -> list[tuple[str, str]]:
-    return [(a, b) for ra, rb in zip(before, after, strict=True) for a, b in zip(ra, rb, strict=True) if a != b]
+    return [
+        (a, b) for ra, rb in zip(before, after, strict=True) for a, b in zip(ra, rb, strict=True) if a != b
+    ]
 
 
 def test_every_pg_has_k_plus_m_nodes_on_distinct_hosts_spread_over_zones() -> None:
@@ -67,7 +73,9 @@ def test_down_and_out_nodes_do_not_count_as_domains_for_creation() -> None:
         create_table(16, K, M, nodes)
 
 
-@pytest.mark.parametrize(("n", "zones", "racks", "tolerance"), [(16, 4, 2, 0.06), (20, 4, 5, 0.08), (24, 3, 4, 0.08)])
+@pytest.mark.parametrize(
+    ("n", "zones", "racks", "tolerance"), [(16, 4, 2, 0.06), (20, 4, 5, 0.08), (24, 3, 4, 0.08)]
+)
 def test_balance_with_equal_weights(n: int, zones: int, racks: int, tolerance: float) -> None:
     # 1024 PGs x 12 slots; a node holds a slot of a PG with p = 12/n, so sampling noise alone is
     # about 2-3% (one sigma) per node: the tolerance is ~3 sigma.
@@ -145,15 +153,22 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, NodeInfo], list[tuple[str, str
     zones = draw(st.integers(min_value=1, max_value=4))
     caps = draw(st.lists(st.integers(min_value=1, max_value=8), min_size=n, max_size=n))
     nodes = topology(n, zones, racks_per_zone=2, capacity=[c * TB for c in caps])
-    ops = draw(st.lists(st.tuples(st.sampled_from(sorted(nodes) + ["new"]),
-                                  st.sampled_from([UP, DOWN, DRAINING, OUT, "remove"])), max_size=8))
+    ops = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(sorted(nodes) + ["new"]), st.sampled_from([UP, DOWN, DRAINING, OUT, "remove"])
+            ),
+            max_size=8,
+        )
+    )
     return nodes, ops
 
 
 @settings(max_examples=60, deadline=None)
 @given(scenarios())
 def test_any_sequence_of_changes_keeps_the_table_valid_and_moves_only_changed_nodes(
-        scenario: tuple[dict[str, NodeInfo], list[tuple[str, str]]]) -> None:
+    scenario: tuple[dict[str, NodeInfo], list[tuple[str, str]]],
+) -> None:
     nodes, ops = scenario
     k, m = 2, 2
     table = create_table(32, k, m, nodes)

@@ -175,8 +175,13 @@ class FollowerReplicator(SingleNodeReplicator):
 
 async def test_a_follower_refuses_heartbeats_naming_the_leader_and_runs_no_timers() -> None:
     machine = PlacementStateMachine()
-    service = PlacementService(PlacementConfig(k=2, m=1, pg_count=8), machine, FollowerReplicator(machine),
-                               {"p1": "127.0.0.1:1", "p2": "127.0.0.1:2"}, FakeClock())
+    service = PlacementService(
+        PlacementConfig(k=2, m=1, pg_count=8),
+        machine,
+        FollowerReplicator(machine),
+        {"p1": "127.0.0.1:1", "p2": "127.0.0.1:2"},
+        FakeClock(),
+    )
     with pytest.raises(NotLeader) as exc:
         await service.heartbeat(hb(0))
     assert exc.value.leader_addr == "127.0.0.1:1"

@@ -24,8 +24,17 @@ class Driver:
         return decode_result(self.sm.apply(self.index, encode(command)))
 
     def heartbeat(self, node_id: str | None, i: int, used: int = 0, now_ms: int = 1000) -> str:
-        result = self.apply(op="heartbeat", node_id=node_id, addr=f"127.0.0.1:{7000 + i}", zone=f"z{i % 2}",
-                            rack=f"r{i}", host=f"h{i}", capacity=1000, used=used, now_ms=now_ms)
+        result = self.apply(
+            op="heartbeat",
+            node_id=node_id,
+            addr=f"127.0.0.1:{7000 + i}",
+            zone=f"z{i % 2}",
+            rack=f"r{i}",
+            host=f"h{i}",
+            capacity=1000,
+            used=used,
+            now_ms=now_ms,
+        )
         return str(result["node_id"])
 
 
@@ -44,7 +53,13 @@ def test_first_heartbeat_assigns_sequential_ids_and_a_known_address_keeps_its_id
     assert d.heartbeat("dn-0042", 9) == "dn-0042"  # a persisted id the map does not know is adopted
     assert d.heartbeat(None, 10) == "dn-0043"
     info = d.sm.cluster_map().nodes["dn-0002"]
-    assert (info.addr, info.zone, info.rack, info.host, info.state) == ("127.0.0.1:7001", "z1", "r1", "h1", "up")
+    assert (info.addr, info.zone, info.rack, info.host, info.state) == (
+        "127.0.0.1:7001",
+        "z1",
+        "r1",
+        "h1",
+        "up",
+    )
 
 
 def test_create_refuses_with_too_few_domains_then_builds_the_table_once() -> None:
