@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cairn import ports
 from cairn.api_service.blob_io import BlobIOConfig
 
 
@@ -15,13 +16,13 @@ from cairn.api_service.blob_io import BlobIOConfig
 class ApiConfig:
     host: str = "127.0.0.1"
     """Address the S3 endpoint listens on."""
-    port: int = 9000
+    port: int = ports.S3
     """Port of the S3 endpoint."""
     workers: int = 1
     """uvicorn worker processes."""
-    metadata: str = "127.0.0.1:7100"
+    metadata: str = ports.local(ports.METADATA)
     """The metadata service's gRPC "host:port"."""
-    placement: tuple[str, ...] = ("127.0.0.1:7000",)
+    placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
     """Every placement replica's gRPC "host:port"."""
     region: str = "us-east-1"
     """The region this endpoint reports (GetBucketLocation, CreateBucket location constraints)."""

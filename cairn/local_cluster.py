@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from cairn import ports
 from cairn.durable_file import write_atomic
 from cairn.supervisor import Child, ChildSpec, Supervisor
 
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("up", help="run a local cluster on this machine")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CAIRN_DATA_DIR", "cairn-data")))
     parser.add_argument("--host", default="127.0.0.1", help="address the S3 API listens on")
-    parser.add_argument("--port", type=int, default=9000, help="S3 API port")
+    parser.add_argument("--port", type=int, default=ports.S3, help="S3 API port")
     parser.add_argument("--data-nodes", type=int, default=12, help="data nodes (one failure domain each)")
     parser.add_argument("--api-workers", type=int, default=1, help="S3 API worker processes")
     parser.add_argument("--k", type=int, default=8, help="data shards per stripe (first start only)")

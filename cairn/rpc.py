@@ -1,18 +1,32 @@
-"""Shared gRPC plumbing: channel and server options, deadlines and typed error reasons.
+"""Shared gRPC plumbing: channel and server options, deadlines, and the error edge.
 
-Errors cross service boundaries as a gRPC status code plus a machine-readable *reason*
-(for example `NoSuchBucket` or `ShardCorrupt`) carried in the trailing metadata key
-`cairn-reason`. Servers raise with `abort()`; clients read it with `reason_of()`. Nobody
-classifies an error by its message text.
+The one RPC idiom of every service: a typed client (`client.py`) and a servicer
+(`rpc_server.py`) subclassing the generated abstract servicer, so mypy checks both against the
+contract. Only those two modules touch generated code; they convert messages to the domain's
+dataclasses in one place per service. Domain code raises plain exception classes and never
+imports grpc.
+
+Errors cross service boundaries as a gRPC status code plus a machine-readable *reason* (the
+domain error's class name, e.g. `NoSuchBucket` or `ShardCorrupt`) carried in the trailing
+metadata key `cairn-reason`. Each service declares one `ErrorTable` (domain class -> status).
+Servicer methods are wrapped with `edge(table)` / `edge_stream(table)`, which end a call that
+raised a domain error with its status and reason, and any other exception with INTERNAL (logged).
+Clients wrap calls in `with table.translated():`, which raises the same domain class again.
+Nobody classifies an error by its message text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NoReturn
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import NoReturn, TypeVar
 
 import grpc
 import grpc.aio
+
+log = logging.getLogger(__name__)
 
 REASON_KEY = "cairn-reason"
 
@@ -66,16 +80,6 @@ def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
     return grpc.aio.server(options=list(_SERVER_OPTIONS))
 
 
-class RpcAbort(Exception):
-    """Raised by domain-facing servicer code to end an RPC with a status and reason."""
-
-    def __init__(self, code: grpc.StatusCode, reason: str, message: str = "") -> None:
-        super().__init__(message or reason)
-        self.code = code
-        self.reason = reason
-        self.message = message or reason
-
-
 async def abort(
     context: grpc.aio.ServicerContext, code: grpc.StatusCode, reason: str, message: str = ""
 ) -> NoReturn:
@@ -98,3 +102,147 @@ def status_of(error: grpc.RpcError) -> grpc.StatusCode | None:
     """The status code of a failed call (None if the error carries none)."""
     code = error.code() if hasattr(error, "code") else None
     return code if isinstance(code, grpc.StatusCode) else None
+
+
+#: Status codes that mean "the service could not answer" rather than "it refused".
+TRANSPORT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+def _subclasses(cls: type[Exception]) -> Iterator[type[Exception]]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _subclasses(sub)
+
+
+def _plain_error(cls: type[Exception], message: str, trailers: Mapping[str, str]) -> Exception:
+    del trailers
+    return cls(message)
+
+
+class ErrorTable:
+    """One service's domain errors and their gRPC status codes, used only at its RPC edge.
+
+    `codes` maps domain error classes to status codes; a subclass takes its nearest listed
+    ancestor's code. The reason on the wire is the raised class's own name, so a client
+    rebuilds exactly that class (any subclass of a listed class is known by name).
+    `unavailable` builds the error for a call that got no reason and a transport status
+    (the service could not be reached, timed out, or shed load); `internal` for anything else.
+    `encode` adds extra trailing metadata for an error (e.g. a delete marker's version id);
+    `decode` rebuilds an error from its class, message and those trailers.
+    """
+
+    def __init__(
+        self,
+        codes: Mapping[type[Exception], grpc.StatusCode],
+        *,
+        unavailable: Callable[[str], Exception],
+        internal: Callable[[str], Exception],
+        encode: Callable[[Exception], Sequence[tuple[str, str]]] = lambda exc: (),
+        decode: Callable[[type[Exception], str, Mapping[str, str]], Exception] = _plain_error,
+    ) -> None:
+        self.codes = dict(codes)
+        self.unavailable = unavailable
+        self.internal = internal
+        self.encode = encode
+        self.decode = decode
+        self.by_reason = {c.__name__: c for base in self.codes for c in _subclasses(base)}
+        self.handled = tuple(self.codes)
+
+    def code_of(self, exc: Exception) -> grpc.StatusCode:
+        for cls in type(exc).__mro__:
+            code = self.codes.get(cls)
+            if code is not None:
+                return code
+        return grpc.StatusCode.INTERNAL
+
+    async def abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+        """End the current call with `exc`'s status, its class name as reason, and its trailers."""
+        trailing = ((REASON_KEY, type(exc).__name__), *self.encode(exc))
+        context.set_trailing_metadata(trailing)
+        await context.abort(self.code_of(exc), str(exc) or type(exc).__name__)
+        raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+    def error_of(self, error: grpc.RpcError) -> Exception:
+        """The domain error a failed call stands for."""
+        details = error.details() if hasattr(error, "details") else ""
+        cls = self.by_reason.get(reason_of(error) or "")
+        if cls is not None:
+            trailers = {k: v if isinstance(v, str) else v.decode() for k, v in _trailing(error)}
+            return self.decode(cls, details or "", trailers)
+        status = status_of(error)
+        text = f"{status.name if status else 'call failed'}: {details or ''}".strip()
+        return self.unavailable(text) if status in TRANSPORT_CODES else self.internal(text)
+
+    @contextlib.contextmanager
+    def translated(self) -> Iterator[None]:
+        """Client side: re-raise a failed call as its domain error (`with table.translated(): ...`)."""
+        try:
+            yield
+        except grpc.RpcError as err:
+            raise self.error_of(err) from None
+
+
+def _trailing(error: grpc.RpcError) -> Sequence[tuple[str, str | bytes]]:
+    trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    return tuple(trailing or ())
+
+
+S = TypeVar("S")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+UnaryMethod = Callable[[S, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
+StreamMethod = Callable[[S, Req, grpc.aio.ServicerContext], AsyncIterator[Resp]]
+
+
+def edge(table: ErrorTable) -> Callable[[UnaryMethod[S, Req, Resp]], UnaryMethod[S, Req, Resp]]:
+    """Wrap a unary-response servicer method: domain errors leave as their status and reason,
+    anything else as INTERNAL `InternalError` with the traceback logged."""
+
+    def wrap(method: UnaryMethod[S, Req, Resp]) -> UnaryMethod[S, Req, Resp]:
+        @functools.wraps(method)
+        async def handle(self: S, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+            try:
+                return await method(self, request, context)
+            except table.handled as exc:
+                await table.abort(context, exc)
+            except Exception as exc:
+                await _internal(context, method.__name__, exc)
+
+        return handle
+
+    return wrap
+
+
+def edge_stream(table: ErrorTable) -> Callable[[StreamMethod[S, Req, Resp]], StreamMethod[S, Req, Resp]]:
+    """`edge` for a server-streaming method (an async generator)."""
+
+    def wrap(method: StreamMethod[S, Req, Resp]) -> StreamMethod[S, Req, Resp]:
+        @functools.wraps(method)
+        async def handle(self: S, request: Req, context: grpc.aio.ServicerContext) -> AsyncIterator[Resp]:
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except table.handled as exc:
+                await table.abort(context, exc)
+            except Exception as exc:
+                await _internal(context, method.__name__, exc)
+
+        return handle
+
+    return wrap
+
+
+async def _internal(context: grpc.aio.ServicerContext, name: str, exc: Exception) -> NoReturn:
+    if isinstance(exc, grpc.aio.AbortError | AssertionError):  # already ended by context.abort
+        raise exc
+    log.exception("%s failed", name)
+    context.set_trailing_metadata(((REASON_KEY, "InternalError"),))
+    await context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(exc).__name__}")
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover

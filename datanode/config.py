@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cairn import config as cairn_config
+from cairn import ports
 
 GIB = 1024**3
 MIB = 1024**2
@@ -77,7 +78,7 @@ class StorageConfig:
 @dataclass(frozen=True, slots=True)
 class DataNodeConfig:
     host: str = "127.0.0.1"  #: address the gRPC server binds
-    port: int = 7100  #: gRPC port
+    port: int = ports.DATANODE  #: gRPC port
     advertise_addr: str = ""  #: "host:port" other services reach this node at; empty = host:port
     data_dir: Path = Path("cairn-data/datanode")  #: volumes, index and node_id live here
     capacity_bytes: int = 100 * GIB  #: bytes this node offers; writes past it are refused

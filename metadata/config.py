@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cairn import ports
+
 
 @dataclass(frozen=True, slots=True)
 class MetadataConfig:
@@ -15,7 +17,7 @@ class MetadataConfig:
     """Directory holding catalog.sqlite and the object shard files."""
     host: str = "127.0.0.1"
     """Address the gRPC server binds."""
-    port: int = 7300
+    port: int = ports.METADATA
     """gRPC port (0 picks a free one)."""
     shards: int = 8
     """Number of object shards; fixed when the data directory is created."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cairn import ports
 from cairn.config import ConfigError
 from cairn.raft.config import RaftConfig
 
@@ -20,7 +21,7 @@ class PlacementConfig:
     """This replica's id; must be a key of `peers`."""
     host: str = "127.0.0.1"
     """Address the gRPC server binds to."""
-    port: int = 7100
+    port: int = ports.PLACEMENT
     """gRPC port (placement API and Raft peer traffic share it)."""
     peers: Mapping[str, str] = field(default_factory=dict)
     """Every replica's id -> "host:port", this one included (empty: a one-replica group)."""

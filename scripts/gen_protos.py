@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the checked-in gRPC stubs next to the `.proto` files in `proto/`.
 
-Run with the pinned grpcio-tools (the `dev` extra): `make protos`. The `.proto` files import
+Run with the pinned grpcio-tools and mypy-protobuf (the `dev` extra): `make protos`. The `.proto` files import
 each other as `cairn/proto/<name>.proto`, and protoc maps that virtual path onto `proto/`, so
 the generated modules import `cairn.proto.<name>_pb2`. `--check` regenerates into a temporary
 folder and exits 1 if anything differs from what is checked in.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
-SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
 def generate(out_dir: Path) -> list[Path]:
@@ -31,6 +31,9 @@ def generate(out_dir: Path) -> list[Path]:
         raise SystemExit("no .proto files in proto/")
     with tempfile.TemporaryDirectory() as tmp:
         builtin = Path(grpc_tools.__file__).parent / "_proto"
+        # mypy-protobuf's plugin types the stubs and the abstract servicers, so mypy checks every
+        # client call and every servicer method against the contract.
+        plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
         args = [
             "grpc_tools.protoc",
             f"-Icairn/proto={PROTO_DIR}",
@@ -38,6 +41,8 @@ def generate(out_dir: Path) -> list[Path]:
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",
+            f"--plugin=protoc-gen-mypy_grpc={plugin}",
+            f"--mypy_grpc_out={tmp}",
             *[f"cairn/proto/{p.name}" for p in protos],
         ]
         if protoc.main(args) != 0:

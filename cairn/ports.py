@@ -1,0 +1,22 @@
+"""The one table of default ports. Every service's config, `cairn admin` and the Helm chart's
+values use these numbers (a test reads the chart's values.yaml and compares).
+
+A local cluster (`cairn up`) picks free ports instead; these are the defaults of a service
+started on its own and of the Kubernetes deployment.
+"""
+
+from __future__ import annotations
+
+S3 = 9000
+"""The S3 HTTP(S) endpoint of the API service."""
+PLACEMENT = 7000
+"""gRPC of a placement replica (placement API and its Raft peer traffic)."""
+METADATA = 7100
+"""gRPC of the metadata service."""
+DATANODE = 7200
+"""gRPC of a data node."""
+
+
+def local(port: int) -> str:
+    """ "127.0.0.1:<port>", the default address of a service on this machine."""
+    return f"127.0.0.1:{port}"
