@@ -5,9 +5,8 @@ S3 carries each checksum base64-encoded over its big-endian digest bytes, in a h
 and decodes client values; a multipart object's COMPOSITE / FULL_OBJECT checksum is computed from
 the parts' digests by the metadata service (cairn.metadata.checksum_math).
 
-CRC64NVME (reflected, polynomial 0x9A6C9329AC4BC9B5, init and xorout all ones) is computed with
-a slicing-by-8 table in pure Python: awscrt is not installed here. It is correct but slow
-(tens of MB/s); clients only use it when asked to.
+CRC32C and CRC64NVME come from `cairn.checksums` (the crc32c package and awscrt's native
+CRC64NVME); its pure-Python CRC64NVME stays only as the test reference.
 """
 
 from __future__ import annotations

@@ -102,13 +102,6 @@ class Doc:
         return ("".join(self._parts) + f"</{self._root}>").encode()
 
 
-def simple(root: str, **fields: object) -> bytes:
-    doc = Doc(root)
-    for name, value in fields.items():
-        doc.opt(name, value)
-    return doc.render()
-
-
 def location_constraint(region: str) -> bytes:
     body = escape(region) if region and region != "us-east-1" else ""
     return f'{HEADER}<LocationConstraint xmlns="{NS}">{body}</LocationConstraint>'.encode()
