@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
 import uvicorn
+
+from cairn import logs
 
 from .server import CONFIG_FILE_ENV, load_config
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    logs.add_arguments(parser)
     args = parser.parse_args(argv)
     overrides = {
         "host": args.host,
@@ -40,7 +42,6 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[f"CAIRN_API_{name.upper()}"] = str(value)
     if args.config:
         os.environ[CONFIG_FILE_ENV] = args.config
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         "cairn.api_service.server:create_app",
         factory=True,
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         http="httptools",
         lifespan="on",
         access_log=False,
+        log_config=logs.dict_config(args.log_format, "api", level=args.log_level),  # workers too
         ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
         ssl_keyfile=str(config.tls_key) if config.tls_key else None,
         timeout_keep_alive=30,

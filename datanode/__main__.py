@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from cairn import logs
 from cairn.datanode.config import load_config
-from cairn.datanode.heartbeat import HeartbeatSender
+from cairn.datanode.heartbeat import HeartbeatSender, NodeIdFile
 from cairn.datanode.service import run_node
 
 
@@ -31,11 +31,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--node-host", help="failure-domain host label (default: hostname)")
     parser.add_argument("--capacity", type=int, help="capacity in bytes")
     parser.add_argument("--placement", help="placement replicas, host:port,host:port,...")
-    parser.add_argument("--log-level", default="INFO")
+    logs.add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     config = load_config(
         args.config,
         overrides={
@@ -50,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "placement": args.placement,
         },
     )
+    # the instance id is the node id, known once the placement service assigned it
+    logs.setup(args.log_format, "datanode", NodeIdFile(config.data_dir / "node_id").load, args.log_level)
     asyncio.run(run_node(config, _placement_client))
 
 

@@ -11,10 +11,13 @@ import asyncio
 import logging
 import signal
 
+from cairn import logs
 from cairn.config import load
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
+
+log = logging.getLogger("cairn.metadata")
 
 DRAIN_S = 5.0
 
@@ -30,13 +33,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--root-access-key", help="root access key id to ensure (or CAIRN_METADATA_ROOT_ACCESS_KEY)"
     )
     p.add_argument("--root-secret-key", help="root secret key (or CAIRN_METADATA_ROOT_SECRET_KEY)")
+    logs.add_arguments(p)
     return p.parse_args(argv)
 
 
 async def run(config: MetadataConfig) -> None:
     service = await MetadataService.open(config)
     server, port = await start_server(service, config.host, config.port)
-    print(f"metadata listening on {config.host}:{port}", flush=True)
+    log.info("metadata listening on %s:%d", config.host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -50,7 +54,7 @@ async def run(config: MetadataConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(args.log_format, "metadata", level=args.log_level)
     overrides = {
         "data_dir": args.data_dir,
         "host": args.host,

@@ -9,6 +9,7 @@ import logging
 import signal
 from pathlib import Path
 
+from cairn import logs
 from cairn.config import load
 from cairn.placement.config import PlacementConfig
 from cairn.placement.rpc_server import PlacementServicer
@@ -35,6 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--down-after-s", type=float)
     p.add_argument("--out-after-s", type=float)
     p.add_argument("--no-auto-create", action="store_true", help="create the map only on operator command")
+    logs.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -49,7 +51,7 @@ async def serve(config: PlacementConfig) -> None:
     bound = server.add_insecure_port(f"{config.host}:{config.port}")
     await server.start()
     await raft.start()
-    print(f"placement {config.id} listening on {config.host}:{bound}", flush=True)
+    log.info("placement %s listening on %s:%d", config.id, config.host, bound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -66,7 +68,6 @@ async def serve(config: PlacementConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {
         "id": args.id,
         "data_dir": args.data_dir,
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         mine = dict(p.split("=", 1) for p in args.peers.split(",") if "=" in p).get(args.id, "")
         overrides["port"] = mine.rpartition(":")[2] or None
     config = load(PlacementConfig, args.config, env_prefix="placement", overrides=overrides)
+    logs.setup(args.log_format, "placement", config.id, args.log_level)
     asyncio.run(serve(config))
 
 

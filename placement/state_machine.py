@@ -21,12 +21,15 @@ otherwise; removed node ids are never reused and their heartbeats are refused.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, ClusterMap, NodeInfo
 from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
 NODE_ACTIONS = ("drain", "out", "in", "remove")
@@ -145,6 +148,7 @@ class PlacementStateMachine:
             return encode({"ok": False, "error": "BadCommand", "message": f"malformed command: {exc}"})
         if changed:
             self.epoch += 1
+            log.info("cluster map epoch %d: %s", self.epoch, _describe(cmd, result))
             for listener in self._listeners:
                 listener(self.epoch)
         return encode({"ok": True, "epoch": self.epoch, **result})
@@ -174,6 +178,7 @@ class PlacementStateMachine:
         self.removed = set(snap["removed"])
         self.nodes = {n["id"]: NodeRecord(**n) for n in snap["nodes"]}
         self.pgs = tuple(tuple(r) for r in snap["pgs"])
+        log.info("cluster map restored from a snapshot at epoch %d", self.epoch)
         for listener in self._listeners:
             listener(self.epoch)
 
@@ -273,6 +278,19 @@ class PlacementStateMachine:
             raise CommandFailed("InsufficientDomains", str(exc)) from None
         self.k, self.m, self.pg_count = k, m, pg_count
         return True, {}
+
+
+def _describe(cmd: dict[str, Any], result: dict[str, Any]) -> str:
+    """A command in a few words, for the epoch log line."""
+    op = str(cmd["op"])
+    if op == "create":
+        return f"created {cmd['pg_count']} placement groups, k={cmd['k']} m={cmd['m']}"
+    node = cmd.get("node_id") or result.get("node_id")
+    if op == "node":
+        return f"node {node}: {cmd['action']}"
+    if op == "heartbeat":
+        return f"heartbeat of {node} ({cmd['addr']}) updated the map"
+    return f"{op} {node}"
 
 
 def _id_number(node_id: str) -> int:

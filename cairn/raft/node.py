@@ -36,7 +36,16 @@ import grpc.aio
 from cairn.raft import rpc_server
 from cairn.raft.config import RaftConfig
 from cairn.raft.core import Raft
-from cairn.raft.messages import EntryType, Membership, Message, Ready, Role, Snapshot, sendable_before_persist
+from cairn.raft.messages import (
+    EntryType,
+    Membership,
+    Message,
+    Ready,
+    Role,
+    Snapshot,
+    SoftState,
+    sendable_before_persist,
+)
 from cairn.raft.storage import FileLogStore
 from cairn.raft.transport import Transport
 from cairn.replication import NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
@@ -81,6 +90,7 @@ class RaftNode:
         self._applied = 0
         self._running = False
         self._failure: BaseException | None = None
+        self._logged_role: SoftState | None = None
 
     # ------------------------------------------------------------ public API
 
@@ -286,8 +296,21 @@ class RaftNode:
                     future.set_exception(self._not_leader())
         del loop
 
+    def _log_role(self, soft: SoftState, term: int) -> None:
+        """One INFO line per change of role or known leader: elections show in every log."""
+        if soft == self._logged_role:
+            return
+        self._logged_role = soft
+        if soft.role is Role.LEADER:
+            log.info("raft %s is leader at term %d", self._id, term)
+        elif soft.role is Role.FOLLOWER:
+            log.info("raft %s follows %s at term %d", self._id, soft.lead or "no known leader", term)
+        else:
+            log.info("raft %s is %s at term %d: election started", self._id, soft.role.value, term)
+
     async def _handle_ready(self, rd: Ready) -> None:
         core = self._core_or_fail()
+        self._log_role(rd.soft_state, core.term)
         early = [m for m in rd.messages if sendable_before_persist(m)]
         if self._transport is not None and early:
             self._transport.send(early)  # replicate while our own fsync runs
