@@ -5,6 +5,12 @@ the supervisor, which then stops children in a deliberate order) with its output
 log file. A child that exits while the supervisor is not stopping is reported and, unless
 restarts are disabled, started again after an exponential backoff (reset after a minute of
 healthy running).
+
+Children never outlive the supervisor: each is started through `cairn.lifeline` (a parent-death
+signal plus a pipe watchdog), so a supervisor that is SIGKILLed, OOM-killed or loses its terminal
+takes its children with it. Stopping SIGKILLs a child's whole process group (its workers too)
+when it outlives the stop timeout. File descriptors in `inherit_fds` (the data directory lock)
+are passed to every child.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cairn.lifeline import Lifeline
 
 log = logging.getLogger("cairn.up")
 
@@ -55,9 +62,13 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, restart: bool, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, restart: bool, on_change: Callable[[], None], inherit_fds: tuple[int, ...] = ()
+    ) -> None:
         self._restart = restart
         self._on_change = on_change
+        self._inherit_fds = inherit_fds
+        self._lifeline = Lifeline()
         self._stopping = False
         self.children: list[Child] = []
 
@@ -72,15 +83,15 @@ class Supervisor:
         spec = child.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab") as out:  # noqa: ASYNC230 - an instant local open for the child
+            # Forked from the event loop's (main) thread: the parent-death signal is tied to the
+            # thread that forks, and this one lives as long as the supervisor.
             child.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                spec.module,
-                *spec.args,
+                *self._lifeline.command(spec.module, spec.args),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(self._lifeline.read_fd, *self._inherit_fds),
                 env={**os.environ, **dict(spec.env)},
             )
         child.started_at = time.monotonic()
@@ -131,6 +142,7 @@ class Supervisor:
                 child.watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await child.watcher
+        self._lifeline.close()
 
     async def _stop_one(self, child: Child, timeout_s: float) -> None:
         proc = child.proc
@@ -143,5 +155,5 @@ class Supervisor:
         except TimeoutError:
             log.warning("%s did not stop in %.0fs; killing it", child.spec.name, timeout_s)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the service and its workers
             await proc.wait()
