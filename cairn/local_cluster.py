@@ -2,12 +2,20 @@
 
 Starts 3 placement replicas, the metadata service, N data nodes (each its own failure domain)
 and the S3 API; waits until the cluster map has every data node up and every placement group
-filled; then writes `<data-dir>/cluster.json` and prints the endpoint and root credentials.
+filled and the S3 API answers as this cluster; then writes `<data-dir>/cluster.json` (ready)
+and prints the endpoint and root credentials.
 
 Invariants:
-- The layout (internal ports, replica ids, data node names and labels) is chosen on the first
-  start and kept in `<data-dir>/layout.json`, so a second `cairn up` on the same directory
-  brings back the same cluster and its data.
+- Nothing starts unless this process holds `<data-dir>/cairn-up.lock` (cairn.data_dir_lock)
+  and the S3 port is free: a second `cairn up` on the same directory or port exits with a
+  message and status 1, touching nothing.
+- Children die with the supervisor (cairn.lifeline), and the directory stays locked until the
+  last of them has exited.
+- "Cairn is up" is printed, and cluster.json says ready, only after a ListBuckets signed with
+  the root key has answered with the owner id this cluster's metadata service gives the root
+  user (cairn.s3_identity).
+- The layout (internal ports, data node names) is kept in `<data-dir>/layout.json`
+  (cairn.local_layout); a data node's name is its placement id, everywhere.
 - Root credentials come from CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY, or are generated
   once and kept (mode 0600) in `<data-dir>/credentials.json`.
 - cluster.json always names every process with its current pid; it is rewritten on restarts.
@@ -18,108 +26,43 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
-from cairn import ports
+from cairn import logs
+from cairn.config import ConfigError
+from cairn.data_dir_lock import DataDirInUse, DataDirLock
 from cairn.durable_file import write_atomic
+from cairn.local_config import UpConfig, add_arguments, from_args
+from cairn.local_layout import Layout, LayoutError, load_or_create_layout, port_free
+from cairn.s3_identity import ProbeFailed, list_buckets_owner
 from cairn.supervisor import Child, ChildSpec, Supervisor
 
 log = logging.getLogger("cairn.up")
 
-REGION = "us-east-1"
-PLACEMENT_REPLICAS = ("p1", "p2", "p3")
 STOP_ORDER = ("api", "datanode", "metadata", "placement")
 READY_TIMEOUT_S = 120.0
+EXIT_REFUSED, EXIT_CONFIG = 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("up", help="run a local cluster on this machine")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CAIRN_DATA_DIR", "cairn-data")))
-    parser.add_argument("--host", default="127.0.0.1", help="address the S3 API listens on")
-    parser.add_argument("--port", type=int, default=ports.S3, help="S3 API port")
-    parser.add_argument("--data-nodes", type=int, default=12, help="data nodes (one failure domain each)")
-    parser.add_argument("--api-workers", type=int, default=1, help="S3 API worker processes")
-    parser.add_argument("--k", type=int, default=8, help="data shards per stripe (first start only)")
-    parser.add_argument("--m", type=int, default=4, help="parity shards per stripe (first start only)")
-    parser.add_argument("--pg-count", type=int, default=256, help="placement groups (first start only)")
-    parser.add_argument(
-        "--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate"
+    parser = subparsers.add_parser(
+        "up",
+        help="run a local cluster on this machine",
+        description="Run a local cluster on this machine. Settings come from the defaults, then "
+        "--config FILE (TOML, same names as the flags, internal ports under [ports]), then "
+        "CAIRN_UP_<SETTING> variables, then the flags.",
     )
-    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
-    parser.add_argument("--tls-key", type=Path, help="private key for --tls-cert (PEM)")
-    parser.add_argument("--no-restart", action="store_true", help="do not restart children that die")
+    add_arguments(parser)
     parser.set_defaults(func=run)
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    placement_ports: dict[str, int]
-    metadata_port: int
-    datanode_ports: dict[str, int]
-    k: int
-    m: int
-    pg_count: int
-
-
-def _free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct ports that were free a moment ago. The sockets stay bound until all are
-    chosen: ports picked one at a time can repeat once the OS recycles a just-closed one."""
-    import socket
-
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((host, 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
-
-
-def load_or_create_layout(data_dir: Path, args: argparse.Namespace) -> Layout:
-    path = data_dir / "layout.json"
-    if path.exists():
-        raw = json.loads(path.read_text())
-        layout = Layout(**raw)
-        missing = args.data_nodes - len(layout.datanode_ports)
-        if missing <= 0:
-            return layout
-        ports = dict(layout.datanode_ports)
-        taken = {*ports.values(), *layout.placement_ports.values(), layout.metadata_port, args.port}
-        fresh = iter(p for p in _free_ports(missing + len(taken)) if p not in taken)
-        for i in range(len(ports) + 1, len(ports) + missing + 1):
-            ports[f"dn-{i:02d}"] = next(fresh)
-        layout = Layout(**{**raw, "datanode_ports": ports})
-    else:
-        if args.data_nodes < args.k + args.m:
-            raise SystemExit(
-                f"cairn up: {args.data_nodes} data nodes give {args.data_nodes} failure domains, "
-                f"but {args.k}+{args.m} erasure coding needs at least {args.k + args.m}"
-            )
-        needed = len(PLACEMENT_REPLICAS) + 1 + args.data_nodes
-        chosen = [p for p in _free_ports(needed + 1) if p != args.port][:needed]  # never the S3 port
-        internal = len(PLACEMENT_REPLICAS)
-        layout = Layout(
-            placement_ports=dict(zip(PLACEMENT_REPLICAS, chosen, strict=False)),
-            metadata_port=chosen[internal],
-            datanode_ports={f"dn-{i:02d}": port for i, port in enumerate(chosen[internal + 1 :], start=1)},
-            k=args.k,
-            m=args.m,
-            pg_count=args.pg_count,
-        )
-    write_atomic(path, json.dumps(dataclasses.asdict(layout), indent=2).encode())
-    return layout
 
 
 def load_or_create_credentials(data_dir: Path) -> tuple[str, str, Path]:
@@ -142,28 +85,54 @@ def load_or_create_credentials(data_dir: Path) -> tuple[str, str, Path]:
 
 
 class LocalCluster:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.data_dir: Path = args.data_dir.resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.layout = load_or_create_layout(self.data_dir, args)
-        self.access_key, self.secret_key, self.credentials_path = load_or_create_credentials(self.data_dir)
-        self.tls = self._tls_files()
-        scheme = "https" if self.tls else "http"
-        self.endpoint = f"{scheme}://{args.host}:{args.port}"
-        self.supervisor = Supervisor(restart=not args.no_restart, on_change=self.write_cluster_json)
+    def __init__(self, config: UpConfig) -> None:
+        self.config = config
+        self.data_dir: Path = config.data_dir.resolve()
+        self.lock = DataDirLock(self.data_dir)
+        scheme = "https" if config.tls or config.tls_cert else "http"
+        self.endpoint = f"{scheme}://{config.host}:{config.port}"
         self.ready = False
 
+    def open(self) -> None:
+        """Lock the data directory, check the S3 port, then settle the layout, credentials and
+        certificate. Raises DataDirInUse or LayoutError before anything is started or written."""
+        # A directory in use is the more telling refusal, but a new one is not even created
+        # when the port is busy.
+        fresh = not self.data_dir.exists()
+        if fresh:
+            self._check_s3_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
+        if not fresh:
+            self._check_s3_port()
+        self.layout: Layout = load_or_create_layout(self.data_dir, self.config)
+        self.access_key, self.secret_key, self.credentials_path = load_or_create_credentials(self.data_dir)
+        self.tls = self._tls_files()
+        self.supervisor = Supervisor(
+            restart=self.config.restart, on_change=self.write_cluster_json, inherit_fds=(self.lock.fd,)
+        )
+
+    def _check_s3_port(self) -> None:
+        if not port_free(self.config.host, self.config.port):
+            raise LayoutError(
+                f"the S3 port {self.config.host}:{self.config.port} is already in use "
+                "(another cairn up or another program); choose another with --port"
+            )
+
     def _tls_files(self) -> tuple[Path, Path] | None:
-        if self.args.tls_cert or self.args.tls_key:
-            if not (self.args.tls_cert and self.args.tls_key):
-                raise SystemExit("cairn up: --tls-cert and --tls-key go together")
-            return self.args.tls_cert.resolve(), self.args.tls_key.resolve()
-        if self.args.tls:
+        if self.config.tls_cert and self.config.tls_key:
+            return self.config.tls_cert.resolve(), self.config.tls_key.resolve()
+        if self.config.tls:
             from cairn.tls import ensure_self_signed
 
-            return ensure_self_signed(self.data_dir / "tls", self.args.host)
+            return ensure_self_signed(self.data_dir / "tls", self.config.host)
         return None
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The certificate clients should trust: the generated one (a user's own certificate
+        is trusted through their CA)."""
+        return self.tls[0] if self.tls and not self.config.tls_cert else None
 
     @property
     def placement_addrs(self) -> list[str]:
@@ -179,8 +148,16 @@ class LocalCluster:
         data_dir: Path | None,
         env: tuple[tuple[str, str], ...] = (),
     ) -> ChildSpec:
+        logging_args = ["--log-format", self.config.log_format, "--log-level", self.config.log_level]
         return ChildSpec(
-            role, name, module, tuple(args), addr, data_dir, self.data_dir / "logs" / f"{name}.log", env
+            role,
+            name,
+            module,
+            (*args, *logging_args),
+            addr,
+            data_dir,
+            self.data_dir / "logs" / f"{name}.log",
+            env,
         )
 
     def specs(self) -> dict[str, list[ChildSpec]]:
@@ -190,99 +167,51 @@ class LocalCluster:
         out: dict[str, list[ChildSpec]] = {"placement": [], "metadata": [], "datanode": [], "api": []}
         for name, port in layout.placement_ports.items():
             d = self.data_dir / "placement" / name
+            args = ["--id", name, "--data-dir", str(d), "--port", str(port), "--peers", peers]
+            args += ["--k", str(layout.k), "--m", str(layout.m), "--pg-count", str(layout.pg_count)]
             out["placement"].append(
-                self._spec(
-                    "placement",
-                    name,
-                    "cairn.placement",
-                    [
-                        "--id",
-                        name,
-                        "--data-dir",
-                        str(d),
-                        "--port",
-                        str(port),
-                        "--peers",
-                        peers,
-                        "--k",
-                        str(layout.k),
-                        "--m",
-                        str(layout.m),
-                        "--pg-count",
-                        str(layout.pg_count),
-                    ],
-                    f"127.0.0.1:{port}",
-                    d,
-                )
+                self._spec("placement", name, "cairn.placement", args, f"127.0.0.1:{port}", d)
             )
         d = self.data_dir / "metadata"
         root = (
             ("CAIRN_METADATA_ROOT_ACCESS_KEY", self.access_key),
             ("CAIRN_METADATA_ROOT_SECRET_KEY", self.secret_key),
         )
+        metadata_addr = f"127.0.0.1:{layout.metadata_port}"
+        args = ["--data-dir", str(d), "--port", str(layout.metadata_port)]
         out["metadata"].append(
-            self._spec(
-                "metadata",
-                "metadata",
-                "cairn.metadata",
-                [
-                    "--data-dir",
-                    str(d),
-                    "--port",
-                    str(layout.metadata_port),
-                ],
-                f"127.0.0.1:{layout.metadata_port}",
-                d,
-                env=root,
-            )
+            self._spec("metadata", "metadata", "cairn.metadata", args, metadata_addr, d, root)
         )
-        for i, (name, port) in enumerate(sorted(layout.datanode_ports.items()), start=1):
+        for name, port in sorted(layout.datanode_ports.items()):
             d = self.data_dir / "datanodes" / name
+            # one failure domain per node; the name is also the node's placement id (local_layout)
+            labels = ["--zone", "local", "--rack", f"rack-{name.removeprefix('dn-')}", "--node-host", name]
+            args = ["--data-dir", str(d), "--host", "127.0.0.1", "--port", str(port), *labels]
+            args += ["--placement", placement]
             out["datanode"].append(
-                self._spec(
-                    "datanode",
-                    name,
-                    "cairn.datanode",
-                    [
-                        "--data-dir",
-                        str(d),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--zone",
-                        "local",
-                        "--rack",
-                        f"rack-{i:02d}",
-                        "--node-host",
-                        name,
-                        "--placement",
-                        placement,
-                    ],
-                    f"127.0.0.1:{port}",
-                    d,
-                )
+                self._spec("datanode", name, "cairn.datanode", args, f"127.0.0.1:{port}", d)
             )
         api_args = [
             "--host",
-            self.args.host,
+            self.config.host,
             "--port",
-            str(self.args.port),
-            "--metadata",
-            f"127.0.0.1:{layout.metadata_port}",
-            "--placement",
-            placement,
-            "--workers",
-            str(self.args.api_workers),
+            str(self.config.port),
+            "--region",
+            self.config.region,
         ]
+        api_args += ["--metadata", metadata_addr, "--placement", placement]
+        api_args += ["--workers", str(self.config.api_workers)]
         if self.tls:
             api_args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-        out["api"].append(
-            self._spec(
-                "api", "api", "cairn.api_service", api_args, f"{self.args.host}:{self.args.port}", None
-            )
-        )
+        api_addr = f"{self.config.host}:{self.config.port}"
+        out["api"].append(self._spec("api", "api", "cairn.api_service", api_args, api_addr, None))
         return out
+
+    def name_data_nodes(self, specs: list[ChildSpec]) -> None:
+        """Give each new data node its name as its id before its first heartbeat (local_layout)."""
+        for spec in specs:
+            if spec.data_dir is not None and not (spec.data_dir / "node_id").exists():
+                write_atomic(spec.data_dir / "node_id", f"{spec.name}\n".encode())
 
     def _process_id(self, child: Child) -> str:
         if child.spec.role == "datanode" and child.spec.data_dir is not None:
@@ -294,10 +223,12 @@ class LocalCluster:
     def write_cluster_json(self) -> None:
         doc = {
             "endpoint": self.endpoint,
-            "region": REGION,
+            "region": self.config.region,
             "credentials_file": str(self.credentials_path),
             "ready": self.ready,
             "tls_cert": str(self.tls[0]) if self.tls else None,
+            "supervisor_pid": os.getpid(),
+            "lock_file": str(self.lock.path),
             "processes": [
                 {
                     "role": c.spec.role,
@@ -315,6 +246,7 @@ class LocalCluster:
 
     async def start(self) -> None:
         specs = self.specs()
+        self.name_data_nodes(specs["datanode"])
         for role in ("placement", "metadata", "datanode"):
             for spec in specs[role]:
                 await self.supervisor.start(spec)
@@ -322,7 +254,7 @@ class LocalCluster:
         await self._wait_cluster_map(len(specs["datanode"]))
         for spec in specs["api"]:
             await self.supervisor.start(spec)
-        await self._wait_http()
+        await self._wait_identity()
         self.ready = True
         self.write_cluster_json()
 
@@ -339,7 +271,7 @@ class LocalCluster:
         raise SystemExit(f"cairn up: {spec.name} did not listen on {spec.addr}; see {spec.log_path}")
 
     def _check_children(self) -> None:
-        if self.args.no_restart and self.supervisor.exited():
+        if not self.config.restart and self.supervisor.exited():
             dead = self.supervisor.exited()[0].spec
             raise SystemExit(f"cairn up: {dead.name} exited during start-up; see {dead.log_path}")
 
@@ -366,48 +298,89 @@ class LocalCluster:
             await client.close()
         raise SystemExit(f"cairn up: the cluster map did not become ready ({last})")
 
-    async def _wait_http(self) -> None:
-        context = ssl._create_unverified_context() if self.tls else None
-        url = f"{self.endpoint}/"
+    async def _root_owner_id(self) -> str:
+        """The root user's id, from this cluster's own metadata service."""
+        from cairn.metadata.client import MetadataClient
 
-        def probe() -> bool:
-            try:
-                urllib.request.urlopen(url, timeout=2, context=context)  # noqa: S310 - local endpoint
-            except urllib.error.HTTPError:
-                return True  # any S3 answer (403 without credentials) means it serves
-            except OSError:
-                return False
-            return True
+        client = MetadataClient(f"127.0.0.1:{self.layout.metadata_port}", deadline_s=10.0)
+        try:
+            return (await client.get_access_key(self.access_key)).user_id
+        finally:
+            await client.close()
 
+    async def _wait_identity(self) -> None:
+        """Until a ListBuckets signed with the root key answers as this cluster's root user."""
+        expected = await self._root_owner_id()
+        context = None
+        if self.ca_bundle is not None:  # the generated certificate is verified, as `aws --ca-bundle` will
+            context = ssl.create_default_context(cafile=str(self.ca_bundle))
+        elif self.tls:  # a user's certificate may name another host; the owner id is the proof
+            context = ssl._create_unverified_context()
         deadline = time.monotonic() + READY_TIMEOUT_S
+        last = "no answer yet"
         while time.monotonic() < deadline:
             self._check_children()
-            if await asyncio.to_thread(probe):
-                return
+            try:
+                owner = await asyncio.to_thread(
+                    list_buckets_owner,
+                    self.endpoint,
+                    self.access_key,
+                    self.secret_key,
+                    self.config.region,
+                    context,
+                )
+            except ProbeFailed as exc:
+                last = str(exc)
+            else:
+                if owner == expected:
+                    return
+                last = f"it answered as owner {owner}, not as this cluster's root user {expected}"
             await asyncio.sleep(0.2)
-        raise SystemExit(f"cairn up: the S3 API did not answer on {self.endpoint}")
+        raise SystemExit(f"cairn up: the S3 API on {self.endpoint} did not answer as this cluster ({last})")
+
+    def admin_command(self) -> str:
+        """How to run `cairn admin` against this cluster from the current directory."""
+        from cairn.admin.target import data_dir as admin_default_dir
+
+        if Path(sys.argv[0]).name == "cairn":  # the console script, as it was typed
+            program = shlex.quote(sys.argv[0])
+        else:
+            program = f"{shlex.quote(sys.executable)} -m cairn"
+        command = f"{program} admin cluster status"
+        if admin_default_dir(None).resolve() != self.data_dir:
+            command += f" --data-dir {shlex.quote(str(self.data_dir))}"
+        return command
+
+    def aws_command(self) -> str:
+        """A working `aws` command line for this cluster, credentials included."""
+        env = f"AWS_ACCESS_KEY_ID={shlex.quote(self.access_key)} AWS_SECRET_ACCESS_KEY={shlex.quote(self.secret_key)}"
+        command = f"{env} aws --endpoint-url {self.endpoint} --region {shlex.quote(self.config.region)}"
+        if self.ca_bundle:
+            command += f" --ca-bundle {shlex.quote(str(self.ca_bundle))}"
+        return command + " s3 ls"
 
     def banner(self) -> str:
-        ca = f"\n  CA bundle:  {self.tls[0]}" if self.tls else ""
+        ca = f"\n  CA bundle:  {self.ca_bundle}" if self.ca_bundle else ""
         return (
             f"Cairn is up: {len(self.layout.datanode_ports)} data nodes, "
             f"{self.layout.k}+{self.layout.m} erasure coding, {self.layout.pg_count} placement groups\n"
             f"  endpoint:   {self.endpoint}\n"
-            f"  region:     {REGION}\n"
+            f"  region:     {self.config.region}\n"
             f"  access key: {self.access_key}\n"
             f"  secret key: {self.secret_key}{ca}\n"
             f"  cluster:    {self.data_dir / 'cluster.json'}\n"
-            f"Try: AWS_ACCESS_KEY_ID={self.access_key} AWS_SECRET_ACCESS_KEY=... "
-            f"aws --endpoint-url {self.endpoint} s3 ls\n"
+            f"  logs:       {self.data_dir / 'logs'}\n"
+            "Try:\n"
+            f"  {self.aws_command()}\n"
+            f"  {self.admin_command()}\n"
             "Ctrl-C stops the cluster."
         )
 
 
-async def _main(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(args)
+async def _main(cluster: LocalCluster) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(cluster.start())
     stopper = asyncio.create_task(stop.wait())
@@ -421,7 +394,7 @@ async def _main(args: argparse.Namespace) -> int:
             starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, SystemExit):
                 await starting
-        print("cairn up: stopping", flush=True)
+        log.info("stopping")
         return 0
     finally:
         stopper.cancel()
@@ -431,13 +404,24 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
-    )
     try:
-        return asyncio.run(_main(args))
+        config = from_args(args)
+    except (ConfigError, OSError) as exc:
+        print(f"cairn up: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.setup(config.log_format, "up", level=config.log_level)
+    cluster = LocalCluster(config)
+    try:
+        cluster.open()
+    except (DataDirInUse, LayoutError) as exc:
+        print(f"cairn up: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        return asyncio.run(_main(cluster))
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
-            return 1
+            return EXIT_REFUSED
         raise
+    finally:
+        cluster.lock.release()
