@@ -1,4 +1,4 @@
-"""IAM commands: `user create|list|delete NAME` and `key create|list|revoke|delete`.
+"""IAM commands: `user create|list|delete NAME` and `key create|list|revoke|activate|delete`.
 
 They talk to the metadata service found from `--metadata host:port`, or else from the entry with
 role "metadata" in the cluster.json of a local cluster (`--data-dir`, CAIRN_DATA_DIR,
@@ -14,8 +14,10 @@ Invariants:
   practice: creating a bucket needs one of the user's keys, and any key makes the delete fail.
 - `key revoke` only marks the key Inactive; the S3 API keeps a verified key for its credential
   cache TTL (api_service `credential_cache_ttl_s`, default 10 s), after which requests signed
-  with it fail with InvalidAccessKeyId. `key delete` removes it for good (needed before
-  `user delete`).
+  with it fail with InvalidAccessKeyId. `key activate` makes it Active again (accepted once the
+  same TTL has passed). `key delete` removes it for good (needed before `user delete`).
+- Revoking or deleting the root user's last active key, which would leave no way to sign a
+  request as root, is refused without `--force`.
 """
 
 from __future__ import annotations
@@ -101,9 +103,14 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.set_defaults(func=partial(run, command=key_list))
     p = sub.add_parser("revoke", parents=parents, help="make a key Inactive (S3 requests then fail)")
     p.add_argument("key_id", metavar="KEY_ID")
+    p.add_argument("--force", action="store_true", help="even the root user's last active key")
     p.set_defaults(func=partial(run, command=key_revoke))
+    p = sub.add_parser("activate", parents=parents, help="make a revoked (Inactive) key Active again")
+    p.add_argument("key_id", metavar="KEY_ID")
+    p.set_defaults(func=partial(run, command=key_activate))
     p = sub.add_parser("delete", parents=parents, help="delete a key for good")
     p.add_argument("key_id", metavar="KEY_ID")
+    p.add_argument("--force", action="store_true", help="even the root user's last active key")
     p.set_defaults(func=partial(run, command=key_delete))
 
 
@@ -282,7 +289,33 @@ async def key_list(args: argparse.Namespace, client: IamClient) -> int:
     return 0
 
 
+async def _refuse_last_root_key(
+    args: argparse.Namespace, client: IamClient, key: AccessKey, verb: str
+) -> bool:
+    """Print a refusal and return True when `key` is the root user's last active key and
+    --force was not given."""
+    if args.force or key.status != AccessKeyStatus.ACTIVE:
+        return False
+    if not (await client.get_user(key.user_name)).is_root:
+        return False
+    others = [
+        k
+        for k in await client.list_access_keys(key.user_name)
+        if k.access_key_id != key.access_key_id and k.status == AccessKeyStatus.ACTIVE
+    ]
+    if others:
+        return False
+    error(
+        f"{key.access_key_id} is the last active access key of the root user {key.user_name}: without it "
+        f"no request can be signed as root. Pass --force to {verb} it anyway"
+        + (f" (`cairn admin key activate {key.access_key_id}` undoes it)" if verb == "revoke" else "")
+    )
+    return True
+
+
 async def key_revoke(args: argparse.Namespace, client: IamClient) -> int:
+    if await _refuse_last_root_key(args, client, await client.get_access_key(args.key_id), "revoke"):
+        return EXIT_REFUSED
     key = await client.set_access_key_status(args.key_id, AccessKeyStatus.INACTIVE)
     if args.json:
         emit_json(key_doc(key))
@@ -294,8 +327,22 @@ async def key_revoke(args: argparse.Namespace, client: IamClient) -> int:
     return 0
 
 
+async def key_activate(args: argparse.Namespace, client: IamClient) -> int:
+    key = await client.set_access_key_status(args.key_id, AccessKeyStatus.ACTIVE)
+    if args.json:
+        emit_json(key_doc(key))
+    else:
+        print(
+            f"access key {key.access_key_id} of {key.user_name}: {key.status}; S3 requests signed with it "
+            f"are accepted again once {CACHE_NOTE} has passed"
+        )
+    return 0
+
+
 async def key_delete(args: argparse.Namespace, client: IamClient) -> int:
     key = await client.get_access_key(args.key_id)
+    if await _refuse_last_root_key(args, client, key, "delete"):
+        return EXIT_REFUSED
     await client.delete_access_key(key.access_key_id)
     if args.json:
         emit_json({**key_doc(key), "deleted": True})

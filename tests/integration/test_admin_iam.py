@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -183,6 +184,68 @@ def test_revoked_key_is_refused_by_the_s3_api(
         return False
 
     wait_for(refused, 5, "InvalidAccessKeyId once the 0.5 s credential cache expires", interval=0.2)
+
+
+def test_root_key_revoke_needs_force_and_activate_brings_it_back(
+    metadata: str, processes: list[ServiceProcess], tmp_path: Path
+) -> None:
+    port = free_port()
+    api = ServiceProcess(
+        "cairn.api_service",
+        ["--port", str(port), "--metadata", metadata, "--placement", f"127.0.0.1:{free_port()}"],
+        tmp_path / "api.log",
+        env={"CAIRN_API_CREDENTIAL_CACHE_TTL_S": "0.5"},
+    ).start()
+    processes.append(api)
+    wait_for(lambda: port_open(port) or not api.alive(), 15, "the S3 API's port")
+    assert api.alive(), api.log_tail()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id=ROOT_KEY,
+        aws_secret_access_key=ROOT_SECRET,
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+    def root_accepted() -> bool:
+        try:
+            s3.list_buckets()
+        except botocore.exceptions.ClientError as err:
+            assert err.response["Error"]["Code"] == "InvalidAccessKeyId", err.response
+            return False
+        return True
+
+    assert root_accepted()
+    code, out, err = admin("key", "revoke", ROOT_KEY, addr=metadata)
+    assert (
+        (code, out) == (1, "") and "last active access key of the root user root" in err and "--force" in err
+    )
+    assert root_accepted()
+    code, out, err = admin("key", "revoke", ROOT_KEY, "--force", addr=metadata)
+    assert code == 0 and err == "" and f"{ROOT_KEY} of root: Inactive" in out
+    wait_for(lambda: not root_accepted(), 5, "InvalidAccessKeyId for the revoked root key", interval=0.2)
+    code, out, err = admin("key", "activate", ROOT_KEY, addr=metadata)
+    assert code == 0 and err == "" and f"{ROOT_KEY} of root: Active" in out
+    wait_for(root_accepted, 5, "the re-activated root key to be accepted again", interval=0.2)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(metadata: str) -> None:
+    for i in range(30):  # more rows than a pipe's first read
+        assert admin("user", "create", f"user-{i:02d}", addr=metadata)[0] == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` that has already exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cairn", "admin", "user", "list", "--metadata", metadata],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def test_unreachable_metadata_exits_3(tmp_path: Path) -> None:

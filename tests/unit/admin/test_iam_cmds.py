@@ -293,6 +293,53 @@ def test_key_revoke_marks_inactive_and_delete_removes(
     assert code == 1
 
 
+def _root_key(fake: FakeMetadata, key_id: str = "ROOTKEY1") -> str:
+    root = fake.users["root"]
+    key = AccessKey(key_id, "root-secret", root.user_id, "root", AccessKeyStatus.ACTIVE, T0)
+    fake.keys[key.access_key_id] = key
+    return key.access_key_id
+
+
+def test_revoking_the_last_active_root_key_needs_force_and_activate_restores_it(
+    fake: FakeMetadata, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root_key = _root_key(fake)
+    for action in ("revoke", "delete"):
+        code, out, err = admin(capsys, "key", action, root_key, *M)
+        assert (code, out) == (1, "") and len(err.splitlines()) == 1
+        assert f"{root_key} is the last active access key of the root user root" in err
+        assert f"Pass --force to {action} it anyway" in err
+        assert fake.keys[root_key].status == AccessKeyStatus.ACTIVE
+
+    code, out, err = admin(capsys, "key", "revoke", root_key, "--force", *M)
+    assert code == 0 and err == "" and fake.keys[root_key].status == AccessKeyStatus.INACTIVE
+    code, out, err = admin(capsys, "key", "activate", root_key, *M)
+    assert code == 0 and err == "" and fake.keys[root_key].status == AccessKeyStatus.ACTIVE
+    assert out.startswith(
+        f"access key {root_key} of root: Active; S3 requests signed with it are accepted again"
+    )
+    code, out, _ = admin(capsys, "key", "activate", root_key, "--json", *M)  # idempotent
+    assert code == 0 and json.loads(out)["status"] == "Active"
+    code, _, err = admin(capsys, "key", "activate", "AKIANOPE", *M)
+    assert code == 1 and err == "cairn admin: NoSuchAccessKey: no access key 'AKIANOPE'\n"
+
+    # with a second active root key, either one may go without --force
+    second = _root_key(fake, "ROOTKEY2")
+    code, _, _ = admin(capsys, "key", "revoke", root_key, *M)
+    assert code == 0 and fake.keys[root_key].status == AccessKeyStatus.INACTIVE
+    code, _, err = admin(capsys, "key", "delete", second, *M)  # now the last active one again
+    assert code == 1 and "--force" in err and second in fake.keys
+    code, _, _ = admin(capsys, "key", "delete", second, "--force", *M)
+    assert code == 0 and second not in fake.keys
+
+
+def test_keys_of_other_users_need_no_force(fake: FakeMetadata, capsys: pytest.CaptureFixture[str]) -> None:
+    admin(capsys, "user", "create", "alice", *M)
+    admin(capsys, "key", "create", "alice", *M)
+    code, _, err = admin(capsys, "key", "revoke", "AKIA0000000000000002", *M)
+    assert code == 0 and err == ""
+
+
 def test_metadata_found_through_cluster_json(
     fake: FakeMetadata, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
