@@ -1,6 +1,7 @@
 """Safe startup and shutdown of a real `cairn up` (a small TLS cluster with JSON logs).
 
 In file order, on one cluster:
+- `--region` reaches the S3 API and a pinned internal port is used;
 - a second `cairn up` on the same directory, or on the same S3 port, is refused at once, with a
   message and status 1, and starts nothing;
 - each data node has one name: cluster.json, its directory, its log file, its log lines and
@@ -31,6 +32,8 @@ from cairn.local_layout import port_free
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import free_port, pid_alive, wait_for
 
+REGION = "eu-west-1"
+METADATA_PORT = free_port()
 GONE_WITHIN_S = 30.0  # the lifeline's 10 s grace plus the services' own shutdown
 VENV_BIN = Path(sys.executable).parent
 
@@ -39,8 +42,10 @@ VENV_BIN = Path(sys.executable).parent
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
     if external_cluster() is not None:
         pytest.skip("needs a local cairn up cluster")
-    extra = ["--data-nodes", "3", "--k", "2", "--m", "1", "--log-format", "json"]
+    extra = ["--data-nodes", "3", "--k", "2", "--m", "1", "--log-format", "json", "--region", REGION]
+    extra += ["--metadata-port", str(METADATA_PORT)]
     running = start_cluster(tmp_path_factory.mktemp("cairn-up"), tls=True, extra_args=extra)
+    running.region = REGION
     try:
         yield running
     finally:
@@ -55,6 +60,15 @@ def cairn_up(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def s3_port(cluster: RunningCluster) -> int:
     return int(cluster.endpoint.rsplit(":", 1)[1])
+
+
+def test_region_and_a_pinned_port_reach_the_services(cluster: RunningCluster) -> None:
+    assert cluster.cluster_json()["region"] == REGION
+    assert [p["addr"] for p in cluster.processes("metadata")] == [f"127.0.0.1:{METADATA_PORT}"]
+    s3 = cluster.s3_client()
+    bucket = f"region-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
 
 
 def test_a_second_cairn_up_on_the_same_directory_is_refused(cluster: RunningCluster) -> None:
@@ -138,7 +152,8 @@ def test_the_banner_commands_work_as_printed(cluster: RunningCluster) -> None:
     lines = banner(cluster)
     aws = next(line.strip() for line in lines if line.strip().startswith("AWS_ACCESS_KEY_ID="))
     admin = next(line.strip() for line in lines if " admin cluster status" in line)
-    assert f"--ca-bundle {cluster.tls_cert}" in aws and cluster.endpoint.startswith("https://")
+    assert f"--ca-bundle {cluster.tls_cert}" in aws and f"--region {REGION}" in aws
+    assert cluster.endpoint.startswith("https://")
     env = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": os.environ.get("HOME", "/tmp"),
