@@ -141,54 +141,9 @@ def test_users_and_keys_through_the_cli(metadata: str, tmp_path: Path) -> None:
     assert code == 1 and err.startswith("cairn admin: NoSuchUser: ")
 
 
-def test_revoked_key_is_refused_by_the_s3_api(
-    metadata: str, processes: list[ServiceProcess], tmp_path: Path
-) -> None:
-    port = free_port()
-    api = ServiceProcess(
-        "cairn.api_service",
-        [
-            "--port",
-            str(port),
-            "--metadata",
-            metadata,
-            "--placement",
-            f"127.0.0.1:{free_port()}",
-        ],
-        tmp_path / "api.log",
-        env={"CAIRN_API_CREDENTIAL_CACHE_TTL_S": "0.5"},
-    ).start()
-    processes.append(api)
-    wait_for(lambda: port_open(port) or not api.alive(), 15, "the S3 API's port")
-    assert api.alive(), api.log_tail()
-    assert admin("user", "create", "bob", addr=metadata)[0] == 0
-    code, out, _ = admin("key", "create", "bob", "--json", addr=metadata)
-    key = json.loads(out)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id=key["access_key_id"],
-        aws_secret_access_key=key["secret_access_key"],
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
-    assert s3.list_buckets()["Buckets"] == []
-    assert admin("key", "revoke", key["access_key_id"], addr=metadata)[0] == 0
-
-    def refused() -> bool:
-        try:
-            s3.list_buckets()
-        except botocore.exceptions.ClientError as err:
-            assert err.response["Error"]["Code"] == "InvalidAccessKeyId", err.response
-            return True
-        return False
-
-    wait_for(refused, 5, "InvalidAccessKeyId once the 0.5 s credential cache expires", interval=0.2)
-
-
-def test_root_key_revoke_needs_force_and_activate_brings_it_back(
-    metadata: str, processes: list[ServiceProcess], tmp_path: Path
-) -> None:
+@pytest.fixture
+def s3_api(metadata: str, processes: list[ServiceProcess], tmp_path: Path) -> str:
+    """A real S3 API in front of `metadata`, with a 0.5 s credential cache; its endpoint."""
     port = free_port()
     api = ServiceProcess(
         "cairn.api_service",
@@ -199,35 +154,62 @@ def test_root_key_revoke_needs_force_and_activate_brings_it_back(
     processes.append(api)
     wait_for(lambda: port_open(port) or not api.alive(), 15, "the S3 API's port")
     assert api.alive(), api.log_tail()
+    return f"http://127.0.0.1:{port}"
+
+
+def accepted(endpoint: str, key_id: str, secret: str) -> bool:
+    """Whether a ListBuckets signed with the key succeeds (False on InvalidAccessKeyId)."""
     s3 = boto3.client(
         "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
+        endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id=ROOT_KEY,
-        aws_secret_access_key=ROOT_SECRET,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )
+    try:
+        s3.list_buckets()
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "InvalidAccessKeyId", err.response
+        return False
+    return True
 
-    def root_accepted() -> bool:
-        try:
-            s3.list_buckets()
-        except botocore.exceptions.ClientError as err:
-            assert err.response["Error"]["Code"] == "InvalidAccessKeyId", err.response
-            return False
-        return True
 
-    assert root_accepted()
-    code, out, err = admin("key", "revoke", ROOT_KEY, addr=metadata)
-    assert (
-        (code, out) == (1, "") and "last active access key of the root user root" in err and "--force" in err
+def test_revoked_key_is_refused_by_the_s3_api(metadata: str, s3_api: str) -> None:
+    assert admin("user", "create", "bob", addr=metadata)[0] == 0
+    code, out, _ = admin("key", "create", "bob", "--json", addr=metadata)
+    key = json.loads(out)
+    assert accepted(s3_api, key["access_key_id"], key["secret_access_key"])
+    assert admin("key", "revoke", key["access_key_id"], addr=metadata)[0] == 0
+    wait_for(
+        lambda: not accepted(s3_api, key["access_key_id"], key["secret_access_key"]),
+        5,
+        "InvalidAccessKeyId once the 0.5 s credential cache expires",
+        interval=0.2,
     )
-    assert root_accepted()
+
+
+def test_root_key_revoke_needs_force_and_activate_brings_it_back(metadata: str, s3_api: str) -> None:
+    assert accepted(s3_api, ROOT_KEY, ROOT_SECRET)
+    code, out, err = admin("key", "revoke", ROOT_KEY, addr=metadata)
+    assert (code, out) == (1, "") and "last active access key of the root user root" in err
+    assert "--force" in err and accepted(s3_api, ROOT_KEY, ROOT_SECRET)
     code, out, err = admin("key", "revoke", ROOT_KEY, "--force", addr=metadata)
     assert code == 0 and err == "" and f"{ROOT_KEY} of root: Inactive" in out
-    wait_for(lambda: not root_accepted(), 5, "InvalidAccessKeyId for the revoked root key", interval=0.2)
+    wait_for(
+        lambda: not accepted(s3_api, ROOT_KEY, ROOT_SECRET),
+        5,
+        "InvalidAccessKeyId for the revoked root key",
+        interval=0.2,
+    )
     code, out, err = admin("key", "activate", ROOT_KEY, addr=metadata)
     assert code == 0 and err == "" and f"{ROOT_KEY} of root: Active" in out
-    wait_for(root_accepted, 5, "the re-activated root key to be accepted again", interval=0.2)
+    wait_for(
+        lambda: accepted(s3_api, ROOT_KEY, ROOT_SECRET),
+        5,
+        "the re-activated root key to be accepted again",
+        interval=0.2,
+    )
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(metadata: str) -> None:
