@@ -1,95 +1,56 @@
 """Errors of the data node, shared by the store (raised) and the typed client (re-raised).
 
-The servicer maps each class to a gRPC status code plus a reason (cairn/rpc.py); the client
-maps them back by reason, never by message text. `REASONS` is that one table.
+Plain Python classes: nothing here knows about gRPC. The RPC edge (`client.ERRORS`, a
+`cairn.rpc.ErrorTable`) gives each a status code and sends the class name as the reason, so a
+client re-raises exactly the class the store raised, never classifying by message text.
 """
 
 from __future__ import annotations
 
 
 class DataNodeError(Exception):
-    """Base of every data node error."""
-
-    reason = "Internal"
+    """Base of every data node error; also what an unexpected server failure becomes."""
 
 
 class ShardNotFound(DataNodeError):
     """No shard is stored under the key."""
 
-    reason = "ShardNotFound"
-
 
 class ShardCorrupt(DataNodeError):
     """A checksum failed on disk or on the wire."""
-
-    reason = "ShardCorrupt"
 
 
 class PieceChecksumMismatch(ShardCorrupt):
     """A piece of a write arrived with a wrong crc32c; the write stored nothing."""
 
-    reason = "PieceChecksumMismatch"
-
 
 class ShardConflict(DataNodeError):
     """The key exists with different bytes."""
-
-    reason = "ShardConflict"
 
 
 class ShardDeleted(ShardConflict):
     """The key was deleted on this node; it is never written again (no resurrection)."""
 
-    reason = "ShardDeleted"
-
 
 class BadShardRequest(DataNodeError):
     """A malformed request: a missing header, a wrong length, a range past the end."""
 
-    reason = "BadRequest"
-
 
 class LengthMismatch(BadShardRequest):
-    reason = "LengthMismatch"
+    """The bytes that arrived are not as many as the header or trailer said."""
 
 
 class InvalidRange(BadShardRequest):
-    reason = "InvalidRange"
+    """A read's offset lies past the shard's end."""
 
 
 class NodeFull(DataNodeError):
     """The write would take the node past its configured capacity."""
 
-    reason = "NodeFull"
-
 
 class DataNodeUnavailable(DataNodeError):
     """Connection failed, deadline exceeded, or the node is stopping."""
 
-    reason = "NodeStopping"
-
 
 class StreamBroken(DataNodeUnavailable):
     """A write stream ended before its trailer (the writer went away); nothing was stored."""
-
-    reason = "StreamBroken"
-
-
-#: reason string -> error class, for the client side of the wire.
-REASONS: dict[str, type[DataNodeError]] = {
-    cls.reason: cls
-    for cls in (
-        DataNodeError,
-        ShardNotFound,
-        ShardCorrupt,
-        PieceChecksumMismatch,
-        ShardConflict,
-        ShardDeleted,
-        BadShardRequest,
-        LengthMismatch,
-        InvalidRange,
-        NodeFull,
-        DataNodeUnavailable,
-        StreamBroken,
-    )
-}

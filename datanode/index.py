@@ -76,7 +76,7 @@ class IndexEntry:
     seq: int
 
     def info(self) -> ShardInfo:
-        return ShardInfo(self.key, self.pg, self.length, self.crc32c, str(self.state))
+        return ShardInfo(self.key, self.pg, self.length, self.crc32c, self.state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from cairn.datanode.errors import (
     ShardDeleted,
     ShardNotFound,
 )
-from cairn.datanode.shards import UNKNOWN_PG, ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.store import ShardRead, StoreStats
 
 
@@ -36,7 +36,7 @@ class _Shard:
     corrupt: bool = False
 
     def info(self, key: ShardKey) -> ShardInfo:
-        return ShardInfo(key, self.pg, len(self.data), self.crc, str(self.state))
+        return ShardInfo(key, self.pg, len(self.data), self.crc, self.state)
 
 
 class MemoryShardStore:
@@ -125,7 +125,7 @@ class MemoryShardStore:
     async def stats(self) -> StoreStats:
         used = sum(len(s.data) for s in self._shards.values())
         live = sum(s.state is ShardState.LIVE for s in self._shards.values())
-        state = "stopping" if self._closed else "full" if used >= self._capacity else "up"
+        state = NodeState.of(self._closed, used, self._capacity)
         return StoreStats(self._capacity, used, live, len(self._shards) - live, 0, 0, state)
 
     async def close(self) -> None:

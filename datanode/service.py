@@ -20,8 +20,8 @@ from cairn import rpc
 from cairn.datanode.config import DataNodeConfig
 from cairn.datanode.heartbeat import Heartbeater, HeartbeatSender, Identity, NodeIdFile
 from cairn.datanode.rpc_server import DataNodeServicer
+from cairn.datanode.shards import FailureDomain
 from cairn.datanode.store import DiskShardStore
-from cairn.proto import common_pb2, datanode_pb2_grpc
 
 log = logging.getLogger("cairn.datanode")
 
@@ -66,10 +66,10 @@ async def run_node(
     servicer = DataNodeServicer(
         store,
         lambda: heartbeater.node_id,
-        common_pb2.FailureDomain(zone=labels.zone, rack=labels.rack, host=labels.resolved_host()),
+        FailureDomain(labels.zone, labels.rack, labels.resolved_host()),
         max_concurrent_writes=config.max_concurrent_writes,
     )
-    datanode_pb2_grpc.add_DataNodeServicer_to_server(servicer, server)
+    servicer.add_to_server(server)
     heartbeat_task: asyncio.Task[None] | None = None
     try:
         port = server.add_insecure_port(config.addr)

@@ -1,9 +1,9 @@
-"""The data node's value types: shard keys, shard descriptions and node statistics.
+"""The data node's value types: shard keys, shard descriptions, node statistics and states.
 
-These frozen dataclasses are what the store, the servicer and the typed client exchange;
-`cairn.datanode.client` re-exports them, so callers never see generated protobuf types.
-Invariants (checked on construction): a blob id is 16 bytes, a shard index and a PG are
-non-negative, lengths are non-negative.
+These frozen dataclasses and enums are what the store, the servicer and the typed client
+exchange; `cairn.datanode.client` re-exports them and converts them to and from messages, so
+callers never see generated protobuf types. Invariant (checked on construction): a shard key's
+blob id is 16 bytes and its index fits 32 bits.
 """
 
 from __future__ import annotations
@@ -18,8 +18,25 @@ UNKNOWN_PG = 2**32 - 1
 
 
 class ShardState(enum.StrEnum):
+    """A stored shard's state: readable, or deleted (a tombstone keeps the key dead)."""
+
     LIVE = "live"
     DEAD = "dead"
+
+
+class NodeState(enum.StrEnum):
+    """What a node says about itself: taking writes, at capacity, or shutting down."""
+
+    UP = "up"
+    FULL = "full"
+    STOPPING = "stopping"
+
+    @classmethod
+    def of(cls, stopping: bool, used_bytes: int, capacity_bytes: int) -> NodeState:
+        """Stopping wins; otherwise full once usage reaches capacity; otherwise up."""
+        if stopping:
+            return cls.STOPPING
+        return cls.FULL if used_bytes >= capacity_bytes else cls.UP
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -47,18 +64,31 @@ class ShardInfo:
     pg: int
     length: int
     crc32c: int  # of the whole shard
-    state: str  # "live" | "dead"
+    state: ShardState
+
+
+@dataclass(frozen=True, slots=True)
+class FailureDomain:
+    """A node's failure-domain labels; a placement group puts its shards on nodes that differ."""
+
+    zone: str
+    rack: str
+    host: str
 
 
 @dataclass(frozen=True, slots=True)
 class NodeStat:
-    """What a node reports about itself."""
+    """What a node reports about itself (the Stat RPC)."""
 
-    node_id: str | None
+    node_id: str | None  # None until the placement service assigned one
     capacity_bytes: int
-    used_bytes: int
+    used_bytes: int  # bytes of volume files on disk (live and dead records)
     live_shards: int
-    state: str  # "up" | "full" | "stopping"
+    state: NodeState
+    dead_shards: int
+    volumes: int
+    sealed_volumes: int
+    labels: FailureDomain
 
 
 @dataclass(frozen=True, slots=True)

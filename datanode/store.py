@@ -48,7 +48,7 @@ from cairn.datanode.errors import (
 from cairn.datanode.index import IndexEntry
 from cairn.datanode.lanes import Lane, PendingRecord
 from cairn.datanode.recovery import INDEX_NAME, recover
-from cairn.datanode.shards import UNKNOWN_PG, ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.staging import MemoryBudget, StagedPayload
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
@@ -71,7 +71,7 @@ class StoreStats:
     dead_shards: int
     volumes: int
     sealed_volumes: int
-    state: str  # "up" | "full" | "stopping"
+    state: NodeState
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +423,7 @@ class DiskShardStore:
     async def stats(self) -> StoreStats:
         counts = await self._run(self._index.counts)
         used = self.used_bytes
-        state = "stopping" if self._closing else "full" if used >= self._capacity else "up"
+        state = NodeState.of(self._closing, used, self._capacity)
         volumes = list(self._volumes.values())
         return StoreStats(
             self._capacity,

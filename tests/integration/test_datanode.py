@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cairn.datanode.client import (
+    ERRORS,
     DataNodeClient,
     DataNodeError,
     DataNodeUnavailable,
@@ -20,6 +21,7 @@ from cairn.datanode.client import (
     ShardKey,
     ShardNotFound,
 )
+from cairn.datanode.errors import PieceChecksumMismatch
 from cairn.proto import datanode_pb2
 from tests.support.procs import ServiceProcess, free_port, wait_for
 
@@ -151,10 +153,9 @@ async def test_bad_pieces_and_broken_streams_store_nothing(
         )
         await call.write(datanode_pb2.WriteShardRequest(piece=datanode_pb2.ShardPiece(data=b"abc", crc32c=1)))
         await call.done_writing()
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(PieceChecksumMismatch) as caught, ERRORS.translated():
             await call
-        assert client._error(caught.value).__class__.__name__ == "PieceChecksumMismatch"
-        assert isinstance(client._error(caught.value), ShardCorrupt)
+        assert isinstance(caught.value, ShardCorrupt)
         with pytest.raises(ShardNotFound):
             await read_all(client, k)
 
@@ -214,7 +215,7 @@ async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[Se
 
         # a bad checksum (raw stub, as a buggy peer would send it) stores nothing
         bad = key(3)
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(PieceChecksumMismatch), ERRORS.translated():
             await client._rpc().PutShard(
                 datanode_pb2.PutShardRequest(
                     header=datanode_pb2.WriteShardHeader(key={"blob_id": bad.blob_id, "index": 3}, pg=4),
@@ -222,7 +223,6 @@ async def test_unary_puts_through_a_real_node(tmp_path: Path, processes: list[Se
                 ),
                 timeout=10,
             )
-        assert client._error(caught.value).__class__.__name__ == "PieceChecksumMismatch"
         with pytest.raises(ShardNotFound):
             await read_all(client, bad)
 

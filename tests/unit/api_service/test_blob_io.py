@@ -24,7 +24,7 @@ from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.checksums import crc32c
 from cairn.datanode.errors import DataNodeUnavailable, ShardConflict, ShardCorrupt, ShardNotFound
-from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
+from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey
 from cairn.erasure import StripeLayout
 
 SMALL = StripeLayout(k=8, m=4, stripe_size=4096)
@@ -125,7 +125,15 @@ class FakeNode:
 
     async def stat(self, timeout: float = 5.0) -> NodeStat:
         return NodeStat(
-            node_id=self.addr, capacity_bytes=0, used_bytes=0, live_shards=len(self.shards), state="up"
+            node_id=self.addr,
+            capacity_bytes=0,
+            used_bytes=0,
+            live_shards=len(self.shards),
+            state=NodeState.UP,
+            dead_shards=0,
+            volumes=0,
+            sealed_volumes=0,
+            labels=FailureDomain("zone-1", "rack-1", self.addr),
         )
 
     async def close(self) -> None:

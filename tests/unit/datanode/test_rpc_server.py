@@ -14,6 +14,7 @@ import pytest
 from cairn import rpc
 from cairn.checksums import crc32c
 from cairn.datanode.client import (
+    ERRORS,
     DataNodeClient,
     DataNodeError,
     DataNodeUnavailable,
@@ -33,17 +34,17 @@ from cairn.datanode.errors import (
 )
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.rpc_server import DataNodeServicer
-from cairn.datanode.shards import WriteResult
-from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
+from cairn.datanode.shards import FailureDomain, WriteResult
+from cairn.proto import common_pb2, datanode_pb2
+
+LABELS = FailureDomain("z", "r", "h")
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[MemoryShardStore, DataNodeClient]]:
     store = MemoryShardStore(capacity_bytes=1_000_000, chunk_bytes=1000)
     server = rpc.server()
-    datanode_pb2_grpc.add_DataNodeServicer_to_server(
-        DataNodeServicer(store, lambda: "node-1", common_pb2.FailureDomain(zone="z")), server
-    )
+    DataNodeServicer(store, lambda: "node-1", LABELS).add_to_server(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     client = DataNodeClient(f"127.0.0.1:{port}")
@@ -74,7 +75,7 @@ async def test_round_trip_and_error_mapping(served: tuple[MemoryShardStore, Data
         await client.write_shard(k, 4, chunks(data[::-1]))
     with pytest.raises(InvalidRange):
         await read(client, k, 10_001)
-    with pytest.raises(ShardNotFound):
+    with pytest.raises(ShardNotFound, match=f"^{client.addr}: no shard "):  # names the node
         await read(client, ShardKey(os.urandom(16), 0))
     with pytest.raises(NodeFull):
         await client.write_shard(ShardKey(os.urandom(16), 0), 4, chunks(b"x" * 1_000_000))
@@ -107,7 +108,7 @@ async def raw_write(
     await call.done_writing()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
-    return client._error(caught.value)
+    return ERRORS.error_of(caught.value)
 
 
 def piece(data: bytes) -> datanode_pb2.WriteShardRequest:
@@ -175,7 +176,7 @@ async def test_one_piece_shards_go_as_unary_put_and_map_errors_alike(
 async def raw_put(client: DataNodeClient, request: datanode_pb2.PutShardRequest) -> Exception:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await client._rpc().PutShard(request, timeout=5)
-    return client._error(caught.value)
+    return ERRORS.error_of(caught.value)
 
 
 async def test_a_bad_put_stores_nothing(served: tuple[MemoryShardStore, DataNodeClient]) -> None:
@@ -233,12 +234,7 @@ async def test_no_more_than_max_concurrent_writes_reach_the_store() -> None:
 
     store = Gated()
     server = rpc.server()
-    datanode_pb2_grpc.add_DataNodeServicer_to_server(
-        DataNodeServicer(
-            store, lambda: "node-1", common_pb2.FailureDomain(zone="z"), max_concurrent_writes=2
-        ),
-        server,
-    )
+    DataNodeServicer(store, lambda: "node-1", LABELS, max_concurrent_writes=2).add_to_server(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     client = DataNodeClient(f"127.0.0.1:{port}")
