@@ -16,6 +16,7 @@ the conversions between messages and dataclasses (`*_to_pb` / `*_from_pb`). The 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 
@@ -212,7 +213,17 @@ class DataNodeClient:
         call = self._rpc().WriteShard(timeout=timeout)
         try:
             with self._translated():
-                await _send(call, key, pg, pieces)
+                try:
+                    await _send(call, key, pg, pieces)
+                except (asyncio.InvalidStateError, grpc.RpcError) as failed:
+                    # The node ended the call while pieces were still going out (it refused
+                    # the write early, e.g. it is stopping): grpc fails the next send with
+                    # "RPC already finished", or a send in flight with a local INTERNAL, and
+                    # the call's own status says why. (If the node's status lands while a
+                    # send is in flight, grpc may keep only the local INTERNAL: a plain
+                    # DataNodeError then.)
+                    await call
+                    raise failed  # a call ends OK only after its trailer: not reached
                 reply = await call
                 return info_from_pb(reply.shard)
         except BaseException:

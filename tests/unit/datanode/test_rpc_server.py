@@ -258,3 +258,35 @@ async def test_no_more_than_max_concurrent_writes_reach_the_store() -> None:
     finally:
         await client.close()
         await server.stop(None)
+
+
+async def test_a_stream_the_node_refuses_early_fails_with_the_nodes_error() -> None:
+    """The node ends a WriteShard call right after its header (here: it is stopping) while the
+    writer still has pieces to send. The writer gets the node's own error; it used to get a
+    bare asyncio.InvalidStateError from grpc ("RPC already finished"), no DataNodeError at all."""
+    refused = asyncio.Event()
+
+    class Stopping(MemoryShardStore):
+        async def write(self, *args: Any, **kwargs: Any) -> WriteResult:
+            refused.set()
+            raise DataNodeUnavailable("the data node is stopping")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield b""  # two empty pieces: the client opens a stream and sends only its header
+        yield b""
+        await refused.wait()
+        for _ in range(500):  # at most 5 s; the node's answer arrives long before
+            await asyncio.sleep(0.01)
+            yield os.urandom(1000)
+
+    server = rpc.server()
+    DataNodeServicer(Stopping(), lambda: "node-1", LABELS).add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    client = DataNodeClient(f"127.0.0.1:{port}")
+    try:
+        with pytest.raises(DataNodeUnavailable, match="the data node is stopping"):
+            await client.write_shard(ShardKey(os.urandom(16), 0), 1, pieces(), timeout=10)
+    finally:
+        await client.close()
+        await server.stop(None)
