@@ -28,7 +28,7 @@ from cairn.erasure import ErasureCodec, StripeLayout
 
 
 class DataNodeLike(Protocol):
-    """The typed data node client as agreed in notes/interfaces.md (cairn.datanode.client)."""
+    """The typed data node client (`cairn.datanode.client.DataNodeClient`, contract in proto/datanode.proto)."""
 
     async def write_shard(
         self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float = 60.0

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from cairn import logs
+from cairn import logs, ports
 from cairn.datanode.config import load_config
 from cairn.datanode.heartbeat import HeartbeatSender, NodeIdFile
 from cairn.datanode.service import run_node
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument("--data-dir", type=Path, help="volumes, index and node_id live here")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="gRPC port")
+    parser.add_argument("--port", type=int, help=f"gRPC port (default {ports.DATANODE})")
     parser.add_argument("--advertise-addr", help="host:port announced to placement (default: --host:--port)")
     parser.add_argument("--zone", help="failure-domain zone label")
     parser.add_argument("--rack", help="failure-domain rack label")

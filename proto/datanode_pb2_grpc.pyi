@@ -5,16 +5,18 @@ The data node's contract: shard storage over gRPC.
 
 Bytes flow as streams of pieces, each carrying the CRC32C of its own bytes; the receiver
 checks every piece where it arrives. Errors carry a status code plus a machine-readable
-reason in the trailing metadata key `cairn-reason` (see cairn/rpc.py):
+reason, the name of the error class in datanode/errors.py, in the trailing metadata key
+`cairn-reason` (see cairn/rpc.py; the table is `ERRORS` in datanode/client.py):
   NOT_FOUND           ShardNotFound          no such shard
   DATA_LOSS           ShardCorrupt           a checksum failed on disk
   DATA_LOSS           PieceChecksumMismatch  a written piece's crc32c is wrong; nothing stored
   FAILED_PRECONDITION ShardConflict          the key exists with different bytes
   FAILED_PRECONDITION ShardDeleted           the key was deleted on this node
-  INVALID_ARGUMENT    BadRequest / LengthMismatch / InvalidRange
+  INVALID_ARGUMENT    BadShardRequest / LengthMismatch / InvalidRange
   RESOURCE_EXHAUSTED  NodeFull               the write would exceed the node's capacity
-  UNAVAILABLE         NodeStopping           the node is shutting down
+  UNAVAILABLE         DataNodeUnavailable    the node is shutting down
   UNAVAILABLE         StreamBroken           a write stream ended without its trailer
+  INTERNAL            InternalError          anything unexpected (logged by the node)
 
 Only additive changes: a later issue adds compaction RPCs to this service.
 """
