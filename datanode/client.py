@@ -41,12 +41,15 @@ __all__ = [
     "DataNodeClient",
     "DataNodeError",
     "DataNodeUnavailable",
+    "FailureDomain",
     "NodeStat",
+    "NodeState",
     "ShardConflict",
     "ShardCorrupt",
     "ShardInfo",
     "ShardKey",
     "ShardNotFound",
+    "ShardState",
 ]
 
 #: Pieces larger than this are split before sending (gRPC messages stay small).
