@@ -24,7 +24,7 @@ from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.checksums import crc32c
 from cairn.datanode.errors import DataNodeUnavailable, ShardConflict, ShardCorrupt, ShardNotFound
-from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey
+from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey, ShardState
 from cairn.erasure import StripeLayout
 
 SMALL = StripeLayout(k=8, m=4, stripe_size=4096)
@@ -84,7 +84,7 @@ class FakeNode:
             raise ShardConflict(str(key))
         else:
             self.shards[key] = data
-        return ShardInfo(key=key, pg=pg, length=length, crc32c=crc32c(data), state="live")
+        return ShardInfo(key=key, pg=pg, length=length, crc32c=crc32c(data), state=ShardState.LIVE)
 
     async def read_shard(
         self, key: ShardKey, offset: int = 0, length: int | None = None, timeout: float = 30.0
