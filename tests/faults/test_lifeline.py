@@ -27,7 +27,7 @@ class Started:
     """Processes a test started; the fixture kills whatever is left, by pid."""
 
     def __init__(self) -> None:
-        self.parents: Started = []
+        self.parents: list[subprocess.Popen[str]] = []
         self.children: list[int] = []
 
 
@@ -85,7 +85,9 @@ def test_a_service_dies_with_its_killed_supervisor(parents: Started, mode: str) 
     assert pid_alive(child)
     kill_parent(parents, parent)
     wait_for(lambda: not pid_alive(child), GONE_WITHIN_S, f"child {child} to exit after its parent died")
-    assert port_free("127.0.0.1", port)
+    # A multi-threaded child is a zombie (not alive) once its main thread exits; its sockets close when
+    # its last thread does, a moment later.
+    wait_for(lambda: port_free("127.0.0.1", port), GONE_WITHIN_S, f"the child's port {port} to be free")
 
 
 def test_a_service_ignoring_sigterm_is_killed_with_its_workers_after_the_grace(
