@@ -36,6 +36,7 @@ import grpc.aio
 from cairn.raft import rpc_server
 from cairn.raft.config import RaftConfig
 from cairn.raft.core import Raft
+from cairn.raft.errors import RaftStopped, WrongReplica
 from cairn.raft.messages import (
     EntryType,
     Membership,
@@ -211,16 +212,16 @@ class RaftNode:
         except TimeoutError:
             raise NoQuorum(f"{what} within {timeout}s") from None
 
-    def _deliver(self, message: Message) -> str | None:
+    def _deliver(self, message: Message) -> None:
+        """Queue a message from a peer for the core (the transport's servicer calls this)."""
         if not self._running:
-            return "RaftStopped"
+            raise RaftStopped(f"raft replica {self._id} is not running")
         if message.to != self._id:
-            return "WrongReplica"
+            raise WrongReplica(f"a message for {message.to!r} reached replica {self._id!r}")
         if self._transport is not None:
             self._transport.heard_from(message.frm)
         if len(self._inbox) < _MAX_INBOX:
             self._enqueue("msg", message, None)
-        return None
 
     def _report_unreachable(self, peer: str) -> None:
         self._enqueue("unreachable", peer, None)

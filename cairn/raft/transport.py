@@ -19,8 +19,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
-from cairn.raft.client import PeerClient, PeerUnavailable
+from cairn.raft.client import PeerClient
 from cairn.raft.config import RaftConfig
+from cairn.raft.errors import PeerUnavailable
 from cairn.raft.messages import Message, MessageType
 
 log = logging.getLogger(__name__)
