@@ -11,11 +11,10 @@ from pathlib import Path
 
 from cairn import logs
 from cairn.config import load
+from cairn.placement import rpc_server
 from cairn.placement.config import PlacementConfig
-from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
-from cairn.proto import placement_pb2_grpc
 from cairn.raft.node import RaftNode
 from cairn.rpc import server as grpc_server
 
@@ -46,7 +45,7 @@ async def serve(config: PlacementConfig) -> None:
     raft = RaftNode(config.id, config.peer_map(), config.data_dir / "raft", machine, config.raft)
     service = PlacementService(config, machine, raft, config.peer_map())
     server = grpc_server()
-    placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), server)
+    rpc_server.add_to_server(server, service)
     raft.add_to_server(server)
     bound = server.add_insecure_port(f"{config.host}:{config.port}")
     await server.start()

@@ -1,33 +1,59 @@
 """Typed async client of the placement service, used by data nodes, the API service and the admin CLI.
 
+This module and `rpc_server.py` are the only placement modules that touch generated code; the
+conversions between messages and the domain's values (`cluster_map.py`), and `ERRORS`, the
+service's one table of domain errors and status codes, live here and serve both sides.
+
 - Writes (heartbeat, node commands, cluster creation) go to the leader. The client remembers which
-  replica led last; a follower's NotLeader answer names the leader (`cairn-leader` metadata) and the
-  client follows it; an unreachable replica or an election in progress makes it try the next
-  replica, with short pauses, until the call's timeout. Then it raises PlacementUnavailable.
+  replica led last; a follower's NotLeader answer names the leader (`cairn-leader` trailing
+  metadata) and the client follows it; an unreachable replica or an election in progress makes it
+  try the next replica, with short pauses, until the call's timeout. Then it raises
+  PlacementUnavailable.
 - Reads of the map go to any replica (the last leader first). The map is cached by epoch: the
   client sends its cached epoch and the server answers "not modified" when nothing changed; a map
   older than the cached one (from a lagging follower) is never returned, so epochs only move forward.
 - `cluster_map(min_epoch=E)` returns the cache without a call when it is already at epoch >= E;
   with `wait_s > 0` the server holds the call until its epoch reaches E (long poll).
+- Refusals raise their `PlacementError` class (NodeNotFound, InsufficientDomains, ...).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 import grpc
 import grpc.aio
 
-from cairn.placement.cluster_map import ClusterMap, HeartbeatReply, NodeInfo
+from cairn.placement.cluster_map import (
+    BlobPlacement,
+    ClusterMap,
+    HeartbeatReply,
+    NodeAction,
+    NodeInfo,
+    NodeReport,
+    NodeState,
+    ReplicaState,
+)
+from cairn.placement.errors import (
+    BadRequest,
+    InternalError,
+    NodeNotFound,
+    PlacementError,
+    PlacementUnavailable,
+)
 from cairn.proto import common_pb2, placement_pb2, placement_pb2_grpc
-from cairn.rpc import channel, reason_of, status_of
+from cairn.replication import NoQuorum, NotLeader, PeerStatus
+from cairn.rpc import ErrorTable, channel
 
 __all__ = [
+    "ERRORS",
     "ClusterMap",
     "HeartbeatReply",
+    "NodeAction",
     "NodeInfo",
+    "NodeState",
     "PlacementClient",
     "PlacementError",
     "PlacementUnavailable",
@@ -35,47 +61,65 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Trailing metadata of a NotLeader refusal: the leader's "host:port", when known.
 LEADER_KEY = "cairn-leader"
+
+
+def _leader_hint(exc: Exception) -> Sequence[tuple[str, str]]:
+    if isinstance(exc, NotLeader) and exc.leader_addr:
+        return ((LEADER_KEY, exc.leader_addr),)
+    return ()
+
+
+def _rebuild(cls: type[Exception], message: str, trailers: Mapping[str, str]) -> Exception:
+    if cls is NotLeader:
+        return NotLeader(None, trailers.get(LEADER_KEY))
+    return cls(message)
+
+
+ERRORS = ErrorTable(
+    {
+        NotLeader: grpc.StatusCode.FAILED_PRECONDITION,
+        NoQuorum: grpc.StatusCode.UNAVAILABLE,
+        NodeNotFound: grpc.StatusCode.NOT_FOUND,
+        BadRequest: grpc.StatusCode.INVALID_ARGUMENT,
+        PlacementError: grpc.StatusCode.FAILED_PRECONDITION,  # NodeRemoved, AlreadyCreated, ...
+    },
+    unavailable=PlacementUnavailable,
+    internal=InternalError,
+    encode=_leader_hint,
+    decode=_rebuild,
+)
+
+# -- messages <-> values (both directions, for the client and the servicer) ---------------------
+
 _ACTIONS = {
-    "drain": placement_pb2.NODE_ACTION_DRAIN,
-    "out": placement_pb2.NODE_ACTION_OUT,
-    "in": placement_pb2.NODE_ACTION_IN,
-    "remove": placement_pb2.NODE_ACTION_REMOVE,
+    NodeAction.DRAIN: placement_pb2.NODE_ACTION_DRAIN,
+    NodeAction.OUT: placement_pb2.NODE_ACTION_OUT,
+    NodeAction.IN: placement_pb2.NODE_ACTION_IN,
+    NodeAction.REMOVE: placement_pb2.NODE_ACTION_REMOVE,
 }
-#: gRPC codes meaning "this replica cannot answer now, try another".
-_RETRY_ELSEWHERE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+_ACTIONS_FROM_PB = {pb: action for action, pb in _ACTIONS.items()}
 
 
-class PlacementUnavailable(Exception):
-    """No replica reachable, or no leader (no quorum) for a write."""
+def action_from_pb(action: placement_pb2.NodeAction) -> NodeAction:
+    found = _ACTIONS_FROM_PB.get(action)
+    if found is None:
+        raise BadRequest(f"unknown node action {action}")
+    return found
 
 
-class PlacementError(Exception):
-    """The placement service refused a request; `reason` is machine-readable (e.g. NodeNotFound)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class ReplicaState:
-    """One replica's answer to GetStatus (or `reachable=False` with the error)."""
-
-    def __init__(self, addr: str, reply: placement_pb2.GetStatusResponse | None, error: str = "") -> None:
-        self.addr = addr
-        self.reachable = reply is not None
-        self.error = error
-        self.id = reply.replica_id if reply else ""
-        self.role = reply.role if reply else ""
-        self.term = reply.term if reply else 0
-        self.leader_id = reply.leader_id if reply else ""
-        self.leader_addr = reply.leader_addr if reply else ""
-        self.commit_index = reply.commit_index if reply else 0
-        self.applied_index = reply.applied_index if reply else 0
-        self.epoch = reply.epoch if reply else 0
-        self.map_created = reply.map_created if reply else False
-        self.config_width = reply.config_k + reply.config_m if reply else 0  # k+m the map is created with
-        self.peers = [(p.id, p.addr, p.reachable, p.match_index) for p in reply.peers] if reply else []
+def node_to_pb(node: NodeInfo) -> placement_pb2.Node:
+    return placement_pb2.Node(
+        id=node.id,
+        addr=node.addr,
+        domain=common_pb2.FailureDomain(zone=node.zone, rack=node.rack, host=node.host),
+        state=node.state.value,
+        capacity_bytes=node.capacity_bytes,
+        used_bytes=node.used_bytes,
+        last_heartbeat_ms=node.last_heartbeat_ms,
+    )
 
 
 def node_from_pb(node: placement_pb2.Node) -> NodeInfo:
@@ -85,10 +129,21 @@ def node_from_pb(node: placement_pb2.Node) -> NodeInfo:
         node.domain.zone,
         node.domain.rack,
         node.domain.host,
-        node.state,
+        NodeState(node.state),
         node.capacity_bytes,
         node.used_bytes,
         node.last_heartbeat_ms,
+    )
+
+
+def map_to_pb(cmap: ClusterMap) -> placement_pb2.ClusterMap:
+    return placement_pb2.ClusterMap(
+        epoch=cmap.epoch,
+        k=cmap.k,
+        m=cmap.m,
+        pg_count=cmap.pg_count,
+        nodes=[node_to_pb(n) for n in cmap.nodes.values()],
+        pgs=[placement_pb2.PgRow(node_ids=list(row)) for row in cmap.pgs],
     )
 
 
@@ -97,16 +152,96 @@ def map_from_pb(pb: placement_pb2.ClusterMap) -> ClusterMap:
     return ClusterMap(pb.epoch, pb.k, pb.m, pb.pg_count, nodes, tuple(tuple(r.node_ids) for r in pb.pgs))
 
 
+def report_to_pb(report: NodeReport) -> placement_pb2.HeartbeatRequest:
+    return placement_pb2.HeartbeatRequest(
+        node_id=report.node_id or "",
+        addr=report.addr,
+        domain=common_pb2.FailureDomain(zone=report.zone, rack=report.rack, host=report.host),
+        capacity_bytes=report.capacity_bytes,
+        used_bytes=report.used_bytes,
+    )
+
+
+def report_from_pb(request: placement_pb2.HeartbeatRequest) -> NodeReport:
+    if not request.addr:
+        raise BadRequest("heartbeat without an address")
+    domain = request.domain
+    return NodeReport(
+        request.node_id or None,
+        request.addr,
+        domain.zone,
+        domain.rack,
+        domain.host or request.addr,
+        request.capacity_bytes,
+        request.used_bytes,
+    )
+
+
+def placement_to_pb(placement: BlobPlacement) -> placement_pb2.GetPlacementResponse:
+    nodes = [node_to_pb(n) if n is not None else placement_pb2.Node() for n in placement.nodes]
+    return placement_pb2.GetPlacementResponse(epoch=placement.epoch, pg=placement.pg, nodes=nodes)
+
+
+def placement_from_pb(reply: placement_pb2.GetPlacementResponse) -> BlobPlacement:
+    nodes = tuple(node_from_pb(n) if n.id else None for n in reply.nodes)
+    return BlobPlacement(reply.epoch, reply.pg, nodes)
+
+
+def replica_state_to_pb(state: ReplicaState) -> placement_pb2.GetStatusResponse:
+    return placement_pb2.GetStatusResponse(
+        replica_id=state.id,
+        role=state.role,
+        term=state.term,
+        leader_id=state.leader_id,
+        leader_addr=state.leader_addr,
+        commit_index=state.commit_index,
+        applied_index=state.applied_index,
+        epoch=state.epoch,
+        map_created=state.map_created,
+        config_k=state.config_k,
+        config_m=state.config_m,
+        config_pg_count=state.config_pg_count,
+        peers=[
+            placement_pb2.ReplicaHealth(
+                id=p.id, addr=p.addr, reachable=p.reachable, match_index=p.match_index
+            )
+            for p in state.peers
+        ],
+    )
+
+
+def replica_state_from_pb(addr: str, reply: placement_pb2.GetStatusResponse) -> ReplicaState:
+    """The state of the replica at `addr` (the address the caller reached it at)."""
+    return ReplicaState(
+        addr=addr,
+        reachable=True,
+        id=reply.replica_id,
+        role=reply.role,
+        term=reply.term,
+        leader_id=reply.leader_id,
+        leader_addr=reply.leader_addr,
+        commit_index=reply.commit_index,
+        applied_index=reply.applied_index,
+        epoch=reply.epoch,
+        map_created=reply.map_created,
+        config_k=reply.config_k,
+        config_m=reply.config_m,
+        config_pg_count=reply.config_pg_count,
+        peers=tuple(PeerStatus(p.id, p.addr, p.reachable, p.match_index) for p in reply.peers),
+    )
+
+
+# -- the client --------------------------------------------------------------------------------
+
+
 class PlacementClient:
     def __init__(self, addrs: Sequence[str]) -> None:
         if not addrs:
             raise ValueError("PlacementClient needs at least one replica address")
         self._addrs = list(dict.fromkeys(addrs))
         self._leader: str | None = None
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._channels: dict[str, tuple[grpc.aio.Channel, placement_pb2_grpc.PlacementAsyncStub]] = {}
         self._map: ClusterMap | None = None
-
-    # -- the agreed interface -------------------------------------------------------------------
 
     async def heartbeat(
         self,
@@ -119,17 +254,13 @@ class PlacementClient:
         used_bytes: int,
         timeout: float = 5.0,
     ) -> HeartbeatReply:
-        request = placement_pb2.HeartbeatRequest(
-            node_id=node_id or "",
-            addr=addr,
-            domain=common_pb2.FailureDomain(zone=zone, rack=rack, host=host),
-            capacity_bytes=capacity_bytes,
-            used_bytes=used_bytes,
-        )
+        """Report a data node alive (node_id None on its first heartbeat: the reply assigns one)."""
+        request = report_to_pb(NodeReport(node_id, addr, zone, rack, host, capacity_bytes, used_bytes))
         reply = await self._write(lambda stub, t: stub.Heartbeat(request, timeout=t), timeout)
         return HeartbeatReply(reply.node_id, reply.epoch)
 
     async def cluster_map(self, min_epoch: int = 0, wait_s: float = 0.0) -> ClusterMap:
+        """The map (cached by epoch); with `wait_s` > 0 waits for epoch `min_epoch` (long poll)."""
         cached = self._map
         if cached is not None and min_epoch > 0 and cached.epoch >= min_epoch:
             return cached
@@ -146,55 +277,61 @@ class PlacementClient:
         self._map = map_from_pb(reply.map)
         return self._map
 
-    async def close(self) -> None:
-        channels, self._channels = list(self._channels.values()), {}
-        for ch in channels:
-            await ch.close()
+    async def placement_of(self, blob_id: bytes, timeout: float = 5.0) -> BlobPlacement:
+        """One blob's PG and nodes, as a replica's map has them (MapNotCreated before creation)."""
+        request = placement_pb2.GetPlacementRequest(blob_id=blob_id)
+        reply = await self._read(lambda stub, t: stub.GetPlacement(request, timeout=t), timeout, timeout)
+        return placement_from_pb(reply)
 
-    # -- operator calls (admin CLI) -------------------------------------------------------------
-
-    async def node_command(self, node_id: str, action: str, timeout: float = 10.0) -> int:
-        """drain | out | in | remove a node; returns the new epoch. Raises PlacementError/Unavailable."""
-        if action not in _ACTIONS:
-            raise ValueError(f"unknown node action {action!r}")
+    async def node_command(self, node_id: str, action: NodeAction, timeout: float = 10.0) -> int:
+        """Drain, out, in or remove a node; returns the new epoch (NodeNotFound, NodeRemoved, ...)."""
         request = placement_pb2.NodeCommandRequest(node_id=node_id, action=_ACTIONS[action])
         reply = await self._write(lambda stub, t: stub.NodeCommand(request, timeout=t), timeout)
-        return int(reply.epoch)
+        return reply.epoch
 
     async def create_cluster(self, timeout: float = 10.0) -> int:
-        """Create the PG table now; returns the new epoch (PlacementError InsufficientDomains if too few)."""
+        """Create the PG table now; returns the new epoch (InsufficientDomains if too few hosts)."""
         request = placement_pb2.CreateClusterRequest()
         reply = await self._write(lambda stub, t: stub.CreateCluster(request, timeout=t), timeout)
-        return int(reply.epoch)
+        return reply.epoch
 
     async def replica_states(self, timeout: float = 2.0) -> list[ReplicaState]:
         """Every replica's status, asked in parallel; unreachable ones are marked so."""
 
         async def one(addr: str) -> ReplicaState:
             try:
-                stub = placement_pb2_grpc.PlacementStub(self._channel(addr))
-                return ReplicaState(
-                    addr, await stub.GetStatus(placement_pb2.GetStatusRequest(), timeout=timeout)
-                )
-            except grpc.RpcError as err:
+                with ERRORS.translated():
+                    reply = await self._stub(addr).GetStatus(
+                        placement_pb2.GetStatusRequest(), timeout=timeout
+                    )
+            except PlacementUnavailable:
                 self._drop(addr)
-                return ReplicaState(addr, None, _brief(err))
+                return ReplicaState(addr, reachable=False, error="unreachable")
+            except PlacementError as exc:
+                return ReplicaState(addr, reachable=False, error=f"failed ({exc.reason})")
+            return replica_state_from_pb(addr, reply)
 
         return list(await asyncio.gather(*(one(a) for a in self._addrs)))
 
+    async def close(self) -> None:
+        channels, self._channels = [ch for ch, _ in self._channels.values()], {}
+        for ch in channels:
+            await ch.close()
+
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _channel(self, addr: str) -> grpc.aio.Channel:
-        ch = self._channels.get(addr)
-        if ch is None:
-            ch = self._channels[addr] = channel(addr)
-        return ch
+    def _stub(self, addr: str) -> placement_pb2_grpc.PlacementAsyncStub:
+        entry = self._channels.get(addr)
+        if entry is None:
+            ch = channel(addr)
+            entry = self._channels[addr] = (ch, placement_pb2_grpc.PlacementStub(ch))
+        return entry[1]
 
     def _drop(self, addr: str) -> None:
         # A fresh channel reconnects at once; a failed one would wait out gRPC's reconnect backoff.
-        ch = self._channels.pop(addr, None)
-        if ch is not None:
-            asyncio.get_running_loop().create_task(ch.close())
+        entry = self._channels.pop(addr, None)
+        if entry is not None:
+            asyncio.get_running_loop().create_task(entry[0].close())
 
     def _order(self) -> list[str]:
         first = [self._leader] if self._leader else []
@@ -202,7 +339,7 @@ class PlacementClient:
 
     async def _read(
         self,
-        call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]],
+        call: Callable[[placement_pb2_grpc.PlacementAsyncStub, float], Awaitable[T]],
         timeout: float,
         attempt: float,
     ) -> T:
@@ -214,21 +351,18 @@ class PlacementClient:
             if remaining <= 0:
                 break
             try:
-                # a hung (e.g. paused) replica costs one attempt, not the whole timeout
-                return await call(
-                    placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, attempt)
-                )
-            except grpc.RpcError as err:
-                if status_of(err) not in _RETRY_ELSEWHERE:
-                    raise _refusal(err) from None
+                with ERRORS.translated():
+                    # a hung (e.g. paused) replica costs one attempt, not the whole timeout
+                    return await call(self._stub(addr), min(remaining, attempt))
+            except PlacementUnavailable:
                 self._drop(addr)
                 if self._leader == addr:
                     self._leader = None
-                errors.append(f"{addr} {_brief(err)}")
+                errors.append(f"{addr} unreachable")
         raise PlacementUnavailable(f"placement service unreachable: {', '.join(errors) or 'timed out'}")
 
     async def _write(
-        self, call: Callable[[placement_pb2_grpc.PlacementStub, float], Awaitable[T]], timeout: float
+        self, call: Callable[[placement_pb2_grpc.PlacementAsyncStub, float], Awaitable[T]], timeout: float
     ) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -244,34 +378,26 @@ class PlacementClient:
                 if remaining <= 0:
                     break
                 try:
-                    result = await call(
-                        placement_pb2_grpc.PlacementStub(self._channel(addr)), min(remaining, 5.0)
-                    )
+                    with ERRORS.translated():
+                        result = await call(self._stub(addr), min(remaining, 5.0))
                     self._leader = addr
                     return result
-                except grpc.RpcError as err:
-                    reason = reason_of(err)
-                    if reason == "NotLeader":
-                        leader = _leader_of(err)
-                        last = (
-                            f"{addr} is not the leader (leader: {leader or 'unknown, election in progress'})"
-                        )
-                        if leader and leader != addr:
-                            if leader not in self._addrs:
-                                self._addrs.append(leader)
-                            self._leader, redirected = leader, True
-                            break
-                        continue
-                    if reason == "NoQuorum":
-                        last = f"{addr}: {_details(err)}"
-                        continue
-                    if status_of(err) not in _RETRY_ELSEWHERE:
-                        raise _refusal(err) from None
+                except NotLeader as exc:
+                    leader = exc.leader_addr
+                    last = f"{addr} is not the leader (leader: {leader or 'unknown, election in progress'})"
+                    if leader and leader != addr:
+                        if leader not in self._addrs:
+                            self._addrs.append(leader)
+                        self._leader, redirected = leader, True
+                        break
+                except NoQuorum as exc:
+                    last = f"{addr}: {exc}"
+                except PlacementUnavailable:
                     self._drop(addr)
                     unreachable += 1
                     if self._leader == addr:
                         self._leader = None
-                    last = f"{addr} {_brief(err)}"
+                    last = f"{addr} unreachable"
             remaining = deadline - loop.time()
             dead_rounds = dead_rounds + 1 if unreachable == len(self._addrs) else 0
             if dead_rounds >= 3:  # nobody answers at all: fail fast
@@ -282,27 +408,3 @@ class PlacementClient:
             if not redirected or redirects > 2:  # stale leader hints can point back and forth
                 await asyncio.sleep(min(pause, remaining))
                 pause = min(pause * 2, 0.5)
-
-
-def _leader_of(err: grpc.RpcError) -> str | None:
-    for key, value in (err.trailing_metadata() or ()) if hasattr(err, "trailing_metadata") else ():
-        if key == LEADER_KEY:
-            return value if isinstance(value, str) else value.decode()
-    return None
-
-
-def _details(err: grpc.RpcError) -> str:
-    details = err.details() if hasattr(err, "details") else None
-    return str(details or status_of(err) or err)
-
-
-def _brief(err: grpc.RpcError) -> str:
-    """A short description of a transport failure, for messages."""
-    code = status_of(err)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return "unreachable"
-    return f"failed ({code.name.lower().replace('_', ' ') if code else 'error'})"
-
-
-def _refusal(err: grpc.RpcError) -> PlacementError:
-    return PlacementError(reason_of(err) or str(status_of(err)), _details(err))

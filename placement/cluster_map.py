@@ -1,6 +1,7 @@
-"""The cluster map as clients see it: data nodes, their failure domains and health, and the PG table.
+"""The cluster map as clients see it: data nodes, their failure domains and state, and the PG table.
 
-These are immutable values (frozen, slotted dataclasses). The placement state machine builds a new
+These are immutable values (frozen, slotted dataclasses), with the node states and operator actions
+as enums, plus what one replica reports about itself (`ReplicaState`). The placement state machine builds a new
 `ClusterMap` after every change, each with a larger `epoch`; a map with a given epoch never changes.
 Invariants:
 - `pgs` is empty until the cluster is created; afterwards it has exactly `pg_count` rows of `k + m`
@@ -12,26 +13,58 @@ Invariants:
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: Node states: `up` serves and takes new slots; `down` missed heartbeats (keeps its slots, reads
-#: skip it); `draining` serves but takes no new slots; `out` holds no slots.
-UP, DOWN, OUT, DRAINING = "up", "down", "out", "draining"
-NODE_STATES = (UP, DOWN, OUT, DRAINING)
+from cairn.placement.errors import MapNotCreated
+from cairn.replication import PeerStatus
+
+
+class NodeState(enum.StrEnum):
+    """A node's state as clients see it (the state machine derives it from health and admin state).
+
+    `up` serves and takes new slots; `down` missed heartbeats (keeps its slots, reads skip it);
+    `out` holds no slots; `draining` serves but takes no new slots. The values are the words the
+    wire, the admin CLI and its JSON use.
+    """
+
+    UP = "up"
+    DOWN = "down"
+    OUT = "out"
+    DRAINING = "draining"
+
 
 #: States whose nodes answer reads and writes for the slots they hold.
-SERVING_STATES = frozenset({UP, DRAINING})
+SERVING_STATES = frozenset({NodeState.UP, NodeState.DRAINING})
 
 
-class MapNotCreated(Exception):
-    """The cluster map has no placement groups yet (too few failure domains have heart-beaten)."""
+class NodeAction(enum.StrEnum):
+    """An operator's command on one node (`cairn admin node ACTION ID`)."""
+
+    DRAIN = "drain"  # keep serving, take no new slots
+    OUT = "out"  # give up every slot (the data is rebuilt elsewhere)
+    IN = "in"  # take slots again
+    REMOVE = "remove"  # forget the node; its id is never reused
+
+
+@dataclass(frozen=True, slots=True)
+class NodeReport:
+    """What a data node's heartbeat says about it (`node_id` None until it has been given one)."""
+
+    node_id: str | None
+    addr: str  # data node gRPC "host:port"
+    zone: str
+    rack: str
+    host: str
+    capacity_bytes: int
+    used_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatReply:
-    node_id: str
+    node_id: str  # the node's id (assigned on its first heartbeat)
     epoch: int
 
 
@@ -42,7 +75,7 @@ class NodeInfo:
     zone: str
     rack: str
     host: str
-    state: str  # "up" | "down" | "out" | "draining"
+    state: NodeState
     capacity_bytes: int
     used_bytes: int
     last_heartbeat_ms: int
@@ -95,3 +128,39 @@ class ClusterMap:
                 if node_id:
                     counts[node_id] = counts.get(node_id, 0) + 1
         return counts
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaState:
+    """What one placement replica reports about itself (GetStatus), or that it did not answer."""
+
+    addr: str
+    reachable: bool
+    error: str = ""  # why it did not answer ("" when reachable)
+    id: str = ""
+    role: str = ""  # "leader" | "follower" | "candidate" | "pre-candidate"
+    term: int = 0
+    leader_id: str = ""
+    leader_addr: str = ""
+    commit_index: int = 0
+    applied_index: int = 0
+    epoch: int = 0
+    map_created: bool = False
+    config_k: int = 0  # the layout this replica would create the map with
+    config_m: int = 0
+    config_pg_count: int = 0
+    peers: tuple[PeerStatus, ...] = ()  # as the leader sees them (empty on a follower)
+
+    @property
+    def config_width(self) -> int:
+        """k + m of the layout this replica would create the map with."""
+        return self.config_k + self.config_m
+
+
+@dataclass(frozen=True, slots=True)
+class BlobPlacement:
+    """Where one blob lives in the map of `epoch`: its PG and the PG's nodes in slot order."""
+
+    epoch: int
+    pg: int
+    nodes: tuple[NodeInfo | None, ...]  # None for an unplaced slot

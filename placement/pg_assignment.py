@@ -29,24 +29,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from cairn.placement.cluster_map import DOWN, DRAINING, UP, NodeInfo
+from cairn.placement.cluster_map import NodeInfo, NodeState
+from cairn.placement.errors import InsufficientDomains
 
 Table = tuple[tuple[str, ...], ...]
 
 #: States whose nodes keep the slots they hold.
-_KEEPS_SLOTS = frozenset({UP, DOWN, DRAINING})
-
-
-class InsufficientDomains(Exception):
-    """Fewer failure domains (distinct hosts among up nodes) than slots per placement group."""
-
-    def __init__(self, available: int, needed: int) -> None:
-        super().__init__(
-            f"cannot create the cluster map: {available} failure domain(s) (distinct hosts among up "
-            f"nodes) but each placement group needs {needed} (k+m)"
-        )
-        self.available = available
-        self.needed = needed
+_KEEPS_SLOTS = frozenset({NodeState.UP, NodeState.DOWN, NodeState.DRAINING})
 
 
 def score(node_id: str, pg: int, weight: float) -> float:
@@ -76,7 +65,7 @@ def effective_weight(share: float) -> float:
 
 def count_domains(nodes: Mapping[str, NodeInfo]) -> int:
     """Distinct `host` labels among eligible (up) nodes."""
-    return len({n.host for n in nodes.values() if n.state == UP})
+    return len({n.host for n in nodes.values() if n.state == NodeState.UP})
 
 
 def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -> Table:
@@ -84,7 +73,10 @@ def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -
     width = k + m
     available = count_domains(nodes)
     if available < width:
-        raise InsufficientDomains(available, width)
+        raise InsufficientDomains(
+            f"cannot create the cluster map: {available} failure domain(s) (distinct hosts among up "
+            f"nodes) but each placement group needs {width} (k+m)"
+        )
     empty: Table = tuple(("",) * width for _ in range(pg_count))
     return _Planner(width, nodes).edit(empty, ())
 
@@ -102,7 +94,7 @@ class _Planner:
     def __init__(self, width: int, nodes: Mapping[str, NodeInfo]) -> None:
         self.width = width
         self.nodes = nodes
-        self.eligible = sorted(n.id for n in nodes.values() if n.state == UP)
+        self.eligible = sorted(n.id for n in nodes.values() if n.state == NodeState.UP)
         capacity = {n.id: weight_of(n) for n in nodes.values()}
         total = sum(capacity[i] for i in self.eligible) or 1.0
         self.weights = {i: effective_weight(width * w / total) for i, w in capacity.items()}
@@ -117,7 +109,7 @@ class _Planner:
 
     def edit(self, table: Table, joined: Sequence[str]) -> Table:
         rows = []
-        admit = [j for j in joined if j in self.nodes and self.nodes[j].state == UP]
+        admit = [j for j in joined if j in self.nodes and self.nodes[j].state == NodeState.UP]
         for pg, old in enumerate(table):
             row = [n if n and n in self.nodes and self.nodes[n].state in _KEEPS_SLOTS else "" for n in old]
             if len(row) != self.width:
@@ -130,7 +122,7 @@ class _Planner:
             self._fill(row, ranked)
             if admit:
                 # a fresh fill keeps the unmovable (down/draining) members and re-picks the rest
-                fresh = [n if n and self.nodes[n].state != UP else "" for n in row]
+                fresh = [n if n and self.nodes[n].state != NodeState.UP else "" for n in row]
                 self._fill(fresh, ranked)
                 for node_id in admit:
                     if node_id in fresh:
@@ -181,7 +173,7 @@ class _Planner:
         if node_id in row:
             return
         node = self.nodes[node_id]
-        dropped = [n for n in row if n and self.nodes[n].state == UP and n not in fresh]
+        dropped = [n for n in row if n and self.nodes[n].state == NodeState.UP and n not in fresh]
 
         def preference(n: str) -> tuple[bool, bool, float, str]:
             other = self.nodes[n]

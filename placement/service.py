@@ -4,7 +4,7 @@ It turns heartbeats, operator commands and timer expiries into deterministic com
 them through the Replicator (Raft), and answers reads from the local replica's map.
 
 Heartbeat rule (to avoid one Raft write per heartbeat): the leader keeps each node's last
-heartbeat time in memory only. It proposes a `heartbeat` command when the node is new, was `down`
+heartbeat time in memory only. It proposes a `Heartbeat` command when the node is new, was `down`
 (or auto-`out`), changed address, labels or capacity, or when its usage moved by at least
 `usage_report_min_change` of capacity and its last usage update is `usage_report_interval_s` old.
 Heartbeats to a follower are refused with NotLeader (the client follows the leader).
@@ -14,9 +14,10 @@ heartbeat is older than `down_after_s`, and takes `out` each down node whose las
 than `out_after_s`. Heartbeat times are leader memory, so a new leader starts every node's clock at
 the moment it became leader (a failover can delay, never hasten, a down or out decision).
 
-Creation rule: while the map has no PG table and `auto_create` is on, the leader proposes `create`
-(with its configured k, m, pg_count) as soon as the up nodes span k+m distinct hosts; an operator
-can also ask for it (`CreateCluster`), which is refused with InsufficientDomains before then.
+Creation rule: while the map has no PG table and `auto_create` is on, the leader proposes
+`CreateCluster` (with its configured k, m, pg_count) as soon as the up nodes span k+m distinct
+hosts; an operator can also ask for it (the CreateCluster RPC), which is refused with
+InsufficientDomains before then.
 """
 
 from __future__ import annotations
@@ -28,13 +29,33 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from cairn.placement.cluster_map import DOWN, OUT, ClusterMap, HeartbeatReply
+from cairn.placement.cluster_map import (
+    BlobPlacement,
+    ClusterMap,
+    HeartbeatReply,
+    NodeAction,
+    NodeReport,
+    NodeState,
+    ReplicaState,
+)
+from cairn.placement.commands import (
+    Applied,
+    AutoOut,
+    Command,
+    CreateCluster,
+    Heartbeat,
+    MarkDown,
+    NodeCommand,
+    decode_result,
+    encode,
+)
 from cairn.placement.config import PlacementConfig
+from cairn.placement.errors import NodeRemoved, PlacementError
 from cairn.placement.pg_assignment import count_domains
-from cairn.placement.state_machine import CommandFailed, PlacementStateMachine, decode_result, encode
-from cairn.replication import NotLeader, ReplicaStatus, Replicator
+from cairn.placement.state_machine import AdminState, Health, NodeRecord, PlacementStateMachine
+from cairn.replication import NoQuorum, NotLeader, ReplicaStatus, ReplicationError, Replicator
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +72,6 @@ class SystemClock:
 
     def wall_ms(self) -> int:
         return int(time.time() * 1000)
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    node_id: str | None
-    addr: str
-    zone: str
-    rack: str
-    host: str
-    capacity_bytes: int
-    used_bytes: int
 
 
 @dataclass(slots=True)
@@ -118,83 +128,98 @@ class PlacementService:
                 await asyncio.wait_for(event.wait(), remaining)
         return self.cluster_map()
 
-    def status(self) -> ReplicaStatus:
-        return self.replicator.status()
+    def placement_of(self, blob_id: bytes) -> BlobPlacement:
+        """A blob's PG and its nodes in the local map (MapNotCreated before the map exists)."""
+        cmap = self.cluster_map()
+        pg = cmap.pg_of(blob_id)
+        return BlobPlacement(cmap.epoch, pg, cmap.nodes_of(pg))
 
     def leader_addr(self, status: ReplicaStatus | None = None) -> str | None:
         status = status or self.replicator.status()
         return self.peers.get(status.leader_id) if status.leader_id else None
 
+    def replica_state(self) -> ReplicaState:
+        """This replica's Raft status, map epoch and configured layout (what GetStatus answers)."""
+        status = self.replicator.status()
+        return ReplicaState(
+            addr=self.peers.get(status.id, ""),
+            reachable=True,
+            id=status.id,
+            role=status.role,
+            term=status.term,
+            leader_id=status.leader_id or "",
+            leader_addr=self.leader_addr(status) or "",
+            commit_index=status.commit_index,
+            applied_index=status.applied_index,
+            epoch=self.machine.epoch,
+            map_created=self.machine.created,
+            config_k=self.config.k,
+            config_m=self.config.m,
+            config_pg_count=self.config.pg_count,
+            peers=status.peers,
+        )
+
     # -- writes ---------------------------------------------------------------------------------
 
-    async def heartbeat(self, hb: Heartbeat) -> HeartbeatReply:
+    async def heartbeat(self, report: NodeReport) -> HeartbeatReply:
         """Record a data node's heartbeat; proposes a change only under the heartbeat rule."""
         self._require_leader()
         now = self.clock.monotonic()
         wall = self.clock.wall_ms()
-        if hb.node_id in self.machine.removed:  # refused without a Raft write
-            raise CommandFailed("NodeRemoved", f"node {hb.node_id} was removed from the cluster")
-        node = self.machine.nodes.get(hb.node_id) if hb.node_id else None
-        seen = self._seen.get(hb.node_id) if hb.node_id else None
-        if node is None or self._needs_update(node, hb, seen, now):
+        if report.node_id in self.machine.removed:  # refused without a Raft write
+            raise NodeRemoved(f"node {report.node_id} was removed from the cluster")
+        node = self.machine.nodes.get(report.node_id) if report.node_id else None
+        seen = self._seen.get(report.node_id) if report.node_id else None
+        if node is None or self._needs_update(node, report, seen, now):
             result = await self._propose(
-                {
-                    "op": "heartbeat",
-                    "node_id": hb.node_id,
-                    "addr": hb.addr,
-                    "zone": hb.zone,
-                    "rack": hb.rack,
-                    "host": hb.host,
-                    "capacity": hb.capacity_bytes,
-                    "used": hb.used_bytes,
-                    "now_ms": wall,
-                }
+                Heartbeat(
+                    report.node_id,
+                    report.addr,
+                    report.zone,
+                    report.rack,
+                    report.host,
+                    report.capacity_bytes,
+                    report.used_bytes,
+                    wall,
+                )
             )
-            node_id = str(result["node_id"])
-            self._seen[node_id] = _Seen(now, wall, now)
+            if result.node_id is None:
+                raise PlacementError("the heartbeat's result names no node")
+            self._seen[result.node_id] = _Seen(now, wall, now)
             await self._maybe_create()
-            return HeartbeatReply(node_id, int(result["epoch"]))
+            return HeartbeatReply(result.node_id, result.epoch)
         if seen is None:
             self._seen[node.id] = _Seen(now, wall, now)
         else:
             seen.at, seen.wall_ms = now, wall
         return HeartbeatReply(node.id, self.machine.epoch)
 
-    def _needs_update(self, node: Any, hb: Heartbeat, seen: _Seen | None, now: float) -> bool:
-        if node.health == DOWN or (node.admin == "out" and node.auto_out):
+    def _needs_update(self, node: NodeRecord, report: NodeReport, seen: _Seen | None, now: float) -> bool:
+        if node.health is Health.DOWN or (node.admin is AdminState.OUT and node.auto_out):
             return True
         if (node.addr, node.zone, node.rack, node.host, node.capacity_bytes) != (
-            hb.addr,
-            hb.zone,
-            hb.rack,
-            hb.host,
-            hb.capacity_bytes,
+            report.addr,
+            report.zone,
+            report.rack,
+            report.host,
+            report.capacity_bytes,
         ):
             return True
         if seen is not None and now - seen.usage_reported_at < self.config.usage_report_interval_s:
             return False
-        moved = abs(hb.used_bytes - node.used_bytes)
-        return moved >= self.config.usage_report_min_change * max(hb.capacity_bytes, 1)
+        moved = abs(report.used_bytes - node.used_bytes)
+        return moved >= self.config.usage_report_min_change * max(report.capacity_bytes, 1)
 
-    async def node_command(self, node_id: str, action: str) -> int:
+    async def node_command(self, node_id: str, action: NodeAction) -> int:
         """Apply an operator command (drain, out, in, remove); returns the new epoch."""
-        result = await self._propose(
-            {"op": "node", "node_id": node_id, "action": action, "now_ms": self.clock.wall_ms()}
-        )
-        return int(result["epoch"])
+        result = await self._propose(NodeCommand(node_id, action, self.clock.wall_ms()))
+        return result.epoch
 
     async def create_cluster(self) -> int:
         """Create the PG table now (refused with InsufficientDomains or AlreadyCreated)."""
-        result = await self._propose(
-            {
-                "op": "create",
-                "k": self.config.k,
-                "m": self.config.m,
-                "pg_count": self.config.pg_count,
-                "now_ms": self.clock.wall_ms(),
-            }
-        )
-        return int(result["epoch"])
+        config = self.config
+        result = await self._propose(CreateCluster(config.k, config.m, config.pg_count, self.clock.wall_ms()))
+        return result.epoch
 
     # -- leader duties --------------------------------------------------------------------------
 
@@ -203,7 +228,7 @@ class PlacementService:
         while True:
             try:
                 await self.tick()
-            except (NotLeader, CommandFailed, TimeoutError) as exc:
+            except (ReplicationError, PlacementError, TimeoutError) as exc:
                 log.info("placement tick: %s", exc)
             except Exception:  # noqa: BLE001 - the timer loop must survive a failed proposal
                 log.exception("placement tick failed")
@@ -224,12 +249,20 @@ class PlacementService:
         for node_id, node in sorted(self.machine.nodes.items()):
             seen = self._seen.setdefault(node_id, _Seen(now, node.last_heartbeat_ms, now))
             silent = now - seen.at
-            if node.health != DOWN and node.admin != "out" and silent > self.config.down_after_s:
+            if (
+                node.health is Health.UP
+                and node.admin is not AdminState.OUT
+                and silent > self.config.down_after_s
+            ):
                 log.warning("node %s silent for %.1fs: marking it down", node_id, silent)
-                await self._propose({"op": "mark_down", "node_id": node_id, "now_ms": self.clock.wall_ms()})
-            elif node.health == DOWN and node.state != OUT and silent > self.config.out_after_s:
+                await self._propose(MarkDown(node_id, self.clock.wall_ms()))
+            elif (
+                node.health is Health.DOWN
+                and node.state is not NodeState.OUT
+                and silent > self.config.out_after_s
+            ):
                 log.warning("node %s silent for %.1fs: taking it out", node_id, silent)
-                await self._propose({"op": "auto_out", "node_id": node_id, "now_ms": self.clock.wall_ms()})
+                await self._propose(AutoOut(node_id, self.clock.wall_ms()))
         await self._maybe_create()
 
     async def _maybe_create(self) -> None:
@@ -237,7 +270,7 @@ class PlacementService:
             return
         infos = self.machine.cluster_map().nodes
         if count_domains(infos) >= self.config.k + self.config.m:
-            with contextlib.suppress(CommandFailed):
+            with contextlib.suppress(PlacementError):
                 await self.create_cluster()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -247,8 +280,16 @@ class PlacementService:
         if status.role != "leader":
             raise NotLeader(status.leader_id, self.leader_addr(status))
 
-    async def _propose(self, command: dict[str, Any]) -> dict[str, Any]:
-        data = await self.replicator.propose(encode(command), self.config.propose_timeout_s)
+    async def _propose(self, command: Command) -> Applied:
+        """Commit `command` and return its result; raises its refusal, NotLeader or NoQuorum."""
+        try:
+            data = await self.replicator.propose(encode(command), self.config.propose_timeout_s)
+        except NotLeader as exc:
+            if exc.leader_addr is None and exc.leader_id:  # name the leader's address for clients
+                raise NotLeader(exc.leader_id, self.peers.get(exc.leader_id)) from None
+            raise
+        except TimeoutError as exc:
+            raise NoQuorum(f"placement change not committed in time: {exc}") from None
         return decode_result(data)
 
     def _notify(self, epoch: int) -> None:

@@ -1,38 +1,71 @@
 """The replicated placement state machine: applies deterministic commands to the cluster map.
 
-Commands are JSON objects (UTF-8 bytes) built by the leader *before* proposing, so every replica
-applies the same bytes to the same state and gets the same result: node ids come from a counter in
-the state, timestamps (`now_ms`) are inside the command, the PG table is a pure function of the
-previous table and the command. Results are JSON too: `{"ok": true, "epoch": E, ...}` or
-`{"ok": false, "error": "<Reason>", "message": "..."}` (domain errors never raise).
+Commands and results are typed values (`commands.py`, which also defines their bytes). Every
+replica applies the same bytes to the same state and gets the same result: node ids come from a
+counter in the state, timestamps are inside the command, the PG table is a pure function of the
+previous table and the command. `apply` decodes, `execute`s and encodes the result; a refusal
+(`PlacementError`: NodeNotFound, NodeRemoved, AlreadyCreated, InsufficientDomains, BadCommand)
+changes nothing and becomes a refusal result, never an exception out of `apply`.
 
-Commands (`op`):
-- `heartbeat` {node_id|null, addr, zone, rack, host, capacity, used, now_ms}: registers a new node
-  (id `dn-NNNN`; a known address keeps its id) or refreshes a known one; marks it healthy; a node
-  the out-timer took out comes back in.
-- `mark_down` {node_id, now_ms} / `auto_out` {node_id, now_ms}: the leader's timers.
-- `node` {node_id, action: drain|out|in|remove, now_ms}: operator commands.
-- `create` {k, m, pg_count, now_ms}: builds the PG table once; refused with InsufficientDomains.
+What each command does:
+- `Heartbeat`: registers a new node (id `dn-NNNN`; a known address keeps its id; an id the map
+  does not know is adopted) or refreshes a known one; marks it healthy; a node the out-timer
+  took out comes back in.
+- `MarkDown` / `AutoOut`: the leader's timers (health down; then admin out, remembered as
+  automatic so the node's next heartbeat brings it back in).
+- `NodeCommand`: the operator's drain, out, in or remove.
+- `CreateCluster`: builds the PG table once; refused with InsufficientDomains.
 
 Invariants: the epoch grows by exactly one for every command that changes anything, and never
 otherwise; removed node ids are never reused and their heartbeats are refused.
+
+Snapshot (`version` 1): one JSON object, keys sorted: epoch, k, m, pg_count, next_id, removed ids,
+node records (id, addr, zone, rack, host, capacity_bytes, used_bytes, last_heartbeat_ms, health,
+admin, auto_out) and the PG table.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from cairn.placement.cluster_map import DOWN, DRAINING, OUT, UP, ClusterMap, NodeInfo
-from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
+from cairn.placement.cluster_map import ClusterMap, NodeAction, NodeInfo, NodeState
+from cairn.placement.commands import (
+    Applied,
+    AutoOut,
+    Command,
+    CreateCluster,
+    Heartbeat,
+    MarkDown,
+    NodeCommand,
+    decode,
+    encode_result,
+)
+from cairn.placement.errors import AlreadyCreated, BadCommand, NodeNotFound, NodeRemoved, PlacementError
+from cairn.placement.pg_assignment import Table, create_table, rebalance
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
-NODE_ACTIONS = ("drain", "out", "in", "remove")
+
+
+class Health(enum.StrEnum):
+    """What heartbeats say about a node."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+class AdminState(enum.StrEnum):
+    """What the operator (or the out-timer) decided about a node."""
+
+    IN = "in"
+    OUT = "out"
+    DRAINING = "draining"
 
 
 @dataclass(slots=True)
@@ -47,17 +80,17 @@ class NodeRecord:
     capacity_bytes: int
     used_bytes: int
     last_heartbeat_ms: int
-    health: str = UP  # "up" | "down"
-    admin: str = "in"  # "in" | "out" | "draining"
+    health: Health = Health.UP
+    admin: AdminState = AdminState.IN
     auto_out: bool = False  # taken out by the out-timer (comes back in on its own)
 
     @property
-    def state(self) -> str:
-        if self.admin == "out":
-            return OUT
-        if self.health == DOWN:
-            return DOWN
-        return DRAINING if self.admin == "draining" else UP
+    def state(self) -> NodeState:
+        if self.admin is AdminState.OUT:
+            return NodeState.OUT
+        if self.health is Health.DOWN:
+            return NodeState.DOWN
+        return NodeState.DRAINING if self.admin is AdminState.DRAINING else NodeState.UP
 
     def info(self) -> NodeInfo:
         return NodeInfo(
@@ -72,26 +105,44 @@ class NodeRecord:
             self.last_heartbeat_ms,
         )
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "addr": self.addr,
+            "zone": self.zone,
+            "rack": self.rack,
+            "host": self.host,
+            "capacity_bytes": self.capacity_bytes,
+            "used_bytes": self.used_bytes,
+            "last_heartbeat_ms": self.last_heartbeat_ms,
+            "health": self.health.value,
+            "admin": self.admin.value,
+            "auto_out": self.auto_out,
+        }
 
-class CommandFailed(Exception):
-    """A command was refused by the state machine; `reason` is machine-readable."""
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> NodeRecord:
+        return cls(
+            str(doc["id"]),
+            str(doc["addr"]),
+            str(doc["zone"]),
+            str(doc["rack"]),
+            str(doc["host"]),
+            int(doc["capacity_bytes"]),
+            int(doc["used_bytes"]),
+            int(doc["last_heartbeat_ms"]),
+            Health(doc["health"]),
+            AdminState(doc["admin"]),
+            bool(doc["auto_out"]),
+        )
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
-
-def encode(command: dict[str, Any]) -> bytes:
-    return json.dumps(command, sort_keys=True, separators=(",", ":")).encode()
-
-
-def decode_result(data: bytes) -> dict[str, Any]:
-    """The result of a command; raises CommandFailed for a refused one."""
-    result: dict[str, Any] = json.loads(data)
-    if not result.get("ok"):
-        raise CommandFailed(result.get("error", "Refused"), result.get("message", "command refused"))
-    return result
+#: The admin state each operator action (other than remove) sets.
+_ADMIN_OF = {
+    NodeAction.DRAIN: AdminState.DRAINING,
+    NodeAction.OUT: AdminState.OUT,
+    NodeAction.IN: AdminState.IN,
+}
 
 
 class PlacementStateMachine:
@@ -137,36 +188,48 @@ class PlacementStateMachine:
 
     def apply(self, index: int, command: bytes) -> bytes:
         try:
-            cmd = json.loads(command)
-            handler = getattr(self, "_op_" + str(cmd["op"]), None)
-            if handler is None:
-                raise CommandFailed("UnknownCommand", f"unknown placement command {cmd['op']!r}")
-            changed, result = handler(cmd)
-        except CommandFailed as exc:
-            return encode({"ok": False, "error": exc.reason, "message": exc.message})
-        except (ValueError, KeyError, TypeError) as exc:
-            return encode({"ok": False, "error": "BadCommand", "message": f"malformed command: {exc}"})
+            result: Applied | PlacementError = self.execute(decode(command))
+        except PlacementError as refusal:
+            result = refusal
+        except (ValueError, KeyError, TypeError) as exc:  # a command the code cannot act on
+            result = BadCommand(f"malformed command: {exc}")
+        return encode_result(result)
+
+    def execute(self, command: Command) -> Applied:
+        """Apply one command; raises its refusal (a PlacementError) and then changes nothing."""
+        node_id = None
+        match command:
+            case Heartbeat():
+                node_id = self._heartbeat(command)
+                changed = True
+            case MarkDown():
+                changed = self._mark_down(command)
+            case AutoOut():
+                changed = self._auto_out(command)
+            case NodeCommand():
+                changed = self._node_command(command)
+            case CreateCluster():
+                changed = self._create(command)
         if changed:
             self.epoch += 1
-            log.info("cluster map epoch %d: %s", self.epoch, _describe(cmd, result))
+            log.info("cluster map epoch %d: %s", self.epoch, _describe(command, node_id))
             for listener in self._listeners:
                 listener(self.epoch)
-        return encode({"ok": True, "epoch": self.epoch, **result})
+        return Applied(self.epoch, node_id)
 
     def snapshot(self) -> bytes:
-        return encode(
-            {
-                "version": SNAPSHOT_VERSION,
-                "epoch": self.epoch,
-                "k": self.k,
-                "m": self.m,
-                "pg_count": self.pg_count,
-                "next_id": self.next_id,
-                "removed": sorted(self.removed),
-                "nodes": [asdict(n) for _, n in sorted(self.nodes.items())],
-                "pgs": [list(r) for r in self.pgs],
-            }
-        )
+        doc = {
+            "version": SNAPSHOT_VERSION,
+            "epoch": self.epoch,
+            "k": self.k,
+            "m": self.m,
+            "pg_count": self.pg_count,
+            "next_id": self.next_id,
+            "removed": sorted(self.removed),
+            "nodes": [n.to_json() for _, n in sorted(self.nodes.items())],
+            "pgs": [list(r) for r in self.pgs],
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     def restore(self, data: bytes) -> None:
         snap = json.loads(data)
@@ -176,21 +239,20 @@ class PlacementStateMachine:
         self.epoch, self.k, self.m = int(snap["epoch"]), int(snap["k"]), int(snap["m"])
         self.pg_count, self.next_id = int(snap["pg_count"]), int(snap["next_id"])
         self.removed = set(snap["removed"])
-        self.nodes = {n["id"]: NodeRecord(**n) for n in snap["nodes"]}
+        self.nodes = {n["id"]: NodeRecord.from_json(n) for n in snap["nodes"]}
         self.pgs = tuple(tuple(r) for r in snap["pgs"])
         log.info("cluster map restored from a snapshot at epoch %d", self.epoch)
         for listener in self._listeners:
             listener(self.epoch)
 
-    # -- commands -------------------------------------------------------------------------------
+    # -- commands (each returns whether the map changed) ---------------------------------------
 
     def _node(self, node_id: str) -> NodeRecord:
         node = self.nodes.get(node_id)
         if node is None:
-            reason = "NodeRemoved" if node_id in self.removed else "NodeNotFound"
-            raise CommandFailed(
-                reason, f"node {node_id!r} is {'removed' if node_id in self.removed else 'unknown'}"
-            )
+            if node_id in self.removed:
+                raise NodeRemoved(f"node {node_id!r} is removed")
+            raise NodeNotFound(f"node {node_id!r} is unknown")
         return node
 
     def _rebalance(self, joined: tuple[str, ...] = ()) -> None:
@@ -198,99 +260,97 @@ class PlacementStateMachine:
             infos = {i: n.info() for i, n in self.nodes.items()}
             self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined)
 
-    def _op_heartbeat(self, cmd: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        node_id: str | None = cmd.get("node_id") or None
+    def _heartbeat(self, cmd: Heartbeat) -> str:
+        """Register or refresh the node; returns its id."""
+        node_id = cmd.node_id
         if node_id in self.removed:
-            raise CommandFailed("NodeRemoved", f"node {node_id} was removed from the cluster")
-        fields: dict[str, Any] = {
-            "addr": str(cmd["addr"]),
-            "zone": str(cmd["zone"]),
-            "rack": str(cmd["rack"]),
-            "host": str(cmd["host"]),
-            "capacity_bytes": int(cmd["capacity"]),
-            "used_bytes": int(cmd["used"]),
-            "last_heartbeat_ms": int(cmd["now_ms"]),
-        }
+            raise NodeRemoved(f"node {node_id} was removed from the cluster")
         if node_id is None:
-            node_id = next((n.id for n in self.nodes.values() if n.addr == fields["addr"]), None)
+            node_id = next((n.id for n in self.nodes.values() if n.addr == cmd.addr), None)
         node = self.nodes.get(node_id) if node_id else None
         if node_id is None:
             node_id = f"dn-{self.next_id:04d}"
         if node is None:
             self.next_id = max(self.next_id, _id_number(node_id)) + 1
-            self.nodes[node_id] = NodeRecord(node_id, **fields)
+            self.nodes[node_id] = NodeRecord(
+                node_id,
+                cmd.addr,
+                cmd.zone,
+                cmd.rack,
+                cmd.host,
+                cmd.capacity_bytes,
+                cmd.used_bytes,
+                cmd.now_ms,
+            )
             self._rebalance((node_id,))
-            return True, {"node_id": node_id}
-        rejoined = node.admin == "out" and node.auto_out
-        eligible_before = node.state == UP
-        for name, value in fields.items():
-            setattr(node, name, value)
-        node.health = UP
+            return node_id
+        rejoined = node.admin is AdminState.OUT and node.auto_out
+        eligible_before = node.state is NodeState.UP
+        node.addr, node.zone, node.rack, node.host = cmd.addr, cmd.zone, cmd.rack, cmd.host
+        node.capacity_bytes, node.used_bytes, node.last_heartbeat_ms = (
+            cmd.capacity_bytes,
+            cmd.used_bytes,
+            cmd.now_ms,
+        )
+        node.health = Health.UP
         if rejoined:
-            node.admin, node.auto_out = "in", False
-        if node.state == UP and not eligible_before:
+            node.admin, node.auto_out = AdminState.IN, False
+        if node.state is NodeState.UP and not eligible_before:
             self._rebalance((node_id,) if rejoined else ())
-        return True, {"node_id": node_id}
+        return node_id
 
-    def _op_mark_down(self, cmd: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        node = self._node(cmd["node_id"])
-        if node.health == DOWN:
-            return False, {}
-        node.health = DOWN
-        return True, {}
+    def _mark_down(self, cmd: MarkDown) -> bool:
+        node = self._node(cmd.node_id)
+        if node.health is Health.DOWN:
+            return False
+        node.health = Health.DOWN
+        return True
 
-    def _op_auto_out(self, cmd: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        node = self._node(cmd["node_id"])
-        if node.health != DOWN or node.admin == "out":
-            return False, {}
-        node.admin, node.auto_out = "out", True
+    def _auto_out(self, cmd: AutoOut) -> bool:
+        node = self._node(cmd.node_id)
+        if node.health is not Health.DOWN or node.admin is AdminState.OUT:
+            return False
+        node.admin, node.auto_out = AdminState.OUT, True
         self._rebalance()
-        return True, {}
+        return True
 
-    def _op_node(self, cmd: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        action = cmd["action"]
-        if action not in NODE_ACTIONS:
-            raise CommandFailed("BadCommand", f"unknown node action {action!r}")
-        node = self._node(cmd["node_id"])
-        if action == "remove":
+    def _node_command(self, cmd: NodeCommand) -> bool:
+        node = self._node(cmd.node_id)
+        if cmd.action is NodeAction.REMOVE:
             del self.nodes[node.id]
             self.removed.add(node.id)
             self._rebalance()
-            return True, {}
-        target = {"drain": "draining", "out": "out", "in": "in"}[action]
-        if node.admin == target and not node.auto_out:
-            return False, {"node": asdict(node.info())}
-        joined = target == "in"
+            return True
+        target = _ADMIN_OF[cmd.action]
+        if node.admin is target and not node.auto_out:
+            return False
         node.admin, node.auto_out = target, False
-        self._rebalance((node.id,) if joined else ())
-        return True, {"node": asdict(node.info())}
+        self._rebalance((node.id,) if target is AdminState.IN else ())
+        return True
 
-    def _op_create(self, cmd: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    def _create(self, cmd: CreateCluster) -> bool:
         if self.created:
-            raise CommandFailed("AlreadyCreated", f"the cluster map already exists ({self.pg_count} PGs)")
-        k, m, pg_count = int(cmd["k"]), int(cmd["m"]), int(cmd["pg_count"])
-        if k < 1 or m < 0 or pg_count < 1:
-            raise CommandFailed("BadCommand", f"invalid layout k={k} m={m} pg_count={pg_count}")
+            raise AlreadyCreated(f"the cluster map already exists ({self.pg_count} PGs)")
+        if cmd.k < 1 or cmd.m < 0 or cmd.pg_count < 1:
+            raise BadCommand(f"invalid layout k={cmd.k} m={cmd.m} pg_count={cmd.pg_count}")
         infos = {i: n.info() for i, n in self.nodes.items()}
-        try:
-            self.pgs = create_table(pg_count, k, m, infos)
-        except InsufficientDomains as exc:
-            raise CommandFailed("InsufficientDomains", str(exc)) from None
-        self.k, self.m, self.pg_count = k, m, pg_count
-        return True, {}
+        self.pgs = create_table(cmd.pg_count, cmd.k, cmd.m, infos)  # may raise InsufficientDomains
+        self.k, self.m, self.pg_count = cmd.k, cmd.m, cmd.pg_count
+        return True
 
 
-def _describe(cmd: dict[str, Any], result: dict[str, Any]) -> str:
+def _describe(command: Command, node_id: str | None) -> str:
     """A command in a few words, for the epoch log line."""
-    op = str(cmd["op"])
-    if op == "create":
-        return f"created {cmd['pg_count']} placement groups, k={cmd['k']} m={cmd['m']}"
-    node = cmd.get("node_id") or result.get("node_id")
-    if op == "node":
-        return f"node {node}: {cmd['action']}"
-    if op == "heartbeat":
-        return f"heartbeat of {node} ({cmd['addr']}) updated the map"
-    return f"{op} {node}"
+    match command:
+        case CreateCluster():
+            return f"created {command.pg_count} placement groups, k={command.k} m={command.m}"
+        case NodeCommand():
+            return f"node {command.node_id}: {command.action.value}"
+        case Heartbeat():
+            return f"heartbeat of {node_id} ({command.addr}) updated the map"
+        case MarkDown():
+            return f"mark_down {command.node_id}"
+    return f"auto_out {command.node_id}"
 
 
 def _id_number(node_id: str) -> int:

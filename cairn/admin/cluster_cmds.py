@@ -16,8 +16,8 @@ from typing import Any
 
 from cairn.admin.cli import EXIT_UNAVAILABLE, run
 from cairn.admin.output import age, emit_json, error, table, usage
-from cairn.placement.client import ClusterMap, PlacementClient, ReplicaState
-from cairn.placement.cluster_map import NODE_STATES
+from cairn.placement.client import ClusterMap, PlacementClient
+from cairn.placement.cluster_map import SERVING_STATES, NodeAction, NodeState, ReplicaState
 from cairn.placement.pg_assignment import count_domains
 
 
@@ -39,13 +39,13 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     node = groups.add_parser("node", help="change one node's state")
     actions = node.add_subparsers(dest="node_action", metavar="ACTION", required=True)
     helps = {
-        "drain": "keep serving, take no new PG slots",
-        "out": "give up all PG slots (data is rebuilt elsewhere)",
-        "in": "take PG slots again",
-        "remove": "forget the node (its id is never reused)",
+        NodeAction.DRAIN: "keep serving, take no new PG slots",
+        NodeAction.OUT: "give up all PG slots (data is rebuilt elsewhere)",
+        NodeAction.IN: "take PG slots again",
+        NodeAction.REMOVE: "forget the node (its id is never reused)",
     }
     for action, text in helps.items():
-        p = actions.add_parser(action, parents=[common], help=text)
+        p = actions.add_parser(action.value, parents=[common], help=text)
         p.add_argument("node_id", metavar="ID")
         p.set_defaults(func=partial(run, command=partial(node_command, action=action)))
 
@@ -82,9 +82,9 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         cmap = await client.cluster_map()
     finally:
         await client.close()
-    ids = {addr: rid for s in states for (rid, addr, _, _) in s.peers}
+    ids = {p.addr: p.id for s in states for p in s.peers}
     # the leader's view of each peer: reachable over the Raft transport, and how far it replicated
-    seen = {addr: (ok, match) for (_, addr, ok, match) in (leader.peers if leader else [])}
+    seen = {p.addr: (p.reachable, p.match_index) for p in (leader.peers if leader else ())}
     counts = Counter(n.state for n in cmap.nodes.values())
     doc = {
         "leader": leader.id if leader else None,
@@ -111,7 +111,7 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
             }
             for s in states
         ],
-        "nodes": {"total": len(cmap.nodes), **{state: counts.get(state, 0) for state in NODE_STATES}},
+        "nodes": {"total": len(cmap.nodes), **{state.value: counts[state] for state in NodeState}},
         "pgs": pg_summary(cmap) if cmap.created else None,
         "failure_domains_up": count_domains(cmap.nodes),
         "failure_domains_needed": cmap.k + cmap.m if cmap.created else max(s.config_width for s in states),
@@ -154,7 +154,9 @@ def print_status(doc: dict[str, Any]) -> None:
     ]
     print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCH", "HEALTH"), rows, indent="  "))
     nodes = doc["nodes"]
-    print(f"nodes:     {nodes['total']} total: " + ", ".join(f"{s} {nodes[s]}" for s in NODE_STATES))
+    print(
+        f"nodes:     {nodes['total']} total: " + ", ".join(f"{s.value} {nodes[s.value]}" for s in NodeState)
+    )
     pgs = doc["pgs"]
     if pgs is None:
         print(
@@ -222,7 +224,7 @@ async def list_nodes(args: argparse.Namespace, addrs: list[str]) -> int:
                         "zone": n.zone,
                         "rack": n.rack,
                         "host": n.host,
-                        "state": n.state,
+                        "state": n.state.value,
                         "capacity_bytes": n.capacity_bytes,
                         "used_bytes": n.used_bytes,
                         "last_heartbeat_ms": n.last_heartbeat_ms,
@@ -235,7 +237,7 @@ async def list_nodes(args: argparse.Namespace, addrs: list[str]) -> int:
         return 0
     now_ms = int(time.time() * 1000)
     print(f"epoch {cmap.epoch}: {len(nodes)} node(s)\n")
-    rows = []
+    rows: list[tuple[object, ...]] = []
     previous: tuple[str, str] | None = None
     for n in nodes:
         domain = (n.zone or "-", n.rack or "-")
@@ -249,7 +251,7 @@ async def list_nodes(args: argparse.Namespace, addrs: list[str]) -> int:
                 n.host,
                 n.id,
                 n.addr,
-                n.state,
+                n.state.value,
                 usage(n.used_bytes, n.capacity_bytes),
                 slots.get(n.id, 0),
                 age(n.last_heartbeat_ms, now_ms),
@@ -283,10 +285,10 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
         return 0
     slots = cmap.slots_per_node()
     total = sum(slots.values()) or 1
-    degraded = []
+    degraded: list[dict[str, Any]] = []
     for pg in cmap.degraded_pgs():
         nodes = cmap.nodes_of(pg)
-        missing = [i for i, n in enumerate(nodes) if n is None or n.state not in ("up", "draining")]
+        missing = [i for i, n in enumerate(nodes) if n is None or n.state not in SERVING_STATES]
         degraded.append(
             {
                 "pg": pg,
@@ -309,7 +311,7 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
         return 0
     print(f"epoch {cmap.epoch}: {cmap.pg_count} PGs x {cmap.k + cmap.m} slots (k={cmap.k} m={cmap.m})\n")
     rows = [
-        (node_id, cmap.nodes[node_id].state, count, f"{100 * count / total:.1f}%")
+        (node_id, cmap.nodes[node_id].state.value, count, f"{100 * count / total:.1f}%")
         for node_id, count in sorted(slots.items())
     ]
     print(table(("NODE", "STATE", "PG SLOTS", "SHARE"), rows))
@@ -331,7 +333,7 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
     return 0
 
 
-async def node_command(args: argparse.Namespace, addrs: list[str], action: str) -> int:
+async def node_command(args: argparse.Namespace, addrs: list[str], action: NodeAction) -> int:
     client = PlacementClient(addrs)
     try:
         epoch = await client.node_command(args.node_id, action, timeout=args.timeout)
@@ -339,9 +341,9 @@ async def node_command(args: argparse.Namespace, addrs: list[str], action: str) 
     finally:
         await client.close()
     node = cmap.nodes.get(args.node_id)
-    state = node.state if node else "removed"
+    state = node.state.value if node else "removed"
     if args.json:
-        emit_json({"node": args.node_id, "action": action, "state": state, "epoch": epoch})
+        emit_json({"node": args.node_id, "action": action.value, "state": state, "epoch": epoch})
     else:
         print(f"node {args.node_id}: {state} (epoch {epoch})")
     return 0

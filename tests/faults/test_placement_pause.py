@@ -13,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-from cairn.placement.client import PlacementClient
+from cairn.placement.client import NodeAction, NodeState, PlacementClient
 from tests.integration.test_placement_cluster import IDS, Cluster, heartbeat_all, wait_applied, wait_leader
 from tests.support.procs import ServiceProcess
 
@@ -39,7 +39,7 @@ async def test_paused_leader_is_replaced_and_rejoins_as_follower(
         os.kill(cluster.procs[old].pid, signal.SIGSTOP)
         try:
             new = await wait_leader(client, 10, not_=old)
-            epoch = await client.node_command("dn-0002", "out", timeout=10)
+            epoch = await client.node_command("dn-0002", NodeAction.OUT, timeout=10)
             assert epoch > before.epoch
             ids = await heartbeat_all(client, ids)  # data nodes keep heart-beating through the new leader
         finally:
@@ -48,7 +48,9 @@ async def test_paused_leader_is_replaced_and_rejoins_as_follower(
         # the old leader, resumed, refuses writes by pointing at the new one, and catches up
         resumed = PlacementClient([cluster.addrs[old]])
         try:
-            epoch2 = await resumed.node_command("dn-0002", "in", timeout=10)  # redirected to the leader
+            epoch2 = await resumed.node_command(
+                "dn-0002", NodeAction.IN, timeout=10
+            )  # redirected to the leader
             assert epoch2 == epoch + 1
             await wait_applied(client, epoch2, 10)
             states = {s.id: s for s in await client.replica_states()}
@@ -59,7 +61,7 @@ async def test_paused_leader_is_replaced_and_rejoins_as_follower(
                 maps.append(await one.cluster_map())
                 await one.close()
             assert {m.epoch for m in maps} == {epoch2} and len({m.pgs for m in maps}) == 1
-            assert maps[0].nodes["dn-0002"].state == "up"
+            assert maps[0].nodes["dn-0002"].state is NodeState.UP
         finally:
             await resumed.close()
     finally:

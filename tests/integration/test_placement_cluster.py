@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.placement.client import ClusterMap, PlacementClient, PlacementUnavailable
+from cairn.placement.client import ClusterMap, NodeAction, NodeState, PlacementClient, PlacementUnavailable
 from tests.support.procs import ServiceProcess, free_port, port_open, wait_for
 
 IDS = ("p1", "p2", "p3")
@@ -149,12 +149,12 @@ async def test_failover_quorum_loss_and_full_restart(cluster: Cluster) -> None:
         cluster.procs[leader].kill9()
         killed_at = time.monotonic()
         new_leader = await wait_leader(client, 10, not_=leader)
-        epoch = await client.node_command("dn-0004", "drain", timeout=10)
+        epoch = await client.node_command("dn-0004", NodeAction.DRAIN, timeout=10)
         elected_in = time.monotonic() - killed_at
         assert elected_in < 10, f"new leader took {elected_in:.1f}s"
         print(f"leader {leader} killed: {new_leader} committed a change {elected_in:.2f}s later")
         after = await client.cluster_map(min_epoch=epoch)
-        assert after.epoch > seen_epoch and after.nodes["dn-0004"].state == "draining"
+        assert after.epoch > seen_epoch and after.nodes["dn-0004"].state is NodeState.DRAINING
         assert after.pgs == cmap.pgs  # draining moves nothing
 
         # kill 2 of 3: changes are refused with a clear error, reads of the last map still work
@@ -163,7 +163,7 @@ async def test_failover_quorum_loss_and_full_restart(cluster: Cluster) -> None:
         survivor = next(r for r in IDS if r not in (leader, new_leader))
         await wait_no_leader(cluster.addrs[survivor], 15)
         with pytest.raises(PlacementUnavailable):
-            await client.node_command("dn-0004", "out", timeout=2)
+            await client.node_command("dn-0004", NodeAction.OUT, timeout=2)
         refused = cluster.admin("node", "out", "dn-0004")
         assert (
             refused.returncode != 0 and "leader" in refused.stderr and len(refused.stderr.splitlines()) == 1
@@ -190,7 +190,7 @@ async def test_failover_quorum_loss_and_full_restart(cluster: Cluster) -> None:
         assert {i: n.state for i, n in back.nodes.items()} == {i: n.state for i, n in after.nodes.items()}
 
         # a map change works again
-        epoch = await client.node_command("dn-0004", "in", timeout=10)
+        epoch = await client.node_command("dn-0004", NodeAction.IN, timeout=10)
         assert epoch == after.epoch + 1
     finally:
         await client.close()

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from cairn.cli import main
+from cairn.placement import rpc_server
 from cairn.placement.client import PlacementClient
 from cairn.placement.config import PlacementConfig
-from cairn.placement.rpc_server import PlacementServicer
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
-from cairn.proto import placement_pb2_grpc
 from cairn.replication import SingleNodeReplicator
 from cairn.rpc import server as grpc_server
 from tests.support.procs import free_port
@@ -45,7 +44,7 @@ class Background:
             PlacementConfig(k=2, m=1, pg_count=8), machine, SingleNodeReplicator(machine, "p1"), {}
         )
         self.server = grpc_server()
-        placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), self.server)
+        rpc_server.add_to_server(self.server, service)
         self.addr = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
         service.peers["p1"] = self.addr
         await self.server.start()

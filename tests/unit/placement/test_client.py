@@ -6,18 +6,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
-from cairn.placement.client import PlacementClient, PlacementError, PlacementUnavailable
+from cairn.placement import rpc_server
+from cairn.placement.client import PlacementClient, PlacementUnavailable
+from cairn.placement.cluster_map import NodeAction
 from cairn.placement.config import PlacementConfig
-from cairn.placement.rpc_server import PlacementServicer
+from cairn.placement.errors import InsufficientDomains, MapNotCreated, NodeNotFound
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
-from cairn.proto import placement_pb2, placement_pb2_grpc
 from cairn.replication import NotLeader, ReplicaStatus, SingleNodeReplicator
-from cairn.rpc import channel as grpc_channel
-from cairn.rpc import reason_of
 from cairn.rpc import server as grpc_server
 from tests.support.procs import free_port
 
@@ -38,7 +36,7 @@ class Follower(SingleNodeReplicator):
 
 async def start(service: PlacementService) -> tuple[object, str]:
     server = grpc_server()
-    placement_pb2_grpc.add_PlacementServicer_to_server(PlacementServicer(service), server)
+    rpc_server.add_to_server(server, service)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, f"127.0.0.1:{port}"
@@ -99,12 +97,11 @@ async def test_refusals_carry_their_reason(leader: tuple[PlacementService, str])
     _, addr = leader
     client = PlacementClient([addr])
     try:
-        with pytest.raises(PlacementError) as exc:
-            await client.node_command("dn-0404", "out")
+        with pytest.raises(NodeNotFound, match="dn-0404") as exc:
+            await client.node_command("dn-0404", NodeAction.OUT)
         assert exc.value.reason == "NodeNotFound"
-        with pytest.raises(PlacementError) as refused:
+        with pytest.raises(InsufficientDomains, match=r"0 failure domain\(s\)"):
             await client.create_cluster()
-        assert refused.value.reason == "InsufficientDomains"
     finally:
         await client.close()
 
@@ -150,19 +147,16 @@ async def test_no_leader_and_no_replica_raise_placement_unavailable() -> None:
 
 async def test_get_placement_names_the_pg_and_its_nodes(leader: tuple[PlacementService, str]) -> None:
     service, addr = leader
-    channel = grpc_channel(addr)
-    stub = placement_pb2_grpc.PlacementStub(channel)
+    client = PlacementClient([addr])
     try:
-        with pytest.raises(grpc.RpcError) as early:
-            await stub.GetPlacement(placement_pb2.GetPlacementRequest(blob_id=b"\x07" * 16), timeout=5)
-        assert reason_of(early.value) == "MapNotCreated"
-        client = PlacementClient([addr])
+        with pytest.raises(MapNotCreated):
+            await client.placement_of(b"\x07" * 16)
         for i in range(3):
             await beat(client, i)
-        await client.close()
-        reply = await stub.GetPlacement(placement_pb2.GetPlacementRequest(blob_id=b"\x07" * 16), timeout=5)
+        placed = await client.placement_of(b"\x07" * 16)
         cmap = service.cluster_map()
-        assert reply.epoch == cmap.epoch and reply.pg == cmap.pg_of(b"\x07" * 16)
-        assert [n.id for n in reply.nodes] == list(cmap.pgs[reply.pg])
+        assert placed.epoch == cmap.epoch and placed.pg == cmap.pg_of(b"\x07" * 16)
+        assert [n.id if n else "" for n in placed.nodes] == list(cmap.pgs[placed.pg])
+        assert placed.nodes == cmap.nodes_of(placed.pg)
     finally:
-        await channel.close()
+        await client.close()

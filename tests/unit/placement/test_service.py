@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 
+from cairn.placement.cluster_map import NodeAction, NodeReport, NodeState
 from cairn.placement.config import PlacementConfig
-from cairn.placement.service import Heartbeat, PlacementService
-from cairn.placement.state_machine import CommandFailed, PlacementStateMachine
+from cairn.placement.errors import InsufficientDomains, NodeNotFound, NodeRemoved
+from cairn.placement.service import PlacementService
+from cairn.placement.state_machine import PlacementStateMachine
 from cairn.replication import NotLeader, ReplicaStatus, SingleNodeReplicator
 
 GiB = 2**30
@@ -47,8 +49,8 @@ def make(**overrides: object) -> tuple[PlacementService, CountingReplicator, Fak
     return PlacementService(config, machine, replicator, {"p1": "127.0.0.1:1"}, clock), replicator, clock
 
 
-def hb(i: int, node_id: str | None = None, used: int = 0, capacity: int = 100 * GiB) -> Heartbeat:
-    return Heartbeat(node_id, f"127.0.0.1:{7000 + i}", f"z{i}", "r", f"h{i}", capacity, used)
+def hb(i: int, node_id: str | None = None, used: int = 0, capacity: int = 100 * GiB) -> NodeReport:
+    return NodeReport(node_id, f"127.0.0.1:{7000 + i}", f"z{i}", "r", f"h{i}", capacity, used)
 
 
 async def register(service: PlacementService, n: int) -> list[str]:
@@ -68,9 +70,8 @@ async def test_map_is_created_automatically_once_k_plus_m_hosts_heartbeat() -> N
 async def test_explicit_creation_is_refused_with_the_domain_count() -> None:
     service, _, _ = make(auto_create=False)
     await register(service, 2)
-    with pytest.raises(CommandFailed) as exc:
+    with pytest.raises(InsufficientDomains, match=r"2 failure domain\(s\)"):
         await service.create_cluster()
-    assert exc.value.reason == "InsufficientDomains" and "2 failure domain(s)" in exc.value.message
     await register(service, 3)
     assert not service.cluster_map().created
     await service.create_cluster()
@@ -115,17 +116,18 @@ async def test_silent_node_goes_down_after_grace_then_out_and_comes_back() -> No
             await service.heartbeat(hb(i, node_id))
         await service.tick()
     states = {i: n.state for i, n in service.cluster_map().nodes.items()}
-    assert states == {"dn-0001": "up", "dn-0002": "up", "dn-0003": "up", "dn-0004": "down"}
+    up, down = NodeState.UP, NodeState.DOWN
+    assert states == {"dn-0001": up, "dn-0002": up, "dn-0003": up, "dn-0004": down}
     slots_before = service.cluster_map().slots_per_node()["dn-0004"]
     assert slots_before > 0  # down keeps its slots
     clock.now += 600
     for i, node_id in enumerate(ids[:3]):
         await service.heartbeat(hb(i, node_id))
     await service.tick()
-    assert service.cluster_map().nodes["dn-0004"].state == "out"
+    assert service.cluster_map().nodes["dn-0004"].state is NodeState.OUT
     assert service.cluster_map().slots_per_node()["dn-0004"] == 0
     reply = await service.heartbeat(hb(3, "dn-0004"))
-    assert reply.node_id == "dn-0004" and service.cluster_map().nodes["dn-0004"].state == "up"
+    assert reply.node_id == "dn-0004" and service.cluster_map().nodes["dn-0004"].state is NodeState.UP
 
 
 async def test_a_down_node_that_heartbeats_again_is_up() -> None:
@@ -134,22 +136,21 @@ async def test_a_down_node_that_heartbeats_again_is_up() -> None:
     await service.tick()
     clock.now += 16
     await service.tick()
-    assert {n.state for n in service.cluster_map().nodes.values()} == {"down"}
+    assert {n.state for n in service.cluster_map().nodes.values()} == {NodeState.DOWN}
     await service.heartbeat(hb(0, ids[0]))
-    assert service.cluster_map().nodes[ids[0]].state == "up"
+    assert service.cluster_map().nodes[ids[0]].state is NodeState.UP
 
 
 async def test_operator_commands_and_unknown_nodes() -> None:
     service, _, _ = make()
     await register(service, 4)
-    await service.node_command("dn-0002", "drain")
-    assert service.cluster_map().nodes["dn-0002"].state == "draining"
-    await service.node_command("dn-0002", "out")
-    await service.node_command("dn-0002", "remove")
+    await service.node_command("dn-0002", NodeAction.DRAIN)
+    assert service.cluster_map().nodes["dn-0002"].state is NodeState.DRAINING
+    await service.node_command("dn-0002", NodeAction.OUT)
+    await service.node_command("dn-0002", NodeAction.REMOVE)
     assert "dn-0002" not in service.cluster_map().nodes
-    with pytest.raises(CommandFailed) as exc:
-        await service.node_command("dn-0077", "out")
-    assert exc.value.reason == "NodeNotFound"
+    with pytest.raises(NodeNotFound):
+        await service.node_command("dn-0077", NodeAction.OUT)
 
 
 async def test_long_poll_returns_when_the_epoch_moves_or_times_out() -> None:
@@ -192,10 +193,9 @@ async def test_a_follower_refuses_heartbeats_naming_the_leader_and_runs_no_timer
 async def test_heartbeats_of_a_removed_node_are_refused_without_a_raft_write() -> None:
     service, replicator, _ = make()
     await register(service, 4)
-    await service.node_command("dn-0004", "remove")
+    await service.node_command("dn-0004", NodeAction.REMOVE)
     writes = replicator.proposals
     for _ in range(3):
-        with pytest.raises(CommandFailed) as exc:
+        with pytest.raises(NodeRemoved):
             await service.heartbeat(hb(3, "dn-0004"))
-        assert exc.value.reason == "NodeRemoved"
     assert replicator.proposals == writes

@@ -1,48 +1,63 @@
-"""The placement state machine: registration, operator commands, creation, epochs, snapshots."""
+"""The placement state machine: registration, operator commands, creation, epochs, snapshots,
+and the bytes of commands and snapshots (logs written by earlier code still apply)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from cairn.placement.state_machine import CommandFailed, PlacementStateMachine, decode_result, encode
+from cairn.placement.cluster_map import NodeAction, NodeState
+from cairn.placement.commands import (
+    Applied,
+    AutoOut,
+    Command,
+    CreateCluster,
+    Heartbeat,
+    MarkDown,
+    NodeCommand,
+    decode,
+    decode_result,
+    encode,
+)
+from cairn.placement.errors import (
+    AlreadyCreated,
+    BadCommand,
+    InsufficientDomains,
+    NodeNotFound,
+    NodeRemoved,
+)
+from cairn.placement.state_machine import PlacementStateMachine
 
 K, M = 2, 1
+GOLDEN = Path(__file__).parent / "golden"
 
 
 class Driver:
-    """Applies commands in order, as Raft would, and decodes the results."""
+    """Applies commands in order, as Raft would (through their bytes), and decodes the results."""
 
     def __init__(self) -> None:
         self.sm = PlacementStateMachine()
         self.index = 0
 
-    def apply(self, **command: Any) -> dict[str, Any]:
+    def apply(self, command: Command) -> Applied:
         self.index += 1
         return decode_result(self.sm.apply(self.index, encode(command)))
 
     def heartbeat(self, node_id: str | None, i: int, used: int = 0, now_ms: int = 1000) -> str:
         result = self.apply(
-            op="heartbeat",
-            node_id=node_id,
-            addr=f"127.0.0.1:{7000 + i}",
-            zone=f"z{i % 2}",
-            rack=f"r{i}",
-            host=f"h{i}",
-            capacity=1000,
-            used=used,
-            now_ms=now_ms,
+            Heartbeat(node_id, f"127.0.0.1:{7000 + i}", f"z{i % 2}", f"r{i}", f"h{i}", 1000, used, now_ms)
         )
-        return str(result["node_id"])
+        assert result.node_id is not None
+        return result.node_id
 
 
 def cluster(nodes: int = 4) -> Driver:
     d = Driver()
     for i in range(nodes):
         d.heartbeat(None, i)
-    d.apply(op="create", k=K, m=M, pg_count=16, now_ms=2000)
+    d.apply(CreateCluster(K, M, 16, 2000))
     return d
 
 
@@ -58,7 +73,7 @@ def test_first_heartbeat_assigns_sequential_ids_and_a_known_address_keeps_its_id
         "z1",
         "r1",
         "h1",
-        "up",
+        NodeState.UP,
     )
 
 
@@ -66,27 +81,25 @@ def test_create_refuses_with_too_few_domains_then_builds_the_table_once() -> Non
     d = Driver()
     d.heartbeat(None, 0)
     d.heartbeat(None, 1)
-    with pytest.raises(CommandFailed) as exc:
-        d.apply(op="create", k=K, m=M, pg_count=16, now_ms=1)
-    assert exc.value.reason == "InsufficientDomains" and "2 failure domain(s)" in exc.value.message
+    with pytest.raises(InsufficientDomains, match=r"2 failure domain\(s\)"):
+        d.apply(CreateCluster(K, M, 16, 1))
     d.heartbeat(None, 2)
-    d.apply(op="create", k=K, m=M, pg_count=16, now_ms=1)
+    d.apply(CreateCluster(K, M, 16, 1))
     cmap = d.sm.cluster_map()
     assert cmap.created and len(cmap.pgs) == 16 and all(len(row) == 3 for row in cmap.pgs)
-    with pytest.raises(CommandFailed) as again:
-        d.apply(op="create", k=K, m=M, pg_count=32, now_ms=1)
-    assert again.value.reason == "AlreadyCreated"
+    with pytest.raises(AlreadyCreated):
+        d.apply(CreateCluster(K, M, 32, 1))
 
 
 def test_epoch_grows_by_one_per_change_and_not_for_no_ops_or_refusals() -> None:
     d = cluster()
     epochs = [d.sm.epoch]
-    d.apply(op="mark_down", node_id="dn-0001", now_ms=1)
+    d.apply(MarkDown("dn-0001", 1))
     epochs.append(d.sm.epoch)
-    d.apply(op="mark_down", node_id="dn-0001", now_ms=1)  # already down: no change
+    d.apply(MarkDown("dn-0001", 1))  # already down: no change
     epochs.append(d.sm.epoch)
-    with pytest.raises(CommandFailed):
-        d.apply(op="node", node_id="dn-0099", action="out", now_ms=1)
+    with pytest.raises(NodeNotFound):
+        d.apply(NodeCommand("dn-0099", NodeAction.OUT, 1))
     epochs.append(d.sm.epoch)
     d.heartbeat("dn-0001", 0)
     epochs.append(d.sm.epoch)
@@ -97,52 +110,65 @@ def test_down_keeps_slots_out_moves_them_and_heartbeat_after_auto_out_rejoins() 
     d = cluster(5)
     held = [pg for pg, row in enumerate(d.sm.pgs) if "dn-0001" in row]
     assert held
-    d.apply(op="mark_down", node_id="dn-0001", now_ms=1)
-    assert d.sm.cluster_map().nodes["dn-0001"].state == "down"
+    d.apply(MarkDown("dn-0001", 1))
+    assert d.sm.cluster_map().nodes["dn-0001"].state is NodeState.DOWN
     assert [pg for pg, row in enumerate(d.sm.pgs) if "dn-0001" in row] == held
-    d.apply(op="auto_out", node_id="dn-0001", now_ms=2)
-    assert d.sm.cluster_map().nodes["dn-0001"].state == "out"
+    d.apply(AutoOut("dn-0001", 2))
+    assert d.sm.cluster_map().nodes["dn-0001"].state is NodeState.OUT
     assert not any("dn-0001" in row for row in d.sm.pgs)
     d.heartbeat("dn-0001", 0)
-    assert d.sm.cluster_map().nodes["dn-0001"].state == "up"
+    assert d.sm.cluster_map().nodes["dn-0001"].state is NodeState.UP
     assert any("dn-0001" in row for row in d.sm.pgs)  # admitted again
 
 
 def test_operator_out_stays_out_through_heartbeats_until_in() -> None:
     d = cluster(5)
-    d.apply(op="node", node_id="dn-0002", action="out", now_ms=1)
+    d.apply(NodeCommand("dn-0002", NodeAction.OUT, 1))
     d.heartbeat("dn-0002", 1)
-    assert d.sm.cluster_map().nodes["dn-0002"].state == "out"
-    d.apply(op="node", node_id="dn-0002", action="in", now_ms=2)
-    assert d.sm.cluster_map().nodes["dn-0002"].state == "up"
+    assert d.sm.cluster_map().nodes["dn-0002"].state is NodeState.OUT
+    d.apply(NodeCommand("dn-0002", NodeAction.IN, 2))
+    assert d.sm.cluster_map().nodes["dn-0002"].state is NodeState.UP
 
 
 def test_drain_keeps_slots_and_remove_forgets_the_node_for_good() -> None:
     d = cluster(5)
     before = d.sm.pgs
-    d.apply(op="node", node_id="dn-0003", action="drain", now_ms=1)
-    assert d.sm.cluster_map().nodes["dn-0003"].state == "draining" and d.sm.pgs == before
-    d.apply(op="node", node_id="dn-0003", action="remove", now_ms=2)
+    d.apply(NodeCommand("dn-0003", NodeAction.DRAIN, 1))
+    assert d.sm.cluster_map().nodes["dn-0003"].state is NodeState.DRAINING and d.sm.pgs == before
+    d.apply(NodeCommand("dn-0003", NodeAction.REMOVE, 2))
     assert "dn-0003" not in d.sm.cluster_map().nodes
     assert not any("dn-0003" in row for row in d.sm.pgs)
-    with pytest.raises(CommandFailed) as exc:
+    with pytest.raises(NodeRemoved):
         d.heartbeat("dn-0003", 2)
-    assert exc.value.reason == "NodeRemoved"
 
 
-def test_malformed_commands_are_refused_not_raised() -> None:
-    d = Driver()
-    result = json.loads(d.sm.apply(1, b"{not json"))
-    assert result["ok"] is False and result["error"] == "BadCommand"
-    result = json.loads(d.sm.apply(2, encode({"op": "frobnicate"})))
-    assert result["error"] == "UnknownCommand"
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"{not json", "malformed"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"op": "frobnicate", "now_ms": 1}', "unknown placement command 'frobnicate'"),
+        (b'{"op": "mark_down", "now_ms": 1}', "malformed"),  # no node_id
+        (b'{"op": "node", "node_id": "dn-0001", "action": "explode", "now_ms": 1}', "unknown node action"),
+        (b'{"op": "mark_down", "node_id": "dn-0001", "now_ms": 1, "v": 2}', "version 2"),
+        (b"\xff\xfe", "malformed"),
+    ],
+)
+def test_malformed_commands_are_refused_not_raised_and_change_nothing(data: bytes, why: str) -> None:
+    d = cluster()
+    before = d.sm.snapshot()
+    result = json.loads(d.sm.apply(99, data))
+    assert result["ok"] is False and result["error"] == "BadCommand" and why in result["message"]
+    with pytest.raises(BadCommand, match=why):
+        decode_result(d.sm.apply(100, data))
+    assert d.sm.snapshot() == before
 
 
 def test_snapshot_restores_an_equal_map_and_replicas_applying_the_same_log_agree() -> None:
     d = cluster(5)
-    d.apply(op="node", node_id="dn-0002", action="drain", now_ms=5)
-    d.apply(op="mark_down", node_id="dn-0004", now_ms=6)
-    d.apply(op="node", node_id="dn-0005", action="remove", now_ms=7)
+    d.apply(NodeCommand("dn-0002", NodeAction.DRAIN, 5))
+    d.apply(MarkDown("dn-0004", 6))
+    d.apply(NodeCommand("dn-0005", NodeAction.REMOVE, 7))
     copy = PlacementStateMachine()
     copy.restore(d.sm.snapshot())
     assert copy.cluster_map() == d.sm.cluster_map()
@@ -151,10 +177,78 @@ def test_snapshot_restores_an_equal_map_and_replicas_applying_the_same_log_agree
     d2 = Driver()
     d2.sm = copy
     assert d2.heartbeat(None, 20) == "dn-0006"
-    with pytest.raises(CommandFailed):
+    with pytest.raises(NodeRemoved):
         d2.heartbeat("dn-0005", 4)
 
 
 def test_restore_rejects_an_unknown_snapshot_version() -> None:
     with pytest.raises(ValueError, match="snapshot version"):
-        PlacementStateMachine().restore(encode({"version": 99}))
+        PlacementStateMachine().restore(b'{"version": 99}')
+
+
+EVERY_COMMAND: list[Command] = [
+    Heartbeat(None, "10.0.0.1:7001", "z1", "r1", "h1", 10**13, 12345, 1_700_000_000_000),
+    Heartbeat("dn-0007", "10.0.0.7:7001", "", "", "10.0.0.7:7001", 0, 0, 1),
+    MarkDown("dn-0001", 2),
+    AutoOut("dn-0001", 3),
+    *(NodeCommand("dn-0002", action, 4) for action in NodeAction),
+    CreateCluster(8, 4, 256, 5),
+]
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=lambda c: type(c).__name__)
+def test_every_command_has_one_deterministic_encoding_that_round_trips(command: Command) -> None:
+    data = encode(command)
+    assert decode(data) == command
+    assert encode(decode(data)) == data
+    doc = json.loads(data)
+    assert doc["v"] == 1 and data == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_commands_in_the_format_before_versioning_still_decode() -> None:
+    # Entries proposed before commands carried "v" (version 1 implied), byte for byte as written.
+    old = [
+        b'{"addr":"10.0.0.1:7001","capacity":1000,"host":"h1","node_id":null,"now_ms":1000,'
+        b'"op":"heartbeat","rack":"r1","used":10,"zone":"z1"}',
+        b'{"node_id":"dn-0001","now_ms":3000,"op":"mark_down"}',
+        b'{"node_id":"dn-0001","now_ms":4000,"op":"auto_out"}',
+        b'{"action":"drain","node_id":"dn-0002","now_ms":6000,"op":"node"}',
+        b'{"k":2,"m":1,"now_ms":2000,"op":"create","pg_count":8}',
+    ]
+    assert [decode(data) for data in old] == [
+        Heartbeat(None, "10.0.0.1:7001", "z1", "r1", "h1", 1000, 10, 1000),
+        MarkDown("dn-0001", 3000),
+        AutoOut("dn-0001", 4000),
+        NodeCommand("dn-0002", NodeAction.DRAIN, 6000),
+        CreateCluster(2, 1, 8, 2000),
+    ]
+
+
+def test_a_raft_log_and_snapshot_written_by_the_earlier_code_give_the_same_map() -> None:
+    # golden/log-v1.jsonl: 21 entries (every command, no-ops and refusals) encoded by the code
+    # before typed commands; results-v1.jsonl: what that code answered; snapshot-v1.json: the
+    # snapshot it took after the last entry.
+    log = (GOLDEN / "log-v1.jsonl").read_bytes().splitlines()
+    expected = [json.loads(line) for line in (GOLDEN / "results-v1.jsonl").read_bytes().splitlines()]
+    golden_snapshot = (GOLDEN / "snapshot-v1.json").read_bytes()
+    sm = PlacementStateMachine()
+    for index, (entry, want) in enumerate(zip(log, expected, strict=True), 1):
+        got = json.loads(sm.apply(index, entry))
+        assert (got["ok"], got.get("epoch"), got.get("node_id"), got.get("error")) == (
+            want["ok"],
+            want.get("epoch"),
+            want.get("node_id"),
+            want.get("error"),
+        ), f"entry {index}: {entry!r}"
+    assert sm.snapshot() == golden_snapshot
+    restored = PlacementStateMachine()
+    restored.restore(golden_snapshot)
+    assert restored.snapshot() == golden_snapshot and restored.cluster_map() == sm.cluster_map()
+    states = {i: n.state for i, n in restored.cluster_map().nodes.items()}
+    assert states == {
+        "dn-0001": NodeState.UP,
+        "dn-0002": NodeState.DRAINING,
+        "dn-0003": NodeState.OUT,
+        "dn-0004": NodeState.DOWN,
+        "dn-0006": NodeState.UP,
+    }

@@ -1,0 +1,148 @@
+"""The placement client and servicer agree: every RPC of the contract, called through the typed
+client against the real servicer in-process, returns the values the service holds, and every
+domain error crosses the wire as its own class."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+import grpc.aio
+import pytest
+
+from cairn.placement import rpc_server
+from cairn.placement.client import ERRORS, PlacementClient
+from cairn.placement.cluster_map import NodeAction, NodeState
+from cairn.placement.config import PlacementConfig
+from cairn.placement.errors import (
+    AlreadyCreated,
+    BadCommand,
+    BadRequest,
+    InsufficientDomains,
+    MapNotCreated,
+    NodeNotFound,
+    NodeRemoved,
+    PlacementError,
+)
+from cairn.placement.service import PlacementService
+from cairn.placement.state_machine import PlacementStateMachine
+from cairn.proto import placement_pb2
+from cairn.replication import NoQuorum, SingleNodeReplicator
+
+SERVICE = placement_pb2.DESCRIPTOR.services_by_name["Placement"]
+
+
+class Recorder(grpc.aio.ServerInterceptor):
+    """Records the name of every RPC the server is asked for."""
+
+    def __init__(self) -> None:
+        self.served: set[str] = set()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        self.served.add(details.method.rpartition("/")[2])
+        return await continuation(details)
+
+
+async def serve(service: PlacementService, recorder: Recorder) -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server(interceptors=[recorder])
+    rpc_server.add_to_server(server, service)
+    addr = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    await server.start()
+    service.peers[service.replicator.node_id] = addr
+    return server, addr
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[PlacementService, PlacementClient, Recorder]]:
+    machine = PlacementStateMachine()
+    config = PlacementConfig(k=2, m=1, pg_count=8, auto_create=False)
+    service = PlacementService(config, machine, SingleNodeReplicator(machine, "p1"), {})
+    recorder = Recorder()
+    server, addr = await serve(service, recorder)
+    client = PlacementClient([addr])
+    yield service, client, recorder
+    await client.close()
+    await server.stop(None)
+
+
+async def test_every_rpc_answers_through_the_typed_client(
+    served: tuple[PlacementService, PlacementClient, Recorder],
+) -> None:
+    service, client, recorder = served
+    replies = [
+        await client.heartbeat(None, f"10.0.0.{i}:7001", f"z{i}", "r", f"h{i}", 1000, i) for i in range(3)
+    ]
+    assert [r.node_id for r in replies] == ["dn-0001", "dn-0002", "dn-0003"]
+    created = await client.create_cluster()
+    drained = await client.node_command("dn-0002", NodeAction.DRAIN)
+    assert drained == created + 1 == service.machine.epoch
+
+    cmap = await client.cluster_map()
+    assert cmap == service.cluster_map()  # every field, node state and PG row survives the wire
+    assert cmap.nodes["dn-0002"].state is NodeState.DRAINING
+
+    blob = b"\x01" * 16
+    placed = await client.placement_of(blob)
+    assert placed == service.placement_of(blob)
+
+    (state,) = await client.replica_states()
+    assert state == service.replica_state()
+    assert (state.role, state.epoch, state.map_created, state.config_width) == ("leader", drained, True, 3)
+
+    assert recorder.served == {m.name for m in SERVICE.methods}
+
+
+class Refusing(PlacementService):
+    """A service whose node commands fail with a chosen error."""
+
+    error: Exception = RuntimeError()
+
+    async def node_command(self, node_id: str, action: NodeAction) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NodeNotFound("node 'dn-0404' is unknown"),
+        NodeRemoved("node dn-0004 was removed from the cluster"),
+        AlreadyCreated("the cluster map already exists (8 PGs)"),
+        InsufficientDomains("cannot create the cluster map: 2 failure domain(s)"),
+        MapNotCreated("the cluster map has no placement groups yet"),
+        BadCommand("malformed command"),
+        BadRequest("need a node id and an action"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_every_refusal_crosses_the_wire_as_its_own_class(error: PlacementError) -> None:
+    machine = PlacementStateMachine()
+    service = Refusing(
+        PlacementConfig(k=2, m=1, pg_count=8), machine, SingleNodeReplicator(machine, "p1"), {}
+    )
+    service.error = error
+    server, addr = await serve(service, Recorder())
+    client = PlacementClient([addr])
+    try:
+        with pytest.raises(type(error)) as raised:
+            await client.node_command("dn-0004", NodeAction.OUT)
+        assert type(raised.value) is type(error) and str(raised.value) == str(error)
+        assert raised.value.reason == type(error).__name__
+    finally:
+        await client.close()
+        await server.stop(None)
+
+
+def test_the_error_table_codes() -> None:
+    codes = {
+        cls.__name__: ERRORS.code_of(cls("x")) for cls in (NodeNotFound, BadRequest, NodeRemoved, NoQuorum)
+    }
+    assert codes == {
+        "NodeNotFound": grpc.StatusCode.NOT_FOUND,
+        "BadRequest": grpc.StatusCode.INVALID_ARGUMENT,
+        "NodeRemoved": grpc.StatusCode.FAILED_PRECONDITION,
+        "NoQuorum": grpc.StatusCode.UNAVAILABLE,
+    }
