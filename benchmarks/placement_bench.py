@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections import Counter
 
-from cairn.placement.cluster_map import OUT, UP, NodeInfo
+from cairn.placement.cluster_map import NodeInfo, NodeState
 from cairn.placement.pg_assignment import Table, create_table, rebalance
 
 K, M = 8, 4
@@ -24,7 +24,15 @@ def topology(n: int, zones: int, racks: int, caps: list[int] | None = None) -> d
         node_id = f"dn-{i + 1:04d}"
         z, r = i % zones, (i // zones) % racks
         nodes[node_id] = NodeInfo(
-            node_id, f"10.0.0.{i}:7000", f"z{z}", f"z{z}-r{r}", f"h{i}", UP, caps[i] if caps else 4 * TB, 0, 0
+            node_id,
+            f"10.0.0.{i}:7000",
+            f"z{z}",
+            f"z{z}-r{r}",
+            f"h{i}",
+            NodeState.UP,
+            caps[i] if caps else 4 * TB,
+            0,
+            0,
         )
     return nodes
 
@@ -44,10 +52,10 @@ def report(name: str, nodes: dict[str, NodeInfo], pgs: int) -> None:
     total = sum(n.capacity_bytes for n in nodes.values())
     devs = [counts[i] / slots / (n.capacity_bytes / total) - 1 for i, n in nodes.items()]
     leaving = sorted(nodes)[len(nodes) // 2]
-    out = rebalance(table, K, M, {**nodes, leaving: dataclasses.replace(nodes[leaving], state=OUT)})
+    out = rebalance(table, K, M, {**nodes, leaving: dataclasses.replace(nodes[leaving], state=NodeState.OUT)})
     left = moved(table, out)
     foreign = sum(1 for a, _ in left if a != leaving)
-    new = NodeInfo("dn-9999", "10.0.9.9:7000", "z0", "z0-r0", "h-new", UP, 4 * TB, 0, 0)
+    new = NodeInfo("dn-9999", "10.0.9.9:7000", "z0", "z0-r0", "h-new", NodeState.UP, 4 * TB, 0, 0)
     started = time.perf_counter()
     joined = rebalance(table, K, M, {**nodes, new.id: new}, joined=[new.id])
     join_s = time.perf_counter() - started

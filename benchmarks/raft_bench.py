@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/raft_bench.py [--seconds 5] [--concurrency 32] [--failovers 3]
 
 Each replica process runs a RaftNode (default RaftConfig: 100 ms ticks, 1-2 s election timeout)
-with a small key/value state machine, plus a bench-only gRPC method (generic handler, raw bytes)
-that proposes a command and returns the leader-side commit latency. The driver process measures:
+with a small key/value state machine, plus bench-only gRPC methods (generic handlers, raw bytes,
+errors through `BENCH_ERRORS` as in every service) that propose a command and return the
+leader-side commit latency. The driver process measures:
 
 - sequential commits/s and commit latency (p50/p99), one proposal at a time;
 - commits/s and latency with `--concurrency` proposals in flight;
@@ -40,10 +41,17 @@ sys.path.insert(0, str(ROOT))
 
 from cairn import rpc  # noqa: E402
 from cairn.raft.node import RaftConfig, RaftNode  # noqa: E402
-from cairn.replication import NoQuorum, NotLeader  # noqa: E402
+from cairn.replication import NoQuorum, NotLeader, ReplicationError  # noqa: E402
 from tests.support.procs import free_port  # noqa: E402
 
 SERVICE = "cairn.raft.bench.Bench"
+
+#: The bench service's errors; a replica that cannot be reached is NoQuorum to the driver.
+BENCH_ERRORS = rpc.ErrorTable(
+    {NotLeader: grpc.StatusCode.FAILED_PRECONDITION, NoQuorum: grpc.StatusCode.UNAVAILABLE},
+    unavailable=NoQuorum,
+    internal=ReplicationError,
+)
 
 
 class KV:
@@ -66,21 +74,22 @@ class KV:
 # ------------------------------------------------------------------ replica process
 
 
-async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> None:
-    node = RaftNode(node_id, peers, data_dir, KV(), RaftConfig())
+class Bench:
+    """The bench-only methods of one replica process."""
 
-    async def propose(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    def __init__(self, node: RaftNode) -> None:
+        self.node = node
+
+    @rpc.edge(BENCH_ERRORS)
+    async def propose(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         start = time.perf_counter_ns()
-        try:
-            await node.propose(request, timeout=5.0)
-        except NotLeader as exc:
-            await rpc.abort(context, grpc.StatusCode.FAILED_PRECONDITION, "NotLeader", exc.leader_id or "")
-        except NoQuorum as exc:
-            await rpc.abort(context, grpc.StatusCode.UNAVAILABLE, "NoQuorum", str(exc))
+        await self.node.propose(request, timeout=5.0)
         return (time.perf_counter_ns() - start).to_bytes(8, "big")
 
-    async def local_load(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    @rpc.edge(BENCH_ERRORS)
+    async def local_load(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """Proposals issued inside the leader process: the group's capacity without client hops."""
+        node = self.node
         spec = json.loads(request)
         latencies: list[float] = []
         deadline = time.monotonic() + float(spec["seconds"])
@@ -106,18 +115,23 @@ async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> 
             }
         ).encode()
 
-    async def status(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        s = node.status()
+    @rpc.edge(BENCH_ERRORS)
+    async def status(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        s = self.node.status()
         return json.dumps(
             {"role": s.role, "term": s.term, "leader": s.leader_id, "applied": s.applied_index}
         ).encode()
 
+
+async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> None:
+    node = RaftNode(node_id, peers, data_dir, KV(), RaftConfig())
+    bench = Bench(node)
     server = rpc.server()
     node.add_to_server(server)
     handlers = {
-        "Propose": grpc.unary_unary_rpc_method_handler(propose),
-        "Status": grpc.unary_unary_rpc_method_handler(status),
-        "LocalLoad": grpc.unary_unary_rpc_method_handler(local_load),
+        "Propose": grpc.unary_unary_rpc_method_handler(bench.propose),
+        "Status": grpc.unary_unary_rpc_method_handler(bench.status),
+        "LocalLoad": grpc.unary_unary_rpc_method_handler(bench.local_load),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_insecure_port(peers[node_id])
@@ -181,8 +195,9 @@ class Cluster:
     async def status(self, node_id: str) -> dict[str, object] | None:
         call = self.channels[node_id].unary_unary(f"/{SERVICE}/Status")
         try:
-            return json.loads(await call(b"", timeout=0.5))  # type: ignore[no-any-return]
-        except grpc.RpcError:
+            with BENCH_ERRORS.translated():
+                return json.loads(await call(b"", timeout=0.5))  # type: ignore[no-any-return]
+        except ReplicationError:
             return None
 
     async def leader(self, among: list[str], timeout: float) -> str:
@@ -199,7 +214,8 @@ class Cluster:
         """(client-seen seconds, leader-side seconds) for one committed proposal."""
         call = self.channels[node_id].unary_unary(f"/{SERVICE}/Propose")
         start = time.perf_counter()
-        inner = await call(command, timeout=10.0)
+        with BENCH_ERRORS.translated():
+            inner = await call(command, timeout=10.0)
         return time.perf_counter() - start, int.from_bytes(inner, "big") / 1e9
 
 
@@ -249,7 +265,7 @@ async def failover(cluster: Cluster, rounds: int) -> list[dict[str, float]]:
             try:
                 await cluster.propose(new, b"failover-%d=x" % n)
                 break
-            except grpc.RpcError:
+            except ReplicationError:  # NotLeader, NoQuorum (not elected yet, or unreachable)
                 await asyncio.sleep(0.01)
                 new = await cluster.leader(survivors, 30.0)
         committed = time.monotonic() - t0
