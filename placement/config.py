@@ -39,8 +39,6 @@ class PlacementConfig:
     """A node with no heartbeat for this long is marked down (keeps its slots)."""
     out_after_s: float = 600.0
     """A node with no heartbeat for this long is taken out (its slots move)."""
-    heartbeat_interval_s: float = 3.0
-    """How often data nodes are expected to heartbeat (for operators; the timers above decide)."""
     usage_report_interval_s: float = 60.0
     """At most one usage-only update per node per this period goes through Raft."""
     usage_report_min_change: float = 0.01
@@ -63,11 +61,6 @@ class PlacementConfig:
             )
         if self.peers and self.id not in self.peers:
             raise ConfigError(f"replica id {self.id!r} is not among peers {sorted(self.peers)}")
-
-    @property
-    def advertised_addr(self) -> str:
-        """The address other replicas and clients use for this replica."""
-        return self.peers.get(self.id, f"{self.host}:{self.port}")
 
     def peer_map(self) -> dict[str, str]:
         """Peers including this replica (a one-replica group when none are configured)."""

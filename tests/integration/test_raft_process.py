@@ -22,11 +22,19 @@ import pytest
 
 from cairn import rpc
 from cairn.raft.node import RaftConfig, RaftNode
-from cairn.replication import NoQuorum, NotLeader
+from cairn.replication import NoQuorum, NotLeader, ReplicationError
 from tests.support.procs import ServiceProcess, free_port
 
 SERVICE = "cairn.raft.test.KV"
 MODULE = "tests.integration.test_raft_process"
+
+#: The test service's errors: a replica that is not the leader, or cannot reach a quorum or be
+#: reached, is "try again elsewhere" to the writer.
+ERRORS = rpc.ErrorTable(
+    {NotLeader: grpc.StatusCode.UNAVAILABLE, NoQuorum: grpc.StatusCode.UNAVAILABLE},
+    unavailable=NoQuorum,
+    internal=ReplicationError,
+)
 
 
 class KV:
@@ -45,31 +53,34 @@ class KV:
         self.data = json.loads(data)
 
 
+class KVService:
+    """Put (a proposal) and Dump (the state, after a read barrier when asked) of one replica."""
+
+    def __init__(self, node: RaftNode, machine: KV) -> None:
+        self.node = node
+        self.machine = machine
+
+    @rpc.edge(ERRORS)
+    async def put(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return await self.node.propose(request, timeout=3.0)
+
+    @rpc.edge(ERRORS)
+    async def dump(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if request == b"linearizable":
+            await self.node.read_barrier(timeout=3.0)
+        return json.dumps({"role": self.node.status().role, "data": self.machine.data}).encode()
+
+
 async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> None:
     machine = KV()
     config = RaftConfig(tick_s=0.05, election_ticks=10, snapshot_threshold=40)
     node = RaftNode(node_id, peers, data_dir, machine, config)
-
-    async def put(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        try:
-            return await node.propose(request, timeout=3.0)
-        except (NotLeader, NoQuorum) as exc:
-            await rpc.abort(context, grpc.StatusCode.UNAVAILABLE, type(exc).__name__)
-            raise
-
-    async def dump(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        if request == b"linearizable":
-            try:
-                await node.read_barrier(timeout=3.0)
-            except (NotLeader, NoQuorum) as exc:
-                await rpc.abort(context, grpc.StatusCode.UNAVAILABLE, type(exc).__name__)
-        return json.dumps({"role": node.status().role, "data": machine.data}).encode()
-
+    kv = KVService(node, machine)
     server = rpc.server()
     node.add_to_server(server)
     handlers = {
-        "Put": grpc.unary_unary_rpc_method_handler(put),
-        "Dump": grpc.unary_unary_rpc_method_handler(dump),
+        "Put": grpc.unary_unary_rpc_method_handler(kv.put),
+        "Dump": grpc.unary_unary_rpc_method_handler(kv.dump),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_insecure_port(peers[node_id])
@@ -101,9 +112,11 @@ class Group:
     async def dump(self, rid: str, linearizable: bool = False) -> dict[str, object] | None:
         call = self.channels[rid].unary_unary(f"/{SERVICE}/Dump")
         try:
-            return json.loads(await call(b"linearizable" if linearizable else b"", timeout=4.0))  # type: ignore[no-any-return]
-        except grpc.RpcError:
+            with ERRORS.translated():
+                reply = await call(b"linearizable" if linearizable else b"", timeout=4.0)
+        except ReplicationError:
             return None
+        return json.loads(reply)  # type: ignore[no-any-return]
 
     async def leader(self, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
@@ -124,9 +137,10 @@ class Group:
                 if self.current is None:
                     self.current = await self.leader(timeout=max(0.1, deadline - time.monotonic()))
                 call = self.channels[self.current].unary_unary(f"/{SERVICE}/Put")
-                await call(f"{key}={value}".encode(), timeout=3.0)
+                with ERRORS.translated():
+                    await call(f"{key}={value}".encode(), timeout=3.0)
                 return True
-            except (grpc.RpcError, AssertionError):
+            except (ReplicationError, AssertionError):
                 self.current = None
                 await asyncio.sleep(0.05)
         return False
