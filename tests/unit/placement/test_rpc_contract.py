@@ -4,7 +4,7 @@ domain error crosses the wire as its own class."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import grpc.aio
@@ -28,27 +28,13 @@ from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
 from cairn.proto import placement_pb2
 from cairn.replication import NoQuorum, SingleNodeReplicator
+from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
 SERVICE = placement_pb2.DESCRIPTOR.services_by_name["Placement"]
 
 
-class Recorder(grpc.aio.ServerInterceptor):
-    """Records the name of every RPC the server is asked for."""
-
-    def __init__(self) -> None:
-        self.served: set[str] = set()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        self.served.add(details.method.rpartition("/")[2])
-        return await continuation(details)
-
-
 async def serve(service: PlacementService, recorder: Recorder) -> tuple[grpc.aio.Server, str]:
-    server = grpc.aio.server(interceptors=[recorder])
+    server = recording_server(recorder)
     rpc_server.add_to_server(server, service)
     addr = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     await server.start()
@@ -93,7 +79,7 @@ async def test_every_rpc_answers_through_the_typed_client(
     assert state == service.replica_state()
     assert (state.role, state.epoch, state.map_created, state.config_width) == ("leader", drained, True, 3)
 
-    assert recorder.served == {m.name for m in SERVICE.methods}
+    assert recorder.served == rpc_names(SERVICE)
 
 
 class Refusing(PlacementService):

@@ -4,10 +4,8 @@ refusal crosses the wire as its own class."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-import grpc
-import grpc.aio
 import pytest
 
 from cairn.proto import raft_pb2, raft_pb2_grpc
@@ -16,23 +14,9 @@ from cairn.raft.client import ERRORS, PeerClient, message_to_pb
 from cairn.raft.errors import PeerUnavailable, RaftStopped, SnapshotCorrupt, SnapshotMissing, WrongReplica
 from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot
 from cairn.rpc import channel
+from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
 SERVICE = raft_pb2.DESCRIPTOR.services_by_name["Raft"]
-
-
-class Recorder(grpc.aio.ServerInterceptor):
-    """Records the name of every RPC the server is asked for."""
-
-    def __init__(self) -> None:
-        self.served: set[str] = set()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        self.served.add(details.method.rpartition("/")[2])
-        return await continuation(details)
 
 
 class Inbox:
@@ -51,7 +35,7 @@ class Inbox:
 @pytest.fixture
 async def peer() -> AsyncIterator[tuple[Inbox, Recorder, str]]:
     inbox, recorder = Inbox(), Recorder()
-    server = grpc.aio.server(interceptors=[recorder])
+    server = recording_server(recorder)
     rpc_server.add_to_server(server, inbox.deliver)
     addr = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     await server.start()
@@ -92,7 +76,7 @@ async def test_every_rpc_delivers_exactly_what_was_sent(peer: tuple[Inbox, Recor
     finally:
         await client.close()
     assert inbox.messages == [*BATCH, SNAPSHOT]
-    assert recorder.served == {m.name for m in SERVICE.methods}
+    assert recorder.served == rpc_names(SERVICE)
 
 
 @pytest.mark.parametrize(
