@@ -49,6 +49,7 @@ from cairn.rpc import ErrorTable, channel
 
 __all__ = [
     "ERRORS",
+    "BlobPlacement",
     "ClusterMap",
     "HeartbeatReply",
     "NodeAction",
