@@ -17,7 +17,8 @@ What each command does:
 - `CreateCluster`: builds the PG table once; refused with InsufficientDomains.
 
 Invariants: the epoch grows by exactly one for every command that changes anything, and never
-otherwise; removed node ids are never reused and their heartbeats are refused.
+otherwise; removed node ids are never reused and their heartbeats are refused. Each new epoch is
+logged at INFO with the command that made it, in a few words (`_describe`).
 
 Snapshot (`version` 1): one JSON object, keys sorted: epoch, k, m, pg_count, next_id, removed ids,
 node records (id, addr, zone, rack, host, capacity_bytes, used_bytes, last_heartbeat_ms, health,
@@ -31,7 +32,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from cairn.placement.cluster_map import ClusterMap, NodeAction, NodeInfo, NodeState
 from cairn.placement.commands import (
@@ -340,17 +341,20 @@ class PlacementStateMachine:
 
 
 def _describe(command: Command, node_id: str | None) -> str:
-    """A command in a few words, for the epoch log line."""
+    """A command that changed the map, in a few words, for the epoch log line."""
     match command:
-        case CreateCluster():
-            return f"created {command.pg_count} placement groups, k={command.k} m={command.m}"
-        case NodeCommand():
-            return f"node {command.node_id}: {command.action.value}"
         case Heartbeat():
             return f"heartbeat of {node_id} ({command.addr}) updated the map"
         case MarkDown():
-            return f"mark_down {command.node_id}"
-    return f"auto_out {command.node_id}"
+            return f"node {command.node_id}: down (missed heartbeats)"
+        case AutoOut():
+            return f"node {command.node_id}: out (down too long; back in on its next heartbeat)"
+        case NodeCommand():
+            return f"node {command.node_id}: {command.action.value}"
+        case CreateCluster():
+            return f"created {command.pg_count} placement groups, k={command.k} m={command.m}"
+        case _:
+            assert_never(command)
 
 
 def _id_number(node_id: str) -> int:

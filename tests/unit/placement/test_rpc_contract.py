@@ -26,8 +26,9 @@ from cairn.placement.errors import (
 )
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
-from cairn.proto import placement_pb2
-from cairn.replication import NoQuorum, SingleNodeReplicator
+from cairn.proto import placement_pb2, placement_pb2_grpc
+from cairn.replication import NoQuorum, NotLeader, ReplicaStatus, SingleNodeReplicator
+from cairn.rpc import channel
 from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
 SERVICE = placement_pb2.DESCRIPTOR.services_by_name["Placement"]
@@ -119,6 +120,40 @@ async def test_every_refusal_crosses_the_wire_as_its_own_class(error: PlacementE
         assert raised.value.reason == type(error).__name__
     finally:
         await client.close()
+        await server.stop(None)
+
+
+class Following(SingleNodeReplicator):
+    """A follower's replicator: replica "p2", whose leader is "p1"."""
+
+    def status(self) -> ReplicaStatus:
+        return ReplicaStatus("p2", 1, "follower", "p1", 0, 0, ())
+
+    async def propose(self, command: bytes, timeout: float) -> bytes:
+        raise NotLeader("p1", None)
+
+
+async def test_not_leader_crosses_the_wire_with_the_leaders_address(
+    served: tuple[PlacementService, PlacementClient, Recorder],
+) -> None:
+    leader, _, _ = served
+    leader_addr = leader.peers["p1"]
+    machine = PlacementStateMachine()
+    follower = PlacementService(
+        PlacementConfig(k=2, m=1, pg_count=8), machine, Following(machine, "p2"), {"p1": leader_addr}
+    )
+    server, follower_addr = await serve(follower, Recorder())
+    ch = channel(follower_addr)
+    client = PlacementClient([follower_addr])  # knows only the follower
+    try:
+        with pytest.raises(NotLeader) as refused, ERRORS.translated():
+            await placement_pb2_grpc.PlacementStub(ch).CreateCluster(placement_pb2.CreateClusterRequest())
+        assert refused.value.leader_addr == leader_addr
+        reply = await client.heartbeat(None, "10.0.0.1:7001", "z", "r", "h", 1000, 0)
+        assert reply.node_id in leader.cluster_map().nodes  # it followed the hint to the leader
+    finally:
+        await client.close()
+        await ch.close()
         await server.stop(None)
 
 

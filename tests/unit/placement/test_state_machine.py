@@ -4,6 +4,7 @@ and the bytes of commands and snapshots (logs written by earlier code still appl
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,34 @@ def test_drain_keeps_slots_and_remove_forgets_the_node_for_good() -> None:
         d.heartbeat("dn-0003", 2)
 
 
+def test_every_change_logs_one_epoch_line_and_no_ops_and_refusals_log_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = Driver()
+    with caplog.at_level(logging.INFO):
+        for i in range(3):
+            d.heartbeat(None, i)
+        d.heartbeat("dn-0001", 0)  # changes the map (usage, time), so the epoch moves too
+        d.apply(CreateCluster(K, M, 16, 2))
+        d.apply(MarkDown("dn-0001", 3))
+        d.apply(MarkDown("dn-0001", 3))  # no-op
+        d.apply(AutoOut("dn-0001", 4))
+        d.apply(NodeCommand("dn-0002", NodeAction.DRAIN, 5))
+        with pytest.raises(NodeNotFound):
+            d.apply(NodeCommand("dn-0099", NodeAction.OUT, 6))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cluster map epoch")]
+    assert lines == [
+        "cluster map epoch 1: heartbeat of dn-0001 (127.0.0.1:7000) updated the map",
+        "cluster map epoch 2: heartbeat of dn-0002 (127.0.0.1:7001) updated the map",
+        "cluster map epoch 3: heartbeat of dn-0003 (127.0.0.1:7002) updated the map",
+        "cluster map epoch 4: heartbeat of dn-0001 (127.0.0.1:7000) updated the map",
+        "cluster map epoch 5: created 16 placement groups, k=2 m=1",
+        "cluster map epoch 6: node dn-0001: down (missed heartbeats)",
+        "cluster map epoch 7: node dn-0001: out (down too long; back in on its next heartbeat)",
+        "cluster map epoch 8: node dn-0002: drain",
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "why"),
     [
@@ -225,7 +254,7 @@ def test_commands_in_the_format_before_versioning_still_decode() -> None:
 
 
 def test_a_raft_log_and_snapshot_written_by_the_earlier_code_give_the_same_map() -> None:
-    # golden/log-v1.jsonl: 21 entries (every command, no-ops and refusals) encoded by the code
+    # golden/log-v1.jsonl: 20 entries (every command, no-ops and refusals) encoded by the code
     # before typed commands; results-v1.jsonl: what that code answered; snapshot-v1.json: the
     # snapshot it took after the last entry.
     log = (GOLDEN / "log-v1.jsonl").read_bytes().splitlines()
