@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cairn.placement.cluster_map import NodeInfo, NodeState
-from cairn.placement.pg_assignment import InsufficientDomains, Table, create_table, rebalance
+from cairn.placement.errors import InsufficientDomains
+from cairn.placement.pg_assignment import Table, create_table, rebalance
 
 K, M = 8, 4
 WIDTH = K + M
