@@ -7,7 +7,7 @@ map. A command is encoded as one JSON object, keys sorted, no spaces:
     {"op": <name>, "v": 1, <fields>}
 
 - `heartbeat`: node_id (null on a node's first heartbeat), addr, zone, rack, host, capacity,
-  used, now_ms (`Heartbeat`);
+  used (the node's `NodeReport`), now_ms (`Heartbeat`);
 - `mark_down` / `auto_out`: node_id, now_ms (`MarkDown`, `AutoOut`: the leader's timers);
 - `node`: node_id, action (drain | out | in | remove), now_ms (`NodeCommand`);
 - `create`: k, m, pg_count, now_ms (`CreateCluster`).
@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cairn.placement.cluster_map import NodeAction
+from cairn.placement.cluster_map import NodeAction, NodeReport
 from cairn.placement.errors import (
     AlreadyCreated,
     BadCommand,
@@ -43,15 +43,9 @@ VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """Register a node (no id, or an id the map does not know) or refresh a known one."""
+    """Register the reporting node (no id, or an id the map does not know) or refresh a known one."""
 
-    node_id: str | None
-    addr: str
-    zone: str
-    rack: str
-    host: str
-    capacity_bytes: int
-    used_bytes: int
+    report: NodeReport
     now_ms: int
 
 
@@ -111,16 +105,16 @@ def encode(command: Command) -> bytes:
     """The command's bytes in the current format (deterministic: sorted keys, no spaces)."""
     fields: dict[str, Any]
     match command:
-        case Heartbeat():
+        case Heartbeat(report=report):
             fields = {
                 "op": "heartbeat",
-                "node_id": command.node_id,
-                "addr": command.addr,
-                "zone": command.zone,
-                "rack": command.rack,
-                "host": command.host,
-                "capacity": command.capacity_bytes,
-                "used": command.used_bytes,
+                "node_id": report.node_id,
+                "addr": report.addr,
+                "zone": report.zone,
+                "rack": report.rack,
+                "host": report.host,
+                "capacity": report.capacity_bytes,
+                "used": report.used_bytes,
             }
         case MarkDown():
             fields = {"op": "mark_down", "node_id": command.node_id}
@@ -151,7 +145,7 @@ def _decode(doc: dict[str, Any]) -> Command:
     match doc.get("op"):
         case "heartbeat":
             node_id = doc.get("node_id")
-            return Heartbeat(
+            report = NodeReport(
                 str(node_id) if node_id else None,
                 str(doc["addr"]),
                 str(doc["zone"]),
@@ -159,8 +153,8 @@ def _decode(doc: dict[str, Any]) -> Command:
                 str(doc["host"]),
                 int(doc["capacity"]),
                 int(doc["used"]),
-                int(doc["now_ms"]),
             )
+            return Heartbeat(report, int(doc["now_ms"]))
         case "mark_down":
             return MarkDown(str(doc["node_id"]), int(doc["now_ms"]))
         case "auto_out":

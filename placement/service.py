@@ -171,18 +171,7 @@ class PlacementService:
         node = self.machine.nodes.get(report.node_id) if report.node_id else None
         seen = self._seen.get(report.node_id) if report.node_id else None
         if node is None or self._needs_update(node, report, seen, now):
-            result = await self._propose(
-                Heartbeat(
-                    report.node_id,
-                    report.addr,
-                    report.zone,
-                    report.rack,
-                    report.host,
-                    report.capacity_bytes,
-                    report.used_bytes,
-                    wall,
-                )
-            )
+            result = await self._propose(Heartbeat(report, wall))
             if result.node_id is None:
                 raise PlacementError("the heartbeat's result names no node")
             self._seen[result.node_id] = _Seen(now, wall, now)

@@ -262,12 +262,13 @@ class PlacementStateMachine:
             self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined)
 
     def _heartbeat(self, cmd: Heartbeat) -> str:
-        """Register or refresh the node; returns its id."""
-        node_id = cmd.node_id
+        """Register or refresh the reporting node; returns its id."""
+        report = cmd.report
+        node_id = report.node_id
         if node_id in self.removed:
             raise NodeRemoved(f"node {node_id} was removed from the cluster")
         if node_id is None:
-            node_id = next((n.id for n in self.nodes.values() if n.addr == cmd.addr), None)
+            node_id = next((n.id for n in self.nodes.values() if n.addr == report.addr), None)
         node = self.nodes.get(node_id) if node_id else None
         if node_id is None:
             node_id = f"dn-{self.next_id:04d}"
@@ -275,24 +276,21 @@ class PlacementStateMachine:
             self.next_id = max(self.next_id, _id_number(node_id)) + 1
             self.nodes[node_id] = NodeRecord(
                 node_id,
-                cmd.addr,
-                cmd.zone,
-                cmd.rack,
-                cmd.host,
-                cmd.capacity_bytes,
-                cmd.used_bytes,
+                report.addr,
+                report.zone,
+                report.rack,
+                report.host,
+                report.capacity_bytes,
+                report.used_bytes,
                 cmd.now_ms,
             )
             self._rebalance((node_id,))
             return node_id
         rejoined = node.admin is AdminState.OUT and node.auto_out
         eligible_before = node.state is NodeState.UP
-        node.addr, node.zone, node.rack, node.host = cmd.addr, cmd.zone, cmd.rack, cmd.host
-        node.capacity_bytes, node.used_bytes, node.last_heartbeat_ms = (
-            cmd.capacity_bytes,
-            cmd.used_bytes,
-            cmd.now_ms,
-        )
+        node.addr, node.zone, node.rack, node.host = report.addr, report.zone, report.rack, report.host
+        node.capacity_bytes, node.used_bytes = report.capacity_bytes, report.used_bytes
+        node.last_heartbeat_ms = cmd.now_ms
         node.health = Health.UP
         if rejoined:
             node.admin, node.auto_out = AdminState.IN, False
@@ -344,7 +342,7 @@ def _describe(command: Command, node_id: str | None) -> str:
     """A command that changed the map, in a few words, for the epoch log line."""
     match command:
         case Heartbeat():
-            return f"heartbeat of {node_id} ({command.addr}) updated the map"
+            return f"heartbeat of {node_id} ({command.report.addr}) updated the map"
         case MarkDown():
             return f"node {command.node_id}: down (missed heartbeats)"
         case AutoOut():

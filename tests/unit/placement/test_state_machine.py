@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.placement.cluster_map import NodeAction, NodeState
+from cairn.placement.cluster_map import NodeAction, NodeReport, NodeState
 from cairn.placement.commands import (
     Applied,
     AutoOut,
@@ -48,7 +48,10 @@ class Driver:
 
     def heartbeat(self, node_id: str | None, i: int, used: int = 0, now_ms: int = 1000) -> str:
         result = self.apply(
-            Heartbeat(node_id, f"127.0.0.1:{7000 + i}", f"z{i % 2}", f"r{i}", f"h{i}", 1000, used, now_ms)
+            Heartbeat(
+                NodeReport(node_id, f"127.0.0.1:{7000 + i}", f"z{i % 2}", f"r{i}", f"h{i}", 1000, used),
+                now_ms,
+            )
         )
         assert result.node_id is not None
         return result.node_id
@@ -216,8 +219,8 @@ def test_restore_rejects_an_unknown_snapshot_version() -> None:
 
 
 EVERY_COMMAND: list[Command] = [
-    Heartbeat(None, "10.0.0.1:7001", "z1", "r1", "h1", 10**13, 12345, 1_700_000_000_000),
-    Heartbeat("dn-0007", "10.0.0.7:7001", "", "", "10.0.0.7:7001", 0, 0, 1),
+    Heartbeat(NodeReport(None, "10.0.0.1:7001", "z1", "r1", "h1", 10**13, 12345), 1_700_000_000_000),
+    Heartbeat(NodeReport("dn-0007", "10.0.0.7:7001", "", "", "10.0.0.7:7001", 0, 0), 1),
     MarkDown("dn-0001", 2),
     AutoOut("dn-0001", 3),
     *(NodeCommand("dn-0002", action, 4) for action in NodeAction),
@@ -245,7 +248,7 @@ def test_commands_in_the_format_before_versioning_still_decode() -> None:
         b'{"k":2,"m":1,"now_ms":2000,"op":"create","pg_count":8}',
     ]
     assert [decode(data) for data in old] == [
-        Heartbeat(None, "10.0.0.1:7001", "z1", "r1", "h1", 1000, 10, 1000),
+        Heartbeat(NodeReport(None, "10.0.0.1:7001", "z1", "r1", "h1", 1000, 10), 1000),
         MarkDown("dn-0001", 3000),
         AutoOut("dn-0001", 4000),
         NodeCommand("dn-0002", NodeAction.DRAIN, 6000),
