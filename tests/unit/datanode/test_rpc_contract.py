@@ -10,37 +10,18 @@ round) fails here.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-
-import grpc
-import grpc.aio
 
 from cairn.checksums import crc32c
 from cairn.datanode.client import DataNodeClient
 from cairn.datanode.rpc_server import DataNodeServicer
 from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey, ShardState
 from cairn.proto import datanode_pb2
+from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 from tests.unit.datanode.support import open_store
 
 SERVICE = datanode_pb2.DESCRIPTOR.services_by_name["DataNode"]
-
-
-class Recorder(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Notes the name of every RPC the server dispatches."""
-
-    def __init__(self) -> None:
-        self.served: set[str] = set()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        service, _, method = details.method.lstrip("/").partition("/")
-        if service == SERVICE.full_name:
-            self.served.add(method)
-        return await continuation(details)
 
 
 async def pieces(*parts: bytes) -> AsyncIterator[bytes]:
@@ -51,7 +32,7 @@ async def pieces(*parts: bytes) -> AsyncIterator[bytes]:
 async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> None:
     store = await open_store(tmp_path / "node", capacity=1 << 30)
     recorder = Recorder()
-    server = grpc.aio.server(interceptors=[recorder])
+    server = recording_server(recorder)
     labels = FailureDomain("zone-a", "rack-b", "host-c")
     DataNodeServicer(store, lambda: "dn-0001", labels).add_to_server(server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -86,4 +67,4 @@ async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> N
         await server.stop(None)
         await store.close()
 
-    assert recorder.served == {method.name for method in SERVICE.methods}
+    assert recorder.served == rpc_names(SERVICE)
