@@ -1,4 +1,5 @@
-"""`python -m cairn.api_service`: run the S3 endpoint under uvicorn (uvloop, httptools)."""
+"""`python -m cairn.api_service`: run the S3 endpoint under uvicorn (uvloop; httptools unless
+`http = "h11"`), with the protocol and limits of server.uvicorn_options."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uvicorn
 
 from cairn import logs
 
-from .server import CONFIG_FILE_ENV, load_config
+from .server import CONFIG_FILE_ENV, load_config, uvicorn_options
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,18 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(
         "cairn.api_service.server:create_app",
         factory=True,
-        host=config.host,
-        port=config.port,
         workers=config.workers,
         loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
         log_config=logs.dict_config(args.log_format, "api", level=args.log_level),  # workers too
-        ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
-        ssl_keyfile=str(config.tls_key) if config.tls_key else None,
-        timeout_keep_alive=30,
-        server_header=False,
+        **uvicorn_options(config),
     )
 
 

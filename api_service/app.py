@@ -1,15 +1,22 @@
 """The S3 ASGI application: request id, authentication, routing, dispatch and error rendering.
 
-Pure ASGI (no framework middleware): for every HTTP request it assigns a request id, verifies
-the SigV4 signature (every path, whichever way credentials arrive), routes to one S3
-operation, and runs that operation's handler with an `S3Request`. Any `S3Error` (or an internal
-error mapped by error_mapping) becomes the S3 XML error body with `x-amz-request-id`; an
-unmapped exception is a logged 500 InternalError. An error after the response started (a read
-that loses its quorum mid-stream) can only abort the connection: never send wrong bytes.
+Pure ASGI (no framework middleware): for every HTTP request it assigns a request id, refuses a
+header section over `max_header_bytes`, routes to one S3 operation, verifies the SigV4 signature
+(every path, whichever way credentials arrive), and runs that operation's handler with an
+`S3Request`. The one exception is a browser form upload (POST Object), whose credentials are
+in its body: it goes to `form_upload` before header authentication. Any `S3Error` (or an
+internal error mapped by error_mapping) becomes the S3 XML error body with `x-amz-request-id`;
+an unmapped exception is a logged 500 InternalError. An error after the response started (a read
+that loses its quorum mid-stream) can only abort the connection: never send wrong bytes. A
+request body that stalls for `body_timeout_s` is 400 RequestTimeout.
+
+At lifespan startup the app publishes its `ApiConfig` in the lifespan state (`CONFIG_STATE_KEY`),
+where the HTTP protocol (http_protocol.py) reads its connection limits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
@@ -20,8 +27,17 @@ from starlette.responses import Response
 from . import errors
 from .context import S3Request, Services
 from .error_mapping import to_s3_error
-from .errors import IncompleteBody, S3Error, has_body, render_error
+from .errors import (
+    IncompleteBody,
+    RequestHeaderSectionTooLarge,
+    RequestTimeout,
+    S3Error,
+    has_body,
+    render_error,
+)
+from .form_upload import post_object
 from .handlers_bucket import BUCKET_HANDLERS
+from .handlers_disabled import DISABLED_FEATURE_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
@@ -31,11 +47,44 @@ from .sigv4 import RawRequest, SecretLookup, verify
 log = logging.getLogger("cairn.api_service")
 
 Handler = Callable[[S3Request], Awaitable[Response]]
-HANDLERS: dict[Op, Handler] = {**BUCKET_HANDLERS, **LISTING_HANDLERS, **OBJECT_HANDLERS, **MULTIPART_HANDLERS}
+HANDLERS: dict[Op, Handler] = {
+    **BUCKET_HANDLERS,
+    **LISTING_HANDLERS,
+    **OBJECT_HANDLERS,
+    **MULTIPART_HANDLERS,
+    **DISABLED_FEATURE_HANDLERS,
+}
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONFIG_STATE_KEY = "cairn.api_config"
+"""Where the app's ApiConfig sits in the ASGI lifespan state (read by http_protocol)."""
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def common_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    """Headers on every response."""
+    return [
+        (b"x-amz-request-id", request_id.encode()),
+        (b"x-amz-id-2", request_id.encode()),
+        (b"server", b"Cairn"),
+    ]
+
+
+def _raw_path(scope: Scope) -> str:
+    return str(scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0])
+
+
+def _header_section_size(scope: Scope) -> int:
+    """Bytes of the header lines (`name: value` CRLF) plus the query string: what S3's
+    RequestHeaderSectionTooLarge limit counts."""
+    return len(scope.get("query_string", b"")) + sum(len(n) + len(v) + 4 for n, v in scope["headers"])
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -50,10 +99,12 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 class _Wire:
-    """The request body as ASGI delivers it; `done` once the last piece arrived."""
+    """The request body as ASGI delivers it; `done` once the last piece arrived. Waiting longer
+    than `timeout_s` for the next piece is RequestTimeout (a client stalling mid-body)."""
 
-    def __init__(self, receive: Receive, expected: bool) -> None:
+    def __init__(self, receive: Receive, expected: bool, timeout_s: float) -> None:
         self._receive = receive
+        self._timeout_s = timeout_s
         self.done = not expected
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -61,7 +112,11 @@ class _Wire:
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         while not self.done:
-            message = await self._receive()
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    message = await self._receive()
+            except TimeoutError:
+                raise RequestTimeout() from None
             if message["type"] == "http.disconnect":
                 raise IncompleteBody("The client disconnected before the body ended.")
             body = message.get("body", b"")
@@ -69,6 +124,21 @@ class _Wire:
                 self.done = True
             if body:
                 yield body
+
+
+class _Send:
+    """The ASGI `send` with the common headers added to the response start; `started` once sent."""
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self._request_id = request_id
+        self.started = False
+
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message["headers"] = [*message.get("headers", []), *common_headers(self._request_id)]
+        await self._send(message)
 
 
 class S3App:
@@ -88,25 +158,21 @@ class S3App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
             return
         if scope["type"] != "http":
             return
-        request_id = secrets.token_hex(8).upper()
-        started = False
-
-        async def tracked_send(message: MutableMapping[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", []), *_common_headers(request_id)]
-            await send(message)
-
+        request_id = new_request_id()
+        tracked_send = _Send(send, request_id)
         method = scope["method"]
-        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+        raw_path = _raw_path(scope)
         headers = _headers(scope)
-        wire = _Wire(receive, "content-length" in headers or "transfer-encoding" in headers)
+        config = self.services.config
+        expected = "content-length" in headers or "transfer-encoding" in headers
+        wire = _Wire(receive, expected, config.body_timeout_s)
         try:
+            if _header_section_size(scope) > config.max_header_bytes:
+                raise RequestHeaderSectionTooLarge(MaxSizeAllowed=config.max_header_bytes)
             response = await self._handle(scope, headers, wire, request_id, method, raw_path)
             await response(scope, receive, tracked_send)
         except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes an S3 answer
@@ -116,7 +182,7 @@ class S3App:
                 error = errors.InternalError()
             elif error.status >= 500 and error.status != 501:
                 log.warning("%s on %s %s (request %s): %r", error.code, method, raw_path, request_id, exc)
-            if started:
+            if tracked_send.started:
                 raise  # the status line is gone: abort the connection rather than send wrong bytes
             response = _error_response(error, method, raw_path, request_id)
             if not wire.done:
@@ -130,6 +196,16 @@ class S3App:
     ) -> Response:
         query_string = scope.get("query_string", b"").decode("latin-1")
         config = self.services.config
+        try:
+            endpoint = route(
+                method, headers.get("host", ""), raw_path, query_string, headers, config.base_domains
+            )
+        except S3Error as error:
+            routing_error: S3Error | None = error  # answered after authentication, as S3 does
+        else:
+            routing_error = None
+            if endpoint.op is Op.POST_OBJECT:  # a form upload: its credentials are in the body
+                return await post_object(headers, wire)
         auth = await verify(
             RawRequest(method, raw_path, query_string, headers),
             self.lookup,
@@ -137,16 +213,15 @@ class S3App:
             region=config.region if config.enforce_region else None,
             vhost_bucket=split_host(headers.get("host", ""), config.base_domains),
         )
-        endpoint = route(
-            method, headers.get("host", ""), raw_path, query_string, headers, config.base_domains
-        )
+        if routing_error is not None:
+            raise routing_error
         handler = HANDLERS.get(endpoint.op)
         if handler is None:
             raise errors.NotImplemented(f"{endpoint.op.value} is not implemented.")
         request = S3Request(endpoint, auth, method, raw_path, headers, wire, self.services, request_id)
         return await handler(request)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -156,6 +231,8 @@ class S3App:
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
+                if "state" in scope:
+                    scope["state"][CONFIG_STATE_KEY] = self.services.config
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._shutdown is not None:
@@ -164,12 +241,17 @@ class S3App:
                 return
 
 
-def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"x-amz-request-id", request_id.encode()),
-        (b"x-amz-id-2", request_id.encode()),
-        (b"server", b"Cairn"),
-    ]
+def refusal(error: S3Error) -> ASGIApp:
+    """An ASGI app answering every request with `error` and closing the connection, without reading
+    the body (the HTTP protocol serves it on connections past `max_connections`)."""
+
+    async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        response = _error_response(error, scope["method"], _raw_path(scope), request_id)
+        response.headers["connection"] = "close"
+        await response(scope, receive, _Send(send, request_id))
+
+    return refuse
 
 
 def _error_response(error: S3Error, method: str, resource: str, request_id: str) -> Response:

@@ -20,6 +20,18 @@ class ApiConfig:
     """Port of the S3 endpoint."""
     workers: int = 1
     """uvicorn worker processes."""
+    http: str = "httptools"
+    """HTTP/1.1 parser: "httptools" (C) or "h11" (pure Python); both enforce the limits below."""
+    max_header_bytes: int = 8192
+    """Largest header section plus query string of a request (S3's limit): 400 RequestHeaderSectionTooLarge, before any body is read."""
+    header_timeout_s: float = 10.0
+    """Time to send a request's whole header section, from connecting or from its first byte; then the connection is closed."""
+    idle_timeout_s: float = 30.0
+    """How long a keep-alive connection may stay idle between requests before it is closed."""
+    body_timeout_s: float = 20.0
+    """Longest wait for the next bytes of a request body (400 RequestTimeout past it)."""
+    max_connections: int = 1000
+    """Open connections one API process serves; requests on connections past it get 503 SlowDown and a close."""
     metadata: str = ports.local(ports.METADATA)
     """The metadata service's gRPC "host:port"."""
     placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
@@ -54,3 +66,9 @@ class ApiConfig:
             raise ValueError("tls_cert and tls_key go together")
         if self.max_put_size <= 0 or self.max_metadata_size <= 0 or self.credential_cache_ttl_s < 0:
             raise ValueError("sizes must be positive and the cache TTL non-negative")
+        if self.http not in ("httptools", "h11"):
+            raise ValueError('http must be "httptools" or "h11"')
+        if self.max_header_bytes < 1024 or self.max_connections < 1:
+            raise ValueError("max_header_bytes must be >= 1024 and max_connections >= 1")
+        if min(self.header_timeout_s, self.idle_timeout_s, self.body_timeout_s) <= 0:
+            raise ValueError("timeouts must be positive")

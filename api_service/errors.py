@@ -76,6 +76,39 @@ class InvalidRequest(S3Error):
     code, status, default_message = "InvalidRequest", 400, "Invalid Request"
 
 
+class RequestHeaderSectionTooLarge(S3Error):
+    code, status = "RequestHeaderSectionTooLarge", 400
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
+class RequestTimeout(S3Error):
+    code, status = "RequestTimeout", 400
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )
+
+
+class AccessControlListNotSupported(S3Error):
+    """ACLs are disabled (S3 Object Ownership `BucketOwnerEnforced`, the only mode Cairn has)."""
+
+    code, status, default_message = "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    code, status = "InvalidBucketAclWithObjectOwnership", 400
+    default_message = "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+
+
+class MalformedPOSTRequest(S3Error):
+    code, status = "MalformedPOSTRequest", 400
+    default_message = "The body of your POST request is not well-formed multipart/form-data."
+
+
+class MaxPostPreDataLengthExceeded(S3Error):
+    code, status = "MaxPostPreDataLengthExceeded", 400
+    default_message = "Your POST request fields preceeding the upload file was too large."
+
+
 class IncompleteBody(S3Error):
     code, status = "IncompleteBody", 400
     default_message = "You did not provide the number of bytes specified by the Content-Length HTTP header"
@@ -192,6 +225,11 @@ class NoSuchBucketPolicy(S3Error):
     code, status, default_message = "NoSuchBucketPolicy", 404, "The bucket policy does not exist"
 
 
+class ObjectLockConfigurationNotFoundError(S3Error):
+    code, status = "ObjectLockConfigurationNotFoundError", 404
+    default_message = "Object Lock configuration does not exist for this bucket"
+
+
 class MethodNotAllowed(S3Error):
     code, status = "MethodNotAllowed", 405
     default_message = "The specified method is not allowed against this resource."
@@ -208,6 +246,11 @@ class BucketAlreadyExists(S3Error):
 class BucketAlreadyOwnedByYou(S3Error):
     code, status = "BucketAlreadyOwnedByYou", 409
     default_message = "Your previous request to create the named bucket succeeded and you already own it."
+
+
+class InvalidBucketState(S3Error):
+    code, status = "InvalidBucketState", 409
+    default_message = "The request is not valid with the current state of the bucket."
 
 
 class BucketNotEmpty(S3Error):

@@ -23,7 +23,8 @@ async def list_buckets(req: S3Request) -> Response:
 
 
 async def create_bucket(req: S3Request) -> Response:
-    refuse_unsupported_features(req.headers)  # an object-lock or public bucket must not be created silently
+    # an object-lock or public bucket must not be created silently
+    refuse_unsupported_features(req.headers, creating_bucket=True)
     region = req.services.config.region
     constraint = s3_xml.parse_create_bucket(await req.read_body())
     if constraint and constraint != region and not (constraint == "US" and region == "us-east-1"):

@@ -17,7 +17,14 @@ from email.utils import formatdate
 from cairn.metadata.models import Checksum, ChecksumType, ObjectAttrs, ObjectVersion
 
 from .checksums import ChecksumAlgorithm
-from .errors import InvalidStorageClass, KeyTooLongError, MetadataTooLarge
+from .errors import (
+    AccessControlListNotSupported,
+    InvalidBucketAclWithObjectOwnership,
+    InvalidRequest,
+    InvalidStorageClass,
+    KeyTooLongError,
+    MetadataTooLarge,
+)
 from .errors import NotImplemented as S3NotImplemented
 
 META_PREFIX = "x-amz-meta-"
@@ -83,30 +90,42 @@ def stored_content_encoding(headers: Mapping[str, str]) -> str:
     return ",".join(c for c in codings if c.lower() != "aws-chunked")
 
 
-#: Headers asking for features Cairn does not have. A request carrying one is refused with 501
-#: before anything is stored: succeeding without the feature (unencrypted, unlocked, untagged)
-#: would be a silent lie.
-_UNSUPPORTED_PREFIXES = (
-    "x-amz-server-side-encryption",
-    "x-amz-object-lock-",
-    "x-amz-grant-",
-)
+#: Headers asking for features Cairn does not have (encryption: issue 13; tagging: issue 12). A
+#: request carrying one is refused with 501 before anything is stored: succeeding without the
+#: feature (unencrypted, untagged) would be a silent lie.
+_UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption",)
 _UNSUPPORTED = frozenset({"x-amz-tagging"})
 #: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
 _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
+#: S3's answer to Object Lock headers on a bucket without Object Lock (every Cairn bucket).
+NO_OBJECT_LOCK = "Bucket is missing ObjectLockConfiguration"
 
 
-def refuse_unsupported_features(headers: Mapping[str, str]) -> None:
-    """Raise NotImplemented for encryption, object lock, tagging and non-private ACL headers
-    (on objects, uploads and buckets alike)."""
+def refuse_unsupported_features(headers: Mapping[str, str], *, creating_bucket: bool = False) -> None:
+    """Refuse headers asking for what Cairn lacks, as S3 answers them where the feature is off:
+    ACL grants or a public canned ACL (ACLs are disabled, as S3 Object Ownership BucketOwnerEnforced):
+    400 AccessControlListNotSupported, or InvalidBucketAclWithObjectOwnership on CreateBucket;
+    Object Lock on an upload: 400 InvalidRequest (no bucket has Object Lock). Features S3 has and
+    Cairn does not (encryption, tagging, a bucket with Object Lock or another Object Ownership):
+    501 NotImplemented."""
     for name, value in headers.items():
         lower = name.lower()
         if lower in _UNSUPPORTED or lower.startswith(_UNSUPPORTED_PREFIXES):
             raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
-        if lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS:
-            raise S3NotImplemented("Cairn does not implement ACLs other than private.", Header=lower)
+        if lower.startswith("x-amz-grant-") or (
+            lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS
+        ):
+            raise (
+                InvalidBucketAclWithObjectOwnership() if creating_bucket else AccessControlListNotSupported()
+            )
+        if lower.startswith("x-amz-object-lock-"):
+            raise InvalidRequest(NO_OBJECT_LOCK)
         if lower == "x-amz-bucket-object-lock-enabled" and value.strip().lower() != "false":
-            raise S3NotImplemented("Cairn does not implement object lock.", Header=lower)
+            raise S3NotImplemented("Cairn does not implement Object Lock.", Header=lower)
+        if lower == "x-amz-object-ownership" and value.strip() != "BucketOwnerEnforced":
+            raise S3NotImplemented(
+                "Cairn buckets have only Object Ownership BucketOwnerEnforced.", Header=lower
+            )
 
 
 def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:

@@ -5,8 +5,12 @@ configured base domain, path style (`/<bucket>/<key>`) otherwise. The key is the
 rest of the path, taken verbatim (`..`, `//` and backslashes are ordinary key bytes); it can
 never name another bucket because the bucket is fixed by the first segment or the host.
 
-Sub-resources S3 has and Cairn does not (acl, policy, lifecycle, tagging, cors, ...) route to
-`NotImplemented`; an unknown method is `MethodNotAllowed`. Nothing here does I/O.
+Sub-resources S3 has and Cairn does not (policy, lifecycle, tagging, cors, ...) are
+`NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: ACLs and Object
+Lock, which S3 answers with 2xx or 4xx on a bucket where they are off, as they are on every Cairn
+bucket (handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
+is `?delete`; a POST on an object other than the multipart ones is `MethodNotAllowed`, as S3
+answers it. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -44,6 +48,17 @@ class Op(enum.Enum):
     COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
     ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
     LIST_PARTS = "ListParts"
+    POST_OBJECT = "PostObject"
+    GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
+    GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
+    PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
+    GET_OBJECT_RETENTION = "GetObjectRetention"
+    PUT_OBJECT_RETENTION = "PutObjectRetention"
+    GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
+    PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +69,8 @@ class Endpoint:
     query: dict[str, str] = field(default_factory=dict)
 
 
-# Sub-resources we recognise and refuse (501). Keys of the query that name S3 features.
+# Sub-resources we recognise and refuse (501) unless SUBRESOURCE_OPS answers them. Keys of the
+# query that name S3 features.
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
         "accelerate",
@@ -88,6 +104,21 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
         "renameObject",
     }
 )
+
+
+# (method, on an object?, sub-resource) -> the operation, for the sub-resources answered anyway.
+SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
+    ("GET", False, "acl"): Op.GET_BUCKET_ACL,
+    ("PUT", False, "acl"): Op.PUT_BUCKET_ACL,
+    ("GET", True, "acl"): Op.GET_OBJECT_ACL,
+    ("PUT", True, "acl"): Op.PUT_OBJECT_ACL,
+    ("GET", False, "object-lock"): Op.GET_OBJECT_LOCK_CONFIGURATION,
+    ("PUT", False, "object-lock"): Op.PUT_OBJECT_LOCK_CONFIGURATION,
+    ("GET", True, "retention"): Op.GET_OBJECT_RETENTION,
+    ("PUT", True, "retention"): Op.PUT_OBJECT_RETENTION,
+    ("GET", True, "legal-hold"): Op.GET_OBJECT_LEGAL_HOLD,
+    ("PUT", True, "legal-hold"): Op.PUT_OBJECT_LEGAL_HOLD,
+}
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -140,7 +171,10 @@ def route(
         bucket, _, key = path[1:].partition("/")
     for name in query:
         if name in UNSUPPORTED_SUBRESOURCES:
-            raise errors.NotImplemented(f"The {name} sub-resource is not implemented.")
+            op = SUBRESOURCE_OPS.get((method, bool(key), name)) if bucket else None
+            if op is None:
+                raise errors.NotImplemented(f"The {name} sub-resource is not implemented.")
+            return Endpoint(op, bucket, key, query)
     if not bucket:
         if method == "GET":
             return Endpoint(Op.LIST_BUCKETS, query=query)
@@ -174,9 +208,7 @@ def _bucket_op(method: str, query: dict[str, str]) -> Op:
     if method == "DELETE":
         return Op.DELETE_BUCKET
     if method == "POST":
-        if "delete" in query:
-            return Op.DELETE_OBJECTS
-        raise errors.NotImplemented("POST object uploads (browser forms) are not implemented.")
+        return Op.DELETE_OBJECTS if "delete" in query else Op.POST_OBJECT
     raise MethodNotAllowed()
 
 
@@ -199,5 +231,5 @@ def _object_op(method: str, query: dict[str, str], headers: dict[str, str]) -> O
             return Op.CREATE_MULTIPART_UPLOAD
         if "uploadId" in query:
             return Op.COMPLETE_MULTIPART_UPLOAD
-        raise errors.NotImplemented("This POST operation on an object is not implemented.")
+        raise MethodNotAllowed(Method="POST", ResourceType="OBJECT")
     raise MethodNotAllowed()

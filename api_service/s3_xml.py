@@ -107,6 +107,17 @@ def location_constraint(region: str) -> bytes:
     return f'{HEADER}<LocationConstraint xmlns="{NS}">{body}</LocationConstraint>'.encode()
 
 
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def owner_full_control(owner_id: str) -> bytes:
+    """The ACL of a bucket or object whose ACLs are disabled: its owner has FULL_CONTROL."""
+    doc = Doc("AccessControlPolicy").owner(owner_id).open("AccessControlList").open("Grant")
+    doc.open(f'Grantee xmlns:xsi="{XSI}" xsi:type="CanonicalUser"')
+    doc.el("ID", owner_id).el("DisplayName", owner_id).close("Grantee")
+    return doc.el("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList").render()
+
+
 def versioning_configuration(state: str) -> bytes:
     """`state` is Enabled, Suspended, or Unversioned (rendered as an empty configuration)."""
     doc = Doc("VersioningConfiguration")

@@ -3,6 +3,8 @@ the credential cache, and the ASGI app that owns their lifetime (opened and clos
 
 `create_app()` is the uvicorn factory: it reads `ApiConfig` from the environment (`CAIRN_API_*`),
 which `__main__` fills from its flags, so every worker process builds the same app.
+`uvicorn_options()` are the server settings of the endpoint (its HTTP protocol and limits), shared
+by `__main__` and the in-process test endpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cairn import config as config_loader
 from cairn.api_service.blob_io import DataNodePool
@@ -25,6 +28,7 @@ from .auth import CredentialCache
 from .config import ApiConfig
 from .context import Services
 from .data_path import ClusterBlobStore
+from .http_protocol import PROTOCOLS
 
 CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
 
@@ -32,6 +36,22 @@ CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
 def load_config(path: Path | str | None = None, overrides: Mapping[str, object] | None = None) -> ApiConfig:
     path = path or os.environ.get(CONFIG_FILE_ENV) or None
     return config_loader.load(ApiConfig, path, env_prefix="API", overrides=overrides)
+
+
+def uvicorn_options(config: ApiConfig) -> dict[str, Any]:
+    """uvicorn.Config / uvicorn.run keywords for the S3 endpoint (without app, loop and workers)."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "http": PROTOCOLS[config.http],
+        "ws": "none",  # no WebSocket upgrades: S3 has none
+        "lifespan": "on",  # the app publishes the protocol's limits at startup
+        "access_log": False,
+        "server_header": False,
+        "timeout_keep_alive": config.idle_timeout_s,
+        "ssl_certfile": str(config.tls_cert) if config.tls_cert else None,
+        "ssl_keyfile": str(config.tls_key) if config.tls_key else None,
+    }
 
 
 def build_app(config: ApiConfig) -> S3App:

@@ -4,6 +4,7 @@ real metadata domain service in memory and an in-memory blob store. Driven by bo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,13 +14,17 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from cairn.api_service.app import S3App
 from cairn.api_service.auth import CredentialCache
 from cairn.api_service.config import ApiConfig
 from cairn.api_service.context import Services
+from cairn.api_service.server import uvicorn_options
 from cairn.ids import new_blob_id
 from cairn.metadata import errors as md
 from cairn.metadata.config import MetadataConfig
@@ -93,10 +98,12 @@ class Endpoint:
 
 
 @contextmanager
-def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
+def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[Endpoint]:
+    """Serve the app with `config` (its port replaced by a free one) and production's uvicorn
+    options (server.uvicorn_options: HTTP protocol, limits, timeouts), on the `loop` event loop."""
     port = free_port()
     blobs = MemoryBlobStore()
-    config = config or ApiConfig(port=port)
+    config = dataclasses.replace(config or ApiConfig(), port=port)
     endpoint: Endpoint
 
     async def startup() -> None:
@@ -112,17 +119,8 @@ def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
 
     app = S3App(Services(None, blobs, config, lambda: datetime.now(UTC)), _no_lookup, startup=startup)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="on",
-            log_level="warning",
-            loop="asyncio",
-            http="httptools",
-        )
-    )
+    options = {**uvicorn_options(config), "host": "127.0.0.1", "port": port}
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", loop=loop, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -140,6 +138,14 @@ def serve(config: ApiConfig | None = None) -> Iterator[Endpoint]:
 
 async def _no_lookup(_: str) -> None:
     return None
+
+
+def signed_headers(endpoint: Endpoint, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` plus Host and a root SigV4 signature (UNSIGNED-PAYLOAD), for raw HTTP requests."""
+    request = AWSRequest(method=method, url=endpoint.url + path, headers={**headers})
+    request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+    S3SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), "s3", "us-east-1").add_auth(request)
+    return {"Host": endpoint.url.split("://", 1)[1], **dict(request.headers.items())}
 
 
 def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

@@ -27,25 +27,37 @@ def test_bucket_lifecycle(s3: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "expected"),
     [
-        {"ObjectLockEnabledForBucket": True},
-        {"ACL": "public-read-write"},
-        {"ACL": "public-read"},
-        {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
+        ({"ObjectLockEnabledForBucket": True}, ("NotImplemented", 501)),
+        ({"ObjectOwnership": "ObjectWriter"}, ("NotImplemented", 501)),
+        # ACLs are disabled (Object Ownership BucketOwnerEnforced): S3's 400, which clients do not retry
+        ({"ACL": "public-read-write"}, ("InvalidBucketAclWithObjectOwnership", 400)),
+        ({"ACL": "public-read"}, ("InvalidBucketAclWithObjectOwnership", 400)),
+        (
+            {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
+            ("InvalidBucketAclWithObjectOwnership", 400),
+        ),
     ],
 )
-def test_create_bucket_refuses_object_lock_and_public_access(s3: Any, options: dict[str, Any]) -> None:
+def test_create_bucket_refuses_object_lock_and_public_access(
+    s3: Any, options: dict[str, Any], expected: tuple[str, int]
+) -> None:
     with pytest.raises(ClientError) as exc:
         s3.create_bucket(Bucket="refused", **options)
-    assert code_of(exc) == ("NotImplemented", 501)
+    assert code_of(exc) == expected
     with pytest.raises(ClientError) as exc:
         s3.head_bucket(Bucket="refused")
     assert code_of(exc) == ("404", 404)
 
 
 def test_create_bucket_accepts_private_and_lock_disabled(s3: Any) -> None:
-    s3.create_bucket(Bucket="plain-lock-off", ObjectLockEnabledForBucket=False, ACL="private")
+    s3.create_bucket(
+        Bucket="plain-lock-off",
+        ObjectLockEnabledForBucket=False,
+        ACL="private",
+        ObjectOwnership="BucketOwnerEnforced",
+    )
     s3.head_bucket(Bucket="plain-lock-off")
 
 
@@ -131,7 +143,7 @@ def test_errors_for_keys_metadata_and_auth(s3e: Endpoint, s3: Any) -> None:
         s3e.client(key="NOSUCHKEY").list_buckets()
     assert code_of(exc) == ("InvalidAccessKeyId", 403)
     with pytest.raises(ClientError) as exc:
-        s3.get_bucket_acl(Bucket="errs")
+        s3.get_bucket_policy(Bucket="errs")
     assert code_of(exc) == ("NotImplemented", 501)
     assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
 

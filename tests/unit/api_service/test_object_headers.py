@@ -1,10 +1,11 @@
-"""Headers that ask for features Cairn lacks are refused before anything is stored."""
+"""Headers that ask for features Cairn lacks are refused before anything is stored: with S3's 4xx
+where S3 has the feature switched off as Cairn does (ACLs, Object Lock), else 501."""
 
 from __future__ import annotations
 
 import pytest
 
-from cairn.api_service.errors import NotImplemented as S3NotImplemented
+from cairn.api_service.errors import S3Error
 from cairn.api_service.object_headers import refuse_unsupported_features
 
 
@@ -14,20 +15,42 @@ from cairn.api_service.object_headers import refuse_unsupported_features
         {"x-amz-server-side-encryption": "AES256"},
         {"x-amz-server-side-encryption-customer-algorithm": "AES256"},
         {"x-amz-server-side-encryption-aws-kms-key-id": "key"},
-        {"x-amz-object-lock-mode": "GOVERNANCE"},
-        {"x-amz-object-lock-legal-hold": "ON"},
         {"x-amz-tagging": "a=b"},
-        {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
-        {"x-amz-acl": "public-read"},
-        {"X-Amz-Acl": "authenticated-read"},
         {"x-amz-bucket-object-lock-enabled": "true"},
         {"x-amz-bucket-object-lock-enabled": "True"},
+        {"x-amz-object-ownership": "ObjectWriter"},
     ],
 )
-def test_unsupported_feature_headers_answer_501(headers: dict[str, str]) -> None:
-    with pytest.raises(S3NotImplemented) as exc:
-        refuse_unsupported_features(headers)
-    assert exc.value.status == 501 and exc.value.code == "NotImplemented"
+def test_features_cairn_lacks_answer_501(headers: dict[str, str]) -> None:
+    with pytest.raises(S3Error) as exc:
+        refuse_unsupported_features(headers, creating_bucket="x-amz-object-ownership" in headers)
+    assert (exc.value.status, exc.value.code) == (501, "NotImplemented")
+
+
+@pytest.mark.parametrize(
+    ("headers", "creating_bucket", "status", "code"),
+    [
+        ({"x-amz-acl": "public-read"}, False, 400, "AccessControlListNotSupported"),
+        ({"X-Amz-Acl": "authenticated-read"}, False, 400, "AccessControlListNotSupported"),
+        (
+            {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
+            False,
+            400,
+            "AccessControlListNotSupported",
+        ),
+        ({"x-amz-acl": "public-read"}, True, 400, "InvalidBucketAclWithObjectOwnership"),
+        ({"x-amz-grant-full-control": "id=other"}, True, 400, "InvalidBucketAclWithObjectOwnership"),
+        ({"x-amz-object-lock-mode": "GOVERNANCE"}, False, 400, "InvalidRequest"),
+        ({"x-amz-object-lock-legal-hold": "ON"}, False, 400, "InvalidRequest"),
+    ],
+)
+def test_features_switched_off_answer_what_s3_answers(
+    headers: dict[str, str], creating_bucket: bool, status: int, code: str
+) -> None:
+    """ACLs are disabled (S3 Object Ownership BucketOwnerEnforced) and no bucket has Object Lock."""
+    with pytest.raises(S3Error) as exc:
+        refuse_unsupported_features(headers, creating_bucket=creating_bucket)
+    assert (exc.value.status, exc.value.code) == (status, code)
 
 
 @pytest.mark.parametrize(
@@ -40,6 +63,7 @@ def test_unsupported_feature_headers_answer_501(headers: dict[str, str]) -> None
         {"x-amz-copy-source": "/b/k", "x-amz-tagging-directive": "COPY"},
         {"x-amz-website-redirect-location": "/elsewhere"},
         {"x-amz-bucket-object-lock-enabled": "false"},
+        {"x-amz-object-ownership": "BucketOwnerEnforced"},
     ],
 )
 def test_ordinary_headers_pass(headers: dict[str, str]) -> None:

@@ -62,6 +62,20 @@ CASES = [
     ),
     ("DELETE", "h", "/b/k", "uploadId=VXBsb2FkIElE", {}, Op.ABORT_MULTIPART_UPLOAD, "b", "k"),
     ("GET", "h", "/b/k", "uploadId=XXBsb2FkIElE&max-parts=2", {}, Op.LIST_PARTS, "b", "k"),
+    # features off on every bucket (ACLs disabled, no Object Lock): answered, not refused with 501
+    ("GET", "examplebucket.s3.amazonaws.com", "/", "acl", {}, Op.GET_BUCKET_ACL, "examplebucket", ""),
+    ("PUT", "h", "/b", "acl", {"x-amz-acl": "public-read"}, Op.PUT_BUCKET_ACL, "b", ""),
+    ("GET", "h", "/b/my-image.jpg", "acl", {}, Op.GET_OBJECT_ACL, "b", "my-image.jpg"),
+    ("PUT", "h", "/b/my-image.jpg", "acl", {}, Op.PUT_OBJECT_ACL, "b", "my-image.jpg"),
+    ("GET", "h", "/b", "object-lock", {}, Op.GET_OBJECT_LOCK_CONFIGURATION, "b", ""),
+    ("PUT", "h", "/b", "object-lock", {}, Op.PUT_OBJECT_LOCK_CONFIGURATION, "b", ""),
+    ("GET", "h", "/b/k", "retention&versionId=v1", {}, Op.GET_OBJECT_RETENTION, "b", "k"),
+    ("PUT", "h", "/b/k", "retention", {}, Op.PUT_OBJECT_RETENTION, "b", "k"),
+    ("GET", "h", "/b/k", "legal-hold", {}, Op.GET_OBJECT_LEGAL_HOLD, "b", "k"),
+    ("PUT", "h", "/b/k", "legal-hold", {}, Op.PUT_OBJECT_LEGAL_HOLD, "b", "k"),
+    # a browser form upload targets the bucket (POST Object)
+    ("POST", "destinationbucket.s3.amazonaws.com", "/", "", {}, Op.POST_OBJECT, "destinationbucket", ""),
+    ("POST", "h", "/b", "", {"content-type": "multipart/form-data; boundary=x"}, Op.POST_OBJECT, "b", ""),
     # keys are opaque: percent-decoding, dot segments, double slashes and backslashes are kept
     ("GET", "h", "/b/a%20b/c%2Bd+e", "", {}, Op.GET_OBJECT, "b", "a b/c+d+e"),
     ("GET", "h", "/b/../other/k", "", {}, Op.GET_OBJECT, "b", "../other/k"),
@@ -96,17 +110,17 @@ def test_query_values_are_decoded() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "query"),
     [
-        ("GET", "/b", "acl"),
+        ("DELETE", "/b", "acl"),
         ("PUT", "/b/k", "tagging"),
         ("GET", "/b", "lifecycle"),
         ("PUT", "/b", "policy"),
         ("GET", "/b", "cors"),
         ("PUT", "/b", "encryption"),
-        ("GET", "/b/k", "retention"),
+        ("GET", "/b", "retention"),
         ("POST", "/b/k", "select"),
-        ("PUT", "/b", "object-lock"),
+        ("DELETE", "/b", "object-lock"),
         ("GET", "/b", "website"),
-        ("POST", "/b", ""),
+        ("GET", "/", "acl"),
     ],
 )
 def test_unsupported_subresources_are_not_implemented(method: str, path: str, query: str) -> None:
@@ -120,6 +134,9 @@ def test_unknown_methods_and_bad_requests() -> None:
         route("PATCH", "h", "/b/k", "", {}, BASE)
     with pytest.raises(errors.MethodNotAllowed):
         route("DELETE", "h", "/", "", {}, BASE)
+    with pytest.raises(errors.MethodNotAllowed) as info:  # S3 names the method and resource type
+        route("POST", "h", "/b/k", "", {}, BASE)
+    assert info.value.fields == {"Method": "POST", "ResourceType": "OBJECT"}
     with pytest.raises(errors.InvalidRequest):
         route("PUT", "h", "/b/k", "partNumber=1", {}, BASE)
     with pytest.raises(errors.InvalidArgument):

@@ -1,0 +1,248 @@
+"""The HTTP edge under abuse, over real sockets: oversize heads, slowloris, idle connections, stalled
+bodies and the connection cap, against the real app and protocol under uvicorn with uvloop, with
+each HTTP parser (httptools, h11)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cairn.api_service.config import ApiConfig
+
+from .harness import Endpoint, code_of, serve, signed_headers
+
+PARSERS = ["httptools", "h11"]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> ET.Element:
+        assert self.headers.get("content-type", "").startswith("application/xml"), self.body[:200]
+        return ET.fromstring(self.body)
+
+
+def connect(endpoint: Endpoint, timeout: float = 20.0) -> socket.socket:
+    url = urlsplit(endpoint.url)
+    return socket.create_connection((url.hostname or "", url.port or 80), timeout=timeout)
+
+
+def read_reply(sock: socket.socket) -> Reply:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    headers = {k.lower(): v for k, v in response.getheaders()}
+    return Reply(response.status, headers, response.read())
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Read until EOF (True) or the socket's timeout (False)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(data)
+
+
+def signed_head(endpoint: Endpoint, method: str, path: str, headers: dict[str, str]) -> bytes:
+    """The request line and headers of a SigV4-signed request (UNSIGNED-PAYLOAD)."""
+    lines = [f"{method} {path} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in signed_headers(endpoint, method, path, headers).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@pytest.fixture(params=PARSERS)
+def parser(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@contextlib.contextmanager
+def endpoint_with(parser: str, **limits: Any) -> Iterator[Endpoint]:
+    with serve(ApiConfig(http=parser, **limits), loop="uvloop") as endpoint:
+        yield endpoint
+
+
+# --- header section --------------------------------------------------------------------------------
+
+
+def test_a_one_mebibyte_header_is_refused_as_it_arrives(parser: str) -> None:
+    """The head never ends: only a refusal while it arrives answers (nothing is buffered past the limit)."""
+    with endpoint_with(parser) as endpoint, connect(endpoint) as sock:
+        request = b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * (1 << 20)
+        sender = threading.Thread(target=send_ignoring_reset, args=(sock, request))
+        sender.start()
+        reply = read_reply(sock)
+        sender.join(20)
+        assert reply.status == 400
+        error = reply.error()
+        assert error.findtext("Code") == "RequestHeaderSectionTooLarge"
+        assert error.findtext("MaxSizeAllowed") == "8192"
+        assert reply.headers["x-amz-request-id"] == error.findtext("RequestId")
+        assert reply.headers["connection"] == "close"
+        assert closed_by_server(sock)
+        endpoint.client().list_buckets()  # the endpoint still serves
+
+
+def test_a_complete_oversize_head_is_refused_before_the_body(parser: str) -> None:
+    """A head that arrives whole is measured exactly: refused without the 100 Continue that would
+    make the client send its body."""
+    with endpoint_with(parser) as endpoint, connect(endpoint) as sock:
+        s3 = endpoint.client()
+        s3.create_bucket(Bucket="heads")
+        head = signed_head(
+            endpoint,
+            "PUT",
+            "/heads/k",
+            {"Content-Length": "5", "Expect": "100-continue", "x-amz-meta-big": "m" * 9000},
+        )
+        sock.sendall(head)
+        reply = read_reply(sock)
+        assert reply.status == 400  # not 100 Continue
+        assert reply.error().findtext("Code") == "RequestHeaderSectionTooLarge"
+        assert reply.headers["connection"] == "close"
+        with pytest.raises(ClientError) as exc:
+            s3.head_object(Bucket="heads", Key="k")
+        assert code_of(exc) == ("404", 404)
+
+
+def test_headers_within_the_limit_are_served(parser: str) -> None:
+    with endpoint_with(parser) as endpoint:
+        s3 = endpoint.client()
+        s3.create_bucket(Bucket="within")
+        metadata = {f"m{i}": "v" * 150 for i in range(12)}  # just under the 2 KiB metadata limit
+        s3.put_object(Bucket="within", Key="k", Body=b"x", Metadata=metadata)
+        assert s3.head_object(Bucket="within", Key="k")["Metadata"] == metadata
+
+
+# --- slow and idle connections ---------------------------------------------------------------------
+
+
+def trickle(sock: socket.socket, byte: bytes, replies: dict[int, bytes], i: int) -> bool:
+    """Collect what the server sent on a non-blocking socket, then send one more byte; False once
+    the server closed it."""
+    try:
+        while data := sock.recv(65536):
+            replies[i] += data
+        return False
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False
+    try:
+        sock.send(byte)
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def test_slowloris_connections_are_closed_while_others_are_served(parser: str) -> None:
+    """300 connections sending their headers one byte at a time are closed after the header timeout
+    (the bytes do not extend it), each with 400 RequestTimeout, while other clients are served."""
+    with endpoint_with(parser, header_timeout_s=1.0) as endpoint:
+        s3 = endpoint.client()
+        slow = [connect(endpoint) for _ in range(300)]
+        for sock in slow:
+            sock.setblocking(False)
+        replies = {i: b"" for i in range(len(slow))}
+        open_ = set(replies)
+        served = 0
+        deadline = time.monotonic() + 60
+        while open_ and time.monotonic() < deadline:
+            for i in list(open_):
+                if not trickle(
+                    slow[i], b"GET /slow HTTP/1.1\r\nX-Trickle: "[served : served + 1] or b"a", replies, i
+                ):
+                    open_.discard(i)
+            assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+            served += 1
+            time.sleep(0.05)
+        for sock in slow:
+            sock.close()
+        assert not open_, f"{len(open_)} slow connections still open"
+        assert served > 1
+        timed_out = [r for r in replies.values() if b"<Code>RequestTimeout</Code>" in r]
+        assert len(timed_out) == len(slow), replies[0][:300]
+        assert all(r.startswith(b"HTTP/1.1 400 ") for r in timed_out)
+
+
+def test_a_connection_that_never_sends_is_closed_after_the_header_timeout(parser: str) -> None:
+    with endpoint_with(parser, header_timeout_s=0.5) as endpoint, connect(endpoint) as sock:
+        assert closed_by_server(sock)
+
+
+def test_an_idle_keep_alive_connection_is_closed(parser: str) -> None:
+    with endpoint_with(parser, idle_timeout_s=0.5, header_timeout_s=60) as endpoint:
+        with connect(endpoint) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = read_reply(sock)
+            assert reply.status == 403  # anonymous
+            assert reply.headers.get("connection") != "close"  # kept alive, until idle
+            assert closed_by_server(sock)
+
+
+def test_a_stalled_body_is_a_request_timeout(parser: str) -> None:
+    with endpoint_with(parser, body_timeout_s=0.5) as endpoint, connect(endpoint) as sock:
+        s3 = endpoint.client()
+        s3.create_bucket(Bucket="stall")
+        sock.sendall(signed_head(endpoint, "PUT", "/stall/k", {"Content-Length": "100"}) + b"0123456789")
+        reply = read_reply(sock)
+        assert reply.status == 400
+        assert reply.error().findtext("Code") == "RequestTimeout"
+        with pytest.raises(ClientError) as exc:
+            s3.head_object(Bucket="stall", Key="k")
+        assert code_of(exc) == ("404", 404)
+
+
+# --- connection cap --------------------------------------------------------------------------------
+
+
+def test_connections_past_the_cap_get_slow_down(parser: str) -> None:
+    with endpoint_with(parser, max_connections=3, header_timeout_s=60) as endpoint:
+        held = [connect(endpoint) for _ in range(3)]
+        with connect(endpoint) as extra:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = read_reply(extra)
+            assert reply.status == 503
+            error = reply.error()
+            assert error.findtext("Code") == "SlowDown"
+            assert reply.headers["x-amz-request-id"] == error.findtext("RequestId")
+            assert reply.headers["connection"] == "close"
+            assert closed_by_server(extra)
+        with pytest.raises(ClientError) as exc:
+            endpoint.client().list_buckets()
+        assert code_of(exc) == ("SlowDown", 503)
+        for sock in held:
+            sock.close()
+        s3 = endpoint.client()
+        deadline = time.monotonic() + 20
+        while True:  # the server notices the closed connections
+            try:
+                s3.list_buckets()
+                break
+            except ClientError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
