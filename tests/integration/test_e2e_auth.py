@@ -2,7 +2,8 @@
 
 SigV4 in its forms (header, presigned query, signed body hash, UNSIGNED-PAYLOAD, signed aws-chunked
 streaming, unsigned and signed trailers), the errors for bad credentials, clock skew and expired
-URLs, unsupported S3 features (501), and the S3 XML error body with a request id. Requests that
+URLs, unsupported S3 features (501, or S3's 4xx where S3 has them switched off as every Cairn
+bucket does: ACLs and Object Lock), and the S3 XML error body with a request id. Requests that
 boto3 cannot produce are signed here with botocore's S3SigV4Auth (header signature) plus the
 documented aws-chunked chaining, and sent with http.client.
 """
@@ -505,7 +506,6 @@ def test_streaming_with_crc32_trailer(cluster: RunningCluster, s3: Any, bucket: 
 # --- not implemented features ---------------------------------------------------------------------
 
 UNSUPPORTED: list[tuple[str, dict[str, Any]]] = [
-    ("put_bucket_acl", {"ACL": "public-read"}),
     ("get_bucket_policy", {}),
     ("put_bucket_policy", {"Policy": '{"Version":"2012-10-17","Statement":[]}'}),
     ("put_bucket_tagging", {"Tagging": {"TagSet": [{"Key": "team", "Value": "storage"}]}}),
@@ -544,6 +544,29 @@ def test_unsupported_features_answer_not_implemented(
     assert exc.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id")
 
 
+def test_acls_are_disabled_as_s3_object_ownership_bucket_owner_enforced(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert status_code(exc) == (400, "AccessControlListNotSupported")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+    assert status_code(exc) == (400, "AccessControlListNotSupported")
+    owner = s3.list_buckets()["Owner"]["ID"]
+    for acl in (s3.get_bucket_acl(Bucket=bucket), s3.get_object_acl(Bucket=bucket, Key="k")):
+        assert [(g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [(owner, "FULL_CONTROL")]
+
+
+def test_object_lock_is_absent(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_lock_configuration(Bucket=bucket)
+    assert status_code(exc) == (404, "ObjectLockConfigurationNotFoundError")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_retention(Bucket=bucket, Key="k")
+    assert status_code(exc) == (400, "InvalidRequest")
+
+
 def test_unsupported_object_subresource(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     with pytest.raises(ClientError) as exc:
@@ -553,23 +576,29 @@ def test_unsupported_object_subresource(s3: Any, bucket: str) -> None:
 
 
 UNSUPPORTED_PUT_HEADERS = [
-    pytest.param({"ServerSideEncryption": "AES256"}, id="sse-s3"),
-    pytest.param({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, id="sse-c"),
+    pytest.param({"ServerSideEncryption": "AES256"}, (501, "NotImplemented"), id="sse-s3"),
+    pytest.param(
+        {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, (501, "NotImplemented"), id="sse-c"
+    ),
+    # S3's answer on a bucket without Object Lock, which every Cairn bucket is
     pytest.param(
         {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": dt.datetime(2035, 1, 1, tzinfo=dt.UTC)},
+        (400, "InvalidRequest"),
         id="object-lock-retention",
     ),
-    pytest.param({"ObjectLockLegalHoldStatus": "ON"}, id="object-lock-legal-hold"),
-    pytest.param({"Tagging": "team=storage"}, id="tagging"),
+    pytest.param({"ObjectLockLegalHoldStatus": "ON"}, (400, "InvalidRequest"), id="object-lock-legal-hold"),
+    pytest.param({"Tagging": "team=storage"}, (501, "NotImplemented"), id="tagging"),
 ]
 
 
-@pytest.mark.parametrize("params", UNSUPPORTED_PUT_HEADERS)
-def test_put_with_an_unsupported_feature_is_refused(s3: Any, bucket: str, params: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("params", "expected"), UNSUPPORTED_PUT_HEADERS)
+def test_put_with_an_unsupported_feature_is_refused(
+    s3: Any, bucket: str, params: dict[str, Any], expected: tuple[int, str]
+) -> None:
     """A PUT asking for encryption, object lock, tagging, ... must not succeed without it."""
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="feature", Body=b"x", **params)
-    assert status_code(exc) == (501, "NotImplemented")
+    assert status_code(exc) == expected
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="feature")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
@@ -583,11 +612,11 @@ def test_put_with_an_unsupported_feature_is_refused(s3: Any, bucket: str, params
     ],
 )
 def test_put_with_a_public_acl_is_refused(s3: Any, bucket: str, params: dict[str, Any]) -> None:
-    """ACLs are not implemented: a request to make an object public must fail, not silently stay private.
-    (AWS answers 400 AccessControlListNotSupported on buckets with ACLs disabled.)"""
+    """ACLs are disabled: a request to make an object public must fail, not silently stay private,
+    with S3's 400 for buckets with ACLs disabled (which clients do not retry, unlike a 501)."""
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="public", Body=b"x", **params)
-    assert status_code(exc) in ((501, "NotImplemented"), (400, "AccessControlListNotSupported"))
+    assert status_code(exc) == (400, "AccessControlListNotSupported")
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="public")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

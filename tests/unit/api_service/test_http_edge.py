@@ -5,64 +5,26 @@ each HTTP parser (httptools, h11)."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import socket
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
 from cairn.api_service.config import ApiConfig
+from tests.support import raw_http
+from tests.support.raw_http import closed_by_server, read_reply, send_ignoring_reset, slowloris
 
 from .harness import Endpoint, code_of, serve, signed_headers
 
 PARSERS = ["httptools", "h11"]
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def error(self) -> ET.Element:
-        assert self.headers.get("content-type", "").startswith("application/xml"), self.body[:200]
-        return ET.fromstring(self.body)
-
-
-def connect(endpoint: Endpoint, timeout: float = 20.0) -> socket.socket:
-    url = urlsplit(endpoint.url)
-    return socket.create_connection((url.hostname or "", url.port or 80), timeout=timeout)
-
-
-def read_reply(sock: socket.socket) -> Reply:
-    response = http.client.HTTPResponse(sock)
-    response.begin()
-    headers = {k.lower(): v for k, v in response.getheaders()}
-    return Reply(response.status, headers, response.read())
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    """Read until EOF (True) or the socket's timeout (False)."""
-    try:
-        while sock.recv(65536):
-            pass
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        pass
-    return True
-
-
-def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        sock.sendall(data)
+def connect(endpoint: Endpoint) -> socket.socket:
+    return raw_http.connect(endpoint.url)
 
 
 def signed_head(endpoint: Endpoint, method: str, path: str, headers: dict[str, str]) -> bytes:
@@ -138,53 +100,20 @@ def test_headers_within_the_limit_are_served(parser: str) -> None:
 # --- slow and idle connections ---------------------------------------------------------------------
 
 
-def trickle(sock: socket.socket, byte: bytes, replies: dict[int, bytes], i: int) -> bool:
-    """Collect what the server sent on a non-blocking socket, then send one more byte; False once
-    the server closed it."""
-    try:
-        while data := sock.recv(65536):
-            replies[i] += data
-        return False
-    except BlockingIOError:
-        pass
-    except OSError:
-        return False
-    try:
-        sock.send(byte)
-    except BlockingIOError:
-        pass
-    except OSError:
-        return False
-    return True
-
-
 def test_slowloris_connections_are_closed_while_others_are_served(parser: str) -> None:
     """300 connections sending their headers one byte at a time are closed after the header timeout
     (the bytes do not extend it), each with 400 RequestTimeout, while other clients are served."""
     with endpoint_with(parser, header_timeout_s=1.0) as endpoint:
         s3 = endpoint.client()
-        slow = [connect(endpoint) for _ in range(300)]
-        for sock in slow:
-            sock.setblocking(False)
-        replies = {i: b"" for i in range(len(slow))}
-        open_ = set(replies)
-        served = 0
-        deadline = time.monotonic() + 60
-        while open_ and time.monotonic() < deadline:
-            for i in list(open_):
-                if not trickle(
-                    slow[i], b"GET /slow HTTP/1.1\r\nX-Trickle: "[served : served + 1] or b"a", replies, i
-                ):
-                    open_.discard(i)
+
+        def other_client() -> None:
             assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
-            served += 1
-            time.sleep(0.05)
-        for sock in slow:
-            sock.close()
-        assert not open_, f"{len(open_)} slow connections still open"
-        assert served > 1
-        timed_out = [r for r in replies.values() if b"<Code>RequestTimeout</Code>" in r]
-        assert len(timed_out) == len(slow), replies[0][:300]
+
+        attack = slowloris(endpoint.url, 300, other_client)
+        assert attack.still_open == 0
+        assert attack.served > 1
+        timed_out = [r for r in attack.replies if b"<Code>RequestTimeout</Code>" in r]
+        assert len(timed_out) == 300, attack.replies[0][:300]
         assert all(r.startswith(b"HTTP/1.1 400 ") for r in timed_out)
 
 

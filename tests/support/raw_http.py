@@ -1,0 +1,113 @@
+"""Raw HTTP over sockets, for tests of what no well-behaved client sends: oversize heads, heads sent
+one byte at a time, connections held open."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> ET.Element:
+        """The S3 XML error body (asserting it is one)."""
+        assert self.headers.get("content-type", "").startswith("application/xml"), self.body[:200]
+        return ET.fromstring(self.body)
+
+
+def connect(url: str, timeout: float = 20.0, cafile: str | None = None) -> socket.socket:
+    """A socket to the endpoint `url` (TLS when https, verified against `cafile`)."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname or "", parts.port or 80), timeout=timeout)
+    if parts.scheme == "https":
+        return ssl.create_default_context(cafile=cafile).wrap_socket(sock, server_hostname=parts.hostname)
+    return sock
+
+
+def read_reply(sock: socket.socket) -> Reply:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    headers = {k.lower(): v for k, v in response.getheaders()}
+    return Reply(response.status, headers, response.read())
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Read until EOF (True) or the socket's timeout (False)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(data)
+
+
+@dataclass
+class Slowloris:
+    replies: list[bytes]  # what the server sent on each slow connection before closing it
+    still_open: int
+    served: int  # requests of the other client answered while the slow connections were held
+
+
+def slowloris(url: str, count: int, other_client: Callable[[], None], deadline_s: float = 60.0) -> Slowloris:
+    """Open `count` connections that send a request head one byte at a time, forever, calling
+    `other_client` (which must raise on failure) between rounds; stop when the server has closed
+    them all, or after `deadline_s`."""
+    head = b"GET /slow HTTP/1.1\r\nHost: slow\r\nX-Trickle: "
+    slow = [connect(url) for _ in range(count)]
+    for sock in slow:
+        sock.setblocking(False)
+    replies = [b""] * count
+    open_ = set(range(count))
+    served = 0
+    deadline = time.monotonic() + deadline_s
+    try:
+        while open_ and time.monotonic() < deadline:
+            byte = head[served : served + 1] or b"a"
+            for i in list(open_):
+                if not _trickle(slow[i], byte, replies, i):
+                    open_.discard(i)
+            other_client()
+            served += 1
+            time.sleep(0.05)
+    finally:
+        for sock in slow:
+            sock.close()
+    return Slowloris(replies, len(open_), served)
+
+
+def _trickle(sock: socket.socket, byte: bytes, replies: list[bytes], i: int) -> bool:
+    """Collect what the server sent on a non-blocking socket, then send one more byte; False once
+    the server closed it."""
+    try:
+        while data := sock.recv(65536):
+            replies[i] += data
+        return False
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False
+    try:
+        sock.send(byte)
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False
+    return True
