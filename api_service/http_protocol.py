@@ -56,6 +56,16 @@ class _Guarded(asyncio.Protocol):
     server_state: ServerState
     loop: asyncio.AbstractEventLoop
 
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]  # the uvicorn protocol
+        self._guard(app_state)
+
     def _guard(self, app_state: dict[str, Any]) -> None:
         api = app_state.get(CONFIG_STATE_KEY)
         if not isinstance(api, ApiConfig):
@@ -145,19 +155,10 @@ class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
     head are counted here: exactly from the parser callbacks for the chunk a request starts in, then
     whole chunks while the head stays incomplete (they hold nothing else)."""
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._guard(app_state)
-        self._in_head = False
-        self._messages = 0
-        self._head_parsed = 0  # request target and complete header lines of the request being read
-        self._head_received = 0
+    _in_head = False
+    _messages = 0
+    _head_parsed = 0  # request target and complete header lines of the request being read
+    _head_received = 0
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -191,15 +192,8 @@ class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
 class S3H11Protocol(_Guarded, H11Protocol):
     """h11 with the limits; h11 itself bounds an incomplete head (`max_incomplete_event_size`)."""
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._guard(app_state)
+    def _guard(self, app_state: dict[str, Any]) -> None:
+        super()._guard(app_state)
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.head_limit)
 
     def send_400_response(self, msg: str) -> None:

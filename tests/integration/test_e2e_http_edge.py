@@ -9,7 +9,6 @@ one of them with two worker processes (each worker must enforce the file's limit
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -24,7 +23,14 @@ from botocore.exceptions import ClientError
 
 from tests.support.cluster import RunningCluster
 from tests.support.procs import ServiceProcess, free_port, port_open, wait_for
-from tests.support.raw_http import closed_by_server, connect, read_reply, send_ignoring_reset, slowloris
+from tests.support.raw_http import (
+    closed_by_server,
+    connect,
+    read_reply,
+    send_endless_header,
+    signed_head,
+    slowloris,
+)
 
 
 @pytest.fixture
@@ -62,11 +68,7 @@ def api_process(cluster: RunningCluster, tmp_path: Path, workers: int, limits: s
 
 def test_a_one_mebibyte_header_is_refused(cluster: RunningCluster, s3: Any) -> None:
     with connect(cluster.endpoint, cafile=cluster.tls_cert) as sock:
-        head = b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * (1 << 20)
-        sender = threading.Thread(target=send_ignoring_reset, args=(sock, head))
-        sender.start()
-        reply = read_reply(sock)
-        sender.join(20)
+        reply = send_endless_header(sock)
         assert reply.status == 400
         assert reply.error().findtext("Code") == "RequestHeaderSectionTooLarge"
         assert closed_by_server(sock)
@@ -110,6 +112,20 @@ def test_connections_past_the_cap_get_slow_down(cluster: RunningCluster, tmp_pat
             return True
 
         wait_for(served, 20, "the API to serve again once the held connections closed")
+
+
+def test_a_stalled_body_is_a_request_timeout(cluster: RunningCluster, tmp_path: Path, bucket: str) -> None:
+    with api_process(cluster, tmp_path, workers=1, limits="body_timeout_s = 1.0\n") as s3:
+        url = s3.meta.endpoint_url
+        credentials = (cluster.access_key, cluster.secret_key)
+        with connect(url) as sock:
+            sock.sendall(
+                signed_head(url, "PUT", f"/{bucket}/k", {"Content-Length": "100"}, credentials, "us-east-1")
+            )
+            sock.sendall(b"only ten b")
+            reply = read_reply(sock)
+        assert (reply.status, reply.error().findtext("Code")) == (400, "RequestTimeout")
+        assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
 # --- browser form uploads --------------------------------------------------------------------------

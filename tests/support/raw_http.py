@@ -7,11 +7,16 @@ import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 
 @dataclass
@@ -33,6 +38,19 @@ def connect(url: str, timeout: float = 20.0, cafile: str | None = None) -> socke
     if parts.scheme == "https":
         return ssl.create_default_context(cafile=cafile).wrap_socket(sock, server_hostname=parts.hostname)
     return sock
+
+
+def signed_head(
+    url: str, method: str, path: str, headers: dict[str, str], credentials: tuple[str, str], region: str
+) -> bytes:
+    """The request line and headers of `method path` on the endpoint `url`, SigV4-signed with
+    (access key, secret) and UNSIGNED-PAYLOAD, ready to write to a socket before any body."""
+    request = AWSRequest(method=method, url=url + path, headers={**headers})
+    request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+    S3SigV4Auth(Credentials(*credentials), "s3", region).add_auth(request)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def read_reply(sock: socket.socket) -> Reply:
@@ -57,6 +75,18 @@ def closed_by_server(sock: socket.socket) -> bool:
 def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(data)
+
+
+def send_endless_header(sock: socket.socket, size: int = 1 << 20) -> Reply:
+    """Send a request head with a `size`-byte header that never ends, and read the answer (which
+    only a server refusing the head as it arrives gives)."""
+    head = b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * size
+    sender = threading.Thread(target=send_ignoring_reset, args=(sock, head))
+    sender.start()
+    try:
+        return read_reply(sock)
+    finally:
+        sender.join(20)
 
 
 @dataclass

@@ -14,10 +14,7 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from cairn.api_service.app import S3App
@@ -30,6 +27,7 @@ from cairn.metadata import errors as md
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.models import BlobRef
 from cairn.metadata.service import MetadataService
+from tests.support import raw_http
 from tests.support.procs import free_port
 
 ROOT_KEY, ROOT_SECRET = "ROOTKEY", "rootsecret/0123456789"
@@ -91,6 +89,10 @@ class Endpoint:
             config=Config(s3=s3, retries={"max_attempts": 1}, **{"signature_version": "s3v4", **config}),
         )
 
+    def signed_head(self, method: str, path: str, headers: dict[str, str]) -> bytes:
+        """A root-signed request head (UNSIGNED-PAYLOAD) to write to a raw socket."""
+        return raw_http.signed_head(self.url, method, path, headers, (ROOT_KEY, ROOT_SECRET), "us-east-1")
+
     def new_user(self, name: str) -> tuple[str, str]:
         self.run(self.metadata.create_user(name))
         key = self.run(self.metadata.create_access_key(name))
@@ -138,14 +140,6 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
 
 async def _no_lookup(_: str) -> None:
     return None
-
-
-def signed_headers(endpoint: Endpoint, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
-    """`headers` plus Host and a root SigV4 signature (UNSIGNED-PAYLOAD), for raw HTTP requests."""
-    request = AWSRequest(method=method, url=endpoint.url + path, headers={**headers})
-    request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-    S3SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), "s3", "us-east-1").add_auth(request)
-    return {"Host": endpoint.url.split("://", 1)[1], **dict(request.headers.items())}
 
 
 def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

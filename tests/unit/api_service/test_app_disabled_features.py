@@ -4,15 +4,14 @@ they are off (2xx or 4xx, never the 501 that s3cmd retries for 46 s)."""
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .harness import Endpoint, code_of, signed_headers
+from tests.support.raw_http import connect, read_reply
+
+from .harness import Endpoint, code_of
 
 
 @pytest.fixture(scope="module")
@@ -130,23 +129,17 @@ def test_uploads_asking_for_object_lock_are_invalid_requests(
     assert s3.list_objects_v2(Bucket=bucket, Prefix="locked")["KeyCount"] == 0
 
 
-def raw_post(s3e: Endpoint, path: str, headers: dict[str, str]) -> tuple[int, ET.Element]:
-    url = urlsplit(s3e.url)
-    conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=20)
-    try:
-        conn.request("POST", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, ET.fromstring(response.read())
-    finally:
-        conn.close()
-
-
 def test_a_plain_post_on_an_object_is_method_not_allowed(s3e: Endpoint, bucket: str) -> None:
     """S3 answers 405 naming the method and resource type."""
     path = f"/{bucket}/k"
-    status, error = raw_post(s3e, path, signed_headers(s3e, "POST", path, {"Content-Length": "0"}))
-    assert (status, error.findtext("Code")) == (405, "MethodNotAllowed")
-    assert (error.findtext("Method"), error.findtext("ResourceType")) == ("POST", "OBJECT")
-    # unauthenticated, the routing error still comes after authentication
-    status, error = raw_post(s3e, path, {"Content-Length": "0"})
-    assert (status, error.findtext("Code")) == (403, "AccessDenied")
+    with connect(s3e.url) as sock:
+        sock.sendall(s3e.signed_head("POST", path, {"Content-Length": "0"}))
+        reply = read_reply(sock)
+        assert reply.status == 405
+        error = reply.error()
+        assert error.findtext("Code") == "MethodNotAllowed"
+        assert (error.findtext("Method"), error.findtext("ResourceType")) == ("POST", "OBJECT")
+    with connect(s3e.url) as sock:  # unauthenticated, the routing error comes after authentication
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+        reply = read_reply(sock)
+        assert (reply.status, reply.error().findtext("Code")) == (403, "AccessDenied")

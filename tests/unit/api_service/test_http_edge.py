@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,22 +15,15 @@ from botocore.exceptions import ClientError
 
 from cairn.api_service.config import ApiConfig
 from tests.support import raw_http
-from tests.support.raw_http import closed_by_server, read_reply, send_ignoring_reset, slowloris
+from tests.support.raw_http import closed_by_server, read_reply, send_endless_header, slowloris
 
-from .harness import Endpoint, code_of, serve, signed_headers
+from .harness import Endpoint, code_of, serve
 
 PARSERS = ["httptools", "h11"]
 
 
 def connect(endpoint: Endpoint) -> socket.socket:
     return raw_http.connect(endpoint.url)
-
-
-def signed_head(endpoint: Endpoint, method: str, path: str, headers: dict[str, str]) -> bytes:
-    """The request line and headers of a SigV4-signed request (UNSIGNED-PAYLOAD)."""
-    lines = [f"{method} {path} HTTP/1.1"]
-    lines += [f"{name}: {value}" for name, value in signed_headers(endpoint, method, path, headers).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 @pytest.fixture(params=PARSERS)
@@ -51,11 +43,7 @@ def endpoint_with(parser: str, **limits: Any) -> Iterator[Endpoint]:
 def test_a_one_mebibyte_header_is_refused_as_it_arrives(parser: str) -> None:
     """The head never ends: only a refusal while it arrives answers (nothing is buffered past the limit)."""
     with endpoint_with(parser) as endpoint, connect(endpoint) as sock:
-        request = b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * (1 << 20)
-        sender = threading.Thread(target=send_ignoring_reset, args=(sock, request))
-        sender.start()
-        reply = read_reply(sock)
-        sender.join(20)
+        reply = send_endless_header(sock)
         assert reply.status == 400
         error = reply.error()
         assert error.findtext("Code") == "RequestHeaderSectionTooLarge"
@@ -72,8 +60,7 @@ def test_a_complete_oversize_head_is_refused_before_the_body(parser: str) -> Non
     with endpoint_with(parser) as endpoint, connect(endpoint) as sock:
         s3 = endpoint.client()
         s3.create_bucket(Bucket="heads")
-        head = signed_head(
-            endpoint,
+        head = endpoint.signed_head(
             "PUT",
             "/heads/k",
             {"Content-Length": "5", "Expect": "100-continue", "x-amz-meta-big": "m" * 9000},
@@ -136,7 +123,7 @@ def test_a_stalled_body_is_a_request_timeout(parser: str) -> None:
     with endpoint_with(parser, body_timeout_s=0.5) as endpoint, connect(endpoint) as sock:
         s3 = endpoint.client()
         s3.create_bucket(Bucket="stall")
-        sock.sendall(signed_head(endpoint, "PUT", "/stall/k", {"Content-Length": "100"}) + b"0123456789")
+        sock.sendall(endpoint.signed_head("PUT", "/stall/k", {"Content-Length": "100"}) + b"0123456789")
         reply = read_reply(sock)
         assert reply.status == 400
         assert reply.error().findtext("Code") == "RequestTimeout"
