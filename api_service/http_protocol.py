@@ -74,7 +74,6 @@ class _Guarded(asyncio.Protocol):
         self.head_limit = api.max_header_bytes + REQUEST_LINE_ALLOWANCE
         self._header_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
-        self._partial_request = False  # bytes of a request arrived and its head is not complete
         self._discarding = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,13 +87,10 @@ class _Guarded(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
-        if self._awaiting_request():
-            self._partial_request = True
-            if self._header_timer is None:
-                self._arm_header_timer()
+        if self._awaiting_request() and self._header_timer is None:
+            self._arm_header_timer()
         super().data_received(data)
         if not self._awaiting_request():  # the head is complete: the request belongs to the app
-            self._partial_request = False
             self._cancel_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -106,6 +102,10 @@ class _Guarded(asyncio.Protocol):
 
     def _awaiting_request(self) -> bool:
         return self.cycle is None or bool(self.cycle.response_complete)
+
+    def _reading_head(self) -> bool:
+        """Whether part of a request head has arrived (not a body the app left unread)."""
+        raise NotImplementedError
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
@@ -120,7 +120,7 @@ class _Guarded(asyncio.Protocol):
         self._header_timer = None
         if self.transport.is_closing() or not self._awaiting_request():
             return
-        if self._partial_request:
+        if self._reading_head():
             self.transport.write(self._error_bytes(errors.RequestTimeout()))
         self.transport.close()
 
@@ -178,6 +178,9 @@ class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
         self._in_head = False
         super().on_headers_complete()
 
+    def _reading_head(self) -> bool:
+        return self._in_head
+
     def data_received(self, data: bytes) -> None:
         messages = self._messages
         super().data_received(data)
@@ -195,6 +198,9 @@ class S3H11Protocol(_Guarded, H11Protocol):
     def _guard(self, app_state: dict[str, Any]) -> None:
         super()._guard(app_state)
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.head_limit)
+
+    def _reading_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
 
     def send_400_response(self, msg: str) -> None:
         if len(self.conn.trailing_data[0]) > self.head_limit:

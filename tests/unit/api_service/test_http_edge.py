@@ -106,7 +106,7 @@ def test_slowloris_connections_are_closed_while_others_are_served(parser: str) -
 
 def test_a_connection_that_never_sends_is_closed_after_the_header_timeout(parser: str) -> None:
     with endpoint_with(parser, header_timeout_s=0.5) as endpoint, connect(endpoint) as sock:
-        assert closed_by_server(sock)
+        assert sock.recv(65536) == b""  # closed, with no answer to a request never made
 
 
 def test_an_idle_keep_alive_connection_is_closed(parser: str) -> None:
