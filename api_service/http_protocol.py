@@ -2,9 +2,11 @@
 limits a public endpoint needs, enforced before the ASGI app sees a request.
 
 - Header section: a request whose head is still incomplete after `max_header_bytes` plus
-  `REQUEST_LINE_ALLOWANCE` bytes is refused with 400 RequestHeaderSectionTooLarge, and nothing more
-  of it is buffered (httptools has no limit of its own; h11's `max_incomplete_event_size` is set to
-  the same bound). A complete head is measured exactly by `S3App`, which refuses it the same way.
+  `REQUEST_LINE_ALLOWANCE` bytes is refused with 400 RequestHeaderSectionTooLarge as the read that
+  crosses the bound arrives, and nothing more of it is buffered (h11's `max_incomplete_event_size`
+  is set to the bound; httptools has no limit of its own, so S3HttpToolsProtocol counts, with one
+  exception it documents). A complete head is measured exactly by `S3App`, which refuses it the
+  same way.
 - Header timeout: from connecting, or from the first byte of a request, a client has
   `header_timeout_s` to complete the header section; bytes trickling in do not extend it
   (slowloris). Then the connection is closed, after a 400 RequestTimeout if part of a request came.
@@ -152,10 +154,14 @@ class _Guarded(asyncio.Protocol):
 
 class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
     """httptools (llhttp) with the limits. llhttp takes any header size, so the bytes of an incomplete
-    head are counted here: exactly from the parser callbacks for the chunk a request starts in, then
-    whole chunks while the head stays incomplete (they hold nothing else)."""
+    head are counted here, after each read: a read that starts a request on a connection with no
+    request open is all head; every further read while the head stays incomplete is all head too.
+    A request that starts in the same read as another one ends counts, for that read, only its
+    request target and complete header lines (llhttp does not say where in the read it began); the
+    next read is counted whole, and the header timeout bounds a head that stops there."""
 
     _in_head = False
+    _open = False  # a request has begun and its message (head and body) has not ended
     _messages = 0
     _head_parsed = 0  # request target and complete header lines of the request being read
     _head_received = 0
@@ -163,6 +169,7 @@ class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._open = True
         self._messages += 1
         self._head_parsed = 0
 
@@ -178,16 +185,25 @@ class S3HttpToolsProtocol(_Guarded, HttpToolsProtocol):
         self._in_head = False
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self._open = False
+        super().on_message_complete()
+
     def _reading_head(self) -> bool:
         return self._in_head
 
     def data_received(self, data: bytes) -> None:
-        messages = self._messages
+        messages, was_open = self._messages, self._open
         super().data_received(data)
         if not self._in_head or self._discarding or self.transport.is_closing():
             return
-        started_here = self._messages != messages
-        self._head_received = self._head_parsed if started_here else self._head_received + len(data)
+        started = self._messages - messages
+        if started == 0:
+            self._head_received += len(data)
+        elif started == 1 and not was_open:
+            self._head_received = len(data)
+        else:
+            self._head_received = self._head_parsed
         if self._head_received > self.head_limit:
             self._refuse_head()
 

@@ -77,10 +77,11 @@ def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-def send_endless_header(sock: socket.socket, size: int = 1 << 20) -> Reply:
-    """Send a request head with a `size`-byte header that never ends, and read the answer (which
-    only a server refusing the head as it arrives gives)."""
-    head = b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * size
+def send_endless_header(sock: socket.socket, size: int = 1 << 20, before: bytes = b"") -> Reply:
+    """Send a request head with a `size`-byte header that never ends (after `before`, in the same
+    write), and read the first answer (which, without `before`, only a server refusing the head as
+    it arrives gives)."""
+    head = before + b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * size
     sender = threading.Thread(target=send_ignoring_reset, args=(sock, head))
     sender.start()
     try:

@@ -54,6 +54,29 @@ def test_a_one_mebibyte_header_is_refused_as_it_arrives(parser: str) -> None:
         endpoint.client().list_buckets()  # the endpoint still serves
 
 
+@pytest.mark.parametrize("size", [16 << 10, 100 << 10])
+def test_an_oversize_head_arriving_in_one_read_is_refused_at_once(parser: str, size: int) -> None:
+    """A never-ending head a little past the bound, small enough to arrive in one or two reads, is
+    refused then, not left for the header timeout (60 s here, past the socket's 20 s)."""
+    with endpoint_with(parser, header_timeout_s=60) as endpoint, connect(endpoint) as sock:
+        started = time.monotonic()
+        reply = send_endless_header(sock, size)
+        assert (reply.status, reply.error().findtext("Code")) == (400, "RequestHeaderSectionTooLarge")
+        assert time.monotonic() - started < 5
+        assert closed_by_server(sock)
+
+
+def test_an_oversize_head_behind_a_pipelined_request_is_refused(parser: str) -> None:
+    """The first request is answered; the never-ending head sent in the same write is refused."""
+    with endpoint_with(parser, header_timeout_s=60) as endpoint, connect(endpoint) as sock:
+        first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        reply = send_endless_header(sock, 1 << 20, before=first)
+        assert (reply.status, reply.error().findtext("Code")) == (403, "AccessDenied")  # anonymous
+        second = read_reply(sock)
+        assert (second.status, second.error().findtext("Code")) == (400, "RequestHeaderSectionTooLarge")
+        assert closed_by_server(sock)
+
+
 def test_a_complete_oversize_head_is_refused_before_the_body(parser: str) -> None:
     """A head that arrives whole is measured exactly: refused without the 100 Continue that would
     make the client send its body."""
