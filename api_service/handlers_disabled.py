@@ -28,6 +28,7 @@ from .router import Op
 
 XML = "application/xml"
 NO_OBJECT_LOCK = "Bucket is missing Object Lock Configuration"
+"""S3's wording for retention and legal hold; uploads get object_headers.NO_OBJECT_LOCK's (no spaces)."""
 
 
 async def get_bucket_acl(req: S3Request) -> Response:

@@ -97,7 +97,8 @@ _UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption",)
 _UNSUPPORTED = frozenset({"x-amz-tagging"})
 #: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
 _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
-#: S3's answer to Object Lock headers on a bucket without Object Lock (every Cairn bucket).
+#: S3's answer to Object Lock headers on an upload to a bucket without Object Lock (every Cairn
+#: bucket); its retention and legal-hold calls word it with spaces (handlers_disabled.NO_OBJECT_LOCK).
 NO_OBJECT_LOCK = "Bucket is missing ObjectLockConfiguration"
 
 
