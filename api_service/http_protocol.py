@@ -7,9 +7,10 @@ limits a public endpoint needs, enforced before the ASGI app sees a request.
   is set to the bound; httptools has no limit of its own, so S3HttpToolsProtocol counts, with one
   exception it documents). A complete head is measured exactly by `S3App`, which refuses it the
   same way.
-- Header timeout: from connecting, or from the first byte of a request, a client has
-  `header_timeout_s` to complete the header section; bytes trickling in do not extend it
-  (slowloris). Then the connection is closed, after a 400 RequestTimeout if part of a request came.
+- Header timeout: from connecting, or from the first byte of a request (of one pipelined behind
+  another: from that one's answer), a client has `header_timeout_s` to complete the header
+  section; bytes trickling in do not extend it (slowloris). Then the connection is closed, after a
+  400 RequestTimeout if part of a request came.
 - Idle keep-alive: uvicorn's keep-alive timer, set to `idle_timeout_s` (server.uvicorn_options).
 - Connection cap: a connection opened while `max_connections` are already open answers its
   request with 503 SlowDown and closes.
@@ -77,6 +78,7 @@ class _Guarded(asyncio.Protocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._discarding = False
+        self._refusal_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -127,9 +129,26 @@ class _Guarded(asyncio.Protocol):
         self.transport.close()
 
     def _refuse_head(self) -> None:
-        """Answer 400 RequestHeaderSectionTooLarge for a head still arriving, then linger."""
+        """Answer 400 RequestHeaderSectionTooLarge for a head still arriving, then linger. Behind a
+        pipelined request still being answered, the refusal waits for that answer (HTTP/1.1 answers
+        in request order); nothing more is read meanwhile."""
         self._cancel_header_timer()
         self._discarding = True
+        self._refusal_pending = True
+        if self._awaiting_request():
+            self._send_head_refusal()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]  # the uvicorn protocol's
+        if not self._awaiting_request() or self.transport.is_closing():
+            return
+        if self._refusal_pending:
+            self._send_head_refusal()
+        elif self._reading_head() and self._header_timer is None:  # pipelined behind the answer
+            self._arm_header_timer()
+
+    def _send_head_refusal(self) -> None:
+        self._refusal_pending = False
         error = errors.RequestHeaderSectionTooLarge(MaxSizeAllowed=self.api.max_header_bytes)
         self.transport.write(self._error_bytes(error))
         if self.transport.can_write_eof():

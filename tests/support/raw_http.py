@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import socket
 import ssl
 import threading
@@ -54,10 +55,34 @@ def signed_head(
 
 
 def read_reply(sock: socket.socket) -> Reply:
-    response = http.client.HTTPResponse(sock)
-    response.begin()
-    headers = {k.lower(): v for k, v in response.getheaders()}
-    return Reply(response.status, headers, response.read())
+    """The next answer on `sock` (for one answer: its buffered reader may take bytes past it)."""
+    return read_replies(sock, 1)[0]
+
+
+class _SharedReader(io.BufferedReader):
+    """One buffered reader of a socket for successive HTTPResponse objects, each of which would
+    otherwise buffer (and lose) the start of the next answer, and close the reader after its body."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(socket.SocketIO(sock, "rb"))
+
+    def makefile(self, mode: str) -> _SharedReader:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def read_replies(sock: socket.socket, count: int) -> list[Reply]:
+    """The next `count` answers on `sock`, in order (pipelined requests)."""
+    reader = _SharedReader(sock)
+    replies = []
+    for _ in range(count):
+        response = http.client.HTTPResponse(reader)  # type: ignore[arg-type]  # anything with makefile()
+        response.begin()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        replies.append(Reply(response.status, headers, response.read()))
+    return replies
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -77,15 +102,20 @@ def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-def send_endless_header(sock: socket.socket, size: int = 1 << 20, before: bytes = b"") -> Reply:
-    """Send a request head with a `size`-byte header that never ends (after `before`, in the same
-    write), and read the first answer (which, without `before`, only a server refusing the head as
-    it arrives gives)."""
-    head = before + b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * size
+def send_endless_header(sock: socket.socket, size: int = 1 << 20) -> Reply:
+    """Send a request head with a `size`-byte header that never ends, and read the answer (which
+    only a server refusing the head as it arrives gives)."""
+    return send_endless_header_after(sock, b"", 1, size)[0]
+
+
+def send_endless_header_after(sock: socket.socket, requests: bytes, count: int, size: int) -> list[Reply]:
+    """Send `requests` and, in the same write, a request head with a `size`-byte header that never
+    ends; read `count` answers."""
+    head = requests + b"PUT /any/key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Big: " + b"a" * size
     sender = threading.Thread(target=send_ignoring_reset, args=(sock, head))
     sender.start()
     try:
-        return read_reply(sock)
+        return read_replies(sock, count)
     finally:
         sender.join(20)
 

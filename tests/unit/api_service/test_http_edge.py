@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 from cairn.api_service.config import ApiConfig
 from tests.support import raw_http
-from tests.support.raw_http import closed_by_server, read_reply, send_endless_header, slowloris
+from tests.support.raw_http import (
+    closed_by_server,
+    read_reply,
+    send_endless_header,
+    send_endless_header_after,
+    slowloris,
+)
 
 from .harness import Endpoint, code_of, serve
 
@@ -66,14 +72,33 @@ def test_an_oversize_head_arriving_in_one_read_is_refused_at_once(parser: str, s
         assert closed_by_server(sock)
 
 
-def test_an_oversize_head_behind_a_pipelined_request_is_refused(parser: str) -> None:
-    """The first request is answered; the never-ending head sent in the same write is refused."""
+PIPELINED = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b/c HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def assert_pipelined_answers(first: raw_http.Reply, second: raw_http.Reply) -> None:
+    assert [(r.status, r.error().findtext("Resource")) for r in (first, second)] == [
+        (403, "/a"),  # anonymous
+        (403, "/b/c"),
+    ]
+
+
+def test_an_oversize_head_behind_pipelined_requests_is_refused_after_their_answers(parser: str) -> None:
+    """The refusal of a never-ending head sent in the same write as two requests comes after their
+    answers, in request order, though the head may cross the bound before they are answered."""
     with endpoint_with(parser, header_timeout_s=60) as endpoint, connect(endpoint) as sock:
-        first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-        reply = send_endless_header(sock, 1 << 20, before=first)
-        assert (reply.status, reply.error().findtext("Code")) == (403, "AccessDenied")  # anonymous
-        second = read_reply(sock)
-        assert (second.status, second.error().findtext("Code")) == (400, "RequestHeaderSectionTooLarge")
+        first, second, third = send_endless_header_after(sock, PIPELINED, 3, 1 << 20)
+        assert_pipelined_answers(first, second)
+        assert (third.status, third.error().findtext("Code")) == (400, "RequestHeaderSectionTooLarge")
+        assert closed_by_server(sock)
+
+
+def test_a_head_left_incomplete_behind_pipelined_requests_times_out(parser: str) -> None:
+    """The header timeout of a head pipelined behind other requests runs from their answers."""
+    with endpoint_with(parser, header_timeout_s=1) as endpoint, connect(endpoint) as sock:
+        sock.sendall(PIPELINED + b"GET /never HTTP/1.1\r\nHost: x\r\n")
+        first, second, third = raw_http.read_replies(sock, 3)
+        assert_pipelined_answers(first, second)
+        assert (third.status, third.error().findtext("Code")) == (400, "RequestTimeout")
         assert closed_by_server(sock)
 
 
