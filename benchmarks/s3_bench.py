@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3_endpoint import add_endpoint_args, resolve_endpoint_args
 
 MiB = 1024 * 1024
 
@@ -62,14 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"), help="S3 endpoint URL")
-    p.add_argument("--access-key", default=os.environ.get("AWS_ACCESS_KEY_ID"))
-    p.add_argument("--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY"))
-    p.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    p.add_argument("--ca-bundle", default=os.environ.get("AWS_CA_BUNDLE"), help="CA bundle for HTTPS")
-    p.add_argument(
-        "--cluster-json", type=Path, help="a cairn up cluster.json: endpoint and credentials from it"
-    )
+    add_endpoint_args(p)
     p.add_argument("--bucket", help="existing bucket to use (default: create a temporary one)")
     p.add_argument("--workloads", default="large,small,multipart", help="comma-separated subset to run")
     p.add_argument("--large-size", type=int, default=64 * MiB)
@@ -87,16 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json-out", type=Path, help="also write the JSON results here")
     args = p.parse_args(argv)
-    if args.cluster_json:
-        cluster = json.loads(args.cluster_json.read_text())
-        creds = json.loads(Path(cluster["credentials_file"]).read_text())
-        args.endpoint = args.endpoint or cluster["endpoint"]
-        args.access_key = args.access_key or creds["access_key_id"]
-        args.secret_key = args.secret_key or creds["secret_access_key"]
-        args.region = cluster.get("region", args.region)
-        args.ca_bundle = args.ca_bundle or cluster.get("tls_cert")
-    if not (args.access_key and args.secret_key):
-        p.error("credentials missing: --access-key/--secret-key, AWS_* environment, or --cluster-json")
+    resolve_endpoint_args(p, args, endpoint_required=False)
     return args
 
 
