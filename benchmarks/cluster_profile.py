@@ -30,6 +30,7 @@ from pathlib import Path
 
 from s3_endpoint import ServerProcess
 
+REPO = Path(__file__).resolve().parents[1]
 EXTENSIONS = {"speedscope": "json", "flamegraph": "svg", "raw": "txt"}
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 60.0
@@ -117,35 +118,52 @@ class Profiler:
         total = sum(cpu_by_process.values()) or 1.0
         for name, seconds in sorted(cpu_by_process.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {seconds:8.2f} s  {100 * seconds / total:5.1f}%  {name}")
-        roles: dict[str, Counter[str]] = {}
+        roles: dict[str, Stacks] = {}
         for proc in self.processes:
-            frames = read_self_frames(self._phase_dir / f"{proc.name}.{EXTENSIONS[self.fmt]}", self.fmt)
-            roles.setdefault(proc.role, Counter()).update(frames)
-        for role, frames in roles.items():
-            samples = sum(frames.values())
+            stacks = read_stacks(self._phase_dir / f"{proc.name}.{EXTENSIONS[self.fmt]}", self.fmt)
+            roles.setdefault(proc.role, Counter()).update(stacks)
+        for role, stacks in roles.items():
+            samples = sum(stacks.values())
             if not samples:
                 continue
-            lines += ["", f"{role}: functions with the most samples of their own ({samples} samples)"]
-            for frame, count in frames.most_common(TOP_FRAMES):
-                lines.append(f"  {100 * count / samples:5.1f}%  {frame}")
+            innermost: Counter[str] = Counter()
+            ours: Counter[str] = Counter()
+            for stack, count in stacks.items():
+                innermost[stack[-1]] += count
+                for frame in {f.rsplit(":", 1)[0] + ")" for f in stack if _is_ours(f)}:  # per function
+                    ours[frame] += count
+            lines += ["", f"{role}: {samples} samples; innermost frames (waits in C show up here too):"]
+            lines += [
+                f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in innermost.most_common(TOP_FRAMES)
+            ]
+            lines += [f"{role}: this repository's functions, counting time in their callees:"]
+            lines += [f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in ours.most_common(TOP_FRAMES)]
         (self._phase_dir / "summary.txt").write_text("\n".join(lines) + "\n")
 
 
-def read_self_frames(path: Path, fmt: str) -> Counter[str]:
-    """Samples per innermost frame in a py-spy speedscope or raw file (empty if absent or another format)."""
-    counts: Counter[str] = Counter()
+#: Sampled stacks (root first, frames as "function (file:line)") and how many samples each got.
+Stacks = Counter[tuple[str, ...]]
+
+
+def _is_ours(frame: str) -> bool:
+    return f"({REPO}/" in frame and "/site-packages/" not in frame and "/.venv/" not in frame
+
+
+def read_stacks(path: Path, fmt: str) -> Stacks:
+    """The stacks of a py-spy speedscope or raw file (empty if absent or a flamegraph)."""
+    stacks: Stacks = Counter()
     if not path.exists():
-        return counts
+        return stacks
     if fmt == "speedscope":
         doc = json.loads(path.read_text())
         frames = [f"{f['name']} ({f.get('file', '?')}:{f.get('line', '?')})" for f in doc["shared"]["frames"]]
         for profile in doc["profiles"]:
-            for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
+            for stack in profile["samples"]:  # root first; "weights" are seconds, one sample each
                 if stack:
-                    counts[frames[stack[-1]]] += int(weight)
+                    stacks[tuple(frames[i] for i in stack)] += 1
     elif fmt == "raw":
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             if stack and count.isdigit():
-                counts[stack.rsplit(";", 1)[-1]] += int(count)
-    return counts
+                stacks[tuple(stack.split(";"))] += int(count)
+    return stacks
