@@ -4,14 +4,16 @@ A phase runs jobs (one request, or a few, each) on `concurrency` pre-opened keep
 one worker per connection, until the jobs run out or the phase's time is up (a job in flight
 finishes, bounded by the request timeout). It records per job: latency and bytes moved, or the
 failure (no retries); per phase: wall time, the client's own CPU time (`time.process_time`, all of
-its threads), and the server's CPU time per process (`server_cpu`). py-spy runs during the phases
-a `Profiler` selects.
+its threads), the server's CPU time per process and the whole machine's busy CPU time (`server_cpu`;
+what is left after client and server is other work on a shared machine), and the load average at
+its end. py-spy runs during the phases a `Profiler` selects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 import uuid
@@ -24,7 +26,7 @@ from xml.etree import ElementTree
 from cluster_profile import Profiler
 from http11 import Connection, ProtocolError
 from s3_ops import S3Client, S3Error
-from server_cpu import CpuMeter, by_role, cpu_between
+from server_cpu import CpuMeter, by_role, cpu_between, machine_busy_seconds
 
 MiB = 1 << 20
 
@@ -68,6 +70,8 @@ class PhaseResult:
     items: int = 0  # keys listed
     seconds: float = 0.0
     client_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0  # every process on the machine, this client and the server included
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)  # at the end of the phase
     server_cpu_by_role: dict[str, float] = field(default_factory=dict)
     server_cpu_by_process: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
@@ -110,6 +114,9 @@ class PhaseResult:
             if self.server_cpu_by_role and self.items:
                 out.append(Metric("server CPU us/key", 1e6 * server_s / self.items, "lower"))
         out.append(Metric("client CPU %", 100 * self.client_cpu_s / s, None))
+        if self.server_cpu_by_role:
+            others = self.machine_cpu_s - self.client_cpu_s - server_s
+            out.append(Metric("others' CPU %", 100 * max(0.0, others) / s, None))
         if self.errors:
             out.append(Metric("errors", self.errors, "lower"))
         return out
@@ -127,6 +134,8 @@ class PhaseResult:
             "items": self.items,
             "seconds": round(self.seconds, 3),
             "client_cpu_s": round(self.client_cpu_s, 3),
+            "machine_cpu_s": round(self.machine_cpu_s, 3),
+            "load_average": self.load_average,
             "server_cpu_s_by_role": self.server_cpu_by_role,
             "server_cpu_s_by_process": self.server_cpu_by_process,
             "profiled": self.profiled,
@@ -177,7 +186,7 @@ class Bench:
         if self.profiler is not None and profiling:
             await self.profiler.start(phase)
         before = self.meter.snapshot()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        machine0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
         try:
             yield result
         except FAILURES as err:
@@ -185,6 +194,8 @@ class Bench:
         finally:
             result.seconds = time.perf_counter() - t0
             result.client_cpu_s = time.process_time() - cpu0
+            result.machine_cpu_s = machine_busy_seconds() - machine0
+            result.load_average = os.getloadavg()
             after = self.meter.snapshot()
             result.server_cpu_by_role = by_role(before, after)
             result.server_cpu_by_process = cpu_between(before, after)
@@ -260,6 +271,13 @@ class Bench:
                 await self.delete_keys(self.written)
             if self.bucket_created:
                 (conn,) = await self.connections(1)
+                # a request cut short (Ctrl-C, a timeout) may have stored an object nobody recorded
+                leftover, token = await self.s3.list_page(conn, self.bucket, "", None, 1000)
+                while token is not None:
+                    keys, token = await self.s3.list_page(conn, self.bucket, "", token, 1000)
+                    leftover += keys
+                if leftover:
+                    await self.delete_keys(leftover)
                 await self.s3.delete_bucket(conn, self.bucket)
         except FAILURES as err:
             print(f"  {self.name}: cleanup: {type(err).__name__}: {err}", file=sys.stderr)

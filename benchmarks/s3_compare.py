@@ -12,8 +12,9 @@ list (ListObjectsV2 over 10,000 keys). Every phase is bounded by a count and a t
 The client is a raw asyncio HTTP/1.1 client (http11.py), one keep-alive connection per concurrent
 worker, SigV4 header auth with UNSIGNED-PAYLOAD (s3_sigv4.py, checked against botocore by
 `--self-check`). Each phase reports the client's own CPU time as a share of one core, so a reader
-sees when the client, not the server, set the pace; and the server's CPU time per operation, from
-/proc, for the processes in cluster.json (every `cairn up` process and its children) or the peer's.
+sees when the client, not the server, set the pace; the server's CPU time per operation, from
+/proc, for the processes in cluster.json (every `cairn up` process and its children) or the peer's;
+and the CPU that other work on the machine took meanwhile (machine busy time less client and server).
 
 With `--peer seaweedfs` the peer is started with `shared/peers/seaweedfs.sh start DIR`, each
 workload runs on the system under test and then on the peer, and the peer is stopped at the end
@@ -178,7 +179,7 @@ def print_table(benches: list[Bench], rows: list[dict[str, Any]]) -> None:
         line = f"{label:<40} {row['metric']:<18}" + "".join(f" {_fmt(row[n]):>10}" for n in names)
         if ratio:
             line += f" {_fmt(row.get('ratio')) if row['better'] else '':>16}"
-        print(line + f"  {row['better'] or '(client)'}")
+        print(line + f"  {row['better'] or '(info)'}")
     if ratio:
         print(
             f"\nratio = {names[0]} / {names[1]}: on a 'higher' row above 1 means {names[0]} is ahead;"

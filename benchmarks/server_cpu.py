@@ -1,4 +1,4 @@
-"""CPU seconds spent by the server's processes, from /proc/<pid>/stat (Linux).
+"""CPU seconds spent by the server's processes, from /proc/<pid>/stat, and by the whole machine (Linux).
 
 A meter is given the server's top processes (cluster.json's list, or a peer's pid). Each snapshot
 also finds their descendants (uvicorn workers of `cairn up --api-workers N`, for example), which
@@ -42,6 +42,14 @@ def process_cpu_seconds(pid: int) -> float | None:
     if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have spent busy since boot (/proc/stat: everything but
+    idle and iowait), to tell how much of the machine other work used during a phase."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def _children_by_parent() -> dict[int, list[int]]:
