@@ -164,10 +164,13 @@ class _Protocol(asyncio.BufferedProtocol):
 class Connection:
     """One keep-alive HTTP/1.1 connection to `host:port` (TLS with `ssl_context`)."""
 
-    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, ssl_context: ssl.SSLContext | None = None, timeout: float = 120.0
+    ) -> None:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
+        self.timeout = timeout
         self._proto: _Protocol | None = None
 
     async def open(self) -> None:
@@ -178,7 +181,10 @@ class Connection:
             return
         await self.close()
         loop = asyncio.get_running_loop()
-        transport, proto = await loop.create_connection(_Protocol, self.host, self.port, ssl=self.ssl_context)
+        async with asyncio.timeout(self.timeout):
+            transport, proto = await loop.create_connection(
+                _Protocol, self.host, self.port, ssl=self.ssl_context
+            )
         transport.set_write_buffer_limits(high=BUFFER_SIZE)
         self._proto = proto
 
@@ -195,14 +201,16 @@ class Connection:
         body: Sequence[Buffer] = (),
         consume: Consume = Consume.DISCARD,
     ) -> Response:
-        """Send one request and read its whole response. Any failure closes the connection (the next
-        request reconnects) and propagates; an error status is a Response like any other."""
+        """Send one request and read its whole response within `timeout` seconds. Any failure closes
+        the connection (the next request reconnects) and propagates (TimeoutError after `timeout`);
+        an error status is a Response like any other."""
         await self.open()
         proto = self._proto
         if proto is None:
             raise ConnectionError("not connected")
         try:
-            response = await _exchange(proto, method, request_target, headers, body, consume)
+            async with asyncio.timeout(self.timeout):
+                response = await _exchange(proto, method, request_target, headers, body, consume)
         except BaseException:
             await self.close()
             raise

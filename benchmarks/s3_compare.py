@@ -225,16 +225,17 @@ def main(argv: list[str] | None = None) -> int:
         profiler = Profiler(
             processes, args.profile, args.profile_phase, args.profile_rate, args.profile_format
         )
-    s3 = S3Client(args.endpoint, args.access_key, args.secret_key, args.region, args.ca_bundle)
-    benches = [Bench(args.name, s3, CpuMeter(processes), settings.request_timeout, profiler)]
+    timeout = settings.request_timeout
+    s3 = S3Client(args.endpoint, args.access_key, args.secret_key, args.region, args.ca_bundle, timeout)
+    benches = [Bench(args.name, s3, CpuMeter(processes), profiler)]
     status = 0
     try:
         if args.peer:
             print(f"starting {args.peer} in {args.peer_dir} ...", file=sys.stderr)
             peer = peers.start(args.peer, args.peer_script, args.peer_dir)
-            peer_s3 = S3Client(peer.endpoint, peer.access_key, peer.secret_key, "us-east-1")
+            peer_s3 = S3Client(peer.endpoint, peer.access_key, peer.secret_key, "us-east-1", None, timeout)
             meter = CpuMeter([ServerProcess(peer.name, peer.name, peer.pid)])
-            benches.append(Bench(peer.name, peer_s3, meter, settings.request_timeout))
+            benches.append(Bench(peer.name, peer_s3, meter))
         asyncio.run(run(args.workloads, [Workloads(b, settings) for b in benches]))
     except peers.PeerError as err:
         print(err, file=sys.stderr)

@@ -39,7 +39,13 @@ class S3Client:
     """Signs and sends S3 requests to one endpoint; connections come from `connection()`."""
 
     def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, region: str, ca_bundle: str | None = None
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        ca_bundle: str | None = None,
+        request_timeout: float = 120.0,
     ) -> None:
         url = urlsplit(endpoint)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -50,9 +56,10 @@ class S3Client:
         self.host_header = url.netloc
         self.ssl_context = ssl.create_default_context(cafile=ca_bundle) if url.scheme == "https" else None
         self.signer = Signer(access_key, secret_key, region)
+        self.request_timeout = request_timeout
 
     def connection(self) -> Connection:
-        return Connection(self.host, self.port, self.ssl_context)
+        return Connection(self.host, self.port, self.ssl_context, self.request_timeout)
 
     async def call(
         self,

@@ -55,7 +55,7 @@ class Settings:
     list_page_size: int = field(default=1000, metadata={"help": "max-keys per ListObjectsV2 page"})
     list_rounds: int = field(default=3, metadata={"help": "full listings (at most)"})
     list_seconds: float = field(default=30.0, metadata={"help": "time limit for the listings"})
-    request_timeout: float = field(default=120.0, metadata={"help": "seconds one job may take"})
+    request_timeout: float = field(default=120.0, metadata={"help": "seconds one request may take"})
     seed: int = field(default=1, metadata={"help": "seed of the bodies and range offsets"})
 
 

@@ -148,3 +148,21 @@ async def test_garbage_is_a_protocol_error(serve: Serve) -> None:
     _, conn = await serve(lambda head, _: b"SMTP ready\r\n\r\n")
     with pytest.raises(ProtocolError):
         await conn.request("GET", "/", [("host", "x")])
+
+
+async def test_a_server_that_never_answers_times_out() -> None:
+    never = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await never.wait()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    conn = Connection("127.0.0.1", server.sockets[0].getsockname()[1], timeout=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await conn.request("GET", "/", [("host", "x")])
+    finally:
+        await conn.close()
+        never.set()
+        server.close()
+        await server.wait_closed()
