@@ -254,7 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     doc["load_average_after"] = os.getloadavg()
     print(f"\nload average before {doc['load_average_before']}, after {doc['load_average_after']}")
     doc["systems"] = [
-        {"name": b.name, "endpoint": b.s3.endpoint, "phases": [r.doc() for r in b.results]} for b in benches
+        {
+            "name": b.name,
+            "endpoint": b.s3.endpoint,
+            "bucket": b.bucket,
+            "phases": [r.doc() for r in b.results],
+        }
+        for b in benches
     ]
     doc["comparison"] = rows
     if args.json_out == "-":
