@@ -5,72 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import http11
 import pytest
 from http11 import Connection, Consume, ProtocolError
 
-Reply = Callable[[bytes, bytes], bytes]  # (request head, request body) -> raw response
-
-
-class Server:
-    """Answers each request on 127.0.0.1 with `reply`; counts connections and requests."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.connections = 0
-        self.requests: list[tuple[bytes, bytes]] = []
-        self.close_after_reply = False
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
-                self.requests.append((head, body))
-                writer.write(self.reply(head, body))
-                await writer.drain()
-                if self.close_after_reply:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        writer.close()
-
-
-Serve = Callable[[Reply], Awaitable[tuple[Server, Connection]]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[asyncio.Server] = []
-    connections: list[Connection] = []
-
-    async def start(reply: Reply) -> tuple[Server, Connection]:
-        state = Server(reply)
-        server = await asyncio.start_server(state.handle, "127.0.0.1", 0)
-        servers.append(server)
-        conn = Connection("127.0.0.1", server.sockets[0].getsockname()[1])
-        connections.append(conn)
-        return state, conn
-
-    yield start
-    for conn in connections:
-        await conn.close()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
-
-
-def fixed(status: int, body: bytes, extra: str = "") -> Reply:
-    return lambda head, _: (
-        f"HTTP/1.1 {status} X\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body
-    )
+from tests.unit.benchmarks.scripted_server import Reply, Serve, fixed
 
 
 def chunked(pieces: list[bytes], trailer: str = "") -> Reply:
