@@ -76,6 +76,37 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CompactionConfig:
+    """Rewriting sealed volumes whose records are mostly dead (compaction.py)."""
+
+    enabled: bool = True  #: run passes on a timer (an explicit trigger works either way)
+    interval_s: float = 600.0  #: seconds between the ends of background passes
+    #: a sealed volume is compacted once this fraction of its bytes is dead ...
+    dead_fraction: float = 0.3
+    min_dead_bytes: int = 16 * MIB  #: ... and at least this many bytes are dead
+    rate_mib_s: float = 32.0  #: MiB/s of live records copied (read once, written once); 0 = unlimited
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or self.rate_mib_s < 0 or self.min_dead_bytes < 0:
+            raise ValueError("compaction interval must be positive, rate and minimum not negative")
+        if not 0 <= self.dead_fraction <= 1:
+            raise ValueError("compaction dead_fraction must lie in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubConfig:
+    """Verifying every checksum of every volume in the background (scrub.py)."""
+
+    enabled: bool = True  #: run passes on a timer (an explicit start works either way)
+    interval_s: float = 86400.0  #: seconds from the start of one pass to the start of the next
+    rate_mib_s: float = 8.0  #: MiB/s read by a pass; 0 = unlimited
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or self.rate_mib_s < 0:
+            raise ValueError("scrub interval must be positive and its rate not negative")
+
+
+@dataclass(frozen=True, slots=True)
 class DataNodeConfig:
     host: str = "127.0.0.1"  #: address the gRPC server binds
     port: int = ports.DATANODE  #: gRPC port
@@ -89,6 +120,8 @@ class DataNodeConfig:
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    compaction: CompactionConfig = field(default_factory=CompactionConfig)
+    scrub: ScrubConfig = field(default_factory=ScrubConfig)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:

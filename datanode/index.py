@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
 
@@ -53,7 +54,49 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX shards_by_state ON shards (state);
         """,
     ),
+    (
+        3,
+        """
+        CREATE INDEX shards_by_volume ON shards (volume, offset);
+        CREATE TABLE scrub_volumes (
+            volume INTEGER PRIMARY KEY,
+            scrubbed_at REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            records INTEGER NOT NULL,
+            damaged INTEGER NOT NULL,
+            findings INTEGER NOT NULL,
+            error TEXT NOT NULL
+        );
+        CREATE TABLE scrub_findings (
+            blob_id BLOB NOT NULL,
+            idx INTEGER NOT NULL,
+            volume INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            found_at REAL NOT NULL,
+            PRIMARY KEY (blob_id, idx)
+        ) WITHOUT ROWID;
+        CREATE INDEX scrub_findings_by_volume ON scrub_findings (volume);
+        CREATE TABLE compactions (
+            job INTEGER PRIMARY KEY,
+            source INTEGER NOT NULL,
+            target INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            source_bytes INTEGER NOT NULL,
+            target_bytes INTEGER NOT NULL,
+            records INTEGER NOT NULL,
+            outcome TEXT NOT NULL
+        );
+        CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ),
 )
+
+#: SQL for the bytes a row's newest record occupies in its volume: a live shard's record
+#: (`store.record_size` with 64 KiB blocks), or a dead row's tombstone (a record of length 0).
+_RECORD_BYTES_SQL = "CASE WHEN state = 'live' THEN 76 + 4 * ((length + 65535) / 65536) + length ELSE 76 END"
 
 
 class IndexDamaged(Exception):
@@ -84,6 +127,26 @@ class VolumeRow:
     volume: int
     committed_end: int
     sealed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeUsage:
+    """What the index says a volume still needs: the bytes of the records rows point at."""
+
+    volume: int
+    rows: int  # live shards plus tombstones whose row points into the volume
+    needed_bytes: int  # their records' bytes (a tombstone: 76)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A record compaction copied: switch the key's row to `offset` in the target volume if
+    it still describes that record (same state and seq, still in the source volume)."""
+
+    key: ShardKey
+    state: ShardState
+    seq: int
+    offset: int
 
 
 _COLUMNS = "blob_id, idx, pg, volume, offset, length, crc, state, seq"
@@ -182,6 +245,83 @@ class ShardIndex:
                 "ON CONFLICT (id) DO UPDATE SET sealed = 1, committed_end = excluded.committed_end",
                 (volume, end),
             )
+
+    def forget_volume(self, volume: int) -> None:
+        """Drop a removed volume's row (its file is gone and no shard row points into it)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM volumes WHERE id = ?", (volume,))
+
+    def switch_volume(self, source: int, target: int | None, target_end: int, moves: Sequence[Move]) -> int:
+        """Compaction's switch, in one durable transaction: point every row still describing a
+        copied record at its copy in `target`, record `target` as sealed and, if no row points
+        into `source` any more, forget `source`. Returns the rows left in `source` (0 unless
+        something changed under the compaction; the caller then keeps the source file).
+        Idempotent: a row already switched no longer matches."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if target is not None:
+                    conn.executemany(
+                        "UPDATE shards SET volume = ?, offset = ? WHERE blob_id = ? AND idx = ? "
+                        "AND state = ? AND seq = ? AND volume = ?",
+                        [
+                            (target, m.offset, m.key.blob_id, m.key.index, str(m.state), m.seq, source)
+                            for m in moves
+                        ],
+                    )
+                    conn.execute(
+                        "INSERT INTO volumes (id, committed_end, sealed) VALUES (?, ?, 1) "
+                        "ON CONFLICT (id) DO UPDATE SET sealed = 1, committed_end = excluded.committed_end",
+                        (target, target_end),
+                    )
+                (left,) = conn.execute("SELECT COUNT(*) FROM shards WHERE volume = ?", (source,)).fetchone()
+                if left == 0:
+                    conn.execute("DELETE FROM volumes WHERE id = ?", (source,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(left)
+
+    def usage(self, volume: int) -> VolumeUsage:
+        """The rows pointing into `volume` and the bytes of their records (one volume at a
+        time, through `shards_by_volume`, so the lock is never held for a whole-table scan)."""
+        with self._lock:
+            n, size = self._conn.execute(
+                f"SELECT COUNT(*), COALESCE(SUM({_RECORD_BYTES_SQL}), 0) FROM shards WHERE volume = ?",
+                (volume,),
+            ).fetchone()
+        return VolumeUsage(volume, int(n), int(size))
+
+    def rows_in_volume(self, volume: int, after: tuple[int, ShardKey] | None, limit: int) -> list[IndexEntry]:
+        """Rows pointing into `volume`, ordered by (offset, key), after `after` (keyset pages)."""
+        offset, key = after if after is not None else (-1, ShardKey(bytes(16), 0))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM shards WHERE volume = ? AND (offset, blob_id, idx) > (?, ?, ?) "
+                "ORDER BY offset, blob_id, idx LIMIT ?",
+                (volume, offset, key.blob_id, key.index, limit),
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read (the bookkeeping tables of scrub.py and compaction.py)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def transaction(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
+        """Run `statements` in one durable transaction (all or none)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def volumes(self) -> dict[int, VolumeRow]:
         with self._lock:

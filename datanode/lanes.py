@@ -237,12 +237,11 @@ class Lane:
     @staticmethod
     def _entry(record: PendingRecord, header: RecordHeader, offset: int, volume: int) -> IndexEntry:
         if record.kind is RecordKind.TOMBSTONE:
+            # A dead row points at its tombstone (what compaction must keep); it keeps the
+            # length and CRC of the shard it replaced, when there was one.
             old = record.existing
-            if old is None:
-                return IndexEntry(record.key, record.pg, volume, offset, 0, 0, ShardState.DEAD, header.seq)
-            return IndexEntry(
-                old.key, old.pg, old.volume, old.offset, old.length, old.crc32c, ShardState.DEAD, header.seq
-            )
+            length, crc = (old.length, old.crc32c) if old is not None else (0, 0)
+            return IndexEntry(record.key, record.pg, volume, offset, length, crc, ShardState.DEAD, header.seq)
         return IndexEntry(
             record.key, record.pg, volume, offset, header.length, header.crc32c, ShardState.LIVE, header.seq
         )

@@ -112,12 +112,8 @@ def apply_records(
         if old is not None and old.seq >= h.seq:
             continue
         if h.kind is RecordKind.TOMBSTONE:
-            if old is None:
-                entry = IndexEntry(h.key, h.pg, volume, rec.offset, 0, 0, ShardState.DEAD, h.seq)
-            else:
-                entry = IndexEntry(
-                    old.key, old.pg, old.volume, old.offset, old.length, old.crc32c, ShardState.DEAD, h.seq
-                )
+            length, crc = (old.length, old.crc32c) if old is not None else (0, 0)
+            entry = IndexEntry(h.key, h.pg, volume, rec.offset, length, crc, ShardState.DEAD, h.seq)
         elif old is not None and old.state is ShardState.DEAD:
             continue  # a deleted key stays deleted
         else:

@@ -14,6 +14,8 @@ Invariants:
 - Writes, deletes and rewrites of one key are serialised by a per-key lock that is held
   until the record's batch settles, even if the caller goes away.
 - All blocking disk work runs in one bounded ThreadPoolExecutor, never on the event loop.
+- A read pins the volume it reads (volume_set.py): compaction may switch the row and retire the
+  volume meanwhile; a pinned volume stays open, an unpinned one is looked up again.
 - Staged bytes of all in-flight writes held in memory never exceed `staging_memory_bytes`
   (one MemoryBudget); a write that would exceed it spools to disk instead.
 """
@@ -25,7 +27,6 @@ import contextlib
 import functools
 import logging
 import os
-import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from cairn.checksums import crc32c
+from cairn.datanode import compaction
+from cairn.datanode.compaction_record import RECORD_NAME, CompactionRecord
 from cairn.datanode.config import StorageConfig
 from cairn.datanode.errors import (
     DataNodeUnavailable,
@@ -45,19 +48,19 @@ from cairn.datanode.errors import (
     ShardDeleted,
     ShardNotFound,
 )
-from cairn.datanode.index import IndexEntry
+from cairn.datanode.index import IndexEntry, ShardIndex
 from cairn.datanode.lanes import Lane, PendingRecord
 from cairn.datanode.recovery import INDEX_NAME, recover
 from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
 from cairn.datanode.staging import MemoryBudget, StagedPayload
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
-    RECORD_HEADER_SIZE,
-    TRAILER_SIZE,
     Fsync,
     RecordKind,
     VolumeFile,
+    record_size,
 )
+from cairn.datanode.volume_set import PinnedChunks, VolumeSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,10 +111,6 @@ class ShardStore(Protocol):
     async def close(self) -> None: ...
 
 
-def record_size(length: int, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
-    return RECORD_HEADER_SIZE + 4 * -(-length // block_size) + 4 + length + TRAILER_SIZE
-
-
 class DiskShardStore:
     """Shards in volume files under `<data_dir>/volumes`, indexed in `<data_dir>/index.db`."""
 
@@ -124,9 +123,7 @@ class DiskShardStore:
         self._volumes_dir = data_dir / "volumes"
         self._spool_dir = data_dir / "tmp"
         self.staging_budget = MemoryBudget(storage.staging_memory_bytes)  # shared by all writes
-        self._volumes: dict[int, VolumeFile] = {}
-        self._volume_lock = threading.Lock()
-        self._next_volume = 1
+        self._volumes = VolumeSet({}, 1)
         self._seq = 0
         self._lanes: list[Lane] = []
         self._rr = 0  # round-robin start among equally busy lanes
@@ -135,6 +132,7 @@ class DiskShardStore:
         self.recovered_rebuilt = False
         self.recovered_truncated_bytes = 0
         self.recovered_quarantined: list[int] = []  # volumes sealed for having lost records
+        self.recovered_compaction: compaction.CompactionResult | None = None  # a job settled on start
 
     @classmethod
     async def open(
@@ -156,13 +154,21 @@ class DiskShardStore:
             directory.mkdir(parents=True, exist_ok=True)
         recovered = recover(self._volumes_dir, self.data_dir / INDEX_NAME, self._fsync)
         self._index = recovered.index
-        self._volumes = recovered.volumes
+        self._volumes = VolumeSet(recovered.volumes, max([*recovered.volumes, *self._index.volumes(), 0]) + 1)
         self.recovered_rebuilt = recovered.rebuilt
         self.recovered_truncated_bytes = recovered.truncated_bytes
         self.recovered_quarantined = recovered.quarantined
-        self._next_volume = max([*self._volumes, *self._index.volumes(), 0]) + 1
+        self.recovered_compaction = compaction.resume(
+            compaction.Parts(
+                self._index,
+                self._volumes,
+                self._volumes_dir,
+                CompactionRecord(self.compaction_record_path),
+                self._fsync,
+            )
+        )
         self._seq = self._index.max_seq()
-        writable = sorted((v for v in self._volumes.values() if not v.sealed), key=lambda v: v.volume_id)
+        writable = sorted((v for v in self._volumes.all() if not v.sealed), key=lambda v: v.volume_id)
         for extra in writable[self._storage.writer_lanes :]:
             extra.seal(self._fsync)
             self._index.mark_sealed(extra.volume_id, extra.data_end)
@@ -186,11 +192,8 @@ class DiskShardStore:
             )
 
     def _new_volume(self) -> VolumeFile:
-        with self._volume_lock:
-            volume_id = self._next_volume
-            self._next_volume += 1
-        volume = VolumeFile.create(self._volumes_dir, volume_id, self._fsync)
-        self._volumes[volume_id] = volume
+        volume = VolumeFile.create(self._volumes_dir, self._volumes.allocate_id(), self._fsync)
+        self._volumes.add(volume)
         return volume
 
     def _next_seq(self) -> int:
@@ -210,7 +213,33 @@ class DiskShardStore:
 
     @property
     def used_bytes(self) -> int:
-        return sum(v.size for v in list(self._volumes.values()))
+        return self._volumes.used_bytes
+
+    # -- what compaction and scrub work on ------------------------------------------------
+
+    @property
+    def index(self) -> ShardIndex:
+        return self._index
+
+    @property
+    def volume_set(self) -> VolumeSet:
+        return self._volumes
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self._volumes_dir
+
+    @property
+    def compaction_record_path(self) -> Path:
+        return self.data_dir / RECORD_NAME
+
+    @property
+    def fsync(self) -> Fsync:
+        return self._fsync
+
+    def writable_volume_ids(self) -> list[int]:
+        """The writer lanes' read-write volumes (never compacted)."""
+        return [lane.volume.volume_id for lane in self._lanes]
 
     @contextlib.asynccontextmanager
     async def _key_lock(self, key: ShardKey) -> AsyncIterator[None]:
@@ -355,8 +384,11 @@ class DiskShardStore:
         """
         try:
             stored = self._read_blocking(existing, 0, existing.length)
-            if not _streams_equal(stored, staged.chunks()):
-                raise ShardConflict(f"{existing.key} exists with different bytes")
+            try:
+                if not _streams_equal(stored, staged.chunks()):
+                    raise ShardConflict(f"{existing.key} exists with different bytes")
+            finally:
+                stored.close()
         except ShardConflict:
             raise
         except ShardCorrupt as exc:
@@ -397,20 +429,37 @@ class DiskShardStore:
         chunks = await self._run(self._read_blocking, entry, offset, end)
         return ShardRead(entry.info(), offset, end, self._drive(chunks))
 
-    def _read_blocking(self, entry: IndexEntry, start: int, end: int) -> Iterator[bytes]:
-        """Check the record header against the index; return the range's chunk iterator."""
-        volume = self._volumes.get(entry.volume)
-        if volume is None:
-            raise ShardCorrupt(f"{entry.key}: volume {entry.volume} is missing")
-        header, crcs = volume.read_header(entry.offset)
-        if (header.kind, header.key, header.length, header.crc32c) != (
-            RecordKind.SHARD,
-            entry.key,
-            entry.length,
-            entry.crc32c,
-        ):
-            raise ShardCorrupt(f"{entry.key}: record on disk does not match the index")
-        return volume.read_range(entry.offset, start, end, checked=(header, crcs))
+    def _read_blocking(self, entry: IndexEntry, start: int, end: int) -> PinnedChunks:
+        """Check the record header against the index; return the range's chunk iterator,
+        which keeps the volume pinned until it ends or is closed."""
+        volume = self._pin(entry)
+        if volume is None:  # compaction moved the row since `entry` was read
+            fresh = self._index.get(entry.key)
+            if fresh is None or fresh.state is ShardState.DEAD:
+                raise ShardNotFound(f"no shard {entry.key}")
+            volume = (
+                self._pin(fresh) if (fresh.volume, fresh.offset) != (entry.volume, entry.offset) else None
+            )
+            if volume is None:
+                raise ShardCorrupt(f"{entry.key}: volume {entry.volume} is missing")
+            entry = fresh
+        try:
+            header, crcs = volume.read_header(entry.offset)
+            if (header.kind, header.key, header.length, header.crc32c) != (
+                RecordKind.SHARD,
+                entry.key,
+                entry.length,
+                entry.crc32c,
+            ):
+                raise ShardCorrupt(f"{entry.key}: record on disk does not match the index")
+            chunks = volume.read_range(entry.offset, start, end, checked=(header, crcs))
+        except BaseException:
+            self._volumes.unpin(volume)
+            raise
+        return self._volumes.pinned_chunks(volume, chunks)
+
+    def _pin(self, entry: IndexEntry) -> VolumeFile | None:
+        return self._volumes.pin(entry.volume)
 
     async def _drive(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         while (chunk := await self._run(next, chunks, None)) is not None:
@@ -424,7 +473,7 @@ class DiskShardStore:
         counts = await self._run(self._index.counts)
         used = self.used_bytes
         state = NodeState.of(self._closing, used, self._capacity)
-        volumes = list(self._volumes.values())
+        volumes = self._volumes.all()
         return StoreStats(
             self._capacity,
             used,
@@ -446,8 +495,7 @@ class DiskShardStore:
         self._pool.shutdown(wait=True)
 
     def _close_files(self) -> None:
-        for volume in self._volumes.values():
-            volume.close()
+        self._volumes.close_all()
         self._index.close()
 
 

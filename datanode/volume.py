@@ -82,6 +82,11 @@ class RecordHeader:
         return self.payload_offset + self.length + TRAILER_SIZE
 
 
+def record_size(length: int, block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+    """Bytes a record with a payload of `length` bytes occupies."""
+    return RECORD_HEADER_SIZE + 4 * -(-length // block_size) + 4 + length + TRAILER_SIZE
+
+
 def encode_file_header(volume_id: int, block_size: int = DEFAULT_BLOCK_SIZE) -> bytes:
     body = _FILE_HEADER.pack(FILE_MAGIC, FORMAT_VERSION, 0, block_size, volume_id, 0)
     return body + _U32.pack(crc32c(body))
@@ -174,6 +179,11 @@ def volume_path(directory: Path, volume_id: int) -> Path:
     return directory / f"vol-{volume_id:08d}.cvol"
 
 
+def scratch_path(directory: Path, volume_id: int) -> Path:
+    """Where compaction builds volume `volume_id` before renaming it to `volume_path`."""
+    return directory / f"vol-{volume_id:08d}.cpt"
+
+
 @dataclass(frozen=True, slots=True)
 class ScannedRecord:
     offset: int
@@ -213,6 +223,28 @@ class VolumeFile:
         volume._crc = crc32c(header)
         volume.records = 0
         return volume
+
+    @classmethod
+    def create_scratch(cls, path: Path, volume_id: int) -> VolumeFile:
+        """An empty volume at `path` that nothing else reads until the caller renames it
+        (a compaction target, `vol-N.cpt`); no fsync: a crash discards it anyway."""
+        header = encode_file_header(volume_id)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.pwrite(fd, header, 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        volume = cls(path, volume_id, fd, len(header), sealed=False)
+        volume._crc = crc32c(header)
+        volume.records = 0
+        return volume
+
+    def rename(self, path: Path, fsync: Fsync = os.fsync) -> None:
+        """Move the file to `path` (same directory) and make the rename durable."""
+        os.rename(self.path, path)
+        self.path = path
+        fsync_dir(path.parent)
 
     @classmethod
     def open(cls, path: Path) -> VolumeFile:
@@ -295,13 +327,21 @@ class VolumeFile:
         if self._checksum(footer[1]) != footer[2]:
             raise ShardCorrupt(f"volume {self.volume_id} whole-file checksum mismatch")
 
+    def file_size(self) -> int:
+        """The file's size on disk now (it may differ from `size` if someone cut it)."""
+        return os.fstat(self._fd).st_size
+
+    def read_raw(self, size: int, offset: int) -> bytes:
+        """Up to `size` raw bytes at `offset` (fewer at the end of the file)."""
+        return os.pread(self._fd, size, offset)
+
     def _count_records(self) -> int:
         count, pos = 0, FILE_HEADER_SIZE
         while pos < self.size:
             try:
                 header = decode_record_header(os.pread(self._fd, RECORD_HEADER_SIZE, pos))
             except FormatError:
-                pos = self._next_header(pos + 1)
+                pos = self.next_header(pos + 1)
                 continue
             count += 1
             pos += header.size
@@ -368,18 +408,39 @@ class VolumeFile:
 
     def check_record(self, offset: int) -> RecordHeader:
         """Verify a whole record (header, table, blocks, trailer); FormatError if torn."""
+        header, prefix = self.read_prefix(offset, self.data_end)
+        for _ in self.read_body(offset, header, prefix):
+            pass
+        return header
+
+    def read_prefix(self, offset: int, end: int) -> tuple[RecordHeader, bytes]:
+        """The verified header of the record at `offset` and its raw prefix (header, block
+        table, table CRC); FormatError if either fails its CRC or the record runs past `end`."""
         header = decode_record_header(self._pread_exact(RECORD_HEADER_SIZE, offset))
-        if offset + header.size > self.data_end:
+        if offset + header.size > end:
             raise FormatError("record runs past the end of the file")
-        header, _ = self.read_header(offset)
-        prefix_len = header.payload_offset
-        value = crc32c(self._pread_exact(prefix_len, offset))
-        for piece in self.read_range(offset, 0, header.length):
-            value = crc32c(piece, value)
-        trailer = self._pread_exact(TRAILER_SIZE, offset + prefix_len + header.length)
+        prefix = self._pread_exact(header.payload_offset, offset)
+        table = prefix[RECORD_HEADER_SIZE:]
+        if _U32.unpack_from(table, len(table) - 4)[0] != crc32c(table[:-4]):
+            raise FormatError("block table checksum mismatch")
+        return header, prefix
+
+    def read_body(
+        self, offset: int, header: RecordHeader, prefix: bytes, max_chunk: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """The raw payload and trailer of a record whose prefix `read_prefix` returned, in
+        chunks of whole blocks, each verified before it is yielded: block CRCs, then the
+        record CRC32C and end magic of the trailer. Raises ShardCorrupt (FormatError for the
+        trailer) at the first check that fails, so no unverified byte is ever yielded."""
+        crcs = [c for (c,) in _U32.iter_unpack(prefix[RECORD_HEADER_SIZE:-4])]
+        value = crc32c(prefix)
+        for chunk in self.read_range(offset, 0, header.length, max_chunk, checked=(header, crcs)):
+            value = crc32c(chunk, value)
+            yield chunk
+        trailer = self._pread_exact(TRAILER_SIZE, offset + header.payload_offset + header.length)
         if trailer != encode_trailer(value):
             raise FormatError("record trailer mismatch")
-        return header
+        yield trailer
 
     def scan(self, start: int = FILE_HEADER_SIZE) -> tuple[list[ScannedRecord], int]:
         """Whole records from `start` on, and the offset just past the last good one.
@@ -412,10 +473,11 @@ class VolumeFile:
             records.extend(found)
             if found:
                 good_end = end
-            pos = self._next_header(end + 1)
+            pos = self.next_header(end + 1)
         return records, good_end
 
-    def _next_header(self, pos: int) -> int:
+    def next_header(self, pos: int) -> int:
+        """The first offset at or after `pos` holding a valid record header (else the data end)."""
         window = 1 << 20
         while pos < self.data_end:
             buf = os.pread(self._fd, min(window, self.data_end - pos) + RECORD_HEADER_SIZE, pos)

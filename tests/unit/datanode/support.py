@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,3 +39,22 @@ async def open_store(
     path: Path, storage: StorageConfig = SMALL, capacity: int = 1 << 30, **kw: object
 ) -> DiskShardStore:
     return await DiskShardStore.open(path, storage, capacity, **kw)  # type: ignore[arg-type]
+
+
+class FakeClock:
+    """A clock whose `sleep` only moves the time forward (and yields to the event loop)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+        await asyncio.sleep(0)
