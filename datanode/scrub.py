@@ -195,12 +195,13 @@ class VolumeWalk:
             self.pos = start + header.size
         return read
 
-    def finish(self) -> None:
-        """Rows past the end are missing; a sealed file's footer must match what was read."""
+    def finish(self) -> int:
+        """Rows past the end are missing; a sealed file's footer must match what was read.
+        Returns the bytes read."""
         for row in self._rows_before(None):
             self._find(row, FindingKind.MISSING, f"points past the end of the file ({self.end})")
         if self._committed_end is not None or not self._intact or self.pos != self._volume.data_end:
-            return
+            return 0
         raw = self._volume.read_raw(FOOTER_SIZE, self.pos)
         self.bytes += len(raw)
         footer = decode_footer(raw, self.pos + FOOTER_SIZE)
@@ -210,6 +211,7 @@ class VolumeWalk:
             self.errors.append("whole-file checksum mismatch")
         elif footer[0] != self.records:
             self.errors.append(f"footer counts {footer[0]} records, the file holds {self.records}")
+        return len(raw)
 
     def result(self) -> VolumeScrub:
         return VolumeScrub(
@@ -519,7 +521,7 @@ class Scrubber:
             while not walk.done:
                 await self._unpaused.wait()
                 await self._paced(await run(walk.step, STEP_BYTES))
-            await run(walk.finish)
+            await self._paced(await run(walk.finish))
         finally:
             volumes.unpin(volume)
         if volumes.get(volume_id) is not volume:
