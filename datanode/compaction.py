@@ -463,7 +463,6 @@ class Compactor:
         self._job_lock = asyncio.Lock()
         self._pass_task: asyncio.Task[list[CompactionResult]] | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self._progress: Progress | None = None
         self._aborted: dict[int, tuple[int, int]] = {}  # volume -> its usage when a job aborted
         self.pacer = Pacer(config.rate_mib_s * MIB, self._clock)
@@ -560,9 +559,7 @@ class Compactor:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._config.interval_s)
-            self._wake.clear()
+            await asyncio.sleep(self._config.interval_s)
             try:
                 for result in await self.run_pass():
                     log.info("compaction of volume %d: %s", result.source, result.outcome)

@@ -80,7 +80,7 @@ class CompactionConfig:
     """Rewriting sealed volumes whose records are mostly dead (compaction.py)."""
 
     enabled: bool = True  #: run passes on a timer (an explicit trigger works either way)
-    interval_s: float = 600.0  #: seconds between the ends of background passes
+    interval_s: float = 600.0  #: seconds from the end of one background pass to the start of the next
     #: a sealed volume is compacted once this fraction of its bytes is dead ...
     dead_fraction: float = 0.3
     min_dead_bytes: int = 16 * MIB  #: ... and at least this many bytes are dead

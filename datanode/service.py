@@ -1,10 +1,13 @@
-"""Running one data node: store, gRPC server and heartbeats, with a graceful shutdown.
+"""Running one data node: store, gRPC server, heartbeats, compaction and scrub, with a
+graceful shutdown.
 
-Start-up order: recover the store (torn tails, index), load the node id, bind and start the
-gRPC server, log "datanode listening on host:port", start heartbeats. Shutdown on SIGTERM or
-SIGINT: stop heartbeats, stop accepting RPCs and let in-flight ones finish within the grace
-period (the rest are cancelled; a cancelled write stores nothing), commit what the writer
-lanes hold, close the files and the index.
+Start-up order: recover the store (torn tails, index, an interrupted compaction), load the
+node id, bind and start the gRPC server, log "datanode listening on host:port", start
+heartbeats and the background compaction and scrub loops (each if enabled in the config).
+Shutdown on SIGTERM or SIGINT: stop heartbeats, stop accepting RPCs and let in-flight ones
+finish within the grace period (the rest are cancelled; a cancelled write stores nothing),
+stop compaction (a job is rolled back before its COPIED phase, finished from it) and scrub,
+commit what the writer lanes hold, close the files and the index.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import signal
 from collections.abc import Callable, Sequence
 
 from cairn import rpc
+from cairn.datanode import compaction
+from cairn.datanode.compaction import Compactor
 from cairn.datanode.config import DataNodeConfig
 from cairn.datanode.heartbeat import Heartbeater, HeartbeatSender, Identity, NodeIdFile
 from cairn.datanode.rpc_server import DataNodeServicer
+from cairn.datanode.scrub import Scrubber
 from cairn.datanode.shards import FailureDomain
 from cairn.datanode.store import DiskShardStore
 
@@ -48,6 +54,11 @@ async def run_node(
             store.recovered_truncated_bytes,
             store.recovered_quarantined,
         )
+    if store.recovered_compaction is not None:
+        job = store.recovered_compaction
+        log.warning("recovery: compaction of volume %d settled: %s", job.source, job.outcome)
+    compactor = Compactor(store, config.compaction, on_persisted=compaction.fault_hook(os.environ))
+    scrubber = Scrubber(store, config.scrub)
     ids = NodeIdFile(config.data_dir / "node_id")
     labels = config.labels
     sender = sender_factory(config.placement) if sender_factory and config.placement else None
@@ -79,6 +90,10 @@ async def run_node(
             heartbeat_task = asyncio.create_task(heartbeater.run(), name="datanode-heartbeat")
         else:
             log.info("no placement addresses configured; not sending heartbeats")
+        if config.compaction.enabled:
+            compactor.start()
+        if config.scrub.enabled:
+            await scrubber.start()
         await stop.wait()
         log.info("datanode stopping: draining in-flight requests (grace %.1fs)", config.shutdown_grace_s)
     finally:
@@ -87,6 +102,8 @@ async def run_node(
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat_task
         await server.stop(config.shutdown_grace_s)
+        await compactor.stop()
+        await scrubber.stop()
         await store.close()
         if sender is not None:
             await sender.close()
