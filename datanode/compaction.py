@@ -2,13 +2,16 @@
 
 What a volume still needs (the index decides, record by record, as the copy walks it):
 - a shard record whose row is live and points at exactly this record (volume, offset, seq);
-- a tombstone whose key's row is dead with the tombstone's seq (the key's newest delete);
+- a tombstone whose key's row is dead with the tombstone's seq (the key's newest delete) and
+  points at it, or points at no tombstone at all (a row written before dead rows pointed at
+  their tombstone: it is re-pointed at the copy); one copy per key;
 - for every dead row pointing into the volume whose tombstone is *not* there intact (it sat in
-  the lost stretch of a quarantined volume, or the row predates rows pointing at tombstones),
-  a tombstone written afresh from the row. So after compaction the volume files alone hold a
+  the lost stretch of a quarantined volume, or the row points at its old data record), a
+  tombstone written afresh from the row. So after compaction the volume files alone hold a
   tombstone for every dead key the source held, and an index rebuilt from them never brings
-  a deleted shard back.
-Everything else (superseded or deleted shards, older tombstones) is dropped.
+  a deleted shard back; and every tombstone kept has a row pointing at it, so compacting
+  the copy never keeps it again for nothing.
+Everything else (superseded or deleted shards, older or duplicate tombstones) is dropped.
 
 One job at a time, a phase machine persisted in `compaction.job` (compaction_record.py):
 PLANNED -> COPYING (records copied, each verified whole, into `vol-T.cpt`, paced to
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cairn.datanode.compaction_record import CompactionRecord, Job, Phase, RecordDamaged
 from cairn.datanode.config import MIB, CompactionConfig
 from cairn.datanode.errors import ShardCorrupt
-from cairn.datanode.index import Move, ShardIndex
+from cairn.datanode.index import IndexEntry, Move, ShardIndex
 from cairn.datanode.pacing import Clock, Pacer, SystemClock
 from cairn.datanode.shards import ShardKey, ShardState
 from cairn.datanode.volume import (
@@ -175,8 +178,11 @@ def candidates(
 class Copier:
     """Copies what a source volume still needs into a scratch target (blocking steps)."""
 
-    def __init__(self, index: ShardIndex, source: VolumeFile, target: VolumeFile, fsync: Fsync) -> None:
+    def __init__(
+        self, index: ShardIndex, volumes: VolumeSet, source: VolumeFile, target: VolumeFile, fsync: Fsync
+    ) -> None:
         self._index = index
+        self._volumes = volumes
         self._source = source
         self._target = target
         self._fsync = fsync
@@ -201,13 +207,39 @@ class Copier:
                 continue
             read += len(prefix)
             row = self._index.get(header.key)
-            state = _needed(row, header, source.volume_id, self.pos)
-            if state is not None:
-                read += self._copy(header, prefix, state, row is not None and row.state is ShardState.LIVE)
+            if row is not None and self._needed(row, header):
+                read += self._copy(header, prefix, row)
             self.pos += header.size
         return read
 
-    def _copy(self, header: RecordHeader, prefix: bytes, state: ShardState, live: bool) -> int:
+    def _needed(self, row: IndexEntry, header: RecordHeader) -> bool:
+        """Whether the record at `pos` is what `row` needs kept (see the module docstring)."""
+        if row.seq != header.seq:
+            return False
+        if header.kind is RecordKind.SHARD:
+            return row.state is ShardState.LIVE and (row.volume, row.offset) == (
+                self._source.volume_id,
+                self.pos,
+            )
+        if row.state is not ShardState.DEAD or row.key in self._copied:
+            return False
+        return row.volume == self._source.volume_id or not self._points_at_tombstone(row)
+
+    def _points_at_tombstone(self, row: IndexEntry) -> bool:
+        """Whether the dead `row` points at an intact tombstone of its own seq (elsewhere)."""
+        volume = self._volumes.pin(row.volume)
+        if volume is None:
+            return False
+        try:
+            header, _ = volume.read_header(row.offset)
+        except ShardCorrupt:  # FormatError included
+            return False
+        finally:
+            self._volumes.unpin(volume)
+        return (header.kind, header.key, header.seq) == (RecordKind.TOMBSTONE, row.key, row.seq)
+
+    def _copy(self, header: RecordHeader, prefix: bytes, row: IndexEntry) -> int:
+        live = row.state is ShardState.LIVE
         target, start = self._target, self._target.size
         copied = 0
         try:
@@ -223,7 +255,7 @@ class Copier:
                     f"is damaged ({exc}); repair it first"
                 ) from exc
             return copied  # a damaged tombstone: written afresh by `finish`
-        move = Move(header.key, state, header.seq, start)
+        move = Move(header.key, row.state, header.seq, start, row.volume, row.offset)
         self.moves.append(move)
         self._copied[header.key] = move
         self.copied_bytes += len(prefix) + copied
@@ -248,7 +280,8 @@ class Copier:
                     RecordHeader(RecordKind.TOMBSTONE, row.seq, row.key, row.pg, 0, 0, DEFAULT_BLOCK_SIZE),
                     b"",
                 )
-                move = Move(row.key, ShardState.DEAD, row.seq, self._target.append([record]))
+                offset = self._target.append([record])
+                move = Move(row.key, ShardState.DEAD, row.seq, offset, source_id, row.offset)
                 self.moves.append(move)
                 self._copied[row.key] = move
                 self.copied_bytes += len(record)
@@ -257,17 +290,6 @@ class Copier:
                 f"{len(missing)} live shard(s) in volume {source_id} are damaged or missing "
                 f"(first {missing[0]}); repair them first"
             )
-
-
-def _needed(row: Any, header: RecordHeader, volume: int, offset: int) -> ShardState | None:
-    """The state a record is kept under, or None if no row needs it."""
-    if row is None or row.seq != header.seq:
-        return None
-    if header.kind is RecordKind.TOMBSTONE:
-        return ShardState.DEAD if row.state is ShardState.DEAD else None
-    if row.state is ShardState.LIVE and (row.volume, row.offset) == (volume, offset):
-        return ShardState.LIVE
-    return None
 
 
 def seal_target(target: VolumeFile, volumes: VolumeSet, volumes_dir: Path, fsync: Fsync) -> int:
@@ -305,7 +327,7 @@ def finish_job(parts: Parts, job: Job, moves: list[Move] | None) -> CompactionRe
     outcome = "done"
     if job.phase in (Phase.COPIED, Phase.SWITCHED):
         if moves is None:  # resumed: the target itself says what was copied
-            moves = _moves_of(target) if target is not None else []
+            moves = _moves_of(target, job.source) if target is not None else []
         end = target.data_end if target is not None else 0
         left = parts.index.switch_volume(job.source, job.target or None, end, moves)
         if job.phase is Phase.COPIED:
@@ -337,7 +359,10 @@ def finish_job(parts: Parts, job: Job, moves: list[Move] | None) -> CompactionRe
     return result
 
 
-def _moves_of(target: VolumeFile) -> list[Move]:
+def _moves_of(target: VolumeFile, source: int) -> list[Move]:
+    """The switch of a resumed job, from the target's own records: rows still pointing into
+    the source move (a row re-pointed from elsewhere is left; a later compaction of the target
+    re-points it)."""
     records, _ = target.scan_resync()
     return [
         Move(
@@ -345,6 +370,8 @@ def _moves_of(target: VolumeFile) -> list[Move]:
             ShardState.DEAD if r.header.kind is RecordKind.TOMBSTONE else ShardState.LIVE,
             r.header.seq,
             r.offset,
+            source,
+            None,
         )
         for r in records
     ]
@@ -580,7 +607,7 @@ class Compactor:
         )
         job = job.at(Phase.COPYING)
         await self._settle(parts.record.save, job)
-        copier = Copier(parts.index, source, target, parts.fsync)
+        copier = Copier(parts.index, parts.volumes, source, target, parts.fsync)
         self._progress = Progress(job.job_id, job.source, job.target, job.phase, source.data_end, 0, 0)
         try:
             while not copier.done:

@@ -140,13 +140,16 @@ class VolumeUsage:
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """A record compaction copied: switch the key's row to `offset` in the target volume if
-    it still describes that record (same state and seq, still in the source volume)."""
+    """A record compaction copied to `offset` in the target: switch the key's row there if it
+    still has this state and seq and still points where it did when the record was copied
+    (`from_volume`, and `from_offset` unless None)."""
 
     key: ShardKey
     state: ShardState
     seq: int
     offset: int
+    from_volume: int
+    from_offset: int | None
 
 
 _COLUMNS = "blob_id, idx, pg, volume, offset, length, crc, state, seq"
@@ -253,7 +256,7 @@ class ShardIndex:
 
     def switch_volume(self, source: int, target: int | None, target_end: int, moves: Sequence[Move]) -> int:
         """Compaction's switch, in one durable transaction: point every row still describing a
-        copied record at its copy in `target`, record `target` as sealed and, if no row points
+        copied record (see `Move`) at its copy in `target`, record `target` as sealed and, if no row points
         into `source` any more, forget `source`. Returns the rows left in `source` (0 unless
         something changed under the compaction; the caller then keeps the source file).
         Idempotent: a row already switched no longer matches."""
@@ -264,9 +267,19 @@ class ShardIndex:
                 if target is not None:
                     conn.executemany(
                         "UPDATE shards SET volume = ?, offset = ? WHERE blob_id = ? AND idx = ? "
-                        "AND state = ? AND seq = ? AND volume = ?",
+                        "AND state = ? AND seq = ? AND volume = ? AND (? IS NULL OR offset = ?)",
                         [
-                            (target, m.offset, m.key.blob_id, m.key.index, str(m.state), m.seq, source)
+                            (
+                                target,
+                                m.offset,
+                                m.key.blob_id,
+                                m.key.index,
+                                str(m.state),
+                                m.seq,
+                                m.from_volume,
+                                m.from_offset,
+                                m.from_offset,
+                            )
                             for m in moves
                         ],
                     )

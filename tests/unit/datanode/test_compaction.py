@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -374,3 +375,56 @@ def test_the_fault_hook_names_a_phase() -> None:
     assert compaction.fault_hook({compaction.FAULT_ENV: "switched"}) is not None
     with pytest.raises(ValueError, match="not one of"):
         compaction.fault_hook({compaction.FAULT_ENV: "halfway"})
+
+
+@pytest.mark.parametrize("first", ["tombstone volume", "data volume"])
+async def test_a_dead_row_in_the_old_form_converges(tmp_path: Path, first: str) -> None:
+    """A dead row written before dead rows pointed at their tombstone points at the deleted
+    data record. Whichever volume is compacted first, the key keeps exactly one tombstone, its
+    row ends up pointing at it, and no compaction keeps a tombstone nothing points at."""
+    store = await open_store(tmp_path, STORAGE)
+    kept = {key(i): os.urandom(SHARD) for i in range(4)}
+    await write_all(store, kept)  # volume 1, sealed
+    victim = next(iter(kept))
+    data_row = await store.run_blocking(store.index.get, victim)
+    await store.delete([victim])  # tombstone in volume 2
+    fillers = {key(i): os.urandom(SHARD) for i in range(4)}
+    await write_all(store, fillers)  # volume 2 sealed
+    await store.delete(list(fillers))
+    await store.close()
+    assert data_row is not None and data_row.volume == 1
+    with sqlite3.connect(tmp_path / "index.db") as conn:  # the old form of the dead row
+        conn.execute(
+            "UPDATE shards SET volume = 1, offset = ? WHERE blob_id = ?", (data_row.offset, victim.blob_id)
+        )
+
+    store = await open_store(tmp_path, STORAGE)
+    compactor = Compactor(store, EAGER)
+    try:
+
+        def copies() -> list[tuple[str, int, int]]:
+            return [
+                (rec.header.kind.name, v.volume_id, rec.offset)
+                for v in store.volume_set.all()
+                for rec in v.scan()[0]
+                if rec.header.key == victim
+            ]
+
+        results = []
+        for volume in [2, 1] if first == "tombstone volume" else [1, 2]:
+            results.append(await compactor.compact(volume))
+            assert "TOMBSTONE" in {kind for kind, _, _ in copies()}, "the files lost the delete"
+        assert [r.outcome for r in results] == ["done", "done"]
+        row = await store.run_blocking(store.index.get, victim)
+        assert row is not None and copies() == [("TOMBSTONE", row.volume, row.offset)]
+        assert await compactor.run_pass() == []  # nothing kept for nothing: no endless re-copying
+        live = {k: d for k, d in kept.items() if k != victim}
+        await assert_contents(store, live, [victim, *fillers])
+    finally:
+        await store.close()
+    drop_index(tmp_path)
+    store = await open_store(tmp_path, STORAGE)
+    try:
+        await assert_contents(store, {k: d for k, d in kept.items() if k != victim}, [victim, *fillers])
+    finally:
+        await store.close()
