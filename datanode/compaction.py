@@ -301,7 +301,7 @@ def seal_target(target: VolumeFile, volumes: VolumeSet, volumes_dir: Path, fsync
         fsync_dir(volumes_dir)
         return 0
     target.seal(fsync)
-    target.rename(volume_path(volumes_dir, target.volume_id), fsync)
+    target.rename(volume_path(volumes_dir, target.volume_id))
     volumes.add(target)
     return target.volume_id
 

@@ -14,9 +14,10 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,25 +222,31 @@ class ShardIndex:
                     found[key] = _entry(row)
         return found
 
-    def commit_batch(self, entries: Iterable[IndexEntry], volume: int, committed_end: int) -> None:
-        """Upsert `entries` and advance `volume`'s committed end, in one durable transaction."""
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one durable transaction (committed, or rolled back on error)."""
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO shards ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [_row(e) for e in entries],
-                )
-                conn.execute(
-                    "INSERT INTO volumes (id, committed_end) VALUES (?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET committed_end = excluded.committed_end",
-                    (volume, committed_end),
-                )
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def commit_batch(self, entries: Iterable[IndexEntry], volume: int, committed_end: int) -> None:
+        """Upsert `entries` and advance `volume`'s committed end, in one durable transaction."""
+        with self._write() as conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO shards ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                [_row(e) for e in entries],
+            )
+            conn.execute(
+                "INSERT INTO volumes (id, committed_end) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET committed_end = excluded.committed_end",
+                (volume, committed_end),
+            )
 
     def mark_sealed(self, volume: int, end: int) -> None:
         with self._lock:
@@ -260,41 +267,34 @@ class ShardIndex:
         into `source` any more, forget `source`. Returns the rows left in `source` (0 unless
         something changed under the compaction; the caller then keeps the source file).
         Idempotent: a row already switched no longer matches."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if target is not None:
-                    conn.executemany(
-                        "UPDATE shards SET volume = ?, offset = ? WHERE blob_id = ? AND idx = ? "
-                        "AND state = ? AND seq = ? AND volume = ? AND (? IS NULL OR offset = ?)",
-                        [
-                            (
-                                target,
-                                m.offset,
-                                m.key.blob_id,
-                                m.key.index,
-                                str(m.state),
-                                m.seq,
-                                m.from_volume,
-                                m.from_offset,
-                                m.from_offset,
-                            )
-                            for m in moves
-                        ],
-                    )
-                    conn.execute(
-                        "INSERT INTO volumes (id, committed_end, sealed) VALUES (?, ?, 1) "
-                        "ON CONFLICT (id) DO UPDATE SET sealed = 1, committed_end = excluded.committed_end",
-                        (target, target_end),
-                    )
-                (left,) = conn.execute("SELECT COUNT(*) FROM shards WHERE volume = ?", (source,)).fetchone()
-                if left == 0:
-                    conn.execute("DELETE FROM volumes WHERE id = ?", (source,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            if target is not None:
+                conn.executemany(
+                    "UPDATE shards SET volume = ?, offset = ? WHERE blob_id = ? AND idx = ? "
+                    "AND state = ? AND seq = ? AND volume = ? AND (? IS NULL OR offset = ?)",
+                    [
+                        (
+                            target,
+                            m.offset,
+                            m.key.blob_id,
+                            m.key.index,
+                            str(m.state),
+                            m.seq,
+                            m.from_volume,
+                            m.from_offset,
+                            m.from_offset,
+                        )
+                        for m in moves
+                    ],
+                )
+                conn.execute(
+                    "INSERT INTO volumes (id, committed_end, sealed) VALUES (?, ?, 1) "
+                    "ON CONFLICT (id) DO UPDATE SET sealed = 1, committed_end = excluded.committed_end",
+                    (target, target_end),
+                )
+            (left,) = conn.execute("SELECT COUNT(*) FROM shards WHERE volume = ?", (source,)).fetchone()
+            if left == 0:
+                conn.execute("DELETE FROM volumes WHERE id = ?", (source,))
         return int(left)
 
     def usage(self, volume: int) -> VolumeUsage:
@@ -325,16 +325,9 @@ class ShardIndex:
 
     def transaction(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
         """Run `statements` in one durable transaction (all or none)."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    conn.execute(sql, params)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            for sql, params in statements:
+                conn.execute(sql, params)
 
     def volumes(self) -> dict[int, VolumeRow]:
         with self._lock:

@@ -208,20 +208,13 @@ class VolumeFile:
         path = volume_path(directory, volume_id)
         if path.exists():
             raise FileExistsError(path)
-        tmp = path.with_suffix(".tmp")
-        header = encode_file_header(volume_id)
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        volume = cls.create_scratch(path.with_suffix(".tmp"), volume_id)
         try:
-            os.pwrite(fd, header, 0)
-            fsync(fd)
-            os.rename(tmp, path)
-            fsync_dir(directory)
+            volume.sync(fsync)
+            volume.rename(path)
         except BaseException:
-            os.close(fd)
+            volume.close()
             raise
-        volume = cls(path, volume_id, fd, len(header), sealed=False)
-        volume._crc = crc32c(header)
-        volume.records = 0
         return volume
 
     @classmethod
@@ -240,7 +233,7 @@ class VolumeFile:
         volume.records = 0
         return volume
 
-    def rename(self, path: Path, fsync: Fsync = os.fsync) -> None:
+    def rename(self, path: Path) -> None:
         """Move the file to `path` (same directory) and make the rename durable."""
         os.rename(self.path, path)
         self.path = path

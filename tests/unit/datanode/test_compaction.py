@@ -20,6 +20,7 @@ from cairn.datanode.config import CompactionConfig
 from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound
 from cairn.datanode.shards import ShardKey
 from cairn.datanode.store import DiskShardStore
+from tests.faults.test_datanode_faults import damage_first_copy
 from tests.unit.datanode.support import SMALL, FakeClock, key, open_store, pieces, read_all
 
 #: One lane, 64 KiB volumes: four 17 kB shards fill and seal a volume.
@@ -54,6 +55,17 @@ async def assert_contents(store: DiskShardStore, live: dict[ShardKey, bytes], de
             await read_all(store, k)
         with pytest.raises(ShardDeleted):
             await store.write(k, 5, pieces(b"resurrected?"))
+
+
+async def assert_after_rebuild(data_dir: Path, live: dict[ShardKey, bytes], dead: list[ShardKey]) -> None:
+    """The same contents with the index rebuilt from the volume files alone."""
+    drop_index(data_dir)
+    store = await open_store(data_dir, STORAGE)
+    try:
+        assert store.recovered_rebuilt
+        await assert_contents(store, live, dead)
+    finally:
+        await store.close()
 
 
 async def volume_of(store: DiskShardStore, k: ShardKey) -> int:
@@ -99,13 +111,7 @@ async def test_a_pass_reclaims_dead_bytes_and_every_shard_reads_back(tmp_path: P
         await assert_contents(store, live, dead)
     finally:
         await store.close()
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)  # ... and an index rebuilt from the files alone
-    try:
-        assert store.recovered_rebuilt
-        await assert_contents(store, live, dead)
-    finally:
-        await store.close()
+    await assert_after_rebuild(tmp_path, live, dead)  # ... and an index rebuilt from the files alone
 
 
 async def test_a_tombstone_survives_the_compaction_of_its_volume_and_an_index_rebuild(tmp_path: Path) -> None:
@@ -126,14 +132,7 @@ async def test_a_tombstone_survives_the_compaction_of_its_volume_and_an_index_re
     assert await volume_of(store, victim) == results[0].target  # the tombstone moved
     await store.close()
 
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)
-    try:
-        assert store.recovered_rebuilt
-        live = {k: d for k, d in kept.items() if k != victim}
-        await assert_contents(store, live, [victim, *fillers])
-    finally:
-        await store.close()
+    await assert_after_rebuild(tmp_path, {k: d for k, d in kept.items() if k != victim}, [victim, *fillers])
 
 
 async def test_a_tombstone_lost_in_a_quarantined_stretch_is_written_again(tmp_path: Path) -> None:
@@ -166,26 +165,7 @@ async def test_a_tombstone_lost_in_a_quarantined_stretch_is_written_again(tmp_pa
         assert result.outcome == "done" and result.records == 2  # the survivor and a fresh tombstone
     finally:
         await store.close()
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)
-    try:
-        assert store.recovered_rebuilt
-        await assert_contents(store, {survivor: data[survivor]}, [victim])
-    finally:
-        await store.close()
-
-
-def flip_byte_of(data_dir: Path, needle: bytes) -> None:
-    for path in sorted((data_dir / "volumes").glob("*.cvol")):
-        raw = bytearray(path.read_bytes())
-        at = raw.find(needle)
-        if at >= 0:
-            raw[at + len(needle) // 2] ^= 0x01
-            os.chmod(path, 0o644)
-            path.write_bytes(bytes(raw))
-            os.chmod(path, 0o444)
-            return
-    raise AssertionError("payload not found on disk")
+    await assert_after_rebuild(tmp_path, {survivor: data[survivor]}, [victim])
 
 
 async def test_a_damaged_live_record_is_never_dropped(tmp_path: Path) -> None:
@@ -194,7 +174,7 @@ async def test_a_damaged_live_record_is_never_dropped(tmp_path: Path) -> None:
     await write_all(store, datas)
     damaged = list(datas)[0]
     await store.delete(list(datas)[1:])
-    flip_byte_of(tmp_path, datas[damaged][1000:2000])
+    damage_first_copy(tmp_path / "volumes", datas[damaged][1000:2000])
     compactor = Compactor(store, EAGER)
     try:
         (result,) = await compactor.run_pass()
@@ -261,12 +241,7 @@ async def test_writes_and_deletes_go_on_during_compaction(
         await assert_contents(store, live, dead)
     finally:
         await store.close()
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)
-    try:
-        await assert_contents(store, live, dead)
-    finally:
-        await store.close()
+    await assert_after_rebuild(tmp_path, live, dead)
 
 
 @pytest.mark.parametrize("phase", list(Phase))
@@ -305,12 +280,7 @@ async def test_a_job_interrupted_after_any_phase_settles_on_restart(tmp_path: Pa
         await assert_contents(store, live, dead)
     finally:
         await store.close()
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)
-    try:
-        await assert_contents(store, live, dead)
-    finally:
-        await store.close()
+    await assert_after_rebuild(tmp_path, live, dead)
 
 
 async def test_a_damaged_record_file_keeps_both_volumes(tmp_path: Path) -> None:
@@ -422,9 +392,4 @@ async def test_a_dead_row_in_the_old_form_converges(tmp_path: Path, first: str) 
         await assert_contents(store, live, [victim, *fillers])
     finally:
         await store.close()
-    drop_index(tmp_path)
-    store = await open_store(tmp_path, STORAGE)
-    try:
-        await assert_contents(store, {k: d for k, d in kept.items() if k != victim}, [victim, *fillers])
-    finally:
-        await store.close()
+    await assert_after_rebuild(tmp_path, {k: d for k, d in kept.items() if k != victim}, [victim, *fillers])
