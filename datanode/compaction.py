@@ -39,18 +39,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cairn.datanode.compaction_record import CompactionRecord, Job, Phase, RecordDamaged
 from cairn.datanode.config import MIB, CompactionConfig
-from cairn.datanode.errors import ShardCorrupt
+from cairn.datanode.errors import ShardCorrupt, VolumeNotCompactable
 from cairn.datanode.index import IndexEntry, Move, ShardIndex
 from cairn.datanode.pacing import Clock, Pacer, SystemClock
 from cairn.datanode.shards import ShardKey, ShardState
@@ -125,10 +126,25 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class PassProgress:
+    """A pass: the volumes it set out to compact and the jobs done so far."""
+
+    started_at: float  # unix seconds
+    finished_at: float | None  # None while the pass runs
+    volumes: tuple[int, ...]  # planned, in order
+    results: tuple[CompactionResult, ...]  # of the jobs finished so far, in order
+
+    @property
+    def reclaimed_bytes(self) -> int:
+        return sum(r.reclaimed_bytes for r in self.results)
+
+
+@dataclass(frozen=True, slots=True)
 class CompactionStatus:
     enabled: bool  # background passes on a timer
     running: bool  # a pass is under way
     current: Progress | None
+    last_pass: PassProgress | None  # the pass under way, else the last one since the node started
     compacted: int  # jobs done, all time (the `compactions` table)
     aborted: int  # jobs that ended any other way
     reclaimed_bytes: int  # all time
@@ -462,11 +478,18 @@ def resume(parts: Parts) -> CompactionResult | None:
 # -- the engine ---------------------------------------------------------------------------
 
 
+def _log_failure(task: asyncio.Task[list[CompactionResult]]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("compaction pass failed", exc_info=task.exception())
+
+
 class Compactor:
     """Runs compaction passes over one store: on a timer, or when asked.
 
-    `run_pass` compacts every candidate; `compact` one given sealed volume, whatever its dead
-    fraction; `start_pass` runs a pass in the background (the RPC trigger). One job at a time.
+    `run_pass` compacts every candidate, or one given sealed volume whatever its dead
+    fraction; `start_pass` runs such a pass in the background (what the timer and the RPC
+    trigger use) and `follow_pass` watches it; `compact` runs one job. One pass and one job
+    at a time.
     """
 
     def __init__(
@@ -487,8 +510,10 @@ class Compactor:
             store.fsync,
             self._clock.wall,
         )
+        self._pass_lock = asyncio.Lock()
         self._job_lock = asyncio.Lock()
         self._pass_task: asyncio.Task[list[CompactionResult]] | None = None
+        self._pass: PassProgress | None = None  # the pass under way, or the last one
         self._loop_task: asyncio.Task[None] | None = None
         self._progress: Progress | None = None
         self._aborted: dict[int, tuple[int, int]] = {}  # volume -> its usage when a job aborted
@@ -514,35 +539,82 @@ class Compactor:
         return [c for c in found if self._aborted.get(c.volume) != usage[c.volume]]
 
     async def run_pass(
-        self, dead_fraction: float | None = None, min_dead_bytes: int | None = None
+        self, dead_fraction: float | None = None, min_dead_bytes: int | None = None, volume: int | None = None
     ) -> list[CompactionResult]:
-        """Compact every candidate, one after another."""
-        results = []
-        for candidate in await self.candidates(dead_fraction, min_dead_bytes):
-            if self._store.volume_set.get(candidate.volume) is not None:
-                results.append(await self.compact(candidate.volume))
-        return results
+        """Compact every candidate, one after another; or only `volume`, whatever its dead
+        fraction (`VolumeNotCompactable` unless it is a sealed volume of this node)."""
+        async with self._pass_lock:
+            started = self._clock.wall()
+            if volume is not None:
+                self.check_compactable(volume)
+                planned = [volume]
+            else:
+                planned = [c.volume for c in await self.candidates(dead_fraction, min_dead_bytes)]
+            self._pass = PassProgress(started, None, tuple(planned), ())
+            results: list[CompactionResult] = []
+            try:
+                for volume_id in planned:
+                    if self._store.volume_set.get(volume_id) is not None:
+                        results.append(await self.compact(volume_id))
+                        self._pass = dataclasses.replace(self._pass, results=tuple(results))
+            finally:
+                self._pass = dataclasses.replace(self._pass, finished_at=self._clock.wall())
+            return results
 
-    def start_pass(self, dead_fraction: float | None = None, min_dead_bytes: int | None = None) -> bool:
-        """Run a pass in the background unless one is running; whether one was started."""
+    def start_pass(
+        self, dead_fraction: float | None = None, min_dead_bytes: int | None = None, volume: int | None = None
+    ) -> bool:
+        """Run `run_pass(...)` in the background unless a pass is running; whether it started.
+        A `volume` that is not a sealed volume of this node raises `VolumeNotCompactable`."""
+        if volume is not None:
+            self.check_compactable(volume)
         if self.running:
             return False
+        self._pass = PassProgress(self._clock.wall(), None, (), ())  # planning
         self._pass_task = asyncio.create_task(
-            self.run_pass(dead_fraction, min_dead_bytes), name="datanode-compaction-pass"
+            self.run_pass(dead_fraction, min_dead_bytes, volume), name="datanode-compaction-pass"
         )
+        self._pass_task.add_done_callback(_log_failure)
         return True
+
+    async def follow_pass(self, interval_s: float = 0.5) -> AsyncIterator[PassProgress]:
+        """The background pass's progress now, then every `interval_s`, and once more when it
+        has ended (with `finished_at`); nothing if no pass was started. Raises what the pass
+        raised, if anything. Leaving early does not stop the pass."""
+        task = self._pass_task
+        if task is None:
+            return
+        while True:
+            done = task.done()
+            if done:
+                task.result()  # the pass's own failure, if any
+            if self._pass is not None:
+                yield self._pass
+            if done:
+                return
+            await asyncio.wait([task], timeout=interval_s)
 
     @property
     def running(self) -> bool:
-        return self._job_lock.locked() or (self._pass_task is not None and not self._pass_task.done())
+        return (
+            self._pass_lock.locked()
+            or self._job_lock.locked()
+            or (self._pass_task is not None and not self._pass_task.done())
+        )
+
+    def check_compactable(self, volume_id: int) -> None:
+        """`VolumeNotCompactable` unless `volume_id` is a sealed volume of this node."""
+        volume = self._store.volume_set.get(volume_id)
+        if volume is None or not volume.sealed or volume_id in self._store.writable_volume_ids():
+            raise VolumeNotCompactable(f"volume {volume_id} is not a sealed volume of this node")
 
     async def compact(self, volume_id: int) -> CompactionResult:
         """Compact one sealed volume now (not a writer lane's)."""
         async with self._job_lock:
             await self._settle(resume, self._parts)  # a job an earlier failure left behind
+            self.check_compactable(volume_id)
             source = self._store.volume_set.get(volume_id)
-            if source is None or not source.sealed or volume_id in self._store.writable_volume_ids():
-                raise ValueError(f"volume {volume_id} is not a sealed volume of this node")
+            assert source is not None
             try:
                 return await self._compact(source)
             finally:
@@ -564,7 +636,14 @@ class Compactor:
             CompactionResult(j, s, t, o, sb, tb, n, st, ft) for j, s, t, o, sb, tb, n, st, ft in rows
         )
         return CompactionStatus(
-            self._loop_task is not None, self.running, self._progress, done, other, reclaimed, recent
+            self._loop_task is not None,
+            self.running,
+            self._progress,
+            self._pass,
+            done,
+            other,
+            reclaimed,
+            recent,
         )
 
     def start(self) -> None:
@@ -578,7 +657,7 @@ class Compactor:
         for task in (self._loop_task, self._pass_task):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):  # a failure is logged
                     await task
         self._loop_task = self._pass_task = None
 
@@ -587,13 +666,13 @@ class Compactor:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._config.interval_s)
-            try:
-                for result in await self.run_pass():
+            if not self.start_pass():
+                continue  # a pass asked for meanwhile is running: this round is skipped
+            task = self._pass_task
+            assert task is not None
+            with contextlib.suppress(Exception):  # logged by `_log_failure`
+                for result in await task:
                     log.info("compaction of volume %d: %s", result.source, result.outcome)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("compaction pass failed")
 
     def _usages(self, volume_ids: list[int]) -> dict[int, tuple[int, int]]:
         return {v: (u.rows, u.needed_bytes) for v in volume_ids for u in [self._parts.index.usage(v)]}

@@ -54,3 +54,11 @@ class DataNodeUnavailable(DataNodeError):
 
 class StreamBroken(DataNodeUnavailable):
     """A write stream ended before its trailer (the writer went away); nothing was stored."""
+
+
+class VolumeNotCompactable(BadShardRequest):
+    """Compaction was asked for a volume that is not a sealed volume of this node."""
+
+
+class CompactionBusy(DataNodeError):
+    """A compaction pass is already running (one at a time); this one was not started."""

@@ -77,6 +77,7 @@ class Finding:
     """A live shard this node cannot serve, for the repair service."""
 
     key: ShardKey
+    pg: int  # the shard's placement group
     volume: int
     offset: int
     kind: FindingKind
@@ -246,7 +247,9 @@ class VolumeWalk:
                 self._find(row, FindingKind.CORRUPT, why)
 
     def _find(self, row: IndexEntry, kind: FindingKind, detail: str) -> None:
-        self.findings.append(Finding(row.key, self._volume.volume_id, row.offset, kind, detail, self._now))
+        self.findings.append(
+            Finding(row.key, row.pg, self._volume.volume_id, row.offset, kind, detail, self._now)
+        )
 
     def _rows_before(self, end: int | None) -> Iterator[IndexEntry]:
         """Live rows of the volume not yet checked with an offset below `end` (None: all)."""
@@ -272,7 +275,15 @@ def missing_volume_findings(index: ShardIndex, open_ids: set[int], now: float) -
         while page := index.rows_in_volume(volume, after, ROW_PAGE):
             after = (page[-1].offset, page[-1].key)
             rows += [
-                Finding(r.key, volume, r.offset, FindingKind.MISSING, f"volume file {volume} is missing", now)
+                Finding(
+                    r.key,
+                    r.pg,
+                    volume,
+                    r.offset,
+                    FindingKind.MISSING,
+                    f"volume file {volume} is missing",
+                    now,
+                )
                 for r in page
                 if r.state is ShardState.LIVE
             ]
@@ -323,7 +334,7 @@ def _set_setting(index: ShardIndex, name: str, value: str) -> None:
     index.transaction([("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (name, value))])
 
 
-_FINDING_COLUMNS = "f.blob_id, f.idx, f.volume, f.offset, f.kind, f.detail, f.found_at"
+_FINDING_COLUMNS = "f.blob_id, f.idx, s.pg, f.volume, f.offset, f.kind, f.detail, f.found_at"
 _CURRENT = (
     "FROM scrub_findings f JOIN shards s ON s.blob_id = f.blob_id AND s.idx = f.idx "
     "AND s.volume = f.volume AND s.offset = f.offset AND s.state = 'live'"
@@ -338,7 +349,9 @@ def current_findings(index: ShardIndex, after: ShardKey | None, limit: int) -> l
         "ORDER BY f.blob_id, f.idx LIMIT ?",
         (blob_id, idx, limit),
     )
-    return [Finding(ShardKey(bytes(b), i), v, o, FindingKind(k), d, t) for b, i, v, o, k, d, t in rows]
+    return [
+        Finding(ShardKey(bytes(b), i), pg, v, o, FindingKind(k), d, t) for b, i, pg, v, o, k, d, t in rows
+    ]
 
 
 # -- the engine ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from cairn.datanode import compaction
 from cairn.datanode.compaction import Compactor
 from cairn.datanode.compaction_record import RECORD_NAME, Job, Phase
 from cairn.datanode.config import CompactionConfig
-from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound
+from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound, VolumeNotCompactable
 from cairn.datanode.shards import ShardKey
 from cairn.datanode.store import DiskShardStore
 from tests.faults.test_datanode_faults import damage_first_copy
@@ -242,6 +242,36 @@ async def test_writes_and_deletes_go_on_during_compaction(
     finally:
         await store.close()
     await assert_after_rebuild(tmp_path, live, dead)
+
+
+async def test_a_background_pass_can_be_followed_to_its_end(tmp_path: Path) -> None:
+    store, live, dead = await mostly_dead(tmp_path)
+    clock = FakeClock()
+    compactor = Compactor(store, dataclasses.replace(EAGER, rate_mib_s=0.05), clock)
+    try:
+        with pytest.raises(VolumeNotCompactable):  # a writer lane's volume
+            compactor.start_pass(volume=store.writable_volume_ids()[0])
+        with pytest.raises(VolumeNotCompactable):
+            compactor.start_pass(volume=999)
+        assert [p async for p in compactor.follow_pass()] == []  # no pass yet
+        assert compactor.start_pass() and not compactor.start_pass()
+        seen = [p async for p in compactor.follow_pass(interval_s=0.001)]
+        first, last = seen[0], seen[-1]
+        assert first.finished_at is None and last.finished_at is not None
+        assert len(last.volumes) >= 5 and [r.source for r in last.results] == list(last.volumes)
+        assert any(0 < len(p.results) < len(last.volumes) for p in seen)  # progress on the way
+        assert last.reclaimed_bytes == sum(r.reclaimed_bytes for r in last.results) > 0
+        status = await compactor.status()
+        assert status.last_pass == last and not status.running
+        assert [p async for p in compactor.follow_pass()] == [last]  # an ended pass: its end at once
+
+        (one,) = [v for v in store.volume_set.all() if v.sealed][:1]  # any sealed volume, dead or not
+        assert compactor.start_pass(volume=one.volume_id)
+        (*_, only) = [p async for p in compactor.follow_pass(interval_s=0.001)]
+        assert only.volumes == (one.volume_id,) and only.results[0].outcome == "done"
+        await assert_contents(store, live, dead)
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("phase", list(Phase))

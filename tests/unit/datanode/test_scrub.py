@@ -72,6 +72,7 @@ async def test_a_flipped_byte_is_found_in_exactly_that_shard(tmp_path: Path) -> 
         assert result.findings == 2 and len(result.volumes) == 3
         findings = await scrubber.findings()
         assert kinds(findings) == {sealed_victim: FindingKind.CORRUPT, lane_victim: FindingKind.CORRUPT}
+        assert {f.pg for f in findings} == {2}  # the repair service needs the shard's PG
         by_volume = {v.volume: v for v in result.volumes}
         sealed_volume = (await location(store, sealed_victim))[0]
         assert (by_volume[sealed_volume].damaged, by_volume[sealed_volume].findings) == (1, 1)
