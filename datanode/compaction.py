@@ -54,6 +54,7 @@ from cairn.datanode.config import MIB, CompactionConfig
 from cairn.datanode.errors import ShardCorrupt, VolumeNotCompactable
 from cairn.datanode.index import IndexEntry, Move, ShardIndex
 from cairn.datanode.pacing import Clock, Pacer, SystemClock
+from cairn.datanode.reports import CompactionResult, CompactionStatus, PassProgress, Progress
 from cairn.datanode.shards import ShardKey, ShardState
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
@@ -95,60 +96,6 @@ class Candidate:
     @property
     def dead_fraction(self) -> float:
         return self.dead_bytes / self.data_bytes if self.data_bytes else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class CompactionResult:
-    job_id: int
-    source: int
-    target: int  # 0: nothing was left to keep
-    outcome: str  # "done" | "aborted: ..." | "rolled back: ..." | "kept source: ..." | "failed: ..."
-    source_bytes: int  # size of the source file
-    target_bytes: int  # size of the target file (0 without one)
-    records: int  # records in the target
-    started_at: float  # unix seconds
-    finished_at: float
-
-    @property
-    def reclaimed_bytes(self) -> int:
-        return self.source_bytes - self.target_bytes if self.outcome == "done" else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    job_id: int
-    source: int
-    target: int
-    phase: Phase
-    source_bytes: int
-    scanned_bytes: int  # of the source walked so far
-    copied_bytes: int  # written to the target so far
-
-
-@dataclass(frozen=True, slots=True)
-class PassProgress:
-    """A pass: the volumes it set out to compact and the jobs done so far."""
-
-    started_at: float  # unix seconds
-    finished_at: float | None  # None while the pass runs
-    volumes: tuple[int, ...]  # planned, in order
-    results: tuple[CompactionResult, ...]  # of the jobs finished so far, in order
-
-    @property
-    def reclaimed_bytes(self) -> int:
-        return sum(r.reclaimed_bytes for r in self.results)
-
-
-@dataclass(frozen=True, slots=True)
-class CompactionStatus:
-    enabled: bool  # background passes on a timer
-    running: bool  # a pass is under way
-    current: Progress | None
-    last_pass: PassProgress | None  # the pass under way, else the last one since the node started
-    compacted: int  # jobs done, all time (the `compactions` table)
-    aborted: int  # jobs that ended any other way
-    reclaimed_bytes: int  # all time
-    recent: tuple[CompactionResult, ...]  # newest first
 
 
 def fault_hook(environ: Mapping[str, str]) -> Callable[[Job], None] | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import enum
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from cairn.datanode.config import MIB, ScrubConfig
 from cairn.datanode.errors import ShardCorrupt
 from cairn.datanode.index import IndexEntry, ShardIndex
 from cairn.datanode.pacing import Clock, Pacer, SystemClock
+from cairn.datanode.reports import Finding, FindingKind, ScrubState, ScrubStatus, VolumeScrub
 from cairn.datanode.shards import ShardKey, ShardState
 from cairn.datanode.volume import (
     FILE_HEADER_SIZE,
@@ -61,63 +61,12 @@ STEP_BYTES = MIB  #: bytes one thread-pool step reads at most (then the pacer ru
 ROW_PAGE = 1000
 
 
-class FindingKind(enum.StrEnum):
-    CORRUPT = "corrupt"
-    MISSING = "missing"
-
-
-class ScrubState(enum.StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A live shard this node cannot serve, for the repair service."""
-
-    key: ShardKey
-    pg: int  # the shard's placement group
-    volume: int
-    offset: int
-    kind: FindingKind
-    detail: str
-    found_at: float  # unix seconds
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeScrub:
-    """The last scrub of one volume."""
-
-    volume: int
-    scrubbed_at: float  # unix seconds when it ended
-    bytes: int  # read
-    records: int  # verified whole
-    damaged: int  # stretches that are not whole records
-    findings: int  # live shards found corrupt or missing
-    error: str  # a volume-level problem ("" if none)
-
-
 @dataclass(frozen=True, slots=True)
 class ScrubPass:
     started_at: float
     finished_at: float
     volumes: tuple[VolumeScrub, ...]  # scrubbed in this run of the pass
     findings: int  # found in this run, including shards of missing volume files
-
-
-@dataclass(frozen=True, slots=True)
-class ScrubStatus:
-    state: ScrubState
-    enabled: bool  # passes on a timer
-    current_volume: int | None
-    pass_started_at: float | None  # of the pass under way, or the last one
-    pass_finished_at: float | None  # None while a pass is unfinished
-    pass_volumes_done: int
-    pass_volumes_total: int
-    pass_bytes: int  # read by this process in the current (or last) pass
-    findings: int  # current findings
-    volumes: tuple[VolumeScrub, ...]
 
 
 # -- walking one volume (blocking steps) ----------------------------------------------------

@@ -15,7 +15,8 @@ import pytest
 from cairn.datanode import scrub
 from cairn.datanode.config import ScrubConfig
 from cairn.datanode.errors import ShardCorrupt
-from cairn.datanode.scrub import Finding, FindingKind, Scrubber, ScrubState
+from cairn.datanode.reports import Finding, FindingKind, ScrubState
+from cairn.datanode.scrub import Scrubber
 from cairn.datanode.shards import ShardKey
 from cairn.datanode.store import DiskShardStore
 from cairn.datanode.volume import FOOTER_SIZE, volume_path
