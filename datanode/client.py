@@ -19,23 +19,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from typing import TypeVar
 
 import grpc
 import grpc.aio
 
 from cairn import rpc
 from cairn.checksums import crc32c
+from cairn.datanode.compaction_record import Phase
 from cairn.datanode.errors import (
     BadShardRequest,
+    CompactionBusy,
     DataNodeError,
     DataNodeUnavailable,
     NodeFull,
     ShardConflict,
     ShardCorrupt,
     ShardNotFound,
+    UpkeepUnavailable,
+)
+from cairn.datanode.reports import (
+    CompactionResult,
+    CompactionStatus,
+    CompactUpdate,
+    Finding,
+    FindingKind,
+    PassProgress,
+    Progress,
+    ScrubState,
+    ScrubStatus,
+    VolumeScrub,
 )
 from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey, ShardState
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
+
+T = TypeVar("T")
 
 __all__ = [
     "DataNodeClient",
@@ -69,6 +87,8 @@ ERRORS = rpc.ErrorTable(
         BadShardRequest: grpc.StatusCode.INVALID_ARGUMENT,
         NodeFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
         DataNodeUnavailable: grpc.StatusCode.UNAVAILABLE,
+        CompactionBusy: grpc.StatusCode.FAILED_PRECONDITION,
+        UpkeepUnavailable: grpc.StatusCode.UNIMPLEMENTED,
     },
     unavailable=DataNodeUnavailable,
     internal=DataNodeError,
@@ -153,6 +173,197 @@ def header_to_pb(key: ShardKey, pg: int) -> datanode_pb2.WriteShardHeader:
 
 def piece_to_pb(data: bytes) -> datanode_pb2.ShardPiece:
     return datanode_pb2.ShardPiece(data=data, crc32c=crc32c(data))
+
+
+# -- compaction and scrub (reports.py) <-> messages ----------------------------------------------
+
+_PHASE_TO_PB = {p: datanode_pb2.CompactionPhase.Value(f"COMPACTION_PHASE_{p.name}") for p in Phase}
+_PHASE_FROM_PB = {number: phase for phase, number in _PHASE_TO_PB.items()}
+_SCRUB_STATE_TO_PB = {s: datanode_pb2.ScrubState.Value(f"SCRUB_STATE_{s.name}") for s in ScrubState}
+_SCRUB_STATE_FROM_PB = {number: state for state, number in _SCRUB_STATE_TO_PB.items()}
+_FINDING_TO_PB = {k: datanode_pb2.FindingKind.Value(f"FINDING_KIND_{k.name}") for k in FindingKind}
+_FINDING_FROM_PB = {number: kind for kind, number in _FINDING_TO_PB.items()}
+
+
+def _known(table: dict[int, T], number: int, what: str) -> T:
+    try:
+        return table[number]
+    except KeyError:
+        raise DataNodeError(f"the node sent an unknown {what} ({number})") from None
+
+
+def job_to_pb(p: Progress) -> datanode_pb2.CompactionJob:
+    return datanode_pb2.CompactionJob(
+        job_id=p.job_id,
+        source=p.source,
+        target=p.target,
+        phase=_PHASE_TO_PB[p.phase],
+        source_bytes=p.source_bytes,
+        scanned_bytes=p.scanned_bytes,
+        copied_bytes=p.copied_bytes,
+    )
+
+
+def job_from_pb(msg: datanode_pb2.CompactionJob) -> Progress:
+    phase = _known(_PHASE_FROM_PB, msg.phase, "compaction phase")
+    return Progress(
+        msg.job_id, msg.source, msg.target, phase, msg.source_bytes, msg.scanned_bytes, msg.copied_bytes
+    )
+
+
+def result_to_pb(r: CompactionResult) -> datanode_pb2.CompactionResult:
+    return datanode_pb2.CompactionResult(
+        job_id=r.job_id,
+        source=r.source,
+        target=r.target,
+        outcome=r.outcome,
+        source_bytes=r.source_bytes,
+        target_bytes=r.target_bytes,
+        records=r.records,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+    )
+
+
+def result_from_pb(m: datanode_pb2.CompactionResult) -> CompactionResult:
+    return CompactionResult(
+        m.job_id,
+        m.source,
+        m.target,
+        m.outcome,
+        m.source_bytes,
+        m.target_bytes,
+        m.records,
+        m.started_at,
+        m.finished_at,
+    )
+
+
+def pass_to_pb(p: PassProgress) -> datanode_pb2.CompactionPass:
+    msg = datanode_pb2.CompactionPass(
+        started_at=p.started_at, volumes=p.volumes, results=[result_to_pb(r) for r in p.results]
+    )
+    if p.finished_at is not None:
+        msg.finished_at = p.finished_at
+    return msg
+
+
+def pass_from_pb(m: datanode_pb2.CompactionPass) -> PassProgress:
+    return PassProgress(
+        m.started_at,
+        m.finished_at if m.HasField("finished_at") else None,
+        tuple(m.volumes),
+        tuple(result_from_pb(r) for r in m.results),
+    )
+
+
+def compaction_status_to_pb(s: CompactionStatus) -> datanode_pb2.CompactionStatusResponse:
+    msg = datanode_pb2.CompactionStatusResponse(
+        enabled=s.enabled,
+        running=s.running,
+        compacted=s.compacted,
+        aborted=s.aborted,
+        reclaimed_bytes=s.reclaimed_bytes,
+        recent=[result_to_pb(r) for r in s.recent],
+    )
+    if s.current is not None:
+        msg.current.CopyFrom(job_to_pb(s.current))
+    if s.last_pass is not None:
+        msg.last_pass.CopyFrom(pass_to_pb(s.last_pass))
+    return msg
+
+
+def compaction_status_from_pb(m: datanode_pb2.CompactionStatusResponse) -> CompactionStatus:
+    return CompactionStatus(
+        m.enabled,
+        m.running,
+        job_from_pb(m.current) if m.HasField("current") else None,
+        pass_from_pb(m.last_pass) if m.HasField("last_pass") else None,
+        m.compacted,
+        m.aborted,
+        m.reclaimed_bytes,
+        tuple(result_from_pb(r) for r in m.recent),
+    )
+
+
+def update_to_pb(u: CompactUpdate) -> datanode_pb2.CompactProgress:
+    msg = datanode_pb2.CompactProgress(started=u.started, **{"pass": pass_to_pb(u.progress)})
+    if u.job is not None:
+        msg.job.CopyFrom(job_to_pb(u.job))
+    return msg
+
+
+def update_from_pb(m: datanode_pb2.CompactProgress) -> CompactUpdate:
+    progress = pass_from_pb(getattr(m, "pass"))
+    return CompactUpdate(m.started, progress, job_from_pb(m.job) if m.HasField("job") else None)
+
+
+def volume_scrub_to_pb(v: VolumeScrub) -> datanode_pb2.VolumeScrub:
+    return datanode_pb2.VolumeScrub(
+        volume=v.volume,
+        scrubbed_at=v.scrubbed_at,
+        bytes=v.bytes,
+        records=v.records,
+        damaged=v.damaged,
+        findings=v.findings,
+        error=v.error,
+    )
+
+
+def scrub_status_to_pb(s: ScrubStatus) -> datanode_pb2.ScrubStatusResponse:
+    msg = datanode_pb2.ScrubStatusResponse(
+        state=_SCRUB_STATE_TO_PB[s.state],
+        enabled=s.enabled,
+        rate_mib_s=s.rate_mib_s,
+        pass_volumes_done=s.pass_volumes_done,
+        pass_volumes_total=s.pass_volumes_total,
+        pass_bytes=s.pass_bytes,
+        findings=s.findings,
+        volumes=[volume_scrub_to_pb(v) for v in s.volumes],
+    )
+    if s.current_volume is not None:
+        msg.current_volume = s.current_volume
+    if s.pass_started_at is not None:
+        msg.pass_started_at = s.pass_started_at
+    if s.pass_finished_at is not None:
+        msg.pass_finished_at = s.pass_finished_at
+    return msg
+
+
+def scrub_status_from_pb(m: datanode_pb2.ScrubStatusResponse) -> ScrubStatus:
+    return ScrubStatus(
+        _known(_SCRUB_STATE_FROM_PB, m.state, "scrub state"),
+        m.enabled,
+        m.rate_mib_s,
+        m.current_volume if m.HasField("current_volume") else None,
+        m.pass_started_at if m.HasField("pass_started_at") else None,
+        m.pass_finished_at if m.HasField("pass_finished_at") else None,
+        m.pass_volumes_done,
+        m.pass_volumes_total,
+        m.pass_bytes,
+        m.findings,
+        tuple(
+            VolumeScrub(v.volume, v.scrubbed_at, v.bytes, v.records, v.damaged, v.findings, v.error)
+            for v in m.volumes
+        ),
+    )
+
+
+def finding_to_pb(f: Finding) -> datanode_pb2.ScrubFinding:
+    return datanode_pb2.ScrubFinding(
+        key=key_to_pb(f.key),
+        pg=f.pg,
+        volume=f.volume,
+        offset=f.offset,
+        kind=_FINDING_TO_PB[f.kind],
+        detail=f.detail,
+        found_at=f.found_at,
+    )
+
+
+def finding_from_pb(m: datanode_pb2.ScrubFinding) -> Finding:
+    kind = _known(_FINDING_FROM_PB, m.kind, "finding kind")
+    return Finding(key_from_pb(m.key), m.pg, m.volume, m.offset, kind, m.detail, m.found_at)
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -288,6 +499,76 @@ class DataNodeClient:
         """Capacity, usage, state, shard and volume counts and labels of the node."""
         with self._translated():
             return stat_from_pb(await self._rpc().Stat(datanode_pb2.StatRequest(), timeout=timeout))
+
+    # -- compaction and scrub ------------------------------------------------------------------
+
+    async def compaction_status(self, timeout: float = 10.0) -> CompactionStatus:
+        """The node's compactor: the job under way, the current or last pass, totals, history."""
+        with self._translated():
+            reply = await self._rpc().CompactionStatus(
+                datanode_pb2.CompactionStatusRequest(), timeout=timeout
+            )
+            return compaction_status_from_pb(reply)
+
+    def compact(
+        self,
+        volume: int | None = None,
+        dead_fraction: float | None = None,
+        min_dead_bytes: int | None = None,
+        timeout: float = 3600.0,
+    ) -> AsyncIterator[CompactUpdate]:
+        """Start a pass on the node (or follow the one running) and yield its progress until
+        it ends. Leaving early does not stop the pass."""
+        request = datanode_pb2.CompactRequest()
+        if volume is not None:
+            request.volume = volume
+        if dead_fraction is not None:
+            request.dead_fraction = dead_fraction
+        if min_dead_bytes is not None:
+            request.min_dead_bytes = min_dead_bytes
+        return self._compact(request, timeout)
+
+    async def _compact(
+        self, request: datanode_pb2.CompactRequest, timeout: float
+    ) -> AsyncIterator[CompactUpdate]:
+        call = self._rpc().Compact(request, timeout=timeout)
+        try:
+            with self._translated():
+                async for msg in call:
+                    yield update_from_pb(msg)
+        finally:
+            if not call.done():
+                call.cancel()
+
+    async def scrub_status(self, timeout: float = 10.0) -> ScrubStatus:
+        """Scrub state, pass progress, findings count and each volume's last scrub."""
+        with self._translated():
+            return scrub_status_from_pb(
+                await self._rpc().ScrubStatus(datanode_pb2.ScrubStatusRequest(), timeout=timeout)
+            )
+
+    async def scrub_start(self, timeout: float = 10.0) -> bool:
+        """Lift a pause and begin a pass; False if one was already under way."""
+        with self._translated():
+            reply = await self._rpc().ScrubStart(datanode_pb2.ScrubStartRequest(), timeout=timeout)
+        return reply.started
+
+    async def scrub_pause(self, timeout: float = 10.0) -> None:
+        """Hold scrub passes until `scrub_start` (the pause survives restarts)."""
+        with self._translated():
+            await self._rpc().ScrubPause(datanode_pb2.ScrubPauseRequest(), timeout=timeout)
+
+    async def scrub_findings(
+        self, after: ShardKey | None = None, limit: int = 1000, timeout: float = 10.0
+    ) -> tuple[list[Finding], ShardKey | None]:
+        """One page of the current scrub findings in key order, and the next cursor."""
+        request = datanode_pb2.ListScrubFindingsRequest(limit=limit)
+        if after is not None:
+            request.after.CopyFrom(key_to_pb(after))
+        with self._translated():
+            reply = await self._rpc().ListScrubFindings(request, timeout=timeout)
+            findings = [finding_from_pb(f) for f in reply.findings]
+            return findings, (key_from_pb(reply.next) if reply.HasField("next") else None)
 
     async def close(self) -> None:
         self._channel, channel = None, self._channel

@@ -542,6 +542,11 @@ class Compactor:
             await asyncio.wait([task], timeout=interval_s)
 
     @property
+    def current_job(self) -> Progress | None:
+        """The job under way, if any."""
+        return self._progress
+
+    @property
     def running(self) -> bool:
         return (
             self._pass_lock.locked()

@@ -62,3 +62,7 @@ class VolumeNotCompactable(BadShardRequest):
 
 class CompactionBusy(DataNodeError):
     """A compaction pass is already running (one at a time); this one was not started."""
+
+
+class UpkeepUnavailable(DataNodeError):
+    """This node runs no compaction or scrub (a store without volume files)."""

@@ -56,6 +56,15 @@ class PassProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class CompactUpdate:
+    """One message of a Compact call: how the pass it started (or joined) is going."""
+
+    started: bool  # this call started the pass (False: it follows one that was running)
+    progress: PassProgress
+    job: Progress | None  # the job under way, if any
+
+
+@dataclass(frozen=True, slots=True)
 class CompactionStatus:
     enabled: bool  # background passes on a timer
     running: bool  # a pass is under way
@@ -111,6 +120,7 @@ class VolumeScrub:
 class ScrubStatus:
     state: ScrubState
     enabled: bool  # passes on a timer
+    rate_mib_s: float  # the pace of a pass (0: unlimited)
     current_volume: int | None
     pass_started_at: float | None  # of the pass under way, or the last one
     pass_finished_at: float | None  # None while a pass is unfinished

@@ -16,23 +16,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import grpc.aio
 
 from cairn import rpc
 from cairn.checksums import crc32c
 from cairn.datanode import errors
-from cairn.datanode.client import ERRORS, info_to_pb, key_from_pb, key_to_pb, piece_to_pb, stat_to_pb
+from cairn.datanode.client import (
+    ERRORS,
+    compaction_status_to_pb,
+    finding_to_pb,
+    info_to_pb,
+    key_from_pb,
+    key_to_pb,
+    piece_to_pb,
+    scrub_status_to_pb,
+    stat_to_pb,
+    update_to_pb,
+)
+from cairn.datanode.reports import CompactUpdate
 from cairn.datanode.shards import FailureDomain, NodeStat
 from cairn.datanode.store import ShardStore
 from cairn.proto import datanode_pb2, datanode_pb2_grpc
+
+if TYPE_CHECKING:
+    from cairn.datanode.compaction import Compactor
+    from cairn.datanode.scrub import Scrubber
 
 DEFAULT_LIST_LIMIT = 1000
 MAX_LIST_LIMIT = 10_000
 
 
 class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
-    """Serves one store; `node_id` and `labels` complete the Stat reply."""
+    """Serves one store; `node_id` and `labels` complete the Stat reply. The compaction and
+    scrub RPCs need the store's `compactor` and `scrubber` (without them: UpkeepUnavailable);
+    a Compact call reports progress every `progress_interval_s`."""
 
     def __init__(
         self,
@@ -41,8 +60,14 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         labels: FailureDomain,
         read_piece_bytes: int = 1 << 20,
         max_concurrent_writes: int = 64,
+        compactor: Compactor | None = None,
+        scrubber: Scrubber | None = None,
+        progress_interval_s: float = 0.5,
     ) -> None:
         self._store = store
+        self._compactor = compactor
+        self._scrubber = scrubber
+        self._progress_interval_s = progress_interval_s
         self._writes = asyncio.Semaphore(max_concurrent_writes)
         self._node_id = node_id
         self._labels = labels
@@ -151,6 +176,71 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
                 labels=self._labels,
             )
         )
+
+    # -- compaction and scrub ------------------------------------------------------------------
+
+    def _need_compactor(self) -> Compactor:
+        if self._compactor is None:
+            raise errors.UpkeepUnavailable("this node runs no compaction")
+        return self._compactor
+
+    def _need_scrubber(self) -> Scrubber:
+        if self._scrubber is None:
+            raise errors.UpkeepUnavailable("this node runs no scrub")
+        return self._scrubber
+
+    @rpc.edge(ERRORS)
+    async def CompactionStatus(
+        self, request: datanode_pb2.CompactionStatusRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.CompactionStatusResponse:
+        return compaction_status_to_pb(await self._need_compactor().status())
+
+    @rpc.edge_stream(ERRORS)
+    async def Compact(
+        self, request: datanode_pb2.CompactRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[datanode_pb2.CompactProgress]:
+        compactor = self._need_compactor()
+        volume = request.volume if request.HasField("volume") else None
+        fraction = request.dead_fraction if request.HasField("dead_fraction") else None
+        minimum = request.min_dead_bytes if request.HasField("min_dead_bytes") else None
+        if fraction is not None and not 0 <= fraction <= 1:
+            raise errors.BadShardRequest(f"dead_fraction must lie in [0, 1], not {fraction}")
+        started = compactor.start_pass(fraction, minimum, volume)
+        if not started and volume is not None:
+            raise errors.CompactionBusy(f"a compaction pass is running; volume {volume} was not started")
+        async for progress in compactor.follow_pass(self._progress_interval_s):
+            yield update_to_pb(CompactUpdate(started, progress, compactor.current_job))
+
+    @rpc.edge(ERRORS)
+    async def ScrubStatus(
+        self, request: datanode_pb2.ScrubStatusRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.ScrubStatusResponse:
+        return scrub_status_to_pb(await self._need_scrubber().status())
+
+    @rpc.edge(ERRORS)
+    async def ScrubStart(
+        self, request: datanode_pb2.ScrubStartRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.ScrubStartResponse:
+        return datanode_pb2.ScrubStartResponse(started=await self._need_scrubber().start_pass())
+
+    @rpc.edge(ERRORS)
+    async def ScrubPause(
+        self, request: datanode_pb2.ScrubPauseRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.ScrubPauseResponse:
+        await self._need_scrubber().pause()
+        return datanode_pb2.ScrubPauseResponse()
+
+    @rpc.edge(ERRORS)
+    async def ListScrubFindings(
+        self, request: datanode_pb2.ListScrubFindingsRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.ListScrubFindingsResponse:
+        limit = min(request.limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        after = key_from_pb(request.after) if request.HasField("after") else None
+        found = await self._need_scrubber().findings(after, limit + 1)
+        reply = datanode_pb2.ListScrubFindingsResponse(findings=[finding_to_pb(f) for f in found[:limit]])
+        if len(found) > limit:
+            reply.next.CopyFrom(key_to_pb(found[limit - 1].key))
+        return reply
 
 
 async def _pieces(

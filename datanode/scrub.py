@@ -319,6 +319,7 @@ class Scrubber:
         self._pass_lock = asyncio.Lock()
         self._unpaused = asyncio.Event()
         self._unpaused.set()
+        self._restored = False  # the persisted pause flag was taken up
         self._wake = asyncio.Event()
         self._pass_task: asyncio.Task[ScrubPass] | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -329,6 +330,7 @@ class Scrubber:
 
     async def run_pass(self) -> ScrubPass:
         """Scrub every volume not scrubbed since this pass began (an unfinished pass goes on)."""
+        await self._restore()
         async with self._pass_lock:
             try:
                 return await self._run_pass()
@@ -345,16 +347,27 @@ class Scrubber:
 
     async def pause(self) -> None:
         await self._store.run_blocking(_set_setting, self._index, "scrub_paused", "1")
+        self._restored = True
         self._unpaused.clear()
 
     async def resume(self) -> None:
         await self._store.run_blocking(_set_setting, self._index, "scrub_paused", "0")
+        self._restored = True
         self._unpaused.set()
 
+    async def _restore(self) -> None:
+        """Take up the pause an earlier run persisted (once, before the first pass or status)."""
+        if self._restored:
+            return
+        paused = await self._store.run_blocking(_setting, self._index, "scrub_paused") == "1"
+        if not self._restored:  # no pause() or resume() meanwhile
+            self._restored = True
+            if paused:
+                self._unpaused.clear()
+
     async def start(self) -> None:
-        """Load the pause flag and run passes every `interval_s` in the background."""
-        if await self._store.run_blocking(_setting, self._index, "scrub_paused") == "1":
-            self._unpaused.clear()
+        """Run passes every `interval_s` in the background."""
+        await self._restore()
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._loop(), name="datanode-scrub")
 
@@ -371,6 +384,7 @@ class Scrubber:
         return await self._store.run_blocking(current_findings, self._index, after, limit)
 
     async def status(self) -> ScrubStatus:
+        await self._restore()
         index, run = self._index, self._store.run_blocking
         started = await run(_setting, index, "scrub_pass_started")
         finished = await run(_setting, index, "scrub_pass_finished")
@@ -395,6 +409,7 @@ class Scrubber:
         return ScrubStatus(
             state,
             self._loop_task is not None,
+            self._config.rate_mib_s,
             self._current_volume,
             pass_started,
             pass_finished,

@@ -79,6 +79,8 @@ async def run_node(
         lambda: heartbeater.node_id,
         FailureDomain(labels.zone, labels.rack, labels.resolved_host()),
         max_concurrent_writes=config.max_concurrent_writes,
+        compactor=compactor,
+        scrubber=scrubber,
     )
     servicer.add_to_server(server)
     heartbeat_task: asyncio.Task[None] | None = None

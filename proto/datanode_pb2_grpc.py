@@ -64,6 +64,36 @@ class DataNodeStub:
                 request_serializer=cairn_dot_proto_dot_datanode__pb2.StatRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_datanode__pb2.StatResponse.FromString,
                 _registered_method=True)
+        self.CompactionStatus = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/CompactionStatus',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.CompactionStatusRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.CompactionStatusResponse.FromString,
+                _registered_method=True)
+        self.Compact = channel.unary_stream(
+                '/cairn.datanode.v1.DataNode/Compact',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.CompactRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.CompactProgress.FromString,
+                _registered_method=True)
+        self.ScrubStatus = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/ScrubStatus',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubStatusRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubStatusResponse.FromString,
+                _registered_method=True)
+        self.ScrubStart = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/ScrubStart',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubStartRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubStartResponse.FromString,
+                _registered_method=True)
+        self.ScrubPause = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/ScrubPause',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubPauseRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubPauseResponse.FromString,
+                _registered_method=True)
+        self.ListScrubFindings = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/ListScrubFindings',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsResponse.FromString,
+                _registered_method=True)
 
 
 class DataNodeServicer:
@@ -118,6 +148,56 @@ class DataNodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompactionStatus(self, request, context):
+        """Compaction of sealed volumes (datanode/README.md): the node's compactor, the job under
+        way, the current or last pass, all-time totals and the latest jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Compact(self, request, context):
+        """Start a compaction pass now, over every sealed volume past the thresholds (the node's
+        configured ones unless the request sets them), or over one given sealed volume whatever
+        its dead fraction, and stream its progress until it ends (the last message has
+        pass.finished_at). If a pass is already running, a request without a volume follows it
+        (started = false); one with a volume fails with CompactionBusy. The pass belongs to the
+        node: cancelling the call does not stop it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScrubStatus(self, request, context):
+        """Scrub (background checksum verification): state, pass progress, each volume's last scrub.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScrubStart(self, request, context):
+        """Lift a pause and begin a pass unless one is under way (`started` says which).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScrubPause(self, request, context):
+        """Hold scrub passes between steps until ScrubStart; the pause survives restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScrubFindings(self, request, context):
+        """Live shards scrub found corrupt or missing whose index row still points at the damage,
+        in key order, keyset-paginated: what the repair service collects. A shard drops out once
+        it was written again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataNodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +230,36 @@ def add_DataNodeServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=cairn_dot_proto_dot_datanode__pb2.StatRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_datanode__pb2.StatResponse.SerializeToString,
+            ),
+            'CompactionStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompactionStatus,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.CompactionStatusRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.CompactionStatusResponse.SerializeToString,
+            ),
+            'Compact': grpc.unary_stream_rpc_method_handler(
+                    servicer.Compact,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.CompactRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.CompactProgress.SerializeToString,
+            ),
+            'ScrubStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScrubStatus,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubStatusRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubStatusResponse.SerializeToString,
+            ),
+            'ScrubStart': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScrubStart,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubStartRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubStartResponse.SerializeToString,
+            ),
+            'ScrubPause': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScrubPause,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.ScrubPauseRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.ScrubPauseResponse.SerializeToString,
+            ),
+            'ListScrubFindings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScrubFindings,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +424,168 @@ class DataNode:
             '/cairn.datanode.v1.DataNode/Stat',
             cairn_dot_proto_dot_datanode__pb2.StatRequest.SerializeToString,
             cairn_dot_proto_dot_datanode__pb2.StatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompactionStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/CompactionStatus',
+            cairn_dot_proto_dot_datanode__pb2.CompactionStatusRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.CompactionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Compact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/Compact',
+            cairn_dot_proto_dot_datanode__pb2.CompactRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.CompactProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScrubStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/ScrubStatus',
+            cairn_dot_proto_dot_datanode__pb2.ScrubStatusRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.ScrubStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScrubStart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/ScrubStart',
+            cairn_dot_proto_dot_datanode__pb2.ScrubStartRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.ScrubStartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScrubPause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/ScrubPause',
+            cairn_dot_proto_dot_datanode__pb2.ScrubPauseRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.ScrubPauseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScrubFindings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/ListScrubFindings',
+            cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.ListScrubFindingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,13 +12,14 @@ reason, the name of the error class in datanode/errors.py, in the trailing metad
   DATA_LOSS           PieceChecksumMismatch  a written piece's crc32c is wrong; nothing stored
   FAILED_PRECONDITION ShardConflict          the key exists with different bytes
   FAILED_PRECONDITION ShardDeleted           the key was deleted on this node
-  INVALID_ARGUMENT    BadShardRequest / LengthMismatch / InvalidRange
+  INVALID_ARGUMENT    BadShardRequest / LengthMismatch / InvalidRange / VolumeNotCompactable
+  FAILED_PRECONDITION CompactionBusy         a compaction pass is already running
   RESOURCE_EXHAUSTED  NodeFull               the write would exceed the node's capacity
   UNAVAILABLE         DataNodeUnavailable    the node is shutting down
   UNAVAILABLE         StreamBroken           a write stream ended without its trailer
   INTERNAL            InternalError          anything unexpected (logged by the node)
 
-Only additive changes: a later issue adds compaction RPCs to this service.
+Only additive changes.
 """
 
 from cairn.proto import datanode_pb2 as _datanode_pb2
@@ -71,6 +72,29 @@ class DataNodeStub:
     """The shards (live and dead) of one placement group, in key order, keyset-paginated."""
     Stat: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.StatRequest, _datanode_pb2.StatResponse]
     """Capacity, usage, state and shard counts of the node."""
+    CompactionStatus: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.CompactionStatusRequest, _datanode_pb2.CompactionStatusResponse]
+    """Compaction of sealed volumes (datanode/README.md): the node's compactor, the job under
+    way, the current or last pass, all-time totals and the latest jobs.
+    """
+    Compact: _grpc.UnaryStreamMultiCallable[_datanode_pb2.CompactRequest, _datanode_pb2.CompactProgress]
+    """Start a compaction pass now, over every sealed volume past the thresholds (the node's
+    configured ones unless the request sets them), or over one given sealed volume whatever
+    its dead fraction, and stream its progress until it ends (the last message has
+    pass.finished_at). If a pass is already running, a request without a volume follows it
+    (started = false); one with a volume fails with CompactionBusy. The pass belongs to the
+    node: cancelling the call does not stop it.
+    """
+    ScrubStatus: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ScrubStatusRequest, _datanode_pb2.ScrubStatusResponse]
+    """Scrub (background checksum verification): state, pass progress, each volume's last scrub."""
+    ScrubStart: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ScrubStartRequest, _datanode_pb2.ScrubStartResponse]
+    """Lift a pause and begin a pass unless one is under way (`started` says which)."""
+    ScrubPause: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ScrubPauseRequest, _datanode_pb2.ScrubPauseResponse]
+    """Hold scrub passes between steps until ScrubStart; the pause survives restarts."""
+    ListScrubFindings: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ListScrubFindingsRequest, _datanode_pb2.ListScrubFindingsResponse]
+    """Live shards scrub found corrupt or missing whose index row still points at the damage,
+    in key order, keyset-paginated: what the repair service collects. A shard drops out once
+    it was written again.
+    """
 
 @_typing.type_check_only
 class DataNodeAsyncStub(DataNodeStub):
@@ -97,6 +121,29 @@ class DataNodeAsyncStub(DataNodeStub):
     """The shards (live and dead) of one placement group, in key order, keyset-paginated."""
     Stat: _aio.UnaryUnaryMultiCallable[_datanode_pb2.StatRequest, _datanode_pb2.StatResponse]  # type: ignore[assignment]
     """Capacity, usage, state and shard counts of the node."""
+    CompactionStatus: _aio.UnaryUnaryMultiCallable[_datanode_pb2.CompactionStatusRequest, _datanode_pb2.CompactionStatusResponse]  # type: ignore[assignment]
+    """Compaction of sealed volumes (datanode/README.md): the node's compactor, the job under
+    way, the current or last pass, all-time totals and the latest jobs.
+    """
+    Compact: _aio.UnaryStreamMultiCallable[_datanode_pb2.CompactRequest, _datanode_pb2.CompactProgress]  # type: ignore[assignment]
+    """Start a compaction pass now, over every sealed volume past the thresholds (the node's
+    configured ones unless the request sets them), or over one given sealed volume whatever
+    its dead fraction, and stream its progress until it ends (the last message has
+    pass.finished_at). If a pass is already running, a request without a volume follows it
+    (started = false); one with a volume fails with CompactionBusy. The pass belongs to the
+    node: cancelling the call does not stop it.
+    """
+    ScrubStatus: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ScrubStatusRequest, _datanode_pb2.ScrubStatusResponse]  # type: ignore[assignment]
+    """Scrub (background checksum verification): state, pass progress, each volume's last scrub."""
+    ScrubStart: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ScrubStartRequest, _datanode_pb2.ScrubStartResponse]  # type: ignore[assignment]
+    """Lift a pause and begin a pass unless one is under way (`started` says which)."""
+    ScrubPause: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ScrubPauseRequest, _datanode_pb2.ScrubPauseResponse]  # type: ignore[assignment]
+    """Hold scrub passes between steps until ScrubStart; the pause survives restarts."""
+    ListScrubFindings: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ListScrubFindingsRequest, _datanode_pb2.ListScrubFindingsResponse]  # type: ignore[assignment]
+    """Live shards scrub found corrupt or missing whose index row still points at the damage,
+    in key order, keyset-paginated: what the repair service collects. A shard drops out once
+    it was written again.
+    """
 
 class DataNodeServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -156,5 +203,64 @@ class DataNodeServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_datanode_pb2.StatResponse, _abc.Awaitable[_datanode_pb2.StatResponse]]:
         """Capacity, usage, state and shard counts of the node."""
+
+    @_abc_1.abstractmethod
+    def CompactionStatus(
+        self,
+        request: _datanode_pb2.CompactionStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.CompactionStatusResponse, _abc.Awaitable[_datanode_pb2.CompactionStatusResponse]]:
+        """Compaction of sealed volumes (datanode/README.md): the node's compactor, the job under
+        way, the current or last pass, all-time totals and the latest jobs.
+        """
+
+    @_abc_1.abstractmethod
+    def Compact(
+        self,
+        request: _datanode_pb2.CompactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_datanode_pb2.CompactProgress], _abc.AsyncIterator[_datanode_pb2.CompactProgress]]:
+        """Start a compaction pass now, over every sealed volume past the thresholds (the node's
+        configured ones unless the request sets them), or over one given sealed volume whatever
+        its dead fraction, and stream its progress until it ends (the last message has
+        pass.finished_at). If a pass is already running, a request without a volume follows it
+        (started = false); one with a volume fails with CompactionBusy. The pass belongs to the
+        node: cancelling the call does not stop it.
+        """
+
+    @_abc_1.abstractmethod
+    def ScrubStatus(
+        self,
+        request: _datanode_pb2.ScrubStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.ScrubStatusResponse, _abc.Awaitable[_datanode_pb2.ScrubStatusResponse]]:
+        """Scrub (background checksum verification): state, pass progress, each volume's last scrub."""
+
+    @_abc_1.abstractmethod
+    def ScrubStart(
+        self,
+        request: _datanode_pb2.ScrubStartRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.ScrubStartResponse, _abc.Awaitable[_datanode_pb2.ScrubStartResponse]]:
+        """Lift a pause and begin a pass unless one is under way (`started` says which)."""
+
+    @_abc_1.abstractmethod
+    def ScrubPause(
+        self,
+        request: _datanode_pb2.ScrubPauseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.ScrubPauseResponse, _abc.Awaitable[_datanode_pb2.ScrubPauseResponse]]:
+        """Hold scrub passes between steps until ScrubStart; the pause survives restarts."""
+
+    @_abc_1.abstractmethod
+    def ListScrubFindings(
+        self,
+        request: _datanode_pb2.ListScrubFindingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.ListScrubFindingsResponse, _abc.Awaitable[_datanode_pb2.ListScrubFindingsResponse]]:
+        """Live shards scrub found corrupt or missing whose index row still points at the damage,
+        in key order, keyset-paginated: what the repair service collects. A shard drops out once
+        it was written again.
+        """
 
 def add_DataNodeServicer_to_server(servicer: DataNodeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -13,9 +13,16 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from cairn.checksums import crc32c
 from cairn.datanode.client import DataNodeClient
+from cairn.datanode.compaction import Compactor
+from cairn.datanode.config import CompactionConfig, ScrubConfig
+from cairn.datanode.errors import VolumeNotCompactable
+from cairn.datanode.reports import ScrubState
 from cairn.datanode.rpc_server import DataNodeServicer
+from cairn.datanode.scrub import Scrubber
 from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey, ShardState
 from cairn.proto import datanode_pb2
 from tests.support.rpc_contract import Recorder, recording_server, rpc_names
@@ -34,7 +41,11 @@ async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> N
     recorder = Recorder()
     server = recording_server(recorder)
     labels = FailureDomain("zone-a", "rack-b", "host-c")
-    DataNodeServicer(store, lambda: "dn-0001", labels).add_to_server(server)
+    compactor = Compactor(store, CompactionConfig(min_dead_bytes=0))
+    scrubber = Scrubber(store, ScrubConfig(rate_mib_s=0))
+    DataNodeServicer(
+        store, lambda: "dn-0001", labels, compactor=compactor, scrubber=scrubber, progress_interval_s=0.01
+    ).add_to_server(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     client = DataNodeClient(f"127.0.0.1:{port}")
@@ -62,9 +73,25 @@ async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> N
         assert (stat.node_id, stat.state, stat.capacity_bytes) == ("dn-0001", NodeState.UP, 1 << 30)
         assert (stat.live_shards, stat.dead_shards) == (1, 2)  # the unknown key's tombstone too
         assert stat.volumes >= 1 and stat.used_bytes > len(small) + len(large)
+
+        updates = [u async for u in client.compact()]  # Compact: nothing sealed, nothing to do
+        assert updates[0].started and updates[-1].progress.finished_at is not None
+        assert updates[-1].progress.volumes == () and updates[-1].job is None
+        with pytest.raises(VolumeNotCompactable):  # a writer lane's volume is never compacted
+            [u async for u in client.compact(volume=store.writable_volume_ids()[0])]
+        status = await client.compaction_status()  # CompactionStatus
+        assert status.last_pass == updates[-1].progress and not status.running
+
+        assert await client.scrub_start()  # ScrubStart
+        await client.scrub_pause()  # ScrubPause
+        scrub = await client.scrub_status()  # ScrubStatus
+        assert scrub.state is ScrubState.PAUSED and scrub.rate_mib_s == 0
+        assert await client.scrub_findings() == ([], None)  # ListScrubFindings
     finally:
         await client.close()
         await server.stop(None)
+        await scrubber.stop()
+        await compactor.stop()
         await store.close()
 
     assert recorder.served == rpc_names(SERVICE)

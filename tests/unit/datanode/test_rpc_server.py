@@ -31,6 +31,7 @@ from cairn.datanode.errors import (
     PieceChecksumMismatch,
     ShardDeleted,
     StreamBroken,
+    UpkeepUnavailable,
 )
 from cairn.datanode.memory_store import MemoryShardStore
 from cairn.datanode.rpc_server import DataNodeServicer
@@ -303,3 +304,13 @@ async def test_a_stream_the_node_refuses_early_fails_with_the_nodes_error() -> N
     finally:
         await client.close()
         await server.stop(None)
+
+
+async def test_a_store_without_volume_files_has_no_compaction_or_scrub(
+    served: tuple[MemoryShardStore, DataNodeClient],
+) -> None:
+    _, client = served
+    with pytest.raises(UpkeepUnavailable, match="no compaction"):
+        await client.compaction_status()
+    with pytest.raises(UpkeepUnavailable, match="no scrub"):
+        await client.scrub_start()

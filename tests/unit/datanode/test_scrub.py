@@ -262,6 +262,7 @@ async def test_pause_holds_a_pass_and_survives_a_restart(tmp_path: Path) -> None
     store = await open_store(tmp_path, STORAGE)
     scrubber = Scrubber(store, ScrubConfig(interval_s=3600, rate_mib_s=0))
     try:
+        assert (await scrubber.status()).state is ScrubState.PAUSED  # also with no timer running
         await scrubber.start()
         assert (await scrubber.status()).state is ScrubState.PAUSED
         assert await scrubber.start_pass()  # start un-pauses
