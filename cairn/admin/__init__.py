@@ -1,1 +1,1 @@
-"""`cairn admin ...`: operator commands for the cluster map, users and keys."""
+"""`cairn admin ...`: operator commands for the cluster map, users and keys, data node scrub and compaction."""

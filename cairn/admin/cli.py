@@ -23,6 +23,7 @@ from cairn.admin.target import TargetError, placement_addrs
 GROUPS = (
     "cairn.admin.cluster_cmds",
     "cairn.admin.iam_cmds",
+    "cairn.admin.datanode_cmds",
 )
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
