@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -40,7 +41,6 @@ from cairn.datanode.reports import (
     PassProgress,
     Progress,
     ScrubStatus,
-    VolumeScrub,
 )
 
 #: How long `compact` follows a pass at most (a pass over a full node can take hours).
@@ -233,36 +233,17 @@ def scrub_doc(target: Target, status: ScrubStatus, findings: list[Finding] | Non
             "bytes": status.pass_bytes,
         },
         "findings": status.findings,
-        "volumes": [volume_scrub_doc(v) for v in status.volumes],
+        "volumes": [dataclasses.asdict(v) for v in status.volumes],
     }
     if findings is not None:
         doc["finding_list"] = [finding_doc(f) for f in findings]
     return doc
 
 
-def volume_scrub_doc(v: VolumeScrub) -> dict[str, Any]:
-    return {
-        "volume": v.volume,
-        "scrubbed_at": v.scrubbed_at,
-        "bytes": v.bytes,
-        "records": v.records,
-        "damaged": v.damaged,
-        "findings": v.findings,
-        "error": v.error,
-    }
-
-
 def finding_doc(f: Finding) -> dict[str, Any]:
-    return {
-        "blob_id": f.key.blob_id.hex(),
-        "index": f.key.index,
-        "pg": f.pg,
-        "volume": f.volume,
-        "offset": f.offset,
-        "kind": str(f.kind),
-        "detail": f.detail,
-        "found_at": f.found_at,
-    }
+    doc = dataclasses.asdict(f)
+    del doc["key"]
+    return {"blob_id": f.key.blob_id.hex(), "index": f.key.index, **doc, "kind": str(f.kind)}
 
 
 def print_scrub_status(docs: list[dict[str, Any]], volumes: bool) -> None:
@@ -339,8 +320,31 @@ def print_scrub_status(docs: list[dict[str, Any]], volumes: bool) -> None:
 
 
 async def scrub_start(args: argparse.Namespace) -> int:
+    return await scrub_action(
+        args,
+        lambda c: c.scrub_start(timeout=args.timeout),
+        "started",
+        lambda started: "started a pass" if started else "a pass is already under way (not paused)",
+    )
+
+
+async def scrub_pause(args: argparse.Namespace) -> int:
+    async def pause(client: DataNodeClient) -> bool:
+        await client.scrub_pause(timeout=args.timeout)
+        return True
+
+    return await scrub_action(args, pause, "paused", lambda _: "paused (`cairn admin scrub start` goes on)")
+
+
+async def scrub_action(
+    args: argparse.Namespace,
+    call: Callable[[DataNodeClient], Awaitable[bool]],
+    field: str,
+    say: Callable[[bool], str],
+) -> int:
+    """`call` on every node; one line (or JSON entry, `field` its answer) per node."""
     nodes = await targets(args, args.nodes)
-    results = await each_node(nodes, lambda c: c.scrub_start(timeout=args.timeout))
+    results = await each_node(nodes, call)
     docs = []
     for t, r in zip(nodes, results, strict=True):
         failed = isinstance(r, DataNodeError)
@@ -348,32 +352,14 @@ async def scrub_start(args: argparse.Namespace) -> int:
             {
                 "node": t.name,
                 "addr": t.addr,
-                "started": None if failed else r,
+                field: None if failed else r,
                 "error": str(r) if failed else None,
             }
         )
         if failed:
             error(f"{t.name}: {r}")
         elif not args.json:
-            print(f"{t.name}: {'started a pass' if r else 'a pass is already under way (not paused)'}")
-    if args.json:
-        emit_json({"nodes": docs})
-    return failure_code(results)
-
-
-async def scrub_pause(args: argparse.Namespace) -> int:
-    nodes = await targets(args, args.nodes)
-    results = await each_node(nodes, lambda c: c.scrub_pause(timeout=args.timeout))
-    docs = []
-    for t, r in zip(nodes, results, strict=True):
-        failed = isinstance(r, DataNodeError)
-        docs.append(
-            {"node": t.name, "addr": t.addr, "paused": not failed, "error": str(r) if failed else None}
-        )
-        if failed:
-            error(f"{t.name}: {r}")
-        elif not args.json:
-            print(f"{t.name}: paused (`cairn admin scrub start` goes on)")
+            print(f"{t.name}: {say(r)}")
     if args.json:
         emit_json({"nodes": docs})
     return failure_code(results)
@@ -383,32 +369,11 @@ async def scrub_pause(args: argparse.Namespace) -> int:
 
 
 def result_doc(r: CompactionResult) -> dict[str, Any]:
-    return {
-        "job": r.job_id,
-        "source": r.source,
-        "target": r.target,
-        "outcome": r.outcome,
-        "source_bytes": r.source_bytes,
-        "target_bytes": r.target_bytes,
-        "reclaimed_bytes": r.reclaimed_bytes,
-        "records": r.records,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
-    }
+    return {**dataclasses.asdict(r), "reclaimed_bytes": r.reclaimed_bytes}
 
 
 def job_doc(p: Progress | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {
-        "job": p.job_id,
-        "source": p.source,
-        "target": p.target,
-        "phase": p.phase.name,
-        "source_bytes": p.source_bytes,
-        "scanned_bytes": p.scanned_bytes,
-        "copied_bytes": p.copied_bytes,
-    }
+    return None if p is None else {**dataclasses.asdict(p), "phase": p.phase.name}
 
 
 def pass_doc(p: PassProgress | None) -> dict[str, Any] | None:

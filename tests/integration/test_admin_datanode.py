@@ -17,43 +17,26 @@ import pytest
 
 from cairn.datanode.client import ShardKey, ShardNotFound
 from cairn.placement.client import PlacementClient
+from tests.faults.test_datanode_compaction import BASE_ENV
 from tests.faults.test_datanode_faults import damage_first_copy
 from tests.integration.test_datanode import pieces_of, read_all, ready_client
+from tests.integration.test_datanode_heartbeat import start_node as heartbeating_node
 from tests.integration.test_datanode_heartbeat import start_placement
 from tests.support.procs import ServiceProcess, free_port, wait_for
 
 SHARD = 40_000
 NODE_ENV = {
-    "CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2",
-    "CAIRN_DATANODE_HEARTBEAT_MAX_BACKOFF_S": "0.5",
-    "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
+    **BASE_ENV,  # small volumes, compaction and scrub timers off
     "CAIRN_DATANODE_STORAGE_WRITER_LANES": "1",
-    "CAIRN_DATANODE_COMPACTION_ENABLED": "0",
-    "CAIRN_DATANODE_COMPACTION_DEAD_FRACTION": "0.5",
-    "CAIRN_DATANODE_COMPACTION_MIN_DEAD_BYTES": "0",
     "CAIRN_DATANODE_COMPACTION_RATE_MIB_S": "0.2",  # live bytes copied: ~2 s a pass, progress to show
-    "CAIRN_DATANODE_SCRUB_ENABLED": "0",
     "CAIRN_DATANODE_SCRUB_RATE_MIB_S": "0",
 }
 
 
 def start_node(
-    data_dir: Path, port: int, placement: str, processes: list[ServiceProcess], host: str
+    data_dir: Path, port: int, placement_port: int, processes: list[ServiceProcess], host: str
 ) -> ServiceProcess:
-    proc = ServiceProcess(
-        "cairn.datanode",
-        ["--data-dir", str(data_dir), "--port", str(port), "--node-host", host, "--placement", placement],
-        data_dir.parent / f"{data_dir.name}-{len(processes)}.log",
-        env=NODE_ENV,
-    ).start()
-    processes.append(proc)
-    wait_for(
-        lambda: f"datanode listening on 127.0.0.1:{port}" in proc.log_tail(50) or not proc.alive(),
-        20,
-        "the data node to listen",
-    )
-    assert proc.alive(), proc.log_tail()
-    return proc
+    return heartbeating_node(data_dir, port, placement_port, processes, host, NODE_ENV)
 
 
 def admin(*argv: str, placement: str | None = None, timeout: float = 60) -> tuple[int, str, str]:
@@ -105,10 +88,11 @@ def cluster(tmp_path: Path, processes: list[ServiceProcess]) -> dict[str, Any]:
     ports = [free_port(), free_port()]
     dirs = [tmp_path / "dn-a", tmp_path / "dn-b"]
     for i, (port, data_dir) in enumerate(zip(ports, dirs, strict=True)):
-        start_node(data_dir, port, placement, processes, host=f"h{i}")
+        start_node(data_dir, port, placement_port, processes, host=f"h{i}")
     ids = asyncio.run(node_ids(placement, 2))
     return {
         "placement": placement,
+        "placement_port": placement_port,
         "ports": ports,
         "dirs": dirs,
         "ids": [ids[f"127.0.0.1:{p}"] for p in ports],
@@ -221,7 +205,7 @@ async def test_scrub_start_status_findings_and_pause_across_nodes(
     code, out, err = await asyncio.to_thread(admin, "scrub", "pause", ids[1], placement=placement)
     assert (code, out.strip()) == (0, f"{ids[1]}: paused (`cairn admin scrub start` goes on)"), err
     processes[-1].stop()  # the pause survives a restart of that node
-    start_node(dirs[1], ports[1], placement, processes, host="h1")
+    start_node(dirs[1], ports[1], cluster["placement_port"], processes, host="h1")
     code, out, err = await asyncio.to_thread(
         admin, "scrub", "status", f"127.0.0.1:{ports[1]}", "--json", placement=placement
     )
@@ -235,7 +219,7 @@ def test_an_unreachable_node_is_exit_3_and_the_others_still_answer(
     tmp_path: Path, processes: list[ServiceProcess]
 ) -> None:
     port = free_port()
-    start_node(tmp_path / "dn", port, "127.0.0.1:1", processes, host="h0")
+    start_node(tmp_path / "dn", port, 1, processes, host="h0")  # no placement answers there
     gone = f"127.0.0.1:{free_port()}"
     code, out, err = admin("scrub", "status", f"127.0.0.1:{port}", gone, "--timeout", "2")
     assert code == 3

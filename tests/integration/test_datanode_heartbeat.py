@@ -45,7 +45,12 @@ def start_placement(tmp_path: Path, port: int, processes: list[ServiceProcess]) 
 
 
 def start_node(
-    data_dir: Path, port: int, placement_port: int, processes: list[ServiceProcess]
+    data_dir: Path,
+    port: int,
+    placement_port: int,
+    processes: list[ServiceProcess],
+    host: str = "ha",
+    env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     proc = ServiceProcess(
         "cairn.datanode",
@@ -59,14 +64,18 @@ def start_node(
             "--rack",
             "ra",
             "--node-host",
-            "ha",
+            host,
             "--capacity",
             "1000000000",
             "--placement",
             f"127.0.0.1:{placement_port}",
         ],
         data_dir.parent / f"datanode-{len(processes)}.log",
-        env={"CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2", "CAIRN_DATANODE_HEARTBEAT_MAX_BACKOFF_S": "0.5"},
+        env={
+            "CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2",
+            "CAIRN_DATANODE_HEARTBEAT_MAX_BACKOFF_S": "0.5",
+            **(env or {}),
+        },
     ).start()
     processes.append(proc)
     wait_for(
