@@ -9,8 +9,9 @@ these types.
 
 Invariants:
 - Nothing here imports grpc or generated stubs; errors from nodes arrive as `DataNodeError` subclasses.
-- A blob's layout (size, stripe size, k, m) is recorded with the object version; the reader uses the
-  recorded layout, never the current cluster default, so old blobs stay readable after k/m change.
+- A blob's layout (size, stripe size, k, m) is recorded with the object version (`cairn.blobs.BlobRef`);
+  the reader uses the recorded layout (`layout_of`), never the current cluster default, so old blobs
+  stay readable after k/m change.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from cairn.api_service.blob_health import NodeHealth
+from cairn.blobs import BlobRef
 from cairn.datanode.errors import DataNodeError
 from cairn.datanode.shards import NodeStat, ShardInfo, ShardKey
 from cairn.erasure import ErasureCodec, StripeLayout
@@ -95,7 +97,8 @@ class BlobIOConfig:
     write_timeout_s: float = 3600.0
     """Deadline of one write_shard stream (a whole shard of up to a 5 GiB blob)."""
     write_stall_timeout_s: float = 30.0
-    """A node that accepts no piece for this long is dropped from the write (its shard is repaired)."""
+    """A node that accepts no piece for this long is dropped from the write (its shard index is then
+    in `WrittenBlob.missing`; nothing repairs it yet)."""
     write_straggler_timeout_s: float = 5.0
     """Once the quorum is durable, how long the last streams may take before they are cancelled."""
     read_timeout_s: float = 30.0
@@ -163,20 +166,9 @@ class BlobIOConfig:
 DEFAULT_CONFIG = BlobIOConfig()
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRef:
-    """What a reader needs to find and decode a blob: recorded with the object version."""
-
-    blob_id: bytes
-    pg: int
-    size: int
-    stripe_size: int
-    k: int
-    m: int
-
-    @property
-    def layout(self) -> StripeLayout:
-        return StripeLayout(k=self.k, m=self.m, stripe_size=self.stripe_size)
+def layout_of(blob: BlobRef) -> StripeLayout:
+    """The layout `blob` was written with: the reader decodes with it."""
+    return StripeLayout(k=blob.data_shards, m=blob.parity_shards, stripe_size=blob.stripe_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +179,7 @@ class WrittenBlob:
     durable: tuple[int, ...]
     """Shard indexes acknowledged durable by their node (at least the write quorum)."""
     missing: tuple[int, ...]
-    """Shard indexes that are not durable: to be queued for repair."""
+    """Shard indexes that are not durable (reported; no repair service consumes them yet)."""
     shard_length: int
 
 

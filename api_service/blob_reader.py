@@ -19,7 +19,8 @@ Invariants:
   codec; a stripe with fewer than k valid pieces raises `ReadQuorumError` before any of its bytes
   are yielded.
 - Memory is bounded by (k + m) * (read_prefetch_pieces + 1) pieces whatever the range.
-- Corrupt and missing shards are reported once per read through `on_fault` (for repair).
+- Corrupt and missing shards are reported once per read through `on_fault`, when one is given
+  (the production app gives none: nothing repairs shards yet).
 - Every stream the reader opened is cancelled when the read ends, fails or is abandoned.
 """
 
@@ -33,13 +34,14 @@ from concurrent.futures import Executor
 from cairn.api_service.blob_io import (
     DEFAULT_CONFIG,
     BlobIOConfig,
-    BlobRef,
     DataNodePool,
     NodeStalled,
     ReadQuorumError,
     ShardFault,
     codec_for,
+    layout_of,
 )
+from cairn.blobs import BlobRef
 from cairn.datanode.errors import DataNodeError, DataNodeUnavailable, ShardCorrupt, ShardNotFound
 from cairn.datanode.shards import ShardKey
 from cairn.erasure import HEADER_LEN, ErasureCodec, PieceMismatch, StripeLayout
@@ -157,7 +159,7 @@ class BlobReader:
         """Yield blob bytes [start, end] (inclusive; `end` None means the last byte), one stripe's
         worth at a time. `nodes` are the PG's node addresses in slot order (None: empty/down slot).
         Raises ReadQuorumError when a stripe has fewer than k valid pieces."""
-        layout = blob.layout
+        layout = layout_of(blob)
         if len(nodes) != layout.n:
             raise ValueError(f"expected {layout.n} node slots, got {len(nodes)}")
         end = blob.size - 1 if end is None else end

@@ -28,13 +28,13 @@ from concurrent.futures import Executor
 from cairn.api_service.blob_io import (
     DEFAULT_CONFIG,
     BlobIOConfig,
-    BlobRef,
     DataNodePool,
     NodeStalled,
     WriteQuorumError,
     WrittenBlob,
     codec_for,
 )
+from cairn.blobs import BlobRef
 from cairn.datanode.errors import DataNodeError
 from cairn.datanode.shards import ShardInfo, ShardKey
 from cairn.erasure import DEFAULT_LAYOUT, StripeCutter, StripeLayout
@@ -262,7 +262,12 @@ class BlobWriter:
         if len(durable) < self._quorum:
             raise WriteQuorumError(blob_id, durable, self._quorum, errors)
         ref = BlobRef(
-            blob_id=blob_id, pg=pg, size=size, stripe_size=layout.stripe_size, k=layout.k, m=layout.m
+            blob_id=blob_id,
+            pg=pg,
+            size=size,
+            stripe_size=layout.stripe_size,
+            data_shards=layout.k,
+            parity_shards=layout.m,
         )
         missing = tuple(i for i in range(layout.n) if i not in durable)
         return WrittenBlob(ref=ref, durable=tuple(durable), missing=missing, shard_length=shard_length)

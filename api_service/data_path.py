@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
-from cairn.api_service import blob_io
 from cairn.api_service.blob_io import slot_addrs
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
+from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
-from cairn.metadata.models import BlobRef
 
 
 class BlobStore(Protocol):
@@ -84,8 +84,7 @@ class ClusterBlobStore:
         pg, nodes = await self._nodes(None, blob_id)
         await self._record_intent(bucket, key, blob_id, pg)
         written = await self._writer.write(blob_id, pg, nodes, body)
-        ref = written.ref
-        return BlobRef(ref.blob_id, ref.pg, ref.size, ref.stripe_size, ref.k, ref.m, part_number)
+        return replace(written.ref, part_number=part_number)
 
     async def read(self, blobs: Sequence[BlobRef], start: int, end: int) -> AsyncIterator[bytes]:
         offset = 0
@@ -93,10 +92,7 @@ class ClusterBlobStore:
             lo, hi = max(start - offset, 0), min(end - offset, blob.size - 1)
             if lo <= hi and blob.size:
                 _, nodes = await self._nodes(blob.pg, blob.blob_id)
-                ref = blob_io.BlobRef(
-                    blob.blob_id, blob.pg, blob.size, blob.stripe_size, blob.data_shards, blob.parity_shards
-                )
-                async for piece in self._reader.read(ref, nodes, lo, hi):
+                async for piece in self._reader.read(blob, nodes, lo, hi):
                     yield piece
             offset += blob.size
             if offset > end:

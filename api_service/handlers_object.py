@@ -8,7 +8,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from cairn.metadata.models import BlobRef, ObjectAttrs, ObjectVersion, VersioningState
+from cairn.blobs import BlobRef
+from cairn.metadata.models import ObjectAttrs, ObjectVersion, VersioningState
 
 from . import copy_source, s3_xml
 from .context import S3Request

@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from cairn.blobs import BlobRef
 from cairn.metadata.client import MetadataClient
 from cairn.metadata.config import MetadataConfig
-from cairn.metadata.models import BlobRef, ObjectAttrs
+from cairn.metadata.models import ObjectAttrs
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
 
@@ -36,7 +37,7 @@ def attrs(i: int) -> ObjectAttrs:
         size=1024,
         etag=hashlib.md5(str(i).encode()).hexdigest(),
         content_type="application/octet-stream",
-        blobs=(BlobRef(uuid.uuid4().bytes, i % 256, 1024),),
+        blobs=(BlobRef(uuid.uuid4().bytes, i % 256, 1024, 1 << 20, 8, 4),),
     )
 
 

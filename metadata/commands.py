@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cairn.blobs import BlobRef
 from cairn.metadata import codec
 from cairn.metadata.models import (
     AccessKeyStatus,
-    BlobRef,
     Checksum,
     ChecksumType,
     CompletedPart,

@@ -1,7 +1,8 @@
 """Value types of the metadata service: buckets, object versions, uploads, IAM records, GC work.
 
 Every type is a frozen slotted dataclass shared by the store, the gRPC server and the typed
-client, so the S3 API works on exactly these values. Conventions:
+client, so the S3 API works on exactly these values (`BlobRef`, shared with the data path, is
+`cairn.blobs.BlobRef`). Conventions:
 
 - times are integer milliseconds since the Unix epoch, chosen by the metadata service;
 - ETags are stored and returned *without* quotes (`"d41d8cd98f00b204e9800998ecf8427e"` on the
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+
+from cairn.blobs import BlobRef
 
 NULL_VERSION_ID = "null"
 
@@ -68,19 +71,6 @@ class Checksum:
     algorithm: str
     value: bytes
     type: ChecksumType = ChecksumType.FULL_OBJECT
-
-
-@dataclass(frozen=True, slots=True)
-class BlobRef:
-    """One blob of an object's bytes, in order: where it lives and how it was striped."""
-
-    blob_id: bytes  # 16 UUID bytes
-    pg: int  # placement group
-    size: int  # bytes of the object this blob holds
-    stripe_size: int = 0  # bytes per stripe before erasure coding (0: writer's default)
-    data_shards: int = 8
-    parity_shards: int = 4
-    part_number: int = 0  # multipart part this blob belongs to (0: single PUT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cairn.blobs import BlobRef
 from cairn.metadata import checksum_math, codec
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
@@ -33,7 +34,6 @@ from cairn.metadata.models import (
     MIN_PART_NUMBER,
     MIN_PART_SIZE,
     NULL_VERSION_ID,
-    BlobRef,
     Checksum,
     ChecksumType,
     CompletedPart,

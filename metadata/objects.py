@@ -22,6 +22,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cairn.blobs import BlobRef
 from cairn.metadata import codec, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
@@ -34,7 +35,6 @@ from cairn.metadata.errors import (
 )
 from cairn.metadata.models import (
     NULL_VERSION_ID,
-    BlobRef,
     DeleteResult,
     GcItem,
     GcReason,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from cairn.blobs import BlobRef
 from cairn.metadata import commands as c
 from cairn.metadata.core import ServiceCore, check_key
 from cairn.metadata.errors import InvalidArgument
@@ -16,7 +17,6 @@ from cairn.metadata.listing import Position, Query, merge
 from cairn.metadata.models import (
     MAX_PART_NUMBER,
     MIN_PART_NUMBER,
-    BlobRef,
     Checksum,
     ChecksumType,
     CompletedPart,

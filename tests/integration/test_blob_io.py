@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from cairn.api_service.blob_io import BlobIOConfig, BlobRef, DataNodePool, ReadQuorumError, ShardFault
+from cairn.api_service.blob_io import BlobIOConfig, DataNodePool, ReadQuorumError, ShardFault
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
+from cairn.blobs import BlobRef
 from cairn.datanode.shards import ShardKey
 from cairn.erasure import StripeLayout
 from tests.support.procs import ServiceProcess, free_port, port_open, wait_for

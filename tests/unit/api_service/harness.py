@@ -22,10 +22,10 @@ from cairn.api_service.auth import CredentialCache
 from cairn.api_service.config import ApiConfig
 from cairn.api_service.context import Services
 from cairn.api_service.server import uvicorn_options
+from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
 from cairn.metadata import errors as md
 from cairn.metadata.config import MetadataConfig
-from cairn.metadata.models import BlobRef
 from cairn.metadata.service import MetadataService
 from tests.support import raw_http
 from tests.support.procs import free_port

@@ -12,7 +12,6 @@ import pytest
 from cairn.api_service.blob_health import NodeHealth
 from cairn.api_service.blob_io import (
     BlobIOConfig,
-    BlobRef,
     DataNodePool,
     ReadQuorumError,
     ShardFault,
@@ -22,6 +21,7 @@ from cairn.api_service.blob_io import (
 )
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
+from cairn.blobs import BlobRef
 from cairn.checksums import crc32c
 from cairn.datanode.errors import DataNodeUnavailable, ShardConflict, ShardCorrupt, ShardNotFound
 from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo, ShardKey, ShardState
@@ -206,7 +206,9 @@ async def test_write_then_read_round_trip(size: int) -> None:
     data = os.urandom(size)
     written = await write(cluster, data)
     assert written.durable == tuple(range(12)) and written.missing == ()
-    assert written.ref == BlobRef(blob_id=BLOB, pg=3, size=size, stripe_size=4096, k=8, m=4)
+    assert written.ref == BlobRef(
+        blob_id=BLOB, pg=3, size=size, stripe_size=4096, data_shards=8, parity_shards=4
+    )
     assert all(len(cluster.node(i).shards[ShardKey(BLOB, i)]) == SMALL.shard_len(size) for i in range(12))
     assert await read_all(cluster, written.ref) == data
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from cairn.metadata.models import BlobRef, ObjectVersion, Part
+from cairn.blobs import BlobRef
+from cairn.metadata.models import ObjectVersion, Part
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 

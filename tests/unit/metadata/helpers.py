@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from cairn.metadata.models import BlobRef, ObjectAttrs
+from cairn.blobs import BlobRef
+from cairn.metadata.models import ObjectAttrs
+
+STRIPE_SIZE = 1 << 20
 
 
 def blob(size: int = 1, pg: int = 0) -> BlobRef:
-    return BlobRef(uuid.uuid4().bytes, pg, size)
+    return BlobRef(uuid.uuid4().bytes, pg, size, STRIPE_SIZE, 8, 4)
 
 
 def attrs(body: bytes = b"x", **extra: object) -> ObjectAttrs:

@@ -34,6 +34,7 @@ from cairn.metadata.rpc_server import method_name, start_server
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2
 from tests.support.procs import free_port
+from tests.unit.metadata.helpers import blob
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ async def test_multipart_and_gc_over_the_wire(client: MetadataClient) -> None:
         "bkt", "big", ObjectAttrs(content_type="x/y"), checksum_algorithm="CRC32"
     )
     assert (await client.get_multipart_upload("bkt", "big", upload.upload_id)).attrs.content_type == "x/y"
-    blobs = [BlobRef(uuid.uuid4().bytes, 1, 1), BlobRef(uuid.uuid4().bytes, 2, 1)]
+    blobs = [blob(1, pg=1), blob(1, pg=2)]
     for n, b in enumerate(blobs, start=1):
         await client.register_part(
             "bkt",

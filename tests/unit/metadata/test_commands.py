@@ -6,9 +6,10 @@ import sqlite3
 
 import pytest
 
+from cairn.blobs import BlobRef
 from cairn.metadata import codec, commands
 from cairn.metadata.errors import NoSuchUpload
-from cairn.metadata.models import BlobRef, Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState
+from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState
 from cairn.metadata.objects import apply_object
 from cairn.metadata.schema import OBJECT_MIGRATIONS, migrate, schema_version
 from cairn.metadata.shard import ShardMachine, raise_result_error
@@ -20,7 +21,7 @@ ATTRS = ObjectAttrs(
     etag="e",
     user_metadata=(("k", "v"),),
     checksums=(Checksum("CRC32", b"\x01\x02\x03\x04", ChecksumType.FULL_OBJECT),),
-    blobs=(BlobRef(b"\x07" * 16, 5, 3),),
+    blobs=(BlobRef(b"\x07" * 16, 5, 3, 1 << 20, 8, 4),),
 )
 INTENT = commands.RecordIntent("id", "k", ATTRS.blobs[0].blob_id, 5, 1_000)
 SAMPLES = [

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 import zlib
 
 import pytest
 
+from cairn.blobs import BlobRef
 from cairn.metadata.errors import (
     EntityTooSmall,
     InvalidArgument,
@@ -18,7 +18,6 @@ from cairn.metadata.errors import (
 )
 from cairn.metadata.models import (
     MIN_PART_SIZE,
-    BlobRef,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -27,6 +26,7 @@ from cairn.metadata.models import (
     VersioningState,
 )
 from cairn.metadata.service import MetadataService
+from tests.unit.metadata.helpers import blob
 
 MIB5 = MIN_PART_SIZE
 
@@ -41,7 +41,7 @@ async def upload_parts(
     upload = await svc.create_multipart_upload(bucket, key, ObjectAttrs(content_type="video/mp4"), **create)  # type: ignore[arg-type]
     listed, blobs = [], []
     for number, size in enumerate(sizes, start=1):
-        blob = BlobRef(uuid.uuid4().bytes, number, size)
+        ref = blob(size, pg=number)
         etag = md5(f"part {number}".encode())
         crc = zlib.crc32(f"part {number}".encode()).to_bytes(4, "big")
         await svc.register_part(
@@ -51,11 +51,11 @@ async def upload_parts(
             number,
             size=size,
             etag=etag,
-            blobs=[blob],
+            blobs=[ref],
             checksums=[Checksum("CRC32", crc, ChecksumType.COMPOSITE)],
         )
         listed.append(CompletedPart(number, f'"{etag}"'))
-        blobs.append(blob)
+        blobs.append(ref)
     return upload.upload_id, listed, blobs
 
 
@@ -133,7 +133,7 @@ async def test_composite_checksum_is_the_checksum_of_part_checksums(
 
 async def test_unused_and_replaced_parts_go_to_gc(svc: MetadataService, bucket: str) -> None:
     upload_id, listed, blobs = await upload_parts(svc, bucket, "k", [MIB5, MIB5, 1])
-    replacement = BlobRef(uuid.uuid4().bytes, 9, MIB5)
+    replacement = blob(MIB5, pg=9)
     await svc.register_part(bucket, "k", upload_id, 2, size=MIB5, etag=md5(b"part 2"), blobs=[replacement])
     await svc.complete_multipart_upload(bucket, "k", upload_id, [listed[0], listed[1]])
     gc = {i.blob_id: i.reason for i in await svc.list_gc_work()}
