@@ -31,7 +31,3 @@ def bucket_name_problem(name: str) -> str | None:
     if name.endswith(_BAD_SUFFIXES):
         return "bucket names must not end with a reserved suffix"
     return None
-
-
-def is_valid_bucket_name(name: str) -> bool:
-    return bucket_name_problem(name) is None

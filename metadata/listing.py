@@ -28,8 +28,6 @@ from cairn.metadata.multipart import upload_from_row
 from cairn.metadata.objects import public_version_id
 from cairn.metadata.shard import ShardIO
 
-KINDS = ("live", "versions", "uploads")
-
 _SQL = {
     "live": (
         "SELECT key, rev, is_null, 0, last_modified_ms, size, etag, owner_id, storage_class, "

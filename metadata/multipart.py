@@ -147,7 +147,7 @@ def read_parts(
 
 
 # --- mutations ---------------------------------------------------------------------------
-def _register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
+def register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
     if not MIN_PART_NUMBER <= cmd.part_number <= MAX_PART_NUMBER:
         raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
     _active_row(conn, cmd.bucket_id, cmd.key.encode(), cmd.upload_id)
@@ -266,7 +266,7 @@ def _recorded_version(
     return version_from_row(bucket, row, current is not None and current[1] == row[1])
 
 
-def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
+def complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     kb = cmd.key.encode()
     row = _upload_row(conn, cmd.bucket_id, kb, cmd.upload_id)
     listed = tuple(replace(p, etag=p.etag.strip().strip('"')) for p in cmd.parts)
@@ -314,35 +314,38 @@ def _complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     return version
 
 
-def apply_multipart(conn: sqlite3.Connection, cmd: Any) -> Any:
-    match cmd:
-        case c.CreateUpload():
-            conn.execute(
-                f"INSERT INTO uploads (bucket_id, {UPLOAD_COLS}) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, NULL)",
-                (
-                    cmd.bucket_id,
-                    cmd.key.encode(),
-                    cmd.upload_id,
-                    cmd.now_ms,
-                    codec.dumps(cmd.attrs),
-                    cmd.checksum_algorithm,
-                    cmd.checksum_type.value,
-                ),
-            )
-            return read_upload(conn, cmd.bucket, cmd.bucket_id, cmd.key, cmd.upload_id)
-        case c.RegisterPart():
-            return _register(conn, cmd)
-        case c.CompleteUpload():
-            return _complete(conn, cmd)
-        case c.AbortUpload():
-            kb = cmd.key.encode()
-            _active_row(conn, cmd.bucket_id, kb, cmd.upload_id)
-            for part in _parts(conn, cmd.upload_id).values():
-                enqueue_gc(conn, part.blobs, GcReason.UPLOAD_ABORTED, cmd.now_ms)
-            conn.execute("DELETE FROM parts WHERE upload_id = ?", (cmd.upload_id,))
-            conn.execute(
-                "DELETE FROM uploads WHERE bucket_id = ? AND key = ? AND upload_id = ?",
-                (cmd.bucket_id, kb, cmd.upload_id),
-            )
-            return None
-    raise TypeError(f"not a multipart command: {type(cmd).__name__}")
+def create(conn: sqlite3.Connection, cmd: c.CreateUpload) -> MultipartUpload:
+    conn.execute(
+        f"INSERT INTO uploads (bucket_id, {UPLOAD_COLS}) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, NULL)",
+        (
+            cmd.bucket_id,
+            cmd.key.encode(),
+            cmd.upload_id,
+            cmd.now_ms,
+            codec.dumps(cmd.attrs),
+            cmd.checksum_algorithm,
+            cmd.checksum_type.value,
+        ),
+    )
+    return read_upload(conn, cmd.bucket, cmd.bucket_id, cmd.key, cmd.upload_id)
+
+
+def abort(conn: sqlite3.Connection, cmd: c.AbortUpload) -> None:
+    kb = cmd.key.encode()
+    _active_row(conn, cmd.bucket_id, kb, cmd.upload_id)
+    for part in _parts(conn, cmd.upload_id).values():
+        enqueue_gc(conn, part.blobs, GcReason.UPLOAD_ABORTED, cmd.now_ms)
+    conn.execute("DELETE FROM parts WHERE upload_id = ?", (cmd.upload_id,))
+    conn.execute(
+        "DELETE FROM uploads WHERE bucket_id = ? AND key = ? AND upload_id = ?",
+        (cmd.bucket_id, kb, cmd.upload_id),
+    )
+
+
+def purge_bucket(conn: sqlite3.Connection, bucket_id: str) -> None:
+    """Drop every upload record of a deleted bucket (it had no active upload: it was empty)."""
+    conn.execute(
+        "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket_id = ?)",
+        (bucket_id,),
+    )
+    conn.execute("DELETE FROM uploads WHERE bucket_id = ?", (bucket_id,))

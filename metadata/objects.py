@@ -19,7 +19,7 @@ current one, the applier uses the successor of the current id, which is determin
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from cairn.blobs import BlobRef
@@ -338,7 +338,7 @@ def commit_version(
     return version_from_row(bucket, row, True)
 
 
-def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
+def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
     kb = cmd.key.encode()
     if cmd.attrs.blobs:
         ref = conn.execute(
@@ -368,14 +368,14 @@ def _put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
     )
 
 
-def _record_intent(conn: sqlite3.Connection, cmd: c.RecordIntent) -> None:
+def record_intent(conn: sqlite3.Connection, cmd: c.RecordIntent) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO intents (blob_id, pg, expires_ms, bucket_id, key) VALUES (?, ?, ?, ?, ?)",
         (cmd.blob_id, cmd.pg, cmd.expires_ms, cmd.bucket_id, cmd.key.encode()),
     )
 
 
-def _delete(conn: sqlite3.Connection, cmd: c.DeleteVersion) -> DeleteResult:
+def delete(conn: sqlite3.Connection, cmd: c.DeleteVersion) -> DeleteResult:
     kb = cmd.key.encode()
     if cmd.version_id is not None:
         row = find_row(conn, cmd.bucket_id, kb, cmd.version_id)
@@ -397,45 +397,23 @@ def _delete(conn: sqlite3.Connection, cmd: c.DeleteVersion) -> DeleteResult:
     return DeleteResult(public_version_id(rev, is_null), True)
 
 
-def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
-    """Apply one object-shard command; returns its result value."""
-    from cairn.metadata import multipart
-
-    match cmd:
-        case c.PutVersion():
-            return _put(conn, cmd)
-        case c.PutBatch():
-            for intent in cmd.intents:
-                _record_intent(conn, intent)
-            return [_put(conn, put) for put in cmd.puts]
-        case c.DeleteVersion():
-            return _delete(conn, cmd)
-        case c.RecordIntent():
-            _record_intent(conn, cmd)
-            return None
-        case c.AckGc():
-            found = 0
-            for blob_id in cmd.blob_ids:
-                found += conn.execute("DELETE FROM gc_queue WHERE blob_id = ?", (blob_id,)).rowcount
-                expired = conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob_id,)).rowcount
-                if expired:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO reclaimed (blob_id, reclaimed_ms) VALUES (?, ?)",
-                        (blob_id, cmd.now_ms),
-                    )
-                found += expired
-            return found
-        case c.PurgeBucket():
+def ack_gc(conn: sqlite3.Connection, cmd: c.AckGc) -> int:
+    """Drop reclaimed blobs from the GC queue and expired intents (remembering those as
+    reclaimed, so a late commit of one is refused); returns how many were found."""
+    found = 0
+    for blob_id in cmd.blob_ids:
+        found += conn.execute("DELETE FROM gc_queue WHERE blob_id = ?", (blob_id,)).rowcount
+        expired = conn.execute("DELETE FROM intents WHERE blob_id = ?", (blob_id,)).rowcount
+        if expired:
             conn.execute(
-                "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket_id = ?)",
-                (cmd.bucket_id,),
+                "INSERT OR IGNORE INTO reclaimed (blob_id, reclaimed_ms) VALUES (?, ?)",
+                (blob_id, cmd.now_ms),
             )
-            conn.execute("DELETE FROM uploads WHERE bucket_id = ?", (cmd.bucket_id,))
-            return None
-        case c.CreateUpload() | c.RegisterPart() | c.CompleteUpload() | c.AbortUpload():
-            return multipart.apply_multipart(conn, cmd)
-    raise TypeError(f"not an object command: {type(cmd).__name__}")
+        found += expired
+    return found
 
 
-def with_owner(attrs: ObjectAttrs, owner_id: str) -> ObjectAttrs:
-    return attrs if attrs.owner_id else replace(attrs, owner_id=owner_id)
+def put_batch(conn: sqlite3.Connection, cmd: c.PutBatch) -> list[ObjectVersion]:
+    for intent in cmd.intents:
+        record_intent(conn, intent)
+    return [put(conn, p) for p in cmd.puts]

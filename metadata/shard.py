@@ -91,10 +91,6 @@ class Shard:
             raise
         return result
 
-    def apply_sync(self, command: Any) -> Any:
-        """Apply on the calling thread (only for code already running on this shard's thread)."""
-        return self._apply_sync(command)
-
     async def apply(self, command: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._apply_sync, command)
@@ -103,17 +99,9 @@ class Shard:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(self._conn, *args))
 
-    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a read on the shard thread and wait (for setup code and benchmarks)."""
-        return self._executor.submit(fn, self._conn, *args).result()
-
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._conn.close)
-        self._executor.shutdown(wait=True)
-
-    def close_sync(self) -> None:
-        self._executor.submit(self._conn.close).result()
         self._executor.shutdown(wait=True)
 
 

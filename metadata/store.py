@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cairn.durable_file import write_atomic
 from cairn.metadata.catalog import apply_catalog
-from cairn.metadata.objects import apply_object
+from cairn.metadata.object_shard import apply_object
 from cairn.metadata.schema import CATALOG_MIGRATIONS, OBJECT_MIGRATIONS
 from cairn.metadata.shard import Shard
 
@@ -91,7 +91,3 @@ class Store:
     async def close(self) -> None:
         for shard in [self.catalog, *self.objects]:
             await shard.close()
-
-    def close_sync(self) -> None:
-        for shard in [self.catalog, *self.objects]:
-            shard.close_sync()

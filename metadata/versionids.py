@@ -93,11 +93,6 @@ def is_valid(text: str) -> bool:
     return True
 
 
-def millis_of(raw: bytes) -> int:
-    """The millisecond an id was issued in."""
-    return int.from_bytes(raw[:6], "big")
-
-
 def invert(raw: bytes) -> bytes:
     """Bytes that sort in the opposite order (newest first); its own inverse."""
     return bytes(255 - b for b in raw)

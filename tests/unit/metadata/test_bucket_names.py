@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cairn.metadata.bucket_names import is_valid_bucket_name
+from cairn.metadata.bucket_names import bucket_name_problem
 
 VALID = [
     "docexamplebucket-1a1b2c3d4-5678-90ab-cdef-example11111",
@@ -40,9 +40,9 @@ INVALID = [
 
 @pytest.mark.parametrize("name", VALID)
 def test_valid_names(name: str) -> None:
-    assert is_valid_bucket_name(name)
+    assert bucket_name_problem(name) is None
 
 
 @pytest.mark.parametrize("name", INVALID)
 def test_invalid_names(name: str) -> None:
-    assert not is_valid_bucket_name(name)
+    assert bucket_name_problem(name) is not None

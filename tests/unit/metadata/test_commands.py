@@ -10,7 +10,7 @@ from cairn.blobs import BlobRef
 from cairn.metadata import codec, commands
 from cairn.metadata.errors import NoSuchUpload
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState
-from cairn.metadata.objects import apply_object
+from cairn.metadata.object_shard import apply_object
 from cairn.metadata.schema import OBJECT_MIGRATIONS, migrate, schema_version
 from cairn.metadata.shard import ShardMachine, raise_result_error
 from cairn.metadata.versionids import IdIssuer

@@ -37,7 +37,7 @@ async def test_failed_commit_rolls_back_and_the_next_command_applies() -> None:
     else:
         pytest.fail("COMMIT of an orphan child should fail")
     try:
-        shard.read_sync(lambda conn: conn.execute("INSERT INTO parent (id) VALUES (2)"))
+        await shard.read(lambda conn: conn.execute("INSERT INTO parent (id) VALUES (2)"))
         assert await shard.apply(2) == 2
         assert await shard.read(count_children) == 1
     finally:
