@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cairn.blobs import BlobRef
-from cairn.metadata import codec
+from cairn.metadata import canonical_json
 from cairn.metadata.models import (
     AccessKeyStatus,
     Checksum,
@@ -272,7 +272,7 @@ def encode(command: Command) -> bytes:
     name = type(command).__name__
     if name not in _TYPES:
         raise TypeError(f"not a command: {name}")
-    doc = {"type": name, "body": codec.to_plain(command)}
+    doc = {"type": name, "body": canonical_json.to_plain(command)}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -281,6 +281,6 @@ def decode(data: bytes) -> Command:
     try:
         doc = json.loads(data)
         cls = _TYPES[doc["type"]]
-        return codec.from_plain(cls, doc["body"])  # type: ignore[no-any-return]
+        return canonical_json.from_plain(cls, doc["body"])  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed command: {exc}") from exc

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cairn.blobs import BlobRef
-from cairn.metadata import checksum_math, codec
+from cairn.metadata import canonical_json, checksum_math
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
     EntityTooSmall,
@@ -78,7 +78,7 @@ def upload_from_row(bucket: str, row: tuple[Any, ...]) -> MultipartUpload:
         key=row[0].decode(),
         upload_id=row[1],
         initiated_ms=row[2],
-        attrs=codec.loads(ObjectAttrs, row[4]),
+        attrs=canonical_json.loads(ObjectAttrs, row[4]),
         checksum_algorithm=row[5],
         checksum_type=ChecksumType(row[6]),
     )
@@ -90,8 +90,8 @@ def part_from_row(row: tuple[Any, ...]) -> Part:
         size=row[1],
         etag=row[2],
         last_modified_ms=row[3],
-        checksums=codec.loads(tuple[Checksum, ...], row[4]),  # type: ignore[arg-type]
-        blobs=codec.loads(tuple[BlobRef, ...], row[5]),  # type: ignore[arg-type]
+        checksums=canonical_json.loads(tuple[Checksum, ...], row[4]),  # type: ignore[arg-type]
+        blobs=canonical_json.loads(tuple[BlobRef, ...], row[5]),  # type: ignore[arg-type]
     )
 
 
@@ -183,8 +183,8 @@ def register(conn: sqlite3.Connection, cmd: c.RegisterPart) -> Part:
             cmd.size,
             cmd.etag.strip('"'),
             cmd.now_ms,
-            codec.dumps(cmd.checksums),
-            codec.dumps(cmd.blobs),
+            canonical_json.dumps(cmd.checksums),
+            canonical_json.dumps(cmd.blobs),
         ),
     )
     return Part(cmd.part_number, cmd.size, cmd.etag.strip('"'), cmd.now_ms, cmd.checksums, cmd.blobs)
@@ -271,7 +271,7 @@ def complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     row = _upload_row(conn, cmd.bucket_id, kb, cmd.upload_id)
     listed = tuple(replace(p, etag=p.etag.strip().strip('"')) for p in cmd.parts)
     if row[3] == "completed":
-        record = codec.loads(CompletedRecord, row[7])
+        record = canonical_json.loads(CompletedRecord, row[7])
         if record.parts != listed:
             raise NoSuchUpload("The specified upload does not exist.")
         return _recorded_version(conn, cmd.bucket, cmd.bucket_id, kb, record)
@@ -309,7 +309,7 @@ def complete(conn: sqlite3.Connection, cmd: c.CompleteUpload) -> ObjectVersion:
     conn.execute("DELETE FROM parts WHERE upload_id = ?", (cmd.upload_id,))
     conn.execute(
         "UPDATE uploads SET state = 'completed', result = ? WHERE bucket_id = ? AND key = ? AND upload_id = ?",
-        (codec.dumps(CompletedRecord(listed, version, rev)), cmd.bucket_id, kb, cmd.upload_id),
+        (canonical_json.dumps(CompletedRecord(listed, version, rev)), cmd.bucket_id, kb, cmd.upload_id),
     )
     return version
 
@@ -322,7 +322,7 @@ def create(conn: sqlite3.Connection, cmd: c.CreateUpload) -> MultipartUpload:
             cmd.key.encode(),
             cmd.upload_id,
             cmd.now_ms,
-            codec.dumps(cmd.attrs),
+            canonical_json.dumps(cmd.attrs),
             cmd.checksum_algorithm,
             cmd.checksum_type.value,
         ),

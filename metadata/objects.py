@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cairn.blobs import BlobRef
-from cairn.metadata import codec, versionids
+from cairn.metadata import canonical_json, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
     IntentExpired,
@@ -63,7 +63,7 @@ def public_version_id(rev: bytes, is_null: int | bool) -> str:
 
 
 def version_from_row(bucket: str, row: tuple[Any, ...], is_latest: bool) -> ObjectVersion:
-    body = codec.loads(VersionBody, row[11])
+    body = canonical_json.loads(VersionBody, row[11])
     a = body.attrs
     return ObjectVersion(
         bucket=bucket,
@@ -222,7 +222,7 @@ def _remove_row(
     conn.execute(
         "DELETE FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?", (bucket_id, row[0], row[1])
     )
-    blobs = codec.loads(VersionBody, row[11]).attrs.blobs
+    blobs = canonical_json.loads(VersionBody, row[11]).attrs.blobs
     for blob in blobs:
         conn.execute("DELETE FROM blob_refs WHERE blob_id = ?", (blob.blob_id,))
     enqueue_gc(conn, blobs, reason, now_ms)
@@ -278,7 +278,7 @@ def _insert(
             a.storage_class,
             algorithms,
             checksum_type,
-            codec.dumps(body),
+            canonical_json.dumps(body),
         ),
     )
     if claim:

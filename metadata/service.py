@@ -3,7 +3,8 @@
 `MetadataService` turns each request into deterministic commands (choosing ids and times
 here, from the service's own clock and id issuer - never from the caller) and applies them to
 the right shard, or runs read functions on the shards. Bucket and object operations live in
-this module; listings, multipart uploads and IAM records in `pages`, `uploads` and `iam`.
+this module; listings, multipart uploads and IAM records in `listing_ops`, `multipart_ops` and
+`iam`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cairn.metadata.config import MetadataConfig
 from cairn.metadata.core import ServiceCore, check_key
 from cairn.metadata.errors import BucketNotEmpty, InvalidArgument, InvalidBucketName, NoSuchBucketPolicy
 from cairn.metadata.iam import IamOps
+from cairn.metadata.listing_ops import ListingOps
 from cairn.metadata.models import (
     NULL_VERSION_ID,
     Bucket,
@@ -32,10 +34,9 @@ from cairn.metadata.models import (
     VersioningState,
     WriteIntent,
 )
+from cairn.metadata.multipart_ops import MultipartOps
 from cairn.metadata.objects import bucket_has_content, read_gc_work, read_version
-from cairn.metadata.pages import ListingOps
 from cairn.metadata.store import Store, shard_index
-from cairn.metadata.uploads import MultipartOps
 
 
 class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):

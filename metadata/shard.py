@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cairn.metadata import codec, commands
+from cairn.metadata import canonical_json, commands
 from cairn.metadata.errors import ERRORS_BY_REASON, MetadataError
 from cairn.metadata.schema import migrate
 
@@ -121,7 +121,9 @@ class ShardMachine:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result: dict[str, Any] = {"ok": codec.to_plain(self._applier(conn, commands.decode(command)))}
+            result: dict[str, Any] = {
+                "ok": canonical_json.to_plain(self._applier(conn, commands.decode(command)))
+            }
         except MetadataError as err:
             rollback(conn)
             conn.execute("BEGIN IMMEDIATE")
@@ -135,7 +137,7 @@ class ShardMachine:
         except BaseException:
             rollback(conn)
             raise
-        return codec.dumps(result)
+        return canonical_json.dumps(result)
 
     def snapshot(self) -> bytes:
         return self._conn.serialize()

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from cairn.blobs import BlobRef
-from cairn.metadata import codec, commands
+from cairn.metadata import canonical_json, commands
 from cairn.metadata.errors import NoSuchUpload
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState
 from cairn.metadata.object_shard import apply_object
@@ -70,7 +70,7 @@ def test_replicas_applying_the_same_commands_reach_the_same_state() -> None:
         results.append([machine.apply(i + 1, commands.encode(cmd)) for i, cmd in enumerate(log)])
         dumps.append("\n".join(conn.iterdump()))
     assert results[0] == results[1] and dumps[0] == dumps[1]
-    last = codec.loads(dict, results[0][-1])  # type: ignore[type-abstract]
+    last = canonical_json.loads(dict, results[0][-1])  # type: ignore[type-abstract]
     with pytest.raises(NoSuchUpload):
         raise_result_error(last)
 

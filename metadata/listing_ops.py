@@ -1,4 +1,4 @@
-"""ListObjectsV2, ListObjects (V1) and ListObjectVersions pages on top of `listing.merge`.
+"""ListObjectsV2, ListObjects (V1) and ListObjectVersions pages on top of `shard_scan.merge`.
 
 Each page asks the merge for max-keys + 1 entries (objects, versions or common prefixes all
 count toward max-keys, as in S3); getting the extra one means the page is truncated. The V2
@@ -16,7 +16,6 @@ import binascii
 from cairn.metadata import versionids
 from cairn.metadata.core import ServiceCore
 from cairn.metadata.errors import InvalidArgument
-from cairn.metadata.listing import Entry, Position, Query, merge
 from cairn.metadata.models import (
     MAX_KEYS_LIMIT,
     NULL_VERSION_ID,
@@ -25,6 +24,7 @@ from cairn.metadata.models import (
     ListVersionsPage,
 )
 from cairn.metadata.objects import find_row
+from cairn.metadata.shard_scan import Entry, Position, Query, merge
 
 _TOKEN_FORMAT = b"\x01"
 

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from cairn.metadata.errors import InvalidArgument, NoSuchBucket
-from cairn.metadata.listing import Query, scan
 from cairn.metadata.models import ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService
+from cairn.metadata.shard_scan import Query, scan
 
 from .helpers import attrs
 

@@ -1,4 +1,5 @@
-"""Multipart upload operations of the service (commands built here, applied by `multipart`).
+"""Multipart upload operations of the service (commands built here, applied by the shard
+appliers in `multipart`).
 
 Upload ids come from the service's time-ordered id issuer, so sorting uploads of one key by
 upload id lists them in initiation order, as ListMultipartUploads requires.
@@ -13,7 +14,7 @@ from cairn.blobs import BlobRef
 from cairn.metadata import commands as c
 from cairn.metadata.core import ServiceCore, check_key
 from cairn.metadata.errors import InvalidArgument
-from cairn.metadata.listing import Position, Query, merge
+from cairn.metadata.listing_ops import clamp_max_keys, split
 from cairn.metadata.models import (
     MAX_PART_NUMBER,
     MIN_PART_NUMBER,
@@ -29,7 +30,7 @@ from cairn.metadata.models import (
     VersioningState,
 )
 from cairn.metadata.multipart import read_parts, read_upload
-from cairn.metadata.pages import clamp_max_keys, split
+from cairn.metadata.shard_scan import Position, Query, merge
 
 CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 
