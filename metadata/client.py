@@ -1,24 +1,22 @@
-"""Typed async client of the metadata service (the only caller-side module touching its stubs).
+"""Typed async client of the metadata service: one coroutine per RPC of `Metadata`.
 
-`MetadataClient(addr)` exposes one coroutine per RPC, taking and returning the dataclasses of
-`cairn.metadata.models`. Failures raise the typed errors of `cairn.metadata.errors` (re-exported
-here): the server's reason string selects the class, so callers never look at message text.
-A call that cannot reach the service or exceeds its deadline raises `MetadataUnavailable`.
-Every call carries a deadline (`deadline_s`, default cairn.rpc.DEFAULT_DEADLINE_S).
+`MetadataClient(addr)` takes and returns the dataclasses of `cairn.metadata.models` (converted by
+`rpc_convert`) and calls the generated typed stub, so mypy checks each request and response
+against proto/metadata.proto. Failures raise the typed errors of `cairn.metadata.errors`
+(re-exported here, with the models): the reason the server sent selects the class
+(`rpc_errors.ERRORS`), so callers never look at message text. A call that cannot reach the
+service or exceeds its deadline raises `MetadataUnavailable`. Every call carries a deadline
+(`deadline_s`, default cairn.rpc.DEFAULT_DEADLINE_S).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import grpc
-import grpc.aio
 
 from cairn import rpc
-from cairn.metadata import wire
+from cairn.blobs import BlobRef
+from cairn.metadata import rpc_convert as cv
 from cairn.metadata.errors import (  # noqa: F401  (re-exported for callers)
-    ERRORS_BY_REASON,
     AccessKeyAlreadyExists,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -51,7 +49,6 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     NULL_VERSION_ID,
     AccessKey,
     AccessKeyStatus,
-    BlobRef,
     Bucket,
     Checksum,
     ChecksumType,
@@ -74,42 +71,10 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     VersioningState,
     WriteIntent,
 )
-from cairn.proto import metadata_pb2
+from cairn.metadata.rpc_errors import ERRORS
+from cairn.proto import metadata_pb2 as pb
+from cairn.proto import metadata_pb2_grpc
 from cairn.rpc import DEFAULT_DEADLINE_S
-
-_SERVICE = "/cairn.metadata.v1.Metadata/"
-_VERSION_ID_KEY = "cairn-version-id"
-_DELETE_MARKER_KEY = "cairn-delete-marker"
-_LAST_MODIFIED_KEY = "cairn-last-modified-ms"
-_UNAVAILABLE = (
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-)
-
-
-def error_from_rpc(err: grpc.RpcError) -> MetadataError:
-    """The typed error a failed call stands for (MetadataUnavailable when no reason came)."""
-    reason = rpc.reason_of(err)
-    cls = ERRORS_BY_REASON.get(reason or "")
-    details = err.details() if hasattr(err, "details") else ""
-    if cls is None:
-        status = rpc.status_of(err)
-        text = f"metadata service call failed: {status} {details or ''}"
-        if status in _UNAVAILABLE:
-            return MetadataUnavailable(text)
-        return InternalError(text)
-    extra: dict[str, str] = {}
-    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
-    for key, value in trailing or ():
-        extra[key] = value if isinstance(value, str) else value.decode()
-    return cls(
-        details or "",
-        version_id=extra.get(_VERSION_ID_KEY),
-        is_delete_marker=extra.get(_DELETE_MARKER_KEY) == "true",
-        last_modified_ms=int(extra.get(_LAST_MODIFIED_KEY, "0") or 0),
-    )
 
 
 class MetadataClient:
@@ -119,31 +84,11 @@ class MetadataClient:
         self.addr = addr
         self.deadline_s = deadline_s
         self._channel = rpc.channel(addr)
-        self._methods: dict[str, Any] = {}
+        self._stub: metadata_pb2_grpc.MetadataAsyncStub = metadata_pb2_grpc.MetadataStub(self._channel)
 
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close()
-
-    async def _call(self, rpc_name: str, result_type: Any, **fields: Any) -> Any:
-        method = self._methods.get(rpc_name)
-        request_cls = getattr(metadata_pb2, f"{rpc_name}Request")
-        response_cls = getattr(metadata_pb2, f"{rpc_name}Response")
-        if method is None:
-            method = self._channel.unary_unary(
-                _SERVICE + rpc_name,
-                request_serializer=request_cls.SerializeToString,
-                response_deserializer=response_cls.FromString,
-            )
-            self._methods[rpc_name] = method
-        request = request_cls()
-        for name, value in fields.items():
-            wire.set_field(request, name, value)
-        try:
-            response = await method(request, timeout=self.deadline_s)
-        except grpc.RpcError as err:
-            raise error_from_rpc(err) from None
-        return None if result_type is None else wire.get_field(response, "result", result_type)
 
     async def __aenter__(self) -> MetadataClient:
         return self
@@ -155,42 +100,58 @@ class MetadataClient:
     async def create_bucket(self, name: str, owner_id: str, *, region: str = "") -> Bucket:
         """Create a bucket. InvalidBucketName, BucketAlreadyExists (another owner),
         BucketAlreadyOwnedByYou (same owner)."""
-        result: Bucket = await self._call("CreateBucket", Bucket, name=name, owner_id=owner_id, region=region)
-        return result
+        request = pb.CreateBucketRequest(name=name, owner_id=owner_id, region=region)
+        with ERRORS.translated():
+            response = await self._stub.CreateBucket(request, timeout=self.deadline_s)
+        return cv.bucket_from_pb(response.result)
 
     async def get_bucket(self, name: str) -> Bucket:
         """HeadBucket / bucket lookup. NoSuchBucket."""
-        result: Bucket = await self._call("GetBucket", Bucket, name=name)
-        return result
+        request = pb.GetBucketRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.GetBucket(request, timeout=self.deadline_s)
+        return cv.bucket_from_pb(response.result)
 
     async def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket. NoSuchBucket; BucketNotEmpty while any version, delete
         marker or in-progress multipart upload remains."""
-        await self._call("DeleteBucket", None, name=name)
+        request = pb.DeleteBucketRequest(name=name)
+        with ERRORS.translated():
+            await self._stub.DeleteBucket(request, timeout=self.deadline_s)
 
     async def list_buckets(self, owner_id: str | None = None) -> tuple[Bucket, ...]:
         """Buckets by name; only `owner_id`'s when given."""
-        result: tuple[Bucket, ...] = await self._call("ListBuckets", tuple[Bucket, ...], owner_id=owner_id)
-        return result
+        request = pb.ListBucketsRequest(owner_id=owner_id)
+        with ERRORS.translated():
+            response = await self._stub.ListBuckets(request, timeout=self.deadline_s)
+        return tuple(cv.bucket_from_pb(b) for b in response.result)
 
     async def set_bucket_versioning(self, name: str, state: VersioningState) -> Bucket:
         """ENABLED or SUSPENDED (UNVERSIONED is InvalidArgument: a bucket never goes back).
         NoSuchBucket."""
-        result: Bucket = await self._call("SetBucketVersioning", Bucket, name=name, state=state)
-        return result
+        request = pb.SetBucketVersioningRequest(name=name, state=state.value)
+        with ERRORS.translated():
+            response = await self._stub.SetBucketVersioning(request, timeout=self.deadline_s)
+        return cv.bucket_from_pb(response.result)
 
     async def put_bucket_policy(self, name: str, document: str) -> None:
         """Store the bucket policy verbatim. NoSuchBucket."""
-        await self._call("PutBucketPolicy", None, name=name, document=document)
+        request = pb.PutBucketPolicyRequest(name=name, document=document)
+        with ERRORS.translated():
+            await self._stub.PutBucketPolicy(request, timeout=self.deadline_s)
 
     async def get_bucket_policy(self, name: str) -> Policy:
         """NoSuchBucket, NoSuchBucketPolicy."""
-        result: Policy = await self._call("GetBucketPolicy", Policy, name=name)
-        return result
+        request = pb.GetBucketPolicyRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.GetBucketPolicy(request, timeout=self.deadline_s)
+        return cv.policy_from_pb(response.result)
 
     async def delete_bucket_policy(self, name: str) -> None:
         """Idempotent. NoSuchBucket."""
-        await self._call("DeleteBucketPolicy", None, name=name)
+        request = pb.DeleteBucketPolicyRequest(name=name)
+        with ERRORS.translated():
+            await self._stub.DeleteBucketPolicy(request, timeout=self.deadline_s)
 
     # --- objects -------------------------------------------------------------------------
     async def put_object(
@@ -208,43 +169,43 @@ class MetadataClient:
         (PreconditionFailed; NoSuchKey when there is no current object). `if_none_match`: no
         current object may exist (PreconditionFailed). Retrying with the same first blob id
         returns the version already committed. NoSuchBucket."""
-        result: ObjectVersion = await self._call(
-            "PutObject",
-            ObjectVersion,
+        request = pb.PutObjectRequest(
             bucket=bucket,
             key=key,
-            attrs=attrs,
+            attrs=cv.attrs_to_pb(attrs),
             if_match=if_match,
             if_none_match=if_none_match,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.PutObject(request, timeout=self.deadline_s)
+        return cv.version_from_pb(response.result)
 
     async def get_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         """The current version, or `version_id` ("null" names the null version).
         NoSuchBucket; NoSuchKey (is_delete_marker/version_id/last_modified_ms set when the
         current version is a delete marker); NoSuchVersion; MethodNotAllowed when
         `version_id` names a delete marker; InvalidArgument for a malformed version id."""
-        result: ObjectVersion = await self._call(
-            "GetObject", ObjectVersion, bucket=bucket, key=key, version_id=version_id
-        )
-        return result
+        request = pb.GetObjectRequest(bucket=bucket, key=key, version_id=version_id)
+        with ERRORS.translated():
+            response = await self._stub.GetObject(request, timeout=self.deadline_s)
+        return cv.version_from_pb(response.result)
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
         """Same lookup and errors as get_object."""
-        result: ObjectVersion = await self._call(
-            "HeadObject", ObjectVersion, bucket=bucket, key=key, version_id=version_id
-        )
-        return result
+        request = pb.HeadObjectRequest(bucket=bucket, key=key, version_id=version_id)
+        with ERRORS.translated():
+            response = await self._stub.HeadObject(request, timeout=self.deadline_s)
+        return cv.version_from_pb(response.result)
 
     async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
         """DeleteObject with S3's rules: versioned bucket without version id adds a delete
         marker; with a version id removes that version or marker for good; unversioned
         removes the null version; suspended removes the null version and adds a null delete
         marker. Deleting something absent succeeds. NoSuchBucket; InvalidArgument."""
-        result: DeleteResult = await self._call(
-            "DeleteObject", DeleteResult, bucket=bucket, key=key, version_id=version_id
-        )
-        return result
+        request = pb.DeleteObjectRequest(bucket=bucket, key=key, version_id=version_id)
+        with ERRORS.translated():
+            response = await self._stub.DeleteObject(request, timeout=self.deadline_s)
+        return cv.delete_result_from_pb(response.result)
 
     async def list_objects_v2(
         self,
@@ -259,9 +220,7 @@ class MetadataClient:
     ) -> ListObjectsV2Page:
         """ListObjectsV2 over current (non-delete-marker) versions. max_keys is clamped to
         1000. InvalidArgument for a bad token or negative max_keys. NoSuchBucket."""
-        result: ListObjectsV2Page = await self._call(
-            "ListObjectsV2",
-            ListObjectsV2Page,
+        request = pb.ListObjectsV2Request(
             bucket=bucket,
             prefix=prefix,
             delimiter=delimiter,
@@ -270,7 +229,9 @@ class MetadataClient:
             start_after=start_after,
             fetch_owner=fetch_owner,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.ListObjectsV2(request, timeout=self.deadline_s)
+        return cv.objects_v2_page_from_pb(response.result)
 
     async def list_objects_v1(
         self,
@@ -282,16 +243,12 @@ class MetadataClient:
         marker: str = "",
     ) -> ListObjectsV1Page:
         """ListObjects (V1). NoSuchBucket."""
-        result: ListObjectsV1Page = await self._call(
-            "ListObjectsV1",
-            ListObjectsV1Page,
-            bucket=bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            max_keys=max_keys,
-            marker=marker,
+        request = pb.ListObjectsV1Request(
+            bucket=bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys, marker=marker
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.ListObjectsV1(request, timeout=self.deadline_s)
+        return cv.objects_v1_page_from_pb(response.result)
 
     async def list_object_versions(
         self,
@@ -305,9 +262,7 @@ class MetadataClient:
     ) -> ListVersionsPage:
         """ListObjectVersions: versions and delete markers, keys ascending, newest first.
         NoSuchBucket; InvalidArgument (version_id_marker without key_marker)."""
-        result: ListVersionsPage = await self._call(
-            "ListObjectVersions",
-            ListVersionsPage,
+        request = pb.ListObjectVersionsRequest(
             bucket=bucket,
             prefix=prefix,
             delimiter=delimiter,
@@ -315,7 +270,9 @@ class MetadataClient:
             key_marker=key_marker,
             version_id_marker=version_id_marker,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.ListObjectVersions(request, timeout=self.deadline_s)
+        return cv.versions_page_from_pb(response.result)
 
     # --- write intents and GC --------------------------------------------------------------
     async def record_write_intent(
@@ -324,20 +281,24 @@ class MetadataClient:
         """Record that `blob_id` is about to be written on `pg` for (bucket, key); the service
         chooses the expiry (ttl_s or its configured default). Committing a version or
         registering a part that names the blob clears it. NoSuchBucket."""
-        result: WriteIntent = await self._call(
-            "RecordWriteIntent", WriteIntent, bucket=bucket, key=key, blob_id=blob_id, pg=pg, ttl_s=ttl_s
-        )
-        return result
+        request = pb.RecordWriteIntentRequest(bucket=bucket, key=key, blob_id=blob_id, pg=pg, ttl_s=ttl_s)
+        with ERRORS.translated():
+            response = await self._stub.RecordWriteIntent(request, timeout=self.deadline_s)
+        return cv.intent_from_pb(response.result)
 
     async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]:
         """Blobs to reclaim: the GC queue plus expired write intents never committed."""
-        result: tuple[GcItem, ...] = await self._call("ListGcWork", tuple[GcItem, ...], limit=limit)
-        return result
+        request = pb.ListGcWorkRequest(limit=limit)
+        with ERRORS.translated():
+            response = await self._stub.ListGcWork(request, timeout=self.deadline_s)
+        return tuple(cv.gc_item_from_pb(i) for i in response.result)
 
     async def ack_gc_work(self, blob_ids: Sequence[bytes]) -> int:
         """Drop reclaimed blobs from the GC queue / intents; returns how many were found."""
-        result: int = await self._call("AckGcWork", int, blob_ids=blob_ids)
-        return result
+        request = pb.AckGcWorkRequest(blob_ids=blob_ids)
+        with ERRORS.translated():
+            response = await self._stub.AckGcWork(request, timeout=self.deadline_s)
+        return response.result
 
     # --- multipart -------------------------------------------------------------------------
     async def create_multipart_upload(
@@ -350,23 +311,23 @@ class MetadataClient:
         checksum_type: ChecksumType = ChecksumType.COMPOSITE,
     ) -> MultipartUpload:
         """Start an upload; the service issues the upload id. NoSuchBucket."""
-        result: MultipartUpload = await self._call(
-            "CreateMultipartUpload",
-            MultipartUpload,
+        request = pb.CreateMultipartUploadRequest(
             bucket=bucket,
             key=key,
-            attrs=attrs,
+            attrs=cv.attrs_to_pb(attrs),
             checksum_algorithm=checksum_algorithm,
-            checksum_type=checksum_type,
+            checksum_type=checksum_type.value,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.CreateMultipartUpload(request, timeout=self.deadline_s)
+        return cv.upload_from_pb(response.result)
 
     async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
         """An in-progress upload. NoSuchBucket, NoSuchUpload."""
-        result: MultipartUpload = await self._call(
-            "GetMultipartUpload", MultipartUpload, bucket=bucket, key=key, upload_id=upload_id
-        )
-        return result
+        request = pb.GetMultipartUploadRequest(bucket=bucket, key=key, upload_id=upload_id)
+        with ERRORS.translated():
+            response = await self._stub.GetMultipartUpload(request, timeout=self.deadline_s)
+        return cv.upload_from_pb(response.result)
 
     async def register_part(
         self,
@@ -383,19 +344,19 @@ class MetadataClient:
         """Record an uploaded part (UploadPart / UploadPartCopy). Re-uploading a part number
         replaces it; the old blobs go to GC. Clears the blobs' write intents. NoSuchBucket,
         NoSuchUpload, InvalidArgument (part number outside 1..10000)."""
-        result: Part = await self._call(
-            "RegisterPart",
-            Part,
+        request = pb.RegisterPartRequest(
             bucket=bucket,
             key=key,
             upload_id=upload_id,
             part_number=part_number,
             size=size,
             etag=etag,
-            blobs=blobs,
-            checksums=checksums,
+            blobs=[cv.blob_to_pb(b) for b in blobs],
+            checksums=[cv.checksum_to_pb(c) for c in checksums],
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.RegisterPart(request, timeout=self.deadline_s)
+        return cv.part_from_pb(response.result)
 
     async def list_parts(
         self,
@@ -407,16 +368,16 @@ class MetadataClient:
         part_number_marker: int = 0,
     ) -> ListPartsPage:
         """Parts with number > part_number_marker, ascending. NoSuchBucket, NoSuchUpload."""
-        result: ListPartsPage = await self._call(
-            "ListParts",
-            ListPartsPage,
+        request = pb.ListPartsRequest(
             bucket=bucket,
             key=key,
             upload_id=upload_id,
             max_parts=max_parts,
             part_number_marker=part_number_marker,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.ListParts(request, timeout=self.deadline_s)
+        return cv.parts_page_from_pb(response.result)
 
     async def list_multipart_uploads(
         self,
@@ -429,9 +390,7 @@ class MetadataClient:
         upload_id_marker: str = "",
     ) -> ListUploadsPage:
         """In-progress uploads, key ascending then initiation order. NoSuchBucket."""
-        result: ListUploadsPage = await self._call(
-            "ListMultipartUploads",
-            ListUploadsPage,
+        request = pb.ListMultipartUploadsRequest(
             bucket=bucket,
             prefix=prefix,
             delimiter=delimiter,
@@ -439,7 +398,9 @@ class MetadataClient:
             key_marker=key_marker,
             upload_id_marker=upload_id_marker,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.ListMultipartUploads(request, timeout=self.deadline_s)
+        return cv.uploads_page_from_pb(response.result)
 
     async def complete_multipart_upload(
         self,
@@ -459,41 +420,51 @@ class MetadataClient:
         InvalidPartOrder, InvalidPart, EntityTooSmall, NoSuchUpload, PreconditionFailed.
         Completing again with the same list returns the same version. Unlisted parts go to
         GC."""
-        result: ObjectVersion = await self._call(
-            "CompleteMultipartUpload",
-            ObjectVersion,
+        request = pb.CompleteMultipartUploadRequest(
             bucket=bucket,
             key=key,
             upload_id=upload_id,
-            parts=parts,
-            checksums=checksums,
+            parts=[cv.completed_part_to_pb(p) for p in parts],
+            checksums=[cv.checksum_to_pb(c) for c in checksums],
             if_match=if_match,
             if_none_match=if_none_match,
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.CompleteMultipartUpload(request, timeout=self.deadline_s)
+        return cv.version_from_pb(response.result)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """Drop the upload; its parts' blobs go to GC. NoSuchBucket, NoSuchUpload."""
-        await self._call("AbortMultipartUpload", None, bucket=bucket, key=key, upload_id=upload_id)
+        request = pb.AbortMultipartUploadRequest(bucket=bucket, key=key, upload_id=upload_id)
+        with ERRORS.translated():
+            await self._stub.AbortMultipartUpload(request, timeout=self.deadline_s)
 
     # --- IAM -------------------------------------------------------------------------------
     async def create_user(self, name: str) -> User:
         """UserAlreadyExists."""
-        result: User = await self._call("CreateUser", User, name=name)
-        return result
+        request = pb.CreateUserRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.CreateUser(request, timeout=self.deadline_s)
+        return cv.user_from_pb(response.result)
 
     async def get_user(self, name: str) -> User:
         """NoSuchUser."""
-        result: User = await self._call("GetUser", User, name=name)
-        return result
+        request = pb.GetUserRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.GetUser(request, timeout=self.deadline_s)
+        return cv.user_from_pb(response.result)
 
     async def list_users(self) -> tuple[User, ...]:
-        result: tuple[User, ...] = await self._call("ListUsers", tuple[User, ...])
-        return result
+        request = pb.ListUsersRequest()
+        with ERRORS.translated():
+            response = await self._stub.ListUsers(request, timeout=self.deadline_s)
+        return tuple(cv.user_from_pb(u) for u in response.result)
 
     async def delete_user(self, name: str) -> None:
         """NoSuchUser; DeleteConflict while it has access keys or policies."""
-        await self._call("DeleteUser", None, name=name)
+        request = pb.DeleteUserRequest(name=name)
+        with ERRORS.translated():
+            await self._stub.DeleteUser(request, timeout=self.deadline_s)
 
     async def create_access_key(
         self,
@@ -503,58 +474,62 @@ class MetadataClient:
         secret_access_key: str | None = None,
     ) -> AccessKey:
         """A new key pair (generated unless given). NoSuchUser, AccessKeyAlreadyExists."""
-        result: AccessKey = await self._call(
-            "CreateAccessKey",
-            AccessKey,
-            user_name=user_name,
-            access_key_id=access_key_id,
-            secret_access_key=secret_access_key,
+        request = pb.CreateAccessKeyRequest(
+            user_name=user_name, access_key_id=access_key_id, secret_access_key=secret_access_key
         )
-        return result
+        with ERRORS.translated():
+            response = await self._stub.CreateAccessKey(request, timeout=self.deadline_s)
+        return cv.access_key_from_pb(response.result)
 
     async def get_access_key(self, access_key_id: str) -> AccessKey:
         """For SigV4: the secret, status and owning user. NoSuchAccessKey."""
-        result: AccessKey = await self._call("GetAccessKey", AccessKey, access_key_id=access_key_id)
-        return result
+        request = pb.GetAccessKeyRequest(access_key_id=access_key_id)
+        with ERRORS.translated():
+            response = await self._stub.GetAccessKey(request, timeout=self.deadline_s)
+        return cv.access_key_from_pb(response.result)
 
     async def list_access_keys(self, user_name: str) -> tuple[AccessKey, ...]:
         """NoSuchUser."""
-        result: tuple[AccessKey, ...] = await self._call(
-            "ListAccessKeys", tuple[AccessKey, ...], user_name=user_name
-        )
-        return result
+        request = pb.ListAccessKeysRequest(user_name=user_name)
+        with ERRORS.translated():
+            response = await self._stub.ListAccessKeys(request, timeout=self.deadline_s)
+        return tuple(cv.access_key_from_pb(k) for k in response.result)
 
     async def set_access_key_status(self, access_key_id: str, status: AccessKeyStatus) -> AccessKey:
         """NoSuchAccessKey."""
-        result: AccessKey = await self._call(
-            "SetAccessKeyStatus", AccessKey, access_key_id=access_key_id, status=status
-        )
-        return result
+        request = pb.SetAccessKeyStatusRequest(access_key_id=access_key_id, status=status.value)
+        with ERRORS.translated():
+            response = await self._stub.SetAccessKeyStatus(request, timeout=self.deadline_s)
+        return cv.access_key_from_pb(response.result)
 
     async def delete_access_key(self, access_key_id: str) -> None:
         """NoSuchAccessKey."""
-        await self._call("DeleteAccessKey", None, access_key_id=access_key_id)
+        request = pb.DeleteAccessKeyRequest(access_key_id=access_key_id)
+        with ERRORS.translated():
+            await self._stub.DeleteAccessKey(request, timeout=self.deadline_s)
 
     async def put_user_policy(self, user_name: str, policy_name: str, document: str) -> None:
         """Attach (or replace) a named inline policy, stored verbatim. NoSuchUser."""
-        await self._call(
-            "PutUserPolicy", None, user_name=user_name, policy_name=policy_name, document=document
-        )
+        request = pb.PutUserPolicyRequest(user_name=user_name, policy_name=policy_name, document=document)
+        with ERRORS.translated():
+            await self._stub.PutUserPolicy(request, timeout=self.deadline_s)
 
     async def get_user_policy(self, user_name: str, policy_name: str) -> Policy:
         """NoSuchUser, NoSuchPolicy."""
-        result: Policy = await self._call(
-            "GetUserPolicy", Policy, user_name=user_name, policy_name=policy_name
-        )
-        return result
+        request = pb.GetUserPolicyRequest(user_name=user_name, policy_name=policy_name)
+        with ERRORS.translated():
+            response = await self._stub.GetUserPolicy(request, timeout=self.deadline_s)
+        return cv.policy_from_pb(response.result)
 
     async def list_user_policies(self, user_name: str) -> tuple[Policy, ...]:
         """All of a user's policies with their documents, by name. NoSuchUser."""
-        result: tuple[Policy, ...] = await self._call(
-            "ListUserPolicies", tuple[Policy, ...], user_name=user_name
-        )
-        return result
+        request = pb.ListUserPoliciesRequest(user_name=user_name)
+        with ERRORS.translated():
+            response = await self._stub.ListUserPolicies(request, timeout=self.deadline_s)
+        return tuple(cv.policy_from_pb(p) for p in response.result)
 
     async def delete_user_policy(self, user_name: str, policy_name: str) -> None:
         """NoSuchUser, NoSuchPolicy."""
-        await self._call("DeleteUserPolicy", None, user_name=user_name, policy_name=policy_name)
+        request = pb.DeleteUserPolicyRequest(user_name=user_name, policy_name=policy_name)
+        with ERRORS.translated():
+            await self._stub.DeleteUserPolicy(request, timeout=self.deadline_s)

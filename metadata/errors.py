@@ -1,21 +1,20 @@
-"""Typed errors of the metadata service, one class per reason.
+"""Typed errors of the metadata service, one plain class per reason.
 
-The class name *is* the reason string carried across gRPC (cairn.rpc): the server aborts with
-`(error.grpc_code, type(error).__name__)` and the client re-raises the class registered under
-that reason, so the API service maps errors to S3 responses by type, never by message text.
-Errors that S3 answers with extra headers (a GET that hits a delete marker) carry the
-`version_id`, `is_delete_marker` and `last_modified_ms` the API needs.
+The class name *is* the reason carried across gRPC: the RPC edge (`rpc_errors.ERRORS`, used
+only by `rpc_server` and `client`) maps each class to a status code and the client re-raises
+the class named by the reason, so the API service maps errors to S3 responses by type, never
+by message text. Nothing here knows about gRPC. Errors that S3 answers with extra headers (a
+GET that hits a delete marker) carry the `version_id`, `is_delete_marker` and
+`last_modified_ms` the API needs.
 """
 
 from __future__ import annotations
 
-import grpc
+from collections.abc import Iterator
 
 
 class MetadataError(Exception):
     """Base of every error the metadata service reports."""
-
-    grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
     def __init__(
         self,
@@ -36,119 +35,103 @@ class MetadataError(Exception):
         return type(self).__name__
 
 
-class _NotFound(MetadataError):
-    grpc_code = grpc.StatusCode.NOT_FOUND
-
-
-class _Conflict(MetadataError):
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
-
-
-class _Invalid(MetadataError):
-    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class _Exists(MetadataError):
-    grpc_code = grpc.StatusCode.ALREADY_EXISTS
-
-
 # --- buckets -----------------------------------------------------------------------------
-class NoSuchBucket(_NotFound):
+class NoSuchBucket(MetadataError):
     pass
 
 
-class BucketAlreadyExists(_Exists):
+class BucketAlreadyExists(MetadataError):
     """The name belongs to another owner."""
 
 
-class BucketAlreadyOwnedByYou(_Exists):
+class BucketAlreadyOwnedByYou(MetadataError):
     """The caller already owns a bucket with this name."""
 
 
-class BucketNotEmpty(_Conflict):
+class BucketNotEmpty(MetadataError):
     """A version, delete marker or in-progress multipart upload remains."""
 
 
-class InvalidBucketName(_Invalid):
+class InvalidBucketName(MetadataError):
     pass
 
 
-class NoSuchBucketPolicy(_NotFound):
+class NoSuchBucketPolicy(MetadataError):
     pass
 
 
 # --- objects -----------------------------------------------------------------------------
-class NoSuchKey(_NotFound):
+class NoSuchKey(MetadataError):
     """No current version; `is_delete_marker`/`version_id` say whether a marker is current."""
 
 
-class NoSuchVersion(_NotFound):
+class NoSuchVersion(MetadataError):
     pass
 
 
-class MethodNotAllowed(_Conflict):
+class MethodNotAllowed(MetadataError):
     """GET/HEAD of a specific version that is a delete marker (S3 answers 405)."""
 
 
-class PreconditionFailed(_Conflict):
+class PreconditionFailed(MetadataError):
     """If-Match did not match the current ETag, or If-None-Match: * found a current object."""
 
 
-class InvalidArgument(_Invalid):
+class InvalidArgument(MetadataError):
     """A malformed argument: version id, continuation token, part number, max-keys, ..."""
 
 
-class KeyTooLongError(_Invalid):
+class KeyTooLongError(MetadataError):
     """The key is longer than 1024 bytes of UTF-8."""
 
 
-class MalformedXML(_Invalid):
+class MalformedXML(MetadataError):
     """The CompleteMultipartUpload part list is empty."""
 
 
 # --- multipart ---------------------------------------------------------------------------
-class NoSuchUpload(_NotFound):
+class NoSuchUpload(MetadataError):
     pass
 
 
-class InvalidPart(_Invalid):
+class InvalidPart(MetadataError):
     """A listed part was not uploaded, or its ETag/checksum does not match."""
 
 
-class InvalidPartOrder(_Invalid):
+class InvalidPartOrder(MetadataError):
     """The part list is not in strictly ascending part-number order."""
 
 
-class EntityTooSmall(_Invalid):
+class EntityTooSmall(MetadataError):
     """A part other than the last is smaller than 5 MiB."""
 
 
-class IntentExpired(_Conflict):
+class IntentExpired(MetadataError):
     """A blob's write intent expired (its shards may already be reclaimed): write it again."""
 
 
 # --- IAM ---------------------------------------------------------------------------------
-class NoSuchUser(_NotFound):
+class NoSuchUser(MetadataError):
     pass
 
 
-class UserAlreadyExists(_Exists):
+class UserAlreadyExists(MetadataError):
     pass
 
 
-class NoSuchAccessKey(_NotFound):
+class NoSuchAccessKey(MetadataError):
     pass
 
 
-class AccessKeyAlreadyExists(_Exists):
+class AccessKeyAlreadyExists(MetadataError):
     pass
 
 
-class NoSuchPolicy(_NotFound):
+class NoSuchPolicy(MetadataError):
     pass
 
 
-class DeleteConflict(_Conflict):
+class DeleteConflict(MetadataError):
     """A user still has access keys or policies attached."""
 
 
@@ -156,43 +139,17 @@ class DeleteConflict(_Conflict):
 class MetadataUnavailable(MetadataError):
     """The service could not be reached or did not answer within the deadline (S3: 503)."""
 
-    grpc_code = grpc.StatusCode.UNAVAILABLE
-
 
 class InternalError(MetadataError):
     """The service failed unexpectedly (a bug; S3: 500). The traceback is in its log."""
 
-    grpc_code = grpc.StatusCode.INTERNAL
+
+def _subclasses(cls: type[MetadataError]) -> Iterator[type[MetadataError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
 
 
-ERRORS_BY_REASON: dict[str, type[MetadataError]] = {
-    cls.__name__: cls
-    for cls in (
-        NoSuchBucket,
-        BucketAlreadyExists,
-        BucketAlreadyOwnedByYou,
-        BucketNotEmpty,
-        InvalidBucketName,
-        NoSuchBucketPolicy,
-        NoSuchKey,
-        NoSuchVersion,
-        MethodNotAllowed,
-        PreconditionFailed,
-        InvalidArgument,
-        MalformedXML,
-        KeyTooLongError,
-        NoSuchUpload,
-        IntentExpired,
-        InvalidPart,
-        InvalidPartOrder,
-        EntityTooSmall,
-        NoSuchUser,
-        UserAlreadyExists,
-        NoSuchAccessKey,
-        AccessKeyAlreadyExists,
-        NoSuchPolicy,
-        DeleteConflict,
-        MetadataUnavailable,
-        InternalError,
-    )
-}
+def error_class(reason: str) -> type[MetadataError]:
+    """The error class named `reason` (MetadataError itself for a reason no class has)."""
+    return next((cls for cls in _subclasses(MetadataError) if cls.__name__ == reason), MetadataError)

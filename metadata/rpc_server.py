@@ -1,100 +1,392 @@
-"""The gRPC servicer of the metadata service (one of the two modules touching the stubs).
+"""The gRPC servicer of the metadata service: one typed method per RPC of `Metadata`.
 
-Every RPC `Foo` of `cairn.metadata.v1.Metadata` calls `MetadataService.foo` (CamelCase to
-snake_case): request fields become keyword arguments by name (`wire.call_args`, typed by the
-method's hints) and the returned value goes into the response's `result` field. A
-`MetadataError` ends the call with its status code and its class name as the reason
-(cairn.rpc), plus `cairn-version-id`, `cairn-delete-marker` and `cairn-last-modified-ms`
-trailing metadata when the error carries them (a GET that hits a delete marker).
+`MetadataServicer` subclasses the generated abstract servicer, so mypy checks every method
+against proto/metadata.proto. Each method converts its request with `rpc_convert`, calls
+`MetadataService` with real (keyword) arguments and converts the result back; `rpc.edge`
+ends a call that raised a domain error with its status code, reason and delete-marker
+trailers (`rpc_errors.ERRORS`), and any other failure with INTERNAL (logged).
 """
 
 from __future__ import annotations
-
-import logging
-import re
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
 
 from cairn import rpc
-from cairn.metadata import wire
-from cairn.metadata.errors import InternalError, InvalidArgument, MetadataError
+from cairn.metadata import rpc_convert as cv
+from cairn.metadata.models import AccessKeyStatus, ChecksumType, VersioningState
+from cairn.metadata.rpc_errors import ERRORS
 from cairn.metadata.service import MetadataService
-from cairn.proto import metadata_pb2
-
-SERVICE_NAME = "cairn.metadata.v1.Metadata"
-VERSION_ID_KEY = "cairn-version-id"
-DELETE_MARKER_KEY = "cairn-delete-marker"
-LAST_MODIFIED_KEY = "cairn-last-modified-ms"
-
-log = logging.getLogger(__name__)
+from cairn.proto import metadata_pb2 as pb
+from cairn.proto import metadata_pb2_grpc
 
 
-def method_name(rpc_name: str) -> str:
-    """`ListObjectsV2` -> `list_objects_v2`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()
+class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
+    def __init__(self, service: MetadataService) -> None:
+        self._service = service
 
+    # --- buckets ------------------------------------------------------------------
+    @rpc.edge(ERRORS)
+    async def CreateBucket(
+        self, request: pb.CreateBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateBucketResponse:
+        result = await self._service.create_bucket(request.name, request.owner_id, region=request.region)
+        return pb.CreateBucketResponse(result=cv.bucket_to_pb(result))
 
-async def abort_with(context: grpc.aio.ServicerContext, err: MetadataError) -> NoReturn:
-    trailing: list[tuple[str, str]] = [(rpc.REASON_KEY, err.reason)]
-    if err.version_id is not None:
-        trailing.append((VERSION_ID_KEY, err.version_id))
-    if err.is_delete_marker:
-        trailing.append((DELETE_MARKER_KEY, "true"))
-    if err.last_modified_ms:
-        trailing.append((LAST_MODIFIED_KEY, str(err.last_modified_ms)))
-    context.set_trailing_metadata(tuple(trailing))
-    await context.abort(err.grpc_code, err.message)
-    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+    @rpc.edge(ERRORS)
+    async def GetBucket(
+        self, request: pb.GetBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBucketResponse:
+        result = await self._service.get_bucket(request.name)
+        return pb.GetBucketResponse(result=cv.bucket_to_pb(result))
 
+    @rpc.edge(ERRORS)
+    async def DeleteBucket(
+        self, request: pb.DeleteBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteBucketResponse:
+        await self._service.delete_bucket(request.name)
+        return pb.DeleteBucketResponse()
 
-def _handler(
-    service: MetadataService, rpc_name: str, response_cls: Any
-) -> Callable[[Any, Any], Awaitable[Any]]:
-    name = method_name(rpc_name)
-    unbound = getattr(type(service), name)
-    has_result = "result" in response_cls.DESCRIPTOR.fields_by_name
+    @rpc.edge(ERRORS)
+    async def ListBuckets(
+        self, request: pb.ListBucketsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBucketsResponse:
+        result = await self._service.list_buckets(request.owner_id if request.HasField("owner_id") else None)
+        return pb.ListBucketsResponse(result=[cv.bucket_to_pb(b) for b in result])
 
-    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            try:
-                kwargs = wire.call_args(request, unbound)
-            except ValueError as exc:
-                raise InvalidArgument(f"bad request: {exc}") from exc
-            result = await getattr(service, name)(**kwargs)
-        except MetadataError as err:
-            await abort_with(context, err)
-        except Exception as exc:
-            log.exception("%s failed", rpc_name)
-            await abort_with(context, InternalError(f"{rpc_name}: {type(exc).__name__}"))
-        response = response_cls()
-        if has_result:
-            wire.set_field(response, "result", result)
-        return response
-
-    return handle
-
-
-def generic_handler(service: MetadataService) -> grpc.GenericRpcHandler:
-    descriptor = metadata_pb2.DESCRIPTOR.services_by_name["Metadata"]
-    handlers = {}
-    for method in descriptor.methods:
-        request_cls = getattr(metadata_pb2, method.input_type.name)
-        response_cls = getattr(metadata_pb2, method.output_type.name)
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _handler(service, method.name, response_cls),
-            request_deserializer=request_cls.FromString,
-            response_serializer=response_cls.SerializeToString,
+    @rpc.edge(ERRORS)
+    async def SetBucketVersioning(
+        self, request: pb.SetBucketVersioningRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetBucketVersioningResponse:
+        result = await self._service.set_bucket_versioning(
+            request.name, cv.enum_from_pb(VersioningState, request.state)
         )
-    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+        return pb.SetBucketVersioningResponse(result=cv.bucket_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def PutBucketPolicy(
+        self, request: pb.PutBucketPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutBucketPolicyResponse:
+        await self._service.put_bucket_policy(request.name, request.document)
+        return pb.PutBucketPolicyResponse()
+
+    @rpc.edge(ERRORS)
+    async def GetBucketPolicy(
+        self, request: pb.GetBucketPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBucketPolicyResponse:
+        result = await self._service.get_bucket_policy(request.name)
+        return pb.GetBucketPolicyResponse(result=cv.policy_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def DeleteBucketPolicy(
+        self, request: pb.DeleteBucketPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteBucketPolicyResponse:
+        await self._service.delete_bucket_policy(request.name)
+        return pb.DeleteBucketPolicyResponse()
+
+    # --- objects ------------------------------------------------------------------
+    @rpc.edge(ERRORS)
+    async def PutObject(
+        self, request: pb.PutObjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutObjectResponse:
+        result = await self._service.put_object(
+            request.bucket,
+            request.key,
+            cv.attrs_from_pb(request.attrs),
+            if_match=request.if_match if request.HasField("if_match") else None,
+            if_none_match=request.if_none_match,
+        )
+        return pb.PutObjectResponse(result=cv.version_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def GetObject(
+        self, request: pb.GetObjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetObjectResponse:
+        result = await self._service.get_object(
+            request.bucket, request.key, request.version_id if request.HasField("version_id") else None
+        )
+        return pb.GetObjectResponse(result=cv.version_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def HeadObject(
+        self, request: pb.HeadObjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HeadObjectResponse:
+        result = await self._service.head_object(
+            request.bucket, request.key, request.version_id if request.HasField("version_id") else None
+        )
+        return pb.HeadObjectResponse(result=cv.version_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def DeleteObject(
+        self, request: pb.DeleteObjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteObjectResponse:
+        result = await self._service.delete_object(
+            request.bucket, request.key, request.version_id if request.HasField("version_id") else None
+        )
+        return pb.DeleteObjectResponse(result=cv.delete_result_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListObjectsV2(
+        self, request: pb.ListObjectsV2Request, context: grpc.aio.ServicerContext
+    ) -> pb.ListObjectsV2Response:
+        result = await self._service.list_objects_v2(
+            request.bucket,
+            prefix=request.prefix,
+            delimiter=request.delimiter,
+            max_keys=request.max_keys,
+            continuation_token=request.continuation_token if request.HasField("continuation_token") else None,
+            start_after=request.start_after,
+            fetch_owner=request.fetch_owner,
+        )
+        return pb.ListObjectsV2Response(result=cv.objects_v2_page_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListObjectsV1(
+        self, request: pb.ListObjectsV1Request, context: grpc.aio.ServicerContext
+    ) -> pb.ListObjectsV1Response:
+        result = await self._service.list_objects_v1(
+            request.bucket,
+            prefix=request.prefix,
+            delimiter=request.delimiter,
+            max_keys=request.max_keys,
+            marker=request.marker,
+        )
+        return pb.ListObjectsV1Response(result=cv.objects_v1_page_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListObjectVersions(
+        self, request: pb.ListObjectVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListObjectVersionsResponse:
+        result = await self._service.list_object_versions(
+            request.bucket,
+            prefix=request.prefix,
+            delimiter=request.delimiter,
+            max_keys=request.max_keys,
+            key_marker=request.key_marker,
+            version_id_marker=request.version_id_marker,
+        )
+        return pb.ListObjectVersionsResponse(result=cv.versions_page_to_pb(result))
+
+    # --- write intents and GC -----------------------------------------------------
+    @rpc.edge(ERRORS)
+    async def RecordWriteIntent(
+        self, request: pb.RecordWriteIntentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordWriteIntentResponse:
+        result = await self._service.record_write_intent(
+            request.bucket,
+            request.key,
+            request.blob_id,
+            request.pg,
+            ttl_s=request.ttl_s if request.HasField("ttl_s") else None,
+        )
+        return pb.RecordWriteIntentResponse(result=cv.intent_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListGcWork(
+        self, request: pb.ListGcWorkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListGcWorkResponse:
+        result = await self._service.list_gc_work(request.limit)
+        return pb.ListGcWorkResponse(result=[cv.gc_item_to_pb(i) for i in result])
+
+    @rpc.edge(ERRORS)
+    async def AckGcWork(
+        self, request: pb.AckGcWorkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AckGcWorkResponse:
+        result = await self._service.ack_gc_work(request.blob_ids)
+        return pb.AckGcWorkResponse(result=result)
+
+    # --- multipart ----------------------------------------------------------------
+    @rpc.edge(ERRORS)
+    async def CreateMultipartUpload(
+        self, request: pb.CreateMultipartUploadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateMultipartUploadResponse:
+        result = await self._service.create_multipart_upload(
+            request.bucket,
+            request.key,
+            cv.attrs_from_pb(request.attrs),
+            checksum_algorithm=request.checksum_algorithm,
+            checksum_type=cv.enum_from_pb(ChecksumType, request.checksum_type),
+        )
+        return pb.CreateMultipartUploadResponse(result=cv.upload_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def GetMultipartUpload(
+        self, request: pb.GetMultipartUploadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMultipartUploadResponse:
+        result = await self._service.get_multipart_upload(request.bucket, request.key, request.upload_id)
+        return pb.GetMultipartUploadResponse(result=cv.upload_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def RegisterPart(
+        self, request: pb.RegisterPartRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterPartResponse:
+        result = await self._service.register_part(
+            request.bucket,
+            request.key,
+            request.upload_id,
+            request.part_number,
+            size=request.size,
+            etag=request.etag,
+            blobs=cv.blobs_from_pb(request.blobs),
+            checksums=cv.checksums_from_pb(request.checksums),
+        )
+        return pb.RegisterPartResponse(result=cv.part_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListParts(
+        self, request: pb.ListPartsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPartsResponse:
+        result = await self._service.list_parts(
+            request.bucket,
+            request.key,
+            request.upload_id,
+            max_parts=request.max_parts,
+            part_number_marker=request.part_number_marker,
+        )
+        return pb.ListPartsResponse(result=cv.parts_page_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListMultipartUploads(
+        self, request: pb.ListMultipartUploadsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMultipartUploadsResponse:
+        result = await self._service.list_multipart_uploads(
+            request.bucket,
+            prefix=request.prefix,
+            delimiter=request.delimiter,
+            max_uploads=request.max_uploads,
+            key_marker=request.key_marker,
+            upload_id_marker=request.upload_id_marker,
+        )
+        return pb.ListMultipartUploadsResponse(result=cv.uploads_page_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def CompleteMultipartUpload(
+        self, request: pb.CompleteMultipartUploadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteMultipartUploadResponse:
+        result = await self._service.complete_multipart_upload(
+            request.bucket,
+            request.key,
+            request.upload_id,
+            [cv.completed_part_from_pb(p) for p in request.parts],
+            checksums=cv.checksums_from_pb(request.checksums),
+            if_match=request.if_match if request.HasField("if_match") else None,
+            if_none_match=request.if_none_match,
+        )
+        return pb.CompleteMultipartUploadResponse(result=cv.version_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def AbortMultipartUpload(
+        self, request: pb.AbortMultipartUploadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AbortMultipartUploadResponse:
+        await self._service.abort_multipart_upload(request.bucket, request.key, request.upload_id)
+        return pb.AbortMultipartUploadResponse()
+
+    # --- IAM ----------------------------------------------------------------------
+    @rpc.edge(ERRORS)
+    async def CreateUser(
+        self, request: pb.CreateUserRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateUserResponse:
+        result = await self._service.create_user(request.name)
+        return pb.CreateUserResponse(result=cv.user_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def GetUser(
+        self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetUserResponse:
+        result = await self._service.get_user(request.name)
+        return pb.GetUserResponse(result=cv.user_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListUsers(
+        self, request: pb.ListUsersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUsersResponse:
+        result = await self._service.list_users()
+        return pb.ListUsersResponse(result=[cv.user_to_pb(u) for u in result])
+
+    @rpc.edge(ERRORS)
+    async def DeleteUser(
+        self, request: pb.DeleteUserRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteUserResponse:
+        await self._service.delete_user(request.name)
+        return pb.DeleteUserResponse()
+
+    @rpc.edge(ERRORS)
+    async def CreateAccessKey(
+        self, request: pb.CreateAccessKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateAccessKeyResponse:
+        result = await self._service.create_access_key(
+            request.user_name,
+            access_key_id=request.access_key_id if request.HasField("access_key_id") else None,
+            secret_access_key=request.secret_access_key if request.HasField("secret_access_key") else None,
+        )
+        return pb.CreateAccessKeyResponse(result=cv.access_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def GetAccessKey(
+        self, request: pb.GetAccessKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAccessKeyResponse:
+        result = await self._service.get_access_key(request.access_key_id)
+        return pb.GetAccessKeyResponse(result=cv.access_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListAccessKeys(
+        self, request: pb.ListAccessKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAccessKeysResponse:
+        result = await self._service.list_access_keys(request.user_name)
+        return pb.ListAccessKeysResponse(result=[cv.access_key_to_pb(k) for k in result])
+
+    @rpc.edge(ERRORS)
+    async def SetAccessKeyStatus(
+        self, request: pb.SetAccessKeyStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetAccessKeyStatusResponse:
+        result = await self._service.set_access_key_status(
+            request.access_key_id, cv.enum_from_pb(AccessKeyStatus, request.status)
+        )
+        return pb.SetAccessKeyStatusResponse(result=cv.access_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def DeleteAccessKey(
+        self, request: pb.DeleteAccessKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteAccessKeyResponse:
+        await self._service.delete_access_key(request.access_key_id)
+        return pb.DeleteAccessKeyResponse()
+
+    @rpc.edge(ERRORS)
+    async def PutUserPolicy(
+        self, request: pb.PutUserPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutUserPolicyResponse:
+        await self._service.put_user_policy(request.user_name, request.policy_name, request.document)
+        return pb.PutUserPolicyResponse()
+
+    @rpc.edge(ERRORS)
+    async def GetUserPolicy(
+        self, request: pb.GetUserPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetUserPolicyResponse:
+        result = await self._service.get_user_policy(request.user_name, request.policy_name)
+        return pb.GetUserPolicyResponse(result=cv.policy_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListUserPolicies(
+        self, request: pb.ListUserPoliciesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUserPoliciesResponse:
+        result = await self._service.list_user_policies(request.user_name)
+        return pb.ListUserPoliciesResponse(result=[cv.policy_to_pb(p) for p in result])
+
+    @rpc.edge(ERRORS)
+    async def DeleteUserPolicy(
+        self, request: pb.DeleteUserPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteUserPolicyResponse:
+        await self._service.delete_user_policy(request.user_name, request.policy_name)
+        return pb.DeleteUserPolicyResponse()
 
 
-async def start_server(service: MetadataService, host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """Start serving `service` on host:port (0 picks a port); returns (server, bound port)."""
-    server = rpc.server()
-    server.add_generic_rpc_handlers((generic_handler(service),))
+async def start_server(
+    service: MetadataService, host: str, port: int, server: grpc.aio.Server | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Serve `service` on host:port (0 picks a port) and start; returns (server, bound port).
+    `server` defaults to `cairn.rpc.server()` (tests pass one with interceptors)."""
+    server = server or rpc.server()
+    metadata_pb2_grpc.add_MetadataServicer_to_server(MetadataServicer(service), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind {host}:{port}")

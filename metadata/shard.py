@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from cairn.metadata import canonical_json, commands
-from cairn.metadata.errors import ERRORS_BY_REASON, MetadataError
+from cairn.metadata.errors import MetadataError, error_class
 from cairn.metadata.schema import migrate
 
 T = TypeVar("T")
@@ -162,4 +162,4 @@ def rollback(conn: sqlite3.Connection) -> None:
 def raise_result_error(result: dict[str, Any]) -> None:
     """Re-raise the typed error a ShardMachine result carries, if any."""
     if "error" in result:
-        raise ERRORS_BY_REASON.get(result["error"], MetadataError)(result.get("message", ""))
+        raise error_class(result["error"])(result.get("message", ""))

@@ -8,16 +8,13 @@ refusals; those use blobs the store has seen, which `svc` never records intents 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import pytest
 
 from cairn.blobs import BlobRef
-from cairn.metadata.models import ObjectVersion, Part
+from cairn.metadata.models import Checksum, ObjectAttrs, ObjectVersion, Part
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 
@@ -59,17 +56,34 @@ class WriterLikeService(MetadataService):
             if await shard.read(_unknown, blob.blob_id):
                 await self.record_write_intent(bucket, key, blob.blob_id, blob.pg)
 
-    @functools.wraps(MetadataService.put_object)  # the servicer reads the signature
-    async def put_object(self, *args: Any, **kw: Any) -> ObjectVersion:
-        call = inspect.signature(MetadataService.put_object).bind(self, *args, **kw).arguments
-        await self._intents(call["bucket"], call["key"], call["attrs"].blobs)
-        return await super().put_object(*args, **kw)
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        attrs: ObjectAttrs,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectVersion:
+        await self._intents(bucket, key, attrs.blobs)
+        return await super().put_object(bucket, key, attrs, if_match=if_match, if_none_match=if_none_match)
 
-    @functools.wraps(MetadataService.register_part)
-    async def register_part(self, *args: Any, **kw: Any) -> Part:
-        call = inspect.signature(MetadataService.register_part).bind(self, *args, **kw).arguments
-        await self._intents(call["bucket"], call["key"], call["blobs"])
-        return await super().register_part(*args, **kw)
+    async def register_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        etag: str,
+        blobs: Sequence[BlobRef],
+        checksums: Sequence[Checksum] = (),
+    ) -> Part:
+        await self._intents(bucket, key, blobs)
+        return await super().register_part(
+            bucket, key, upload_id, part_number, size=size, etag=etag, blobs=blobs, checksums=checksums
+        )
 
 
 @pytest.fixture

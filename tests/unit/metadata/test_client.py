@@ -30,9 +30,8 @@ from cairn.metadata.client import (
     PreconditionFailed,
     VersioningState,
 )
-from cairn.metadata.rpc_server import method_name, start_server
+from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
-from cairn.proto import metadata_pb2
 from tests.support.procs import free_port
 from tests.unit.metadata.helpers import blob
 
@@ -43,13 +42,6 @@ async def client(svc: MetadataService) -> AsyncIterator[MetadataClient]:
     async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5) as c:
         yield c
     await server.stop(0)
-
-
-def test_every_rpc_has_a_service_method_and_a_client_method() -> None:
-    for method in metadata_pb2.DESCRIPTOR.services_by_name["Metadata"].methods:
-        name = method_name(method.name)
-        assert callable(getattr(MetadataService, name)), name
-        assert callable(getattr(MetadataClient, name)), name
 
 
 async def test_objects_round_trip_every_field(client: MetadataClient) -> None:
