@@ -30,6 +30,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Executor
+from typing import Literal
 
 from cairn.api_service.blob_io import (
     DEFAULT_CONFIG,
@@ -328,7 +329,7 @@ class BlobReader:
             stream.addr,
             error,
         )
-        kind = (
+        kind: Literal["corrupt", "missing"] | None = (
             "corrupt"
             if isinstance(error, ShardCorrupt | PieceMismatch)
             else "missing"

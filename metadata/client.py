@@ -12,6 +12,7 @@ service or exceeds its deadline raises `MetadataUnavailable`. Every call carries
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from cairn import rpc
 from cairn.blobs import BlobRef
@@ -84,7 +85,9 @@ class MetadataClient:
         self.addr = addr
         self.deadline_s = deadline_s
         self._channel = rpc.channel(addr)
-        self._stub: metadata_pb2_grpc.MetadataAsyncStub = metadata_pb2_grpc.MetadataStub(self._channel)
+        # On an asyncio channel the generated stub is the async one (MetadataAsyncStub exists
+        # only for type checking).
+        self._stub = cast(metadata_pb2_grpc.MetadataAsyncStub, metadata_pb2_grpc.MetadataStub(self._channel))
 
     async def close(self) -> None:
         """Close the channel."""
