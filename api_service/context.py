@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from cairn.metadata.models import Bucket
 
@@ -20,6 +19,7 @@ from .config import ApiConfig
 from .data_path import BlobStore
 from .errors import EntityTooLarge, InvalidArgument, MalformedXML
 from .ingest import Ingest
+from .metadata_api import MetadataApi
 from .router import Endpoint
 from .s3_xml import MAX_XML_BODY
 from .sigv4 import AuthenticatedRequest, VerifiedBody
@@ -27,7 +27,7 @@ from .sigv4 import AuthenticatedRequest, VerifiedBody
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    metadata: Any  # cairn.metadata.client.MetadataClient (or a test twin with the same coroutines)
+    metadata: MetadataApi  # cairn.metadata.client.MetadataClient, or the in-memory MetadataService
     blobs: BlobStore
     config: ApiConfig
     clock: Callable[[], datetime]
@@ -57,7 +57,7 @@ class S3Request:
         return self.endpoint.query
 
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> MetadataApi:
         return self.services.metadata
 
     def body(self) -> VerifiedBody:

@@ -146,13 +146,16 @@ def _full_object_checksum(req: S3Request) -> tuple[Checksum, ...]:
 async def complete_multipart_upload(req: S3Request) -> Response:
     bucket = await req.bucket()
     parts = _completed_parts(s3_xml.parse_complete_multipart(await req.read_body()))
+    checksums = _full_object_checksum(req)
+    conditions = conditional_write(req)
     version = await req.metadata.complete_multipart_upload(
         req.bucket_name,
         req.key,
         req.query["uploadId"],
         parts,
-        checksums=_full_object_checksum(req),
-        **conditional_write(req),
+        checksums=checksums,
+        if_match=conditions.if_match,
+        if_none_match=conditions.if_none_match,
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     location = f"/{req.bucket_name}/{req.key}"

@@ -87,15 +87,20 @@ async def write_stream(
     return (ref,)
 
 
-def conditional_write(req: S3Request) -> dict[str, object]:
-    out: dict[str, object] = {}
-    if "if-none-match" in req.headers:
-        if req.headers["if-none-match"].strip() != "*":
-            raise S3NotImplemented("If-None-Match supports only '*'.", Header="If-None-Match")
-        out["if_none_match"] = True
-    if "if-match" in req.headers:
-        out["if_match"] = req.headers["if-match"].strip().strip('"')
-    return out
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriteConditions:
+    """A conditional write's If-Match ETag (unquoted) and If-None-Match: *."""
+
+    if_match: str | None = None
+    if_none_match: bool = False
+
+
+def conditional_write(req: S3Request) -> WriteConditions:
+    if_none_match = "if-none-match" in req.headers
+    if if_none_match and req.headers["if-none-match"].strip() != "*":
+        raise S3NotImplemented("If-None-Match supports only '*'.", Header="If-None-Match")
+    if_match = req.headers["if-match"].strip().strip('"') if "if-match" in req.headers else None
+    return WriteConditions(if_match, if_none_match)
 
 
 async def put_object(req: S3Request) -> Response:
@@ -107,7 +112,9 @@ async def put_object(req: S3Request) -> Response:
     blobs, ingest = await store_upload(req, req.key)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
-    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **conditions)
+    version = await req.metadata.put_object(
+        req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
+    )
     headers = {"etag": f'"{version.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
     headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
     return Response(headers=headers)
@@ -268,7 +275,10 @@ async def copy_object(req: S3Request) -> Response:
     blobs = await write_stream(req, req.key, ingest, src.size == 0)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
-    version = await req.metadata.put_object(req.bucket_name, req.key, attrs, **conditional_write(req))
+    conditions = conditional_write(req)
+    version = await req.metadata.put_object(
+        req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
+    )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id

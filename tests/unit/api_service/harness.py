@@ -25,8 +25,8 @@ from cairn.api_service.server import uvicorn_options
 from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
 from cairn.metadata import errors as md
-from cairn.metadata.config import MetadataConfig
 from cairn.metadata.service import MetadataService
+from cairn.metadata.store import Store
 from tests.support import raw_http
 from tests.support.procs import free_port
 
@@ -37,15 +37,13 @@ class MemoryBlobStore:
     """The in-memory twin of data_path.BlobStore: like ClusterBlobStore it records the write
     intent in the metadata service before taking the body, so commits meet the intent rule."""
 
-    def __init__(self) -> None:
+    def __init__(self, metadata: MetadataService) -> None:
         self.blobs: dict[bytes, bytes] = {}
         self.fail_writes = False
-        self.metadata: MetadataService | None = None
+        self.metadata = metadata
 
     async def write(self, bucket: str, key: str, body: AsyncIterable[bytes], part_number: int = 0) -> BlobRef:
         blob_id = new_blob_id()
-        if self.metadata is None:
-            raise RuntimeError("MemoryBlobStore used before the endpoint started")
         await self.metadata.record_write_intent(bucket, key, blob_id, 0)
         data = bytearray()
         async for piece in body:
@@ -76,7 +74,7 @@ class Endpoint:
 
     @property
     def metadata(self) -> MetadataService:
-        return self.app.services.metadata
+        return self.blobs.metadata
 
     def client(self, key: str = ROOT_KEY, secret: str = ROOT_SECRET, **config: Any) -> Any:
         s3 = {"addressing_style": "path", **config.pop("s3", {})}
@@ -104,22 +102,23 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
     """Serve the app with `config` (its port replaced by a free one) and production's uvicorn
     options (server.uvicorn_options: HTTP protocol, limits, timeouts), on the `loop` event loop."""
     port = free_port()
-    blobs = MemoryBlobStore()
+    # The in-memory twin of the metadata client (Services.metadata: MetadataApi); it is loaded
+    # and given the root key on the server's own loop, at startup.
+    metadata = MetadataService(Store.open(None, 2))
+    blobs = MemoryBlobStore(metadata)
     config = dataclasses.replace(config or ApiConfig(), port=port)
     endpoint: Endpoint
 
     async def startup() -> None:
-        metadata = await MetadataService.open(
-            MetadataConfig(root_access_key=ROOT_KEY, root_secret_key=ROOT_SECRET, shards=2), in_memory=True
-        )
-        blobs.metadata = metadata
-        app.services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+        await metadata.load()
+        await metadata.ensure_root(ROOT_KEY, ROOT_SECRET)
         app.lookup = CredentialCache(
             metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0
         )
         endpoint.loop = asyncio.get_running_loop()
 
-    app = S3App(Services(None, blobs, config, lambda: datetime.now(UTC)), _no_lookup, startup=startup)
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+    app = S3App(services, _no_lookup, startup=startup, shutdown=metadata.close)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
     options = {**uvicorn_options(config), "host": "127.0.0.1", "port": port}
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", loop=loop, **options))
