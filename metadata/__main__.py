@@ -1,4 +1,4 @@
-"""`python -m cairn.metadata --data-dir D --port P [--shards 8] [--root-access-key K --root-secret-key S]`.
+"""`python -m cairn.metadata [--data-dir D] [--port P] [--shards 8] [--root-access-key K --root-secret-key S]`.
 
 Only wiring: read flags and config, open the store, serve gRPC until SIGTERM/SIGINT, then stop
 accepting, drain in-flight calls for a few seconds and close the shards.
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 
-from cairn import logs
+from cairn import logs, ports
 from cairn.config import load
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.rpc_server import start_server
@@ -25,9 +25,9 @@ DRAIN_S = 5.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cairn.metadata", description="Cairn metadata service")
     p.add_argument("--config", help="TOML config file")
-    p.add_argument("--data-dir", help="directory of the SQLite shards")
+    p.add_argument("--data-dir", help="directory of the SQLite shards (default data/metadata)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="gRPC port (0: any free port)")
+    p.add_argument("--port", type=int, help=f"gRPC port (default {ports.METADATA}; 0: any free port)")
     p.add_argument("--shards", type=int, help="object shards (fixed at creation; default 8)")
     p.add_argument(
         "--root-access-key", help="root access key id to ensure (or CAIRN_METADATA_ROOT_ACCESS_KEY)"

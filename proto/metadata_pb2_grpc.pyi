@@ -3,9 +3,10 @@
 isort:skip_file
 The metadata service: buckets, object versions, listings, multipart uploads, write intents,
 the GC queue and IAM records. Field names equal the fields of the dataclasses in
-cairn/metadata/models.py (the typed client and the servicer convert by name). Errors are a
-gRPC status plus a reason in trailing metadata (`cairn-reason`, see cairn/rpc.py) naming a
-class of cairn.metadata.errors; NoSuchKey/MethodNotAllowed/NoSuchVersion add
+cairn/metadata/models.py and cairn/blobs.py; cairn/metadata/rpc_convert.py converts each type.
+Errors are a gRPC status plus a reason in trailing metadata (`cairn-reason`, see cairn/rpc.py)
+naming a class of cairn.metadata.errors (status codes: cairn/metadata/rpc_errors.py);
+NoSuchKey/MethodNotAllowed/NoSuchVersion add
 `cairn-version-id`, `cairn-delete-marker` ("true"/"false") and `cairn-last-modified-ms`.
 Times are milliseconds since the epoch; ETags carry no quotes; checksum values are raw bytes.
 """
