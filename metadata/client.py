@@ -87,7 +87,9 @@ class MetadataClient:
         self._channel = rpc.channel(addr)
         # On an asyncio channel the generated stub is the async one (MetadataAsyncStub exists
         # only for type checking).
-        self._stub = cast(metadata_pb2_grpc.MetadataAsyncStub, metadata_pb2_grpc.MetadataStub(self._channel))
+        self._stub = cast(
+            "metadata_pb2_grpc.MetadataAsyncStub", metadata_pb2_grpc.MetadataStub(self._channel)
+        )
 
     async def close(self) -> None:
         """Close the channel."""
