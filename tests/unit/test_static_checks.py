@@ -41,6 +41,7 @@ TYPED_ACROSS_SERVICES = (
     ("-m", "cairn.blobs"),
     ("-m", "cairn.admin.iam_cmds"),
     ("-m", "tests.unit.api_service.harness"),  # the API's in-memory metadata twin meets MetadataApi
+    ("-m", "tests.unit.metadata.test_rpc_contract"),  # every RPC called with typed arguments
 )
 
 
