@@ -1,18 +1,16 @@
 """Client and servicer cannot drift apart: every RPC of `Metadata`, called through the typed
 client against the real servicer on an in-process gRPC server, returns what the service did.
 
-A server interceptor records which RPCs were actually served; the set must equal the RPCs the
-service descriptor declares, so an RPC added to metadata.proto without a servicer method, a
-client method and a call here fails this test.
+The server records which RPCs it was asked for (tests/support/rpc_contract.py); the set must
+equal the RPCs the service descriptor declares, so an RPC added to metadata.proto without a
+servicer method, a client method and a call here fails this test.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-import grpc
-import grpc.aio
 import pytest
 
 from cairn.blobs import BlobRef
@@ -37,39 +35,21 @@ from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 from cairn.proto import metadata_pb2
+from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
 from .conftest import START_MS, FakeClock
 
-SERVICE = metadata_pb2.DESCRIPTOR.services_by_name["Metadata"]
 
-
-class ServedMethods(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Records the name of every RPC the server found a handler for."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is not None:
-            self.names.add(details.method.rsplit("/", 1)[-1])
-        return handler
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
 
 
 @pytest.fixture
-def served() -> ServedMethods:
-    return ServedMethods()
-
-
-@pytest.fixture
-async def client(clock: FakeClock, served: ServedMethods) -> AsyncIterator[MetadataClient]:
+async def client(clock: FakeClock, recorder: Recorder) -> AsyncIterator[MetadataClient]:
     service = MetadataService(Store.open(None, 2), clock_ms=clock)
     await service.load()
-    server, port = await start_server(service, "127.0.0.1", 0, grpc.aio.server(interceptors=[served]))
+    server, port = await start_server(service, "127.0.0.1", 0, recording_server(recorder))
     try:
         async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5) as c:
             yield c
@@ -226,9 +206,9 @@ async def iam(c: MetadataClient) -> None:
         await c.get_user("bob")
 
 
-async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, served: ServedMethods) -> None:
+async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recorder: Recorder) -> None:
     await buckets(client)
     await objects_and_gc(client)
     await multipart(client)
     await iam(client)
-    assert served.names == {m.name for m in SERVICE.methods}
+    assert recorder.served == rpc_names(metadata_pb2.DESCRIPTOR.services_by_name["Metadata"])
