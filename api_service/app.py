@@ -41,6 +41,7 @@ from .handlers_disabled import DISABLED_FEATURE_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
+from .handlers_tagging import TAGGING_HANDLERS
 from .router import Op, route, split_host
 from .sigv4 import RawRequest, SecretLookup, verify
 
@@ -53,6 +54,7 @@ HANDLERS: dict[Op, Handler] = {
     **OBJECT_HANDLERS,
     **MULTIPART_HANDLERS,
     **DISABLED_FEATURE_HANDLERS,
+    **TAGGING_HANDLERS,
 }
 
 Scope = MutableMapping[str, Any]

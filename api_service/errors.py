@@ -68,6 +68,10 @@ class MalformedXML(S3Error):
     )
 
 
+class InvalidTag(S3Error):
+    code, status, default_message = "InvalidTag", 400, "The tag provided was not a valid tag."
+
+
 class InvalidArgument(S3Error):
     code, status, default_message = "InvalidArgument", 400, "Invalid Argument"
 

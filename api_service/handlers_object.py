@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from cairn.blobs import BlobRef
 from cairn.metadata.models import ObjectAttrs, ObjectVersion, VersioningState
 
-from . import copy_source, s3_xml
+from . import copy_source, s3_xml, tagging
 from .context import S3Request
 from .error_mapping import to_s3_error
 from .errors import (
@@ -253,6 +253,9 @@ async def copy_object(req: S3Request) -> Response:
             "without changing the object's metadata, storage class, website redirect location "
             "or encryption attributes."
         )
+    tagging_directive = req.headers.get("x-amz-tagging-directive", "COPY").upper()
+    if tagging_directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument("Unknown tagging directive.", ArgumentName="x-amz-tagging-directive")
     limit = req.services.config.max_metadata_size
     if directive == "REPLACE":
         attrs = attrs_from_headers(req.headers, req.auth.owner_id, limit)
@@ -271,6 +274,10 @@ async def copy_object(req: S3Request) -> Response:
     algorithm = req.headers.get("x-amz-checksum-algorithm") or (
         src.checksums[0].algorithm if src.checksums else ""
     )
+    tags = (
+        tagging.from_header(req.headers.get("x-amz-tagging")) if tagging_directive == "REPLACE" else src.tags
+    )
+    attrs = dataclasses.replace(attrs, tags=tags)
     ingest = Ingest(source.stream(req), {}, max_size=copy_source.MAX_COPY_SIZE, default_algorithm=algorithm)
     blobs = await write_stream(req, req.key, ingest, src.size == 0)
     checksums = (ingest.checksum,) if ingest.checksum else ()

@@ -58,6 +58,10 @@ class MetadataApi(Protocol):
 
     async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult: ...
 
+    async def set_object_tags(
+        self, bucket: str, key: str, tags: Sequence[tuple[str, str]], version_id: str | None = None
+    ) -> str: ...
+
     async def list_objects_v2(
         self,
         bucket: str,

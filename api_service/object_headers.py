@@ -2,10 +2,10 @@
 
 Request side: Content-Type (default `binary/octet-stream`), Content-Encoding without the
 `aws-chunked` transfer coding, Content-Disposition/Language, Cache-Control, Expires, storage class,
-and `x-amz-meta-*` user metadata (names lower-cased; values arrive as UTF-8 text, are stored as
+and `x-amz-tagging` (tagging.py), `x-amz-meta-*` user metadata (names lower-cased; values arrive as UTF-8 text, are stored as
 text and answered latin-1 encoded where possible, as the s3-tests conformance suite expects: a
 value botocore sent as the UTF-8 of "caf\u00e9" comes back as the byte E9), limited to 2 KB in total. Response side: the same headers, ETag in quotes, Last-Modified as an HTTP date,
-the version id, and checksums only when asked for and never for a partial body.
+the version id, `x-amz-tagging-count`, and checksums only when asked for and never for a partial body.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from email.utils import formatdate
 
 from cairn.metadata.models import Checksum, ChecksumType, ObjectAttrs, ObjectVersion
 
+from . import tagging
 from .checksums import ChecksumAlgorithm
 from .errors import (
     AccessControlListNotSupported,
@@ -90,11 +91,10 @@ def stored_content_encoding(headers: Mapping[str, str]) -> str:
     return ",".join(c for c in codings if c.lower() != "aws-chunked")
 
 
-#: Headers asking for features Cairn does not have (encryption: issue 13; tagging: issue 12). A
-#: request carrying one is refused with 501 before anything is stored: succeeding without the
-#: feature (unencrypted, untagged) would be a silent lie.
+#: Headers asking for features Cairn does not have (encryption: issue 13). A request carrying one
+#: is refused with 501 before anything is stored: succeeding without the feature (unencrypted)
+#: would be a silent lie.
 _UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption",)
-_UNSUPPORTED = frozenset({"x-amz-tagging"})
 #: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
 _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
 #: S3's answer to Object Lock headers on an upload to a bucket without Object Lock (every Cairn
@@ -107,11 +107,11 @@ def refuse_unsupported_features(headers: Mapping[str, str], *, creating_bucket: 
     ACL grants or a public canned ACL (ACLs are disabled, as S3 Object Ownership BucketOwnerEnforced):
     400 AccessControlListNotSupported, or InvalidBucketAclWithObjectOwnership on CreateBucket;
     Object Lock on an upload: 400 InvalidRequest (no bucket has Object Lock). Features S3 has and
-    Cairn does not (encryption, tagging, a bucket with Object Lock or another Object Ownership):
+    Cairn does not (encryption, a bucket with Object Lock or another Object Ownership):
     501 NotImplemented."""
     for name, value in headers.items():
         lower = name.lower()
-        if lower in _UNSUPPORTED or lower.startswith(_UNSUPPORTED_PREFIXES):
+        if lower.startswith(_UNSUPPORTED_PREFIXES):
             raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
         if lower.startswith("x-amz-grant-") or (
             lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS
@@ -143,6 +143,7 @@ def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit
         website_redirect_location=headers.get("x-amz-website-redirect-location", ""),
         storage_class=storage_class,
         user_metadata=user_metadata(headers, metadata_limit),
+        tags=tagging.from_header(headers.get("x-amz-tagging")),
         owner_id=owner_id,
     )
 
@@ -205,6 +206,8 @@ def object_headers(
         h["x-amz-storage-class"] = v.storage_class
     for name, value in v.user_metadata:
         h[META_PREFIX + name] = wire_value(value)
+    if v.tags:
+        h["x-amz-tagging-count"] = str(len(v.tags))
     if v.parts_count:
         h["x-amz-mp-parts-count"] = str(v.parts_count)
     h.update(version_headers(v, versioned_bucket))

@@ -6,9 +6,9 @@ rest of the path, taken verbatim (`..`, `//` and backslashes are ordinary key by
 never name another bucket because the bucket is fixed by the first segment or the host.
 
 Sub-resources S3 has and Cairn does not (policy, lifecycle, tagging, cors, ...) are
-`NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: ACLs and Object
-Lock, which S3 answers with 2xx or 4xx on a bucket where they are off, as they are on every Cairn
-bucket (handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
+`NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: object tagging
+(handlers_tagging.py), and ACLs and Object Lock, which S3 answers with 2xx or 4xx on a bucket
+where they are off, as they are on every Cairn bucket (handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
 is `?delete`; a POST on an object other than the multipart ones is `MethodNotAllowed`, as S3
 answers it. Nothing here does I/O.
 """
@@ -59,6 +59,9 @@ class Op(enum.Enum):
     PUT_OBJECT_RETENTION = "PutObjectRetention"
     GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
     PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
+    GET_OBJECT_TAGGING = "GetObjectTagging"
+    PUT_OBJECT_TAGGING = "PutObjectTagging"
+    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("PUT", True, "retention"): Op.PUT_OBJECT_RETENTION,
     ("GET", True, "legal-hold"): Op.GET_OBJECT_LEGAL_HOLD,
     ("PUT", True, "legal-hold"): Op.PUT_OBJECT_LEGAL_HOLD,
+    ("GET", True, "tagging"): Op.GET_OBJECT_TAGGING,
+    ("PUT", True, "tagging"): Op.PUT_OBJECT_TAGGING,
+    ("DELETE", True, "tagging"): Op.DELETE_OBJECT_TAGGING,
 }
 
 

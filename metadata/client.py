@@ -212,6 +212,19 @@ class MetadataClient:
             response = await self._stub.DeleteObject(request, timeout=self.deadline_s)
         return cv.delete_result_from_pb(response.result)
 
+    async def set_object_tags(
+        self, bucket: str, key: str, tags: Sequence[tuple[str, str]], version_id: str | None = None
+    ) -> str:
+        """Replace the tag set of a version (the current one without version_id; () removes
+        every tag); returns that version's id. NoSuchBucket; NoSuchKey; NoSuchVersion;
+        MethodNotAllowed on a delete marker; InvalidArgument."""
+        request = pb.SetObjectTagsRequest(
+            bucket=bucket, key=key, version_id=version_id, tags=cv.pairs_to_pb(tuple(tags))
+        )
+        with ERRORS.translated():
+            response = await self._stub.SetObjectTags(request, timeout=self.deadline_s)
+        return response.version_id
+
     async def list_objects_v2(
         self,
         bucket: str,

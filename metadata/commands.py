@@ -144,6 +144,16 @@ class DeleteVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class SetTags:
+    """Replace the tag set of one version (the current one when version_id is None)."""
+
+    bucket_id: str
+    key: str
+    version_id: str | None
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordIntent:
     bucket_id: str
     key: str
@@ -229,6 +239,7 @@ CatalogCommand = (
 ObjectCommand = (
     PutVersion
     | DeleteVersion
+    | SetTags
     | RecordIntent
     | AckGc
     | PurgeBucket
@@ -256,6 +267,7 @@ _TYPES: dict[str, type[Any]] = {
         PutVersion,
         PutBatch,
         DeleteVersion,
+        SetTags,
         RecordIntent,
         AckGc,
         PurgeBucket,

@@ -24,6 +24,8 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
             return objects.put_batch(conn, cmd)
         case c.DeleteVersion():
             return objects.delete(conn, cmd)
+        case c.SetTags():
+            return objects.set_tags(conn, cmd)
         case c.RecordIntent():
             objects.record_intent(conn, cmd)
             return None

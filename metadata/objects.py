@@ -19,7 +19,7 @@ current one, the applier uses the successor of the current id, which is determin
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cairn.blobs import BlobRef
@@ -366,6 +366,34 @@ def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
         cmd.if_match,
         cmd.if_none_match,
     )
+
+
+def set_tags(conn: sqlite3.Connection, cmd: c.SetTags) -> str:
+    """Rewrite one version's tags in its body; returns the version's id. NoSuchKey /
+    NoSuchVersion as a read; MethodNotAllowed on a delete marker."""
+    kb = cmd.key.encode()
+    row = current_row(conn, cmd.bucket_id, kb) if cmd.version_id is None else None
+    if cmd.version_id is None and (row is None or row[3]):
+        raise NoSuchKey("The specified key does not exist.")
+    if cmd.version_id is not None:
+        row = find_row(conn, cmd.bucket_id, kb, cmd.version_id)
+        if row is None:
+            raise NoSuchVersion("The specified version does not exist.", version_id=cmd.version_id)
+    assert row is not None
+    if row[3]:
+        raise MethodNotAllowed(
+            "The specified method is not allowed against this resource.",
+            version_id=public_version_id(row[1], row[2]),
+            is_delete_marker=True,
+            last_modified_ms=row[4],
+        )
+    body = canonical_json.loads(VersionBody, row[11])
+    new_body = replace(body, attrs=replace(body.attrs, tags=cmd.tags))
+    conn.execute(
+        "UPDATE versions SET body = ? WHERE bucket_id = ? AND key = ? AND rev = ?",
+        (canonical_json.dumps(new_body), cmd.bucket_id, kb, row[1]),
+    )
+    return public_version_id(row[1], row[2])
 
 
 def record_intent(conn: sqlite3.Connection, cmd: c.RecordIntent) -> None:

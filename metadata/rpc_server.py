@@ -126,6 +126,18 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteObjectResponse(result=cv.delete_result_to_pb(result))
 
     @rpc.edge(ERRORS)
+    async def SetObjectTags(
+        self, request: pb.SetObjectTagsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetObjectTagsResponse:
+        version_id = await self._service.set_object_tags(
+            request.bucket,
+            request.key,
+            cv.pairs_from_pb(request.tags),
+            request.version_id if request.HasField("version_id") else None,
+        )
+        return pb.SetObjectTagsResponse(version_id=version_id)
+
+    @rpc.edge(ERRORS)
     async def ListObjectsV2(
         self, request: pb.ListObjectsV2Request, context: grpc.aio.ServicerContext
     ) -> pb.ListObjectsV2Response:

@@ -190,6 +190,17 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
             result: DeleteResult = await self.store.shard_for(b.id, key).apply(cmd)
             return result
 
+    async def set_object_tags(
+        self, bucket: str, key: str, tags: Sequence[tuple[str, str]], version_id: str | None = None
+    ) -> str:
+        check_key(key)
+        _check_version_id(version_id)
+        async with self.gate.shared(bucket):
+            b = self.bucket(bucket)
+            cmd = c.SetTags(b.id, key, version_id, tuple((k, v) for k, v in tags))
+            version: str = await self.store.shard_for(b.id, key).apply(cmd)
+            return version
+
     # --- write intents and GC --------------------------------------------------------------
     async def record_write_intent(
         self, bucket: str, key: str, blob_id: bytes, pg: int, *, ttl_s: float | None = None

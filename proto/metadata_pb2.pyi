@@ -516,6 +516,24 @@ class DeleteObjectResponse(_message.Message):
     result: DeleteResult
     def __init__(self, result: _Optional[_Union[DeleteResult, _Mapping]] = ...) -> None: ...
 
+class SetObjectTagsRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "tags")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    tags: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ...) -> None: ...
+
+class SetObjectTagsResponse(_message.Message):
+    __slots__ = ("version_id",)
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    def __init__(self, version_id: _Optional[str] = ...) -> None: ...
+
 class ListObjectsV2Request(_message.Message):
     __slots__ = ("bucket", "prefix", "delimiter", "max_keys", "continuation_token", "start_after", "fetch_owner")
     BUCKET_FIELD_NUMBER: _ClassVar[int]

@@ -94,6 +94,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteObjectRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteObjectResponse.FromString,
                 _registered_method=True)
+        self.SetObjectTags = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/SetObjectTags',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.FromString,
+                _registered_method=True)
         self.ListObjectsV2 = channel.unary_unary(
                 '/cairn.metadata.v1.Metadata/ListObjectsV2',
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.ListObjectsV2Request.SerializeToString,
@@ -296,6 +301,12 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteObject(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetObjectTags(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -519,6 +530,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.DeleteObject,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteObjectRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteObjectResponse.SerializeToString,
+            ),
+            'SetObjectTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetObjectTags,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.SerializeToString,
             ),
             'ListObjectsV2': grpc.unary_unary_rpc_method_handler(
                     servicer.ListObjectsV2,
@@ -975,6 +991,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/DeleteObject',
             cairn_dot_proto_dot_metadata__pb2.DeleteObjectRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.DeleteObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetObjectTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/SetObjectTags',
+            cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,7 @@ class MetadataStub:
     GetObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetObjectRequest, _metadata_pb2.GetObjectResponse]
     HeadObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteObjectRequest, _metadata_pb2.DeleteObjectResponse]
+    SetObjectTags: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectTagsRequest, _metadata_pb2.SetObjectTagsResponse]
     ListObjectsV2: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV2Request, _metadata_pb2.ListObjectsV2Response]
     ListObjectsV1: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV1Request, _metadata_pb2.ListObjectsV1Response]
     ListObjectVersions: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectVersionsRequest, _metadata_pb2.ListObjectVersionsResponse]
@@ -93,6 +94,7 @@ class MetadataAsyncStub(MetadataStub):
     GetObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetObjectRequest, _metadata_pb2.GetObjectResponse]  # type: ignore[assignment]
     HeadObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]  # type: ignore[assignment]
     DeleteObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteObjectRequest, _metadata_pb2.DeleteObjectResponse]  # type: ignore[assignment]
+    SetObjectTags: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectTagsRequest, _metadata_pb2.SetObjectTagsResponse]  # type: ignore[assignment]
     ListObjectsV2: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV2Request, _metadata_pb2.ListObjectsV2Response]  # type: ignore[assignment]
     ListObjectsV1: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV1Request, _metadata_pb2.ListObjectsV1Response]  # type: ignore[assignment]
     ListObjectVersions: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectVersionsRequest, _metadata_pb2.ListObjectVersionsResponse]  # type: ignore[assignment]
@@ -204,6 +206,13 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.DeleteObjectRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.DeleteObjectResponse, _abc.Awaitable[_metadata_pb2.DeleteObjectResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetObjectTags(
+        self,
+        request: _metadata_pb2.SetObjectTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.SetObjectTagsResponse, _abc.Awaitable[_metadata_pb2.SetObjectTagsResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListObjectsV2(

@@ -111,7 +111,8 @@ def test_query_values_are_decoded() -> None:
     ("method", "path", "query"),
     [
         ("DELETE", "/b", "acl"),
-        ("PUT", "/b/k", "tagging"),
+        ("PUT", "/b", "tagging"),
+        ("POST", "/b/k", "tagging"),
         ("GET", "/b", "lifecycle"),
         ("PUT", "/b", "policy"),
         ("GET", "/b", "cors"),

@@ -16,7 +16,14 @@ import pytest
 from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
 from cairn.metadata.client import MetadataClient
-from cairn.metadata.errors import NoSuchBucket, NoSuchBucketPolicy, NoSuchKey, NoSuchUpload, NoSuchUser
+from cairn.metadata.errors import (
+    MethodNotAllowed,
+    NoSuchBucket,
+    NoSuchBucketPolicy,
+    NoSuchKey,
+    NoSuchUpload,
+    NoSuchUser,
+)
 from cairn.metadata.models import (
     MIN_PART_SIZE,
     AccessKeyStatus,
@@ -113,6 +120,10 @@ async def objects_and_gc(c: MetadataClient) -> None:
     )
     assert await c.get_object("bkt", "dir/ключ") == put
     assert await c.head_object("bkt", "dir/ключ", put.version_id) == put
+    assert await c.set_object_tags("bkt", "dir/ключ", [("ü", "1"), ("b", "")]) == put.version_id
+    assert (await c.get_object("bkt", "dir/ключ")).tags == (("ü", "1"), ("b", ""))
+    assert await c.set_object_tags("bkt", "dir/ключ", attrs.tags, put.version_id) == put.version_id
+    assert await c.get_object("bkt", "dir/ключ") == put
 
     v2 = await c.list_objects_v2("bkt", prefix="dir/", max_keys=10, fetch_owner=True)
     assert [(s.key, s.etag, s.size, s.owner_id) for s in v2.contents] == [
@@ -129,6 +140,11 @@ async def objects_and_gc(c: MetadataClient) -> None:
     with pytest.raises(NoSuchKey) as err:
         await c.get_object("bkt", "dir/ключ")
     assert err.value.is_delete_marker and err.value.version_id == marker.version_id
+    with pytest.raises(NoSuchKey):
+        await c.set_object_tags("bkt", "dir/ключ", ())
+    with pytest.raises(MethodNotAllowed) as not_allowed:
+        await c.set_object_tags("bkt", "dir/ключ", (), marker.version_id)
+    assert not_allowed.value.is_delete_marker
     versions = await c.list_object_versions("bkt", max_keys=1)
     assert [(v.version_id, v.is_delete_marker) for v in versions.versions] == [(marker.version_id, True)]
     assert (versions.is_truncated, versions.next_key_marker) == (True, "dir/ключ")
