@@ -115,6 +115,17 @@ def find_row(conn: sqlite3.Connection, bucket_id: str, key: bytes, version_id: s
     ).fetchone()
 
 
+def refuse_marker(row: tuple[Any, ...]) -> None:
+    """MethodNotAllowed for a version id that names a delete marker (S3's answer to GET on one)."""
+    if row[3]:
+        raise MethodNotAllowed(
+            "The specified method is not allowed against this resource.",
+            version_id=public_version_id(row[1], row[2]),
+            is_delete_marker=True,
+            last_modified_ms=row[4],
+        )
+
+
 # --- reads -------------------------------------------------------------------------------
 def read_version(
     conn: sqlite3.Connection, bucket: str, bucket_id: str, key: str, version_id: str | None
@@ -135,13 +146,7 @@ def read_version(
     row = find_row(conn, bucket_id, kb, version_id)
     if row is None:
         raise NoSuchVersion("The specified version does not exist.", version_id=version_id)
-    if row[3]:
-        raise MethodNotAllowed(
-            "The specified method is not allowed against this resource.",
-            version_id=version_id,
-            is_delete_marker=True,
-            last_modified_ms=row[4],
-        )
+    refuse_marker(row)
     return version_from_row(bucket, row, current is not None and current[1] == row[1])
 
 
@@ -380,13 +385,7 @@ def set_tags(conn: sqlite3.Connection, cmd: c.SetTags) -> str:
         if row is None:
             raise NoSuchVersion("The specified version does not exist.", version_id=cmd.version_id)
     assert row is not None
-    if row[3]:
-        raise MethodNotAllowed(
-            "The specified method is not allowed against this resource.",
-            version_id=public_version_id(row[1], row[2]),
-            is_delete_marker=True,
-            last_modified_ms=row[4],
-        )
+    refuse_marker(row)
     body = canonical_json.loads(VersionBody, row[11])
     new_body = replace(body, attrs=replace(body.attrs, tags=cmd.tags))
     conn.execute(

@@ -341,6 +341,20 @@ def test_expired_presigned_url(cluster: RunningCluster, s3: Any, presigner: Any,
     assert (status, xml_code(body)) == (403, "AccessDenied")
 
 
+def test_expired_presigned_put_is_access_denied_and_writes_nothing(
+    cluster: RunningCluster, s3: Any, presigner: Any, bucket: str
+) -> None:
+    """Issue 12: AWS answers 403 AccessDenied "Request has expired" for a PUT as for a GET."""
+    with frozen_clock(-dt.timedelta(minutes=10)):
+        url = presigner.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": "late"}, ExpiresIn=60
+        )
+    status, body = urlopen(cluster, urllib.request.Request(url, data=b"too late", method="PUT"))
+    assert (status, xml_code(body)) == (403, "AccessDenied")
+    assert b"Request has expired" in body
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
 def test_presigned_url_valid_for_more_than_seven_days_is_refused(
     cluster: RunningCluster, s3: Any, presigner: Any, bucket: str
 ) -> None:

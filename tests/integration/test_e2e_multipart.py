@@ -326,8 +326,15 @@ def test_per_part_crc32_checksums(s3: Any, bucket: str) -> None:
     assert got["Body"].read() == b"".join(parts)
 
 
-def test_wrong_part_checksum_is_rejected(s3: Any, bucket: str) -> None:
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32")["UploadId"]
+@pytest.mark.parametrize(
+    ("algorithm", "size"), [("CRC32", 4), ("CRC32C", 4), ("CRC64NVME", 8), ("SHA1", 20), ("SHA256", 32)]
+)
+def test_wrong_part_checksum_is_bad_digest_for_every_algorithm(
+    s3: Any, bucket: str, algorithm: str, size: int
+) -> None:
+    """A well-formed value that does not match the part is BadDigest (issue 12), whatever the algorithm."""
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm=algorithm)["UploadId"]
+    wrong = base64.b64encode(b"\x01" * size).decode()
     with pytest.raises(ClientError) as exc:
         s3.upload_part(
             Bucket=bucket,
@@ -335,7 +342,7 @@ def test_wrong_part_checksum_is_rejected(s3: Any, bucket: str) -> None:
             UploadId=upload_id,
             PartNumber=1,
             Body=b"part body",
-            ChecksumCRC32=crc32_b64(b"x"),
+            **{f"Checksum{algorithm}": wrong},
         )
     assert status_code(exc) == (400, "BadDigest")
     assert s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id).get("Parts", []) == []
