@@ -15,6 +15,8 @@ service's one table of domain errors and status codes, live here and serve both 
 - `cluster_map(min_epoch=E)` returns the cache without a call when it is already at epoch >= E;
   with `wait_s > 0` the server holds the call until its epoch reaches E (long poll).
 - Refusals raise their `PlacementError` class (NodeNotFound, InsufficientDomains, ...).
+- For the background service: `repair_work` (a read), `acquire_lease`, `release_lease`,
+  `slot_synced`, `set_repair_paused` (writes).
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ from cairn.placement.cluster_map import (
     BlobPlacement,
     ClusterMap,
     HeartbeatReply,
+    LeaseGrant,
     NodeAction,
     NodeInfo,
     NodeReport,
     NodeState,
+    PgWork,
+    RepairWork,
     ReplicaState,
+    SlotMigration,
+    SlotWork,
 )
 from cairn.placement.errors import (
     BadRequest,
@@ -52,13 +59,17 @@ __all__ = [
     "BlobPlacement",
     "ClusterMap",
     "HeartbeatReply",
+    "LeaseGrant",
     "NodeAction",
     "NodeInfo",
     "NodeState",
     "PlacementClient",
     "PlacementError",
     "PlacementUnavailable",
+    "PgWork",
+    "RepairWork",
     "ReplicaState",
+    "SlotWork",
 ]
 
 T = TypeVar("T")
@@ -144,13 +155,69 @@ def map_to_pb(cmap: ClusterMap) -> placement_pb2.ClusterMap:
         m=cmap.m,
         pg_count=cmap.pg_count,
         nodes=[node_to_pb(n) for n in cmap.nodes.values()],
-        pgs=[placement_pb2.PgRow(node_ids=list(row)) for row in cmap.pgs],
+        pgs=[
+            placement_pb2.PgRow(
+                node_ids=list(row),
+                migrations=[
+                    placement_pb2.SlotMigration(
+                        slot=slot, holders=list(mig.holders), since_epoch=mig.since_epoch
+                    )
+                    for slot, mig in sorted(cmap.migrations.get(pg, {}).items())
+                ],
+            )
+            for pg, row in enumerate(cmap.pgs)
+        ],
     )
 
 
 def map_from_pb(pb: placement_pb2.ClusterMap) -> ClusterMap:
     nodes = {n.id: node_from_pb(n) for n in pb.nodes}
-    return ClusterMap(pb.epoch, pb.k, pb.m, pb.pg_count, nodes, tuple(tuple(r.node_ids) for r in pb.pgs))
+    migrations = {
+        pg: {m.slot: SlotMigration(tuple(m.holders), m.since_epoch) for m in row.migrations}
+        for pg, row in enumerate(pb.pgs)
+        if row.migrations
+    }
+    pgs = tuple(tuple(r.node_ids) for r in pb.pgs)
+    return ClusterMap(pb.epoch, pb.k, pb.m, pb.pg_count, nodes, pgs, migrations)
+
+
+def repair_work_to_pb(work: RepairWork) -> placement_pb2.ListRepairWorkResponse:
+    return placement_pb2.ListRepairWorkResponse(
+        epoch=work.epoch,
+        repair_paused=work.paused,
+        lease_holder=work.lease.holder,
+        lease_token=work.lease.token,
+        lease_expires_ms=work.lease.expires_ms,
+        pgs=[
+            placement_pb2.PgWork(
+                pg=p.pg,
+                healthy_slots=p.healthy_slots,
+                failures_tolerated=p.failures_tolerated,
+                slots=[
+                    placement_pb2.SlotWork(
+                        slot=s.slot, target=s.target, holders=list(s.holders), since_epoch=s.since_epoch
+                    )
+                    for s in p.slots
+                ],
+            )
+            for p in work.pgs
+        ],
+    )
+
+
+def repair_work_from_pb(pb: placement_pb2.ListRepairWorkResponse) -> RepairWork:
+    pgs = tuple(
+        PgWork(
+            p.pg,
+            p.healthy_slots,
+            p.failures_tolerated,
+            tuple(SlotWork(s.slot, s.target, tuple(s.holders), s.since_epoch) for s in p.slots),
+        )
+        for p in pb.pgs
+    )
+    return RepairWork(
+        pb.epoch, pb.repair_paused, LeaseGrant(pb.lease_holder, pb.lease_token, pb.lease_expires_ms), pgs
+    )
 
 
 def report_to_pb(report: NodeReport) -> placement_pb2.HeartbeatRequest:
@@ -284,9 +351,12 @@ class PlacementClient:
         reply = await self._read(lambda stub, t: stub.GetPlacement(request, timeout=t), timeout, timeout)
         return placement_from_pb(reply)
 
-    async def node_command(self, node_id: str, action: NodeAction, timeout: float = 10.0) -> int:
-        """Drain, out, in or remove a node; returns the new epoch (NodeNotFound, NodeRemoved, ...)."""
-        request = placement_pb2.NodeCommandRequest(node_id=node_id, action=_ACTIONS[action])
+    async def node_command(
+        self, node_id: str, action: NodeAction, timeout: float = 10.0, force: bool = False
+    ) -> int:
+        """Drain, out, in or remove a node; returns the new epoch (NodeNotFound, NodeRemoved,
+        NodeHoldsData for a remove of a node still holding data without `force`, ...)."""
+        request = placement_pb2.NodeCommandRequest(node_id=node_id, action=_ACTIONS[action], force=force)
         reply = await self._write(lambda stub, t: stub.NodeCommand(request, timeout=t), timeout)
         return reply.epoch
 
@@ -295,6 +365,36 @@ class PlacementClient:
         request = placement_pb2.CreateClusterRequest()
         reply = await self._write(lambda stub, t: stub.CreateCluster(request, timeout=t), timeout)
         return reply.epoch
+
+    async def repair_work(self, limit: int = 0, timeout: float = 5.0) -> RepairWork:
+        """PGs needing repair (fewest healthy slots first), the pause flag and the lease."""
+        request = placement_pb2.ListRepairWorkRequest(limit=limit)
+        reply = await self._read(lambda stub, t: stub.ListRepairWork(request, timeout=t), timeout, timeout)
+        return repair_work_from_pb(reply)
+
+    async def acquire_lease(self, holder: str, ttl_s: float, timeout: float = 5.0) -> LeaseGrant:
+        """Take or renew the background-service lease (LeaseHeld while another holds it)."""
+        request = placement_pb2.AcquireLeaseRequest(holder=holder, ttl_s=ttl_s)
+        reply = await self._write(lambda stub, t: stub.AcquireLease(request, timeout=t), timeout)
+        return LeaseGrant(holder, reply.token, reply.expires_ms)
+
+    async def release_lease(self, holder: str, token: int, timeout: float = 5.0) -> None:
+        request = placement_pb2.ReleaseLeaseRequest(holder=holder, token=token)
+        await self._write(lambda stub, t: stub.ReleaseLease(request, timeout=t), timeout)
+
+    async def slot_synced(
+        self, pg: int, slot: int, node_id: str, since_epoch: int, lease_token: int, timeout: float = 5.0
+    ) -> int:
+        """End a slot's migration (LeaseLost, StaleMigration); returns the new map epoch."""
+        request = placement_pb2.SlotSyncedRequest(
+            pg=pg, slot=slot, node_id=node_id, since_epoch=since_epoch, lease_token=lease_token
+        )
+        reply = await self._write(lambda stub, t: stub.SlotSynced(request, timeout=t), timeout)
+        return reply.epoch
+
+    async def set_repair_paused(self, paused: bool, timeout: float = 5.0) -> None:
+        request = placement_pb2.SetRepairPausedRequest(paused=paused)
+        await self._write(lambda stub, t: stub.SetRepairPaused(request, timeout=t), timeout)
 
     async def replica_states(self, timeout: float = 2.0) -> list[ReplicaState]:
         """Every replica's status, asked in parallel; unreachable ones are marked so."""

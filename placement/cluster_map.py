@@ -9,10 +9,15 @@ Invariants:
   placed there).
 - Within a row no node id appears twice and no two nodes share a `host` label.
 - `pg_of` is a pure function of the blob id and `pg_count`, fixed for the life of the cluster.
+- `pgs` are the *targets* (where new shards are written). `migrations[pg][slot]` lists, for a slot
+  whose target moved and is not yet verified complete, the nodes that still hold its data (the
+  *holders*) and the epoch of the move; a slot with no entry is synced (its holder is its target).
+  Reads try the holders first and then the target; fault tolerance counts serving holders.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 from collections.abc import Mapping
@@ -82,13 +87,30 @@ class NodeInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotMigration:
+    """A slot whose target moved at `since_epoch` and is not yet verified to hold every shard.
+
+    `holders` are the nodes verified to hold the slot's shards before the move (they stay listed
+    until `SlotSynced`); empty when no node holds them any more (the slot must be rebuilt).
+    """
+
+    holders: tuple[str, ...]
+    since_epoch: int
+
+
+#: Per PG, per slot: the slot's pending migration (only slots that are not synced appear).
+Migrations = Mapping[int, Mapping[int, SlotMigration]]
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterMap:
     epoch: int
     k: int
     m: int
     pg_count: int
     nodes: Mapping[str, NodeInfo]
-    pgs: tuple[tuple[str, ...], ...]  # pgs[pg][slot] = node id, "" where no node could be placed
+    pgs: tuple[tuple[str, ...], ...]  # pgs[pg][slot] = target node id, "" where no node could be placed
+    migrations: Migrations = dataclasses.field(default_factory=dict)
 
     @property
     def created(self) -> bool:
@@ -107,18 +129,57 @@ class ClusterMap:
             raise MapNotCreated("the cluster map has no placement groups yet")
         return tuple(self.nodes.get(node_id) if node_id else None for node_id in self.pgs[pg])
 
-    def failures_tolerated(self, pg: int) -> int:
-        """How many more node failures the PG can absorb and still read (serving slots - k).
+    def holders_of(self, pg: int, slot: int) -> tuple[str, ...]:
+        """The node ids verified to hold the slot's shards: its target once synced, else the old holders."""
+        migration = self.migrations.get(pg, {}).get(slot)
+        if migration is not None:
+            return migration.holders
+        target = self.pgs[pg][slot]
+        return (target,) if target else ()
 
-        Negative when the PG already has fewer than k serving shards.
+    def read_nodes(self, pg: int) -> tuple[tuple[NodeInfo, ...], ...]:
+        """Per slot, the nodes a reader tries in order: the serving holders, then the target when
+        it is serving and not among them (it has every shard written since the move)."""
+        if not self.pgs:
+            raise MapNotCreated("the cluster map has no placement groups yet")
+        slots = []
+        for slot, target in enumerate(self.pgs[pg]):
+            ids = list(self.holders_of(pg, slot))
+            if target and target not in ids:
+                ids.append(target)
+            found = (self.nodes.get(i) for i in ids)
+            slots.append(tuple(n for n in found if n is not None and n.state in SERVING_STATES))
+        return tuple(slots)
+
+    def healthy_slots(self, pg: int) -> int:
+        """Slots of the PG with at least one serving, verified holder."""
+        return sum(
+            1
+            for slot in range(len(self.pgs[pg]))
+            if any(
+                (node := self.nodes.get(i)) is not None and node.state in SERVING_STATES
+                for i in self.holders_of(pg, slot)
+            )
+        )
+
+    def failures_tolerated(self, pg: int) -> int:
+        """How many more node failures the PG can absorb and still read (healthy slots - k).
+
+        A slot counts when a serving node is verified to hold its shards (`holders_of`): a target
+        that is still being filled does not count. Negative when fewer than k slots are healthy.
         """
-        serving = sum(1 for node in self.nodes_of(pg) if node is not None and node.state in SERVING_STATES)
-        return serving - self.k
+        if not self.pgs:
+            raise MapNotCreated("the cluster map has no placement groups yet")
+        return self.healthy_slots(pg) - self.k
 
     def degraded_pgs(self) -> list[int]:
-        """PGs with at least one slot that is unplaced or on a node that is not serving."""
+        """PGs with at least one slot without a serving verified holder."""
         width = self.k + self.m
         return [pg for pg in range(len(self.pgs)) if self.failures_tolerated(pg) < width - self.k]
+
+    def pending_slots(self, pg: int) -> list[int]:
+        """Slots of the PG with a pending migration."""
+        return sorted(self.migrations.get(pg, {}))
 
     def slots_per_node(self) -> dict[str, int]:
         """How many PG slots each node holds (nodes without slots map to 0)."""
@@ -128,6 +189,65 @@ class ClusterMap:
                 if node_id:
                     counts[node_id] = counts.get(node_id, 0) + 1
         return counts
+
+
+@dataclass(frozen=True, slots=True)
+class SlotWork:
+    """One slot the repair service has to fill: a pending migration, or no serving verified holder."""
+
+    slot: int
+    target: str  # "" when no node could be placed
+    holders: tuple[str, ...]  # verified holders (the copy sources while they serve)
+    since_epoch: int  # the migration's epoch, for SlotSynced; 0 when the slot is synced but degraded
+
+
+@dataclass(frozen=True, slots=True)
+class PgWork:
+    pg: int
+    healthy_slots: int  # slots with a serving verified holder
+    failures_tolerated: int
+    slots: tuple[SlotWork, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """The background-service lease: its holder, fencing token and expiry (wall clock, ms)."""
+
+    holder: str
+    token: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepairWork:
+    """What ListRepairWork answers: PGs needing repair, fewest healthy slots first."""
+
+    epoch: int
+    paused: bool
+    lease: LeaseGrant  # holder "" when no instance holds it
+    pgs: tuple[PgWork, ...]
+
+
+def repair_work(cmap: ClusterMap, limit: int = 0) -> tuple[PgWork, ...]:
+    """PGs with a pending migration or a slot without a serving verified holder, ordered by fewest
+    healthy slots (then PG number); at most `limit` PGs when `limit` > 0."""
+    found = []
+    for pg in range(len(cmap.pgs)):
+        moving = cmap.migrations.get(pg, {})
+        slots = []
+        for slot, target in enumerate(cmap.pgs[pg]):
+            holders = cmap.holders_of(pg, slot)
+            serving = any(
+                (node := cmap.nodes.get(i)) is not None and node.state in SERVING_STATES for i in holders
+            )
+            mig = moving.get(slot)
+            if mig is not None or not serving:
+                slots.append(SlotWork(slot, target, holders, mig.since_epoch if mig is not None else 0))
+        if slots:
+            healthy = cmap.healthy_slots(pg)
+            found.append(PgWork(pg, healthy, healthy - cmap.k, tuple(slots)))
+    found.sort(key=lambda w: (w.healthy_slots, w.pg))
+    return tuple(found[:limit] if limit > 0 else found)
 
 
 @dataclass(frozen=True, slots=True)

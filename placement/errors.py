@@ -33,6 +33,22 @@ class InsufficientDomains(PlacementError):
     """Fewer failure domains (distinct hosts among up nodes) than slots per placement group."""
 
 
+class NodeHoldsData(PlacementError):
+    """The node is still the verified holder of some slot (remove it with force, or wait for repair)."""
+
+
+class LeaseHeld(PlacementError):
+    """Another instance holds the background-service lease and it has not expired."""
+
+
+class LeaseLost(PlacementError):
+    """The caller's lease token is not the current one, or the lease expired (fencing)."""
+
+
+class StaleMigration(PlacementError):
+    """The slot's migration is not the one the caller worked on (target or epoch changed, or synced)."""
+
+
 class MapNotCreated(PlacementError):
     """The cluster map has no placement groups yet (too few failure domains have heart-beaten)."""
 

@@ -11,9 +11,10 @@ loses:
   not yet in the row (a hard rule). Among those it prefers nodes whose zone and rack have not reached
   their fair share of the row, `ceil((k+m) * domain weight / total weight)`, so rows spread over zones
   and racks in proportion to their capacity; if no such node exists it takes the best host-distinct one.
-- Vacating: slots of nodes that are `out` or no longer in the map become empty and are refilled.
-  `down` and `draining` nodes keep their slots (down is temporary; draining still serves) but are not
-  eligible for new ones.
+- Vacating: slots of nodes that are `out`, `draining` or no longer in the map become empty and are
+  refilled (a draining node keeps serving as the slots' old holder until repair has moved their
+  data: see the state machine's layout history). `down` nodes keep their slots (down is
+  temporary) but are not eligible for new ones.
 - Admitting a node that joined (new, or back `in`): in every row where its score beats the weakest
   `up` member it may replace (host rule and zone/rack fair share kept), it takes that member's slot.
   This is exactly the set of rows a fresh rendezvous ranking would give it, so about 1/n of all slots
@@ -35,7 +36,7 @@ from cairn.placement.errors import InsufficientDomains
 Table = tuple[tuple[str, ...], ...]
 
 #: States whose nodes keep the slots they hold.
-_KEEPS_SLOTS = frozenset({NodeState.UP, NodeState.DOWN, NodeState.DRAINING})
+_KEEPS_SLOTS = frozenset({NodeState.UP, NodeState.DOWN})
 
 
 def score(node_id: str, pg: int, weight: float) -> float:
@@ -82,18 +83,29 @@ def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -
 
 
 def rebalance(
-    table: Table, k: int, m: int, nodes: Mapping[str, NodeInfo], joined: Iterable[str] = ()
+    table: Table,
+    k: int,
+    m: int,
+    nodes: Mapping[str, NodeInfo],
+    joined: Iterable[str] = (),
+    pinned: frozenset[str] = frozenset(),
 ) -> Table:
-    """The table after node changes: vacate departed nodes, fill empty slots, admit `joined` nodes."""
-    return _Planner(k + m, nodes).edit(table, tuple(joined))
+    """The table after node changes: vacate departed nodes, fill empty slots, admit `joined` nodes.
+
+    `pinned` nodes keep their slots whatever their state (nodes drained by a version-1 command,
+    which kept them)."""
+    return _Planner(k + m, nodes, pinned).edit(table, tuple(joined))
 
 
 class _Planner:
     """Per-call scratch state: eligible nodes and zone/rack fair shares of a row."""
 
-    def __init__(self, width: int, nodes: Mapping[str, NodeInfo]) -> None:
+    def __init__(
+        self, width: int, nodes: Mapping[str, NodeInfo], pinned: frozenset[str] = frozenset()
+    ) -> None:
         self.width = width
         self.nodes = nodes
+        self.pinned = pinned
         self.eligible = sorted(n.id for n in nodes.values() if n.state == NodeState.UP)
         capacity = {n.id: weight_of(n) for n in nodes.values()}
         total = sum(capacity[i] for i in self.eligible) or 1.0
@@ -111,7 +123,7 @@ class _Planner:
         rows = []
         admit = [j for j in joined if j in self.nodes and self.nodes[j].state == NodeState.UP]
         for pg, old in enumerate(table):
-            row = [n if n and n in self.nodes and self.nodes[n].state in _KEEPS_SLOTS else "" for n in old]
+            row = [n if n and n in self.nodes and self._keeps(n) else "" for n in old]
             if len(row) != self.width:
                 raise ValueError(f"PG {pg} has {len(row)} slots, expected {self.width}")
             if "" not in row and not admit:
@@ -121,7 +133,7 @@ class _Planner:
             ranked = sorted(self.eligible, key=lambda n: (scores[n], n), reverse=True)
             self._fill(row, ranked)
             if admit:
-                # a fresh fill keeps the unmovable (down/draining) members and re-picks the rest
+                # a fresh fill keeps the unmovable (down) members and re-picks the rest
                 fresh = [n if n and self.nodes[n].state != NodeState.UP else "" for n in row]
                 self._fill(fresh, ranked)
                 for node_id in admit:
@@ -129,6 +141,9 @@ class _Planner:
                         self._admit(row, node_id, fresh, scores)
             rows.append(tuple(row))
         return tuple(rows)
+
+    def _keeps(self, node_id: str) -> bool:
+        return node_id in self.pinned or self.nodes[node_id].state in _KEEPS_SLOTS
 
     def _fill(self, row: list[str], ranked: Sequence[str]) -> None:
         """Fill the empty slots of `row` in slot order (see the module doc for the rule)."""

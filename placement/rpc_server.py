@@ -7,7 +7,7 @@ with its status code and reason (the class name, in the `cairn-reason` trailing 
 - NoQuorum -> UNAVAILABLE
 - NodeNotFound -> NOT_FOUND; BadRequest (a malformed request) -> INVALID_ARGUMENT
 - every other PlacementError (NodeRemoved, AlreadyCreated, InsufficientDomains, MapNotCreated,
-  BadCommand) -> FAILED_PRECONDITION
+  BadCommand, NodeHoldsData, LeaseHeld, LeaseLost, StaleMigration) -> FAILED_PRECONDITION
 Anything else is a bug: INTERNAL, with the traceback logged.
 """
 
@@ -20,6 +20,7 @@ from cairn.placement.client import (
     action_from_pb,
     map_to_pb,
     placement_to_pb,
+    repair_work_to_pb,
     replica_state_to_pb,
     report_from_pb,
 )
@@ -71,7 +72,9 @@ class PlacementServicer(placement_pb2_grpc.PlacementServicer):
     ) -> placement_pb2.NodeCommandResponse:
         if not request.node_id:
             raise BadRequest("need a node id and an action")
-        epoch = await self.service.node_command(request.node_id, action_from_pb(request.action))
+        epoch = await self.service.node_command(
+            request.node_id, action_from_pb(request.action), request.force
+        )
         return placement_pb2.NodeCommandResponse(epoch=epoch)
 
     @edge(ERRORS)
@@ -85,6 +88,44 @@ class PlacementServicer(placement_pb2_grpc.PlacementServicer):
         self, request: placement_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
     ) -> placement_pb2.GetStatusResponse:
         return replica_state_to_pb(self.service.replica_state())
+
+    @edge(ERRORS)
+    async def ListRepairWork(
+        self, request: placement_pb2.ListRepairWorkRequest, context: grpc.aio.ServicerContext
+    ) -> placement_pb2.ListRepairWorkResponse:
+        return repair_work_to_pb(self.service.repair_work(request.limit))
+
+    @edge(ERRORS)
+    async def AcquireLease(
+        self, request: placement_pb2.AcquireLeaseRequest, context: grpc.aio.ServicerContext
+    ) -> placement_pb2.AcquireLeaseResponse:
+        grant = await self.service.acquire_lease(request.holder, request.ttl_s)
+        return placement_pb2.AcquireLeaseResponse(token=grant.token, expires_ms=grant.expires_ms)
+
+    @edge(ERRORS)
+    async def ReleaseLease(
+        self, request: placement_pb2.ReleaseLeaseRequest, context: grpc.aio.ServicerContext
+    ) -> placement_pb2.ReleaseLeaseResponse:
+        await self.service.release_lease(request.holder, request.token)
+        return placement_pb2.ReleaseLeaseResponse()
+
+    @edge(ERRORS)
+    async def SlotSynced(
+        self, request: placement_pb2.SlotSyncedRequest, context: grpc.aio.ServicerContext
+    ) -> placement_pb2.SlotSyncedResponse:
+        if not request.node_id:
+            raise BadRequest("need the slot's target node id")
+        epoch = await self.service.slot_synced(
+            request.pg, request.slot, request.node_id, request.since_epoch, request.lease_token
+        )
+        return placement_pb2.SlotSyncedResponse(epoch=epoch)
+
+    @edge(ERRORS)
+    async def SetRepairPaused(
+        self, request: placement_pb2.SetRepairPausedRequest, context: grpc.aio.ServicerContext
+    ) -> placement_pb2.SetRepairPausedResponse:
+        await self.service.set_repair_paused(request.paused)
+        return placement_pb2.SetRepairPausedResponse()
 
 
 def add_to_server(server: grpc.aio.Server, service: PlacementService) -> None:

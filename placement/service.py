@@ -35,12 +35,16 @@ from cairn.placement.cluster_map import (
     BlobPlacement,
     ClusterMap,
     HeartbeatReply,
+    LeaseGrant,
     NodeAction,
     NodeReport,
     NodeState,
+    RepairWork,
     ReplicaState,
+    repair_work,
 )
 from cairn.placement.commands import (
+    AcquireLease,
     Applied,
     AutoOut,
     Command,
@@ -48,11 +52,14 @@ from cairn.placement.commands import (
     Heartbeat,
     MarkDown,
     NodeCommand,
+    ReleaseLease,
+    SetRepairPaused,
+    SlotSynced,
     decode_result,
     encode,
 )
 from cairn.placement.config import PlacementConfig
-from cairn.placement.errors import NodeRemoved, PlacementError
+from cairn.placement.errors import BadRequest, NodeRemoved, PlacementError
 from cairn.placement.pg_assignment import count_domains
 from cairn.placement.state_machine import AdminState, Health, NodeRecord, PlacementStateMachine
 from cairn.replication import NoQuorum, NotLeader, ReplicaStatus, ReplicationError, Replicator
@@ -114,7 +121,7 @@ class PlacementService:
             node = nodes.get(node_id)
             if node is not None and seen.wall_ms > node.last_heartbeat_ms:
                 nodes[node_id] = dataclasses.replace(node, last_heartbeat_ms=seen.wall_ms)
-        return ClusterMap(current.epoch, current.k, current.m, current.pg_count, nodes, current.pgs)
+        return dataclasses.replace(current, nodes=nodes)
 
     async def wait_for_epoch(self, min_epoch: int, wait_s: float) -> ClusterMap:
         """The map once its epoch reaches `min_epoch`, or the current one after `wait_s` seconds."""
@@ -199,10 +206,44 @@ class PlacementService:
         moved = abs(report.used_bytes - node.used_bytes)
         return moved >= self.config.usage_report_min_change * max(report.capacity_bytes, 1)
 
-    async def node_command(self, node_id: str, action: NodeAction) -> int:
-        """Apply an operator command (drain, out, in, remove); returns the new epoch."""
-        result = await self._propose(NodeCommand(node_id, action, self.clock.wall_ms()))
+    def repair_work(self, limit: int = 0) -> RepairWork:
+        """PGs needing repair (fewest healthy slots first), the pause flag and the lease, as this
+        replica knows them."""
+        machine = self.machine
+        lease = machine.lease
+        return RepairWork(
+            machine.epoch,
+            machine.repair_paused,
+            LeaseGrant(lease.holder, lease.token, lease.expires_ms),
+            repair_work(machine.cluster_map(), limit),
+        )
+
+    async def node_command(self, node_id: str, action: NodeAction, force: bool = False) -> int:
+        """Apply an operator command (drain, out, in, remove); returns the new epoch. A remove of a
+        node still holding data is refused (NodeHoldsData) unless `force`."""
+        result = await self._propose(NodeCommand(node_id, action, self.clock.wall_ms(), force))
         return result.epoch
+
+    async def acquire_lease(self, holder: str, ttl_s: float) -> LeaseGrant:
+        """Take or renew the background-service lease (LeaseHeld while another holder's is valid)."""
+        if not holder or ttl_s <= 0:
+            raise BadRequest("a lease needs a holder id and a positive ttl")
+        result = await self._propose(AcquireLease(holder, int(ttl_s * 1000), self.clock.wall_ms()))
+        if result.token is None or result.expires_ms is None:
+            raise PlacementError("the lease result carries no token")
+        return LeaseGrant(holder, result.token, result.expires_ms)
+
+    async def release_lease(self, holder: str, token: int) -> None:
+        """Give the lease up (LeaseLost if `holder`/`token` is not the current lease)."""
+        await self._propose(ReleaseLease(holder, token, self.clock.wall_ms()))
+
+    async def slot_synced(self, pg: int, slot: int, node_id: str, since_epoch: int, token: int) -> int:
+        """End a slot's migration (LeaseLost, StaleMigration); returns the new epoch."""
+        result = await self._propose(SlotSynced(pg, slot, node_id, since_epoch, token, self.clock.wall_ms()))
+        return result.epoch
+
+    async def set_repair_paused(self, paused: bool) -> None:
+        await self._propose(SetRepairPaused(paused, self.clock.wall_ms()))
 
     async def create_cluster(self) -> int:
         """Create the PG table now (refused with InsufficientDomains or AlreadyCreated)."""

@@ -15,14 +15,27 @@ What each command does:
   automatic so the node's next heartbeat brings it back in).
 - `NodeCommand`: the operator's drain, out, in or remove.
 - `CreateCluster`: builds the PG table once; refused with InsufficientDomains.
+- `SlotSynced`: the repair service (holding the lease whose token it names) verified the target
+  of a migrating slot; refused with LeaseLost or StaleMigration (target or move epoch changed).
+- `AcquireLease` / `ReleaseLease`: the background service's lease (LeaseHeld while another holder's
+  lease has not expired at the command's `now_ms`); `SetRepairPaused`: the operator's flag.
 
-Invariants: the epoch grows by exactly one for every command that changes anything, and never
-otherwise; removed node ids are never reused and their heartbeats are refused. Each new epoch is
-logged at INFO with the command that made it, in a few words (`_describe`).
+Layout history: the PG table holds each slot's *target*. Whenever a command changes a slot's
+target, the slot gets a migration (`SlotMigration`): its holders are the old target if the slot was
+synced, else the holders it already had (minus removed nodes), and `since_epoch` is the new epoch.
+`SlotSynced` ends it. `remove` of a node that is still a holder of some slot is refused with
+NodeHoldsData unless forced; a forced remove drops it from every holder list.
 
-Snapshot (`version` 1): one JSON object, keys sorted: epoch, k, m, pg_count, next_id, removed ids,
-node records (id, addr, zone, rack, host, capacity_bytes, used_bytes, last_heartbeat_ms, health,
-admin, auto_out) and the PG table.
+Invariants: the map epoch grows by exactly one for every command that changes the map (nodes, PG
+table, migrations), and never otherwise; lease and pause commands change service state outside
+the map and keep the epoch. Removed node ids are never reused and their heartbeats are refused.
+Each new epoch is logged at INFO with the command that made it, in a few words (`_describe`).
+
+Snapshot (`version` 2; version 1 snapshots, without the last three fields, still restore): one
+JSON object, keys sorted: epoch, k, m, pg_count, next_id, removed ids, node records (id, addr,
+zone, rack, host, capacity_bytes, used_bytes, last_heartbeat_ms, health, admin, auto_out), the PG
+table, `migrations` ([pg, slot, holders, since_epoch] rows), `lease` (holder, token, expires_ms)
+and `repair_paused`.
 """
 
 from __future__ import annotations
@@ -34,8 +47,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from cairn.placement.cluster_map import ClusterMap, NodeAction, NodeInfo, NodeState
+from cairn.placement.cluster_map import ClusterMap, NodeAction, NodeInfo, NodeState, SlotMigration
 from cairn.placement.commands import (
+    AcquireLease,
     Applied,
     AutoOut,
     Command,
@@ -43,15 +57,28 @@ from cairn.placement.commands import (
     Heartbeat,
     MarkDown,
     NodeCommand,
+    ReleaseLease,
+    SetRepairPaused,
+    SlotSynced,
     decode,
     encode_result,
 )
-from cairn.placement.errors import AlreadyCreated, BadCommand, NodeNotFound, NodeRemoved, PlacementError
+from cairn.placement.errors import (
+    AlreadyCreated,
+    BadCommand,
+    LeaseHeld,
+    LeaseLost,
+    NodeHoldsData,
+    NodeNotFound,
+    NodeRemoved,
+    PlacementError,
+    StaleMigration,
+)
 from cairn.placement.pg_assignment import Table, create_table, rebalance
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 class Health(enum.StrEnum):
@@ -84,6 +111,7 @@ class NodeRecord:
     health: Health = Health.UP
     admin: AdminState = AdminState.IN
     auto_out: bool = False  # taken out by the out-timer (comes back in on its own)
+    drain_keeps_slots: bool = False  # drained by a version-1 command, which kept the slots
 
     @property
     def state(self) -> NodeState:
@@ -119,6 +147,7 @@ class NodeRecord:
             "health": self.health.value,
             "admin": self.admin.value,
             "auto_out": self.auto_out,
+            **({"drain_keeps_slots": True} if self.drain_keeps_slots else {}),
         }
 
     @classmethod
@@ -135,7 +164,20 @@ class NodeRecord:
             Health(doc["health"]),
             AdminState(doc["admin"]),
             bool(doc["auto_out"]),
+            bool(doc.get("drain_keeps_slots", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The background service's lease: `token` grows with every new grant (fencing)."""
+
+    holder: str = ""
+    token: int = 0
+    expires_ms: int = 0
+
+    def valid_at(self, now_ms: int) -> bool:
+        return bool(self.holder) and now_ms < self.expires_ms
 
 
 #: The admin state each operator action (other than remove) sets.
@@ -162,6 +204,9 @@ class PlacementStateMachine:
         self.pgs: Table = ()
         self.next_id = 1
         self.removed: set[str] = set()
+        self.migrations: dict[int, dict[int, SlotMigration]] = {}
+        self.lease = Lease()
+        self.repair_paused = False
         self._map: ClusterMap | None = None
 
     def on_change(self, listener: Callable[[int], None]) -> None:
@@ -182,6 +227,7 @@ class PlacementStateMachine:
                 self.pg_count,
                 {i: n.info() for i, n in sorted(self.nodes.items())},
                 self.pgs,
+                {pg: dict(slots) for pg, slots in self.migrations.items()},
             )
         return self._map
 
@@ -199,6 +245,7 @@ class PlacementStateMachine:
     def execute(self, command: Command) -> Applied:
         """Apply one command; raises its refusal (a PlacementError) and then changes nothing."""
         node_id = None
+        before = self.pgs
         match command:
             case Heartbeat():
                 node_id = self._heartbeat(command)
@@ -211,7 +258,20 @@ class PlacementStateMachine:
                 changed = self._node_command(command)
             case CreateCluster():
                 changed = self._create(command)
+            case SlotSynced():
+                changed = self._slot_synced(command)
+            case AcquireLease():
+                lease = self._acquire(command)
+                return Applied(self.epoch, token=lease.token, expires_ms=lease.expires_ms)
+            case ReleaseLease():
+                self._release(command)
+                return Applied(self.epoch)
+            case SetRepairPaused():
+                self.repair_paused = command.paused
+                return Applied(self.epoch)
         if changed:
+            if before and self.pgs != before:
+                self._track_moves(before, self.epoch + 1)
             self.epoch += 1
             log.info("cluster map epoch %d: %s", self.epoch, _describe(command, node_id))
             for listener in self._listeners:
@@ -229,19 +289,40 @@ class PlacementStateMachine:
             "removed": sorted(self.removed),
             "nodes": [n.to_json() for _, n in sorted(self.nodes.items())],
             "pgs": [list(r) for r in self.pgs],
+            "migrations": [
+                [pg, slot, list(mig.holders), mig.since_epoch]
+                for pg, slots in sorted(self.migrations.items())
+                for slot, mig in sorted(slots.items())
+            ],
+            "lease": {
+                "holder": self.lease.holder,
+                "token": self.lease.token,
+                "expires_ms": self.lease.expires_ms,
+            },
+            "repair_paused": self.repair_paused,
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     def restore(self, data: bytes) -> None:
         snap = json.loads(data)
-        if snap.get("version") != SNAPSHOT_VERSION:
+        if snap.get("version") not in (1, SNAPSHOT_VERSION):
             raise ValueError(f"unsupported placement snapshot version {snap.get('version')!r}")
         self._reset()
         self.epoch, self.k, self.m = int(snap["epoch"]), int(snap["k"]), int(snap["m"])
         self.pg_count, self.next_id = int(snap["pg_count"]), int(snap["next_id"])
         self.removed = set(snap["removed"])
         self.nodes = {n["id"]: NodeRecord.from_json(n) for n in snap["nodes"]}
+        if snap["version"] == 1:  # drained by version-1 commands, which kept the slots
+            for node in self.nodes.values():
+                node.drain_keeps_slots = node.admin is AdminState.DRAINING
         self.pgs = tuple(tuple(r) for r in snap["pgs"])
+        for pg, slot, holders, since in snap.get("migrations", []):
+            self.migrations.setdefault(int(pg), {})[int(slot)] = SlotMigration(tuple(holders), int(since))
+        lease = snap.get("lease", {})
+        self.lease = Lease(
+            str(lease.get("holder", "")), int(lease.get("token", 0)), int(lease.get("expires_ms", 0))
+        )
+        self.repair_paused = bool(snap.get("repair_paused", False))
         log.info("cluster map restored from a snapshot at epoch %d", self.epoch)
         for listener in self._listeners:
             listener(self.epoch)
@@ -259,7 +340,10 @@ class PlacementStateMachine:
     def _rebalance(self, joined: tuple[str, ...] = ()) -> None:
         if self.created:
             infos = {i: n.info() for i, n in self.nodes.items()}
-            self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined)
+            pinned = frozenset(
+                i for i, n in self.nodes.items() if n.drain_keeps_slots and n.admin is AdminState.DRAINING
+            )
+            self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined, pinned)
 
     def _heartbeat(self, cmd: Heartbeat) -> str:
         """Register or refresh the reporting node; returns its id."""
@@ -316,16 +400,83 @@ class PlacementStateMachine:
     def _node_command(self, cmd: NodeCommand) -> bool:
         node = self._node(cmd.node_id)
         if cmd.action is NodeAction.REMOVE:
+            held = self.slots_held(node.id)
+            if held and not cmd.force:
+                raise NodeHoldsData(
+                    f"node {node.id} still holds the data of {held} PG slot(s); drain it and wait for "
+                    "repair to move them, or remove it with force (the slots are then rebuilt from parity)"
+                )
             del self.nodes[node.id]
             self.removed.add(node.id)
+            for slots in self.migrations.values():
+                for slot, mig in slots.items():
+                    if node.id in mig.holders:
+                        slots[slot] = SlotMigration(
+                            tuple(h for h in mig.holders if h != node.id), mig.since_epoch
+                        )
             self._rebalance()
             return True
         target = _ADMIN_OF[cmd.action]
         if node.admin is target and not node.auto_out:
             return False
         node.admin, node.auto_out = target, False
+        node.drain_keeps_slots = cmd.legacy and target is AdminState.DRAINING
         self._rebalance((node.id,) if target is AdminState.IN else ())
         return True
+
+    def slots_held(self, node_id: str) -> int:
+        """How many PG slots name `node_id` as a verified holder of their data."""
+        held = 0
+        for pg, row in enumerate(self.pgs):
+            moving = self.migrations.get(pg, {})
+            for slot, target in enumerate(row):
+                mig = moving.get(slot)
+                held += node_id in mig.holders if mig is not None else target == node_id
+        return held
+
+    def _track_moves(self, before: Table, epoch: int) -> None:
+        """Start (or restart) the migration of every slot whose target changed."""
+        for pg, (old, new) in enumerate(zip(before, self.pgs, strict=True)):
+            for slot, (was, now) in enumerate(zip(old, new, strict=True)):
+                if was == now:
+                    continue
+                moving = self.migrations.setdefault(pg, {})
+                mig = moving.get(slot)
+                holders = mig.holders if mig is not None else ((was,) if was else ())
+                moving[slot] = SlotMigration(tuple(h for h in holders if h in self.nodes), epoch)
+
+    def _slot_synced(self, cmd: SlotSynced) -> bool:
+        if not self.lease.valid_at(cmd.now_ms) or cmd.token != self.lease.token:
+            raise LeaseLost(f"lease token {cmd.token} is not the current one (or the lease expired)")
+        if not 0 <= cmd.pg < len(self.pgs) or not 0 <= cmd.slot < len(self.pgs[cmd.pg]):
+            raise StaleMigration(f"no slot {cmd.pg}/{cmd.slot} in the map")
+        mig = self.migrations.get(cmd.pg, {}).get(cmd.slot)
+        target = self.pgs[cmd.pg][cmd.slot]
+        if mig is None:
+            raise StaleMigration(f"slot {cmd.pg}/{cmd.slot} has no pending migration")
+        if (target, mig.since_epoch) != (cmd.node_id, cmd.since_epoch):
+            raise StaleMigration(
+                f"slot {cmd.pg}/{cmd.slot} now moves to {target or 'no node'} since epoch {mig.since_epoch}, "
+                f"not to {cmd.node_id} since epoch {cmd.since_epoch}"
+            )
+        del self.migrations[cmd.pg][cmd.slot]
+        if not self.migrations[cmd.pg]:
+            del self.migrations[cmd.pg]
+        return True
+
+    def _acquire(self, cmd: AcquireLease) -> Lease:
+        current = self.lease
+        if current.valid_at(cmd.now_ms) and current.holder != cmd.holder:
+            raise LeaseHeld(f"the lease is held by {current.holder} until {current.expires_ms} ms")
+        renew = current.valid_at(cmd.now_ms) and current.holder == cmd.holder
+        token = current.token if renew else current.token + 1
+        self.lease = Lease(cmd.holder, token, cmd.now_ms + max(cmd.ttl_ms, 0))
+        return self.lease
+
+    def _release(self, cmd: ReleaseLease) -> None:
+        if (self.lease.holder, self.lease.token) != (cmd.holder, cmd.token):
+            raise LeaseLost(f"{cmd.holder} with token {cmd.token} does not hold the lease")
+        self.lease = Lease("", self.lease.token, 0)
 
     def _create(self, cmd: CreateCluster) -> bool:
         if self.created:
@@ -348,9 +499,13 @@ def _describe(command: Command, node_id: str | None) -> str:
         case AutoOut():
             return f"node {command.node_id}: out (down too long; back in on its next heartbeat)"
         case NodeCommand():
-            return f"node {command.node_id}: {command.action.value}"
+            return f"node {command.node_id}: {command.action.value}" + (" (forced)" if command.force else "")
         case CreateCluster():
             return f"created {command.pg_count} placement groups, k={command.k} m={command.m}"
+        case SlotSynced():
+            return f"slot {command.pg}/{command.slot} synced on {command.node_id}"
+        case AcquireLease() | ReleaseLease() | SetRepairPaused():
+            return "lease or repair flag (the map is unchanged)"
         case _:
             assert_never(command)
 

@@ -39,11 +39,23 @@ class Node(_message.Message):
     last_heartbeat_ms: int
     def __init__(self, id: _Optional[str] = ..., addr: _Optional[str] = ..., domain: _Optional[_Union[_common_pb2.FailureDomain, _Mapping]] = ..., state: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., last_heartbeat_ms: _Optional[int] = ...) -> None: ...
 
+class SlotMigration(_message.Message):
+    __slots__ = ("slot", "holders", "since_epoch")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    holders: _containers.RepeatedScalarFieldContainer[str]
+    since_epoch: int
+    def __init__(self, slot: _Optional[int] = ..., holders: _Optional[_Iterable[str]] = ..., since_epoch: _Optional[int] = ...) -> None: ...
+
 class PgRow(_message.Message):
-    __slots__ = ("node_ids",)
+    __slots__ = ("node_ids", "migrations")
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MIGRATIONS_FIELD_NUMBER: _ClassVar[int]
     node_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    migrations: _containers.RepeatedCompositeFieldContainer[SlotMigration]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., migrations: _Optional[_Iterable[_Union[SlotMigration, _Mapping]]] = ...) -> None: ...
 
 class ClusterMap(_message.Message):
     __slots__ = ("epoch", "k", "m", "pg_count", "nodes", "pgs")
@@ -122,12 +134,14 @@ class GetPlacementResponse(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., pg: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
 
 class NodeCommandRequest(_message.Message):
-    __slots__ = ("node_id", "action")
+    __slots__ = ("node_id", "action", "force")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     action: NodeAction
-    def __init__(self, node_id: _Optional[str] = ..., action: _Optional[_Union[NodeAction, str]] = ...) -> None: ...
+    force: bool
+    def __init__(self, node_id: _Optional[str] = ..., action: _Optional[_Union[NodeAction, str]] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class NodeCommandResponse(_message.Message):
     __slots__ = ("epoch",)
@@ -190,3 +204,107 @@ class GetStatusResponse(_message.Message):
     config_m: int
     config_pg_count: int
     def __init__(self, replica_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., leader_addr: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., peers: _Optional[_Iterable[_Union[ReplicaHealth, _Mapping]]] = ..., epoch: _Optional[int] = ..., map_created: _Optional[bool] = ..., config_k: _Optional[int] = ..., config_m: _Optional[int] = ..., config_pg_count: _Optional[int] = ...) -> None: ...
+
+class ListRepairWorkRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class SlotWork(_message.Message):
+    __slots__ = ("slot", "target", "holders", "since_epoch")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    target: str
+    holders: _containers.RepeatedScalarFieldContainer[str]
+    since_epoch: int
+    def __init__(self, slot: _Optional[int] = ..., target: _Optional[str] = ..., holders: _Optional[_Iterable[str]] = ..., since_epoch: _Optional[int] = ...) -> None: ...
+
+class PgWork(_message.Message):
+    __slots__ = ("pg", "healthy_slots", "failures_tolerated", "slots")
+    PG_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_TOLERATED_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    pg: int
+    healthy_slots: int
+    failures_tolerated: int
+    slots: _containers.RepeatedCompositeFieldContainer[SlotWork]
+    def __init__(self, pg: _Optional[int] = ..., healthy_slots: _Optional[int] = ..., failures_tolerated: _Optional[int] = ..., slots: _Optional[_Iterable[_Union[SlotWork, _Mapping]]] = ...) -> None: ...
+
+class ListRepairWorkResponse(_message.Message):
+    __slots__ = ("epoch", "repair_paused", "lease_holder", "lease_token", "lease_expires_ms", "pgs")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    PGS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    repair_paused: bool
+    lease_holder: str
+    lease_token: int
+    lease_expires_ms: int
+    pgs: _containers.RepeatedCompositeFieldContainer[PgWork]
+    def __init__(self, epoch: _Optional[int] = ..., repair_paused: _Optional[bool] = ..., lease_holder: _Optional[str] = ..., lease_token: _Optional[int] = ..., lease_expires_ms: _Optional[int] = ..., pgs: _Optional[_Iterable[_Union[PgWork, _Mapping]]] = ...) -> None: ...
+
+class AcquireLeaseRequest(_message.Message):
+    __slots__ = ("holder", "ttl_s")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TTL_S_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    ttl_s: float
+    def __init__(self, holder: _Optional[str] = ..., ttl_s: _Optional[float] = ...) -> None: ...
+
+class AcquireLeaseResponse(_message.Message):
+    __slots__ = ("token", "expires_ms")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    token: int
+    expires_ms: int
+    def __init__(self, token: _Optional[int] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+
+class ReleaseLeaseRequest(_message.Message):
+    __slots__ = ("holder", "token")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    token: int
+    def __init__(self, holder: _Optional[str] = ..., token: _Optional[int] = ...) -> None: ...
+
+class ReleaseLeaseResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SlotSyncedRequest(_message.Message):
+    __slots__ = ("pg", "slot", "node_id", "since_epoch", "lease_token")
+    PG_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    pg: int
+    slot: int
+    node_id: str
+    since_epoch: int
+    lease_token: int
+    def __init__(self, pg: _Optional[int] = ..., slot: _Optional[int] = ..., node_id: _Optional[str] = ..., since_epoch: _Optional[int] = ..., lease_token: _Optional[int] = ...) -> None: ...
+
+class SlotSyncedResponse(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+
+class SetRepairPausedRequest(_message.Message):
+    __slots__ = ("paused",)
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    paused: bool
+    def __init__(self, paused: _Optional[bool] = ...) -> None: ...
+
+class SetRepairPausedResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

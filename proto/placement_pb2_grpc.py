@@ -64,6 +64,31 @@ class PlacementStub:
                 request_serializer=cairn_dot_proto_dot_placement__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_placement__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.ListRepairWork = channel.unary_unary(
+                '/cairn.placement.v1.Placement/ListRepairWork',
+                request_serializer=cairn_dot_proto_dot_placement__pb2.ListRepairWorkRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_placement__pb2.ListRepairWorkResponse.FromString,
+                _registered_method=True)
+        self.AcquireLease = channel.unary_unary(
+                '/cairn.placement.v1.Placement/AcquireLease',
+                request_serializer=cairn_dot_proto_dot_placement__pb2.AcquireLeaseRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_placement__pb2.AcquireLeaseResponse.FromString,
+                _registered_method=True)
+        self.ReleaseLease = channel.unary_unary(
+                '/cairn.placement.v1.Placement/ReleaseLease',
+                request_serializer=cairn_dot_proto_dot_placement__pb2.ReleaseLeaseRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_placement__pb2.ReleaseLeaseResponse.FromString,
+                _registered_method=True)
+        self.SlotSynced = channel.unary_unary(
+                '/cairn.placement.v1.Placement/SlotSynced',
+                request_serializer=cairn_dot_proto_dot_placement__pb2.SlotSyncedRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_placement__pb2.SlotSyncedResponse.FromString,
+                _registered_method=True)
+        self.SetRepairPaused = channel.unary_unary(
+                '/cairn.placement.v1.Placement/SetRepairPaused',
+                request_serializer=cairn_dot_proto_dot_placement__pb2.SetRepairPausedRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_placement__pb2.SetRepairPausedResponse.FromString,
+                _registered_method=True)
 
 
 class PlacementServicer:
@@ -111,6 +136,47 @@ class PlacementServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRepairWork(self, request, context):
+        """-- for the background (repair) service --
+        PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+        slots first; also the repair-paused flag and the lease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcquireLease(self, request, context):
+        """Take or renew the background-service lease for ttl_s. Refused with reason LeaseHeld while
+        another holder's lease has not expired. A new grant (new holder, or after expiry) gets a
+        larger token; a renewal keeps it. The expiry is the leader's wall clock + ttl.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLease(self, request, context):
+        """Give the lease up early (reason LeaseLost if holder/token is not the current lease).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SlotSynced(self, request, context):
+        """The target of (pg, slot) holds every shard of the slot, verified: the old holders are dropped
+        and the map epoch moves. Refused with LeaseLost (token not the current lease, or expired) or
+        StaleMigration (the slot's target or migration epoch is not the one given, or it is synced).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRepairPaused(self, request, context):
+        """The operator's repair pause flag (replicated; the repair service reads it in ListRepairWork).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlacementServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +209,31 @@ def add_PlacementServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=cairn_dot_proto_dot_placement__pb2.GetStatusRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_placement__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'ListRepairWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepairWork,
+                    request_deserializer=cairn_dot_proto_dot_placement__pb2.ListRepairWorkRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_placement__pb2.ListRepairWorkResponse.SerializeToString,
+            ),
+            'AcquireLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcquireLease,
+                    request_deserializer=cairn_dot_proto_dot_placement__pb2.AcquireLeaseRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_placement__pb2.AcquireLeaseResponse.SerializeToString,
+            ),
+            'ReleaseLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLease,
+                    request_deserializer=cairn_dot_proto_dot_placement__pb2.ReleaseLeaseRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_placement__pb2.ReleaseLeaseResponse.SerializeToString,
+            ),
+            'SlotSynced': grpc.unary_unary_rpc_method_handler(
+                    servicer.SlotSynced,
+                    request_deserializer=cairn_dot_proto_dot_placement__pb2.SlotSyncedRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_placement__pb2.SlotSyncedResponse.SerializeToString,
+            ),
+            'SetRepairPaused': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRepairPaused,
+                    request_deserializer=cairn_dot_proto_dot_placement__pb2.SetRepairPausedRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_placement__pb2.SetRepairPausedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +398,141 @@ class Placement:
             '/cairn.placement.v1.Placement/GetStatus',
             cairn_dot_proto_dot_placement__pb2.GetStatusRequest.SerializeToString,
             cairn_dot_proto_dot_placement__pb2.GetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepairWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.placement.v1.Placement/ListRepairWork',
+            cairn_dot_proto_dot_placement__pb2.ListRepairWorkRequest.SerializeToString,
+            cairn_dot_proto_dot_placement__pb2.ListRepairWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcquireLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.placement.v1.Placement/AcquireLease',
+            cairn_dot_proto_dot_placement__pb2.AcquireLeaseRequest.SerializeToString,
+            cairn_dot_proto_dot_placement__pb2.AcquireLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.placement.v1.Placement/ReleaseLease',
+            cairn_dot_proto_dot_placement__pb2.ReleaseLeaseRequest.SerializeToString,
+            cairn_dot_proto_dot_placement__pb2.ReleaseLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SlotSynced(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.placement.v1.Placement/SlotSynced',
+            cairn_dot_proto_dot_placement__pb2.SlotSyncedRequest.SerializeToString,
+            cairn_dot_proto_dot_placement__pb2.SlotSyncedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRepairPaused(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.placement.v1.Placement/SetRepairPaused',
+            cairn_dot_proto_dot_placement__pb2.SetRepairPausedRequest.SerializeToString,
+            cairn_dot_proto_dot_placement__pb2.SetRepairPausedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,9 +3,10 @@
 isort:skip_file
 The placement service: the Raft-replicated cluster map (nodes, failure domains, health, PGs).
 
-Reads (GetClusterMap, GetPlacement, GetStatus) are answered by any replica from its local map,
-which may be stale on a follower; every answer carries the map's epoch. Writes (Heartbeat,
-NodeCommand, CreateCluster) go to the leader; a follower refuses them with FAILED_PRECONDITION,
+Reads (GetClusterMap, GetPlacement, GetStatus, ListRepairWork) are answered by any replica from
+its local map, which may be stale on a follower; every answer carries the map's epoch. Writes
+(Heartbeat, NodeCommand, CreateCluster, AcquireLease, ReleaseLease, SlotSynced,
+SetRepairPaused) go to the leader; a follower refuses them with FAILED_PRECONDITION,
 reason `NotLeader`, and the leader's "host:port" in the trailing metadata key `cairn-leader`
 (absent while no leader is known). Without a quorum a write fails with UNAVAILABLE, reason
 `NoQuorum`.
@@ -51,6 +52,25 @@ class PlacementStub:
     """Create the PG table now (refused with reason InsufficientDomains / AlreadyCreated)."""
     GetStatus: _grpc.UnaryUnaryMultiCallable[_placement_pb2.GetStatusRequest, _placement_pb2.GetStatusResponse]
     """This replica's Raft status and the epoch of its map."""
+    ListRepairWork: _grpc.UnaryUnaryMultiCallable[_placement_pb2.ListRepairWorkRequest, _placement_pb2.ListRepairWorkResponse]
+    """-- for the background (repair) service --
+    PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+    slots first; also the repair-paused flag and the lease.
+    """
+    AcquireLease: _grpc.UnaryUnaryMultiCallable[_placement_pb2.AcquireLeaseRequest, _placement_pb2.AcquireLeaseResponse]
+    """Take or renew the background-service lease for ttl_s. Refused with reason LeaseHeld while
+    another holder's lease has not expired. A new grant (new holder, or after expiry) gets a
+    larger token; a renewal keeps it. The expiry is the leader's wall clock + ttl.
+    """
+    ReleaseLease: _grpc.UnaryUnaryMultiCallable[_placement_pb2.ReleaseLeaseRequest, _placement_pb2.ReleaseLeaseResponse]
+    """Give the lease up early (reason LeaseLost if holder/token is not the current lease)."""
+    SlotSynced: _grpc.UnaryUnaryMultiCallable[_placement_pb2.SlotSyncedRequest, _placement_pb2.SlotSyncedResponse]
+    """The target of (pg, slot) holds every shard of the slot, verified: the old holders are dropped
+    and the map epoch moves. Refused with LeaseLost (token not the current lease, or expired) or
+    StaleMigration (the slot's target or migration epoch is not the one given, or it is synced).
+    """
+    SetRepairPaused: _grpc.UnaryUnaryMultiCallable[_placement_pb2.SetRepairPausedRequest, _placement_pb2.SetRepairPausedResponse]
+    """The operator's repair pause flag (replicated; the repair service reads it in ListRepairWork)."""
 
 @_typing.type_check_only
 class PlacementAsyncStub(PlacementStub):
@@ -67,6 +87,25 @@ class PlacementAsyncStub(PlacementStub):
     """Create the PG table now (refused with reason InsufficientDomains / AlreadyCreated)."""
     GetStatus: _aio.UnaryUnaryMultiCallable[_placement_pb2.GetStatusRequest, _placement_pb2.GetStatusResponse]  # type: ignore[assignment]
     """This replica's Raft status and the epoch of its map."""
+    ListRepairWork: _aio.UnaryUnaryMultiCallable[_placement_pb2.ListRepairWorkRequest, _placement_pb2.ListRepairWorkResponse]  # type: ignore[assignment]
+    """-- for the background (repair) service --
+    PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+    slots first; also the repair-paused flag and the lease.
+    """
+    AcquireLease: _aio.UnaryUnaryMultiCallable[_placement_pb2.AcquireLeaseRequest, _placement_pb2.AcquireLeaseResponse]  # type: ignore[assignment]
+    """Take or renew the background-service lease for ttl_s. Refused with reason LeaseHeld while
+    another holder's lease has not expired. A new grant (new holder, or after expiry) gets a
+    larger token; a renewal keeps it. The expiry is the leader's wall clock + ttl.
+    """
+    ReleaseLease: _aio.UnaryUnaryMultiCallable[_placement_pb2.ReleaseLeaseRequest, _placement_pb2.ReleaseLeaseResponse]  # type: ignore[assignment]
+    """Give the lease up early (reason LeaseLost if holder/token is not the current lease)."""
+    SlotSynced: _aio.UnaryUnaryMultiCallable[_placement_pb2.SlotSyncedRequest, _placement_pb2.SlotSyncedResponse]  # type: ignore[assignment]
+    """The target of (pg, slot) holds every shard of the slot, verified: the old holders are dropped
+    and the map epoch moves. Refused with LeaseLost (token not the current lease, or expired) or
+    StaleMigration (the slot's target or migration epoch is not the one given, or it is synced).
+    """
+    SetRepairPaused: _aio.UnaryUnaryMultiCallable[_placement_pb2.SetRepairPausedRequest, _placement_pb2.SetRepairPausedResponse]  # type: ignore[assignment]
+    """The operator's repair pause flag (replicated; the repair service reads it in ListRepairWork)."""
 
 class PlacementServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -116,5 +155,54 @@ class PlacementServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_placement_pb2.GetStatusResponse, _abc.Awaitable[_placement_pb2.GetStatusResponse]]:
         """This replica's Raft status and the epoch of its map."""
+
+    @_abc_1.abstractmethod
+    def ListRepairWork(
+        self,
+        request: _placement_pb2.ListRepairWorkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_placement_pb2.ListRepairWorkResponse, _abc.Awaitable[_placement_pb2.ListRepairWorkResponse]]:
+        """-- for the background (repair) service --
+        PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+        slots first; also the repair-paused flag and the lease.
+        """
+
+    @_abc_1.abstractmethod
+    def AcquireLease(
+        self,
+        request: _placement_pb2.AcquireLeaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_placement_pb2.AcquireLeaseResponse, _abc.Awaitable[_placement_pb2.AcquireLeaseResponse]]:
+        """Take or renew the background-service lease for ttl_s. Refused with reason LeaseHeld while
+        another holder's lease has not expired. A new grant (new holder, or after expiry) gets a
+        larger token; a renewal keeps it. The expiry is the leader's wall clock + ttl.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseLease(
+        self,
+        request: _placement_pb2.ReleaseLeaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_placement_pb2.ReleaseLeaseResponse, _abc.Awaitable[_placement_pb2.ReleaseLeaseResponse]]:
+        """Give the lease up early (reason LeaseLost if holder/token is not the current lease)."""
+
+    @_abc_1.abstractmethod
+    def SlotSynced(
+        self,
+        request: _placement_pb2.SlotSyncedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_placement_pb2.SlotSyncedResponse, _abc.Awaitable[_placement_pb2.SlotSyncedResponse]]:
+        """The target of (pg, slot) holds every shard of the slot, verified: the old holders are dropped
+        and the map epoch moves. Refused with LeaseLost (token not the current lease, or expired) or
+        StaleMigration (the slot's target or migration epoch is not the one given, or it is synced).
+        """
+
+    @_abc_1.abstractmethod
+    def SetRepairPaused(
+        self,
+        request: _placement_pb2.SetRepairPausedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_placement_pb2.SetRepairPausedResponse, _abc.Awaitable[_placement_pb2.SetRepairPausedResponse]]:
+        """The operator's repair pause flag (replicated; the repair service reads it in ListRepairWork)."""
 
 def add_PlacementServicer_to_server(servicer: PlacementServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

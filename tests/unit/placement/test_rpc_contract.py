@@ -19,10 +19,14 @@ from cairn.placement.errors import (
     BadCommand,
     BadRequest,
     InsufficientDomains,
+    LeaseHeld,
+    LeaseLost,
     MapNotCreated,
+    NodeHoldsData,
     NodeNotFound,
     NodeRemoved,
     PlacementError,
+    StaleMigration,
 )
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
@@ -61,9 +65,9 @@ async def test_every_rpc_answers_through_the_typed_client(
 ) -> None:
     service, client, recorder = served
     replies = [
-        await client.heartbeat(None, f"10.0.0.{i}:7001", f"z{i}", "r", f"h{i}", 1000, i) for i in range(3)
+        await client.heartbeat(None, f"10.0.0.{i}:7001", f"z{i}", "r", f"h{i}", 1000, i) for i in range(4)
     ]
-    assert [r.node_id for r in replies] == ["dn-0001", "dn-0002", "dn-0003"]
+    assert [r.node_id for r in replies] == ["dn-0001", "dn-0002", "dn-0003", "dn-0004"]
     created = await client.create_cluster()
     drained = await client.node_command("dn-0002", NodeAction.DRAIN)
     assert drained == created + 1 == service.machine.epoch
@@ -80,6 +84,28 @@ async def test_every_rpc_answers_through_the_typed_client(
     assert state == service.replica_state()
     assert (state.role, state.epoch, state.map_created, state.config_width) == ("leader", drained, True, 3)
 
+    # the drain moved dn-0002's slots: the map names it as their holder until they are synced
+    assert cmap.migrations and cmap.migrations == service.cluster_map().migrations
+    work = await client.repair_work()
+    assert work == service.repair_work() and work.pgs and not work.paused
+    grant = await client.acquire_lease("gc-1", ttl_s=30)
+    with pytest.raises(LeaseHeld):
+        await client.acquire_lease("gc-2", ttl_s=30)
+    first = work.pgs[0].slots[0]
+    pg = work.pgs[0].pg
+    synced = await client.slot_synced(pg, first.slot, first.target, first.since_epoch, grant.token)
+    assert synced == drained + 1 and first.slot not in (await client.cluster_map()).migrations.get(pg, {})
+    with pytest.raises(StaleMigration):
+        await client.slot_synced(pg, first.slot, first.target, first.since_epoch, grant.token)
+    await client.set_repair_paused(True)
+    assert (await client.repair_work(limit=1)).paused and len((await client.repair_work(limit=1)).pgs) == 1
+    with pytest.raises(NodeHoldsData):
+        await client.node_command("dn-0002", NodeAction.REMOVE)
+    await client.release_lease("gc-1", grant.token)
+    with pytest.raises(LeaseLost):
+        await client.slot_synced(pg, first.slot, first.target, first.since_epoch, grant.token)
+    assert (await client.acquire_lease("gc-2", ttl_s=30)).token == grant.token + 1
+
     assert recorder.served == rpc_names(SERVICE)
 
 
@@ -88,7 +114,7 @@ class Refusing(PlacementService):
 
     error: Exception = RuntimeError()
 
-    async def node_command(self, node_id: str, action: NodeAction) -> int:
+    async def node_command(self, node_id: str, action: NodeAction, force: bool = False) -> int:
         raise self.error
 
 
@@ -102,6 +128,10 @@ class Refusing(PlacementService):
         MapNotCreated("the cluster map has no placement groups yet"),
         BadCommand("malformed command"),
         BadRequest("need a node id and an action"),
+        NodeHoldsData("node dn-0004 still holds the data of 3 PG slot(s)"),
+        LeaseHeld("the lease is held by gc-1"),
+        LeaseLost("lease token 3 is not the current one"),
+        StaleMigration("slot 1/2 has no pending migration"),
     ],
     ids=lambda e: type(e).__name__,
 )

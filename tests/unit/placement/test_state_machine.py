@@ -3,6 +3,7 @@ and the bytes of commands and snapshots (logs written by earlier code still appl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from cairn.placement.cluster_map import NodeAction, NodeReport, NodeState
 from cairn.placement.commands import (
+    AcquireLease,
     Applied,
     AutoOut,
     Command,
@@ -18,6 +20,9 @@ from cairn.placement.commands import (
     Heartbeat,
     MarkDown,
     NodeCommand,
+    ReleaseLease,
+    SetRepairPaused,
+    SlotSynced,
     decode,
     decode_result,
     encode,
@@ -26,6 +31,7 @@ from cairn.placement.errors import (
     AlreadyCreated,
     BadCommand,
     InsufficientDomains,
+    NodeHoldsData,
     NodeNotFound,
     NodeRemoved,
 )
@@ -134,13 +140,18 @@ def test_operator_out_stays_out_through_heartbeats_until_in() -> None:
     assert d.sm.cluster_map().nodes["dn-0002"].state is NodeState.UP
 
 
-def test_drain_keeps_slots_and_remove_forgets_the_node_for_good() -> None:
+def test_drain_moves_slots_and_remove_forgets_the_node_for_good() -> None:
     d = cluster(5)
-    before = d.sm.pgs
+    held = sum(row.count("dn-0003") for row in d.sm.pgs)
     d.apply(NodeCommand("dn-0003", NodeAction.DRAIN, 1))
-    assert d.sm.cluster_map().nodes["dn-0003"].state is NodeState.DRAINING and d.sm.pgs == before
-    d.apply(NodeCommand("dn-0003", NodeAction.REMOVE, 2))
-    assert "dn-0003" not in d.sm.cluster_map().nodes
+    cmap = d.sm.cluster_map()
+    assert cmap.nodes["dn-0003"].state is NodeState.DRAINING
+    assert not any("dn-0003" in row for row in d.sm.pgs)  # its slots have new targets...
+    assert d.sm.slots_held("dn-0003") == held > 0  # ...and it holds their data until synced
+    with pytest.raises(NodeHoldsData):
+        d.apply(NodeCommand("dn-0003", NodeAction.REMOVE, 2))
+    d.apply(NodeCommand("dn-0003", NodeAction.REMOVE, 2, force=True))
+    assert "dn-0003" not in d.sm.cluster_map().nodes and d.sm.slots_held("dn-0003") == 0
     assert not any("dn-0003" in row for row in d.sm.pgs)
     with pytest.raises(NodeRemoved):
         d.heartbeat("dn-0003", 2)
@@ -182,7 +193,7 @@ def test_every_change_logs_one_epoch_line_and_no_ops_and_refusals_log_none(
         (b'{"op": "frobnicate", "now_ms": 1}', "unknown placement command 'frobnicate'"),
         (b'{"op": "mark_down", "now_ms": 1}', "malformed"),  # no node_id
         (b'{"op": "node", "node_id": "dn-0001", "action": "explode", "now_ms": 1}', "unknown node action"),
-        (b'{"op": "mark_down", "node_id": "dn-0001", "now_ms": 1, "v": 2}', "version 2"),
+        (b'{"op": "mark_down", "node_id": "dn-0001", "now_ms": 1, "v": 3}', "version 3"),
         (b"\xff\xfe", "malformed"),
     ],
 )
@@ -200,7 +211,10 @@ def test_snapshot_restores_an_equal_map_and_replicas_applying_the_same_log_agree
     d = cluster(5)
     d.apply(NodeCommand("dn-0002", NodeAction.DRAIN, 5))
     d.apply(MarkDown("dn-0004", 6))
-    d.apply(NodeCommand("dn-0005", NodeAction.REMOVE, 7))
+    d.apply(NodeCommand("dn-0005", NodeAction.REMOVE, 7, force=True))
+    d.apply(AcquireLease("gc-1", 10_000, 8))
+    d.apply(SetRepairPaused(True, 9))
+    assert d.sm.migrations  # the drain and the remove started migrations; the snapshot keeps them
     copy = PlacementStateMachine()
     copy.restore(d.sm.snapshot())
     assert copy.cluster_map() == d.sm.cluster_map()
@@ -224,7 +238,12 @@ EVERY_COMMAND: list[Command] = [
     MarkDown("dn-0001", 2),
     AutoOut("dn-0001", 3),
     *(NodeCommand("dn-0002", action, 4) for action in NodeAction),
+    NodeCommand("dn-0002", NodeAction.REMOVE, 4, force=True),
     CreateCluster(8, 4, 256, 5),
+    SlotSynced(3, 11, "dn-0009", 42, 7, 6),
+    AcquireLease("gc-1", 15_000, 7),
+    ReleaseLease("gc-1", 7, 8),
+    SetRepairPaused(True, 9),
 ]
 
 
@@ -234,7 +253,7 @@ def test_every_command_has_one_deterministic_encoding_that_round_trips(command: 
     assert decode(data) == command
     assert encode(decode(data)) == data
     doc = json.loads(data)
-    assert doc["v"] == 1 and data == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    assert doc["v"] == 2 and data == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def test_commands_in_the_format_before_versioning_still_decode() -> None:
@@ -251,9 +270,11 @@ def test_commands_in_the_format_before_versioning_still_decode() -> None:
         Heartbeat(NodeReport(None, "10.0.0.1:7001", "z1", "r1", "h1", 1000, 10), 1000),
         MarkDown("dn-0001", 3000),
         AutoOut("dn-0001", 4000),
-        NodeCommand("dn-0002", NodeAction.DRAIN, 6000),
+        NodeCommand("dn-0002", NodeAction.DRAIN, 6000, force=True, legacy=True),
         CreateCluster(2, 1, 8, 2000),
     ]
+    drain = decode(old[3])
+    assert decode(encode(drain)) == drain  # a version-1 node command is re-encoded as version 1
 
 
 def test_a_raft_log_and_snapshot_written_by_the_earlier_code_give_the_same_map() -> None:
@@ -272,10 +293,21 @@ def test_a_raft_log_and_snapshot_written_by_the_earlier_code_give_the_same_map()
             want.get("node_id"),
             want.get("error"),
         ), f"entry {index}: {entry!r}"
-    assert sm.snapshot() == golden_snapshot
+    # the same map as the earlier code's snapshot; ours adds the layout-history fields (version 2):
+    # replaying the log records the slot moves it made as migrations (no data moved then), which
+    # the earlier snapshot could not record
+    ours, theirs = json.loads(sm.snapshot()), json.loads(golden_snapshot)
+    assert (ours.pop("version"), theirs.pop("version")) == (2, 1)
+    assert ours.pop("migrations") and ours.pop("repair_paused") is False and ours.pop("lease")
+    for node in ours["nodes"]:  # a version-1 drain keeps the node's slots, and says so
+        assert node.pop("drain_keeps_slots", False) == (node["admin"] == "draining")
+    assert ours == theirs
     restored = PlacementStateMachine()
     restored.restore(golden_snapshot)
-    assert restored.snapshot() == golden_snapshot and restored.cluster_map() == sm.cluster_map()
+    assert restored.cluster_map() == dataclasses.replace(sm.cluster_map(), migrations={})
+    again = PlacementStateMachine()
+    again.restore(restored.snapshot())  # and it is written back as version 2
+    assert again.cluster_map() == restored.cluster_map()
     states = {i: n.state for i, n in restored.cluster_map().nodes.items()}
     assert states == {
         "dn-0001": NodeState.UP,
