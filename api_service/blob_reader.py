@@ -10,8 +10,9 @@ that is alive but silent is caught by the per-piece stall timeout instead.
 For every stripe the reader gathers k valid pieces, starting from the k data slots. A piece that
 cannot be had - no node in the slot, ShardNotFound, ShardCorrupt, a deadline or a stall
 (`read_piece_timeout_s`), a short stream, or a header that does not match its slot (PieceMismatch) -
-marks that slot bad for the rest of the read, and the next unused slot (parity) is opened from the
-current stripe on. With all k data pieces the stripe is their concatenation; otherwise it is
+moves the slot to its next fallback node when it has one (a slot mid-migration: its old holder
+first, then its new target), else marks that slot bad for the rest of the read, and the next
+unused slot (parity) is opened from the current stripe on. With all k data pieces the stripe is their concatenation; otherwise it is
 decoded in a worker thread.
 
 Invariants:
@@ -20,7 +21,8 @@ Invariants:
   are yielded.
 - Memory is bounded by (k + m) * (read_prefetch_pieces + 1) pieces whatever the range.
 - Corrupt and missing shards are reported once per read through `on_fault`, when one is given
-  (the production app gives none: nothing repairs shards yet).
+  (the production app gives none: nothing repairs shards yet); a shard missing on a node the slot
+  has a fallback for is not (mid-migration, it is expected).
 - Every stream the reader opened is cancelled when the read ends, fails or is abandoned.
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Literal
 
@@ -155,10 +157,16 @@ class BlobReader:
         self._on_fault = on_fault
 
     async def read(
-        self, blob: BlobRef, nodes: Sequence[str | None], start: int = 0, end: int | None = None
+        self,
+        blob: BlobRef,
+        nodes: Sequence[str | None],
+        start: int = 0,
+        end: int | None = None,
+        fallbacks: Mapping[int, Sequence[str]] | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield blob bytes [start, end] (inclusive; `end` None means the last byte), one stripe's
-        worth at a time. `nodes` are the PG's node addresses in slot order (None: empty/down slot).
+        worth at a time. `nodes` are the PG's node addresses in slot order (None: empty/down slot);
+        `fallbacks[slot]` are more addresses to try, in order, for a slot whose node fails.
         Raises ReadQuorumError when a stripe has fewer than k valid pieces."""
         layout = layout_of(blob)
         if len(nodes) != layout.n:
@@ -167,7 +175,7 @@ class BlobReader:
         if blob.size == 0 or end < start:
             return
         stripes = layout.stripes_for_range(blob.size, start, end)
-        state = _ReadState(blob, layout, nodes)
+        state = _ReadState(blob, layout, nodes, fallbacks or {})
         window = self._config.read_window_stripes
         for first in range(stripes.start, stripes.stop, window):
             run = range(first, min(first + window, stripes.stop))
@@ -253,12 +261,13 @@ class BlobReader:
                     self._health.record_success(stream.addr)
                     self._health.record_latency(now - started[stream.index])
                 else:
-                    self._mark_bad(state, stream, error)
+                    self._fail(state, streams, started, stream, error)
             for fut, stream in list(gets.items()):
                 if now - started[stream.index] >= config.read_piece_timeout_s:
                     fut.cancel()
                     del gets[fut]
-                    self._mark_bad(state, stream, NodeStalled(f"{stream.addr} delivered no piece in time"))
+                    stalled = NodeStalled(f"{stream.addr} delivered no piece in time")
+                    self._fail(state, streams, started, stream, stalled)
             if len(pieces) >= k or not can_hedge or state.hedges_left <= 0:
                 continue
             overdue = sum(1 for st in gets.values() if now - started[st.index] >= delay)
@@ -272,9 +281,8 @@ class BlobReader:
                 continue  # it keeps its stream; the next stripe skips this piece
             fut.cancel()
             del gets[fut]
-            self._mark_bad(
-                state, stream, _LostHedge(f"{stream.addr} slower than the hedge delay {delay:.3f}s")
-            )
+            lost = _LostHedge(f"{stream.addr} slower than the hedge delay {delay:.3f}s")
+            self._fail(state, streams, started, stream, lost)
 
     def _open(
         self,
@@ -315,7 +323,28 @@ class BlobReader:
                 opened += 1
         return opened
 
-    def _mark_bad(self, state: _ReadState, stream: _PieceStream, error: BaseException) -> None:
+    def _fail(
+        self,
+        state: _ReadState,
+        streams: dict[int, _PieceStream],
+        started: dict[int, float],
+        stream: _PieceStream,
+        error: BaseException,
+    ) -> None:
+        """The stream failed: move its slot to the slot's next fallback node (the next `_open`
+        opens it), or mark the slot bad when it has none."""
+        fallbacks = state.fallbacks.get(stream.index)
+        self._mark_bad(state, stream, error, retried=bool(fallbacks))
+        if fallbacks:
+            state.nodes[stream.index] = fallbacks.pop(0)
+            del state.bad[stream.index]
+            if streams.get(stream.index) is stream:
+                del streams[stream.index]
+            started.pop(stream.index, None)
+
+    def _mark_bad(
+        self, state: _ReadState, stream: _PieceStream, error: BaseException, retried: bool = False
+    ) -> None:
         state.bad[stream.index] = error
         stream.cancel()
         if isinstance(error, NodeStalled | DataNodeUnavailable | _LostHedge):
@@ -323,12 +352,15 @@ class BlobReader:
         level = logging.INFO if isinstance(error, _LostHedge) else logging.WARNING
         log.log(
             level,
-            "blob %s: shard %d on %s unusable: %r",
+            "blob %s: shard %d on %s unusable%s: %r",
             state.blob.blob_id.hex(),
             stream.index,
             stream.addr,
+            " (trying the slot's next node)" if retried else "",
             error,
         )
+        if retried and isinstance(error, ShardNotFound):
+            return  # a slot mid-migration: the next node may have it
         kind: Literal["corrupt", "missing"] | None = (
             "corrupt"
             if isinstance(error, ShardCorrupt | PieceMismatch)
@@ -346,10 +378,18 @@ class BlobReader:
 class _ReadState:
     """What one read knows across windows: the blob, its layout and the slots found bad."""
 
-    def __init__(self, blob: BlobRef, layout: StripeLayout, nodes: Sequence[str | None]) -> None:
+    def __init__(
+        self,
+        blob: BlobRef,
+        layout: StripeLayout,
+        nodes: Sequence[str | None],
+        fallbacks: Mapping[int, Sequence[str]],
+    ) -> None:
         self.blob = blob
         self.layout = layout
-        self.nodes = nodes
+        self.nodes = list(nodes)
+        self.fallbacks = {slot: list(addrs) for slot, addrs in fallbacks.items() if addrs}
+        """Per slot, the addresses still to try after the current one fails."""
         self.bad: dict[int, BaseException] = {}
         self.hedges_left = 0
         """Hedge streams the current window may still open."""

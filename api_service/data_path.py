@@ -6,6 +6,10 @@ write intents and the BlobWriter/BlobReader of blob_io: it picks a fresh blob id
 PG's nodes, records the write intent *before* any shard is sent (so GC can reclaim a write
 that never commits), then streams. Unit tests use an in-memory twin of `BlobStore`.
 
+Writes go to the PG's *target* slots. Reads go, per slot, to the map's `read_nodes`: the slot's
+verified holders, then its target (a slot mid-migration is read from its old holder, and a blob
+written since the move from the new target), so a migration never fails a read.
+
 Invariant: `write` returns only when the write quorum is durable and the body stream ended
 without error (the body raises on any failed signature, digest or length check), so a caller
 that commits metadata after `write` never commits unverified bytes.
@@ -73,15 +77,23 @@ class ClusterBlobStore:
             self._map_at = now
         return self._map
 
-    async def _nodes(self, pg: int | None, blob_id: bytes) -> tuple[int, list[str | None]]:
+    async def _targets(self, blob_id: bytes) -> tuple[int, list[str | None]]:
         cmap = await self._cluster_map()
-        if pg is None:
-            pg = cmap.pg_of(blob_id)
+        pg = cmap.pg_of(blob_id)
         return pg, slot_addrs(cmap.nodes_of(pg), _USABLE)
+
+    async def _sources(self, pg: int) -> tuple[list[str | None], dict[int, list[str]]]:
+        """Per slot the first node to read from, and the ones to try after it (`read_nodes`)."""
+        cmap = await self._cluster_map()
+        slots = cmap.read_nodes(pg)
+        first = [nodes[0].addr if nodes else None for nodes in slots]
+        return first, {
+            slot: [n.addr for n in nodes[1:]] for slot, nodes in enumerate(slots) if len(nodes) > 1
+        }
 
     async def write(self, bucket: str, key: str, body: AsyncIterable[bytes], part_number: int = 0) -> BlobRef:
         blob_id = new_blob_id()
-        pg, nodes = await self._nodes(None, blob_id)
+        pg, nodes = await self._targets(blob_id)
         await self._record_intent(bucket, key, blob_id, pg)
         written = await self._writer.write(blob_id, pg, nodes, body)
         return replace(written.ref, part_number=part_number)
@@ -91,8 +103,8 @@ class ClusterBlobStore:
         for blob in blobs:
             lo, hi = max(start - offset, 0), min(end - offset, blob.size - 1)
             if lo <= hi and blob.size:
-                _, nodes = await self._nodes(blob.pg, blob.blob_id)
-                async for piece in self._reader.read(blob, nodes, lo, hi):
+                nodes, fallbacks = await self._sources(blob.pg)
+                async for piece in self._reader.read(blob, nodes, lo, hi, fallbacks):
                     yield piece
             offset += blob.size
             if offset > end:

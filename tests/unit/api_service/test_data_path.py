@@ -5,17 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 
+import pytest
+
+from cairn.api_service.blob_io import ReadQuorumError
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.api_service.data_path import ClusterBlobStore
-from cairn.placement.cluster_map import ClusterMap, NodeInfo
+from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMigration
 
-from .test_blob_io import ADDRS, FAST, SMALL, Cluster
+from .test_blob_io import ADDRS, FAST, SMALL, Cluster, FakeNode
 
 
 def cluster_map(down: int | None = None) -> ClusterMap:
     nodes = {
-        f"n{i}": NodeInfo(f"n{i}", addr, "z", f"r{i}", f"h{i}", "down" if i == down else "up", 1, 0, 0)
+        f"n{i}": NodeInfo(
+            f"n{i}", addr, "z", f"r{i}", f"h{i}", NodeState.DOWN if i == down else NodeState.UP, 1, 0, 0
+        )
         for i, addr in enumerate(ADDRS)
     }
     pgs = tuple(tuple(f"n{(pg + i) % 12}" for i in range(12)) for pg in range(4))
@@ -74,3 +79,41 @@ async def test_a_down_node_is_skipped_by_writes() -> None:
     ref = await store.write("b", "k", chunks(b"x" * 5000))
     assert not cluster.node(0).shards  # the down node got nothing
     assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"x" * 5000
+
+
+async def test_no_read_fails_while_slots_migrate() -> None:
+    """Five slots of a PG move to new nodes (more than m): blobs written before the move read from
+    the old holders, blobs written after it from the new targets, both through the same map."""
+    cluster, placement = Cluster(), Placement()
+
+    async def record(*_: object) -> None:
+        return None
+
+    store = ClusterBlobStore(
+        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST), map_ttl_s=0
+    )
+    old = os.urandom(20_000)
+    before = await store.write("b", "k", chunks(old))
+    pg, row = before.pg, placement.map.pgs[before.pg]
+    new_addrs = [f"node{12 + i}:7000" for i in range(5)]
+    nodes = dict(placement.map.nodes)
+    for i, addr in enumerate(new_addrs):
+        cluster.nodes[addr] = FakeNode(addr, cluster)
+        nodes[f"m{i}"] = NodeInfo(f"m{i}", addr, "z", f"rm{i}", f"hm{i}", NodeState.UP, 1, 0, 0)
+    moved = tuple(f"m{slot}" if slot < 5 else n for slot, n in enumerate(row))
+    pgs = tuple(moved if p == pg else r for p, r in enumerate(placement.map.pgs))
+    migrations = {pg: {slot: SlotMigration((row[slot],), 2) for slot in range(5)}}
+    placement.map = ClusterMap(2, 8, 4, 4, nodes, pgs, migrations)
+    assert placement.map.failures_tolerated(pg) == 4  # the holders still serve every slot
+
+    new = os.urandom(20_000)
+    after = await store.write("b", "k2", chunks(new))
+    while after.pg != pg:  # a blob of the migrating PG
+        after = await store.write("b", "k2", chunks(new))
+    assert all(cluster.nodes[a].shards for a in new_addrs)  # new writes went to the targets
+    assert b"".join([p async for p in store.read([before], 0, len(old) - 1)]) == old
+    assert b"".join([p async for p in store.read([after], 0, len(new) - 1)]) == new
+    # without the layout history the blob written before the move would be unreadable (5 > m)
+    placement.map = ClusterMap(3, 8, 4, 4, nodes, pgs)
+    with pytest.raises(ReadQuorumError):
+        _ = b"".join([p async for p in store.read([before], 0, len(old) - 1)])
