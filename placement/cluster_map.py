@@ -181,6 +181,14 @@ class ClusterMap:
         """Slots of the PG with a pending migration."""
         return sorted(self.migrations.get(pg, {}))
 
+    def slots_held(self, node_id: str) -> int:
+        """How many PG slots name `node_id` as a verified holder of their data."""
+        return sum(
+            node_id in self.holders_of(pg, slot)
+            for pg in range(len(self.pgs))
+            for slot in range(len(self.pgs[pg]))
+        )
+
     def slots_per_node(self) -> dict[str, int]:
         """How many PG slots each node holds (nodes without slots map to 0)."""
         counts = dict.fromkeys(self.nodes, 0)

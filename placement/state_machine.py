@@ -426,13 +426,7 @@ class PlacementStateMachine:
 
     def slots_held(self, node_id: str) -> int:
         """How many PG slots name `node_id` as a verified holder of their data."""
-        held = 0
-        for pg, row in enumerate(self.pgs):
-            moving = self.migrations.get(pg, {})
-            for slot, target in enumerate(row):
-                mig = moving.get(slot)
-                held += node_id in mig.holders if mig is not None else target == node_id
-        return held
+        return self.cluster_map().slots_held(node_id)
 
     def _track_moves(self, before: Table, epoch: int) -> None:
         """Start (or restart) the migration of every slot whose target changed."""

@@ -39,14 +39,20 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     node = groups.add_parser("node", help="change one node's state")
     actions = node.add_subparsers(dest="node_action", metavar="ACTION", required=True)
     helps = {
-        NodeAction.DRAIN: "keep serving, take no new PG slots",
-        NodeAction.OUT: "give up all PG slots (data is rebuilt elsewhere)",
+        NodeAction.DRAIN: "move its PG slots to other nodes; it keeps serving their data until repair has moved it",
+        NodeAction.OUT: "give up all PG slots and stop being read (data is rebuilt elsewhere)",
         NodeAction.IN: "take PG slots again",
-        NodeAction.REMOVE: "forget the node (its id is never reused)",
+        NodeAction.REMOVE: "forget the node (its id is never reused); refused while it still holds slot data",
     }
     for action, text in helps.items():
         p = actions.add_parser(action.value, parents=[common], help=text)
         p.add_argument("node_id", metavar="ID")
+        if action is NodeAction.REMOVE:
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="remove it even while it holds slot data (those slots are then rebuilt from the others)",
+            )
         p.set_defaults(func=partial(run, command=partial(node_command, action=action)))
 
 
@@ -63,6 +69,8 @@ def pg_summary(cmap: ClusterMap) -> dict[str, Any]:
         "min_failures_tolerated": min(tolerated) if tolerated else None,
         "failures_tolerated_histogram": {str(k): histogram[k] for k in sorted(histogram, reverse=True)},
         "degraded": len(cmap.degraded_pgs()),
+        "migrating": sum(1 for pg in range(len(cmap.pgs)) if cmap.pending_slots(pg)),
+        "slots_migrating": sum(len(cmap.pending_slots(pg)) for pg in range(len(cmap.pgs))),
     }
 
 
@@ -166,7 +174,8 @@ def print_status(doc: dict[str, Any]) -> None:
         return
     print(
         f"pgs:       {pgs['count']}; every PG can absorb at least {pgs['min_failures_tolerated']} more node "
-        f"failure(s); {pgs['degraded']} degraded"
+        f"failure(s); {pgs['degraded']} degraded; {pgs['migrating']} with {pgs['slots_migrating']} slot(s) "
+        "moving (counted on their verified holders until repair syncs them)"
     )
     hist = ", ".join(f"{k}: {v} PGs" for k, v in pgs["failures_tolerated_histogram"].items())
     print(f"           more failures absorbable -> {hist}")
@@ -287,13 +296,20 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
     total = sum(slots.values()) or 1
     degraded: list[dict[str, Any]] = []
     for pg in cmap.degraded_pgs():
-        nodes = cmap.nodes_of(pg)
-        missing = [i for i, n in enumerate(nodes) if n is None or n.state not in SERVING_STATES]
+        missing = [
+            slot
+            for slot in range(len(cmap.pgs[pg]))
+            if not any(
+                (n := cmap.nodes.get(i)) is not None and n.state in SERVING_STATES
+                for i in cmap.holders_of(pg, slot)
+            )
+        ]
         degraded.append(
             {
                 "pg": pg,
                 "failures_tolerated": cmap.failures_tolerated(pg),
                 "unavailable_slots": missing,
+                "migrating_slots": cmap.pending_slots(pg),
                 "nodes": list(cmap.pgs[pg]),
             }
         )
@@ -336,14 +352,28 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
 async def node_command(args: argparse.Namespace, addrs: list[str], action: NodeAction) -> int:
     client = PlacementClient(addrs)
     try:
-        epoch = await client.node_command(args.node_id, action, timeout=args.timeout)
+        force = bool(getattr(args, "force", False))
+        epoch = await client.node_command(args.node_id, action, timeout=args.timeout, force=force)
         cmap = await client.cluster_map(min_epoch=epoch)
     finally:
         await client.close()
     node = cmap.nodes.get(args.node_id)
     state = node.state.value if node else "removed"
+    held = cmap.slots_held(args.node_id) if node else 0
     if args.json:
-        emit_json({"node": args.node_id, "action": action.value, "state": state, "epoch": epoch})
+        emit_json(
+            {"node": args.node_id, "action": action.value, "state": state, "epoch": epoch, "slots_held": held}
+        )
     else:
-        print(f"node {args.node_id}: {state} (epoch {epoch})")
+        note = (
+            f"; still holds the data of {held} PG slot(s) until repair moves it"
+            if held
+            and action
+            in (
+                NodeAction.DRAIN,
+                NodeAction.OUT,
+            )
+            else ""
+        )
+        print(f"node {args.node_id}: {state} (epoch {epoch}){note}")
     return 0

@@ -122,6 +122,23 @@ def test_node_commands_change_state_and_unknown_ids_are_refused(
     assert code == 1 and "NodeNotFound" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_drained_node_holds_its_slots_data_until_synced_and_remove_is_refused(
+    cluster: Background, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dn-0001 was in the map when it was created, so it is the verified holder of its slots
+    code, out, _ = admin(capsys, "node", "drain", "dn-0001", "--json", "--placement", cluster.addr)
+    drained = json.loads(out)
+    assert code == 0 and drained["state"] == "draining" and drained["slots_held"] > 0
+    code, out, _ = admin(capsys, "cluster", "status", "--json", "--placement", cluster.addr)
+    pgs = json.loads(out)["pgs"]
+    # its slots moved, but it still serves their data: no redundancy lost, the moves are listed
+    assert pgs["slots_migrating"] >= drained["slots_held"] and pgs["min_failures_tolerated"] == 1
+    code, _, err = admin(capsys, "node", "remove", "dn-0001", "--placement", cluster.addr)
+    assert code == 1 and "NodeHoldsData" in err
+    code, out, _ = admin(capsys, "node", "in", "dn-0001", "--placement", cluster.addr)
+    assert code == 0 and "node dn-0001: up" in out
+
+
 def test_cluster_found_through_cluster_json(
     cluster: Background, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
