@@ -12,7 +12,8 @@ Invariants:
 - `pgs` are the *targets* (where new shards are written). `migrations[pg][slot]` lists, for a slot
   whose target moved and is not yet verified complete, the nodes that still hold its data (the
   *holders*) and the epoch of the move; a slot with no entry is synced (its holder is its target).
-  Reads try the holders first and then the target; fault tolerance counts serving holders.
+  Reads try the holders first and then the target; fault tolerance counts a slot only when every
+  node with some of its shards (holders, and the target while migrating) serves.
 """
 
 from __future__ import annotations
@@ -90,8 +91,10 @@ class NodeInfo:
 class SlotMigration:
     """A slot whose target moved at `since_epoch` and is not yet verified to hold every shard.
 
-    `holders` are the nodes verified to hold the slot's shards before the move (they stay listed
-    until `SlotSynced`); empty when no node holds them any more (the slot must be rebuilt).
+    `holders` hold the slot's shards written before the current target took over: the target of
+    the last synced layout first, then any target that came and went before the slot synced
+    (with the shards written in its time). They stay listed until `SlotSynced`; empty when no
+    node holds them any more (the slot must be rebuilt).
     """
 
     holders: tuple[str, ...]
@@ -130,7 +133,8 @@ class ClusterMap:
         return tuple(self.nodes.get(node_id) if node_id else None for node_id in self.pgs[pg])
 
     def holders_of(self, pg: int, slot: int) -> tuple[str, ...]:
-        """The node ids verified to hold the slot's shards: its target once synced, else the old holders."""
+        """The nodes holding the slot's shards written before its target took over (its target
+        once synced); empty when none is left (the slot must be rebuilt)."""
         migration = self.migrations.get(pg, {}).get(slot)
         if migration is not None:
             return migration.holders
@@ -151,22 +155,28 @@ class ClusterMap:
             slots.append(tuple(n for n in found if n is not None and n.state in SERVING_STATES))
         return tuple(slots)
 
+    def _serving(self, node_id: str) -> bool:
+        node = self.nodes.get(node_id)
+        return node is not None and node.state in SERVING_STATES
+
+    def slot_healthy(self, pg: int, slot: int) -> bool:
+        """Every shard of the slot is on a serving node: it has holders and they all serve, and
+        while it migrates its target serves too (shards written since the move are only there)."""
+        holders = self.holders_of(pg, slot)
+        if not holders or not all(self._serving(h) for h in holders):
+            return False
+        return slot not in self.migrations.get(pg, {}) or self._serving(self.pgs[pg][slot])
+
     def healthy_slots(self, pg: int) -> int:
-        """Slots of the PG with at least one serving, verified holder."""
-        return sum(
-            1
-            for slot in range(len(self.pgs[pg]))
-            if any(
-                (node := self.nodes.get(i)) is not None and node.state in SERVING_STATES
-                for i in self.holders_of(pg, slot)
-            )
-        )
+        """Slots of the PG whose every shard is on a serving node (`slot_healthy`)."""
+        return sum(self.slot_healthy(pg, slot) for slot in range(len(self.pgs[pg])))
 
     def failures_tolerated(self, pg: int) -> int:
-        """How many more node failures the PG can absorb and still read (healthy slots - k).
+        """How many more node failures the PG can absorb and still read every blob (healthy slots - k).
 
-        A slot counts when a serving node is verified to hold its shards (`holders_of`): a target
-        that is still being filled does not count. Negative when fewer than k slots are healthy.
+        Counted on where the data is (`slot_healthy`), not on the targets: a slot whose old
+        holder is down or out, or whose new target is not serving, does not count. Negative when
+        fewer than k slots are healthy.
         """
         if not self.pgs:
             raise MapNotCreated("the cluster map has no placement groups yet")
@@ -201,18 +211,18 @@ class ClusterMap:
 
 @dataclass(frozen=True, slots=True)
 class SlotWork:
-    """One slot the repair service has to fill: a pending migration, or no serving verified holder."""
+    """One slot the repair service has to fill: a pending migration, or a shard on a node that is not serving."""
 
     slot: int
     target: str  # "" when no node could be placed
-    holders: tuple[str, ...]  # verified holders (the copy sources while they serve)
+    holders: tuple[str, ...]  # nodes with the shards written before the target took over (copy sources)
     since_epoch: int  # the migration's epoch, for SlotSynced; 0 when the slot is synced but degraded
 
 
 @dataclass(frozen=True, slots=True)
 class PgWork:
     pg: int
-    healthy_slots: int  # slots with a serving verified holder
+    healthy_slots: int  # slots whose every shard is on a serving node
     failures_tolerated: int
     slots: tuple[SlotWork, ...]
 
@@ -237,19 +247,16 @@ class RepairWork:
 
 
 def repair_work(cmap: ClusterMap, limit: int = 0) -> tuple[PgWork, ...]:
-    """PGs with a pending migration or a slot without a serving verified holder, ordered by fewest
+    """PGs with a pending migration or an unhealthy slot (`slot_healthy`), ordered by fewest
     healthy slots (then PG number); at most `limit` PGs when `limit` > 0."""
     found = []
     for pg in range(len(cmap.pgs)):
         moving = cmap.migrations.get(pg, {})
         slots = []
         for slot, target in enumerate(cmap.pgs[pg]):
-            holders = cmap.holders_of(pg, slot)
-            serving = any(
-                (node := cmap.nodes.get(i)) is not None and node.state in SERVING_STATES for i in holders
-            )
             mig = moving.get(slot)
-            if mig is not None or not serving:
+            if mig is not None or not cmap.slot_healthy(pg, slot):
+                holders = cmap.holders_of(pg, slot)
                 slots.append(SlotWork(slot, target, holders, mig.since_epoch if mig is not None else 0))
         if slots:
             healthy = cmap.healthy_slots(pg)

@@ -22,7 +22,8 @@ What each command does:
 
 Layout history: the PG table holds each slot's *target*. Whenever a command changes a slot's
 target, the slot gets a migration (`SlotMigration`): its holders are the old target if the slot was
-synced, else the holders it already had (minus removed nodes), and `since_epoch` is the new epoch.
+synced, else the holders it already had plus the old target (which got the shards written in its
+time), minus removed nodes, and `since_epoch` is the new epoch.
 `SlotSynced` ends it. `remove` of a node that is still a holder of some slot is refused with
 NodeHoldsData unless forced; a forced remove drops it from every holder list.
 
@@ -436,7 +437,9 @@ class PlacementStateMachine:
                     continue
                 moving = self.migrations.setdefault(pg, {})
                 mig = moving.get(slot)
-                holders = mig.holders if mig is not None else ((was,) if was else ())
+                holders = mig.holders if mig is not None else ()
+                if was and was not in holders:  # it holds the shards written while it was the target
+                    holders += (was,)
                 moving[slot] = SlotMigration(tuple(h for h in holders if h in self.nodes), epoch)
 
     def _slot_synced(self, cmd: SlotSynced) -> bool:

@@ -138,7 +138,7 @@ class PlacementServicer:
 
     def ListRepairWork(self, request, context):
         """-- for the background (repair) service --
-        PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+        PGs with a pending slot migration or a slot with shards on a node that is not serving, fewest healthy
         slots first; also the repair-paused flag and the lease.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

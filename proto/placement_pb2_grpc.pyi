@@ -54,7 +54,7 @@ class PlacementStub:
     """This replica's Raft status and the epoch of its map."""
     ListRepairWork: _grpc.UnaryUnaryMultiCallable[_placement_pb2.ListRepairWorkRequest, _placement_pb2.ListRepairWorkResponse]
     """-- for the background (repair) service --
-    PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+    PGs with a pending slot migration or a slot with shards on a node that is not serving, fewest healthy
     slots first; also the repair-paused flag and the lease.
     """
     AcquireLease: _grpc.UnaryUnaryMultiCallable[_placement_pb2.AcquireLeaseRequest, _placement_pb2.AcquireLeaseResponse]
@@ -89,7 +89,7 @@ class PlacementAsyncStub(PlacementStub):
     """This replica's Raft status and the epoch of its map."""
     ListRepairWork: _aio.UnaryUnaryMultiCallable[_placement_pb2.ListRepairWorkRequest, _placement_pb2.ListRepairWorkResponse]  # type: ignore[assignment]
     """-- for the background (repair) service --
-    PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+    PGs with a pending slot migration or a slot with shards on a node that is not serving, fewest healthy
     slots first; also the repair-paused flag and the lease.
     """
     AcquireLease: _aio.UnaryUnaryMultiCallable[_placement_pb2.AcquireLeaseRequest, _placement_pb2.AcquireLeaseResponse]  # type: ignore[assignment]
@@ -163,7 +163,7 @@ class PlacementServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_placement_pb2.ListRepairWorkResponse, _abc.Awaitable[_placement_pb2.ListRepairWorkResponse]]:
         """-- for the background (repair) service --
-        PGs with a pending slot migration or a slot without a serving verified holder, fewest healthy
+        PGs with a pending slot migration or a slot with shards on a node that is not serving, fewest healthy
         slots first; also the repair-paused flag and the lease.
         """
 

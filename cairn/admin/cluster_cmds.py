@@ -17,7 +17,7 @@ from typing import Any
 from cairn.admin.cli import EXIT_UNAVAILABLE, run
 from cairn.admin.output import age, emit_json, error, table, usage
 from cairn.placement.client import ClusterMap, PlacementClient
-from cairn.placement.cluster_map import SERVING_STATES, NodeAction, NodeState, ReplicaState
+from cairn.placement.cluster_map import NodeAction, NodeState, ReplicaState
 from cairn.placement.pg_assignment import count_domains
 
 
@@ -296,14 +296,7 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
     total = sum(slots.values()) or 1
     degraded: list[dict[str, Any]] = []
     for pg in cmap.degraded_pgs():
-        missing = [
-            slot
-            for slot in range(len(cmap.pgs[pg]))
-            if not any(
-                (n := cmap.nodes.get(i)) is not None and n.state in SERVING_STATES
-                for i in cmap.holders_of(pg, slot)
-            )
-        ]
+        missing = [slot for slot in range(len(cmap.pgs[pg])) if not cmap.slot_healthy(pg, slot)]
         degraded.append(
             {
                 "pg": pg,
