@@ -315,6 +315,9 @@ async def list_pgs(args: argparse.Namespace, addrs: list[str]) -> int:
                 "m": cmap.m,
                 "per_node": dict(sorted(slots.items())),
                 "degraded": degraded,
+                "migrating": {
+                    str(pg): cmap.pending_slots(pg) for pg in range(len(cmap.pgs)) if cmap.pending_slots(pg)
+                },
             }
         )
         return 0
