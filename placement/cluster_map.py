@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -181,6 +182,30 @@ class ClusterMap:
         if not self.pgs:
             raise MapNotCreated("the cluster map has no placement groups yet")
         return self.healthy_slots(pg) - self.k
+
+    def host_failures_tolerated(self, pg: int) -> int:
+        """How many more whole-host failures the PG absorbs (hosts may hold several of its shards
+        when there are fewer hosts than k+m). Takes out, one after another, the host whose loss
+        costs the most healthy slots, until fewer than k are left; -1 when already below k."""
+        if not self.pgs:
+            raise MapNotCreated("the cluster map has no placement groups yet")
+        slot_hosts: list[set[str]] = []
+        for slot, target in enumerate(self.pgs[pg]):
+            if not self.slot_healthy(pg, slot):
+                continue
+            ids = set(self.holders_of(pg, slot))
+            if slot in self.migrations.get(pg, {}):
+                ids.add(target)
+            slot_hosts.append({self.nodes[i].host for i in ids if i in self.nodes})
+        failures = -1
+        while len(slot_hosts) >= self.k:
+            failures += 1
+            counts = Counter(h for hosts in slot_hosts for h in hosts)
+            if not counts:
+                break
+            worst = max(sorted(counts), key=lambda h: counts[h])
+            slot_hosts = [hosts for hosts in slot_hosts if worst not in hosts]
+        return failures
 
     def degraded_pgs(self) -> list[int]:
         """PGs with at least one slot without a serving verified holder."""

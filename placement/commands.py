@@ -11,7 +11,7 @@ map. A command is encoded as one JSON object, keys sorted, no spaces:
 - `mark_down` / `auto_out`: node_id, now_ms (`MarkDown`, `AutoOut`: the leader's timers);
 - `node`: node_id, action (drain | out | in | remove), force (remove only; absent = false),
   now_ms (`NodeCommand`);
-- `create`: k, m, pg_count, now_ms (`CreateCluster`);
+- `create`: k, m, pg_count, per_host (absent: 1, one shard per host), now_ms (`CreateCluster`);
 - `slot_synced`: pg, slot, node_id, since_epoch, token, now_ms (`SlotSynced`);
 - `lease`: holder, ttl_ms, now_ms (`AcquireLease`); `release`: holder, token, now_ms
   (`ReleaseLease`);
@@ -88,12 +88,13 @@ class NodeCommand:
 
 @dataclass(frozen=True, slots=True)
 class CreateCluster:
-    """Build the placement-group table (once)."""
+    """Build the placement-group table (once), at most `per_host` shards of a PG per host."""
 
     k: int
     m: int
     pg_count: int
     now_ms: int
+    per_host: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,8 @@ def encode(command: Command) -> bytes:
             fields["force"] = command.force
         case CreateCluster():
             fields = {"op": "create", "k": command.k, "m": command.m, "pg_count": command.pg_count}
+            if command.per_host != 1:
+                fields["per_host"] = command.per_host
         case SlotSynced():
             fields = {
                 "op": "slot_synced",
@@ -259,7 +262,13 @@ def _decode(doc: dict[str, Any], legacy: bool) -> Command:
                 str(doc["node_id"]), NodeAction(doc["action"]), int(doc["now_ms"]), force, legacy
             )
         case "create":
-            return CreateCluster(int(doc["k"]), int(doc["m"]), int(doc["pg_count"]), int(doc["now_ms"]))
+            return CreateCluster(
+                int(doc["k"]),
+                int(doc["m"]),
+                int(doc["pg_count"]),
+                int(doc["now_ms"]),
+                int(doc.get("per_host", 1)),
+            )
         case "slot_synced":
             return SlotSynced(
                 int(doc["pg"]),

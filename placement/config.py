@@ -33,8 +33,14 @@ class PlacementConfig:
     """Parity shards per blob."""
     pg_count: int = 256
     """Placement groups, fixed when the cluster map is created."""
+    max_shards_per_host: int = 0
+    """At most this many shards of one PG on one host, used only when there are fewer hosts than
+    k+m (0: m, at least 1); fixed when the cluster map is created."""
     auto_create: bool = True
-    """Create the map as soon as k+m failure domains (hosts) have heart-beaten."""
+    """Create the map as soon as `auto_create_hosts` failure domains (hosts) have heart-beaten."""
+    auto_create_hosts: int = 0
+    """Distinct hosts up before the map is created automatically (0: k+m). Fewer than k+m needs
+    `max_shards_per_host` room: hosts * shards per host >= k+m."""
     down_after_s: float = 15.0
     """A node with no heartbeat for this long is marked down (keeps its slots)."""
     out_after_s: float = 600.0
@@ -53,6 +59,13 @@ class PlacementConfig:
     def __post_init__(self) -> None:
         if self.k < 1 or self.m < 0:
             raise ConfigError(f"k must be >= 1 and m >= 0 (got k={self.k}, m={self.m})")
+        if self.auto_create_hosts and self.auto_create_hosts * self.shards_per_host < self.k + self.m:
+            raise ConfigError(
+                f"auto_create_hosts={self.auto_create_hosts} hosts with at most {self.shards_per_host} shards "
+                f"each cannot hold k+m={self.k + self.m} shards"
+            )
+        if self.max_shards_per_host < 0:
+            raise ConfigError(f"max_shards_per_host must be >= 0 (got {self.max_shards_per_host})")
         if self.pg_count < 1:
             raise ConfigError(f"pg_count must be >= 1 (got {self.pg_count})")
         if not 0 < self.down_after_s < self.out_after_s:
@@ -61,6 +74,11 @@ class PlacementConfig:
             )
         if self.peers and self.id not in self.peers:
             raise ConfigError(f"replica id {self.id!r} is not among peers {sorted(self.peers)}")
+
+    @property
+    def shards_per_host(self) -> int:
+        """The per-host limit the map is created with (`max_shards_per_host`, else m, at least 1)."""
+        return self.max_shards_per_host or max(self.m, 1)
 
     def peer_map(self) -> dict[str, str]:
         """Peers including this replica (a one-replica group when none are configured)."""

@@ -8,7 +8,9 @@ loses:
   (weighted rendezvous hashing: the node with the highest score wins, each node with probability
   proportional to its weight).
 - Filling an empty slot picks the highest-scoring *eligible* node (state `up`) whose `host` label is
-  not yet in the row (a hard rule). Among those it prefers nodes whose zone and rack have not reached
+  not yet in the row (a hard rule while such a node exists). With fewer hosts than `k + m`, a host
+  may take more slots of a row, never more than `per_host` (the best-ranked node of the host with
+  the fewest slots in the row first). Among those it prefers nodes whose zone and rack have not reached
   their fair share of the row, `ceil((k+m) * domain weight / total weight)`, so rows spread over zones
   and racks in proportion to their capacity; if no such node exists it takes the best host-distinct one.
 - Vacating: slots of nodes that are `out`, `draining` or no longer in the map become empty and are
@@ -20,7 +22,8 @@ loses:
   This is exactly the set of rows a fresh rendezvous ranking would give it, so about 1/n of all slots
   move, and only to the joining node.
 
-Creating a table with fewer distinct hosts among `up` nodes than `k + m` raises InsufficientDomains.
+Creating a table when the distinct hosts among `up` nodes times `per_host` are fewer than `k + m`
+raises InsufficientDomains.
 """
 
 from __future__ import annotations
@@ -69,17 +72,18 @@ def count_domains(nodes: Mapping[str, NodeInfo]) -> int:
     return len({n.host for n in nodes.values() if n.state == NodeState.UP})
 
 
-def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo]) -> Table:
-    """A fresh table for `pg_count` PGs of `k + m` slots; raises InsufficientDomains."""
+def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo], per_host: int = 1) -> Table:
+    """A fresh table for `pg_count` PGs of `k + m` slots, at most `per_host` of a row per host;
+    raises InsufficientDomains."""
     width = k + m
     available = count_domains(nodes)
-    if available < width:
+    if available * per_host < width:
         raise InsufficientDomains(
             f"cannot create the cluster map: {available} failure domain(s) (distinct hosts among up "
-            f"nodes) but each placement group needs {width} (k+m)"
+            f"nodes) at most {per_host} shard(s) each, but each placement group needs {width} (k+m)"
         )
     empty: Table = tuple(("",) * width for _ in range(pg_count))
-    return _Planner(width, nodes).edit(empty, ())
+    return _Planner(width, nodes, per_host=per_host).edit(empty, ())
 
 
 def rebalance(
@@ -89,23 +93,29 @@ def rebalance(
     nodes: Mapping[str, NodeInfo],
     joined: Iterable[str] = (),
     pinned: frozenset[str] = frozenset(),
+    per_host: int = 1,
 ) -> Table:
     """The table after node changes: vacate departed nodes, fill empty slots, admit `joined` nodes.
 
     `pinned` nodes keep their slots whatever their state (nodes drained by a version-1 command,
     which kept them)."""
-    return _Planner(k + m, nodes, pinned).edit(table, tuple(joined))
+    return _Planner(k + m, nodes, pinned, per_host).edit(table, tuple(joined))
 
 
 class _Planner:
     """Per-call scratch state: eligible nodes and zone/rack fair shares of a row."""
 
     def __init__(
-        self, width: int, nodes: Mapping[str, NodeInfo], pinned: frozenset[str] = frozenset()
+        self,
+        width: int,
+        nodes: Mapping[str, NodeInfo],
+        pinned: frozenset[str] = frozenset(),
+        per_host: int = 1,
     ) -> None:
         self.width = width
         self.nodes = nodes
         self.pinned = pinned
+        self.per_host = max(per_host, 1)
         self.eligible = sorted(n.id for n in nodes.values() if n.state == NodeState.UP)
         capacity = {n.id: weight_of(n) for n in nodes.values()}
         total = sum(capacity[i] for i in self.eligible) or 1.0
@@ -148,28 +158,40 @@ class _Planner:
     def _fill(self, row: list[str], ranked: Sequence[str]) -> None:
         """Fill the empty slots of `row` in slot order (see the module doc for the rule)."""
         members = [self.nodes[n] for n in row if n]
-        hosts = {m.host for m in members}
+        hosts = Counter(m.host for m in members)
         zones = Counter(m.zone for m in members)
         racks = Counter((m.zone, m.rack) for m in members)
         for slot in range(self.width):
             if row[slot]:
                 continue
             pick = self._pick(ranked, hosts, zones, racks)
+            if not pick and self.per_host > 1:
+                pick = self._shared_host(ranked, hosts)
             row[slot] = pick
             if pick:
                 node = self.nodes[pick]
-                hosts.add(node.host)
+                hosts[node.host] += 1
                 zones[node.zone] += 1
                 racks[(node.zone, node.rack)] += 1
 
+    def _shared_host(self, ranked: Sequence[str], hosts: Counter[str]) -> str:
+        """With every host in the row already: the best-ranked node of a host with the fewest
+        slots in the row, below `per_host` ("" when every host is at the limit)."""
+        best = ""
+        for node_id in ranked:
+            count = hosts[self.nodes[node_id].host]
+            if count < self.per_host and (not best or count < hosts[self.nodes[best].host]):
+                best = node_id
+        return best
+
     def _pick(
-        self, ranked: Sequence[str], hosts: set[str], zones: Counter[str], racks: Counter[tuple[str, str]]
+        self, ranked: Sequence[str], hosts: Counter[str], zones: Counter[str], racks: Counter[tuple[str, str]]
     ) -> str:
         """The best-ranked host-distinct node, preferring zone and rack (then zone) within fair share."""
         zone_only = any_host = ""
         for node_id in ranked:
             node = self.nodes[node_id]
-            if node.host in hosts:  # also excludes the row's own members
+            if hosts[node.host]:  # also excludes the row's own members
                 continue
             if zones[node.zone] < self.zone_cap.get(node.zone, 0):
                 rack = (node.zone, node.rack)

@@ -15,8 +15,8 @@ than `out_after_s`. Heartbeat times are leader memory, so a new leader starts ev
 the moment it became leader (a failover can delay, never hasten, a down or out decision).
 
 Creation rule: while the map has no PG table and `auto_create` is on, the leader proposes
-`CreateCluster` (with its configured k, m, pg_count) as soon as the up nodes span k+m distinct
-hosts; an operator can also ask for it (the CreateCluster RPC), which is refused with
+`CreateCluster` (with its configured k, m, pg_count and shards per host) as soon as the up nodes
+span `auto_create_hosts` (default k+m) distinct hosts; an operator can also ask for it (the CreateCluster RPC), which is refused with
 InsufficientDomains before then.
 """
 
@@ -248,7 +248,10 @@ class PlacementService:
     async def create_cluster(self) -> int:
         """Create the PG table now (refused with InsufficientDomains or AlreadyCreated)."""
         config = self.config
-        result = await self._propose(CreateCluster(config.k, config.m, config.pg_count, self.clock.wall_ms()))
+        command = CreateCluster(
+            config.k, config.m, config.pg_count, self.clock.wall_ms(), config.shards_per_host
+        )
+        result = await self._propose(command)
         return result.epoch
 
     # -- leader duties --------------------------------------------------------------------------
@@ -299,7 +302,7 @@ class PlacementService:
         if self.machine.created or not self.config.auto_create:
             return
         infos = self.machine.cluster_map().nodes
-        if count_domains(infos) >= self.config.k + self.config.m:
+        if count_domains(infos) >= (self.config.auto_create_hosts or self.config.k + self.config.m):
             with contextlib.suppress(PlacementError):
                 await self.create_cluster()
 

@@ -33,7 +33,7 @@ the map and keep the epoch. Removed node ids are never reused and their heartbea
 Each new epoch is logged at INFO with the command that made it, in a few words (`_describe`).
 
 Snapshot (`version` 2; version 1 snapshots, without the last three fields, still restore): one
-JSON object, keys sorted: epoch, k, m, pg_count, next_id, removed ids, node records (id, addr,
+JSON object, keys sorted: epoch, k, m, pg_count, per_host (absent: 1), next_id, removed ids, node records (id, addr,
 zone, rack, host, capacity_bytes, used_bytes, last_heartbeat_ms, health, admin, auto_out), the PG
 table, `migrations` ([pg, slot, holders, since_epoch] rows), `lease` (holder, token, expires_ms)
 and `repair_paused`.
@@ -201,6 +201,7 @@ class PlacementStateMachine:
         self.k = 0
         self.m = 0
         self.pg_count = 0
+        self.per_host = 1  # at most this many shards of a PG on one host
         self.nodes: dict[str, NodeRecord] = {}
         self.pgs: Table = ()
         self.next_id = 1
@@ -286,6 +287,7 @@ class PlacementStateMachine:
             "k": self.k,
             "m": self.m,
             "pg_count": self.pg_count,
+            "per_host": self.per_host,
             "next_id": self.next_id,
             "removed": sorted(self.removed),
             "nodes": [n.to_json() for _, n in sorted(self.nodes.items())],
@@ -311,6 +313,7 @@ class PlacementStateMachine:
         self._reset()
         self.epoch, self.k, self.m = int(snap["epoch"]), int(snap["k"]), int(snap["m"])
         self.pg_count, self.next_id = int(snap["pg_count"]), int(snap["next_id"])
+        self.per_host = int(snap.get("per_host", 1))
         self.removed = set(snap["removed"])
         self.nodes = {n["id"]: NodeRecord.from_json(n) for n in snap["nodes"]}
         if snap["version"] == 1:  # drained by version-1 commands, which kept the slots
@@ -344,7 +347,7 @@ class PlacementStateMachine:
             pinned = frozenset(
                 i for i, n in self.nodes.items() if n.drain_keeps_slots and n.admin is AdminState.DRAINING
             )
-            self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined, pinned)
+            self.pgs = rebalance(self.pgs, self.k, self.m, infos, joined, pinned, self.per_host)
 
     def _heartbeat(self, cmd: Heartbeat) -> str:
         """Register or refresh the reporting node; returns its id."""
@@ -478,11 +481,14 @@ class PlacementStateMachine:
     def _create(self, cmd: CreateCluster) -> bool:
         if self.created:
             raise AlreadyCreated(f"the cluster map already exists ({self.pg_count} PGs)")
-        if cmd.k < 1 or cmd.m < 0 or cmd.pg_count < 1:
-            raise BadCommand(f"invalid layout k={cmd.k} m={cmd.m} pg_count={cmd.pg_count}")
+        if cmd.k < 1 or cmd.m < 0 or cmd.pg_count < 1 or cmd.per_host < 1:
+            raise BadCommand(
+                f"invalid layout k={cmd.k} m={cmd.m} pg_count={cmd.pg_count} per_host={cmd.per_host}"
+            )
         infos = {i: n.info() for i, n in self.nodes.items()}
-        self.pgs = create_table(cmd.pg_count, cmd.k, cmd.m, infos)  # may raise InsufficientDomains
-        self.k, self.m, self.pg_count = cmd.k, cmd.m, cmd.pg_count
+        # may raise InsufficientDomains
+        self.pgs = create_table(cmd.pg_count, cmd.k, cmd.m, infos, cmd.per_host)
+        self.k, self.m, self.pg_count, self.per_host = cmd.k, cmd.m, cmd.pg_count, cmd.per_host
         return True
 
 
@@ -498,7 +504,9 @@ def _describe(command: Command, node_id: str | None) -> str:
         case NodeCommand():
             return f"node {command.node_id}: {command.action.value}" + (" (forced)" if command.force else "")
         case CreateCluster():
-            return f"created {command.pg_count} placement groups, k={command.k} m={command.m}"
+            return f"created {command.pg_count} placement groups, k={command.k} m={command.m}" + (
+                f", at most {command.per_host} shards per host" if command.per_host != 1 else ""
+            )
         case SlotSynced():
             return f"slot {command.pg}/{command.slot} synced on {command.node_id}"
         case AcquireLease() | ReleaseLease() | SetRepairPaused():

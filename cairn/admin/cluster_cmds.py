@@ -64,9 +64,11 @@ def find_leader(states: list[ReplicaState]) -> ReplicaState | None:
 def pg_summary(cmap: ClusterMap) -> dict[str, Any]:
     tolerated = [cmap.failures_tolerated(pg) for pg in range(len(cmap.pgs))]
     histogram = Counter(tolerated)
+    hosts = [cmap.host_failures_tolerated(pg) for pg in range(len(cmap.pgs))]
     return {
         "count": len(cmap.pgs),
         "min_failures_tolerated": min(tolerated) if tolerated else None,
+        "min_host_failures_tolerated": min(hosts) if hosts else None,
         "failures_tolerated_histogram": {str(k): histogram[k] for k in sorted(histogram, reverse=True)},
         "degraded": len(cmap.degraded_pgs()),
         "migrating": sum(1 for pg in range(len(cmap.pgs)) if cmap.pending_slots(pg)),
@@ -177,6 +179,11 @@ def print_status(doc: dict[str, Any]) -> None:
         f"failure(s); {pgs['degraded']} degraded; {pgs['migrating']} with {pgs['slots_migrating']} slot(s) "
         "moving (counted on their verified holders until repair syncs them)"
     )
+    if pgs["min_host_failures_tolerated"] != pgs["min_failures_tolerated"]:
+        print(
+            f"           some hosts hold several shards of a PG: every PG survives at least "
+            f"{pgs['min_host_failures_tolerated']} whole-host failure(s)"
+        )
     hist = ", ".join(f"{k}: {v} PGs" for k, v in pgs["failures_tolerated_histogram"].items())
     print(f"           more failures absorbable -> {hist}")
 

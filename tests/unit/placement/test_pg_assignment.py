@@ -209,3 +209,30 @@ def test_any_sequence_of_changes_keeps_the_table_valid_and_moves_only_changed_no
             if "" in row_after:  # an empty slot means no eligible host was left for it
                 assert eligible_hosts <= {nodes[n].host for n in members}
         table = after
+
+
+def test_fewer_hosts_than_slots_share_hosts_up_to_the_limit() -> None:
+    nodes = topology(6, zones=3, racks_per_zone=2)  # 6 hosts for 12 slots
+    with pytest.raises(InsufficientDomains):
+        create_table(16, K, M, nodes)  # one shard per host: impossible
+    with pytest.raises(InsufficientDomains):
+        create_table(16, K, M, nodes, per_host=1)
+    table = create_table(64, K, M, nodes, per_host=2)
+    for row in table:
+        assert "" not in row and max(Counter(nodes[n].host for n in row).values()) == 2
+    # a node going out: its slots have nowhere to go within the limit, and stay empty
+    after = rebalance(table, K, M, with_state(nodes, "dn-0001", NodeState.OUT), per_host=2)
+    assert all(
+        row.count("") == (2 if "dn-0001" in before else 0) for row, before in zip(after, table, strict=True)
+    )
+    # with a limit of 3 they are refilled on the other hosts, never more than 3 per host
+    after = rebalance(table, K, M, with_state(nodes, "dn-0001", NodeState.OUT), per_host=3)
+    for row in after:
+        assert "" not in row and "dn-0001" not in row
+        assert max(Counter(nodes[n].host for n in row).values()) <= 3
+
+
+def test_enough_hosts_keep_one_shard_per_host_whatever_the_limit() -> None:
+    nodes = topology(16, zones=4, racks_per_zone=4)
+    for row in create_table(64, K, M, nodes, per_host=4):
+        assert len({nodes[n].host for n in row}) == WIDTH

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from cairn.config import ConfigError
 from cairn.placement.cluster_map import NodeAction, NodeReport, NodeState
 from cairn.placement.config import PlacementConfig
 from cairn.placement.errors import InsufficientDomains, NodeHoldsData, NodeNotFound, NodeRemoved
@@ -202,3 +203,26 @@ async def test_heartbeats_of_a_removed_node_are_refused_without_a_raft_write() -
         with pytest.raises(NodeRemoved):
             await service.heartbeat(hb(3, "dn-0004"))
     assert replicator.proposals == writes
+
+
+async def test_fewer_hosts_than_k_plus_m_hold_at_most_the_configured_shards_each() -> None:
+    # k=2 m=2 on 2 hosts: by default at most m=2 shards of a PG per host
+    service, _, _ = make(m=2, auto_create_hosts=2)
+    await register(service, 1)
+    assert not service.cluster_map().created
+    await register(service, 2)
+    cmap = service.cluster_map()
+    assert cmap.created and service.machine.per_host == 2
+    for pg, row in enumerate(cmap.pgs):
+        assert sorted(row) == ["dn-0001", "dn-0001", "dn-0002", "dn-0002"]
+        # each host holds two shards: losing one host leaves exactly k
+        assert (cmap.failures_tolerated(pg), cmap.host_failures_tolerated(pg)) == (2, 1)
+    with pytest.raises(ConfigError):
+        PlacementConfig(k=2, m=2, auto_create_hosts=1)  # 1 host x 2 shards < 4
+
+
+async def test_one_shard_per_host_survives_as_many_host_failures_as_node_failures() -> None:
+    service, _, _ = make(m=2)
+    await register(service, 4)
+    cmap = service.cluster_map()
+    assert all(cmap.host_failures_tolerated(pg) == cmap.failures_tolerated(pg) == 2 for pg in range(8))
