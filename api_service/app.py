@@ -2,7 +2,8 @@
 
 Pure ASGI (no framework middleware): for every HTTP request it assigns a request id, refuses a
 header section over `max_header_bytes`, routes to one S3 operation, verifies the SigV4 signature
-(every path, whichever way credentials arrive), and runs that operation's handler with an
+(every path, whichever way credentials arrive; a request with none is anonymous, and may do only
+what a bucket policy allows it: access.py), and runs that operation's handler with an
 `S3Request`. The one exception is a browser form upload (POST Object), whose credentials are
 in its body: it goes to `form_upload` before header authentication. Any `S3Error` (or an
 internal error mapped by error_mapping) becomes the S3 XML error body with `x-amz-request-id`;
@@ -24,7 +25,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from . import errors
+from . import access, errors
 from .context import S3Request, Services
 from .error_mapping import to_s3_error
 from .errors import (
@@ -42,6 +43,7 @@ from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
 from .handlers_tagging import TAGGING_HANDLERS
+from .handlers_policy import POLICY_HANDLERS
 from .router import Op, route, split_host
 from .sigv4 import RawRequest, SecretLookup, verify
 
@@ -55,7 +57,11 @@ HANDLERS: dict[Op, Handler] = {
     **MULTIPART_HANDLERS,
     **DISABLED_FEATURE_HANDLERS,
     **TAGGING_HANDLERS,
+    **POLICY_HANDLERS,
 }
+ACCOUNT_OPS = frozenset({Op.LIST_BUCKETS, Op.CREATE_BUCKET})
+"""Operations on no existing bucket, authorized by access.authorize_account (the rest by
+S3Request.bucket())."""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -220,7 +226,21 @@ class S3App:
         handler = HANDLERS.get(endpoint.op)
         if handler is None:
             raise errors.NotImplemented(f"{endpoint.op.value} is not implemented.")
-        request = S3Request(endpoint, auth, method, raw_path, headers, wire, self.services, request_id)
+        client = scope.get("client")
+        request = S3Request(
+            endpoint,
+            auth,
+            method,
+            raw_path,
+            headers,
+            wire,
+            self.services,
+            request_id,
+            client_ip=client[0] if client else "",
+            secure=scope.get("scheme") == "https",
+        )
+        if endpoint.op in ACCOUNT_OPS:
+            await access.authorize_account(request)
         return await handler(request)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:

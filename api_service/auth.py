@@ -66,7 +66,7 @@ class CredentialCache:
             user = await self._get_user(key.user_name)
         except self._not_found:
             return None
-        return Credentials(key.secret_access_key, user.user_id, user.is_root)
+        return Credentials(key.secret_access_key, user.user_id, user.is_root, user.name, user.arn)
 
 
 def authorize_bucket(auth: AuthenticatedRequest, bucket: Bucket) -> None:

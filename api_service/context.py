@@ -3,18 +3,18 @@
 `S3Request` can only be built from an `AuthenticatedRequest`, so no handler runs for a request
 whose signature was not checked. Its body helpers wrap the wire stream in the SigV4 payload
 verification (and, for small XML bodies, Ingest's Content-MD5 / x-amz-checksum-* checks);
-`bucket()` looks the bucket up and applies the authorization rule.
+`bucket()` looks the bucket up and authorizes the request's operation on it (access.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cairn.metadata.models import Bucket
 
-from .auth import authorize_bucket
+from . import access
 from .config import ApiConfig
 from .data_path import BlobStore
 from .errors import EntityTooLarge, InvalidArgument, MalformedXML
@@ -43,6 +43,9 @@ class S3Request:
     wire: AsyncIterable[bytes]
     services: Services
     request_id: str
+    client_ip: str = ""
+    secure: bool = False  # arrived over TLS
+    policies: dict[str, Any] = field(default_factory=dict)  # access.py's per-request cache
 
     @property
     def bucket_name(self) -> str:
@@ -77,9 +80,9 @@ class S3Request:
         return bytes(out)
 
     async def bucket(self) -> Bucket:
-        """The bucket of this request, after checking the caller may act on it."""
+        """The bucket of this request, after checking the caller may take its operation."""
         bucket = await self.metadata.get_bucket(self.bucket_name)
-        authorize_bucket(self.auth, bucket)
+        await access.authorize(self, bucket)
         return bucket
 
     def int_query(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:

@@ -1,7 +1,7 @@
 """The source side of CopyObject and UploadPartCopy: parse, authorize, check conditions, stream.
 
 `x-amz-copy-source` is `[/]bucket/key[?versionId=id]`, percent-encoded. The source bucket is
-authorized exactly like the destination (owner or root); the x-amz-copy-source-if-* conditions
+authorized for `s3:GetObject` (`s3:GetObjectVersion` with a versionId) by access.py; the x-amz-copy-source-if-* conditions
 fail with 412; `x-amz-copy-source-range` (UploadPartCopy only) must lie inside the object.
 """
 
@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from cairn.metadata.models import Bucket, ObjectVersion
 
-from .auth import authorize_bucket
+from . import access
 from .context import S3Request
 from .errors import InvalidArgument, InvalidRange, InvalidRequest
 from .http_ranges import ByteRange, check_copy_source_conditions
@@ -57,7 +57,8 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
     bucket_name, key, version_id = parse_copy_source(req.headers["x-amz-copy-source"])
     bucket = await req.metadata.get_bucket(bucket_name)
-    authorize_bucket(req.auth, bucket)
+    action = access.action_for("GetObject", versioned=version_id is not None)
+    await access.authorize(req, bucket, action=action, key=key, version_id=version_id)
     version = await req.metadata.get_object(bucket_name, key, version_id)
     check_copy_source_conditions(req.headers, version.etag, version.last_modified_ms)
     byte_range = None

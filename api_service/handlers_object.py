@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from cairn.blobs import BlobRef
 from cairn.metadata.models import ObjectAttrs, ObjectVersion, VersioningState
 
-from . import copy_source, s3_xml, tagging
+from . import access, copy_source, s3_xml, tagging
 from .context import S3Request
 from .error_mapping import to_s3_error
 from .errors import (
@@ -210,13 +210,15 @@ DELETE_CONCURRENCY = 32
 
 
 async def delete_objects(req: S3Request) -> Response:
-    await req.bucket()
+    bucket = await req.bucket()
     request = s3_xml.parse_delete(await req.read_body())
     gate = asyncio.Semaphore(DELETE_CONCURRENCY)
 
     async def delete_one(key: str, version_id: str | None) -> s3_xml.DeletedEntry | s3_xml.DeleteErrorEntry:
         async with gate:
             try:
+                action = access.action_for("DeleteObject", versioned=version_id is not None)
+                await access.authorize(req, bucket, action=action, key=key, version_id=version_id)
                 result = await req.metadata.delete_object(req.bucket_name, key, version_id)
             except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
                 error = to_s3_error(exc)

@@ -5,10 +5,11 @@ configured base domain, path style (`/<bucket>/<key>`) otherwise. The key is the
 rest of the path, taken verbatim (`..`, `//` and backslashes are ordinary key bytes); it can
 never name another bucket because the bucket is fixed by the first segment or the host.
 
-Sub-resources S3 has and Cairn does not (policy, lifecycle, tagging, cors, ...) are
+Sub-resources S3 has and Cairn does not (lifecycle, cors, bucket tagging, ...) are
 `NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: object tagging
-(handlers_tagging.py), and ACLs and Object Lock, which S3 answers with 2xx or 4xx on a bucket
-where they are off, as they are on every Cairn bucket (handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
+(handlers_tagging.py), bucket policies (handlers_policy.py), and ACLs and Object Lock, which S3
+answers with 2xx or 4xx on a bucket where they are off, as they are on every Cairn bucket
+(handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
 is `?delete`; a POST on an object other than the multipart ones is `MethodNotAllowed`, as S3
 answers it. Nothing here does I/O.
 """
@@ -62,6 +63,10 @@ class Op(enum.Enum):
     GET_OBJECT_TAGGING = "GetObjectTagging"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,10 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("GET", True, "tagging"): Op.GET_OBJECT_TAGGING,
     ("PUT", True, "tagging"): Op.PUT_OBJECT_TAGGING,
     ("DELETE", True, "tagging"): Op.DELETE_OBJECT_TAGGING,
+    ("GET", False, "policy"): Op.GET_BUCKET_POLICY,
+    ("PUT", False, "policy"): Op.PUT_BUCKET_POLICY,
+    ("DELETE", False, "policy"): Op.DELETE_BUCKET_POLICY,
+    ("GET", False, "policyStatus"): Op.GET_BUCKET_POLICY_STATUS,
 }
 
 

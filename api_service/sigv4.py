@@ -67,6 +67,8 @@ class Credentials:
     secret_key: str
     owner_id: str
     is_root: bool = False
+    user_name: str = ""
+    arn: str = ""  # the user's ARN, which policies name
 
 
 SecretLookup = Callable[[str], Awaitable[Credentials | None]]
@@ -174,10 +176,20 @@ class AuthenticatedRequest:
     trailer_names: tuple[str, ...] = ()  # x-amz-trailer, lower case
     presigned: bool = False
     signing: _SigningContext | None = field(default=None, repr=False)
+    user_name: str = ""
+    arn: str = ""  # "" for the anonymous caller
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.access_key_id
 
     def body(self, wire: AsyncIterable[bytes]) -> VerifiedBody:
         """Wrap the wire body: yields the decoded payload, verifying it as it streams."""
         return VerifiedBody(self, wire)
+
+
+ANONYMOUS = AuthenticatedRequest("", "", False, PayloadMode.UNSIGNED)
+"""A request with no credentials at all: what it may do is up to the bucket's policy (access.py)."""
 
 
 # --- canonical request ------------------------------------------------------------------
@@ -278,10 +290,16 @@ async def verify(
         if creds is None:  # pragma: no cover - check_presigned_v2 raised
             raise InvalidAccessKeyId()
         return AuthenticatedRequest(
-            query["AWSAccessKeyId"], creds.owner_id, creds.is_root, PayloadMode.UNSIGNED, presigned=True
+            query["AWSAccessKeyId"],
+            creds.owner_id,
+            creds.is_root,
+            PayloadMode.UNSIGNED,
+            presigned=True,
+            user_name=creds.user_name,
+            arn=creds.arn,
         )
     else:
-        raise AccessDenied("Anonymous access is not allowed.")
+        return ANONYMOUS
     if region is not None and parsed.region != region:
         error = AuthorizationHeaderMalformed if not parsed.presigned else AuthorizationQueryParametersError
         raise error(
@@ -369,4 +387,6 @@ async def verify(
         trailer_names=trailers,
         presigned=parsed.presigned,
         signing=_SigningContext(key, parsed.amz_date, scope, parsed.signature),
+        user_name=creds.user_name,
+        arn=creds.arn,
     )
