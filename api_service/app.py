@@ -222,7 +222,7 @@ class S3App:
             vhost_bucket=split_host(headers.get("host", ""), config.base_domains),
         )
         if routing_error is not None:
-            raise routing_error
+            raise errors.AccessDenied() if auth.anonymous else routing_error
         handler = HANDLERS.get(endpoint.op)
         if handler is None:
             raise errors.NotImplemented(f"{endpoint.op.value} is not implemented.")

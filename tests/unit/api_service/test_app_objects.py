@@ -143,7 +143,7 @@ def test_errors_for_keys_metadata_and_auth(s3e: Endpoint, s3: Any) -> None:
         s3e.client(key="NOSUCHKEY").list_buckets()
     assert code_of(exc) == ("InvalidAccessKeyId", 403)
     with pytest.raises(ClientError) as exc:
-        s3.get_bucket_policy(Bucket="errs")
+        s3.get_bucket_replication(Bucket="errs")
     assert code_of(exc) == ("NotImplemented", 501)
     assert exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
 

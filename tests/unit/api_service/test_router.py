@@ -114,7 +114,7 @@ def test_query_values_are_decoded() -> None:
         ("PUT", "/b", "tagging"),
         ("POST", "/b/k", "tagging"),
         ("GET", "/b", "lifecycle"),
-        ("PUT", "/b", "policy"),
+        ("POST", "/b", "policy"),
         ("GET", "/b", "cors"),
         ("PUT", "/b", "encryption"),
         ("GET", "/b", "retention"),
