@@ -520,8 +520,6 @@ def test_streaming_with_crc32_trailer(cluster: RunningCluster, s3: Any, bucket: 
 # --- not implemented features ---------------------------------------------------------------------
 
 UNSUPPORTED: list[tuple[str, dict[str, Any]]] = [
-    ("get_bucket_policy", {}),
-    ("put_bucket_policy", {"Policy": '{"Version":"2012-10-17","Statement":[]}'}),
     ("put_bucket_tagging", {"Tagging": {"TagSet": [{"Key": "team", "Value": "storage"}]}}),
     (
         "put_bucket_lifecycle_configuration",
@@ -662,7 +660,7 @@ def error_cases(cluster: RunningCluster, s3: Any, bucket: str) -> Iterator[dict[
         "AccessDenied": lambda: send(cluster, "GET", f"{cluster.endpoint}/{bucket}", {}, b""),
         "SignatureDoesNotMatch": lambda: raw(cluster, "GET", f"/{bucket}", secret_key="not-the-secret"),
         "InvalidAccessKeyId": lambda: raw(cluster, "GET", f"/{bucket}", access_key="AKIANOSUCHKEY0000000"),
-        "NotImplemented": lambda: raw(cluster, "GET", f"/{bucket}", query="policy="),
+        "NotImplemented": lambda: raw(cluster, "GET", f"/{bucket}", query="replication="),
         "InvalidRange": lambda: send_range(cluster, bucket),
         "MalformedXML": lambda: raw(cluster, "POST", f"/{bucket}", query="delete=", body=b"<Delete><Object>"),
         "KeyTooLongError": lambda: raw(cluster, "PUT", f"/{bucket}/{'k' * 1025}"),

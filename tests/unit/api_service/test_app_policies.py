@@ -353,7 +353,7 @@ def test_every_operation_by_every_principal_under_every_policy(
         for name, call in OPERATIONS:
             expected = outcome if outcome is not None else name in READS
             try:
-                got: bool | str = not denied(lambda: call(users[who], uploads))
+                got: bool | str = not denied(lambda call=call: call(users[who], uploads))
             except ClientError as exc:  # allowed, and refused for a reason of its own
                 got = exc.response["Error"]["Code"]
             if got == "NoSuchBucketPolicy" and name == "GetBucketPolicyStatus" and text is None:
