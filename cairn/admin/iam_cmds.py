@@ -1,4 +1,5 @@
-"""IAM commands: `user create|list|delete NAME` and `key create|list|revoke|activate|delete`.
+"""IAM commands: `user create|list|delete NAME`, `user policy ...` (policy_cmds.py) and
+`key create|list|revoke|activate|delete`.
 
 They talk to the metadata service found from `--metadata host:port`, or else from the entry with
 role "metadata" in the cluster.json of a local cluster (`--data-dir`, CAIRN_DATA_DIR,
@@ -24,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol
 
+from cairn.admin import policy_cmds
 from cairn.admin.cli import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE
-from cairn.admin.output import emit_json, error, table
+from cairn.admin.output import emit_json, error, table, timestamp
 from cairn.admin.target import TargetError, data_dir, local_processes
 from cairn.metadata.client import (
     AccessKey,
@@ -41,6 +42,7 @@ from cairn.metadata.client import (
     MetadataError,
     MetadataUnavailable,
     NoSuchUser,
+    Policy,
     User,
 )
 
@@ -63,6 +65,10 @@ class IamClient(Protocol):
     async def set_access_key_status(self, access_key_id: str, status: AccessKeyStatus) -> AccessKey: ...
     async def delete_access_key(self, access_key_id: str) -> None: ...
     async def list_buckets(self, owner_id: str | None = None) -> tuple[Bucket, ...]: ...
+    async def put_user_policy(self, user_name: str, policy_name: str, document: str) -> None: ...
+    async def get_user_policy(self, user_name: str, policy_name: str) -> Policy: ...
+    async def list_user_policies(self, user_name: str) -> tuple[Policy, ...]: ...
+    async def delete_user_policy(self, user_name: str, policy_name: str) -> None: ...
 
 
 Command = Callable[[argparse.Namespace, IamClient], Awaitable[int]]
@@ -92,6 +98,7 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=partial(run, command=user_delete))
+    policy_cmds.register(sub, parents, run)
 
     key = groups.add_parser("key", help="access keys")
     sub = key.add_subparsers(dest="key_command", metavar="SUBCOMMAND", required=True)
@@ -167,12 +174,6 @@ async def _with_client(args: argparse.Namespace, addr: str, command: Command) ->
         return await command(args, client)
     finally:
         await client.close()
-
-
-def timestamp(ms: int) -> str:
-    if ms <= 0:
-        return "-"
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def user_doc(user: User) -> dict[str, Any]:

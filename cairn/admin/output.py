@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,13 @@ def emit_json(doc: Any) -> None:
 def error(message: str) -> None:
     """One line on stderr, prefixed with the command name."""
     print(f"cairn admin: {message}", file=sys.stderr)
+
+
+def timestamp(ms: int) -> str:
+    """Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ`; `-` for none."""
+    if ms <= 0:
+        return "-"
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def size(n: int) -> str:
