@@ -261,7 +261,7 @@ def _parse_condition_block(value: object) -> tuple[Condition, ...]:
         raise MalformedPolicy("Invalid Condition block")
     out: list[Condition] = []
     for raw_op, block in value.items():
-        op = raw_op
+        op: str = str(raw_op)
         qualifier = ""
         if ":" in op:
             qualifier, _, op = op.partition(":")
@@ -271,7 +271,7 @@ def _parse_condition_block(value: object) -> tuple[Condition, ...]:
         if if_exists:
             op = op[: -len("IfExists")]
         negated = op in _NEGATED
-        base = _NEGATED.get(op, op)
+        base: str = _NEGATED.get(op) or op
         if not _known_operator(base) or (base == "Null" and if_exists):
             raise MalformedPolicy(f"Invalid Condition type : {raw_op}")
         if not isinstance(block, dict) or not block:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -309,7 +310,7 @@ POLICIES = {
     "read-only": policy(allow("*", ["s3:Get*", "s3:List*"], EVERYTHING)),
 }
 # principal -> policy -> allowed
-OUTCOMES = {
+OUTCOMES: dict[str, dict[str, bool | None]] = {
     "root": {"none": True, "allow-all": True, "allow-bob": True, "deny-all": False, "read-only": True},
     "alice": {
         "none": True,
@@ -348,12 +349,12 @@ def test_every_operation_by_every_principal_under_every_policy(
     if text is not None:
         alice.put_bucket_policy(Bucket=B, Policy=text)
     try:
-        outcome = OUTCOMES[who][setting]
-        wrong = {}
+        outcome: bool | None = OUTCOMES[who][setting]
+        wrong: dict[str, bool | str] = {}
         for name, call in OPERATIONS:
             expected = outcome if outcome is not None else name in READS
             try:
-                got: bool | str = not denied(lambda call=call: call(users[who], uploads))
+                got: bool | str = not denied(partial(call, users[who], uploads))
             except ClientError as exc:  # allowed, and refused for a reason of its own
                 got = exc.response["Error"]["Code"]
             if got == "NoSuchBucketPolicy" and name == "GetBucketPolicyStatus" and text is None:

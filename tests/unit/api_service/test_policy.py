@@ -254,7 +254,7 @@ def test_policy_variables_in_resources() -> None:
     assert ask(literal, resource="arn:aws:s3:::b/x") is None
 
 
-def cond(block: dict[str, Any], **keys: str | tuple[str, ...]) -> bool:
+def cond(block: dict[str, Any], **keys: Any) -> bool:
     return ask(bucket_policy(stmt(Condition=block)), **keys) is Decision.ALLOW
 
 
