@@ -1,10 +1,9 @@
-"""Who is calling, and may they touch this bucket.
+"""Who is calling: `CredentialCache`, the SigV4 secret lookup.
 
-`CredentialCache` is the SigV4 secret lookup: access key id -> (secret, owner, is root) from the
-metadata service, cached for a short TTL (a revoked or deactivated key stops working within
-the TTL), with unknown keys cached too so a flood of bad keys does not reach the metadata
-service. `authorize_bucket` is the access rule until policies arrive: the bucket's owner and
-root only (AccessDenied otherwise).
+Access key id -> (secret, user id, is root, user name, ARN) from the metadata service, cached
+for a short TTL (a revoked or deactivated key stops working within the TTL), with unknown keys
+cached too so a flood of bad keys does not reach the metadata service. What the caller may do is
+access.py's.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cairn.metadata.models import AccessKey, AccessKeyStatus, Bucket, User
+from cairn.metadata.models import AccessKey, AccessKeyStatus, User
 
-from .errors import AccessDenied
-from .sigv4 import AuthenticatedRequest, Credentials
+from .sigv4 import Credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +66,3 @@ class CredentialCache:
             return None
         return Credentials(key.secret_access_key, user.user_id, user.is_root, user.name, user.arn)
 
-
-def authorize_bucket(auth: AuthenticatedRequest, bucket: Bucket) -> None:
-    """Only the bucket's owner and root may act on a bucket (until bucket policies exist)."""
-    if auth.is_root or auth.owner_id == bucket.owner_id:
-        return
-    raise AccessDenied()
