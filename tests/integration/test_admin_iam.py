@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.config
@@ -157,9 +158,8 @@ def s3_api(metadata: str, processes: list[ServiceProcess], tmp_path: Path) -> st
     return f"http://127.0.0.1:{port}"
 
 
-def accepted(endpoint: str, key_id: str, secret: str) -> bool:
-    """Whether a ListBuckets signed with the key succeeds (False on InvalidAccessKeyId)."""
-    s3 = boto3.client(
+def s3_client(endpoint: str, key_id: str, secret: str) -> Any:
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         region_name="us-east-1",
@@ -167,6 +167,11 @@ def accepted(endpoint: str, key_id: str, secret: str) -> bool:
         aws_secret_access_key=secret,
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )
+
+
+def accepted(endpoint: str, key_id: str, secret: str) -> bool:
+    """Whether a ListBuckets signed with the key succeeds (False on InvalidAccessKeyId)."""
+    s3 = s3_client(endpoint, key_id, secret)
     try:
         s3.list_buckets()
     except botocore.exceptions.ClientError as err:

@@ -5,32 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import boto3
-import botocore.config
-from botocore.exceptions import ClientError
 
 from .test_admin_iam import ROOT_KEY, ROOT_SECRET, admin, metadata, s3_api  # noqa: F401 - fixtures
-
-
-def client(endpoint: str, key: str, secret: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
-
-
-def code(call: Any) -> str:
-    try:
-        call()
-    except ClientError as exc:
-        return str(exc.response["Error"]["Code"])
-    return "OK"
+from .test_admin_iam import s3_client as client
+from .test_e2e_policies import code
 
 
 def test_user_policies_through_the_cli_govern_s3_requests(
