@@ -165,6 +165,12 @@ async def _policies(req: S3Request, bucket: str | None) -> tuple[PolicyDoc | Non
     return cached  # type: ignore[return-value]
 
 
+async def prefetch(req: S3Request, bucket: str) -> None:
+    """Read the policies `authorize` will need (S3Request.bucket() runs this beside the bucket
+    lookup, so authorization costs no extra round trip in sequence)."""
+    await _policies(req, bucket)
+
+
 async def authorize(
     req: S3Request,
     bucket: Bucket,

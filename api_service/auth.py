@@ -65,4 +65,3 @@ class CredentialCache:
         except self._not_found:
             return None
         return Credentials(key.secret_access_key, user.user_id, user.is_root, user.name, user.arn)
-

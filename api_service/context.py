@@ -8,6 +8,7 @@ verification (and, for small XML bodies, Ingest's Content-MD5 / x-amz-checksum-*
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +82,9 @@ class S3Request:
 
     async def bucket(self) -> Bucket:
         """The bucket of this request, after checking the caller may take its operation."""
-        bucket = await self.metadata.get_bucket(self.bucket_name)
+        bucket, _ = await asyncio.gather(
+            self.metadata.get_bucket(self.bucket_name), access.prefetch(self, self.bucket_name)
+        )
         await access.authorize(self, bucket)
         return bucket
 
