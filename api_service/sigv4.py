@@ -16,6 +16,7 @@ collapsed. Every signature comparison is constant time (`hmac.compare_digest`).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import hmac
@@ -192,6 +193,18 @@ ANONYMOUS = AuthenticatedRequest("", "", False, PayloadMode.UNSIGNED)
 """A request with no credentials at all: what it may do is up to the bucket's policy (access.py)."""
 
 
+def _anonymous(headers: Mapping[str, str]) -> AuthenticatedRequest:
+    """An anonymous request; a plain body's `x-amz-content-sha256` is still checked. A streaming
+    (aws-chunked) payload needs a signature to chain from: AccessDenied without one."""
+    declared = headers.get("x-amz-content-sha256")
+    if declared is None or declared == PayloadMode.UNSIGNED.value:
+        return ANONYMOUS
+    mode = _payload_mode(declared)
+    if mode.streaming:
+        raise AccessDenied("A streaming payload needs a signed request.")
+    return dataclasses.replace(ANONYMOUS, payload_mode=mode, content_sha256=declared)
+
+
 # --- canonical request ------------------------------------------------------------------
 
 
@@ -299,7 +312,7 @@ async def verify(
             arn=creds.arn,
         )
     else:
-        return ANONYMOUS
+        return _anonymous(headers)
     if region is not None and parsed.region != region:
         error = AuthorizationHeaderMalformed if not parsed.presigned else AuthorizationQueryParametersError
         raise error(

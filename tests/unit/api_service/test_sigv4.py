@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -91,6 +92,26 @@ async def test_wrong_secret_unknown_key_and_anonymous() -> None:
         await verify(raw, nobody, now=NOW())
     anonymous = await verify(RawRequest("GET", "/", "", {"host": "h"}), lookup, now=NOW())
     assert anonymous.anonymous and not anonymous.is_root and anonymous.owner_id == ""
+
+
+async def test_an_anonymous_body_hash_is_still_checked_and_streaming_needs_a_signature() -> None:
+    digest = hashlib.sha256(b"body").hexdigest()
+    anonymous = await verify(
+        RawRequest("PUT", "/b/k", "", {"host": "h", "x-amz-content-sha256": digest}), lookup, now=NOW()
+    )
+    assert anonymous.anonymous and anonymous.payload_mode is PayloadMode.SIGNED
+    with pytest.raises(errors.XAmzContentSHA256Mismatch):
+        async for _ in anonymous.body(_chunks(b"other")):
+            pass
+    for mode in ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"):
+        with pytest.raises(errors.AccessDenied):
+            await verify(
+                RawRequest("PUT", "/b/k", "", {"host": "h", "x-amz-content-sha256": mode}), lookup, now=NOW()
+            )
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def test_clock_skew_over_15_minutes() -> None:
