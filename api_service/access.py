@@ -3,8 +3,8 @@ what the bucket policy and the caller's user policies say about it.
 
 `S3Request.bucket()` calls `authorize` for the request's own operation (action from
 `action_for`, resource the bucket or object ARN); CopyObject/UploadPartCopy authorize their source
-with `s3:GetObject`; DeleteObjects authorizes each key with `s3:DeleteObject`; ListBuckets and
-CreateBucket, which touch no existing bucket, go through `authorize_account`.
+with `s3:GetObject`; DeleteObjects authorizes each key with `s3:DeleteObject` (`denied_objects`);
+ListBuckets and CreateBucket, which touch no existing bucket, go through `authorize_account`.
 
 The decision itself is `policy.decide` (pure). The policies come from the metadata service on each
 request (a bucket policy change takes effect on the next request); user policies are read only
@@ -15,6 +15,7 @@ for authenticated non-root callers, and the object's tags only when a policy ask
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -198,6 +199,21 @@ async def authorize(
     owns = not who.anonymous and who.user_id == bucket.owner_id
     if not decide(ctx, owns=owns, bucket_policy=bucket_policy, user_policies=user_policies):
         raise AccessDenied()
+
+
+async def denied_objects(
+    req: S3Request, bucket: Bucket, objects: Sequence[tuple[str, str | None]]
+) -> set[tuple[str, str | None]]:
+    """DeleteObjects: the (key, version id) pairs the caller may not delete
+    (`s3:DeleteObject`, or `s3:DeleteObjectVersion` with a version id)."""
+    denied: set[tuple[str, str | None]] = set()
+    for key, version_id in objects:
+        action = action_for("DeleteObject", versioned=version_id is not None)
+        try:
+            await authorize(req, bucket, action=action, key=key, version_id=version_id)
+        except AccessDenied:
+            denied.add((key, version_id))
+    return denied
 
 
 async def authorize_account(req: S3Request) -> None:

@@ -15,6 +15,7 @@ from . import access, copy_source, s3_xml, tagging
 from .context import S3Request
 from .error_mapping import to_s3_error
 from .errors import (
+    AccessDenied,
     EntityTooLarge,
     InvalidArgument,
     InvalidPartNumber,
@@ -212,13 +213,16 @@ DELETE_CONCURRENCY = 32
 async def delete_objects(req: S3Request) -> Response:
     bucket = await req.bucket()
     request = s3_xml.parse_delete(await req.read_body())
+    denied = await access.denied_objects(req, bucket, request.objects)
+    if denied and len(denied) == len(request.objects):
+        raise AccessDenied()  # none of them: the call itself is refused
     gate = asyncio.Semaphore(DELETE_CONCURRENCY)
 
     async def delete_one(key: str, version_id: str | None) -> s3_xml.DeletedEntry | s3_xml.DeleteErrorEntry:
         async with gate:
             try:
-                action = access.action_for("DeleteObject", versioned=version_id is not None)
-                await access.authorize(req, bucket, action=action, key=key, version_id=version_id)
+                if (key, version_id) in denied:
+                    raise AccessDenied()
                 result = await req.metadata.delete_object(req.bucket_name, key, version_id)
             except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
                 error = to_s3_error(exc)

@@ -191,6 +191,9 @@ def test_copy_source_and_delete_objects_are_authorized_per_object(users: dict[st
     # into a bucket bob may not write, from one he may read: the destination decides
     assert denied(lambda: bob.copy_object(Bucket="pol-src", Key="open/c", CopySource="pol-src/open/a"))
 
+    with pytest.raises(ClientError) as exc:  # not one of them: the call itself is refused
+        bob.delete_objects(Bucket="pol-src", Delete={"Objects": [{"Key": "closed/b"}]})
+    assert code_of(exc) == ("AccessDenied", 403)
     result = bob.delete_objects(
         Bucket="pol-src", Delete={"Objects": [{"Key": "open/a"}, {"Key": "closed/b"}]}
     )
