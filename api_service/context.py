@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cairn.metadata.models import Bucket
 

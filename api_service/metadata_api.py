@@ -27,6 +27,8 @@ from cairn.metadata.models import (
     ObjectAttrs,
     ObjectVersion,
     Part,
+    Policy,
+    User,
     VersioningState,
 )
 
@@ -42,6 +44,12 @@ class MetadataApi(Protocol):
     async def list_buckets(self, owner_id: str | None = None) -> tuple[Bucket, ...]: ...
 
     async def set_bucket_versioning(self, name: str, state: VersioningState) -> Bucket: ...
+
+    async def put_bucket_policy(self, name: str, document: str) -> None: ...
+
+    async def get_bucket_policy(self, name: str) -> Policy: ...
+
+    async def delete_bucket_policy(self, name: str) -> None: ...
 
     # --- objects -------------------------------------------------------------------------
     async def put_object(
@@ -155,3 +163,8 @@ class MetadataApi(Protocol):
     ) -> ObjectVersion: ...
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
+
+    # --- IAM (access.py reads a caller's policies; a bucket policy names users) ---------------
+    async def get_user(self, name: str) -> User: ...
+
+    async def list_user_policies(self, user_name: str) -> tuple[Policy, ...]: ...
