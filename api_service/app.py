@@ -42,8 +42,8 @@ from .handlers_disabled import DISABLED_FEATURE_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
-from .handlers_tagging import TAGGING_HANDLERS
 from .handlers_policy import POLICY_HANDLERS
+from .handlers_tagging import TAGGING_HANDLERS
 from .router import Op, route, split_host
 from .sigv4 import RawRequest, SecretLookup, verify
 
