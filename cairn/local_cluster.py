@@ -1,8 +1,9 @@
 """`cairn up`: a complete local cluster as separate processes on one machine.
 
-Starts 3 placement replicas, the metadata service, N data nodes (each its own failure domain)
-and the S3 API; waits until the cluster map has every data node up and every placement group
-filled and the S3 API answers as this cluster; then writes `<data-dir>/cluster.json` (ready)
+Starts 3 placement replicas, the metadata service, N data nodes (each its own failure domain),
+the S3 API and the background service (cairn.gc); waits until the cluster map has every data
+node up and every placement group filled, the S3 API answers as this cluster and the background
+service listens; then writes `<data-dir>/cluster.json` (ready)
 and prints the endpoint and root credentials.
 
 Invariants:
@@ -48,7 +49,7 @@ from cairn.supervisor import Child, ChildSpec, Supervisor
 
 log = logging.getLogger("cairn.up")
 
-STOP_ORDER = ("api", "datanode", "metadata", "placement")
+STOP_ORDER = ("gc", "api", "datanode", "metadata", "placement")
 READY_TIMEOUT_S = 120.0
 EXIT_REFUSED, EXIT_CONFIG = 1, 2
 
@@ -164,7 +165,13 @@ class LocalCluster:
         layout = self.layout
         peers = ",".join(f"{n}=127.0.0.1:{p}" for n, p in layout.placement_ports.items())
         placement = ",".join(self.placement_addrs)
-        out: dict[str, list[ChildSpec]] = {"placement": [], "metadata": [], "datanode": [], "api": []}
+        out: dict[str, list[ChildSpec]] = {
+            "placement": [],
+            "metadata": [],
+            "datanode": [],
+            "api": [],
+            "gc": [],
+        }
         for name, port in layout.placement_ports.items():
             d = self.data_dir / "placement" / name
             args = ["--id", name, "--data-dir", str(d), "--port", str(port), "--peers", peers]
@@ -205,6 +212,9 @@ class LocalCluster:
             api_args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         api_addr = f"{self.config.host}:{self.config.port}"
         out["api"].append(self._spec("api", "api", "cairn.api_service", api_args, api_addr, None))
+        gc_addr = f"127.0.0.1:{layout.gc_port}"
+        gc_args = ["--port", str(layout.gc_port), "--placement", placement, "--metadata", metadata_addr]
+        out["gc"].append(self._spec("gc", "gc", "cairn.gc", gc_args, gc_addr, None))
         return out
 
     def name_data_nodes(self, specs: list[ChildSpec]) -> None:
@@ -252,9 +262,10 @@ class LocalCluster:
                 await self.supervisor.start(spec)
             await asyncio.gather(*(self._wait_port(s) for s in specs[role]))
         await self._wait_cluster_map(len(specs["datanode"]))
-        for spec in specs["api"]:
+        for spec in specs["api"] + specs["gc"]:
             await self.supervisor.start(spec)
         await self._wait_identity()
+        await asyncio.gather(*(self._wait_port(s) for s in specs["gc"]))
         self.ready = True
         self.write_cluster_json()
 

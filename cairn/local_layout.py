@@ -1,8 +1,8 @@
 """The layout of a local cluster: its internal ports and data node names, kept in `layout.json`.
 
 Chosen at the first start and kept, so a second `cairn up` on the same directory brings back
-the same cluster: placement replicas p1..p3, the metadata service, and data nodes named like the
-ids the placement service assigns (`dn-0001`, `dn-0002`, ...).
+the same cluster: placement replicas p1..p3, the metadata service, data nodes named like the
+ids the placement service assigns (`dn-0001`, `dn-0002`, ...) and the background service (gc).
 
 One name per data node, everywhere: `cairn up` writes the name into the node's `node_id` file
 before its first start, and the placement service adopts the id a node's first heartbeat
@@ -44,10 +44,16 @@ class Layout:
     k: int
     m: int
     pg_count: int
+    gc_port: int = 0  # 0 in a layout.json written before the background service: one is found
 
     def internal_ports(self) -> dict[str, int]:
         """Process name -> port, for every internal service."""
-        return {**self.placement_ports, "metadata": self.metadata_port, **self.datanode_ports}
+        return {
+            **self.placement_ports,
+            "metadata": self.metadata_port,
+            **self.datanode_ports,
+            "gc": self.gc_port,
+        }
 
 
 def node_name(number: int) -> str:
@@ -112,14 +118,15 @@ def _create(config: UpConfig) -> Layout:
             f"{config.data_nodes} data nodes give {config.data_nodes} failure domains, "
             f"but {config.k}+{config.m} erasure coding needs at least {config.k + config.m}"
         )
-    needed = len(PLACEMENT_REPLICAS) + 1 + config.data_nodes
+    needed = len(PLACEMENT_REPLICAS) + 1 + config.data_nodes + 1
     chosen = free_ports(needed)
     return Layout(
         placement_ports=dict(zip(PLACEMENT_REPLICAS, chosen, strict=False)),
         metadata_port=chosen[len(PLACEMENT_REPLICAS)],
         datanode_ports={
-            node_name(i): port for i, port in enumerate(chosen[len(PLACEMENT_REPLICAS) + 1 :], start=1)
+            node_name(i): port for i, port in enumerate(chosen[len(PLACEMENT_REPLICAS) + 1 : -1], start=1)
         },
+        gc_port=chosen[-1],
         k=config.k,
         m=config.m,
         pg_count=config.pg_count,
@@ -176,6 +183,7 @@ def _settle_ports(layout: Layout, pinned: dict[str, int], s3_port: int) -> Layou
         placement_ports={n: moved.get(n, p) for n, p in layout.placement_ports.items()},
         metadata_port=moved.get("metadata", layout.metadata_port),
         datanode_ports={n: moved.get(n, p) for n, p in layout.datanode_ports.items()},
+        gc_port=moved.get("gc", layout.gc_port),
     )
 
 

@@ -15,6 +15,8 @@ METADATA = 7100
 """gRPC of the metadata service."""
 DATANODE = 7200
 """gRPC of a data node."""
+GC = 7300
+"""gRPC of the background service (cairn.gc): run its workers once, report their status."""
 
 
 def local(port: int) -> str:

@@ -36,7 +36,7 @@ _HEALTHY_AFTER_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
-    role: str  # "placement" | "metadata" | "datanode" | "api"
+    role: str  # "placement" | "metadata" | "datanode" | "api" | "gc"
     name: str  # stable local name, e.g. "p1", "dn-03"
     module: str
     args: tuple[str, ...]

@@ -24,6 +24,7 @@ GROUPS = (
     "cairn.admin.cluster_cmds",
     "cairn.admin.iam_cmds",
     "cairn.admin.datanode_cmds",
+    "cairn.admin.gc_cmds",
 )
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3

@@ -102,13 +102,20 @@ def external_cluster() -> RunningCluster | None:
 
 
 def start_cluster(
-    data_dir: Path, *, tls: bool = False, extra_args: list[str] | None = None
+    data_dir: Path,
+    *,
+    tls: bool = False,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> RunningCluster:
+    """`env` is added to the environment of `cairn up`, which its children inherit (service
+    settings such as CAIRN_METADATA_INTENT_TTL_S)."""
     port = free_port()
     args = ["up", "--data-dir", str(data_dir), "--port", str(port), "--pg-count", "32", *(extra_args or [])]
     if tls:
         args.append("--tls")
     env = {
+        **(env or {}),
         "CAIRN_ROOT_ACCESS_KEY": "CAIRNTESTROOTKEY0001",
         "CAIRN_ROOT_SECRET_KEY": "cairn-test-root-secret-key-0000000000001",
     }

@@ -1,0 +1,46 @@
+"""Configuration of the background service (one frozen dataclass, loaded with cairn.config.load).
+
+Environment overrides use the prefix `CAIRN_GC_`, e.g. `CAIRN_GC_INTERVAL_S=5`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cairn import ports
+
+
+@dataclass(frozen=True, slots=True)
+class GcConfig:
+    host: str = "127.0.0.1"
+    """Address the gRPC server binds."""
+    port: int = ports.GC
+    """gRPC port (0 picks a free one)."""
+    placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
+    """Placement replicas ("host:port"); the data nodes' addresses come from their cluster map."""
+    metadata: str = ports.local(ports.METADATA)
+    """The metadata service ("host:port")."""
+    interval_s: float = 60.0
+    """Time between two passes of each worker on its timer."""
+    batch: int = 500
+    """Blobs taken from the GC queue per request to the metadata service."""
+    concurrency: int = 8
+    """Blobs whose shards are deleted at the same time."""
+    max_blobs_per_s: float = 200.0
+    """Throttle: blobs reclaimed per second at most (0: no limit)."""
+    multipart_max_age_s: float = 7 * 86400.0
+    """Incomplete multipart uploads initiated longer ago than this are aborted."""
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        if not 1 <= self.batch <= 10_000:
+            raise ValueError("batch must be between 1 and 10000")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.max_blobs_per_s < 0:
+            raise ValueError("max_blobs_per_s must not be negative")
+        if self.multipart_max_age_s < 0:
+            raise ValueError("multipart_max_age_s must not be negative")
+        if not self.placement:
+            raise ValueError("placement needs at least one host:port")

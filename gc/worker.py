@@ -1,0 +1,133 @@
+"""The worker framework of the background service: timed, throttled, once-runnable passes.
+
+A worker does its job in *passes* (`run_pass`), each returning counters of what it did, and
+can measure the work waiting (`backlog`). `WorkerLoop` runs one worker: a pass every
+`interval_s` on its timer, or one now (`run_once`, for `cairn admin gc run --once`). Passes
+of one worker never overlap: a pass asked for while one runs starts after it. Work is kept
+where it is durable (the metadata service's GC queue, the uploads themselves), so a pass that
+a crash cut short is resumed by the next one. `Throttle` spaces out units of work (blobs per
+second) so foreground traffic keeps its share of the nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("cairn.gc")
+
+
+class Worker(Protocol):
+    name: str
+
+    async def run_pass(self) -> Counter[str]:
+        """Do the work waiting now; return counters of what was done."""
+        ...
+
+    async def backlog(self) -> dict[str, int]:
+        """The work waiting now (e.g. queued blobs and their bytes)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    worker: str
+    started_s: float
+    duration_s: float
+    counters: dict[str, int]
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    name: str
+    interval_s: float
+    running: bool
+    passes: int
+    totals: dict[str, int]
+    last: PassResult | None
+    backlog: dict[str, int] = field(default_factory=dict)
+
+
+class Throttle:
+    """At most `rate` units per second (0: unlimited), spread evenly: `await take()` per unit."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def take(self, units: int = 1) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + units / self.rate
+            if start > now:
+                await asyncio.sleep(start - now)
+
+
+class WorkerLoop:
+    """One worker on its timer, plus passes run on request; keeps its counters."""
+
+    def __init__(self, worker: Worker, interval_s: float, wall: Callable[[], float] = time.time) -> None:
+        self.worker = worker
+        self.interval_s = interval_s
+        self._wall = wall
+        self._lock = asyncio.Lock()
+        self._totals: Counter[str] = Counter()
+        self._passes = 0
+        self._last: PassResult | None = None
+
+    @property
+    def name(self) -> str:
+        return self.worker.name
+
+    async def run_once(self) -> PassResult:
+        """One pass now (after the one running, if any). A failed pass is reported, not raised."""
+        async with self._lock:
+            started, t0 = self._wall(), time.monotonic()
+            counters: Counter[str] = Counter()
+            error = ""
+            try:
+                counters = await self.worker.run_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a pass fails as a whole; the next one retries
+                log.exception("%s pass failed", self.name)
+                error = f"{type(exc).__name__}: {exc}"
+            result = PassResult(self.name, started, time.monotonic() - t0, dict(counters), error)
+            self._passes += 1
+            self._totals.update(counters)
+            self._last = result
+            if counters or error:
+                log.info("%s pass: %s%s", self.name, dict(counters), f" error: {error}" if error else "")
+            return result
+
+    async def run_forever(self) -> None:
+        """A pass every `interval_s` until cancelled (the first one after one interval)."""
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.run_once()
+
+    async def status(self) -> WorkerStatus:
+        backlog: dict[str, int] = {}
+        with contextlib.suppress(Exception):  # a backlog that cannot be measured now is left out
+            backlog = await self.worker.backlog()
+        return WorkerStatus(
+            self.name,
+            self.interval_s,
+            self._lock.locked(),
+            self._passes,
+            dict(self._totals),
+            self._last,
+            backlog,
+        )
