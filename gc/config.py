@@ -30,6 +30,8 @@ class GcConfig:
     """Throttle: blobs reclaimed per second at most (0: no limit)."""
     multipart_max_age_s: float = 7 * 86400.0
     """Incomplete multipart uploads initiated longer ago than this are aborted."""
+    orphan_grace_s: float = 3600.0
+    """A shard metadata does not know is deleted once it has been seen unknown this long."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
@@ -40,7 +42,7 @@ class GcConfig:
             raise ValueError("concurrency must be at least 1")
         if self.max_blobs_per_s < 0:
             raise ValueError("max_blobs_per_s must not be negative")
-        if self.multipart_max_age_s < 0:
-            raise ValueError("multipart_max_age_s must not be negative")
+        if self.multipart_max_age_s < 0 or self.orphan_grace_s < 0:
+            raise ValueError("multipart_max_age_s and orphan_grace_s must not be negative")
         if not self.placement:
             raise ValueError("placement needs at least one host:port")

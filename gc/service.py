@@ -2,7 +2,8 @@
 
 `GcService.open(config)` connects to the placement replicas and the metadata service and builds
 the workers in pass order: `uploads` (abort abandoned multipart uploads, which queues their
-parts) then `reclaim` (delete the shards of queued blobs and of expired write intents).
+parts), `reclaim` (delete the shards of queued blobs and of expired write intents), then
+`orphans` (delete shards metadata does not know, after a grace).
 `start()` puts every worker on its timer; `run_once(names)` runs passes now, in that order.
 Exactly one instance should run per cluster (`cairn up` starts one); nothing elects a leader yet.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from cairn.gc.config import GcConfig
 from cairn.gc.errors import UnknownWorker
 from cairn.gc.nodes import NodePool
+from cairn.gc.orphans import OrphanSweepWorker
 from cairn.gc.reclaim import ReclaimWorker
 from cairn.gc.uploads import AbandonedUploadsWorker
 from cairn.gc.worker import PassResult, Throttle, WorkerLoop, WorkerStatus
@@ -43,7 +45,8 @@ class GcService:
             throttle=Throttle(config.max_blobs_per_s),
         )
         uploads = AbandonedUploadsWorker(metadata, config.multipart_max_age_s)
-        loops = [WorkerLoop(uploads, config.interval_s), WorkerLoop(reclaim, config.interval_s)]
+        orphans = OrphanSweepWorker(metadata, placement, nodes, grace_s=config.orphan_grace_s)
+        loops = [WorkerLoop(w, config.interval_s) for w in (uploads, reclaim, orphans)]
         return cls(loops, [nodes, metadata, placement])
 
     def start(self) -> None:

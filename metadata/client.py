@@ -311,6 +311,14 @@ class MetadataClient:
             response = await self._stub.ListGcWork(request, timeout=self.deadline_s)
         return tuple(cv.gc_item_from_pb(i) for i in response.result)
 
+    async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]:
+        """Which of `blob_ids` metadata still knows (a version, an open upload's part, a write
+        intent or the GC queue), in the order given; the others are orphans."""
+        request = pb.FindBlobsRequest(blob_ids=blob_ids)
+        with ERRORS.translated():
+            response = await self._stub.FindBlobs(request, timeout=self.deadline_s)
+        return tuple(response.result)
+
     async def ack_gc_work(self, blob_ids: Sequence[bytes]) -> int:
         """Drop reclaimed blobs from the GC queue / intents; returns how many were found."""
         request = pb.AckGcWorkRequest(blob_ids=blob_ids)

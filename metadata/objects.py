@@ -173,6 +173,26 @@ def read_gc_work(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[GcIt
     return items
 
 
+def known_blobs(conn: sqlite3.Connection, blob_ids: tuple[bytes, ...]) -> list[bytes]:
+    """The blobs of `blob_ids` this shard knows: in a version (blob_refs), committed to a part
+    of an upload still open (consumed with an upload id whose part number exists), written
+    under a write intent, or waiting in the GC queue."""
+    known = []
+    for bid in blob_ids:
+        if (
+            conn.execute("SELECT 1 FROM blob_refs WHERE blob_id = ?", (bid,)).fetchone()
+            or conn.execute("SELECT 1 FROM intents WHERE blob_id = ?", (bid,)).fetchone()
+            or conn.execute("SELECT 1 FROM gc_queue WHERE blob_id = ?", (bid,)).fetchone()
+            or conn.execute(
+                "SELECT 1 FROM consumed c JOIN parts p ON p.upload_id = c.upload_id "
+                "AND p.part_number = c.part_number WHERE c.blob_id = ? AND c.upload_id != ''",
+                (bid,),
+            ).fetchone()
+        ):
+            known.append(bid)
+    return known
+
+
 # --- mutations ---------------------------------------------------------------------------
 def enqueue_gc(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], reason: GcReason, now_ms: int) -> None:
     for blob in blobs:

@@ -207,6 +207,12 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         result = await self._service.ack_gc_work(request.blob_ids)
         return pb.AckGcWorkResponse(result=result)
 
+    @rpc.edge(ERRORS)
+    async def FindBlobs(
+        self, request: pb.FindBlobsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindBlobsResponse:
+        return pb.FindBlobsResponse(result=await self._service.find_blobs(request.blob_ids))
+
     # --- multipart ----------------------------------------------------------------
     @rpc.edge(ERRORS)
     async def CreateMultipartUpload(

@@ -35,7 +35,7 @@ from cairn.metadata.models import (
     WriteIntent,
 )
 from cairn.metadata.multipart_ops import MultipartOps
-from cairn.metadata.objects import bucket_has_content, read_gc_work, read_version
+from cairn.metadata.objects import bucket_has_content, known_blobs, read_gc_work, read_version
 from cairn.metadata.store import Store, shard_index
 
 
@@ -222,6 +222,13 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
         per_shard = await asyncio.gather(*(s.read(read_gc_work, now, limit) for s in self.store.objects))
         items = heapq.merge(*(sorted(p, key=_gc_order) for p in per_shard), key=_gc_order)
         return tuple(item for _, item in zip(range(limit), items, strict=False))
+
+    async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]:
+        """Which of `blob_ids` metadata still knows (objects.known_blobs), in the order given."""
+        ids = tuple(bytes(b) for b in blob_ids)
+        per_shard = await asyncio.gather(*(s.read(known_blobs, ids) for s in self.store.objects))
+        found = set().union(*per_shard)
+        return tuple(b for b in ids if b in found)
 
     async def ack_gc_work(self, blob_ids: Sequence[bytes]) -> int:
         cmd = c.AckGc(tuple(bytes(b) for b in blob_ids), self.now_ms())

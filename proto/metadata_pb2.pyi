@@ -644,6 +644,18 @@ class AckGcWorkResponse(_message.Message):
     result: int
     def __init__(self, result: _Optional[int] = ...) -> None: ...
 
+class FindBlobsRequest(_message.Message):
+    __slots__ = ("blob_ids",)
+    BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    blob_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, blob_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class FindBlobsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, result: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class CreateMultipartUploadRequest(_message.Message):
     __slots__ = ("bucket", "key", "attrs", "checksum_algorithm", "checksum_type")
     BUCKET_FIELD_NUMBER: _ClassVar[int]

@@ -129,6 +129,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.AckGcWorkRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.AckGcWorkResponse.FromString,
                 _registered_method=True)
+        self.FindBlobs = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/FindBlobs',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.FindBlobsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.FindBlobsResponse.FromString,
+                _registered_method=True)
         self.CreateMultipartUpload = channel.unary_unary(
                 '/cairn.metadata.v1.Metadata/CreateMultipartUpload',
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.CreateMultipartUploadRequest.SerializeToString,
@@ -344,6 +349,14 @@ class MetadataServicer:
 
     def AckGcWork(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindBlobs(self, request, context):
+        """Which of the blob ids metadata still knows: named by a version, a part of an upload (or a
+        part since replaced), a write intent, or the GC queue. The rest are orphans.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -565,6 +578,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.AckGcWork,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.AckGcWorkRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.AckGcWorkResponse.SerializeToString,
+            ),
+            'FindBlobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindBlobs,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.FindBlobsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.FindBlobsResponse.SerializeToString,
             ),
             'CreateMultipartUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateMultipartUpload,
@@ -1180,6 +1198,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/AckGcWork',
             cairn_dot_proto_dot_metadata__pb2.AckGcWorkRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.AckGcWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindBlobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/FindBlobs',
+            cairn_dot_proto_dot_metadata__pb2.FindBlobsRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.FindBlobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,10 @@ class MetadataStub:
     RecordWriteIntent: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.RecordWriteIntentRequest, _metadata_pb2.RecordWriteIntentResponse]
     ListGcWork: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListGcWorkRequest, _metadata_pb2.ListGcWorkResponse]
     AckGcWork: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AckGcWorkRequest, _metadata_pb2.AckGcWorkResponse]
+    FindBlobs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.FindBlobsRequest, _metadata_pb2.FindBlobsResponse]
+    """Which of the blob ids metadata still knows: named by a version, a part of an upload (or a
+    part since replaced), a write intent, or the GC queue. The rest are orphans.
+    """
     CreateMultipartUpload: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateMultipartUploadRequest, _metadata_pb2.CreateMultipartUploadResponse]
     GetMultipartUpload: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetMultipartUploadRequest, _metadata_pb2.GetMultipartUploadResponse]
     RegisterPart: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.RegisterPartRequest, _metadata_pb2.RegisterPartResponse]
@@ -101,6 +105,10 @@ class MetadataAsyncStub(MetadataStub):
     RecordWriteIntent: _aio.UnaryUnaryMultiCallable[_metadata_pb2.RecordWriteIntentRequest, _metadata_pb2.RecordWriteIntentResponse]  # type: ignore[assignment]
     ListGcWork: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListGcWorkRequest, _metadata_pb2.ListGcWorkResponse]  # type: ignore[assignment]
     AckGcWork: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AckGcWorkRequest, _metadata_pb2.AckGcWorkResponse]  # type: ignore[assignment]
+    FindBlobs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.FindBlobsRequest, _metadata_pb2.FindBlobsResponse]  # type: ignore[assignment]
+    """Which of the blob ids metadata still knows: named by a version, a part of an upload (or a
+    part since replaced), a write intent, or the GC queue. The rest are orphans.
+    """
     CreateMultipartUpload: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateMultipartUploadRequest, _metadata_pb2.CreateMultipartUploadResponse]  # type: ignore[assignment]
     GetMultipartUpload: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetMultipartUploadRequest, _metadata_pb2.GetMultipartUploadResponse]  # type: ignore[assignment]
     RegisterPart: _aio.UnaryUnaryMultiCallable[_metadata_pb2.RegisterPartRequest, _metadata_pb2.RegisterPartResponse]  # type: ignore[assignment]
@@ -255,6 +263,16 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.AckGcWorkRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.AckGcWorkResponse, _abc.Awaitable[_metadata_pb2.AckGcWorkResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def FindBlobs(
+        self,
+        request: _metadata_pb2.FindBlobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.FindBlobsResponse, _abc.Awaitable[_metadata_pb2.FindBlobsResponse]]:
+        """Which of the blob ids metadata still knows: named by a version, a part of an upload (or a
+        part since replaced), a write intent, or the GC queue. The rest are orphans.
+        """
 
     @_abc_1.abstractmethod
     def CreateMultipartUpload(

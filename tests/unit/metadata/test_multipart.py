@@ -209,3 +209,21 @@ async def test_completing_again_after_the_null_version_was_replaced_returns_the_
     assert again.etag == first.etag != newer.etag
     assert again.size == first.size and again.blobs == first.blobs
     assert (await svc.get_object(bucket, "k")).etag == newer.etag
+
+
+async def test_find_blobs_knows_intents_open_parts_versions_and_queued_blobs(
+    svc: MetadataService, bucket: str
+) -> None:
+    """What the orphan sweep asks: a blob is known from its write intent until it is reclaimed."""
+    pending = blob(7)
+    await svc.record_write_intent(bucket, "in-flight", pending.blob_id, pending.pg)
+    upload_id, listed, parts = await upload_parts(svc, bucket, "k", [MIB5, 1])
+    stranger = blob(3)
+    ids = [stranger.blob_id, pending.blob_id, parts[0].blob_id, parts[1].blob_id]
+    assert await svc.find_blobs(ids) == tuple(ids[1:])  # in the order asked, the stranger left out
+    await svc.complete_multipart_upload(bucket, "k", upload_id, listed)
+    assert await svc.find_blobs(ids) == tuple(ids[1:])  # the parts are the version's blobs now
+    await svc.delete_object(bucket, "k")
+    assert await svc.find_blobs(ids) == tuple(ids[1:])  # queued for GC: still the GC's to delete
+    await svc.ack_gc_work([parts[0].blob_id, parts[1].blob_id])
+    assert await svc.find_blobs(ids) == (pending.blob_id,)

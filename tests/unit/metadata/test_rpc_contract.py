@@ -152,8 +152,11 @@ async def objects_and_gc(c: MetadataClient) -> None:
 
     assert await c.delete_object("bkt", "dir/ключ", put.version_id) == DeleteResult(put.version_id, False)
     assert await c.list_gc_work(10) == (GcItem(data.blob_id, 7, 11, GcReason.DELETED, START_MS),)
+    stranger = new_blob_id()
+    assert await c.find_blobs([stranger, data.blob_id]) == (data.blob_id,)  # still queued
     assert await c.ack_gc_work([data.blob_id]) == 1
     assert await c.list_gc_work() == ()
+    assert await c.find_blobs([data.blob_id]) == ()  # reclaimed: known no more
 
 
 async def multipart(c: MetadataClient) -> None:
