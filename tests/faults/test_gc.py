@@ -6,6 +6,8 @@ The cluster runs with short write intents and a short multipart age, and the ser
 timer is set far out so only the CLI's passes act:
 - deleting objects and running one GC pass removes exactly their shards; the others read back;
 - shards no metadata knows are deleted by the orphan sweep once seen for the grace, and only they;
+- after deleting what was put, one pass (GC, then compaction on every node) brings the data
+  nodes' disk usage back to within 5% of the bytes the PUTs added;
 - kill -9 of the API in the middle of a 100 MiB PUT and of a multipart upload, plus a blob
   whose shards were written by an API that died before recording its commit: after the intent
   expiry and one GC pass, no shard written since is left on any node.
@@ -19,7 +21,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,7 +32,8 @@ import pytest
 from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
 from cairn.ids import new_blob_id
 from cairn.metadata.client import MetadataClient
-from cairn.placement.client import PlacementClient
+from cairn.placement.client import ClusterMap, PlacementClient
+from tests.support import raw_http
 from tests.support.cluster import RunningCluster, start_cluster
 from tests.support.procs import wait_for
 
@@ -53,6 +55,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         "CAIRN_GC_MULTIPART_MAX_AGE_S": str(MULTIPART_MAX_AGE_S),
         "CAIRN_GC_INTERVAL_S": "3600",
         "CAIRN_GC_ORPHAN_GRACE_S": str(ORPHAN_GRACE_S),
+        # small volumes, sealed soon, compacted by the GC's trigger only (no node timer)
+        "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
+        "CAIRN_DATANODE_COMPACTION_ENABLED": "0",
+        "CAIRN_DATANODE_COMPACTION_DEAD_FRACTION": "0.5",
+        "CAIRN_DATANODE_COMPACTION_MIN_DEAD_BYTES": "0",
+        "CAIRN_DATANODE_COMPACTION_RATE_MIB_S": "0",
     }
     running = start_cluster(tmp_path_factory.mktemp("cairn-gc"), env=env)
     try:
@@ -69,15 +77,19 @@ def admin(cluster: RunningCluster, *args: str) -> dict[str, Any]:
     return doc
 
 
+async def cluster_map(cluster: RunningCluster) -> ClusterMap:
+    placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
+    try:
+        return await placement.cluster_map()
+    finally:
+        await placement.close()
+
+
 def live_shards(cluster: RunningCluster) -> LiveShards:
     """Every live shard on every data node of the map, as (node id, key)."""
 
     async def scan() -> LiveShards:
-        placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
-        try:
-            cmap = await placement.cluster_map()
-        finally:
-            await placement.close()
+        cmap = await cluster_map(cluster)
 
         async def node(node_id: str, addr: str) -> LiveShards:
             client = DataNodeClient(addr)
@@ -152,11 +164,10 @@ def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bo
     ever named (a writer that never got that far, a node's leftovers)."""
 
     async def write() -> None:
-        placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
         (meta,) = cluster.processes("metadata")
         metadata = MetadataClient(meta["addr"])
         try:
-            cmap = await placement.cluster_map()
+            cmap = await cluster_map(cluster)
             blob_id = new_blob_id()
             pg = cmap.pg_of(blob_id)
             if intent:
@@ -176,7 +187,6 @@ def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bo
             nodes = cmap.nodes_of(pg)
             await asyncio.gather(*(one(i, n.addr) for i, n in enumerate(nodes) if n is not None))
         finally:
-            await placement.close()
             await metadata.close()
 
     asyncio.run(write())
@@ -228,33 +238,26 @@ def test_api_killed_mid_put_and_mid_multipart_leaves_no_orphan_shard(cluster: Ru
     _shards_of_a_dead_writer(cluster, bucket)
     started = time.monotonic()
 
-    failures: dict[str, BaseException | None] = {}
-
-    def put_big() -> None:
-        try:
-            s3.put_object(Bucket=bucket, Key="big", Body=os.urandom(100 * MiB))
-            failures["big"] = None
-        except BaseException as exc:  # noqa: BLE001 - the kill is expected to break it
-            failures["big"] = exc
-
-    def put_part() -> None:
-        try:
-            s3.upload_part(
-                Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=3, Body=os.urandom(32 * MiB)
-            )
-            failures["part"] = None
-        except BaseException as exc:  # noqa: BLE001
-            failures["part"] = exc
-
-    threads = [threading.Thread(target=put_big), threading.Thread(target=put_part)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
+    # two requests cut in the middle: each head announces the whole body, half of it is sent
+    # (sendall returns once the API has taken most of it in), then the API is killed
+    credentials = (cluster.access_key, cluster.secret_key)
+    socks = []
+    for path, size in (
+        (f"/{bucket}/big", 100 * MiB),
+        (f"/{bucket}/mpu?partNumber=3&uploadId={upload_id}", 32 * MiB),
+    ):
+        sock = raw_http.connect(cluster.endpoint, timeout=60)
+        head = raw_http.signed_head(
+            cluster.endpoint, "PUT", path, {"Content-Length": str(size)}, credentials, cluster.region
+        )
+        sock.sendall(head)
+        socks.append((sock, size))
+    for sock, size in socks:
+        sock.sendall(os.urandom(size // 2))
     (api,) = cluster.processes("api")
     os.kill(api["pid"], signal.SIGKILL)
-    for t in threads:
-        t.join(timeout=120)
-    assert failures["big"] is not None and failures["part"] is not None, failures  # both cut short
+    for sock, _ in socks:
+        sock.close()
 
     written = live_shards(cluster) - before
     assert len(written) >= 2 * 9 + 12  # two committed parts and the dead writer's blob at least
@@ -287,3 +290,48 @@ def _api_back(cluster: RunningCluster) -> bool:
         return True
     except Exception:  # noqa: BLE001 - not answering yet
         return False
+
+
+def used_bytes(cluster: RunningCluster) -> int:
+    """Bytes of volume files on every data node of the map (their Stat)."""
+
+    async def total() -> int:
+        cmap = await cluster_map(cluster)
+
+        async def one(addr: str) -> int:
+            client = DataNodeClient(addr)
+            try:
+                return (await _retrying(partial(client.stat, timeout=30))).used_bytes
+            finally:
+                await client.close()
+
+        return sum(await asyncio.gather(*(one(n.addr) for n in cmap.nodes.values())))
+
+    return asyncio.run(total())
+
+
+def test_space_comes_back_after_delete_gc_and_compaction(cluster: RunningCluster) -> None:
+    s3 = cluster.s3_client(read_timeout=60)
+    bucket = f"gc-space-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    start = used_bytes(cluster)
+    t0 = time.monotonic()
+    for i in range(64):
+        s3.put_object(Bucket=bucket, Key=f"o{i}", Body=os.urandom(MiB))
+    put_s = time.monotonic() - t0
+    full = used_bytes(cluster)
+    for i in range(64):
+        s3.delete_object(Bucket=bucket, Key=f"o{i}")
+    t0 = time.monotonic()
+    doc = admin(cluster, "gc", "run", "--once")
+    gc_s = time.monotonic() - t0
+    end = used_bytes(cluster)
+    added = full - start
+    print(
+        f"disk: {start} B before, {full} B after 64 MiB of PUTs ({put_s:.1f}s), {end} B after delete + one"
+        f" GC pass ({gc_s:.1f}s: {_worker(doc, 'reclaim')}, {_worker(doc, 'compaction')})"
+    )
+    assert _worker(doc, "reclaim")["blobs_reclaimed"] >= 64
+    assert _worker(doc, "compaction")["volumes_compacted"] > 0
+    assert added >= 64 * MiB * 12 // 8  # the shards of 64 MiB at 8+4
+    assert end <= start + 0.05 * added
