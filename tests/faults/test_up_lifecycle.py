@@ -174,7 +174,9 @@ def test_sigkill_to_cairn_up_takes_every_child_down(cluster: RunningCluster) -> 
     doc = cluster.cluster_json()
     pids = [p["pid"] for p in doc["processes"]]
     ports = [int(p["addr"].rsplit(":", 1)[1]) for p in doc["processes"]]
-    assert len(pids) == 8 and all(pids) and all(pid_alive(pid) for pid in pids)
+    assert (
+        len(pids) == 9 and all(pids) and all(pid_alive(pid) for pid in pids)
+    )  # 3 placement, metadata, 3 data nodes, api, gc
     assert s3_port(cluster) in ports and not any(port_free("127.0.0.1", port) for port in ports)
 
     os.kill(cluster.proc.pid, signal.SIGKILL)
