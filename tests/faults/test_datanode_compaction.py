@@ -18,6 +18,7 @@ from cairn.datanode.client import ShardCorrupt, ShardKey, ShardNotFound
 from cairn.datanode.compaction import FAULT_ENV
 from cairn.datanode.compaction_record import RECORD_NAME, Phase, decode
 from cairn.datanode.errors import ShardDeleted
+from cairn.datanode.reports import FindingKind
 from tests.faults.test_datanode_faults import damage_first_copy, remove_index
 from tests.integration.test_datanode import pieces_of, read_all, ready_client
 from tests.support.procs import ServiceProcess, free_port, wait_for
@@ -232,6 +233,7 @@ async def test_scrub_finds_a_flipped_byte_under_a_running_node(
         await asyncio.to_thread(
             wait_for, lambda: "1 finding(s)" in node.log_tail(2000), 120, "a scrub finding"
         )
-        assert victim.blob_id.hex() in node.log_tail(2000)
+        findings, _ = await client.scrub_findings()
+        assert [(f.key, f.pg, f.kind) for f in findings] == [(victim, 4, FindingKind.CORRUPT)]
     finally:
         await client.close()
