@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos bench clean
+.PHONY: up test lint typecheck protos bench image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ protos: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/s3_bench.py $(ARGS)
+
+# The container image (Dockerfile): needs a running Docker daemon (BuildKit).
+IMAGE ?= cairn:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 SUBCOMMANDS = {
     "up": "cairn.local_cluster",
     "admin": "cairn.admin.cli",
+    "serve": "cairn.serve_cmd",
 }
 
 
