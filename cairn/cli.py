@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "up": "cairn.local_cluster",
     "admin": "cairn.admin.cli",
     "serve": "cairn.serve_cmd",
+    "kube-domain": "cairn.kube_domain",
 }
 
 

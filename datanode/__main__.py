@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cairn import logs, ports
-from cairn.datanode.config import load_config
+from cairn.datanode.config import load_config, read_failure_domain
 from cairn.datanode.heartbeat import HeartbeatSender, NodeIdFile
 from cairn.datanode.service import run_node
 
@@ -29,10 +29,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--zone", help="failure-domain zone label")
     parser.add_argument("--rack", help="failure-domain rack label")
     parser.add_argument("--node-host", help="failure-domain host label (default: hostname)")
+    parser.add_argument(
+        "--failure-domain-file",
+        type=Path,
+        help="JSON file with zone, rack and host labels (written by `cairn kube-domain`); flags win",
+    )
     parser.add_argument("--capacity", type=int, help="capacity in bytes")
     parser.add_argument("--placement", help="placement replicas, host:port,host:port,...")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
+    domain = read_failure_domain(args.failure_domain_file) if args.failure_domain_file else {}
     config = load_config(
         args.config,
         overrides={
@@ -40,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             "host": args.host,
             "port": args.port,
             "advertise_addr": args.advertise_addr,
-            "labels.zone": args.zone,
-            "labels.rack": args.rack,
-            "labels.host": args.node_host,
+            "labels.zone": args.zone or domain.get("zone"),
+            "labels.rack": args.rack or domain.get("rack"),
+            "labels.host": args.node_host or domain.get("host"),
             "capacity_bytes": args.capacity,
             "placement": args.placement,
         },

@@ -8,6 +8,7 @@ cannot run with.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,25 @@ class DataNodeConfig:
     def public_addr(self) -> str:
         """The address heartbeats announce (a pod's DNS name behind a 0.0.0.0 bind, say)."""
         return self.advertise_addr or self.addr
+
+
+def read_failure_domain(path: Path) -> dict[str, str]:
+    """The `zone`, `rack` and `host` labels in a JSON file (the Helm chart's init container
+    writes one with `cairn kube-domain`); raises ConfigError for a missing file or a bad one."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise cairn_config.ConfigError(f"failure-domain file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise cairn_config.ConfigError(f"failure-domain file {path}: not a JSON object")
+    labels = {}
+    for name in ("zone", "rack", "host"):
+        value = data.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise cairn_config.ConfigError(f"failure-domain file {path}: {name} must be a non-empty string")
+        if value:
+            labels[name] = value
+    return labels
 
 
 def load_config(

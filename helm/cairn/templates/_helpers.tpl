@@ -1,10 +1,38 @@
 {{- define "cairn.fullname" -}}{{ .Release.Name }}-cairn{{- end -}}
+
 {{- define "cairn.labels" -}}
 app.kubernetes.io/name: cairn
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{/* Labels of one component's objects; call with (list $ "component"). */}}
+{{- define "cairn.componentLabels" -}}
+{{ include "cairn.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/* The selector of one component's pods; call with (list $ "component"). */}}
+{{- define "cairn.selector" -}}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
 {{- define "cairn.image" -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}
+
+{{/* The Secret holding the root credentials, and its two keys. */}}
+{{- define "cairn.rootSecret" -}}
+{{- .Values.root.existingSecret | default (printf "%s-root" (include "cairn.fullname" .)) -}}
+{{- end -}}
+{{- define "cairn.rootAccessKeyKey" -}}
+{{- if .Values.root.existingSecret }}{{ .Values.root.existingSecretAccessKeyKey }}{{ else }}accessKey{{ end -}}
+{{- end -}}
+{{- define "cairn.rootSecretKeyKey" -}}
+{{- if .Values.root.existingSecret }}{{ .Values.root.existingSecretSecretKeyKey }}{{ else }}secretKey{{ end -}}
+{{- end -}}
+
 {{/* Every placement replica as id=host:port, the Raft peer list. */}}
 {{- define "cairn.placementPeers" -}}
 {{- $root := . -}}
@@ -23,4 +51,59 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- $addrs = append $addrs (printf "%s.%s-placement.%s.svc:%d" $name (include "cairn.fullname" $root) $root.Release.Namespace (int $root.Values.placement.port)) -}}
 {{- end -}}
 {{- join "," $addrs -}}
+{{- end -}}
+
+{{/* Pod-level settings every workload shares; call with (list $ "component"). */}}
+{{- define "cairn.podSpec" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+securityContext: {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: {{ $root.Values.topologySpread.zoneKey }}
+    whenUnsatisfiable: {{ $root.Values.topologySpread.zoneWhenUnsatisfiable }}
+    labelSelector:
+      matchLabels: {{- include "cairn.selector" (list $root $component) | nindent 8 }}
+  - maxSkew: 1
+    topologyKey: {{ $root.Values.topologySpread.hostKey }}
+    whenUnsatisfiable: {{ $root.Values.topologySpread.hostWhenUnsatisfiable }}
+    labelSelector:
+      matchLabels: {{- include "cairn.selector" (list $root $component) | nindent 8 }}
+{{- end -}}
+
+{{/* A PodDisruptionBudget; call with (list $ "component" maxUnavailable). */}}
+{{- define "cairn.pdb" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "cairn.fullname" $root }}-{{ $component }}
+  labels: {{- include "cairn.componentLabels" (list $root $component) | nindent 4 }}
+spec:
+  maxUnavailable: {{ index . 2 }}
+  selector:
+    matchLabels: {{- include "cairn.selector" (list $root $component) | nindent 6 }}
+{{- end -}}
+
+{{/* Pods may lose a majority of n replicas: n - (n/2 + 1). */}}
+{{- define "cairn.majorityBudget" -}}
+{{- $n := int . -}}
+{{- sub $n (add (div $n 2) 1) -}}
+{{- end -}}
+
+{{/* Data nodes a disruption may take: the value given, else m - 1 (at least 1); never above m. */}}
+{{- define "cairn.datanodeBudget" -}}
+{{- $m := int .Values.erasure.m -}}
+{{- $budget := max 1 (sub $m 1) -}}
+{{- if ne (toString .Values.datanode.pdb.maxUnavailable) "" -}}
+{{- $budget = int .Values.datanode.pdb.maxUnavailable -}}
+{{- end -}}
+{{- if or (lt $budget 1) (gt $budget $m) -}}
+{{- fail (printf "datanode.pdb.maxUnavailable must be between 1 and erasure.m (%d), got %d" $m $budget) -}}
+{{- end -}}
+{{- $budget -}}
 {{- end -}}
