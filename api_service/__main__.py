@@ -8,7 +8,7 @@ import os
 
 import uvicorn
 
-from cairn import logs
+from cairn import logs, metrics
 
 from .server import CONFIG_FILE_ENV, load_config, uvicorn_options
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[f"CAIRN_API_{name.upper()}"] = str(value)
     if args.config:
         os.environ[CONFIG_FILE_ENV] = args.config
+    if config.workers > 1:
+        metrics.use_multiprocess_dir()  # /cairn/metrics sums every worker's counters
     uvicorn.run(
         "cairn.api_service.server:create_app",
         factory=True,

@@ -44,6 +44,7 @@ from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
 from .handlers_policy import POLICY_HANDLERS
 from .handlers_tagging import TAGGING_HANDLERS
+from .observability import note
 from .router import Op, route, split_host
 from .sigv4 import RawRequest, SecretLookup, verify
 
@@ -212,6 +213,7 @@ class S3App:
             routing_error: S3Error | None = error  # answered after authentication, as S3 does
         else:
             routing_error = None
+            note(scope, operation=endpoint.op.value, bucket=endpoint.bucket, key=endpoint.key)
             if endpoint.op is Op.POST_OBJECT:  # a form upload: its credentials are in the body
                 return await post_object(headers, wire)
         auth = await verify(
@@ -221,6 +223,7 @@ class S3App:
             region=config.region if config.enforce_region else None,
             vhost_bucket=split_host(headers.get("host", ""), config.base_domains),
         )
+        note(scope, principal=auth.access_key_id)
         if routing_error is not None:
             raise errors.AccessDenied() if auth.anonymous else routing_error
         handler = HANDLERS.get(endpoint.op)

@@ -56,6 +56,8 @@ class ApiConfig:
     """Deadline of each metadata call."""
     blob_io: BlobIOConfig = field(default_factory=BlobIOConfig)
     """Tuning of the erasure-coded data path."""
+    access_log: bool = True
+    """One log line per S3 request (logger cairn.api_service.access; see observability.py)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

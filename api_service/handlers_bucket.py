@@ -9,8 +9,9 @@ from cairn.metadata.models import VersioningState
 
 from . import s3_xml
 from .context import S3Request
-from .errors import InvalidLocationConstraint
+from .errors import InvalidBucketName, InvalidLocationConstraint
 from .object_headers import refuse_unsupported_features
+from .observability import RESERVED_BUCKET
 from .router import Op
 
 XML = "application/xml"
@@ -25,6 +26,11 @@ async def list_buckets(req: S3Request) -> Response:
 async def create_bucket(req: S3Request) -> Response:
     # an object-lock or public bucket must not be created silently
     refuse_unsupported_features(req.headers, creating_bucket=True)
+    if req.bucket_name == RESERVED_BUCKET:
+        raise InvalidBucketName(
+            f"The bucket name {RESERVED_BUCKET} is reserved for /{RESERVED_BUCKET}/metrics and /{RESERVED_BUCKET}/health.",
+            BucketName=RESERVED_BUCKET,
+        )
     region = req.services.config.region
     constraint = s3_xml.parse_create_bucket(await req.read_body())
     if constraint and constraint != region and not (constraint == "US" and region == "us-east-1"):

@@ -29,6 +29,7 @@ from .config import ApiConfig
 from .context import Services
 from .data_path import ClusterBlobStore
 from .http_protocol import PROTOCOLS
+from .observability import ApiHealth, Observed
 
 CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
 
@@ -54,7 +55,8 @@ def uvicorn_options(config: ApiConfig) -> dict[str, Any]:
     }
 
 
-def build_app(config: ApiConfig) -> S3App:
+def build_app(config: ApiConfig) -> Observed:
+    """The S3 app inside its observability layer (metrics, health endpoints, access log)."""
     metadata = MetadataClient(config.metadata, deadline_s=config.metadata_deadline_s)
     placement = PlacementClient(list(config.placement))
     pool = DataNodePool()
@@ -78,9 +80,11 @@ def build_app(config: ApiConfig) -> S3App:
         await metadata.close()
 
     services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
-    return S3App(services, lookup, shutdown=shutdown)
+    app = S3App(services, lookup, shutdown=shutdown)
+    health = ApiHealth(placement.cluster_map, metadata.get_access_key, (md.NoSuchAccessKey,), config.blob_io)
+    return Observed(app, health, config.base_domains, log_requests=config.access_log)
 
 
-def create_app() -> S3App:
+def create_app() -> Observed:
     """The uvicorn factory (`cairn.api_service.server:create_app`, factory=True)."""
     return build_app(load_config())

@@ -8,7 +8,8 @@ message. Text:
     2026-03-01T12:00:00.123Z INFO placement[p1] cairn.raft.node: raft p1 is leader at term 3
 
 JSON (`--log-format json`), one object per line, with the keys time, level, service, id,
-logger, message, and exc (the traceback) when the record has one.
+logger, message, exc (the traceback) when the record has one, and fields when the record was
+logged with `extra={"fields": {...}}` (the S3 access log's request id, operation, status, ...).
 
 Each service's `__main__` calls `setup()` once; the S3 API hands `dict_config()` to uvicorn,
 which applies it in every worker process as well.
@@ -92,6 +93,9 @@ class JsonFormatter(logging.Formatter):
             doc["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             doc["stack"] = self.formatStack(record.stack_info)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            doc["fields"] = fields
         return json.dumps(doc, ensure_ascii=False)
 
 

@@ -17,6 +17,9 @@ DATANODE = 7200
 """gRPC of a data node."""
 GC = 7300
 """gRPC of the background service (cairn.gc): run its workers once, report their status."""
+OPS = 9090
+"""HTTP metrics and health (cairn.ops_http) of a placement, metadata or data node pod in the Helm
+chart; a service started on its own has it off unless given `--ops-port`."""
 
 
 def local(port: int) -> str:

@@ -26,6 +26,8 @@ from typing import NoReturn, TypeVar
 import grpc
 import grpc.aio
 
+from cairn.metrics import GrpcMetrics
+
 log = logging.getLogger(__name__)
 
 REASON_KEY = "cairn-reason"
@@ -75,9 +77,10 @@ _SERVER_OPTIONS: Sequence[tuple[str, int]] = (
 
 
 def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
-    """An asyncio gRPC server with Cairn's standard options (the caller adds ports)."""
+    """An asyncio gRPC server with Cairn's standard options and request metrics
+    (`cairn.metrics.GrpcMetrics`); the caller adds ports."""
     del max_workers_hint
-    return grpc.aio.server(options=list(_SERVER_OPTIONS))
+    return grpc.aio.server(options=list(_SERVER_OPTIONS), interceptors=[GrpcMetrics()])
 
 
 async def abort(

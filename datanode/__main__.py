@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--capacity", type=int, help="capacity in bytes")
     parser.add_argument("--placement", help="placement replicas, host:port,host:port,...")
+    parser.add_argument(
+        "--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)"
+    )
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
     domain = read_failure_domain(args.failure_domain_file) if args.failure_domain_file else {}
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "labels.host": args.node_host or domain.get("host"),
             "capacity_bytes": args.capacity,
             "placement": args.placement,
+            "ops_port": args.ops_port,
         },
     )
     # the instance id is the node id, known once the placement service assigned it

@@ -118,6 +118,7 @@ class DataNodeConfig:
     shutdown_grace_s: float = 10.0  #: how long SIGTERM waits for in-flight requests
     #: WriteShard/PutShard calls served at once; more wait (a stream is not read meanwhile)
     max_concurrent_writes: int = 64
+    ops_port: int = 0  #: HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

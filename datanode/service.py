@@ -19,11 +19,12 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 
-from cairn import rpc
+from cairn import ops_http, rpc
 from cairn.datanode import compaction
 from cairn.datanode.compaction import Compactor
 from cairn.datanode.config import DataNodeConfig
 from cairn.datanode.heartbeat import Heartbeater, HeartbeatSender, Identity, NodeIdFile
+from cairn.datanode.metrics import NodeMetrics
 from cairn.datanode.rpc_server import DataNodeServicer
 from cairn.datanode.scrub import Scrubber
 from cairn.datanode.shards import FailureDomain
@@ -84,10 +85,13 @@ async def run_node(
     )
     servicer.add_to_server(server)
     heartbeat_task: asyncio.Task[None] | None = None
+    ops: ops_http.OpsServer | None = None
     try:
         port = server.add_insecure_port(config.addr)
         await server.start()
         log.info("datanode listening on %s:%d", config.host, port)
+        node_metrics = NodeMetrics(store, heartbeater)
+        ops = await ops_http.start(config.host, config.ops_port, node_metrics.readiness, node_metrics.refresh)
         if sender is not None:
             heartbeat_task = asyncio.create_task(heartbeater.run(), name="datanode-heartbeat")
         else:
@@ -99,6 +103,8 @@ async def run_node(
         await stop.wait()
         log.info("datanode stopping: draining in-flight requests (grace %.1fs)", config.shutdown_grace_s)
     finally:
+        if ops is not None:
+            await ops.stop()
         if heartbeat_task is not None:
             heartbeat_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,9 +11,10 @@ import asyncio
 import logging
 import signal
 
-from cairn import logs, ports
+from cairn import logs, ops_http, ports
 from cairn.config import load
 from cairn.metadata.config import MetadataConfig
+from cairn.metadata.metrics import MetadataMetrics
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
 
@@ -32,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--root-access-key", help="root access key id to ensure (or CAIRN_METADATA_ROOT_ACCESS_KEY)"
     )
+    p.add_argument("--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)")
     p.add_argument("--root-secret-key", help="root secret key (or CAIRN_METADATA_ROOT_SECRET_KEY)")
     logs.add_arguments(p)
     return p.parse_args(argv)
@@ -41,6 +43,8 @@ async def run(config: MetadataConfig) -> None:
     service = await MetadataService.open(config)
     server, port = await start_server(service, config.host, config.port)
     log.info("metadata listening on %s:%d", config.host, port)
+    observed = MetadataMetrics(config.data_dir)
+    ops = await ops_http.start(config.host, config.ops_port, observed.readiness, observed.refresh)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -48,6 +52,8 @@ async def run(config: MetadataConfig) -> None:
     try:
         await stop.wait()
     finally:
+        if ops is not None:
+            await ops.stop()
         await server.stop(DRAIN_S)
         await service.close()
 
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         "shards": args.shards,
         "root_access_key": args.root_access_key,
         "root_secret_key": args.root_secret_key,
+        "ops_port": args.ops_port,
     }
     config = load(MetadataConfig, args.config, env_prefix="metadata", overrides=overrides)
     asyncio.run(run(config))

@@ -37,6 +37,8 @@ class MetadataConfig:
     """Region reported for buckets created without one."""
     account_id: str = "000000000000"
     """Account number used in IAM ARNs."""
+    ops_port: int = 0
+    """HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.shards <= 256:

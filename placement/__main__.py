@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from pathlib import Path
 
-from cairn import logs
+from prometheus_client import REGISTRY
+
+from cairn import logs, ops_http
 from cairn.config import load
 from cairn.placement import rpc_server
 from cairn.placement.config import PlacementConfig
+from cairn.placement.metrics import PlacementCollector, readiness
 from cairn.placement.service import PlacementService
 from cairn.placement.state_machine import PlacementStateMachine
 from cairn.raft.node import RaftNode
@@ -34,6 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pg-count", type=int)
     p.add_argument("--down-after-s", type=float)
     p.add_argument("--out-after-s", type=float)
+    p.add_argument("--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)")
     p.add_argument("--no-auto-create", action="store_true", help="create the map only on operator command")
     logs.add_arguments(p)
     return p.parse_args(argv)
@@ -51,6 +56,8 @@ async def serve(config: PlacementConfig) -> None:
     await server.start()
     await raft.start()
     log.info("placement %s listening on %s:%d", config.id, config.host, bound)
+    REGISTRY.register(PlacementCollector(service))
+    ops = await ops_http.start(config.host, config.ops_port, functools.partial(readiness, service))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,6 +68,8 @@ async def serve(config: PlacementConfig) -> None:
     ticker.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await ticker
+    if ops is not None:
+        await ops.stop()
     await server.stop(grace=2.0)
     await raft.stop()
 
@@ -79,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         "down_after_s": args.down_after_s,
         "out_after_s": args.out_after_s,
         "auto_create": False if args.no_auto_create else None,
+        "ops_port": args.ops_port,
     }
     if args.port is None and args.peers and args.id:
         # the port this replica announces to its peers is the one it listens on

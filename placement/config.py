@@ -55,6 +55,8 @@ class PlacementConfig:
     """Deadline for committing one command."""
     raft: RaftConfig = field(default_factory=RaftConfig)
     """The Raft runtime's timers and limits (e.g. CAIRN_PLACEMENT_RAFT_TICK_S)."""
+    ops_port: int = 0
+    """HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off."""
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.m < 0:

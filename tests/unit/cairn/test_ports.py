@@ -31,8 +31,9 @@ def test_helm_values_use_the_table() -> None:
     assert values["metadata"]["port"] == ports.METADATA
     assert values["datanode"]["port"] == ports.DATANODE
     assert values["api"]["port"] == ports.S3
+    assert values["metrics"]["port"] == ports.OPS
 
 
 def test_the_ports_are_distinct() -> None:
-    table = [ports.S3, ports.PLACEMENT, ports.METADATA, ports.DATANODE]
+    table = [ports.S3, ports.PLACEMENT, ports.METADATA, ports.DATANODE, ports.OPS]
     assert len(set(table)) == len(table)

@@ -83,11 +83,16 @@ def test_helm_lint_finds_no_error() -> None:
         assert not [m for m in result["messages"] if m["severity"] >= 3], result
 
 
+#: Custom resources: no Kubernetes schema (checked by their own test below).
+CUSTOM = {"monitoring.coreos.com/v1"}
+
+
 def test_every_object_validates_against_the_kubernetes_schema(case: Any) -> None:
     _, objects = case
     assert objects
     for obj in objects:
-        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        if obj["apiVersion"] not in CUSTOM:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 
 def test_every_workload_has_a_disruption_budget_selecting_its_pods(case: Any) -> None:
@@ -147,9 +152,45 @@ def test_pods_run_as_the_images_non_root_user_with_probes_and_resources(case: An
             assert security["capabilities"]["drop"] == ["ALL"]
             assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
         for container in pod["containers"]:
-            assert container["readinessProbe"] and container["livenessProbe"], container["name"]
             mounts = {m["mountPath"] for m in container["volumeMounts"]}
             assert "/tmp" in mounts  # the root filesystem is read-only
+
+
+def test_probes_use_the_health_endpoints_on_a_port_that_serves_them(case: Any) -> None:
+    values, objects = case
+    for workload in [o for o in objects if o["kind"] in WORKLOADS]:
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            ready, live = container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]
+            assert (ready["path"], live["path"]) == ("/cairn/health/ready", "/cairn/health/live")
+            assert ready["port"] == live["port"]
+            port = ports[ready["port"]]
+            if container["args"][1] == "api":
+                assert f"--port={port}" in container["args"]
+                assert ready["scheme"] == ("HTTPS" if values["api"]["tls"]["secretName"] else "HTTP")
+            else:
+                assert f"--ops-port={port}" in container["args"]
+                assert port == values["metrics"]["port"]
+
+
+def test_the_service_monitor_scrapes_every_service() -> None:
+    for values, scheme, api_port in ((ci_values("tls-values.yaml"), "https", "https"), ({}, None, "http")):
+        values = {**values, "metrics": {"serviceMonitor": {"enabled": True}}}
+        objects = render(values)
+        (monitor,) = of_kind(objects, "ServiceMonitor")
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        services = [
+            s for s in of_kind(objects, "Service") if selector.items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(services) == 4
+        endpoints = {e["port"]: e for e in monitor["spec"]["endpoints"]}
+        assert endpoints["metrics"]["path"] == "/metrics"
+        assert endpoints[api_port]["path"] == "/cairn/metrics" and endpoints[api_port].get("scheme") == scheme
+        for service in services:
+            names = {p["name"] for p in service["spec"]["ports"]}
+            assert names & set(endpoints), service["metadata"]["name"]
+    assert of_kind(render({}), "ServiceMonitor") == []
 
 
 @functools.cache
@@ -260,7 +301,8 @@ def test_tls_ingress_and_network_policies() -> None:
     assert backend["name"] == named(objects, "Service", "-s3")["metadata"]["name"]
     policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p for p in of_kind(objects, "NetworkPolicy")}
     assert set(policies) == {"placement", "metadata", "datanode", "api"}
-    internal = policies["datanode"]["spec"]["ingress"][0]
+    internal, scrape = policies["datanode"]["spec"]["ingress"]
     assert internal["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "demo"}}}]
+    assert scrape == {"ports": [{"port": 9090, "protocol": "TCP"}]}  # metrics from anywhere by default
     assert "from" not in policies["api"]["spec"]["ingress"][0]  # S3 from anywhere
     assert of_kind(render({}), "NetworkPolicy") == [] and of_kind(render({}), "Ingress") == []

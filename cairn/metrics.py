@@ -1,0 +1,209 @@
+"""Prometheus metrics shared by every service, and their exposition.
+
+- `GrpcMetrics`, a gRPC server interceptor every `cairn.rpc.server()` carries: requests by
+  method and status code (`cairn_grpc_requests_total`), their duration
+  (`cairn_grpc_request_duration_seconds`), and the serialized bytes of the messages received and
+  sent (`cairn_grpc_received_bytes_total`, `cairn_grpc_sent_bytes_total`). On a data node these
+  are its shard reads (ReadShard), writes (WriteShard, PutShard) and errors (code != OK).
+- `exposition()`: the text format of this process's registry, or, when the S3 API runs several
+  uvicorn workers, of all of them (prometheus_client's multiprocess mode: each worker writes its
+  values under `PROMETHEUS_MULTIPROC_DIR`, which `use_multiprocess_dir` sets up before the
+  workers start).
+
+Service-specific metrics live in each service's package (`api_service/observability.py`,
+`datanode/metrics.py`, `placement/metrics.py`) and are served by `cairn.ops_http` (gRPC
+services) or the S3 port (`/cairn/metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+#: Buckets of request durations, 1 ms .. 60 s.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def use_multiprocess_dir() -> Path:
+    """Make this process and the workers it starts share metrics through a fresh directory
+    (removed when this process exits). Call before any worker imports prometheus_client."""
+    directory = Path(tempfile.mkdtemp(prefix="cairn-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
+def exposition() -> tuple[bytes, str]:
+    """(body, content type) of a scrape of this process, or of every worker in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+GRPC_REQUESTS = Counter(
+    "cairn_grpc_requests",
+    "gRPC requests served, by service, method and status code",
+    ["service", "method", "code"],
+)
+GRPC_DURATION = Histogram(
+    "cairn_grpc_request_duration_seconds",
+    "Time from a gRPC request's arrival to its status, by service and method",
+    ["service", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+GRPC_RECEIVED = Counter(
+    "cairn_grpc_received_bytes", "Serialized bytes of the request messages received", ["service", "method"]
+)
+GRPC_SENT = Counter(
+    "cairn_grpc_sent_bytes", "Serialized bytes of the response messages sent", ["service", "method"]
+)
+
+
+def _split(full_method: str) -> tuple[str, str]:
+    """ "/pkg.Service/Method" -> ("pkg.Service", "Method")."""
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return service, method
+
+
+def _size(message: Any) -> int:
+    size = getattr(message, "ByteSize", None)
+    return int(size()) if size is not None else 0
+
+
+class _Call:
+    """The bookkeeping of one RPC: its labels, start time and outcome."""
+
+    def __init__(self, full_method: str) -> None:
+        self.service, self.method = _split(full_method)
+        self.started = time.perf_counter()
+        self.received = 0
+        self.sent = 0
+
+    def finish(self, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
+        code = context.code()
+        if code is None:
+            if error is None:
+                code = grpc.StatusCode.OK
+            elif isinstance(error, asyncio.CancelledError):
+                code = grpc.StatusCode.CANCELLED
+            else:
+                code = grpc.StatusCode.UNKNOWN
+        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        GRPC_REQUESTS.labels(self.service, self.method, name).inc()
+        GRPC_DURATION.labels(self.service, self.method).observe(time.perf_counter() - self.started)
+        if self.received:
+            GRPC_RECEIVED.labels(self.service, self.method).inc(self.received)
+        if self.sent:
+            GRPC_SENT.labels(self.service, self.method).inc(self.sent)
+
+
+class GrpcMetrics(grpc.aio.ServerInterceptor):
+    """Counts every RPC of the server it is given to (see the module doc)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        full_method = handler_call_details.method  # type: ignore[attr-defined]
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary_response(full_method, handler.unary_unary, streamed_request=False),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _unary_response(full_method, handler.stream_unary, streamed_request=True),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _stream_response(full_method, handler.unary_stream, streamed_request=False),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _stream_response(full_method, handler.stream_stream, streamed_request=True),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+
+
+async def _counted(call: _Call, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for message in requests:
+        call.received += _size(message)
+        yield message
+
+
+def _unary_response(full_method: str, behavior: Any, streamed_request: bool) -> Any:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        call = _Call(full_method)
+        if streamed_request:
+            request = _counted(call, request)
+        else:
+            call.received = _size(request)
+        error: BaseException | None = None
+        try:
+            response = await behavior(request, context)
+            call.sent = _size(response)
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            call.finish(context, error)
+
+    return handle
+
+
+def _stream_response(full_method: str, behavior: Any, streamed_request: bool) -> Any:
+    if not inspect.isasyncgenfunction(behavior):
+        # a handler that writes with context.write() and returns: count the call, not the messages
+        return _unary_response(full_method, behavior, streamed_request)
+
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        call = _Call(full_method)
+        if streamed_request:
+            request = _counted(call, request)
+        else:
+            call.received = _size(request)
+        error: BaseException | None = None
+        try:
+            async for response in behavior(request, context):
+                call.sent += _size(response)
+                yield response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            call.finish(context, error)
+
+    return handle
