@@ -113,7 +113,11 @@ class DataNodeConfig:
     port: int = ports.DATANODE  #: gRPC port
     advertise_addr: str = ""  #: "host:port" other services reach this node at; empty = host:port
     data_dir: Path = Path("cairn-data/datanode")  #: volumes, index and node_id live here
-    capacity_bytes: int = 100 * GIB  #: bytes this node offers; writes past it are refused
+    #: bytes this node offers at most; 0 = its filesystem's size less the reserve (see capacity.py)
+    capacity_bytes: int = 0
+    #: free space kept on the filesystem (compaction's copies); at or below it the node reports
+    #: itself full and the placement service gives it no new slots
+    reserve_bytes: int = GIB
     placement: tuple[str, ...] = ()  #: placement replicas "host:port"; empty = no heartbeats
     shutdown_grace_s: float = 10.0  #: how long SIGTERM waits for in-flight requests
     #: WriteShard/PutShard calls served at once; more wait (a stream is not read meanwhile)
@@ -128,8 +132,8 @@ class DataNodeConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
             raise ValueError(f"port out of range: {self.port}")
-        if self.capacity_bytes <= 0:
-            raise ValueError("capacity_bytes must be positive")
+        if self.capacity_bytes < 0 or self.reserve_bytes < 0:
+            raise ValueError("capacity_bytes and reserve_bytes must not be negative")
         if self.max_concurrent_writes < 1:
             raise ValueError("max_concurrent_writes must be at least 1")
 

@@ -1,7 +1,7 @@
 """Heartbeats: tell the placement service, every few seconds, that this node lives.
 
 Each beat sends the node id (None until the placement service assigned one), the node's
-address, failure-domain labels, capacity and usage. The id in the reply is persisted to
+address, failure-domain labels, and its capacity and usage measured for that beat (capacity.py). The id in the reply is persisted to
 `<data_dir>/node_id` (durable replace) before it is used, so a restarted node keeps its
 identity. While the placement service is unreachable the loop keeps going, retrying after an
 exponentially growing delay with jitter (capped), and resumes the normal interval on the
@@ -76,7 +76,6 @@ class Identity:
     zone: str
     rack: str
     host: str
-    capacity_bytes: int
 
 
 class Heartbeater:
@@ -87,7 +86,7 @@ class Heartbeater:
         sender: HeartbeatSender | None,
         ids: NodeIdFile,
         identity: Identity,
-        used_bytes: Callable[[], int],
+        usage: Callable[[], tuple[int, int]],
         interval_s: float,
         max_backoff_s: float,
         timeout_s: float,
@@ -99,7 +98,7 @@ class Heartbeater:
         self._sender = sender
         self._ids = ids
         self._identity = identity
-        self._used_bytes = used_bytes
+        self._usage = usage  # (capacity, used) now; blocking, run off the loop
         self._interval = interval_s
         self._max_backoff = max_backoff_s
         self._timeout = timeout_s
@@ -120,15 +119,9 @@ class Heartbeater:
         if self._sender is None:
             raise RuntimeError("no placement service configured")
         me = self._identity
+        capacity, used = await self._run_blocking(self._usage)
         reply = await self._sender.heartbeat(
-            self.node_id,
-            me.addr,
-            me.zone,
-            me.rack,
-            me.host,
-            me.capacity_bytes,
-            self._used_bytes(),
-            timeout=self._timeout,
+            self.node_id, me.addr, me.zone, me.rack, me.host, capacity, used, timeout=self._timeout
         )
         if reply.node_id and reply.node_id != self.node_id:
             if self.node_id is not None:

@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from collections.abc import Callable, Sequence
 
 from cairn import ops_http, rpc
 from cairn.datanode import compaction
+from cairn.datanode.capacity import Usage, measure
 from cairn.datanode.compaction import Compactor
 from cairn.datanode.config import DataNodeConfig
 from cairn.datanode.heartbeat import Heartbeater, HeartbeatSender, Identity, NodeIdFile
@@ -35,6 +37,11 @@ log = logging.getLogger("cairn.datanode")
 SenderFactory = Callable[[Sequence[str]], HeartbeatSender]
 
 
+def usage_of(config: DataNodeConfig, store: DiskShardStore) -> Usage:
+    """The node's capacity and usage now (blocking)."""
+    return measure(config.data_dir, store.used_bytes, config.capacity_bytes, config.reserve_bytes)
+
+
 async def run_node(
     config: DataNodeConfig,
     sender_factory: SenderFactory | None = None,
@@ -47,7 +54,10 @@ async def run_node(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    store = await DiskShardStore.open(config.data_dir, config.storage, config.capacity_bytes, os.fsync)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    # the store refuses writes past this (its volumes' bytes); heartbeats report the measured figures
+    limit = config.capacity_bytes or shutil.disk_usage(config.data_dir).total
+    store = await DiskShardStore.open(config.data_dir, config.storage, limit, os.fsync)
     if store.recovered_rebuilt or store.recovered_truncated_bytes or store.recovered_quarantined:
         log.warning(
             "recovery: index rebuilt=%s, torn tail bytes truncated=%d, volumes quarantined=%s",
@@ -66,8 +76,8 @@ async def run_node(
     heartbeater = Heartbeater(
         sender,
         ids,
-        Identity(config.public_addr, labels.zone, labels.rack, labels.resolved_host(), config.capacity_bytes),
-        lambda: store.used_bytes,
+        Identity(config.public_addr, labels.zone, labels.rack, labels.resolved_host()),
+        lambda: usage_of(config, store).report(),
         config.heartbeat.interval_s,
         config.heartbeat.max_backoff_s,
         config.heartbeat.timeout_s,
@@ -90,7 +100,7 @@ async def run_node(
         port = server.add_insecure_port(config.addr)
         await server.start()
         log.info("datanode listening on %s:%d", config.host, port)
-        node_metrics = NodeMetrics(store, heartbeater)
+        node_metrics = NodeMetrics(store, heartbeater, lambda: usage_of(config, store))
         ops = await ops_http.start(config.host, config.ops_port, node_metrics.readiness, node_metrics.refresh)
         if sender is not None:
             heartbeat_task = asyncio.create_task(heartbeater.run(), name="datanode-heartbeat")

@@ -87,6 +87,17 @@ class NodeInfo:
     used_bytes: int
     last_heartbeat_ms: int
 
+    @property
+    def full(self) -> bool:
+        """The node reports its usage at or past its capacity (its disk is past the reserve):
+        it keeps its slots but takes no new ones."""
+        return is_full(self.capacity_bytes, self.used_bytes)
+
+
+def is_full(capacity_bytes: int, used_bytes: int) -> bool:
+    """Usage at or past a reported capacity (a node reporting no capacity is never full)."""
+    return capacity_bytes > 0 and used_bytes >= capacity_bytes
+
 
 @dataclass(frozen=True, slots=True)
 class SlotMigration:

@@ -30,7 +30,7 @@ class AlreadyCreated(PlacementError):
 
 
 class InsufficientDomains(PlacementError):
-    """Fewer failure domains (distinct hosts among up nodes) than slots per placement group."""
+    """Fewer failure domains (distinct hosts among up nodes that are not full) than slots per placement group."""
 
 
 class NodeHoldsData(PlacementError):

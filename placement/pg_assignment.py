@@ -7,7 +7,8 @@ loses:
 - Score of node n for PG p: `ln(u) / w`, u = blake2b-64("n/p") mapped into (0, 1), w = capacity
   (weighted rendezvous hashing: the node with the highest score wins, each node with probability
   proportional to its weight).
-- Filling an empty slot picks the highest-scoring *eligible* node (state `up`) whose `host` label is
+- Filling an empty slot picks the highest-scoring *eligible* node (state `up`, and not
+  full: its reported usage below its capacity) whose `host` label is
   not yet in the row (a hard rule while such a node exists). With fewer hosts than `k + m`, a host
   may take more slots of a row, never more than `per_host` (the best-ranked node of the host with
   the fewest slots in the row first). Among those it prefers nodes whose zone and rack have not reached
@@ -16,13 +17,13 @@ loses:
 - Vacating: slots of nodes that are `out`, `draining` or no longer in the map become empty and are
   refilled (a draining node keeps serving as the slots' old holder until repair has moved their
   data: see the state machine's layout history). `down` nodes keep their slots (down is
-  temporary) but are not eligible for new ones.
+  temporary), and so do full nodes (they still serve), but neither is eligible for new ones.
 - Admitting a node that joined (new, or back `in`): in every row where its score beats the weakest
-  `up` member it may replace (host rule and zone/rack fair share kept), it takes that member's slot.
+  eligible member it may replace (host rule and zone/rack fair share kept), it takes that member's slot.
   This is exactly the set of rows a fresh rendezvous ranking would give it, so about 1/n of all slots
   move, and only to the joining node.
 
-Creating a table when the distinct hosts among `up` nodes times `per_host` are fewer than `k + m`
+Creating a table when the distinct hosts among eligible nodes times `per_host` are fewer than `k + m`
 raises InsufficientDomains.
 """
 
@@ -68,8 +69,13 @@ def effective_weight(share: float) -> float:
 
 
 def count_domains(nodes: Mapping[str, NodeInfo]) -> int:
-    """Distinct `host` labels among eligible (up) nodes."""
-    return len({n.host for n in nodes.values() if n.state == NodeState.UP})
+    """Distinct `host` labels among eligible (up, not full) nodes."""
+    return len({n.host for n in nodes.values() if takes_slots(n)})
+
+
+def takes_slots(node: NodeInfo) -> bool:
+    """Whether a node may be given new slots: up, and its disk not full (a full node keeps its own)."""
+    return node.state == NodeState.UP and not node.full
 
 
 def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo], per_host: int = 1) -> Table:
@@ -80,7 +86,7 @@ def create_table(pg_count: int, k: int, m: int, nodes: Mapping[str, NodeInfo], p
     if available * per_host < width:
         raise InsufficientDomains(
             f"cannot create the cluster map: {available} failure domain(s) (distinct hosts among up "
-            f"nodes) at most {per_host} shard(s) each, but each placement group needs {width} (k+m)"
+            f"nodes that are not full) at most {per_host} shard(s) each, but each placement group needs {width} (k+m)"
         )
     empty: Table = tuple(("",) * width for _ in range(pg_count))
     return _Planner(width, nodes, per_host=per_host).edit(empty, ())
@@ -116,7 +122,7 @@ class _Planner:
         self.nodes = nodes
         self.pinned = pinned
         self.per_host = max(per_host, 1)
-        self.eligible = sorted(n.id for n in nodes.values() if n.state == NodeState.UP)
+        self.eligible = sorted(n.id for n in nodes.values() if takes_slots(n))
         capacity = {n.id: weight_of(n) for n in nodes.values()}
         total = sum(capacity[i] for i in self.eligible) or 1.0
         self.weights = {i: effective_weight(width * w / total) for i, w in capacity.items()}
@@ -131,7 +137,7 @@ class _Planner:
 
     def edit(self, table: Table, joined: Sequence[str]) -> Table:
         rows = []
-        admit = [j for j in joined if j in self.nodes and self.nodes[j].state == NodeState.UP]
+        admit = [j for j in joined if j in self.nodes and takes_slots(self.nodes[j])]
         for pg, old in enumerate(table):
             row = [n if n and n in self.nodes and self._keeps(n) else "" for n in old]
             if len(row) != self.width:
@@ -143,8 +149,8 @@ class _Planner:
             ranked = sorted(self.eligible, key=lambda n: (scores[n], n), reverse=True)
             self._fill(row, ranked)
             if admit:
-                # a fresh fill keeps the unmovable (down) members and re-picks the rest
-                fresh = [n if n and self.nodes[n].state != NodeState.UP else "" for n in row]
+                # a fresh fill keeps the unmovable (down or full) members and re-picks the rest
+                fresh = [n if n and not takes_slots(self.nodes[n]) else "" for n in row]
                 self._fill(fresh, ranked)
                 for node_id in admit:
                     if node_id in fresh:

@@ -41,6 +41,7 @@ from cairn.placement.cluster_map import (
     NodeState,
     RepairWork,
     ReplicaState,
+    is_full,
     repair_work,
 )
 from cairn.placement.commands import (
@@ -201,6 +202,8 @@ class PlacementService:
             report.capacity_bytes,
         ):
             return True
+        if is_full(report.capacity_bytes, report.used_bytes) != is_full(node.capacity_bytes, node.used_bytes):
+            return True  # a disk that filled up (or has room again) changes where new slots may go
         if seen is not None and now - seen.usage_reported_at < self.config.usage_report_interval_s:
             return False
         moved = abs(report.used_bytes - node.used_bytes)

@@ -56,8 +56,8 @@ def make(
     return Heartbeater(
         placement,
         NodeIdFile(tmp_path / "node_id"),
-        Identity("127.0.0.1:7001", "z1", "r2", "h3", 10_000),
-        lambda: next(usage),
+        Identity("127.0.0.1:7001", "z1", "r2", "h3"),
+        lambda: (10_000, next(usage)),  # measured for every beat
         interval_s=2.0,
         max_backoff_s=30.0,
         timeout_s=1.0,

@@ -236,3 +236,33 @@ def test_enough_hosts_keep_one_shard_per_host_whatever_the_limit() -> None:
     nodes = topology(16, zones=4, racks_per_zone=4)
     for row in create_table(64, K, M, nodes, per_host=4):
         assert len({nodes[n].host for n in row}) == WIDTH
+
+
+def full(nodes: dict[str, NodeInfo], node_id: str) -> dict[str, NodeInfo]:
+    """`node_id` reporting its usage at its capacity (its disk past the reserve)."""
+    node = nodes[node_id]
+    return {**nodes, node_id: dataclasses.replace(node, used_bytes=node.capacity_bytes)}
+
+
+def test_full_nodes_keep_their_slots_get_no_new_ones_and_are_no_domain_for_creation() -> None:
+    nodes = topology(16, zones=4, racks_per_zone=4)
+    assert full(nodes, "dn-0002")["dn-0002"].full and not nodes["dn-0002"].full
+    before = create_table(256, K, M, nodes)
+    changed = with_state(full(nodes, "dn-0002"), "dn-0004", NodeState.OUT)
+    after = rebalance(before, K, M, changed)
+    moved = changed_slots(before, after)
+    assert moved and all(old == "dn-0004" for old, _ in moved)
+    assert all(new != "dn-0002" for _, new in moved)
+    assert slot_counts(after)["dn-0002"] == slot_counts(before)["dn-0002"]
+    # a joining node does not take a full node's slots either: only its own share moves to it
+    new = NodeInfo("dn-0017", "10.0.1.1:7000", "z0", "z0-r9", "h-new", NodeState.UP, 4 * TB, 0, 0)
+    joined = rebalance(after, K, M, {**changed, new.id: new}, joined=[new.id])
+    assert slot_counts(joined)["dn-0002"] == slot_counts(after)["dn-0002"]
+    # creation counts only hosts that can take slots
+    twelve = topology(12, zones=3, racks_per_zone=4)
+    with pytest.raises(InsufficientDomains) as refused:
+        create_table(32, K, M, full(twelve, "dn-0005"))
+    assert "11 failure domain(s)" in str(refused.value)
+    # a node reporting no capacity at all is not full (an empty report still places)
+    empty = {i: dataclasses.replace(n, capacity_bytes=0) for i, n in twelve.items()}
+    assert not any(n.full for n in empty.values()) and create_table(8, K, M, empty)

@@ -107,6 +107,28 @@ async def test_usage_changes_are_written_at_most_once_per_interval() -> None:
     assert service.cluster_map().nodes[node_id].used_bytes == 50 * GiB
 
 
+async def test_a_node_becoming_full_is_written_at_once_and_gets_no_new_slots() -> None:
+    service, replicator, clock = make(usage_report_interval_s=60.0)
+    ids = await register(service, 4)
+    cmap = service.cluster_map()
+    slots = cmap.slots_per_node()[ids[0]]
+    writes = replicator.proposals
+    clock.now += 1  # well within the usage interval
+    await service.heartbeat(hb(0, ids[0], used=100 * GiB))  # used == capacity: its disk is full
+    assert replicator.proposals == writes + 1
+    node = service.cluster_map().nodes[ids[0]]
+    assert node.full and node.state is NodeState.UP
+    # another node leaves: its slots are refilled, never on the full node
+    await service.node_command(ids[1], NodeAction.OUT)
+    after = service.cluster_map()
+    assert after.slots_per_node()[ids[0]] == slots
+    assert all(ids[1] not in row for row in after.pgs)
+    # room again: written at once too
+    clock.now += 1
+    await service.heartbeat(hb(0, ids[0], used=10 * GiB))
+    assert replicator.proposals == writes + 3 and not service.cluster_map().nodes[ids[0]].full
+
+
 async def test_silent_node_goes_down_after_grace_then_out_and_comes_back() -> None:
     service, _, clock = make(down_after_s=15.0, out_after_s=600.0)
     ids = await register(service, 4)
