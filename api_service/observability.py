@@ -122,22 +122,25 @@ class ApiHealth:
             pass  # an answer: the metadata service looked the key up
         return True
 
-    async def ready(self) -> Health:
+    async def _serving_map(self) -> tuple[Any, Health | None]:
+        """The cluster map, and the failed verdict when it has no PGs yet; then the metadata
+        service must answer (raises otherwise)."""
         cmap = await self._cluster_map()
         if not cmap.created:
-            return Health(
+            return cmap, Health(
                 False, {"error": "the cluster map has no placement groups yet", "epoch": cmap.epoch}
             )
         await self._metadata_answers()
-        return Health(True, {"epoch": cmap.epoch})
+        return cmap, None
+
+    async def ready(self) -> Health:
+        cmap, failed = await self._serving_map()
+        return failed or Health(True, {"epoch": cmap.epoch})
 
     async def cluster(self) -> Health:
-        cmap = await self._cluster_map()
-        if not cmap.created:
-            return Health(
-                False, {"error": "the cluster map has no placement groups yet", "epoch": cmap.epoch}
-            )
-        await self._metadata_answers()
+        cmap, failed = await self._serving_map()
+        if failed is not None:
+            return failed
         quorum = self._blob_io.quorum(StripeLayout(k=cmap.k, m=cmap.m))
         serving = [
             sum(1 for node in cmap.nodes_of(pg) if node is not None and node.state in SERVING_STATES)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import inspect
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,25 @@ class _Call:
         self.received = 0
         self.sent = 0
 
+    @classmethod
+    def start(cls, full_method: str, request: Any, streamed: bool) -> tuple[_Call, Any]:
+        """A new call, and its request (a stream of them wrapped to count their bytes)."""
+        call = cls(full_method)
+        if streamed:
+            return call, _counted(call, request)
+        call.received = _size(request)
+        return call, request
+
+    @contextlib.contextmanager
+    def measured(self, context: grpc.aio.ServicerContext) -> Iterator[None]:
+        """Record the call once the block ends, with the error it raised, if any."""
+        try:
+            yield
+        except BaseException as exc:
+            self.finish(context, exc)
+            raise
+        self.finish(context, None)
+
     def finish(self, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
         code = context.code()
         if code is None:
@@ -165,21 +185,11 @@ async def _counted(call: _Call, requests: AsyncIterator[Any]) -> AsyncIterator[A
 
 def _unary_response(full_method: str, behavior: Any, streamed_request: bool) -> Any:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(full_method)
-        if streamed_request:
-            request = _counted(call, request)
-        else:
-            call.received = _size(request)
-        error: BaseException | None = None
-        try:
+        call, request = _Call.start(full_method, request, streamed_request)
+        with call.measured(context):
             response = await behavior(request, context)
             call.sent = _size(response)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            call.finish(context, error)
+        return response
 
     return handle
 
@@ -190,20 +200,10 @@ def _stream_response(full_method: str, behavior: Any, streamed_request: bool) ->
         return _unary_response(full_method, behavior, streamed_request)
 
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _Call(full_method)
-        if streamed_request:
-            request = _counted(call, request)
-        else:
-            call.received = _size(request)
-        error: BaseException | None = None
-        try:
+        call, request = _Call.start(full_method, request, streamed_request)
+        with call.measured(context):
             async for response in behavior(request, context):
                 call.sent += _size(response)
                 yield response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            call.finish(context, error)
 
     return handle

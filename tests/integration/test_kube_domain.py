@@ -140,20 +140,11 @@ def test_kube_domain_fails_loudly(api: tuple[str, Path, Path], tmp_path: Path) -
 def start_node_with_domain_file(
     data_dir: Path, port: int, placement_port: int, domain_file: Path, processes: list[ServiceProcess]
 ) -> ServiceProcess:
+    args = ["--data-dir", str(data_dir), "--port", str(port), "--failure-domain-file", str(domain_file)]
+    env = {"CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2"}
+    log = data_dir.parent / f"datanode-{len(processes)}.log"
     proc = ServiceProcess(
-        "cairn.datanode",
-        [
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--failure-domain-file",
-            str(domain_file),
-            "--placement",
-            f"127.0.0.1:{placement_port}",
-        ],
-        data_dir.parent / f"datanode-{len(processes)}.log",
-        env={"CAIRN_DATANODE_HEARTBEAT_INTERVAL_S": "0.2"},
+        "cairn.datanode", [*args, "--placement", f"127.0.0.1:{placement_port}"], log, env
     ).start()
     processes.append(proc)
     return proc
