@@ -126,7 +126,12 @@ def test_build_stage_copies_every_package_folder_and_the_context_keeps_them() ->
 
 def test_make_image_builds_this_dockerfile() -> None:
     out = subprocess.run(
-        ["make", "-n", "image"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+        ["make", "--no-print-directory", "-n", "image"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert out.strip() == f"docker build -t cairn:{version} ."
