@@ -100,7 +100,7 @@ async def run_node(
         port = server.add_insecure_port(config.addr)
         await server.start()
         log.info("datanode listening on %s:%d", config.host, port)
-        node_metrics = NodeMetrics(store, heartbeater, lambda: usage_of(config, store))
+        node_metrics = NodeMetrics(store, heartbeater, lambda: usage_of(config, store), compactor, scrubber)
         ops = await ops_http.start(config.host, config.ops_port, node_metrics.readiness, node_metrics.refresh)
         if sender is not None:
             heartbeat_task = asyncio.create_task(heartbeater.run(), name="datanode-heartbeat")

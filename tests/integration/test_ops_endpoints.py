@@ -130,6 +130,12 @@ async def test_grpc_services_serve_metrics_and_health(
             pass
         else:
             raise AssertionError("a missing shard was read")
+        await dn.scrub_start()  # a scrub pass over the node's volume, seen in its metrics below
+        for _ in range(200):
+            scrub = await dn.scrub_status()
+            if scrub.pass_finished_at is not None and scrub.pass_volumes_done == scrub.pass_volumes_total:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await dn.close()
     status, body = get(ops, "/cairn/health/ready")
@@ -154,6 +160,12 @@ async def test_grpc_services_serve_metrics_and_health(
         value(samples, "cairn_grpc_requests_total", service=DATANODE, method="ReadShard", code="NOT_FOUND")
         == 1
     )
+    assert value(samples, "cairn_datanode_scrub_pass_bytes") >= len(data)
+    assert value(samples, "cairn_datanode_scrub_pass_volumes", of="done") == scrub.pass_volumes_total >= 1
+    assert value(samples, "cairn_datanode_scrub_findings") == 0
+    assert value(samples, "cairn_datanode_scrub_state", state="idle") == 1
+    assert value(samples, "cairn_datanode_compaction_running") == 0
+    assert value(samples, "cairn_datanode_compactions", outcome="done") == 0
 
     # placement gone: the data node is still ready and counts its failed heartbeats
     await asyncio.to_thread(placement.kill9)
