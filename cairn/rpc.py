@@ -26,7 +26,7 @@ from typing import NoReturn, TypeVar
 import grpc
 import grpc.aio
 
-from cairn.metrics import GrpcMetrics
+from cairn.grpc_metrics import GrpcMetrics
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ _SERVER_OPTIONS: Sequence[tuple[str, int]] = (
 
 def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
     """An asyncio gRPC server with Cairn's standard options and request metrics
-    (`cairn.metrics.GrpcMetrics`); the caller adds ports."""
+    (`cairn.grpc_metrics.GrpcMetrics`); the caller adds ports."""
     del max_workers_hint
     return grpc.aio.server(options=list(_SERVER_OPTIONS), interceptors=[GrpcMetrics()])
 

@@ -2,7 +2,7 @@
 
 Shard reads, writes and errors are the gRPC request counters every service has
 (`cairn_grpc_requests_total{method="ReadShard"|"WriteShard"|"PutShard"|..., code}`, bytes in
-`cairn_grpc_received_bytes_total` / `cairn_grpc_sent_bytes_total`; see cairn.metrics). This module
+`cairn_grpc_received_bytes_total` / `cairn_grpc_sent_bytes_total`; see cairn.grpc_metrics). This module
 adds the node's capacity and usage as its heartbeats report them (capacity.py):
 `cairn_datanode_capacity_bytes`, `cairn_datanode_used_bytes`, `cairn_datanode_full` (1 past the
 reserve or at capacity: no new placement slots), `cairn_datanode_filesystem_size_bytes` /

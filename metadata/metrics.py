@@ -1,6 +1,6 @@
 """The metadata service's metrics and readiness (served by cairn.ops_http when `ops_port` is set).
 
-Its requests are the gRPC counters every service has (cairn.metrics); this adds
+Its requests are the gRPC counters every service has (cairn.grpc_metrics); this adds
 `cairn_metadata_files_bytes`, the bytes of the SQLite files (catalog, shards, WAL) in its data
 directory, refreshed before each scrape. Ready: the service opened its stores (the endpoint
 starts only then) and its data directory is still there.

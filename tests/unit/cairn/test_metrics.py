@@ -1,4 +1,4 @@
-"""Request metrics of every gRPC server (cairn.metrics.GrpcMetrics on rpc.server()) and the ops HTTP
+"""Request metrics of every gRPC server (cairn.grpc_metrics.GrpcMetrics on rpc.server()) and the ops HTTP
 endpoint of the gRPC services (cairn.ops_http), over real sockets."""
 
 from __future__ import annotations
