@@ -35,5 +35,5 @@ def test_helm_values_use_the_table() -> None:
 
 
 def test_the_ports_are_distinct() -> None:
-    table = [ports.S3, ports.PLACEMENT, ports.METADATA, ports.DATANODE, ports.OPS]
+    table = [ports.S3, ports.PLACEMENT, ports.METADATA, ports.DATANODE, ports.GC, ports.OPS]
     assert len(set(table)) == len(table)
