@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
 from tests.support.procs import ServiceProcess
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A SIGTERM (CI's timeout, `kill PID`) ends the run like Ctrl-C does, so fixture finalizers
+    still stop every service process a test started (they run in their own sessions and would
+    otherwise outlive pytest)."""
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 
 
 @pytest.fixture
