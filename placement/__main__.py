@@ -38,6 +38,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pg-count", type=int)
     p.add_argument("--down-after-s", type=float)
     p.add_argument("--out-after-s", type=float)
+    p.add_argument(
+        "--max-shards-per-host",
+        type=int,
+        help="at most this many shards of a PG on one host when there are fewer hosts than k+m "
+        "(default 0: m); fixed when the map is created",
+    )
+    p.add_argument(
+        "--auto-create-hosts",
+        type=int,
+        help="distinct hosts up before the map is created (default 0: k+m); fewer than k+m needs "
+        "hosts * --max-shards-per-host >= k+m",
+    )
     p.add_argument("--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)")
     p.add_argument("--no-auto-create", action="store_true", help="create the map only on operator command")
     logs.add_arguments(p)
@@ -87,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         "pg_count": args.pg_count,
         "down_after_s": args.down_after_s,
         "out_after_s": args.out_after_s,
+        "max_shards_per_host": args.max_shards_per_host,
+        "auto_create_hosts": args.auto_create_hosts,
         "auto_create": False if args.no_auto_create else None,
         "ops_port": args.ops_port,
     }

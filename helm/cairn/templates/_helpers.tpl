@@ -107,3 +107,22 @@ spec:
 {{- end -}}
 {{- $budget -}}
 {{- end -}}
+
+{{/* Hosts placement waits for before creating the map: the value given, else k+m. Refuses a
+layout placement would refuse (hosts * shards per host < k+m) or one the data nodes cannot fill
+(with one data node per host, fewer pods than hosts). */}}
+{{- define "cairn.autoCreateHosts" -}}
+{{- $k := int .Values.erasure.k -}}
+{{- $m := int .Values.erasure.m -}}
+{{- $hosts := int .Values.placement.autoCreateHosts -}}
+{{- if eq $hosts 0 -}}{{- $hosts = add $k $m -}}{{- end -}}
+{{- $perHost := int .Values.placement.maxShardsPerHost -}}
+{{- if eq $perHost 0 -}}{{- $perHost = max 1 $m -}}{{- end -}}
+{{- if lt (mul $hosts $perHost) (add $k $m) -}}
+{{- fail (printf "placement.autoCreateHosts=%d hosts with at most %d shards each cannot hold k+m=%d shards" $hosts $perHost (add $k $m)) -}}
+{{- end -}}
+{{- if gt $hosts (int .Values.datanode.replicas) -}}
+{{- fail (printf "placement waits for %d hosts but datanode.replicas is %d" $hosts (int .Values.datanode.replicas)) -}}
+{{- end -}}
+{{- $hosts -}}
+{{- end -}}

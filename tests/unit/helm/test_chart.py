@@ -20,6 +20,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cairn.placement.config import PlacementConfig
+
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "helm" / "cairn"
 K8S_VERSION = "1.30.0"
@@ -72,8 +74,13 @@ def case(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[dict[str,
     return merged_values(values), render(values)
 
 
-def test_the_value_files_cover_a_small_cluster_tls_and_secrets() -> None:
-    assert {"small-values.yaml", "tls-values.yaml", "existing-secret-values.yaml"} <= set(VALUE_FILES)
+def test_the_value_files_cover_small_and_dense_clusters_tls_and_secrets() -> None:
+    assert {
+        "small-values.yaml",
+        "dense-values.yaml",
+        "tls-values.yaml",
+        "existing-secret-values.yaml",
+    } <= set(VALUE_FILES)
 
 
 def test_helm_lint_finds_no_error() -> None:
@@ -127,10 +134,58 @@ def test_pods_spread_over_zones_and_hosts(case: Any) -> None:
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
     datanode = named(objects, "StatefulSet", "-datanode")
     assert values["datanode"]["replicas"] >= values["erasure"]["k"] + values["erasure"]["m"]
-    anti = datanode["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
-    assert (
-        anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == "kubernetes.io/hostname"
+    pod = datanode["spec"]["template"]["spec"]
+    if values["datanode"]["onePerHost"]:
+        anti = pod["affinity"]["podAntiAffinity"]
+        assert (
+            anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"]
+            == "kubernetes.io/hostname"
+        )
+    else:  # several per host, spread evenly: the host constraint may not be relaxed
+        assert "affinity" not in pod
+        (by_host,) = [
+            c for c in pod["topologySpreadConstraints"] if c["topologyKey"] == "kubernetes.io/hostname"
+        ]
+        assert (by_host["maxSkew"], by_host["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+
+
+def _placement_config(objects: list[dict[str, Any]]) -> PlacementConfig:
+    """The placement config a replica builds from the chart's flags (placement's own parser)."""
+    (container,) = named(objects, "StatefulSet", "-placement")["spec"]["template"]["spec"]["containers"]
+    flags = dict(a[2:].split("=", 1) for a in container["args"][2:])
+    return PlacementConfig(
+        k=int(flags["k"]),
+        m=int(flags["m"]),
+        pg_count=int(flags["pg-count"]),
+        auto_create_hosts=int(flags["auto-create-hosts"]),
+        max_shards_per_host=int(flags["max-shards-per-host"]),
     )
+
+
+def test_placement_creates_the_map_with_the_hosts_the_data_nodes_can_fill(case: Any) -> None:
+    values, objects = case
+    config = _placement_config(objects)
+    pods = values["datanode"]["replicas"]
+    per_host_pods = 1 if values["datanode"]["onePerHost"] else pods
+    assert config.auto_create_hosts <= pods
+    assert config.auto_create_hosts * min(per_host_pods, config.shards_per_host) >= config.k + config.m
+    # one host lost never costs a PG more than m shards
+    assert config.shards_per_host <= config.m
+
+
+def test_the_dense_layout_puts_three_data_nodes_on_each_of_four_hosts() -> None:
+    objects = render(ci_values("dense-values.yaml"))
+    config = _placement_config(objects)
+    assert (config.auto_create_hosts, config.shards_per_host, config.k, config.m) == (4, 3, 8, 4)
+    assert named(objects, "StatefulSet", "-datanode")["spec"]["replicas"] == 12
+
+
+def test_a_layout_placement_would_refuse_is_refused_at_render() -> None:
+    too_few = {"placement": {"autoCreateHosts": 2, "maxShardsPerHost": 4}}
+    with pytest.raises(helm.HelmError, match="cannot hold k\\+m=12 shards"):
+        render(too_few)
+    with pytest.raises(helm.HelmError, match="waits for 12 hosts but datanode.replicas is 6"):
+        render({"datanode": {"replicas": 6}})
 
 
 def _dockerfile_uid() -> int:
