@@ -5,24 +5,36 @@ Environment overrides use the prefix `CAIRN_METADATA_`, e.g. `CAIRN_METADATA_SHA
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cairn import ports
+from cairn.raft.config import RaftConfig
 
 
 @dataclass(frozen=True, slots=True)
 class MetadataConfig:
     data_dir: Path = Path("data/metadata")
-    """Directory holding catalog.sqlite and the object shard files."""
+    """Directory holding catalog.sqlite, the object shard files and the Raft log (`raft/`)."""
+    id: str = "m1"
+    """This replica's id in the metadata Raft group; must be a key of `peers`."""
+    peers: Mapping[str, str] = field(default_factory=dict)
+    """Every replica's id -> "host:port", this one included (empty: a one-replica group)."""
+    propose_timeout_s: float = 5.0
+    """Deadline for committing one command (or confirming leadership for a read)."""
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    """The Raft runtime's timers and limits (e.g. CAIRN_METADATA_RAFT_TICK_S)."""
     host: str = "127.0.0.1"
     """Address the gRPC server binds."""
     port: int = ports.METADATA
     """gRPC port (0 picks a free one)."""
     shards: int = 8
     """Number of object shards; fixed when the data directory is created."""
-    synchronous: str = "FULL"
-    """SQLite `synchronous` pragma: FULL fsyncs the WAL at every commit (durable)."""
+    synchronous: str = "NORMAL"
+    """SQLite `synchronous` pragma. The Raft log is the durable record (fsynced before a command
+    is acknowledged) and a restart replays it onto the shards, so NORMAL (no fsync per commit,
+    never a corrupt file) is enough."""
     cache_mb: int = 16
     """SQLite page cache per shard, MiB."""
     mmap_mb: int = 256
@@ -49,3 +61,9 @@ class MetadataConfig:
             raise ValueError("intent_ttl_s must be positive")
         if bool(self.root_access_key) != bool(self.root_secret_key):
             raise ValueError("root_access_key and root_secret_key go together")
+        if self.peers and self.id not in self.peers:
+            raise ValueError(f"replica id {self.id!r} is not among peers {sorted(self.peers)}")
+
+    def peer_map(self) -> dict[str, str]:
+        """Peers including this replica (a one-replica group when none are configured)."""
+        return dict(self.peers) or {self.id: f"{self.host}:{self.port}"}

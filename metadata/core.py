@@ -1,72 +1,38 @@
-"""Shared state of the metadata service: the store, the clock, the id issuer, the bucket cache.
+"""Shared state of the metadata service: the store, the replicated machine, the clock, the ids.
 
-The service is the only writer of its store, so it keeps every bucket in memory (loaded at
-open, updated after each catalog command commits) and object operations resolve a bucket
-name without touching the catalog. `BucketGate` orders object mutations against
-DeleteBucket: mutations of a bucket hold it shared, DeleteBucket holds it exclusively while
-it checks every shard for remaining versions and uploads, so no write can slip into a bucket
-between "it is empty" and "it is gone".
+Every mutation is proposed through the `Replicator` (one Raft group, `replicated.py`) and its
+result taken from the local `MetadataMachine`; a follower answers NotLeader (with the leader's
+address) and a group without a majority MetadataUnavailable. The bucket cache is the machine's
+(updated by catalog entries as they apply, on every replica). Ordering object writes against
+DeleteBucket needs no lock: DeleteBucket is one log entry checking emptiness at its position,
+and object entries for a deleted bucket id are refused when they apply.
+
+Reads are linearizable: `linearize()` runs the Raft read-index barrier (leader only) before a
+read. Writes build their commands from the leader's state; `leading()` makes sure, once per
+term, that a new leader has applied everything committed before it took over.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from cairn.metadata import catalog
-from cairn.metadata.errors import InvalidArgument, KeyTooLongError, NoSuchBucket
+from cairn.metadata import commands as c
+from cairn.metadata.errors import (
+    InvalidArgument,
+    KeyTooLongError,
+    MetadataUnavailable,
+    NoSuchBucket,
+    NotLeader,
+)
 from cairn.metadata.models import Bucket
-from cairn.metadata.store import Store
+from cairn.metadata.replicated import CATALOG, MetadataMachine, encode_entry
+from cairn.metadata.store import Store, shard_index
 from cairn.metadata.versionids import IdIssuer, wall_clock_ms
+from cairn.replication import NoQuorum, Replicator, SingleNodeReplicator
+from cairn.replication import NotLeader as RaftNotLeader
 
 MAX_KEY_BYTES = 1024
-
-
-class BucketGate:
-    """A per-bucket readers/writer lock; a waiting writer blocks new readers.
-
-    A writer that is cancelled (or fails) while waiting for readers to drain removes its
-    claim before re-raising, so an abandoned DeleteBucket never blocks the bucket.
-    """
-
-    def __init__(self) -> None:
-        self._readers: defaultdict[str, int] = defaultdict(int)
-        self._writers: set[str] = set()
-        self._cond = asyncio.Condition()
-
-    @asynccontextmanager
-    async def shared(self, name: str) -> AsyncIterator[None]:
-        async with self._cond:
-            await self._cond.wait_for(lambda: name not in self._writers)
-            self._readers[name] += 1
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._readers[name] -= 1
-                if not self._readers[name]:
-                    del self._readers[name]
-                self._cond.notify_all()
-
-    @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[None]:
-        async with self._cond:
-            await self._cond.wait_for(lambda: name not in self._writers)
-            self._writers.add(name)
-            try:
-                await self._cond.wait_for(lambda: not self._readers.get(name))
-            except BaseException:  # cancelled while readers drain: give the name back
-                self._writers.discard(name)
-                self._cond.notify_all()
-                raise
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._writers.discard(name)
-                self._cond.notify_all()
 
 
 class ServiceCore:
@@ -79,19 +45,22 @@ class ServiceCore:
         intent_ttl_s: float = 3600.0,
         region: str = "us-east-1",
         account_id: str = "000000000000",
+        machine: MetadataMachine | None = None,
+        replicator: Replicator | None = None,
+        peers: Mapping[str, str] | None = None,
+        propose_timeout_s: float = 5.0,
     ) -> None:
         self.store = store
+        self.machine = machine or MetadataMachine(store)
+        self.replicator: Replicator = replicator or SingleNodeReplicator(self.machine)
+        self.peers = dict(peers or {})
+        self.propose_timeout_s = propose_timeout_s
+        self._fresh_term = -1
         self.clock_ms = clock_ms
         self.issuer = issuer or IdIssuer(clock_ms)
         self.intent_ttl_s = intent_ttl_s
         self.region = region
         self.account_id = account_id
-        self.gate = BucketGate()
-        self._buckets: dict[str, Bucket] = {}
-
-    async def load(self) -> None:
-        """Fill the bucket cache from the catalog (call once after construction)."""
-        self._buckets = {b.name: b for b in await self.store.catalog.read(catalog.read_buckets)}
 
     async def close(self) -> None:
         await self.store.close()
@@ -100,19 +69,53 @@ class ServiceCore:
         return self.clock_ms()
 
     def bucket(self, name: str) -> Bucket:
-        found = self._buckets.get(name)
+        found = self.machine.buckets.get(name)
         if found is None:
             raise NoSuchBucket(f"bucket {name!r} does not exist")
         return found
 
-    def cache_bucket(self, bucket: Bucket) -> None:
-        self._buckets[bucket.name] = bucket
-
-    def forget_bucket(self, name: str) -> None:
-        self._buckets.pop(name, None)
-
     def all_buckets(self) -> list[Bucket]:
-        return sorted(self._buckets.values(), key=lambda b: b.name)
+        return sorted(self.machine.buckets.values(), key=lambda b: b.name)
+
+    # -- replication ---------------------------------------------------------------------------
+    def _leader_error(self, exc: RaftNotLeader) -> NotLeader:
+        addr = exc.leader_addr or (self.peers.get(exc.leader_id, "") if exc.leader_id else "")
+        return NotLeader(f"not the metadata leader (leader: {exc.leader_id or 'unknown'})", leader_addr=addr)
+
+    async def linearize(self) -> None:
+        """The read-index barrier: after it, this replica's state holds every acknowledged write."""
+        try:
+            await self.replicator.read_barrier(self.propose_timeout_s)
+        except RaftNotLeader as exc:
+            raise self._leader_error(exc) from None
+        except NoQuorum as exc:
+            raise MetadataUnavailable(f"metadata group: {exc}") from None
+
+    async def leading(self) -> None:
+        """Before a write: refuse on a follower; on a new leader, wait (once per term) until it
+        has applied every entry committed before it took over."""
+        status = self.replicator.status()
+        if status.role != "leader":
+            raise self._leader_error(RaftNotLeader(status.leader_id, None))
+        if status.term != self._fresh_term:
+            await self.linearize()
+            self._fresh_term = status.term
+
+    async def write(self, target: str | int, command: c.Command) -> Any:
+        """Propose `command` for `target` and return its result (or raise its domain error)."""
+        try:
+            done = await self.replicator.propose(encode_entry(target, command), self.propose_timeout_s)
+        except RaftNotLeader as exc:
+            raise self._leader_error(exc) from None
+        except NoQuorum as exc:
+            raise MetadataUnavailable(f"metadata group: {exc}") from None
+        return self.machine.take(done)
+
+    async def write_catalog(self, command: c.Command) -> Any:
+        return await self.write(CATALOG, command)
+
+    async def write_object(self, bucket_id: str, key: str, command: c.Command) -> Any:
+        return await self.write(shard_index(bucket_id, key, len(self.store.objects)), command)
 
 
 def check_key(key: str) -> None:

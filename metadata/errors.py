@@ -140,6 +140,14 @@ class MetadataUnavailable(MetadataError):
     """The service could not be reached or did not answer within the deadline (S3: 503)."""
 
 
+class NotLeader(MetadataUnavailable):
+    """This replica is not the metadata group's leader; `leader_addr` names the leader if known."""
+
+    def __init__(self, message: str = "", *, leader_addr: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.leader_addr = leader_addr
+
+
 class InternalError(MetadataError):
     """The service failed unexpectedly (a bug; S3: 500). The traceback is in its log."""
 

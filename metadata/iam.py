@@ -36,6 +36,7 @@ def _check_user_name(name: str) -> None:
 
 class IamOps(ServiceCore):
     async def ensure_root(self, access_key_id: str, secret_access_key: str) -> AccessKey:
+        await self.leading()
         cmd = c.EnsureRoot(
             _random("AIDA", 16),
             ROOT_USER,
@@ -44,64 +45,75 @@ class IamOps(ServiceCore):
             secret_access_key,
             self.now_ms(),
         )
-        key: AccessKey = await self.store.catalog.apply(cmd)
+        key: AccessKey = await self.write_catalog(cmd)
         return key
 
     async def create_user(self, name: str) -> User:
+        await self.leading()
         _check_user_name(name)
         arn = f"arn:aws:iam::{self.account_id}:user/{name}"
-        user: User = await self.store.catalog.apply(
+        user: User = await self.write_catalog(
             c.CreateUser(_random("AIDA", 16), name, arn, False, self.now_ms())
         )
         return user
 
     async def get_user(self, name: str) -> User:
+        await self.linearize()
         return await self.store.catalog.read(catalog.read_user, name)
 
     async def list_users(self) -> tuple[User, ...]:
+        await self.linearize()
         return tuple(await self.store.catalog.read(catalog.read_users))
 
     async def delete_user(self, name: str) -> None:
-        await self.store.catalog.apply(c.DeleteUser(name))
+        await self.leading()
+        await self.write_catalog(c.DeleteUser(name))
 
     async def create_access_key(
         self, user_name: str, *, access_key_id: str | None = None, secret_access_key: str | None = None
     ) -> AccessKey:
+        await self.leading()
         key_id = access_key_id or _random("AKIA", 16)
         if not _ACCESS_KEY_ID.match(key_id):
             raise InvalidArgument("access key ids are 3-128 letters, digits or underscores")
         secret = secret_access_key or _random("", 40, _SECRET_CHARS)
-        key: AccessKey = await self.store.catalog.apply(
-            c.CreateAccessKey(user_name, key_id, secret, self.now_ms())
-        )
+        key: AccessKey = await self.write_catalog(c.CreateAccessKey(user_name, key_id, secret, self.now_ms()))
         return key
 
     async def get_access_key(self, access_key_id: str) -> AccessKey:
+        await self.linearize()
         return await self.store.catalog.read(catalog.read_access_key, access_key_id)
 
     async def list_access_keys(self, user_name: str) -> tuple[AccessKey, ...]:
+        await self.linearize()
         return tuple(await self.store.catalog.read(catalog.read_access_keys, user_name))
 
     async def set_access_key_status(self, access_key_id: str, status: AccessKeyStatus) -> AccessKey:
-        key: AccessKey = await self.store.catalog.apply(c.SetAccessKeyStatus(access_key_id, status))
+        await self.leading()
+        key: AccessKey = await self.write_catalog(c.SetAccessKeyStatus(access_key_id, status))
         return key
 
     async def delete_access_key(self, access_key_id: str) -> None:
-        await self.store.catalog.apply(c.DeleteAccessKey(access_key_id))
+        await self.leading()
+        await self.write_catalog(c.DeleteAccessKey(access_key_id))
 
     async def put_user_policy(self, user_name: str, policy_name: str, document: str) -> None:
+        await self.leading()
         if not policy_name:
             raise InvalidArgument("a policy needs a name")
-        await self.store.catalog.apply(c.PutUserPolicy(user_name, policy_name, document, self.now_ms()))
+        await self.write_catalog(c.PutUserPolicy(user_name, policy_name, document, self.now_ms()))
 
     async def get_user_policy(self, user_name: str, policy_name: str) -> Policy:
+        await self.linearize()
         for policy in await self.store.catalog.read(catalog.read_user_policies, user_name):
             if policy.name == policy_name:
                 return policy
         raise NoSuchPolicy(f"user {user_name!r} has no policy {policy_name!r}")
 
     async def list_user_policies(self, user_name: str) -> tuple[Policy, ...]:
+        await self.linearize()
         return tuple(await self.store.catalog.read(catalog.read_user_policies, user_name))
 
     async def delete_user_policy(self, user_name: str, policy_name: str) -> None:
-        await self.store.catalog.apply(c.PutUserPolicy(user_name, policy_name, None, self.now_ms()))
+        await self.leading()
+        await self.write_catalog(c.PutUserPolicy(user_name, policy_name, None, self.now_ms()))

@@ -68,6 +68,7 @@ class ListingOps(ServiceCore):
         start_after: str = "",
         fetch_owner: bool = False,
     ) -> ListObjectsV2Page:
+        await self.linearize()
         b = self.bucket(bucket)
         max_keys = clamp_max_keys(max_keys)
         after = decode_token(continuation_token) if continuation_token else start_after.encode()
@@ -90,6 +91,7 @@ class ListingOps(ServiceCore):
         max_keys: int = 1000,
         marker: str = "",
     ) -> ListObjectsV1Page:
+        await self.linearize()
         b = self.bucket(bucket)
         max_keys = clamp_max_keys(max_keys)
         after = marker.encode()
@@ -112,6 +114,7 @@ class ListingOps(ServiceCore):
         key_marker: str = "",
         version_id_marker: str = "",
     ) -> ListVersionsPage:
+        await self.linearize()
         b = self.bucket(bucket)
         max_keys = clamp_max_keys(max_keys)
         if version_id_marker and not key_marker:

@@ -48,22 +48,23 @@ class MultipartOps(ServiceCore):
         check_key(key)
         if checksum_algorithm and checksum_algorithm not in CHECKSUM_ALGORITHMS:
             raise InvalidArgument(f"unknown checksum algorithm {checksum_algorithm!r}")
-        async with self.gate.shared(bucket):
-            b = self.bucket(bucket)
-            cmd = c.CreateUpload(
-                b.id,
-                b.name,
-                key,
-                self.issuer.issue_text(),
-                attrs if attrs.owner_id else replace(attrs, owner_id=b.owner_id),
-                checksum_algorithm,
-                checksum_type,
-                self.now_ms(),
-            )
-            upload: MultipartUpload = await self.store.shard_for(b.id, key).apply(cmd)
-            return upload
+        await self.leading()
+        b = self.bucket(bucket)
+        cmd = c.CreateUpload(
+            b.id,
+            b.name,
+            key,
+            self.issuer.issue_text(),
+            attrs if attrs.owner_id else replace(attrs, owner_id=b.owner_id),
+            checksum_algorithm,
+            checksum_type,
+            self.now_ms(),
+        )
+        upload: MultipartUpload = await self.write_object(b.id, key, cmd)
+        return upload
 
     async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        await self.linearize()
         b = self.bucket(bucket)
         return await self.store.shard_for(b.id, key).read(read_upload, b.name, b.id, key, upload_id)
 
@@ -81,25 +82,26 @@ class MultipartOps(ServiceCore):
     ) -> Part:
         if not MIN_PART_NUMBER <= part_number <= MAX_PART_NUMBER:
             raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
-        async with self.gate.shared(bucket):
-            b = self.bucket(bucket)
-            cmd = c.RegisterPart(
-                b.id,
-                key,
-                upload_id,
-                part_number,
-                size,
-                etag,
-                tuple(checksums),
-                tuple(blobs),
-                self.now_ms(),
-            )
-            part: Part = await self.store.shard_for(b.id, key).apply(cmd)
-            return part
+        await self.leading()
+        b = self.bucket(bucket)
+        cmd = c.RegisterPart(
+            b.id,
+            key,
+            upload_id,
+            part_number,
+            size,
+            etag,
+            tuple(checksums),
+            tuple(blobs),
+            self.now_ms(),
+        )
+        part: Part = await self.write_object(b.id, key, cmd)
+        return part
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, *, max_parts: int = 1000, part_number_marker: int = 0
     ) -> ListPartsPage:
+        await self.linearize()
         b = self.bucket(bucket)
         max_parts = clamp_max_keys(max_parts)
         return await self.store.shard_for(b.id, key).read(
@@ -116,6 +118,7 @@ class MultipartOps(ServiceCore):
         key_marker: str = "",
         upload_id_marker: str = "",
     ) -> ListUploadsPage:
+        await self.linearize()
         b = self.bucket(bucket)
         max_uploads = clamp_max_keys(max_uploads)
         km = key_marker.encode()
@@ -147,25 +150,25 @@ class MultipartOps(ServiceCore):
         if_match: str | None = None,
         if_none_match: bool = False,
     ) -> ObjectVersion:
-        async with self.gate.shared(bucket):
-            b = self.bucket(bucket)
-            cmd = c.CompleteUpload(
-                bucket_id=b.id,
-                bucket=b.name,
-                key=key,
-                upload_id=upload_id,
-                parts=tuple(parts),
-                checksums=tuple(checksums),
-                version=self.issuer.issue(),
-                is_null=b.versioning is not VersioningState.ENABLED,
-                now_ms=self.now_ms(),
-                if_match=if_match,
-                if_none_match=if_none_match,
-            )
-            version: ObjectVersion = await self.store.shard_for(b.id, key).apply(cmd)
-            return version
+        await self.leading()
+        b = self.bucket(bucket)
+        cmd = c.CompleteUpload(
+            bucket_id=b.id,
+            bucket=b.name,
+            key=key,
+            upload_id=upload_id,
+            parts=tuple(parts),
+            checksums=tuple(checksums),
+            version=self.issuer.issue(),
+            is_null=b.versioning is not VersioningState.ENABLED,
+            now_ms=self.now_ms(),
+            if_match=if_match,
+            if_none_match=if_none_match,
+        )
+        version: ObjectVersion = await self.write_object(b.id, key, cmd)
+        return version
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        async with self.gate.shared(bucket):
-            b = self.bucket(bucket)
-            await self.store.shard_for(b.id, key).apply(c.AbortUpload(b.id, key, upload_id, self.now_ms()))
+        await self.leading()
+        b = self.bucket(bucket)
+        await self.write_object(b.id, key, c.AbortUpload(b.id, key, upload_id, self.now_ms()))

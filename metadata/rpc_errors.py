@@ -4,7 +4,8 @@ Used only by `rpc_server` (which ends a failed call with the error's status, its
 the `cairn-reason` trailer, see cairn.rpc) and `client` (which raises the same class again).
 NoSuchKey, NoSuchVersion and MethodNotAllowed also carry the delete-marker details S3 needs in
 the trailers `cairn-version-id`, `cairn-delete-marker` ("true"/"false") and
-`cairn-last-modified-ms`. A call that reaches no service or outlives its deadline is
+`cairn-last-modified-ms`; NotLeader (UNAVAILABLE, a follower of the Raft group) carries the
+leader's address, when known, in `cairn-leader-addr`. A call that reaches no service or outlives its deadline is
 `MetadataUnavailable`; an unlisted failure is `InternalError`.
 """
 
@@ -41,6 +42,7 @@ from cairn.metadata.errors import (
     NoSuchUpload,
     NoSuchUser,
     NoSuchVersion,
+    NotLeader,
     PreconditionFailed,
     UserAlreadyExists,
 )
@@ -48,6 +50,7 @@ from cairn.metadata.errors import (
 VERSION_ID_KEY = "cairn-version-id"
 DELETE_MARKER_KEY = "cairn-delete-marker"
 LAST_MODIFIED_KEY = "cairn-last-modified-ms"
+LEADER_KEY = "cairn-leader-addr"
 
 CODES: Mapping[type[Exception], StatusCode] = {
     # buckets
@@ -79,6 +82,7 @@ CODES: Mapping[type[Exception], StatusCode] = {
     NoSuchPolicy: StatusCode.NOT_FOUND,
     DeleteConflict: StatusCode.FAILED_PRECONDITION,
     # the service itself
+    NotLeader: StatusCode.UNAVAILABLE,
     MetadataUnavailable: StatusCode.UNAVAILABLE,
     InternalError: StatusCode.INTERNAL,
     MetadataError: StatusCode.UNKNOWN,  # a subclass not listed above
@@ -95,6 +99,8 @@ def _encode(exc: Exception) -> Sequence[tuple[str, str]]:
         trailers.append((DELETE_MARKER_KEY, "true"))
     if exc.last_modified_ms:
         trailers.append((LAST_MODIFIED_KEY, str(exc.last_modified_ms)))
+    if isinstance(exc, NotLeader) and exc.leader_addr:
+        trailers.append((LEADER_KEY, exc.leader_addr))
     return trailers
 
 
@@ -105,6 +111,8 @@ def _decode(cls: type[Exception], message: str, trailers: Mapping[str, str]) -> 
 
 
 def _metadata_error(cls: type[MetadataError], message: str, trailers: Mapping[str, str]) -> MetadataError:
+    if issubclass(cls, NotLeader):
+        return cls(message, leader_addr=trailers.get(LEADER_KEY, ""))
     return cls(
         message,
         version_id=trailers.get(VERSION_ID_KEY),

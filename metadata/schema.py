@@ -49,6 +49,13 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, name)
     ) WITHOUT ROWID;
     """,
+    # 2: the last applied Raft index, written in the same transaction as each command.
+    """
+    CREATE TABLE applied (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        raft_index INTEGER NOT NULL
+    );
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (

@@ -22,8 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cairn.metadata import canonical_json, commands
-from cairn.metadata.errors import MetadataError, error_class
 from cairn.metadata.schema import migrate
 
 T = TypeVar("T")
@@ -56,9 +54,9 @@ class Shard:
     ) -> None:
         self.path = path
         self.name = name
-        self._applier = applier
+        self.applier = applier
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"meta-{name}")
-        self._conn = self._executor.submit(
+        self.conn = self._executor.submit(
             self._open, path, migrations, synchronous, cache_mb, mmap_mb
         ).result()
 
@@ -81,10 +79,10 @@ class Shard:
         return conn
 
     def _apply_sync(self, command: Any) -> Any:
-        conn = self._conn
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = self._applier(conn, command)
+            result = self.applier(conn, command)
             conn.execute("COMMIT")
         except BaseException:
             rollback(conn)
@@ -95,60 +93,18 @@ class Shard:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._apply_sync, command)
 
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the shard's thread and wait for it (blocking: the Raft apply path)."""
+        return self._executor.submit(fn, self.conn).result()
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self._conn, *args))
+        return await loop.run_in_executor(self._executor, lambda: fn(self.conn, *args))
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._conn.close)
+        await loop.run_in_executor(self._executor, self.conn.close)
         self._executor.shutdown(wait=True)
-
-
-class ShardMachine:
-    """The replication.StateMachine view of a shard: command bytes in, result bytes out.
-
-    Results are `{"ok": <plain result>}` or `{"error": reason, "message": text}`; the applied
-    Raft index is stored in the same transaction so a restarted replica knows where it is.
-    Must be called on the shard's own thread (the Raft runtime's apply loop).
-    """
-
-    def __init__(self, conn: sqlite3.Connection, applier: Applier) -> None:
-        self._conn = conn
-        self._applier = applier
-
-    def apply(self, index: int, command: bytes) -> bytes:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result: dict[str, Any] = {
-                "ok": canonical_json.to_plain(self._applier(conn, commands.decode(command)))
-            }
-        except MetadataError as err:
-            rollback(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            result = {"error": err.reason, "message": err.message}
-        except BaseException:
-            rollback(conn)
-            raise
-        try:
-            conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (index,))
-            conn.execute("COMMIT")
-        except BaseException:
-            rollback(conn)
-            raise
-        return canonical_json.dumps(result)
-
-    def snapshot(self) -> bytes:
-        return self._conn.serialize()
-
-    def restore(self, data: bytes) -> None:
-        # NOT FOR ON-DISK SHARDS YET (unused until Raft replicates metadata): sqlite3
-        # deserialize turns the connection into an in-memory database, so nothing restored would
-        # reach the shard file. The on-disk version must write `data` to a temp file next to the
-        # shard, fsync it, rename it over the shard file (dropping its -wal/-shm), fsync the
-        # directory and reopen the connection on the shard's thread.
-        self._conn.deserialize(data)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -157,9 +113,3 @@ def rollback(conn: sqlite3.Connection) -> None:
     would refuse every later BEGIN."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def raise_result_error(result: dict[str, Any]) -> None:
-    """Re-raise the typed error a ShardMachine result carries, if any."""
-    if "error" in result:
-        raise error_class(result["error"])(result.get("message", ""))

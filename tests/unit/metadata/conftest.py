@@ -89,7 +89,6 @@ class WriterLikeService(MetadataService):
 @pytest.fixture
 async def svc(clock: FakeClock) -> AsyncIterator[MetadataService]:
     service = WriterLikeService(Store.open(None, 4), clock_ms=clock)
-    await service.load()
     yield service
     await service.close()
 

@@ -119,14 +119,12 @@ async def test_buckets_survive_a_restart(tmp_path) -> None:  # type: ignore[no-u
     from cairn.metadata.store import Store
 
     first = MetadataService(Store.open(tmp_path, 2))
-    await first.load()
     await first.create_bucket("kept", "alice")
     hello = attrs(b"hello")
     await first.record_write_intent("kept", "k", hello.blobs[0].blob_id, hello.blobs[0].pg)
     await first.put_object("kept", "k", hello)
     await first.close()
     second = MetadataService(Store.open(tmp_path, 2))
-    await second.load()
     assert (await second.get_bucket("kept")).owner_id == "alice"
     assert (await second.get_object("kept", "k")).size == 5
     await second.close()

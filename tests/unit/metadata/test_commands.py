@@ -1,4 +1,4 @@
-"""Commands are deterministic bytes; the ShardMachine applies them like a Raft state machine."""
+"""Commands are deterministic bytes; the MetadataMachine applies log entries of them on every replica."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import sqlite3
 import pytest
 
 from cairn.blobs import BlobRef
-from cairn.metadata import canonical_json, commands
-from cairn.metadata.errors import NoSuchUpload
+from cairn.metadata import commands
+from cairn.metadata.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, ObjectAttrs, VersioningState
-from cairn.metadata.object_shard import apply_object
+from cairn.metadata.replicated import CATALOG, DELETE_BUCKET, MetadataMachine, applied_index, encode_entry
 from cairn.metadata.schema import OBJECT_MIGRATIONS, migrate, schema_version
-from cairn.metadata.shard import ShardMachine, raise_result_error
+from cairn.metadata.store import Store, shard_index
 from cairn.metadata.versionids import IdIssuer
 
 ISSUER = IdIssuer(lambda: 42)
@@ -49,41 +49,95 @@ def test_malformed_command_bytes_are_rejected() -> None:
             commands.decode(bad)
 
 
-def _replica() -> tuple[sqlite3.Connection, ShardMachine]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn, OBJECT_MIGRATIONS)
-    return conn, ShardMachine(conn, apply_object)
+def _replica(shards: int = 2) -> MetadataMachine:
+    return MetadataMachine(Store.open(None, shards))
 
 
-def test_replicas_applying_the_same_commands_reach_the_same_state() -> None:
+BUCKET = commands.CreateBucket("b", "id", "o", "r", 1)
+
+
+def _shard_of(machine: MetadataMachine, key: str) -> int:
+    return shard_index("id", key, len(machine.store.objects))
+
+
+def _dump(machine: MetadataMachine) -> list[str]:
+    shards = [machine.store.catalog, *machine.store.objects]
+    return ["\n".join(s.call(lambda conn: list(conn.iterdump()))) for s in shards]
+
+
+def test_replicas_applying_the_same_entries_reach_the_same_state() -> None:
+    k = 0
     log = [
-        INTENT,
-        commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10),
-        commands.PutVersion("id", "b", "k", ISSUER.issue(), False, ObjectAttrs(size=1, etag="f"), 11),
-        commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 12),
-        commands.AbortUpload("id", "k", "missing", 13),
+        encode_entry(CATALOG, BUCKET),
+        encode_entry(k, INTENT),
+        encode_entry(k, commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)),
+        encode_entry(
+            k, commands.PutVersion("id", "b", "k", ISSUER.issue(), False, ObjectAttrs(size=1, etag="f"), 11)
+        ),
+        encode_entry(
+            k, commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 12)
+        ),
+        encode_entry(k, commands.AbortUpload("id", "k", "missing", 13)),
     ]
     dumps = []
-    results = []
     for _ in range(2):
-        conn, machine = _replica()
-        results.append([machine.apply(i + 1, commands.encode(cmd)) for i, cmd in enumerate(log)])
-        dumps.append("\n".join(conn.iterdump()))
-    assert results[0] == results[1] and dumps[0] == dumps[1]
-    last = canonical_json.loads(dict, results[0][-1])  # type: ignore[type-abstract]
-    with pytest.raises(NoSuchUpload):
-        raise_result_error(last)
+        machine = _replica()
+        done = [machine.apply(i + 1, entry) for i, entry in enumerate(log)]
+        dumps.append(_dump(machine))
+        with pytest.raises(NoSuchUpload):
+            machine.take(done[-1])
+        assert machine.take(done[0]).name == "b"
+    assert dumps[0] == dumps[1]
 
 
-def test_snapshot_restores_the_whole_shard() -> None:
-    conn, machine = _replica()
-    machine.apply(1, commands.encode(INTENT))
-    machine.apply(2, commands.encode(commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)))
-    snap = machine.snapshot()
-    other_conn, other = _replica()
-    other.restore(snap)
-    assert list(other_conn.execute("SELECT key FROM versions")) == [(b"k",)]
-    assert list(other_conn.execute("SELECT raft_index FROM applied")) == [(2,)]
+def test_an_entry_a_shard_already_holds_is_skipped_on_replay() -> None:
+    machine = _replica()
+    put = commands.PutVersion("id", "b", "k", ISSUER.issue(), False, ATTRS, 10)
+    machine.apply(1, encode_entry(CATALOG, BUCKET))
+    machine.apply(2, encode_entry(_shard_of(machine, "k"), INTENT))
+    machine.apply(3, encode_entry(_shard_of(machine, "k"), put))
+    before = _dump(machine)
+    for index, entry in ((2, INTENT), (3, put)):  # a restart replays the log over the shards
+        machine.apply(index, encode_entry(_shard_of(machine, "k"), entry))
+    assert _dump(machine) == before
+
+
+def test_delete_bucket_checks_emptiness_at_its_log_position() -> None:
+    machine = _replica()
+    machine.apply(1, encode_entry(CATALOG, BUCKET))
+    machine.apply(2, encode_entry(_shard_of(machine, "k"), INTENT))
+    put = commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)
+    machine.apply(3, encode_entry(_shard_of(machine, "k"), put))
+    with pytest.raises(BucketNotEmpty):
+        machine.take(machine.apply(4, encode_entry(DELETE_BUCKET, commands.DeleteBucket("b", "id"))))
+    gone = commands.DeleteVersion("id", "b", "k", None, VersioningState.UNVERSIONED, ISSUER.issue(), 11)
+    machine.apply(5, encode_entry(_shard_of(machine, "k"), gone))
+    assert (
+        machine.take(machine.apply(6, encode_entry(DELETE_BUCKET, commands.DeleteBucket("b", "id")))) is None
+    )
+    assert "b" not in machine.buckets
+    late = commands.RecordIntent("id", "k2", b"\x09" * 16, 5, 1_000)
+    with pytest.raises(NoSuchBucket):  # an entry for a deleted bucket id is refused when it applies
+        machine.take(machine.apply(7, encode_entry(_shard_of(machine, "k2"), late)))
+
+
+def test_snapshot_restores_every_shard() -> None:
+    machine = _replica()
+    machine.apply(1, encode_entry(CATALOG, BUCKET))
+    machine.apply(2, encode_entry(_shard_of(machine, "k"), INTENT))
+    machine.apply(
+        3,
+        encode_entry(
+            _shard_of(machine, "k"), commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)
+        ),
+    )
+    other = _replica()
+    other.restore(machine.snapshot())
+    assert _dump(other) == _dump(machine)
+    assert other.buckets == machine.buckets
+    shard = other.store.objects[_shard_of(machine, "k")]
+    assert shard.call(lambda conn: list(conn.execute("SELECT key FROM versions"))) == [(b"k",)]
+    assert shard.call(applied_index) == 3
 
 
 def test_migrations_are_recorded_and_refuse_newer_schemas() -> None:

@@ -19,7 +19,6 @@ from tests.unit.metadata.helpers import attrs
 async def strict(clock: FakeClock) -> AsyncIterator[MetadataService]:
     """A plain service: nothing records intents for the test."""
     service = MetadataService(Store.open(None, 4), clock_ms=clock)
-    await service.load()
     await service.create_bucket("bkt", "owner")
     yield service
     await service.close()

@@ -67,7 +67,6 @@ class Model:
 async def run(ops: list[tuple], listings: list[tuple[str, str, int]]) -> None:  # type: ignore[type-arg]
     clock = FakeClock()
     svc = MetadataService(Store.open(None, 3), clock_ms=clock)
-    await svc.load()
     await svc.create_bucket("prop", "o")
     model = Model()
     try:

@@ -55,7 +55,6 @@ def recorder() -> Recorder:
 @pytest.fixture
 async def client(clock: FakeClock, recorder: Recorder) -> AsyncIterator[MetadataClient]:
     service = MetadataService(Store.open(None, 2), clock_ms=clock)
-    await service.load()
     server, port = await start_server(service, "127.0.0.1", 0, recording_server(recorder))
     try:
         async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5) as c:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from cairn.metadata import commands as c
-from cairn.metadata.shard import Shard, ShardMachine
+from cairn.metadata.replicated import _apply_at, applied_index
+from cairn.metadata.shard import Shard
 
 # A deferred foreign key is checked at COMMIT, so COMMIT itself fails (as SQLITE_FULL/IOERR would).
 MIGRATIONS = (
@@ -17,6 +18,9 @@ MIGRATIONS = (
     CREATE TABLE child (pid INTEGER NOT NULL REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
     """,
 )
+
+
+APPLIED = "CREATE TABLE applied (id INTEGER PRIMARY KEY CHECK (id = 0), raft_index INTEGER NOT NULL)"
 
 
 def insert_child(conn: sqlite3.Connection, pid: Any) -> int:
@@ -44,13 +48,7 @@ async def test_failed_commit_rolls_back_and_the_next_command_applies() -> None:
         await shard.close()
 
 
-def test_state_machine_failed_commit_rolls_back() -> None:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    conn.execute("PRAGMA foreign_keys=ON")
-    for statement in MIGRATIONS[0].split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute("CREATE TABLE applied (id INTEGER PRIMARY KEY, raft_index INTEGER NOT NULL)")
+def test_an_entry_whose_commit_fails_rolls_back_and_records_no_index() -> None:
     pids = iter([7, None])
 
     def applier(conn: sqlite3.Connection, cmd: Any) -> None:
@@ -58,10 +56,11 @@ def test_state_machine_failed_commit_rolls_back() -> None:
         if pid is not None:
             conn.execute("INSERT INTO child (pid) VALUES (?)", (pid,))
 
-    machine = ShardMachine(conn, applier)
+    shard = Shard(None, (*MIGRATIONS, APPLIED), applier)
     with pytest.raises(sqlite3.IntegrityError):
-        machine.apply(1, c.encode(c.AckGc(())))
-    assert not conn.in_transaction
-    machine.apply(2, c.encode(c.AckGc(())))
-    assert conn.execute("SELECT raft_index FROM applied").fetchone() == (2,)
-    assert count_children(conn) == 0
+        shard.call(lambda conn: _apply_at(shard, 1, c.AckGc(())))
+    assert not shard.conn.in_transaction
+    assert shard.call(applied_index) == 0
+    shard.call(lambda conn: _apply_at(shard, 2, c.AckGc(())))
+    assert shard.call(applied_index) == 2
+    assert shard.call(count_children) == 0

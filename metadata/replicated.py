@@ -1,0 +1,201 @@
+"""The metadata store as one Raft state machine (`cairn.replication.StateMachine`).
+
+One Raft group replicates the whole service: every mutation is one log entry naming its
+*target* and carrying a deterministic command (`commands.encode`). Targets: `catalog`, an
+object shard number, `objects` (the command runs on every object shard: AckGc) and
+`delete_bucket` (the emptiness check on every shard, the purges and the catalog row, all
+applied at one log position). Since entries apply in log order on every replica, the checks
+inside an entry see exactly the state every other replica sees: this is what replaces the
+single-process bucket gate. Object commands for a bucket id that is no longer live are refused
+with NoSuchBucket at apply time, so a PUT racing a DeleteBucket either lands before it (and the
+bucket is not empty) or is refused.
+
+Each shard stores the Raft index of the last entry it applied, in the same transaction as that
+entry's effects; `apply` skips an entry a shard already holds. So a replica restarting from its
+snapshot plus its log re-applies exactly what its shards miss, whatever `synchronous` they run
+with (the log is the durable record).
+
+`apply` runs on the event loop (the Raft runtime's contract) and waits for the shard's own
+thread to run the transaction: a shard connection is only ever used from its thread. Results
+stay in this process: `apply` returns the entry's index, and the proposer collects the typed
+result (or the domain error) with `take(returned_bytes)`. Followers' results are dropped after
+`_KEEP_RESULTS` newer ones.
+
+The bucket cache (`buckets`) is rebuilt from the catalog at start and after a snapshot is
+restored, and updated by the catalog entries as they apply, on every replica.
+
+Snapshot: every shard's database image (`sqlite3` serialize) in one framed byte string;
+restore copies each image into its shard file with SQLite's online backup.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections import OrderedDict
+from typing import Any
+
+from cairn.metadata import catalog
+from cairn.metadata import commands as c
+from cairn.metadata.errors import BucketNotEmpty, MetadataError, NoSuchBucket
+from cairn.metadata.models import Bucket
+from cairn.metadata.objects import bucket_has_content
+from cairn.metadata.shard import Shard, rollback
+from cairn.metadata.store import Store
+
+CATALOG = "catalog"
+ALL_OBJECTS = "objects"
+DELETE_BUCKET = "delete_bucket"
+
+_KEEP_RESULTS = 65536
+
+
+def encode_entry(target: str | int, command: c.Command) -> bytes:
+    """The log entry of `command` for `target` (catalog, a shard number, objects, delete_bucket)."""
+    return str(target).encode() + b"\n" + c.encode(command)
+
+
+def decode_entry(data: bytes) -> tuple[str, c.Command]:
+    target, _, body = data.partition(b"\n")
+    return target.decode(), c.decode(body)
+
+
+def applied_index(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT raft_index FROM applied WHERE id = 0").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _apply_at(shard: Shard, index: int, command: Any) -> Any:
+    """Run on the shard's thread: apply unless the shard already holds `index`; a domain error
+    rolls back and is returned (not raised) so it reaches the proposer."""
+    conn = shard.conn
+    if applied_index(conn) >= index:
+        return _Skipped
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = shard.applier(conn, command)
+        conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (index,))
+        conn.execute("COMMIT")
+    except MetadataError as err:
+        rollback(conn)
+        return err
+    except BaseException:
+        rollback(conn)
+        raise
+    return result
+
+
+class _Skipped:
+    """An entry the shard had applied before (replay after a restart)."""
+
+
+def _bucket_id(command: Any) -> str | None:
+    if isinstance(command, c.PutBatch):
+        return command.puts[0].bucket_id if command.puts else None
+    if isinstance(command, c.PurgeBucket | c.AckGc):
+        return None
+    return getattr(command, "bucket_id", None)
+
+
+class MetadataMachine:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.buckets: dict[str, Bucket] = {}
+        self._live_ids: set[str] = set()
+        self._results: OrderedDict[int, Any] = OrderedDict()
+        self._load_buckets()
+
+    # -- the StateMachine protocol -----------------------------------------------------------
+    def apply(self, index: int, command: bytes) -> bytes:
+        target, cmd = decode_entry(command)
+        result = self._apply(index, target, cmd)
+        self._results[index] = result
+        while len(self._results) > _KEEP_RESULTS:
+            self._results.popitem(last=False)
+        return index.to_bytes(8, "big")
+
+    def snapshot(self) -> bytes:
+        parts = [s.call(lambda conn: conn.serialize()) for s in self._shards()]
+        return struct.pack(">I", len(parts)) + b"".join(struct.pack(">Q", len(p)) + p for p in parts)
+
+    def restore(self, data: bytes) -> None:
+        shards = self._shards()
+        (count,) = struct.unpack_from(">I", data, 0)
+        if count != len(shards):
+            raise ValueError(f"a snapshot of {count} shards cannot restore {len(shards)}")
+        pos = 4
+        for shard in shards:
+            (size,) = struct.unpack_from(">Q", data, pos)
+            image = data[pos + 8 : pos + 8 + size]
+            pos += 8 + size
+            shard.call(lambda conn, image=image: _restore_image(conn, image))
+        self._results.clear()
+        self._load_buckets()
+
+    # -- the proposer's side -----------------------------------------------------------------
+    def take(self, applied: bytes) -> Any:
+        """The result of the entry whose `apply` returned `applied`; raises its domain error."""
+        result = self._results.pop(int.from_bytes(applied, "big"), None)
+        if isinstance(result, MetadataError):
+            raise result
+        return result
+
+    # -- applying ----------------------------------------------------------------------------
+    def _shards(self) -> list[Shard]:
+        return [self.store.catalog, *self.store.objects]
+
+    def _run(self, shard: Shard, index: int, command: Any) -> Any:
+        return shard.call(lambda conn: _apply_at(shard, index, command))
+
+    def _apply(self, index: int, target: str, cmd: Any) -> Any:
+        if target == CATALOG:
+            result = self._run(self.store.catalog, index, cmd)
+            self._after_catalog(cmd, result)
+            return result
+        if target == DELETE_BUCKET:
+            return self._delete_bucket(index, cmd)
+        bucket_id = _bucket_id(cmd)
+        if bucket_id is not None and bucket_id not in self._live_ids:
+            return NoSuchBucket("The specified bucket does not exist")
+        if target == ALL_OBJECTS:
+            results = [self._run(s, index, cmd) for s in self.store.objects]
+            return sum(r for r in results if isinstance(r, int))
+        return self._run(self.store.objects[int(target)], index, cmd)
+
+    def _delete_bucket(self, index: int, cmd: c.DeleteBucket) -> Any:
+        found = self.buckets.get(cmd.name)
+        if found is None or found.id != cmd.bucket_id:
+            return NoSuchBucket(f"bucket {cmd.name!r} does not exist")
+        for shard in self.store.objects:
+            if shard.call(
+                lambda conn: applied_index(conn) < index and bucket_has_content(conn, cmd.bucket_id)
+            ):
+                return BucketNotEmpty("The bucket you tried to delete is not empty")
+        for shard in self.store.objects:
+            self._run(shard, index, c.PurgeBucket(cmd.bucket_id))
+        result = self._run(self.store.catalog, index, cmd)
+        self._after_catalog(cmd, result)
+        return None
+
+    def _after_catalog(self, cmd: Any, result: Any) -> None:
+        if isinstance(result, Bucket):
+            self.buckets[result.name] = result
+            self._live_ids.add(result.id)
+        elif isinstance(cmd, c.DeleteBucket) and not isinstance(result, MetadataError):
+            gone = self.buckets.pop(cmd.name, None)
+            if gone is not None:
+                self._live_ids.discard(gone.id)
+
+    def _load_buckets(self) -> None:
+        found = self.store.catalog.call(catalog.read_buckets)
+        self.buckets = {b.name: b for b in found}
+        self._live_ids = {b.id for b in found}
+
+
+def _restore_image(conn: sqlite3.Connection, image: bytes) -> None:
+    source = sqlite3.connect(":memory:")
+    try:
+        source.deserialize(image)
+        source.backup(conn)
+    finally:
+        source.close()
