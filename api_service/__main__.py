@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", help="TOML config file")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--metadata", help='metadata service "host:port"')
+    parser.add_argument("--metadata", help='metadata replicas "host:port,host:port,..."')
     parser.add_argument("--placement", help='placement replicas "host:port,host:port,..."')
     parser.add_argument("--workers", type=int)
     parser.add_argument("--region")

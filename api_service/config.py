@@ -33,7 +33,7 @@ class ApiConfig:
     max_connections: int = 1000
     """Open connections one API process serves; requests on connections past it get 503 SlowDown and a close."""
     metadata: str = ports.local(ports.METADATA)
-    """The metadata service's gRPC "host:port"."""
+    """The metadata replicas' gRPC "host:port", comma-separated (the client follows the leader)."""
     placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
     """Every placement replica's gRPC "host:port"."""
     region: str = "us-east-1"

@@ -1,9 +1,9 @@
 """`cairn up`: a complete local cluster as separate processes on one machine.
 
-Starts 3 placement replicas, the metadata service, N data nodes (each its own failure domain),
-the S3 API and the background service (cairn.gc); waits until the cluster map has every data
-node up and every placement group filled, the S3 API answers as this cluster and the background
-service listens; then writes `<data-dir>/cluster.json` (ready)
+Starts 3 placement replicas, 3 metadata replicas (one Raft group), N data nodes (each its own
+failure domain), the S3 API and the background service (cairn.gc); waits until the cluster map has
+every data node up and every placement group filled, the S3 API answers as this cluster and the
+background service listens; then writes `<data-dir>/cluster.json` (ready)
 and prints the endpoint and root credentials.
 
 Invariants:
@@ -139,6 +139,11 @@ class LocalCluster:
     def placement_addrs(self) -> list[str]:
         return [f"127.0.0.1:{p}" for p in self.layout.placement_ports.values()]
 
+    @property
+    def metadata_addrs(self) -> str:
+        """Every metadata replica's address, comma-separated (what MetadataClient takes)."""
+        return ",".join(f"127.0.0.1:{p}" for p in self.layout.metadata_ports.values())
+
     def _spec(
         self,
         role: str,
@@ -179,16 +184,18 @@ class LocalCluster:
             out["placement"].append(
                 self._spec("placement", name, "cairn.placement", args, f"127.0.0.1:{port}", d)
             )
-        d = self.data_dir / "metadata"
         root = (
             ("CAIRN_METADATA_ROOT_ACCESS_KEY", self.access_key),
             ("CAIRN_METADATA_ROOT_SECRET_KEY", self.secret_key),
         )
-        metadata_addr = f"127.0.0.1:{layout.metadata_port}"
-        args = ["--data-dir", str(d), "--port", str(layout.metadata_port)]
-        out["metadata"].append(
-            self._spec("metadata", "metadata", "cairn.metadata", args, metadata_addr, d, root)
-        )
+        metadata_peers = ",".join(f"{n}=127.0.0.1:{p}" for n, p in layout.metadata_ports.items())
+        metadata_addr = self.metadata_addrs
+        for name, port in layout.metadata_ports.items():
+            d = self.data_dir / "metadata" / name
+            args = ["--id", name, "--data-dir", str(d), "--port", str(port), "--peers", metadata_peers]
+            out["metadata"].append(
+                self._spec("metadata", name, "cairn.metadata", args, f"127.0.0.1:{port}", d, root)
+            )
         for name, port in sorted(layout.datanode_ports.items()):
             d = self.data_dir / "datanodes" / name
             # one failure domain per node; the name is also the node's placement id (local_layout)
@@ -313,7 +320,7 @@ class LocalCluster:
         """The root user's id, from this cluster's own metadata service."""
         from cairn.metadata.client import MetadataClient
 
-        client = MetadataClient(f"127.0.0.1:{self.layout.metadata_port}", deadline_s=10.0)
+        client = MetadataClient(self.metadata_addrs, deadline_s=10.0)
         try:
             return (await client.get_access_key(self.access_key)).user_id
         finally:

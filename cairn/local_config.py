@@ -25,6 +25,7 @@ from cairn import logs, ports
 from cairn.config import ConfigError, load
 
 PLACEMENT_REPLICAS = ("p1", "p2", "p3")
+METADATA_REPLICAS = ("m1", "m2", "m3")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The layout of a local cluster: its internal ports and data node names, kept in `layout.json`.
 
 Chosen at the first start and kept, so a second `cairn up` on the same directory brings back
-the same cluster: placement replicas p1..p3, the metadata service, data nodes named like the
+the same cluster: placement replicas p1..p3, metadata replicas m1..m3, data nodes named like the
 ids the placement service assigns (`dn-0001`, `dn-0002`, ...) and the background service (gc).
 
 One name per data node, everywhere: `cairn up` writes the name into the node's `node_id` file
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.durable_file import write_atomic
-from cairn.local_config import PLACEMENT_REPLICAS, UpConfig
+from cairn.local_config import METADATA_REPLICAS, PLACEMENT_REPLICAS, UpConfig
 
 log = logging.getLogger("cairn.up")
 
@@ -39,7 +39,7 @@ class LayoutError(Exception):
 @dataclass(frozen=True, slots=True)
 class Layout:
     placement_ports: dict[str, int]
-    metadata_port: int
+    metadata_ports: dict[str, int]
     datanode_ports: dict[str, int]
     k: int
     m: int
@@ -50,7 +50,7 @@ class Layout:
         """Process name -> port, for every internal service."""
         return {
             **self.placement_ports,
-            "metadata": self.metadata_port,
+            **self.metadata_ports,
             **self.datanode_ports,
             "gc": self.gc_port,
         }
@@ -118,14 +118,12 @@ def _create(config: UpConfig) -> Layout:
             f"{config.data_nodes} data nodes give {config.data_nodes} failure domains, "
             f"but {config.k}+{config.m} erasure coding needs at least {config.k + config.m}"
         )
-    needed = len(PLACEMENT_REPLICAS) + 1 + config.data_nodes + 1
-    chosen = free_ports(needed)
+    services = len(PLACEMENT_REPLICAS) + len(METADATA_REPLICAS)
+    chosen = free_ports(services + config.data_nodes + 1)
     return Layout(
         placement_ports=dict(zip(PLACEMENT_REPLICAS, chosen, strict=False)),
-        metadata_port=chosen[len(PLACEMENT_REPLICAS)],
-        datanode_ports={
-            node_name(i): port for i, port in enumerate(chosen[len(PLACEMENT_REPLICAS) + 1 : -1], start=1)
-        },
+        metadata_ports=dict(zip(METADATA_REPLICAS, chosen[len(PLACEMENT_REPLICAS) :], strict=False)),
+        datanode_ports={node_name(i): port for i, port in enumerate(chosen[services:-1], start=1)},
         gc_port=chosen[-1],
         k=config.k,
         m=config.m,
@@ -147,13 +145,13 @@ def _pin(layout: Layout, config: UpConfig) -> tuple[Layout, dict[str, int]]:
     pins = config.ports
     pinned = {
         **dict(zip(PLACEMENT_REPLICAS, pins.placement, strict=False)),
-        **({"metadata": pins.metadata} if pins.metadata else {}),
+        **({METADATA_REPLICAS[0]: pins.metadata} if pins.metadata else {}),
         **dict(zip(sorted(layout.datanode_ports), pins.datanodes, strict=False)),
     }
     layout = dataclasses.replace(
         layout,
         placement_ports={n: pinned.get(n, p) for n, p in layout.placement_ports.items()},
-        metadata_port=pinned.get("metadata", layout.metadata_port),
+        metadata_ports={n: pinned.get(n, p) for n, p in layout.metadata_ports.items()},
         datanode_ports={n: pinned.get(n, p) for n, p in layout.datanode_ports.items()},
     )
     return layout, pinned
@@ -181,7 +179,7 @@ def _settle_ports(layout: Layout, pinned: dict[str, int], s3_port: int) -> Layou
     return dataclasses.replace(
         layout,
         placement_ports={n: moved.get(n, p) for n, p in layout.placement_ports.items()},
-        metadata_port=moved.get("metadata", layout.metadata_port),
+        metadata_ports={n: moved.get(n, p) for n, p in layout.metadata_ports.items()},
         datanode_ports={n: moved.get(n, p) for n, p in layout.datanode_ports.items()},
         gc_port=moved.get("gc", layout.gc_port),
     )
@@ -193,6 +191,9 @@ def load_or_create_layout(data_dir: Path, config: UpConfig) -> Layout:
     path = data_dir / "layout.json"
     if path.exists():
         raw = json.loads(path.read_text())
+        if "metadata_port" in raw:  # a layout from before the metadata group: its port is m1's
+            first = raw.pop("metadata_port")
+            raw["metadata_ports"] = {n: first if n == METADATA_REPLICAS[0] else 0 for n in METADATA_REPLICAS}
         layout = Layout(**raw)
         layout = dataclasses.replace(layout, datanode_ports=adopt_node_ids(data_dir, layout.datanode_ports))
     else:

@@ -7,12 +7,23 @@ against proto/metadata.proto. Failures raise the typed errors of `cairn.metadata
 (`rpc_errors.ERRORS`), so callers never look at message text. A call that cannot reach the
 service or exceeds its deadline raises `MetadataUnavailable`. Every call carries a deadline
 (`deadline_s`, default cairn.rpc.DEFAULT_DEADLINE_S).
+
+`addr` may list the replicas of the metadata Raft group, comma-separated. The client then
+sends each call to the replica it believes leads; a `NotLeader` answer moves it to the leader
+the replica names (or the next replica), an unreachable replica or a group without a majority
+(`MetadataUnavailable`) to the next one after a short backoff, until the call's deadline; then
+the last error is raised. A retried write may have been applied by a leader that failed before
+answering: PUTs, parts and completions are idempotent (their blobs are consumed once), other
+writes are not deduplicated yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
+
+import grpc
 
 from cairn import rpc
 from cairn.blobs import BlobRef
@@ -72,28 +83,80 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     VersioningState,
     WriteIntent,
 )
-from cairn.metadata.rpc_errors import ERRORS
+from cairn.metadata.rpc_errors import ERRORS, LEADER_KEY
 from cairn.proto import metadata_pb2 as pb
 from cairn.proto import metadata_pb2_grpc
 from cairn.rpc import DEFAULT_DEADLINE_S
 
+_BACKOFF_S = (0.0, 0.05, 0.1, 0.2, 0.4)
+
+
+class _Replicas:
+    """The generated stub's interface over every replica of the group: each method call goes to
+    the believed leader and follows NotLeader hints and failures until the call's deadline."""
+
+    def __init__(self, addrs: Sequence[str]) -> None:
+        self.addrs = list(addrs)
+        self.channels = [rpc.channel(a) for a in self.addrs]
+        self.stubs = [metadata_pb2_grpc.MetadataStub(ch) for ch in self.channels]
+        self.current = 0
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        async def call(request: Any, *, timeout: float) -> Any:
+            return await self._call(name, request, timeout)
+
+        return call
+
+    async def _call(self, name: str, request: Any, timeout: float) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        failures = 0
+        while True:
+            index = self.current
+            remaining = deadline - loop.time()
+            try:
+                return await getattr(self.stubs[index], name)(request, timeout=max(remaining, 0.001))
+            except grpc.RpcError as err:
+                reason = rpc.reason_of(err)
+                if reason == "NotLeader":
+                    self.current = self._leader_of(err, index)
+                elif (reason is None and rpc.status_of(err) == grpc.StatusCode.UNAVAILABLE) or (
+                    reason == "MetadataUnavailable"
+                ):
+                    if self.current == index:
+                        self.current = (index + 1) % len(self.addrs)
+                else:
+                    raise
+                pause = _BACKOFF_S[min(failures, len(_BACKOFF_S) - 1)]
+                failures += 1
+                if loop.time() + pause >= deadline or len(self.addrs) == 1:
+                    raise
+                await asyncio.sleep(pause)
+
+    def _leader_of(self, err: grpc.RpcError, index: int) -> int:
+        trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+        for key, value in trailing or ():
+            hint = value if isinstance(value, str) else value.decode()
+            if key == LEADER_KEY and hint in self.addrs and self.addrs.index(hint) != index:
+                return self.addrs.index(hint)
+        return (index + 1) % len(self.addrs)
+
 
 class MetadataClient:
-    """Async client for one metadata service at `addr` ("host:port")."""
+    """Async client of the metadata service at `addr` ("host:port", or a comma-separated list
+    of the group's replicas)."""
 
     def __init__(self, addr: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         self.addr = addr
         self.deadline_s = deadline_s
-        self._channel = rpc.channel(addr)
-        # On an asyncio channel the generated stub is the async one (MetadataAsyncStub exists
-        # only for type checking).
-        self._stub = cast(
-            "metadata_pb2_grpc.MetadataAsyncStub", metadata_pb2_grpc.MetadataStub(self._channel)
-        )
+        self._replicas = _Replicas([a.strip() for a in addr.split(",") if a.strip()])
+        # The stub's interface (MetadataAsyncStub exists only for type checking) over the replicas.
+        self._stub = cast("metadata_pb2_grpc.MetadataAsyncStub", self._replicas)
 
     async def close(self) -> None:
-        """Close the channel."""
-        await self._channel.close()
+        """Close the channels."""
+        for channel in self._replicas.channels:
+            await channel.close()
 
     async def __aenter__(self) -> MetadataClient:
         return self

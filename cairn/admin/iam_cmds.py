@@ -82,7 +82,7 @@ def connect(addr: str, deadline_s: float) -> IamClient:
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
-        "--metadata", metavar="HOST:PORT", help="metadata service (default: from cluster.json)"
+        "--metadata", metavar="HOST:PORT[,...]", help="metadata replicas (default: from cluster.json)"
     )
     parents = [common, target]
 
@@ -122,11 +122,13 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 
 def metadata_addr(flag: str | None, data_dir_flag: str | None) -> str:
-    """The metadata service's "host:port": `--metadata`, else cluster.json's "metadata" process."""
+    """The metadata replicas' "host:port[,host:port...]": `--metadata`, else cluster.json's
+    "metadata" processes."""
     if flag is not None:
-        host, sep, port = flag.strip().rpartition(":")
-        if not (sep and host and port.isdigit()):
-            raise TargetError(f"--metadata needs host:port, got {flag!r}")
+        for addr in flag.strip().split(","):
+            host, sep, port = addr.strip().rpartition(":")
+            if not (sep and host and port.isdigit()):
+                raise TargetError(f"--metadata needs host:port[,host:port...], got {flag!r}")
         return flag.strip()
     directory = data_dir(data_dir_flag)
     if not (directory / "cluster.json").exists():
@@ -141,7 +143,7 @@ def metadata_addr(flag: str | None, data_dir_flag: str | None) -> str:
         raise TargetError(
             f"{directory / 'cluster.json'} lists no metadata process (pass --metadata host:port)"
         )
-    return addrs[0]
+    return ",".join(addrs)
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -364,7 +364,7 @@ def test_metadata_found_through_cluster_json(
     [
         (("--data-dir", "{empty}"), "cluster.json does not exist (pass --metadata host:port or --data-dir)"),
         (("--data-dir", "{no_metadata}"), "lists no metadata process (pass --metadata host:port)"),
-        (("--metadata", "localhost"), "--metadata needs host:port, got 'localhost'"),
+        (("--metadata", "localhost"), "--metadata needs host:port[,host:port...], got 'localhost'"),
     ],
 )
 def test_no_metadata_service_found_exits_2_with_one_line(

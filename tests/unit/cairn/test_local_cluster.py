@@ -54,11 +54,11 @@ def test_free_ports_are_distinct() -> None:
 def test_layout_ports_are_distinct_kept_and_extended(tmp_path: Path) -> None:
     first = load_or_create_layout(tmp_path, _config(data_nodes=12))
     ports = _all_ports(first)
-    assert len(ports) == 17 and len(set(ports)) == 17  # 3 placement, metadata, 12 data nodes, gc
+    assert len(ports) == 19 and len(set(ports)) == 19  # 3 placement, 3 metadata, 12 data nodes, gc
     assert load_or_create_layout(tmp_path, _config(data_nodes=12)) == first
     grown = load_or_create_layout(tmp_path, _config(data_nodes=14))
     grown_ports = _all_ports(grown)
-    assert len(grown_ports) == 19 and len(set(grown_ports)) == 19
+    assert len(grown_ports) == 21 and len(set(grown_ports)) == 21
     assert {
         k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports
     } == first.datanode_ports
@@ -77,7 +77,7 @@ def test_internal_services_never_take_the_s3_port(tmp_path: Path, monkeypatch: p
     s3_port = real(1)[0]
     monkeypatch.setattr(ll, "free_ports", lambda count: [s3_port, *real(count - 1)])
     layout = load_or_create_layout(tmp_path, _config(port=s3_port))
-    assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 17
+    assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 19
 
 
 def test_too_few_data_nodes_for_the_code_is_refused(tmp_path: Path) -> None:
@@ -101,10 +101,10 @@ def test_pinned_ports_win_over_the_kept_layout(tmp_path: Path) -> None:
     )
     pinned = load_or_create_layout(tmp_path, config)
     assert list(pinned.placement_ports.values()) == placement
-    assert pinned.metadata_port == metadata
+    assert pinned.metadata_ports["m1"] == metadata
     assert [pinned.datanode_ports[n] for n in sorted(pinned.datanode_ports)] == datanodes
     assert sorted(pinned.datanode_ports) == sorted(first.datanode_ports)  # same nodes, new ports
-    assert json.loads((tmp_path / "layout.json").read_text())["metadata_port"] == metadata
+    assert json.loads((tmp_path / "layout.json").read_text())["metadata_ports"]["m1"] == metadata
 
 
 def test_an_unpinned_port_clashing_with_a_pin_moves(tmp_path: Path) -> None:
@@ -113,8 +113,8 @@ def test_an_unpinned_port_clashing_with_a_pin_moves(tmp_path: Path) -> None:
     layout = load_or_create_layout(
         tmp_path, _config(data_nodes=3, k=2, m=1, ports=PinnedPorts(metadata=stolen))
     )
-    assert layout.metadata_port == stolen
-    assert layout.datanode_ports["dn-0002"] != stolen and len(set(_all_ports(layout))) == 8
+    assert layout.metadata_ports["m1"] == stolen
+    assert layout.datanode_ports["dn-0002"] != stolen and len(set(_all_ports(layout))) == 10
 
 
 def test_a_busy_unpinned_port_moves_and_a_busy_pinned_port_is_refused(
@@ -131,7 +131,7 @@ def test_a_busy_unpinned_port_moves_and_a_busy_pinned_port_is_refused(
         n: p for n, p in first.internal_ports().items() if n != "dn-0001"
     }
     assert json.loads((tmp_path / "layout.json").read_text())["datanode_ports"]["dn-0001"] != busy
-    with pytest.raises(LayoutError, match=f"port {busy}, pinned for metadata, is in use"):
+    with pytest.raises(LayoutError, match=f"port {busy}, pinned for m1, is in use"):
         load_or_create_layout(tmp_path, _config(data_nodes=3, k=2, m=1, ports=PinnedPorts(metadata=busy)))
 
 
@@ -157,6 +157,8 @@ def test_an_old_layout_takes_the_ids_its_nodes_were_given(tmp_path: Path) -> Non
         assert (tmp_path / "datanodes" / node_id / "marker").read_text() == old_name
     assert sorted(p.name for p in (tmp_path / "datanodes").iterdir()) == ["dn-0001", "dn-0002", "dn-0003"]
     assert load_or_create_layout(tmp_path, _config(data_nodes=3, k=2, m=1)) == layout
+    assert layout.metadata_ports["m1"] == ports[3]  # the single metadata service's port is m1's
+    assert len(set(_all_ports(layout))) == 9
 
 
 def test_config_file_environment_and_flags_in_that_order(
@@ -266,7 +268,8 @@ def test_root_secret_reaches_metadata_through_the_environment_not_argv(
         cluster.lock.release()
     everything = [s for group in specs.values() for s in group]
     assert all("root-secret-value" not in " ".join(s.args) for s in everything)
-    (metadata,) = specs["metadata"]
+    assert [s.name for s in specs["metadata"]] == ["m1", "m2", "m3"]
+    metadata = specs["metadata"][0]
     assert dict(metadata.env)["CAIRN_METADATA_ROOT_SECRET_KEY"] == "root-secret-value"
     assert all(s.args[-4:] == ("--log-format", "json", "--log-level", "INFO") for s in everything)
 
