@@ -159,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--placement-ports", type=port_list, metavar="P1,P2,P3", help="pin the 3 placement replicas' ports"
     )
-    parser.add_argument("--metadata-port", type=int, help="pin the metadata service's port")
+    parser.add_argument("--metadata-port", type=int, help="pin the port of metadata replica m1")
     parser.add_argument(
         "--datanode-ports",
         type=port_list,

@@ -27,6 +27,14 @@ class StateMachine(Protocol):
         """Replace the whole state with a snapshot."""
 
 
+class BatchStateMachine(StateMachine, Protocol):
+    def apply_batch(self, entries: list[tuple[int, bytes]]) -> list[bytes]:
+        """Apply committed (index, command) pairs in order, as `apply` would one by one, and
+        return their results; the Raft runtime calls it (instead of `apply`) with every
+        committed entry of one Ready, so a machine can share work (one transaction, one thread
+        hop) across them."""
+
+
 class ReplicationError(Exception):
     """Base of errors a proposer or reader sees."""
 

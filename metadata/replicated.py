@@ -66,23 +66,39 @@ def applied_index(conn: sqlite3.Connection) -> int:
 
 
 def _apply_at(shard: Shard, index: int, command: Any) -> Any:
-    """Run on the shard's thread: apply unless the shard already holds `index`; a domain error
-    rolls back and is returned (not raised) so it reaches the proposer."""
+    """Run on the shard's thread: one entry (see `_apply_many`)."""
+    return _apply_many(shard, [(index, command)])[0]
+
+
+def _apply_many(shard: Shard, items: list[tuple[int, Any]]) -> list[Any]:
+    """Run on the shard's thread: apply several entries in one transaction, each inside its own
+    savepoint (a domain error undoes that entry alone and is returned as its result); entries
+    the shard already holds are skipped; the highest index is recorded once, in the same
+    transaction. A failure other than a domain error (I/O) rolls everything back and raises."""
     conn = shard.conn
-    if applied_index(conn) >= index:
-        return _Skipped
+    last = applied_index(conn)
+    results: list[Any] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = shard.applier(conn, command)
-        conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (index,))
+        for index, command in items:
+            if index <= last:
+                results.append(_Skipped)
+                continue
+            conn.execute("SAVEPOINT entry")
+            try:
+                results.append(shard.applier(conn, command))
+            except MetadataError as err:
+                conn.execute("ROLLBACK TO entry")
+                results.append(err)
+            conn.execute("RELEASE entry")
+        top = max(index for index, _ in items)
+        if top > last:
+            conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (top,))
         conn.execute("COMMIT")
-    except MetadataError as err:
-        rollback(conn)
-        return err
     except BaseException:
         rollback(conn)
         raise
-    return result
+    return results
 
 
 class _Skipped:
@@ -108,11 +124,45 @@ class MetadataMachine:
     # -- the StateMachine protocol -----------------------------------------------------------
     def apply(self, index: int, command: bytes) -> bytes:
         target, cmd = decode_entry(command)
-        result = self._apply(index, target, cmd)
+        self._keep(index, self._apply(index, target, cmd))
+        return index.to_bytes(8, "big")
+
+    def apply_batch(self, entries: list[tuple[int, bytes]]) -> list[bytes]:
+        """Apply committed entries in order. Runs of object-shard entries are applied as one
+        transaction per shard, the shards in parallel: entries of different shards commute,
+        and no catalog entry (which could change which bucket ids are live) falls inside a run."""
+        run: list[tuple[int, int, Any]] = []
+        for index, data in entries:
+            target, cmd = decode_entry(data)
+            if target.isdigit():
+                bucket_id = _bucket_id(cmd)
+                if bucket_id is not None and bucket_id not in self._live_ids:
+                    self._keep(index, NoSuchBucket("The specified bucket does not exist"))
+                else:
+                    run.append((index, int(target), cmd))
+                continue
+            self._apply_run(run)
+            run = []
+            self._keep(index, self._apply(index, target, cmd))
+        self._apply_run(run)
+        return [index.to_bytes(8, "big") for index, _ in entries]
+
+    def _apply_run(self, run: list[tuple[int, int, Any]]) -> None:
+        by_shard: dict[int, list[tuple[int, Any]]] = {}
+        for index, shard, cmd in run:
+            by_shard.setdefault(shard, []).append((index, cmd))
+        pending = [
+            (items, self.store.objects[n].submit(_apply_many, self.store.objects[n], items))
+            for n, items in by_shard.items()
+        ]
+        for items, future in pending:
+            for (index, _), result in zip(items, future.result(), strict=True):
+                self._keep(index, result)
+
+    def _keep(self, index: int, result: Any) -> None:
         self._results[index] = result
         while len(self._results) > _KEEP_RESULTS:
             self._results.popitem(last=False)
-        return index.to_bytes(8, "big")
 
     def snapshot(self) -> bytes:
         parts = [s.call(lambda conn: conn.serialize()) for s in self._shards()]

@@ -328,8 +328,18 @@ class RaftNode:
                 _, future = self._proposals.pop(index)
                 if not future.done():
                     future.set_exception(self._not_leader())
+        batch = getattr(self._machine, "apply_batch", None)  # cairn.replication.BatchStateMachine
+        batched: dict[int, bytes] = {}
+        if batch is not None and rd.committed:
+            normal = [(e.index, e.data) for e in rd.committed if e.type is EntryType.NORMAL]
+            batched = dict(zip((i for i, _ in normal), batch(normal), strict=True))
         for n, entry in enumerate(rd.committed):
-            result = self._machine.apply(entry.index, entry.data) if entry.type is EntryType.NORMAL else b""
+            if batch is not None:
+                result = batched.get(entry.index, b"")
+            else:
+                result = (
+                    self._machine.apply(entry.index, entry.data) if entry.type is EntryType.NORMAL else b""
+                )
             self._applied = entry.index
             waiter = self._proposals.pop(entry.index, None)
             if waiter is not None and not waiter[1].done():

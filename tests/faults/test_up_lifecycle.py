@@ -65,7 +65,9 @@ def s3_port(cluster: RunningCluster) -> int:
 
 def test_region_and_a_pinned_port_reach_the_services(cluster: RunningCluster) -> None:
     assert cluster.cluster_json()["region"] == REGION
-    assert [p["addr"] for p in cluster.processes("metadata")] == [f"127.0.0.1:{METADATA_PORT}"]
+    metadata = cluster.processes("metadata")
+    assert [p["id"] for p in metadata] == ["m1", "m2", "m3"]
+    assert metadata[0]["addr"] == f"127.0.0.1:{METADATA_PORT}"  # --metadata-port pins m1's
     s3 = cluster.s3_client()
     bucket = f"region-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -175,8 +177,8 @@ def test_sigkill_to_cairn_up_takes_every_child_down(cluster: RunningCluster) -> 
     pids = [p["pid"] for p in doc["processes"]]
     ports = [int(p["addr"].rsplit(":", 1)[1]) for p in doc["processes"]]
     assert (
-        len(pids) == 9 and all(pids) and all(pid_alive(pid) for pid in pids)
-    )  # 3 placement, metadata, 3 data nodes, api, gc
+        len(pids) == 11 and all(pids) and all(pid_alive(pid) for pid in pids)
+    )  # 3 placement, 3 metadata, 3 data nodes, api, gc
     assert s3_port(cluster) in ports and not any(port_free("127.0.0.1", port) for port in ports)
 
     os.kill(cluster.proc.pid, signal.SIGKILL)

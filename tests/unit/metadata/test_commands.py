@@ -148,3 +148,38 @@ def test_migrations_are_recorded_and_refuse_newer_schemas() -> None:
     conn.execute("UPDATE schema_version SET version = 99")
     with pytest.raises(RuntimeError):
         migrate(conn, OBJECT_MIGRATIONS)
+
+
+def test_a_batch_applies_like_the_same_entries_one_by_one() -> None:
+    issuer = IdIssuer(lambda: 42)
+    entries: list[bytes] = [encode_entry(CATALOG, BUCKET)]
+    probe = _replica(4)
+    for n in range(12):
+        key = f"k{n % 5}"
+        blob = bytes([n + 1]) * 16
+        attrs = ObjectAttrs(size=1, etag="e", blobs=(BlobRef(blob, 1, 1, 1 << 20, 8, 4),))
+        entries.append(encode_entry(_shard_of(probe, key), commands.RecordIntent("id", key, blob, 1, 10**9)))
+        entries.append(
+            encode_entry(
+                _shard_of(probe, key), commands.PutVersion("id", "b", key, issuer.issue(), True, attrs, 5)
+            )
+        )
+    entries.append(encode_entry(_shard_of(probe, "k9"), commands.AbortUpload("id", "k9", "missing", 6)))
+    entries.append(encode_entry(DELETE_BUCKET, commands.DeleteBucket("b", "id")))
+    entries.append(
+        encode_entry(_shard_of(probe, "k1"), commands.RecordIntent("id", "k1", b"\x55" * 16, 1, 10**9))
+    )
+    one, many = _replica(4), _replica(4)
+    singles = [one.apply(i + 1, e) for i, e in enumerate(entries)]
+    batched = many.apply_batch([(i + 1, e) for i, e in enumerate(entries)])
+
+    def outcome(machine: MetadataMachine, token: bytes) -> str:
+        try:
+            return repr(machine.take(token))
+        except Exception as exc:  # noqa: BLE001 - the domain error is the outcome
+            return type(exc).__name__
+
+    outcomes = [outcome(one, t) for t in singles]
+    assert outcomes == [outcome(many, t) for t in batched]
+    assert outcomes[-3:] == ["NoSuchUpload", "BucketNotEmpty", "None"]
+    assert _dump(one) == _dump(many)
