@@ -86,6 +86,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
 from cairn.metadata.rpc_errors import ERRORS, LEADER_KEY
 from cairn.proto import metadata_pb2 as pb
 from cairn.proto import metadata_pb2_grpc
+from cairn.replication import ReplicaStatus
 from cairn.rpc import DEFAULT_DEADLINE_S
 
 _BACKOFF_S = (0.0, 0.05, 0.1, 0.2, 0.4)
@@ -622,3 +623,13 @@ class MetadataClient:
         request = pb.DeleteUserPolicyRequest(user_name=user_name, policy_name=policy_name)
         with ERRORS.translated():
             await self._stub.DeleteUserPolicy(request, timeout=self.deadline_s)
+
+    # --- the Raft group -------------------------------------------------------------------
+    async def replica_status(self) -> ReplicaStatus:
+        """The answering replica's Raft view (role, term, commit/applied index, peers); any
+        replica answers, so give the client one address to ask that one."""
+        with ERRORS.translated():
+            response = await self._stub.GetReplicaStatus(
+                pb.GetReplicaStatusRequest(), timeout=self.deadline_s
+            )
+        return cv.replica_status_from_pb(response)

@@ -238,6 +238,7 @@ CatalogCommand = (
 )
 ObjectCommand = (
     PutVersion
+    | PutBatch
     | DeleteVersion
     | SetTags
     | RecordIntent

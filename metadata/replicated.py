@@ -178,7 +178,7 @@ class MetadataMachine:
             (size,) = struct.unpack_from(">Q", data, pos)
             image = data[pos + 8 : pos + 8 + size]
             pos += 8 + size
-            shard.call(lambda conn, image=image: _restore_image(conn, image))
+            shard.submit(_restore_image, shard.conn, image).result()
         self._results.clear()
         self._load_buckets()
 
@@ -216,11 +216,12 @@ class MetadataMachine:
         found = self.buckets.get(cmd.name)
         if found is None or found.id != cmd.bucket_id:
             return NoSuchBucket(f"bucket {cmd.name!r} does not exist")
-        for shard in self.store.objects:
-            if shard.call(
-                lambda conn: applied_index(conn) < index and bucket_has_content(conn, cmd.bucket_id)
-            ):
-                return BucketNotEmpty("The bucket you tried to delete is not empty")
+
+        def busy(conn: sqlite3.Connection) -> bool:  # a shard past `index` was already purged
+            return applied_index(conn) < index and bucket_has_content(conn, cmd.bucket_id)
+
+        if any(shard.call(busy) for shard in self.store.objects):
+            return BucketNotEmpty("The bucket you tried to delete is not empty")
         for shard in self.store.objects:
             self._run(shard, index, c.PurgeBucket(cmd.bucket_id))
         result = self._run(self.store.catalog, index, cmd)

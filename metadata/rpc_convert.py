@@ -43,6 +43,7 @@ from cairn.metadata.models import (
     WriteIntent,
 )
 from cairn.proto import metadata_pb2 as pb
+from cairn.replication import PeerStatus, ReplicaStatus
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -482,3 +483,38 @@ def policy_to_pb(p: Policy) -> pb.Policy:
 
 def policy_from_pb(m: pb.Policy) -> Policy:
     return Policy(name=m.name, document=m.document, updated_ms=m.updated_ms)
+
+
+def replica_status_to_pb(s: ReplicaStatus) -> pb.GetReplicaStatusResponse:
+    return pb.GetReplicaStatusResponse(
+        id=s.id,
+        role=s.role,
+        term=s.term,
+        leader_id=s.leader_id or "",
+        commit_index=s.commit_index,
+        applied_index=s.applied_index,
+        peers=[
+            pb.RaftPeer(id=p.id, addr=p.addr, reachable=p.reachable, match_index=p.match_index)
+            for p in s.peers
+        ],
+    )
+
+
+def replica_status_from_pb(m: pb.GetReplicaStatusResponse) -> ReplicaStatus:
+    return ReplicaStatus(
+        m.id,
+        m.term,
+        m.role,
+        m.leader_id or None,
+        m.commit_index,
+        m.applied_index,
+        tuple(peer_status_from_pb(p) for p in m.peers),
+    )
+
+
+def peer_status_to_pb(p: PeerStatus) -> pb.PeerStatus:
+    return pb.PeerStatus(id=p.id, addr=p.addr, reachable=p.reachable, match_index=p.match_index)
+
+
+def peer_status_from_pb(m: pb.PeerStatus) -> PeerStatus:
+    return PeerStatus(m.id, m.addr, m.reachable, m.match_index)

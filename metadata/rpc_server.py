@@ -397,6 +397,12 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         await self._service.delete_user_policy(request.user_name, request.policy_name)
         return pb.DeleteUserPolicyResponse()
 
+    @rpc.edge(ERRORS)
+    async def GetReplicaStatus(
+        self, request: pb.GetReplicaStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetReplicaStatusResponse:
+        return cv.replica_status_to_pb(self._service.replicator.status())
+
 
 async def start_server(
     service: MetadataService, host: str, port: int, server: grpc.aio.Server | None = None

@@ -234,6 +234,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyResponse.FromString,
                 _registered_method=True)
+        self.GetReplicaStatus = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetReplicaStatus',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -481,6 +486,12 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReplicaStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -683,6 +694,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.DeleteUserPolicy,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyResponse.SerializeToString,
+            ),
+            'GetReplicaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReplicaStatus,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1765,6 +1781,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/DeleteUserPolicy',
             cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.DeleteUserPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReplicaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetReplicaStatus',
+            cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

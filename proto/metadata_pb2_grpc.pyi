@@ -82,6 +82,7 @@ class MetadataStub:
     GetUserPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetUserPolicyRequest, _metadata_pb2.GetUserPolicyResponse]
     ListUserPolicies: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]
     DeleteUserPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]
+    GetReplicaStatus: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -129,6 +130,7 @@ class MetadataAsyncStub(MetadataStub):
     GetUserPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetUserPolicyRequest, _metadata_pb2.GetUserPolicyResponse]  # type: ignore[assignment]
     ListUserPolicies: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]  # type: ignore[assignment]
     DeleteUserPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]  # type: ignore[assignment]
+    GetReplicaStatus: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]  # type: ignore[assignment]
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -413,5 +415,12 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.DeleteUserPolicyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.DeleteUserPolicyResponse, _abc.Awaitable[_metadata_pb2.DeleteUserPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetReplicaStatus(
+        self,
+        request: _metadata_pb2.GetReplicaStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetReplicaStatusResponse, _abc.Awaitable[_metadata_pb2.GetReplicaStatusResponse]]: ...
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

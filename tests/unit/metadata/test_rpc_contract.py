@@ -219,6 +219,8 @@ async def iam(c: MetadataClient) -> None:
     assert await c.get_user_policy("bob", "read") == policy
     assert await c.list_user_policies("bob") == (policy,)
     await c.delete_user_policy("bob", "read")
+    status = await c.replica_status()  # the in-process service is a one-replica group, always leader
+    assert (status.role, status.leader_id) == ("leader", status.id) and status.applied_index >= 1
     await c.delete_user("bob")
     with pytest.raises(NoSuchUser):
         await c.get_user("bob")

@@ -16,9 +16,11 @@ from cairn.metadata import models
 from cairn.metadata import rpc_convert as cv
 from cairn.metadata.errors import InvalidArgument
 from cairn.proto import metadata_pb2
+from cairn.replication import PeerStatus
 
 PAIRS: list[tuple[type, Callable[[Any], Any], Callable[[Any], Any]]] = [
     (models.Checksum, cv.checksum_to_pb, cv.checksum_from_pb),
+    (PeerStatus, cv.peer_status_to_pb, cv.peer_status_from_pb),
     (models.BlobRef, cv.blob_to_pb, cv.blob_from_pb),
     (models.Bucket, cv.bucket_to_pb, cv.bucket_from_pb),
     (models.ObjectAttrs, cv.attrs_to_pb, cv.attrs_from_pb),
