@@ -493,10 +493,7 @@ def replica_status_to_pb(s: ReplicaStatus) -> pb.GetReplicaStatusResponse:
         leader_id=s.leader_id or "",
         commit_index=s.commit_index,
         applied_index=s.applied_index,
-        peers=[
-            pb.RaftPeer(id=p.id, addr=p.addr, reachable=p.reachable, match_index=p.match_index)
-            for p in s.peers
-        ],
+        peers=[peer_status_to_pb(p) for p in s.peers],
     )
 
 

@@ -2,12 +2,16 @@
 
 Status asks every replica for its Raft status in parallel and reads the map from any replica; the
 leader is the replica that reports itself leader with the highest term. Map reads work without a
-leader (they show the last map a replica has); changes need the leader and a quorum.
+leader (they show the last map a replica has); changes need the leader and a quorum. Status also
+shows the metadata Raft group (`--metadata`, else cluster.json's metadata processes): each
+replica's role, term, commit and applied index, and its lag (the leader's commit index minus
+the replica's applied index).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from collections import Counter
@@ -16,6 +20,7 @@ from typing import Any
 
 from cairn.admin.cli import EXIT_UNAVAILABLE, run
 from cairn.admin.output import age, emit_json, error, table, usage
+from cairn.admin.target import TargetError
 from cairn.placement.client import ClusterMap, PlacementClient
 from cairn.placement.cluster_map import NodeAction, NodeState, ReplicaState
 from cairn.placement.pg_assignment import count_domains
@@ -26,6 +31,9 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     sub = cluster.add_subparsers(dest="cluster_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser(
         "status", parents=[common], help="leader, term, epoch, replicas, nodes, PG fault tolerance"
+    )
+    p.add_argument(
+        "--metadata", metavar="HOST:PORT[,...]", help="metadata replicas (default: from cluster.json)"
     )
     p.set_defaults(func=partial(run, command=cluster_status))
     p = sub.add_parser("create", parents=[common], help="create the placement-group table now")
@@ -125,6 +133,7 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         "pgs": pg_summary(cmap) if cmap.created else None,
         "failure_domains_up": count_domains(cmap.nodes),
         "failure_domains_needed": cmap.k + cmap.m if cmap.created else max(s.config_width for s in states),
+        "metadata": await metadata_group(args),
     }
     if args.json:
         emit_json(doc)
@@ -138,6 +147,66 @@ async def cluster_status(args: argparse.Namespace, addrs: list[str]) -> int:
         )
         return EXIT_UNAVAILABLE
     return 0
+
+
+async def metadata_group(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Every metadata replica's Raft view, or None when no metadata replica is known."""
+    from cairn.admin.iam_cmds import metadata_addr
+    from cairn.metadata.client import MetadataClient, MetadataError
+
+    try:
+        addrs = metadata_addr(getattr(args, "metadata", None), args.data_dir).split(",")
+    except TargetError:
+        return None
+
+    async def one(addr: str) -> dict[str, Any]:
+        client = MetadataClient(addr, deadline_s=min(args.timeout, 3.0))
+        try:
+            s = await client.replica_status()
+        except MetadataError as exc:
+            return {"addr": addr, "reachable": False, "id": None, "error": exc.message.splitlines()[0][:120]}
+        finally:
+            await client.close()
+        return {
+            "addr": addr,
+            "reachable": True,
+            "id": s.id,
+            "role": s.role,
+            "term": s.term,
+            "commit_index": s.commit_index,
+            "applied_index": s.applied_index,
+        }
+
+    replicas = await asyncio.gather(*(one(a) for a in addrs))
+    leaders = [r for r in replicas if r.get("role") == "leader"]
+    leader = max(leaders, key=lambda r: r["term"]) if leaders else None
+    for r in replicas:
+        r["lag"] = leader["commit_index"] - r["applied_index"] if leader and r["reachable"] else None
+    return {
+        "leader": leader["id"] if leader else None,
+        "leader_addr": leader["addr"] if leader else None,
+        "term": leader["term"] if leader else max((r.get("term", 0) for r in replicas), default=0),
+        "replicas": replicas,
+    }
+
+
+def print_metadata(group: dict[str, Any]) -> None:
+    leader = f"{group['leader']} ({group['leader_addr']})" if group["leader"] else "NONE (no quorum)"
+    print(f"metadata:  leader {leader}, term {group['term']}")
+    rows = [
+        (
+            r["id"] or "?",
+            r["addr"],
+            r.get("role", "-"),
+            r.get("term", "-"),
+            r.get("commit_index", "-"),
+            r.get("applied_index", "-"),
+            "-" if r["lag"] is None else r["lag"],
+            "ok" if r["reachable"] else r["error"],
+        )
+        for r in group["replicas"]
+    ]
+    print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "HEALTH"), rows, indent="  "))
 
 
 def print_status(doc: dict[str, Any]) -> None:
@@ -163,6 +232,8 @@ def print_status(doc: dict[str, Any]) -> None:
         for r in doc["replicas"]
     ]
     print(table(("ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "MATCH", "HEALTH"), rows, indent="  "))
+    if doc.get("metadata"):
+        print_metadata(doc["metadata"])
     nodes = doc["nodes"]
     print(
         f"nodes:     {nodes['total']} total: " + ", ".join(f"{s.value} {nodes[s.value]}" for s in NodeState)

@@ -142,3 +142,27 @@ def test_leader_kill_9_under_put_delete_load_loses_and_duplicates_nothing(cluste
     print(
         f"new metadata leader {new_leader['addr']} after {elected_after:.1f}s; {acked_puts} acknowledged PUTs"
     )
+
+
+def test_cluster_status_shows_the_metadata_group(cluster: RunningCluster) -> None:
+    import json
+    import subprocess
+    import sys
+
+    assert cluster.data_dir is not None
+    argv = [sys.executable, "-m", "cairn", "admin", "cluster", "status", "--data-dir", str(cluster.data_dir)]
+    deadline = time.monotonic() + 30  # the replica killed above may still be restarting
+    while True:
+        done = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        group = json.loads(done.stdout)["metadata"]
+        if all(r["reachable"] for r in group["replicas"]) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert all(r["reachable"] for r in group["replicas"]), group
+    assert [r["id"] for r in group["replicas"]] == ["m1", "m2", "m3"]
+    leader = next(r for r in group["replicas"] if r["role"] == "leader")
+    assert group["leader"] == leader["id"] and group["term"] == leader["term"] >= 1
+    assert all(r["reachable"] and r["applied_index"] >= 1 and 0 <= r["lag"] < 1000 for r in group["replicas"])
+    text = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert f"metadata:  leader {leader['id']} ({leader['addr']}), term {leader['term']}" in text.stdout

@@ -99,3 +99,11 @@ def test_absent_optional_fields_read_as_none() -> None:
 def test_an_unknown_enum_value_is_an_invalid_argument() -> None:
     with pytest.raises(InvalidArgument):
         cv.bucket_from_pb(metadata_pb2.Bucket(name="b", versioning="Sometimes"))
+
+
+def test_a_replica_status_with_peers_round_trips() -> None:
+    from cairn.replication import ReplicaStatus
+
+    status = ReplicaStatus("m1", 3, "leader", "m1", 10, 9, (PeerStatus("m2", "h:1", True, 8),))
+    message = cv.replica_status_to_pb(status)
+    assert cv.replica_status_from_pb(type(message).FromString(message.SerializeToString())) == status
