@@ -89,11 +89,27 @@ def test_replicas_killed_at_random_moments_end_identical(tmp_path: Path) -> None
         finally:
             await client.close()
 
+    async def caught_up() -> None:
+        """Until every replica applied everything the leader committed (heartbeats carry it)."""
+        clients = [MetadataClient(f"127.0.0.1:{p}", deadline_s=5.0) for p in ports.values()]
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                states = [await c.replica_status() for c in clients]
+                commit = max(s.commit_index for s in states)
+                if all(s.applied_index == commit for s in states) or time.monotonic() > deadline:
+                    assert all(s.applied_index == commit for s in states), states
+                    return
+                await asyncio.sleep(0.2)
+        finally:
+            for c in clients:
+                await c.close()
+
     for i in ids:
         start(i)
     try:
         asyncio.run(run())
-        time.sleep(3)  # followers learn the last commit index from heartbeats
+        asyncio.run(caught_up())
     finally:
         for proc in procs.values():
             proc.stop()
