@@ -110,7 +110,6 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
     endpoint: Endpoint
 
     async def startup() -> None:
-        await metadata.load()
         await metadata.ensure_root(ROOT_KEY, ROOT_SECRET)
         app.lookup = CredentialCache(
             metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0
