@@ -210,11 +210,11 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
     ) -> str:
         check_key(key)
         _check_version_id(version_id)
-        async with self.gate.shared(bucket):
-            b = self.bucket(bucket)
-            cmd = c.SetTags(b.id, key, version_id, tuple((k, v) for k, v in tags))
-            version: str = await self.store.shard_for(b.id, key).apply(cmd)
-            return version
+        await self.leading()
+        b = self.bucket(bucket)
+        cmd = c.SetTags(b.id, key, version_id, tuple((k, v) for k, v in tags))
+        version: str = await self.write_object(b.id, key, cmd)
+        return version
 
     # --- write intents and GC --------------------------------------------------------------
     async def record_write_intent(
