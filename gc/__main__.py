@@ -1,4 +1,4 @@
-"""`python -m cairn.gc --placement H:P,... --metadata H:P [--port P] [--interval-s S]`.
+"""`python -m cairn.gc --placement H:P,... --metadata H:P,... [--port P] [--interval-s S]`.
 
 Only wiring: read flags and config, open the service, serve gRPC and run every worker on its
 timer until SIGTERM/SIGINT, then stop the timers and close the connections.
@@ -30,7 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--placement", help=f"placement replicas HOST:PORT,... (default 127.0.0.1:{ports.PLACEMENT})"
     )
-    p.add_argument("--metadata", help=f"metadata service HOST:PORT (default 127.0.0.1:{ports.METADATA})")
+    p.add_argument(
+        "--metadata",
+        help=f"metadata replicas HOST:PORT[,HOST:PORT...] (default 127.0.0.1:{ports.METADATA})",
+    )
     p.add_argument("--interval-s", type=float, help="seconds between two passes of each worker (default 60)")
     logs.add_arguments(p)
     return p.parse_args(argv)

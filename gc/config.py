@@ -19,7 +19,7 @@ class GcConfig:
     placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
     """Placement replicas ("host:port"); the data nodes' addresses come from their cluster map."""
     metadata: str = ports.local(ports.METADATA)
-    """The metadata service ("host:port")."""
+    """The metadata replicas ("host:port,host:port,...")."""
     interval_s: float = 60.0
     """Time between two passes of each worker on its timer."""
     batch: int = 500
