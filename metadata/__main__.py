@@ -19,8 +19,8 @@ from cairn import logs, ops_http, ports
 from cairn.config import load
 from cairn.metadata import catalog
 from cairn.metadata.config import MetadataConfig
-from cairn.metadata.metrics import MetadataMetrics
 from cairn.metadata.errors import MetadataError, NoSuchAccessKey
+from cairn.metadata.metrics import MetadataMetrics
 from cairn.metadata.replicated import MetadataMachine
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService

@@ -158,7 +158,7 @@ def test_an_old_layout_takes_the_ids_its_nodes_were_given(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "datanodes").iterdir()) == ["dn-0001", "dn-0002", "dn-0003"]
     assert load_or_create_layout(tmp_path, _config(data_nodes=3, k=2, m=1)) == layout
     assert layout.metadata_ports["m1"] == ports[3]  # the single metadata service's port is m1's
-    assert len(set(_all_ports(layout))) == 9
+    assert len(set(_all_ports(layout))) == 10  # 3 placement, 3 metadata, 3 data nodes, gc (found)
 
 
 def test_config_file_environment_and_flags_in_that_order(
