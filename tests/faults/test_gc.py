@@ -164,8 +164,7 @@ def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bo
     ever named (a writer that never got that far, a node's leftovers)."""
 
     async def write() -> None:
-        (meta,) = cluster.processes("metadata")
-        metadata = MetadataClient(meta["addr"])
+        metadata = MetadataClient(",".join(p["addr"] for p in cluster.processes("metadata")))
         try:
             cmap = await cluster_map(cluster)
             blob_id = new_blob_id()
@@ -175,12 +174,14 @@ def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bo
 
             async def one(index: int, addr: str) -> None:
                 client = DataNodeClient(addr)
+                data = os.urandom(64 * 1024)
                 try:
 
                     async def piece() -> Any:
-                        yield os.urandom(64 * 1024)
+                        yield data
 
-                    await client.write_shard(ShardKey(blob_id, index), pg, piece())
+                    # writing a shard is idempotent: a connect that timed out is tried again
+                    await _retrying(lambda: client.write_shard(ShardKey(blob_id, index), pg, piece()))
                 finally:
                     await client.close()
 

@@ -49,7 +49,8 @@ def api_process(cluster: RunningCluster, tmp_path: Path, workers: int, limits: s
     config = tmp_path / f"api-{port}.toml"
     config.write_text(limits)
     placement = ",".join(p["addr"] for p in cluster.processes("placement"))
-    args = ["--port", str(port), "--metadata", cluster.processes("metadata")[0]["addr"]]
+    metadata = ",".join(p["addr"] for p in cluster.processes("metadata"))
+    args = ["--port", str(port), "--metadata", metadata]
     args += ["--placement", placement, "--workers", str(workers), "--config", str(config)]
     proc = ServiceProcess("cairn.api_service", args, tmp_path / f"api-{port}.log").start()
     try:
