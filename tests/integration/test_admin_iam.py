@@ -41,7 +41,7 @@ def metadata(processes: list[ServiceProcess], tmp_path: Path) -> Iterator[str]:
     ).start()
     processes.append(proc)
     try:
-        wait_for(lambda: port_open(port) or not proc.alive(), 10, "the metadata service's port")
+        wait_for(lambda: port_open(port) or not proc.alive(), 60, "the metadata service's port")
     except TimeoutError:
         pytest.fail(f"metadata did not listen on {port}:\n{proc.log_tail()}")
     if not proc.alive():
