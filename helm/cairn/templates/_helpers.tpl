@@ -33,24 +33,37 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.root.existingSecret }}{{ .Values.root.existingSecretSecretKeyKey }}{{ else }}secretKey{{ end -}}
 {{- end -}}
 
-{{/* Every placement replica as id=host:port, the Raft peer list. */}}
-{{- define "cairn.placementPeers" -}}
-{{- $root := . -}}
+{{/* The replicas of a Raft group's StatefulSet (placement, metadata): call with
+(list $ "component" replicas port). "cairn.groupPeers" gives id=host:port,... (the pod names are
+the ids), "cairn.groupAddrs" host:port,... for clients. */}}
+{{- define "cairn.groupPeers" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
 {{- $peers := list -}}
-{{- range $i := until (int .Values.placement.replicas) -}}
-{{- $name := printf "%s-placement-%d" (include "cairn.fullname" $root) $i -}}
-{{- $peers = append $peers (printf "%s=%s.%s-placement.%s.svc:%d" $name $name (include "cairn.fullname" $root) $root.Release.Namespace (int $root.Values.placement.port)) -}}
+{{- range $i := until (int (index . 2)) -}}
+{{- $name := printf "%s-%s-%d" (include "cairn.fullname" $root) $component $i -}}
+{{- $peers = append $peers (printf "%s=%s.%s-%s.%s.svc:%d" $name $name (include "cairn.fullname" $root) $component $root.Release.Namespace (int (index $ 3))) -}}
 {{- end -}}
 {{- join "," $peers -}}
 {{- end -}}
-{{- define "cairn.placementAddrs" -}}
-{{- $root := . -}}
+{{- define "cairn.groupAddrs" -}}
 {{- $addrs := list -}}
-{{- range $i := until (int .Values.placement.replicas) -}}
-{{- $name := printf "%s-placement-%d" (include "cairn.fullname" $root) $i -}}
-{{- $addrs = append $addrs (printf "%s.%s-placement.%s.svc:%d" $name (include "cairn.fullname" $root) $root.Release.Namespace (int $root.Values.placement.port)) -}}
+{{- range $peer := splitList "," (include "cairn.groupPeers" .) -}}
+{{- $addrs = append $addrs (index (splitList "=" $peer) 1) -}}
 {{- end -}}
 {{- join "," $addrs -}}
+{{- end -}}
+{{- define "cairn.placementPeers" -}}
+{{- include "cairn.groupPeers" (list . "placement" .Values.placement.replicas .Values.placement.port) -}}
+{{- end -}}
+{{- define "cairn.placementAddrs" -}}
+{{- include "cairn.groupAddrs" (list . "placement" .Values.placement.replicas .Values.placement.port) -}}
+{{- end -}}
+{{- define "cairn.metadataPeers" -}}
+{{- include "cairn.groupPeers" (list . "metadata" .Values.metadata.replicas .Values.metadata.port) -}}
+{{- end -}}
+{{- define "cairn.metadataAddrs" -}}
+{{- include "cairn.groupAddrs" (list . "metadata" .Values.metadata.replicas .Values.metadata.port) -}}
 {{- end -}}
 
 {{/* Pod-level settings every workload shares; call with (list $ "component"). */}}

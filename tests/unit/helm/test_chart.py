@@ -116,10 +116,33 @@ def test_every_workload_has_a_disruption_budget_selecting_its_pods(case: Any) ->
     datanode = named(budgets, "PodDisruptionBudget", "-datanode")["spec"]["maxUnavailable"]
     assert 1 <= datanode <= m
     assert datanode == max(1, m - 1)  # every PG keeps its write quorum of k + 1
-    replicas = values["placement"]["replicas"]
-    placement = named(budgets, "PodDisruptionBudget", "-placement")["spec"]["maxUnavailable"]
-    assert replicas - placement == replicas // 2 + 1  # a Raft majority stays
-    assert named(budgets, "PodDisruptionBudget", "-metadata")["spec"]["maxUnavailable"] == 0
+    for group in ("placement", "metadata"):
+        replicas = values[group]["replicas"]
+        budget = named(budgets, "PodDisruptionBudget", f"-{group}")["spec"]["maxUnavailable"]
+        assert replicas - budget == replicas // 2 + 1  # a Raft majority stays
+
+
+def _flag(container: dict[str, Any], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith(f"--{name}=")]
+    return value
+
+
+@pytest.mark.parametrize("group", ["placement", "metadata"])
+def test_raft_groups_name_every_replica_and_clients_dial_them_all(case: Any, group: str) -> None:
+    values, objects = case
+    workload = named(objects, "StatefulSet", f"-{group}")
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    assert workload["spec"]["replicas"] == values[group]["replicas"]
+    assert _flag(container, "id") == "$(POD_NAME)"
+    peers = dict(p.split("=", 1) for p in _flag(container, "peers").split(","))
+    name = workload["metadata"]["name"]
+    assert sorted(peers) == [f"{name}-{i}" for i in range(values[group]["replicas"])]
+    service = named(objects, "Service", f"-{group}")
+    assert service["spec"]["clusterIP"] == "None"  # each replica has its own DNS name
+    for pod, addr in peers.items():
+        assert addr == f"{pod}.{service['metadata']['name']}.storage.svc:{values[group]['port']}"
+    (api,) = named(objects, "Deployment", "-api")["spec"]["template"]["spec"]["containers"]
+    assert _flag(api, group).split(",") == list(peers.values())
 
 
 def test_pods_spread_over_zones_and_hosts(case: Any) -> None:
@@ -300,7 +323,11 @@ def test_data_nodes_take_their_failure_domain_from_their_node(case: Any) -> None
 def _root_env(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     metadata = named(objects, "StatefulSet", "-metadata")
     (container,) = metadata["spec"]["template"]["spec"]["containers"]
-    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
 
 
 def test_existing_secret_is_used_and_no_secret_is_generated() -> None:
