@@ -14,6 +14,7 @@ from typing import Protocol
 from cairn.blobs import BlobRef
 from cairn.metadata.models import (
     Bucket,
+    BucketConfig,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -50,6 +51,12 @@ class MetadataApi(Protocol):
     async def get_bucket_policy(self, name: str) -> Policy: ...
 
     async def delete_bucket_policy(self, name: str) -> None: ...
+
+    async def put_bucket_config(self, name: str, kind: str, document: str) -> None: ...
+
+    async def get_bucket_config(self, name: str, kind: str) -> BucketConfig: ...
+
+    async def delete_bucket_config(self, name: str, kind: str) -> None: ...
 
     # --- objects -------------------------------------------------------------------------
     async def put_object(

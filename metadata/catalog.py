@@ -1,4 +1,5 @@
-"""The catalog shard: buckets (with their versioning state and policy) and IAM records.
+"""The catalog shard: buckets (with their versioning state, policy and configuration documents)
+and IAM records.
 
 `apply_catalog(conn, command)` is the only function that mutates the catalog; it runs inside
 the shard's transaction and raises typed errors (which roll the transaction back). The
@@ -24,7 +25,15 @@ from cairn.metadata.errors import (
     NoSuchUser,
     UserAlreadyExists,
 )
-from cairn.metadata.models import AccessKey, AccessKeyStatus, Bucket, Policy, User, VersioningState
+from cairn.metadata.models import (
+    AccessKey,
+    AccessKeyStatus,
+    Bucket,
+    BucketConfig,
+    Policy,
+    User,
+    VersioningState,
+)
 
 _BUCKET_COLS = "name, id, owner_id, versioning, created_ms, region"
 _KEY_COLS = "k.access_key_id, k.secret, k.user_id, u.name, k.status, k.created_ms"
@@ -59,6 +68,24 @@ def read_bucket_policy(conn: sqlite3.Connection, name: str) -> Policy | None:
     if row is None:
         raise NoSuchBucket(f"bucket {name!r} does not exist")
     return None if row[0] is None else Policy("", row[0], row[1])
+
+
+def read_bucket_config(conn: sqlite3.Connection, name: str, kind: str) -> BucketConfig | None:
+    bucket = read_bucket(conn, name)
+    row = conn.execute(
+        "SELECT document, updated_ms FROM bucket_configs WHERE bucket_id = ? AND kind = ?", (bucket.id, kind)
+    ).fetchone()
+    return None if row is None else BucketConfig(name, kind, row[0], row[1])
+
+
+def read_bucket_configs(conn: sqlite3.Connection, kind: str) -> list[BucketConfig]:
+    """Every bucket's document of one kind, by bucket name."""
+    rows = conn.execute(
+        "SELECT b.name, c.document, c.updated_ms FROM bucket_configs c JOIN buckets b ON b.id = c.bucket_id "
+        "WHERE c.kind = ? ORDER BY b.name",
+        (kind,),
+    )
+    return [BucketConfig(r[0], kind, r[1], r[2]) for r in rows]
 
 
 def read_user(conn: sqlite3.Connection, name: str) -> User:
@@ -131,6 +158,7 @@ def apply_catalog(conn: sqlite3.Connection, cmd: Any) -> Any:
             cur = conn.execute("DELETE FROM buckets WHERE name = ? AND id = ?", (cmd.name, cmd.bucket_id))
             if cur.rowcount == 0:
                 raise NoSuchBucket(f"bucket {cmd.name!r} does not exist")
+            conn.execute("DELETE FROM bucket_configs WHERE bucket_id = ?", (cmd.bucket_id,))
             return None
         case c.SetVersioning():
             if cmd.state is VersioningState.UNVERSIONED:
@@ -145,6 +173,19 @@ def apply_catalog(conn: sqlite3.Connection, cmd: Any) -> Any:
             )
             if cur.rowcount == 0:
                 raise NoSuchBucket(f"bucket {cmd.name!r} does not exist")
+            return None
+        case c.PutBucketConfig():
+            bucket = read_bucket(conn, cmd.name)
+            if cmd.document is None:
+                conn.execute(
+                    "DELETE FROM bucket_configs WHERE bucket_id = ? AND kind = ?", (bucket.id, cmd.kind)
+                )
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO bucket_configs (bucket_id, kind, document, updated_ms) "
+                    "VALUES (?, ?, ?, ?)",
+                    (bucket.id, cmd.kind, cmd.document, cmd.now_ms),
+                )
             return None
         case c.CreateUser():
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (cmd.name,)).fetchone():

@@ -62,6 +62,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     AccessKey,
     AccessKeyStatus,
     Bucket,
+    BucketConfig,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -221,6 +222,32 @@ class MetadataClient:
         request = pb.DeleteBucketPolicyRequest(name=name)
         with ERRORS.translated():
             await self._stub.DeleteBucketPolicy(request, timeout=self.deadline_s)
+
+    async def put_bucket_config(self, name: str, kind: str, document: str) -> None:
+        """Store the bucket's `kind` configuration document verbatim. NoSuchBucket."""
+        request = pb.PutBucketConfigRequest(bucket=name, kind=kind, document=document)
+        with ERRORS.translated():
+            await self._stub.PutBucketConfig(request, timeout=self.deadline_s)
+
+    async def get_bucket_config(self, name: str, kind: str) -> BucketConfig:
+        """NoSuchBucket, NoSuchBucketConfig."""
+        request = pb.GetBucketConfigRequest(bucket=name, kind=kind)
+        with ERRORS.translated():
+            response = await self._stub.GetBucketConfig(request, timeout=self.deadline_s)
+        return cv.bucket_config_from_pb(response.result)
+
+    async def delete_bucket_config(self, name: str, kind: str) -> None:
+        """Idempotent. NoSuchBucket."""
+        request = pb.DeleteBucketConfigRequest(bucket=name, kind=kind)
+        with ERRORS.translated():
+            await self._stub.DeleteBucketConfig(request, timeout=self.deadline_s)
+
+    async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]:
+        """Every bucket's `kind` document, by bucket name."""
+        request = pb.ListBucketConfigsRequest(kind=kind)
+        with ERRORS.translated():
+            response = await self._stub.ListBucketConfigs(request, timeout=self.deadline_s)
+        return tuple(cv.bucket_config_from_pb(b) for b in response.result)
 
     # --- objects -------------------------------------------------------------------------
     async def put_object(

@@ -56,6 +56,16 @@ class PutBucketPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PutBucketConfig:
+    """Store (or, with document None, drop) the bucket's configuration document of one kind."""
+
+    name: str
+    kind: str
+    document: str | None  # None deletes
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class CreateUser:
     user_id: str
     name: str
@@ -228,6 +238,7 @@ CatalogCommand = (
     | DeleteBucket
     | SetVersioning
     | PutBucketPolicy
+    | PutBucketConfig
     | CreateUser
     | DeleteUser
     | CreateAccessKey
@@ -258,6 +269,7 @@ _TYPES: dict[str, type[Any]] = {
         DeleteBucket,
         SetVersioning,
         PutBucketPolicy,
+        PutBucketConfig,
         CreateUser,
         DeleteUser,
         CreateAccessKey,

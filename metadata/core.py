@@ -14,6 +14,7 @@ term, that a new leader has applied everything committed before it took over.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -116,6 +117,15 @@ class ServiceCore:
 
     async def write_object(self, bucket_id: str, key: str, command: c.Command) -> Any:
         return await self.write(shard_index(bucket_id, key, len(self.store.objects)), command)
+
+
+_CONFIG_KIND = re.compile(r"[a-z][a-z0-9-]{0,63}")
+
+
+def check_config_kind(kind: str) -> None:
+    """A bucket configuration kind is a short lower-case name (`cors`, `lifecycle`, ...)."""
+    if not _CONFIG_KIND.fullmatch(kind):
+        raise InvalidArgument(f"invalid bucket configuration kind {kind!r}")
 
 
 def check_key(key: str) -> None:

@@ -60,6 +60,10 @@ class NoSuchBucketPolicy(MetadataError):
     pass
 
 
+class NoSuchBucketConfig(MetadataError):
+    """The bucket has no configuration document of the asked kind."""
+
+
 # --- objects -----------------------------------------------------------------------------
 class NoSuchKey(MetadataError):
     """No current version; `is_delete_marker`/`version_id` say whether a marker is current."""

@@ -277,6 +277,17 @@ class AccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class BucketConfig:
+    """One configuration document of a bucket (its CORS rules, tag set, lifecycle rules, ...),
+    stored and returned verbatim under its `kind`; the metadata service never reads it."""
+
+    bucket: str
+    kind: str
+    document: str
+    updated_ms: int = field(default=0)
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A policy document, stored and returned verbatim (never evaluated here)."""
 

@@ -21,6 +21,7 @@ from cairn.metadata.models import (
     AccessKey,
     AccessKeyStatus,
     Bucket,
+    BucketConfig,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -515,3 +516,11 @@ def peer_status_to_pb(p: PeerStatus) -> pb.PeerStatus:
 
 def peer_status_from_pb(m: pb.PeerStatus) -> PeerStatus:
     return PeerStatus(m.id, m.addr, m.reachable, m.match_index)
+
+
+def bucket_config_to_pb(b: BucketConfig) -> pb.BucketConfig:
+    return pb.BucketConfig(bucket=b.bucket, kind=b.kind, document=b.document, updated_ms=b.updated_ms)
+
+
+def bucket_config_from_pb(m: pb.BucketConfig) -> BucketConfig:
+    return BucketConfig(bucket=m.bucket, kind=m.kind, document=m.document, updated_ms=m.updated_ms)

@@ -36,6 +36,7 @@ from cairn.metadata.errors import (
     MethodNotAllowed,
     NoSuchAccessKey,
     NoSuchBucket,
+    NoSuchBucketConfig,
     NoSuchBucketPolicy,
     NoSuchKey,
     NoSuchPolicy,
@@ -60,6 +61,7 @@ CODES: Mapping[type[Exception], StatusCode] = {
     BucketNotEmpty: StatusCode.FAILED_PRECONDITION,
     InvalidBucketName: StatusCode.INVALID_ARGUMENT,
     NoSuchBucketPolicy: StatusCode.NOT_FOUND,
+    NoSuchBucketConfig: StatusCode.NOT_FOUND,
     # objects
     NoSuchKey: StatusCode.NOT_FOUND,
     NoSuchVersion: StatusCode.NOT_FOUND,

@@ -84,6 +84,34 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         await self._service.delete_bucket_policy(request.name)
         return pb.DeleteBucketPolicyResponse()
 
+    @rpc.edge(ERRORS)
+    async def PutBucketConfig(
+        self, request: pb.PutBucketConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutBucketConfigResponse:
+        await self._service.put_bucket_config(request.bucket, request.kind, request.document)
+        return pb.PutBucketConfigResponse()
+
+    @rpc.edge(ERRORS)
+    async def GetBucketConfig(
+        self, request: pb.GetBucketConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBucketConfigResponse:
+        result = await self._service.get_bucket_config(request.bucket, request.kind)
+        return pb.GetBucketConfigResponse(result=cv.bucket_config_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def DeleteBucketConfig(
+        self, request: pb.DeleteBucketConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteBucketConfigResponse:
+        await self._service.delete_bucket_config(request.bucket, request.kind)
+        return pb.DeleteBucketConfigResponse()
+
+    @rpc.edge(ERRORS)
+    async def ListBucketConfigs(
+        self, request: pb.ListBucketConfigsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBucketConfigsResponse:
+        result = await self._service.list_bucket_configs(request.kind)
+        return pb.ListBucketConfigsResponse(result=[cv.bucket_config_to_pb(b) for b in result])
+
     # --- objects ------------------------------------------------------------------
     @rpc.edge(ERRORS)
     async def PutObject(

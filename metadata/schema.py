@@ -56,6 +56,16 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
         raft_index INTEGER NOT NULL
     );
     """,
+    # 3: bucket configuration documents (CORS, tagging, lifecycle, ...), one per (bucket, kind).
+    """
+    CREATE TABLE bucket_configs (
+        bucket_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        document TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (bucket_id, kind)
+    ) WITHOUT ROWID;
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (

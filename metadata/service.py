@@ -19,13 +19,14 @@ from cairn.metadata import catalog, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.bucket_names import bucket_name_problem
 from cairn.metadata.config import MetadataConfig
-from cairn.metadata.core import ServiceCore, check_key
-from cairn.metadata.errors import InvalidArgument, InvalidBucketName, NoSuchBucketPolicy
+from cairn.metadata.core import ServiceCore, check_config_kind, check_key
+from cairn.metadata.errors import InvalidArgument, InvalidBucketName, NoSuchBucketConfig, NoSuchBucketPolicy
 from cairn.metadata.iam import IamOps
 from cairn.metadata.listing_ops import ListingOps
 from cairn.metadata.models import (
     NULL_VERSION_ID,
     Bucket,
+    BucketConfig,
     DeleteResult,
     GcItem,
     ObjectAttrs,
@@ -124,6 +125,32 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
         await self.leading()
         self.bucket(name)
         await self.write_catalog(c.PutBucketPolicy(name, None, self.now_ms()))
+
+    async def put_bucket_config(self, name: str, kind: str, document: str) -> None:
+        check_config_kind(kind)
+        await self.leading()
+        self.bucket(name)
+        await self.write_catalog(c.PutBucketConfig(name, kind, document, self.now_ms()))
+
+    async def get_bucket_config(self, name: str, kind: str) -> BucketConfig:
+        check_config_kind(kind)
+        await self.linearize()
+        self.bucket(name)
+        config = await self.store.catalog.read(catalog.read_bucket_config, name, kind)
+        if config is None:
+            raise NoSuchBucketConfig(f"bucket {name!r} has no {kind} configuration")
+        return config
+
+    async def delete_bucket_config(self, name: str, kind: str) -> None:
+        check_config_kind(kind)
+        await self.leading()
+        self.bucket(name)
+        await self.write_catalog(c.PutBucketConfig(name, kind, None, self.now_ms()))
+
+    async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]:
+        check_config_kind(kind)
+        await self.linearize()
+        return tuple(await self.store.catalog.read(catalog.read_bucket_configs, kind))
 
     # --- objects -------------------------------------------------------------------------
     async def put_object(

@@ -448,6 +448,70 @@ class DeleteBucketPolicyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class BucketConfig(_message.Message):
+    __slots__ = ("bucket", "kind", "document", "updated_ms")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    kind: str
+    document: str
+    updated_ms: int
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., document: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+
+class PutBucketConfigRequest(_message.Message):
+    __slots__ = ("bucket", "kind", "document")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    kind: str
+    document: str
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+
+class PutBucketConfigResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetBucketConfigRequest(_message.Message):
+    __slots__ = ("bucket", "kind")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    kind: str
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class GetBucketConfigResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: BucketConfig
+    def __init__(self, result: _Optional[_Union[BucketConfig, _Mapping]] = ...) -> None: ...
+
+class DeleteBucketConfigRequest(_message.Message):
+    __slots__ = ("bucket", "kind")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    kind: str
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class DeleteBucketConfigResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListBucketConfigsRequest(_message.Message):
+    __slots__ = ("kind",)
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    def __init__(self, kind: _Optional[str] = ...) -> None: ...
+
+class ListBucketConfigsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[BucketConfig]
+    def __init__(self, result: _Optional[_Iterable[_Union[BucketConfig, _Mapping]]] = ...) -> None: ...
+
 class PutObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "attrs", "if_match", "if_none_match")
     BUCKET_FIELD_NUMBER: _ClassVar[int]

@@ -74,6 +74,26 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyResponse.FromString,
                 _registered_method=True)
+        self.PutBucketConfig = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/PutBucketConfig',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.PutBucketConfigRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.PutBucketConfigResponse.FromString,
+                _registered_method=True)
+        self.GetBucketConfig = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetBucketConfig',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketConfigRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketConfigResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketConfig = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/DeleteBucketConfig',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigResponse.FromString,
+                _registered_method=True)
+        self.ListBucketConfigs = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/ListBucketConfigs',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsResponse.FromString,
+                _registered_method=True)
         self.PutObject = channel.unary_unary(
                 '/cairn.metadata.v1.Metadata/PutObject',
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.PutObjectRequest.SerializeToString,
@@ -287,6 +307,31 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteBucketPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketConfig(self, request, context):
+        """Configuration documents by kind: NOT_FOUND (NoSuchBucketConfig) when the bucket has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBucketConfigs(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -534,6 +579,26 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.DeleteBucketPolicy,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyResponse.SerializeToString,
+            ),
+            'PutBucketConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketConfig,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.PutBucketConfigRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.PutBucketConfigResponse.SerializeToString,
+            ),
+            'GetBucketConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketConfig,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketConfigRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketConfigResponse.SerializeToString,
+            ),
+            'DeleteBucketConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketConfig,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigResponse.SerializeToString,
+            ),
+            'ListBucketConfigs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBucketConfigs,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsResponse.SerializeToString,
             ),
             'PutObject': grpc.unary_unary_rpc_method_handler(
                     servicer.PutObject,
@@ -917,6 +982,114 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/DeleteBucketPolicy',
             cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.DeleteBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/PutBucketConfig',
+            cairn_dot_proto_dot_metadata__pb2.PutBucketConfigRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.PutBucketConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetBucketConfig',
+            cairn_dot_proto_dot_metadata__pb2.GetBucketConfigRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetBucketConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/DeleteBucketConfig',
+            cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.DeleteBucketConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBucketConfigs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/ListBucketConfigs',
+            cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.ListBucketConfigsResponse.FromString,
             options,
             channel_credentials,
             insecure,

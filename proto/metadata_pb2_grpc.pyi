@@ -47,6 +47,11 @@ class MetadataStub:
     PutBucketPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.PutBucketPolicyRequest, _metadata_pb2.PutBucketPolicyResponse]
     GetBucketPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketPolicyRequest, _metadata_pb2.GetBucketPolicyResponse]
     DeleteBucketPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteBucketPolicyRequest, _metadata_pb2.DeleteBucketPolicyResponse]
+    PutBucketConfig: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.PutBucketConfigRequest, _metadata_pb2.PutBucketConfigResponse]
+    """Configuration documents by kind: NOT_FOUND (NoSuchBucketConfig) when the bucket has none."""
+    GetBucketConfig: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketConfigRequest, _metadata_pb2.GetBucketConfigResponse]
+    DeleteBucketConfig: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteBucketConfigRequest, _metadata_pb2.DeleteBucketConfigResponse]
+    ListBucketConfigs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListBucketConfigsRequest, _metadata_pb2.ListBucketConfigsResponse]
     PutObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.PutObjectRequest, _metadata_pb2.PutObjectResponse]
     GetObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetObjectRequest, _metadata_pb2.GetObjectResponse]
     HeadObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]
@@ -95,6 +100,11 @@ class MetadataAsyncStub(MetadataStub):
     PutBucketPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.PutBucketPolicyRequest, _metadata_pb2.PutBucketPolicyResponse]  # type: ignore[assignment]
     GetBucketPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketPolicyRequest, _metadata_pb2.GetBucketPolicyResponse]  # type: ignore[assignment]
     DeleteBucketPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteBucketPolicyRequest, _metadata_pb2.DeleteBucketPolicyResponse]  # type: ignore[assignment]
+    PutBucketConfig: _aio.UnaryUnaryMultiCallable[_metadata_pb2.PutBucketConfigRequest, _metadata_pb2.PutBucketConfigResponse]  # type: ignore[assignment]
+    """Configuration documents by kind: NOT_FOUND (NoSuchBucketConfig) when the bucket has none."""
+    GetBucketConfig: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketConfigRequest, _metadata_pb2.GetBucketConfigResponse]  # type: ignore[assignment]
+    DeleteBucketConfig: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteBucketConfigRequest, _metadata_pb2.DeleteBucketConfigResponse]  # type: ignore[assignment]
+    ListBucketConfigs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListBucketConfigsRequest, _metadata_pb2.ListBucketConfigsResponse]  # type: ignore[assignment]
     PutObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.PutObjectRequest, _metadata_pb2.PutObjectResponse]  # type: ignore[assignment]
     GetObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetObjectRequest, _metadata_pb2.GetObjectResponse]  # type: ignore[assignment]
     HeadObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]  # type: ignore[assignment]
@@ -188,6 +198,35 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.DeleteBucketPolicyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.DeleteBucketPolicyResponse, _abc.Awaitable[_metadata_pb2.DeleteBucketPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PutBucketConfig(
+        self,
+        request: _metadata_pb2.PutBucketConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.PutBucketConfigResponse, _abc.Awaitable[_metadata_pb2.PutBucketConfigResponse]]:
+        """Configuration documents by kind: NOT_FOUND (NoSuchBucketConfig) when the bucket has none."""
+
+    @_abc_1.abstractmethod
+    def GetBucketConfig(
+        self,
+        request: _metadata_pb2.GetBucketConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetBucketConfigResponse, _abc.Awaitable[_metadata_pb2.GetBucketConfigResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketConfig(
+        self,
+        request: _metadata_pb2.DeleteBucketConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.DeleteBucketConfigResponse, _abc.Awaitable[_metadata_pb2.DeleteBucketConfigResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListBucketConfigs(
+        self,
+        request: _metadata_pb2.ListBucketConfigsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListBucketConfigsResponse, _abc.Awaitable[_metadata_pb2.ListBucketConfigsResponse]]: ...
 
     @_abc_1.abstractmethod
     def PutObject(

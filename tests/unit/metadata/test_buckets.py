@@ -11,6 +11,7 @@ from cairn.metadata.errors import (
     InvalidArgument,
     InvalidBucketName,
     NoSuchBucket,
+    NoSuchBucketConfig,
     NoSuchBucketPolicy,
 )
 from cairn.metadata.models import ObjectAttrs, VersioningState
@@ -113,6 +114,34 @@ async def test_bucket_policy_is_stored_verbatim(svc: MetadataService, bucket: st
         await svc.get_bucket_policy(bucket)
     with pytest.raises(NoSuchBucket):
         await svc.put_bucket_policy("missing", doc)
+
+
+async def test_bucket_configs_are_stored_per_kind_and_dropped_with_the_bucket(
+    svc: MetadataService, bucket: str
+) -> None:
+    with pytest.raises(NoSuchBucketConfig):
+        await svc.get_bucket_config(bucket, "cors")
+    await svc.put_bucket_config(bucket, "cors", "<A> 1 </A>")
+    await svc.put_bucket_config(bucket, "lifecycle", "<B/>")
+    assert (await svc.get_bucket_config(bucket, "cors")).document == "<A> 1 </A>"
+    await svc.put_bucket_config(bucket, "cors", "<A>2</A>")  # replaces
+    assert (await svc.get_bucket_config(bucket, "cors")).document == "<A>2</A>"
+    assert [(b.bucket, b.document) for b in await svc.list_bucket_configs("lifecycle")] == [(bucket, "<B/>")]
+    await svc.delete_bucket_config(bucket, "cors")
+    await svc.delete_bucket_config(bucket, "cors")  # idempotent
+    with pytest.raises(NoSuchBucketConfig):
+        await svc.get_bucket_config(bucket, "cors")
+    assert (await svc.get_bucket_config(bucket, "lifecycle")).document == "<B/>"
+    with pytest.raises(InvalidArgument):
+        await svc.put_bucket_config(bucket, "No Such Kind", "x")
+    with pytest.raises(NoSuchBucket):
+        await svc.put_bucket_config("missing", "cors", "x")
+    # a bucket created again under the same name starts without the old one's documents
+    await svc.delete_bucket(bucket)
+    await svc.create_bucket(bucket, "owner-1")
+    assert await svc.list_bucket_configs("lifecycle") == ()
+    with pytest.raises(NoSuchBucketConfig):
+        await svc.get_bucket_config(bucket, "lifecycle")
 
 
 async def test_buckets_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from cairn.metadata.client import MetadataClient
 from cairn.metadata.errors import (
     MethodNotAllowed,
     NoSuchBucket,
+    NoSuchBucketConfig,
     NoSuchBucketPolicy,
     NoSuchKey,
     NoSuchUpload,
@@ -27,6 +28,7 @@ from cairn.metadata.errors import (
 from cairn.metadata.models import (
     MIN_PART_SIZE,
     AccessKeyStatus,
+    BucketConfig,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -82,6 +84,13 @@ async def buckets(c: MetadataClient) -> None:
     await c.delete_bucket_policy("bkt")
     with pytest.raises(NoSuchBucketPolicy):
         await c.get_bucket_policy("bkt")
+    await c.put_bucket_config("bkt", "cors", "<CORSConfiguration/>")
+    cors = BucketConfig("bkt", "cors", "<CORSConfiguration/>", START_MS)
+    assert await c.get_bucket_config("bkt", "cors") == cors
+    assert await c.list_bucket_configs("cors") == (cors,)
+    await c.delete_bucket_config("bkt", "cors")
+    with pytest.raises(NoSuchBucketConfig):
+        await c.get_bucket_config("bkt", "cors")
     await c.create_bucket("gone", "alice")
     await c.delete_bucket("gone")
     with pytest.raises(NoSuchBucket):

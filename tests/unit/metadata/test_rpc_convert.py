@@ -40,6 +40,7 @@ PAIRS: list[tuple[type, Callable[[Any], Any], Callable[[Any], Any]]] = [
     (models.User, cv.user_to_pb, cv.user_from_pb),
     (models.AccessKey, cv.access_key_to_pb, cv.access_key_from_pb),
     (models.Policy, cv.policy_to_pb, cv.policy_from_pb),
+    (models.BucketConfig, cv.bucket_config_to_pb, cv.bucket_config_from_pb),
 ]
 
 
