@@ -4,8 +4,10 @@ Pure ASGI (no framework middleware): for every HTTP request it assigns a request
 header section over `max_header_bytes`, routes to one S3 operation, verifies the SigV4 signature
 (every path, whichever way credentials arrive; a request with none is anonymous, and may do only
 what a bucket policy allows it: access.py), and runs that operation's handler with an
-`S3Request`. The one exception is a browser form upload (POST Object), whose credentials are
-in its body: it goes to `form_upload` before header authentication. Any `S3Error` (or an
+`S3Request`. The exceptions: a browser form upload (POST Object), whose credentials are in its
+body, goes to `form_upload` before header authentication, and a CORS preflight (OPTIONS) is
+answered without authentication (handlers_bucket_config.py). A request carrying `Origin` gets
+its bucket's CORS headers on whatever it is answered, errors included. Any `S3Error` (or an
 internal error mapped by error_mapping) becomes the S3 XML error body with `x-amz-request-id`;
 an unmapped exception is a logged 500 InternalError. An error after the response started (a read
 that loses its quorum mid-stream) can only abort the connection: never send wrong bytes. A
@@ -38,6 +40,7 @@ from .errors import (
 )
 from .form_upload import post_object
 from .handlers_bucket import BUCKET_HANDLERS
+from .handlers_bucket_config import BUCKET_CONFIG_HANDLERS, actual_request_headers, preflight
 from .handlers_disabled import DISABLED_FEATURE_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
@@ -59,6 +62,7 @@ HANDLERS: dict[Op, Handler] = {
     **DISABLED_FEATURE_HANDLERS,
     **TAGGING_HANDLERS,
     **POLICY_HANDLERS,
+    **BUCKET_CONFIG_HANDLERS,
 }
 ACCOUNT_OPS = frozenset({Op.LIST_BUCKETS, Op.CREATE_BUCKET})
 """Operations on no existing bucket, authorized by access.authorize_account (the rest by
@@ -136,17 +140,20 @@ class _Wire:
 
 
 class _Send:
-    """The ASGI `send` with the common headers added to the response start; `started` once sent."""
+    """The ASGI `send` with the common headers (and `extra`, the request's CORS headers) added to
+    the response start; `started` once sent."""
 
     def __init__(self, send: Send, request_id: str) -> None:
         self._send = send
-        self._request_id = request_id
+        self.request_id = request_id
         self.started = False
+        self.extra: dict[str, str] = {}
 
     async def __call__(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-            message["headers"] = [*message.get("headers", []), *common_headers(self._request_id)]
+            extra = [(k.encode(), v.encode()) for k, v in self.extra.items()]
+            message["headers"] = [*message.get("headers", []), *extra, *common_headers(self.request_id)]
         await self._send(message)
 
 
@@ -182,7 +189,7 @@ class S3App:
         try:
             if _header_section_size(scope) > config.max_header_bytes:
                 raise RequestHeaderSectionTooLarge(MaxSizeAllowed=config.max_header_bytes)
-            response = await self._handle(scope, headers, wire, request_id, method, raw_path)
+            response = await self._handle(scope, headers, wire, tracked_send, method, raw_path)
             await response(scope, receive, tracked_send)
         except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes an S3 answer
             error = to_s3_error(exc)
@@ -201,7 +208,7 @@ class S3App:
             await response(scope, receive, tracked_send)
 
     async def _handle(
-        self, scope: Scope, headers: dict[str, str], wire: _Wire, request_id: str, method: str, raw_path: str
+        self, scope: Scope, headers: dict[str, str], wire: _Wire, send: _Send, method: str, raw_path: str
     ) -> Response:
         query_string = scope.get("query_string", b"").decode("latin-1")
         config = self.services.config
@@ -214,6 +221,9 @@ class S3App:
         else:
             routing_error = None
             note(scope, operation=endpoint.op.value, bucket=endpoint.bucket, key=endpoint.key)
+            if endpoint.op is Op.CORS_PREFLIGHT:  # unauthenticated, as S3 answers it
+                return await preflight(self.services, endpoint, headers)
+            send.extra = await actual_request_headers(self.services, endpoint, method, headers)
             if endpoint.op is Op.POST_OBJECT:  # a form upload: its credentials are in the body
                 return await post_object(headers, wire)
         auth = await verify(
@@ -238,7 +248,7 @@ class S3App:
             headers,
             wire,
             self.services,
-            request_id,
+            send.request_id,
             client_ip=client[0] if client else "",
             secure=scope.get("scheme") == "https",
         )

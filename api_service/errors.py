@@ -229,6 +229,29 @@ class NoSuchBucketPolicy(S3Error):
     code, status, default_message = "NoSuchBucketPolicy", 404, "The bucket policy does not exist"
 
 
+class NoSuchCORSConfiguration(S3Error):
+    code, status, default_message = "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"
+
+
+class NoSuchTagSet(S3Error):
+    code, status, default_message = "NoSuchTagSet", 404, "The TagSet does not exist"
+
+
+class NoSuchLifecycleConfiguration(S3Error):
+    code, status = "NoSuchLifecycleConfiguration", 404
+    default_message = "The lifecycle configuration does not exist"
+
+
+class AccessForbidden(S3Error):
+    """A CORS preflight S3 refuses (403, with `Method` and `ResourceType`)."""
+
+    code, status, default_message = "AccessForbidden", 403, "CORSResponse: This CORS request is not allowed."
+
+
+class BadRequest(S3Error):
+    code, status, default_message = "BadRequest", 400, "Bad Request"
+
+
 class ObjectLockConfigurationNotFoundError(S3Error):
     code, status = "ObjectLockConfigurationNotFoundError", 404
     default_message = "Object Lock configuration does not exist for this bucket"

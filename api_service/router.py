@@ -5,13 +5,14 @@ configured base domain, path style (`/<bucket>/<key>`) otherwise. The key is the
 rest of the path, taken verbatim (`..`, `//` and backslashes are ordinary key bytes); it can
 never name another bucket because the bucket is fixed by the first segment or the host.
 
-Sub-resources S3 has and Cairn does not (lifecycle, cors, bucket tagging, ...) are
+Sub-resources S3 has and Cairn does not (analytics, website, replication, ...) are
 `NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: object tagging
-(handlers_tagging.py), bucket policies (handlers_policy.py), and ACLs and Object Lock, which S3
-answers with 2xx or 4xx on a bucket where they are off, as they are on every Cairn bucket
-(handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it
-is `?delete`; a POST on an object other than the multipart ones is `MethodNotAllowed`, as S3
-answers it. Nothing here does I/O.
+(handlers_tagging.py), bucket policies (handlers_policy.py), bucket CORS, tagging and lifecycle
+(handlers_bucket_config.py), and ACLs and Object Lock, which S3 answers with 2xx or 4xx on a
+bucket where they are off, as they are on every Cairn bucket (handlers_disabled.py). A POST on a
+bucket is a browser form upload (`POST_OBJECT`) unless it is `?delete`; an OPTIONS on a bucket
+or object is a CORS preflight (`CORS_PREFLIGHT`); a POST on an object other than the multipart
+ones is `MethodNotAllowed`, as S3 answers it. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class Op(enum.Enum):
     PUT_BUCKET_POLICY = "PutBucketPolicy"
     DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
     GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    GET_BUCKET_CORS = "GetBucketCors"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
+    CORS_PREFLIGHT = "PreflightRequest"
+    GET_BUCKET_TAGGING = "GetBucketTagging"
+    PUT_BUCKET_TAGGING = "PutBucketTagging"
+    DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
+    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
+    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +144,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("PUT", False, "policy"): Op.PUT_BUCKET_POLICY,
     ("DELETE", False, "policy"): Op.DELETE_BUCKET_POLICY,
     ("GET", False, "policyStatus"): Op.GET_BUCKET_POLICY_STATUS,
+    ("GET", False, "cors"): Op.GET_BUCKET_CORS,
+    ("PUT", False, "cors"): Op.PUT_BUCKET_CORS,
+    ("DELETE", False, "cors"): Op.DELETE_BUCKET_CORS,
 }
 
 
@@ -184,6 +198,8 @@ def route(
         bucket, key = vhost_bucket, path[1:]
     else:
         bucket, _, key = path[1:].partition("/")
+    if method == "OPTIONS" and bucket:  # a browser's CORS preflight, whatever the query
+        return Endpoint(Op.CORS_PREFLIGHT, bucket, key, query)
     for name in query:
         if name in UNSUPPORTED_SUBRESOURCES:
             op = SUBRESOURCE_OPS.get((method, bool(key), name)) if bucket else None

@@ -73,6 +73,12 @@ CASES = [
     ("PUT", "h", "/b/k", "retention", {}, Op.PUT_OBJECT_RETENTION, "b", "k"),
     ("GET", "h", "/b/k", "legal-hold", {}, Op.GET_OBJECT_LEGAL_HOLD, "b", "k"),
     ("PUT", "h", "/b/k", "legal-hold", {}, Op.PUT_OBJECT_LEGAL_HOLD, "b", "k"),
+    # bucket CORS, and the browser's preflight on a bucket or object, whatever its query
+    ("PUT", "h", "/b", "cors", {}, Op.PUT_BUCKET_CORS, "b", ""),
+    ("GET", "b.s3.localhost", "/", "cors", {}, Op.GET_BUCKET_CORS, "b", ""),
+    ("DELETE", "h", "/b", "cors", {}, Op.DELETE_BUCKET_CORS, "b", ""),
+    ("OPTIONS", "h", "/b/k/x", "", {"origin": "http://a"}, Op.CORS_PREFLIGHT, "b", "k/x"),
+    ("OPTIONS", "h", "/b", "uploads", {}, Op.CORS_PREFLIGHT, "b", ""),
     # a browser form upload targets the bucket (POST Object)
     ("POST", "destinationbucket.s3.amazonaws.com", "/", "", {}, Op.POST_OBJECT, "destinationbucket", ""),
     ("POST", "h", "/b", "", {"content-type": "multipart/form-data; boundary=x"}, Op.POST_OBJECT, "b", ""),
@@ -115,7 +121,8 @@ def test_query_values_are_decoded() -> None:
         ("POST", "/b/k", "tagging"),
         ("GET", "/b", "lifecycle"),
         ("POST", "/b", "policy"),
-        ("GET", "/b", "cors"),
+        ("GET", "/b/k", "cors"),
+        ("POST", "/b", "cors"),
         ("PUT", "/b", "encryption"),
         ("GET", "/b", "retention"),
         ("POST", "/b/k", "select"),
