@@ -1,9 +1,10 @@
 """Bucket configuration documents: CORS (Put/Get/DeleteBucketCors, the browser preflight and the
-CORS headers of actual requests).
+CORS headers of actual requests) and tagging (Put/Get/DeleteBucketTagging).
 
 Each configuration is validated when it is put (cors.py) and stored as sent in the metadata
 service's bucket configuration of its kind; a GET renders it again from the parsed form, as S3
-does. A bucket without one answers the kind's own 404 (NoSuchCORSConfiguration).
+does. A bucket without one answers the kind's own 404 (NoSuchCORSConfiguration, NoSuchTagSet); a
+PutBucketTagging with an empty tag set removes the tags.
 
 The preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered without
 authentication, as S3 answers it: 200 with the first matching rule's headers, 403 AccessForbidden
@@ -20,13 +21,14 @@ from starlette.responses import Response
 
 from cairn.metadata import errors as md
 
-from . import cors
+from . import cors, tagging
 from .context import S3Request, Services
-from .errors import AccessForbidden, BadRequest, NoSuchCORSConfiguration, S3Error
+from .errors import AccessForbidden, BadRequest, NoSuchCORSConfiguration, NoSuchTagSet, S3Error
 from .router import Endpoint, Op
 
 XML = "application/xml"
 CORS = "cors"
+TAGGING = "tagging"
 NO_CORS = "CORSResponse: CORS is not enabled for this bucket."
 NOT_ALLOWED = (
     "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
@@ -117,7 +119,34 @@ async def actual_request_headers(
     return cors.headers_for(found[0], found[1], origin)
 
 
+# --- tagging ------------------------------------------------------------------------------
+def _bucket_tags(body: bytes) -> tagging.Tags:
+    return tagging.parse(body, tagging.MAX_BUCKET_TAGS, "Bucket")
+
+
+async def put_bucket_tagging(req: S3Request) -> Response:
+    await req.bucket()
+    body = await req.read_body()
+    if not _bucket_tags(body):
+        await req.metadata.delete_bucket_config(req.bucket_name, TAGGING)
+    else:
+        await req.metadata.put_bucket_config(req.bucket_name, TAGGING, body.decode())
+    return Response(status_code=204)
+
+
+async def get_bucket_tagging(req: S3Request) -> Response:
+    document = await _document(req, TAGGING, NoSuchTagSet)
+    return Response(tagging.render(_bucket_tags(document.encode())), media_type=XML)
+
+
+async def delete_bucket_tagging(req: S3Request) -> Response:
+    return await _delete(req, TAGGING)
+
+
 BUCKET_CONFIG_HANDLERS = {
+    Op.GET_BUCKET_TAGGING: get_bucket_tagging,
+    Op.PUT_BUCKET_TAGGING: put_bucket_tagging,
+    Op.DELETE_BUCKET_TAGGING: delete_bucket_tagging,
     Op.GET_BUCKET_CORS: get_bucket_cors,
     Op.PUT_BUCKET_CORS: put_bucket_cors,
     Op.DELETE_BUCKET_CORS: delete_bucket_cors,

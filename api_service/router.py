@@ -147,6 +147,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("GET", False, "cors"): Op.GET_BUCKET_CORS,
     ("PUT", False, "cors"): Op.PUT_BUCKET_CORS,
     ("DELETE", False, "cors"): Op.DELETE_BUCKET_CORS,
+    ("GET", False, "tagging"): Op.GET_BUCKET_TAGGING,
+    ("PUT", False, "tagging"): Op.PUT_BUCKET_TAGGING,
+    ("DELETE", False, "tagging"): Op.DELETE_BUCKET_TAGGING,
 }
 
 

@@ -1,6 +1,7 @@
-"""Object tag sets: the `x-amz-tagging` header, the Tagging XML, and S3's limits.
+"""Object and bucket tag sets: the `x-amz-tagging` header, the Tagging XML, and S3's limits.
 
-Limits (S3 User Guide, "Categorizing your storage using tags"): at most 10 tags per object, keys
+Limits (S3 User Guide, "Categorizing your storage using tags"; "Using cost allocation S3 bucket
+tags" for buckets): at most 10 tags per object and 50 per bucket, keys
 of 1 to 128 Unicode characters, values of up to 256, unique keys, characters from letters, digits,
 white space and `_ . : / = + - @`. A tag set breaking one is refused with 400 InvalidTag (a header
 that is not a query string with 400 InvalidArgument). Nothing here does I/O.
@@ -16,6 +17,7 @@ from . import s3_xml
 from .errors import InvalidArgument, InvalidTag, MalformedXML
 
 MAX_TAGS = 10
+MAX_BUCKET_TAGS = 50
 MAX_KEY_CHARS = 128
 MAX_VALUE_CHARS = 256
 _ALLOWED = re.compile(r"[\w\s.:/=+\-@]*")
@@ -23,10 +25,10 @@ _ALLOWED = re.compile(r"[\w\s.:/=+\-@]*")
 Tags = tuple[tuple[str, str], ...]
 
 
-def validate(tags: Sequence[tuple[str, str]]) -> Tags:
+def validate(tags: Sequence[tuple[str, str]], max_tags: int = MAX_TAGS, what: str = "Object") -> Tags:
     """The tag set in order, or InvalidTag naming the first broken limit."""
-    if len(tags) > MAX_TAGS:
-        raise InvalidTag(f"Object tags cannot be greater than {MAX_TAGS}")
+    if len(tags) > max_tags:
+        raise InvalidTag(f"{what} tags cannot be greater than {max_tags}")
     seen: set[str] = set()
     for key, value in tags:
         if not key or not _ALLOWED.fullmatch(key):
@@ -57,8 +59,8 @@ def from_header(value: str | None) -> Tags:
     return validate(pairs)
 
 
-def parse(body: bytes) -> Tags:
-    """The tag set of a PutObjectTagging body: `<Tagging><TagSet><Tag><Key/><Value/></Tag>...`."""
+def parse(body: bytes, max_tags: int = MAX_TAGS, what: str = "Object") -> Tags:
+    """The tag set of a Put{Object,Bucket}Tagging body: `<Tagging><TagSet><Tag><Key/><Value/></Tag>...`."""
     root = s3_xml.parse_xml(body)
     tag_set = root.find("TagSet")
     if root.tag != "Tagging" or tag_set is None:
@@ -69,7 +71,7 @@ def parse(body: bytes) -> Tags:
         if tag.tag != "Tag" or key is None or value is None:
             raise MalformedXML()
         pairs.append((key.text or "", value.text or ""))
-    return validate(pairs)
+    return validate(pairs, max_tags, what)
 
 
 def render(tags: Sequence[tuple[str, str]]) -> bytes:

@@ -117,7 +117,7 @@ def test_query_values_are_decoded() -> None:
     ("method", "path", "query"),
     [
         ("DELETE", "/b", "acl"),
-        ("PUT", "/b", "tagging"),
+        ("POST", "/b", "tagging"),
         ("POST", "/b/k", "tagging"),
         ("GET", "/b", "lifecycle"),
         ("POST", "/b", "policy"),
