@@ -1,10 +1,13 @@
 """Bucket configuration documents: CORS (Put/Get/DeleteBucketCors, the browser preflight and the
-CORS headers of actual requests) and tagging (Put/Get/DeleteBucketTagging).
+CORS headers of actual requests), tagging (Put/Get/DeleteBucketTagging) and lifecycle
+(Put/Get/DeleteBucketLifecycleConfiguration, and the `x-amz-expiration` header of PutObject,
+CopyObject, GetObject and HeadObject; the background service runs the rules: gc/lifecycle.py).
 
 Each configuration is validated when it is put (cors.py) and stored as sent in the metadata
 service's bucket configuration of its kind; a GET renders it again from the parsed form, as S3
-does. A bucket without one answers the kind's own 404 (NoSuchCORSConfiguration, NoSuchTagSet); a
-PutBucketTagging with an empty tag set removes the tags.
+does (a lifecycle configuration is stored as rendered, with the rule ids made up for rules that had
+none). A bucket without one answers the kind's own 404 (NoSuchCORSConfiguration, NoSuchTagSet,
+NoSuchLifecycleConfiguration); a PutBucketTagging with an empty tag set removes the tags.
 
 The preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered without
 authentication, as S3 answers it: 200 with the first matching rule's headers, 403 AccessForbidden
@@ -20,15 +23,24 @@ from functools import lru_cache
 from starlette.responses import Response
 
 from cairn.metadata import errors as md
+from cairn.metadata.models import ObjectVersion
 
-from . import cors, tagging
+from . import cors, lifecycle, tagging
 from .context import S3Request, Services
-from .errors import AccessForbidden, BadRequest, NoSuchCORSConfiguration, NoSuchTagSet, S3Error
+from .errors import (
+    AccessForbidden,
+    BadRequest,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    NoSuchTagSet,
+    S3Error,
+)
 from .router import Endpoint, Op
 
 XML = "application/xml"
 CORS = "cors"
 TAGGING = "tagging"
+LIFECYCLE = "lifecycle"
 NO_CORS = "CORSResponse: CORS is not enabled for this bucket."
 NOT_ALLOWED = (
     "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
@@ -143,7 +155,47 @@ async def delete_bucket_tagging(req: S3Request) -> Response:
     return await _delete(req, TAGGING)
 
 
+# --- lifecycle ----------------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def _parsed_lifecycle(document: str) -> lifecycle.LifecycleConfig:
+    return lifecycle.parse(document.encode())
+
+
+async def put_bucket_lifecycle(req: S3Request) -> Response:
+    await req.bucket()
+    document = lifecycle.render(lifecycle.parse(await req.read_body()))
+    await req.metadata.put_bucket_config(req.bucket_name, LIFECYCLE, document.decode())
+    return Response(status_code=200)
+
+
+async def get_bucket_lifecycle(req: S3Request) -> Response:
+    document = await _document(req, LIFECYCLE, NoSuchLifecycleConfiguration)
+    return Response(document, media_type=XML)
+
+
+async def delete_bucket_lifecycle(req: S3Request) -> Response:
+    return await _delete(req, LIFECYCLE)
+
+
+async def bucket_lifecycle(req: S3Request) -> lifecycle.LifecycleConfig | None:
+    try:
+        config = await req.metadata.get_bucket_config(req.bucket_name, LIFECYCLE)
+    except md.NoSuchBucketConfig:
+        return None
+    return _parsed_lifecycle(config.document)
+
+
+def expiration_headers(config: lifecycle.LifecycleConfig | None, v: ObjectVersion) -> dict[str, str]:
+    """`x-amz-expiration` for a current version an enabled rule expires ({} otherwise)."""
+    if config is None or not v.is_latest or v.is_delete_marker:
+        return {}
+    return lifecycle.expiration(config, v.key, v.size, v.tags, v.last_modified_ms)
+
+
 BUCKET_CONFIG_HANDLERS = {
+    Op.GET_BUCKET_LIFECYCLE: get_bucket_lifecycle,
+    Op.PUT_BUCKET_LIFECYCLE: put_bucket_lifecycle,
+    Op.DELETE_BUCKET_LIFECYCLE: delete_bucket_lifecycle,
     Op.GET_BUCKET_TAGGING: get_bucket_tagging,
     Op.PUT_BUCKET_TAGGING: put_bucket_tagging,
     Op.DELETE_BUCKET_TAGGING: delete_bucket_tagging,

@@ -26,6 +26,7 @@ from .errors import (
 from .errors import (
     NotImplemented as S3NotImplemented,
 )
+from .handlers_bucket_config import bucket_lifecycle, expiration_headers
 from .http_ranges import ByteRange, check_conditions, parse_range
 from .ingest import Ingest
 from .object_headers import (
@@ -118,13 +119,16 @@ async def put_object(req: S3Request) -> Response:
     )
     headers = {"etag": f'"{version.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
     headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
+    headers.update(expiration_headers(await bucket_lifecycle(req), version))
     return Response(headers=headers)
 
 
 async def _read(req: S3Request, head: bool) -> Response:
     bucket = await req.bucket()
     version_id = req.query.get("versionId")
-    v = await req.metadata.get_object(req.bucket_name, req.key, version_id or None)
+    v, rules = await asyncio.gather(
+        req.metadata.get_object(req.bucket_name, req.key, version_id or None), bucket_lifecycle(req)
+    )
     versioned = bucket.versioning != VersioningState.UNVERSIONED
     try:
         check_conditions(req.headers, v.etag, v.last_modified_ms)
@@ -138,6 +142,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     full = byte_range is None
     want_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and full
     headers = object_headers(v, req.query, versioned_bucket=versioned, with_checksums=want_checksums)
+    headers.update(expiration_headers(rules, v))
     start, end = (0, v.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
     status = 200
     if byte_range is not None:
@@ -293,6 +298,7 @@ async def copy_object(req: S3Request) -> Response:
         req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
+    headers.update(expiration_headers(await bucket_lifecycle(req), version))
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = s3_xml.copy_result(

@@ -150,6 +150,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("GET", False, "tagging"): Op.GET_BUCKET_TAGGING,
     ("PUT", False, "tagging"): Op.PUT_BUCKET_TAGGING,
     ("DELETE", False, "tagging"): Op.DELETE_BUCKET_TAGGING,
+    ("GET", False, "lifecycle"): Op.GET_BUCKET_LIFECYCLE,
+    ("PUT", False, "lifecycle"): Op.PUT_BUCKET_LIFECYCLE,
+    ("DELETE", False, "lifecycle"): Op.DELETE_BUCKET_LIFECYCLE,
 }
 
 

@@ -32,6 +32,8 @@ class GcConfig:
     """Incomplete multipart uploads initiated longer ago than this are aborted."""
     orphan_grace_s: float = 3600.0
     """A shard metadata does not know is deleted once it has been seen unknown this long."""
+    lifecycle_day_s: float = 86400.0
+    """The length of a lifecycle rule's day, in seconds (shortened in tests only)."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
@@ -44,5 +46,7 @@ class GcConfig:
             raise ValueError("max_blobs_per_s must not be negative")
         if self.multipart_max_age_s < 0 or self.orphan_grace_s < 0:
             raise ValueError("multipart_max_age_s and orphan_grace_s must not be negative")
+        if self.lifecycle_day_s <= 0:
+            raise ValueError("lifecycle_day_s must be positive")
         if not self.placement:
             raise ValueError("placement needs at least one host:port")

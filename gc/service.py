@@ -1,10 +1,11 @@
 """The background service: its workers, their timers, and what the gRPC servicer calls.
 
 `GcService.open(config)` connects to the placement replicas and the metadata service and builds
-the workers in pass order: `uploads` (abort abandoned multipart uploads, which queues their
-parts), `reclaim` (delete the shards of queued blobs and of expired write intents),
-`orphans` (delete shards metadata does not know, after a grace), then `compaction` (a
-compaction pass on every data node, which gives the deleted shards' space back).
+the workers in pass order: `lifecycle` (run the buckets' lifecycle rules: lifecycle.py),
+`uploads` (abort abandoned multipart uploads, which queues their parts), `reclaim` (delete the
+shards of queued blobs and of expired write intents), `orphans` (delete shards metadata does not
+know, after a grace), then `compaction` (a compaction pass on every data node, which gives the
+deleted shards' space back).
 `start()` puts every worker on its timer; `run_once(names)` runs passes now, in that order.
 Exactly one instance should run per cluster (`cairn up` starts one); nothing elects a leader yet.
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from cairn.gc.compaction import CompactionTrigger
 from cairn.gc.config import GcConfig
 from cairn.gc.errors import UnknownWorker
+from cairn.gc.lifecycle import LifecycleWorker
 from cairn.gc.nodes import NodePool
 from cairn.gc.orphans import OrphanSweepWorker
 from cairn.gc.reclaim import ReclaimWorker
@@ -49,7 +51,8 @@ class GcService:
         uploads = AbandonedUploadsWorker(metadata, config.multipart_max_age_s)
         orphans = OrphanSweepWorker(metadata, placement, nodes, grace_s=config.orphan_grace_s)
         compaction = CompactionTrigger(placement, nodes)
-        loops = [WorkerLoop(w, config.interval_s) for w in (uploads, reclaim, orphans, compaction)]
+        rules = LifecycleWorker(metadata, config.lifecycle_day_s)
+        loops = [WorkerLoop(w, config.interval_s) for w in (rules, uploads, reclaim, orphans, compaction)]
         return cls(loops, [nodes, metadata, placement])
 
     def start(self) -> None:

@@ -119,7 +119,7 @@ def test_query_values_are_decoded() -> None:
         ("DELETE", "/b", "acl"),
         ("POST", "/b", "tagging"),
         ("POST", "/b/k", "tagging"),
-        ("GET", "/b", "lifecycle"),
+        ("POST", "/b", "lifecycle"),
         ("POST", "/b", "policy"),
         ("GET", "/b/k", "cors"),
         ("POST", "/b", "cors"),

@@ -40,7 +40,13 @@ def test_status_and_run_once_from_the_cli(gc_addr: str) -> None:
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
     assert lines[0].split()[:3] == ["WORKER", "STATE", "TIMER"]
-    assert [line.split()[0] for line in lines[1:]] == ["uploads", "reclaim", "orphans", "compaction"]
+    assert [line.split()[0] for line in lines[1:]] == [
+        "lifecycle",
+        "uploads",
+        "reclaim",
+        "orphans",
+        "compaction",
+    ]
     assert all("every 3600s" in line and " never " in line for line in lines[1:])
 
     ran = admin("run", "--once", "--worker", "reclaim", "--gc", gc_addr)
