@@ -27,11 +27,11 @@ from typing import Protocol
 
 from cairn.api_service import lifecycle
 from cairn.api_service.errors import S3Error
+from cairn.gc.uploads import UploadCatalog, every_upload
 from cairn.metadata.errors import MetadataError, NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchVersion
 from cairn.metadata.models import (
     BucketConfig,
     DeleteResult,
-    ListUploadsPage,
     ListVersionsPage,
     ObjectSummary,
     ObjectVersion,
@@ -41,7 +41,7 @@ KIND = "lifecycle"
 PAGE = 1000
 
 
-class LifecycleCatalog(Protocol):
+class LifecycleCatalog(UploadCatalog, Protocol):
     async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]: ...
 
     async def list_object_versions(
@@ -55,22 +55,9 @@ class LifecycleCatalog(Protocol):
         version_id_marker: str = "",
     ) -> ListVersionsPage: ...
 
-    async def list_multipart_uploads(
-        self,
-        bucket: str,
-        *,
-        prefix: str = "",
-        delimiter: str = "",
-        max_uploads: int = 1000,
-        key_marker: str = "",
-        upload_id_marker: str = "",
-    ) -> ListUploadsPage: ...
-
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion: ...
 
     async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult: ...
-
-    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
 
 
 class LifecycleWorker:
@@ -211,27 +198,19 @@ class LifecycleWorker:
         aborting = [r for r in rules if r.abort_days is not None]
         if not aborting:
             return
-        key_marker, id_marker = "", ""
-        while True:
-            page = await self._catalog.list_multipart_uploads(
-                bucket, max_uploads=PAGE, key_marker=key_marker, upload_id_marker=id_marker
-            )
-            for upload in page.uploads:
-                for rule in aborting:
-                    assert rule.abort_days is not None
-                    if not upload.key.startswith(rule.filter.prefix):
-                        continue
-                    if now_ms < lifecycle.due_ms(upload.initiated_ms, rule.abort_days, self.day_ms):
-                        continue
-                    try:
-                        await self._catalog.abort_multipart_upload(bucket, upload.key, upload.upload_id)
-                        counters["uploads_aborted"] += 1
-                    except NoSuchUpload:
-                        pass
-                    break
-            if not page.is_truncated or page.next_key_marker is None:
-                return
-            key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker or ""
+        async for upload in every_upload(self._catalog, bucket):
+            for rule in aborting:
+                assert rule.abort_days is not None
+                if not upload.key.startswith(rule.filter.prefix):
+                    continue
+                if now_ms < lifecycle.due_ms(upload.initiated_ms, rule.abort_days, self.day_ms):
+                    continue
+                try:
+                    await self._catalog.abort_multipart_upload(bucket, upload.key, upload.upload_id)
+                    counters["uploads_aborted"] += 1
+                except NoSuchUpload:
+                    pass
+                break
 
 
 def _acts_on_versions(rule: lifecycle.Rule) -> bool:

@@ -36,6 +36,23 @@ class UploadCatalog(Protocol):
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
 
 
+async def every_upload(catalog: UploadCatalog, bucket: str) -> AsyncIterator[MultipartUpload]:
+    """Every in-progress upload of `bucket`, page by page (none once the bucket is gone)."""
+    key_marker, id_marker = "", ""
+    while True:
+        try:
+            page = await catalog.list_multipart_uploads(
+                bucket, max_uploads=PAGE, key_marker=key_marker, upload_id_marker=id_marker
+            )
+        except NoSuchBucket:
+            return
+        for upload in page.uploads:
+            yield upload
+        if not page.is_truncated or page.next_key_marker is None:
+            return
+        key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker or ""
+
+
 class AbandonedUploadsWorker:
     name = "uploads"
 
@@ -61,21 +78,8 @@ class AbandonedUploadsWorker:
                     continue
         return counters
 
-    async def _uploads(self, bucket: str) -> AsyncIterator[MultipartUpload]:
-        """Every in-progress upload of `bucket`, page by page (none once the bucket is gone)."""
-        key_marker, id_marker = "", ""
-        while True:
-            try:
-                page = await self._catalog.list_multipart_uploads(
-                    bucket, max_uploads=PAGE, key_marker=key_marker, upload_id_marker=id_marker
-                )
-            except NoSuchBucket:
-                return
-            for upload in page.uploads:
-                yield upload
-            if not page.is_truncated or page.next_key_marker is None:
-                return
-            key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker or ""
+    def _uploads(self, bucket: str) -> AsyncIterator[MultipartUpload]:
+        return every_upload(self._catalog, bucket)
 
     async def backlog(self) -> dict[str, int]:
         cutoff_ms = int((self._wall() - self.max_age_s) * 1000)
