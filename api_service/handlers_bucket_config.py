@@ -1,7 +1,9 @@
 """Bucket configuration documents: CORS (Put/Get/DeleteBucketCors, the browser preflight and the
 CORS headers of actual requests), tagging (Put/Get/DeleteBucketTagging) and lifecycle
-(Put/Get/DeleteBucketLifecycleConfiguration, and the `x-amz-expiration` header of PutObject,
-CopyObject, GetObject and HeadObject; the background service runs the rules: gc/lifecycle.py).
+(Put/Get/DeleteBucketLifecycleConfiguration, the `x-amz-expiration` header of PutObject,
+CopyObject, CompleteMultipartUpload, GetObject and HeadObject, and `x-amz-abort-date` /
+`x-amz-abort-rule-id` on CreateMultipartUpload; the background service runs the rules:
+gc/lifecycle.py).
 
 Each configuration is validated when it is put (cors.py) and stored as sent in the metadata
 service's bucket configuration of its kind; a GET renders it again from the parsed form, as S3

@@ -8,10 +8,11 @@ from starlette.responses import Response
 
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, VersioningState
 
-from . import copy_source, s3_xml
+from . import copy_source, lifecycle, s3_xml
 from .checksums import ChecksumAlgorithm, decode_b64_digest
 from .context import S3Request
 from .errors import InvalidArgument, InvalidPart, InvalidRequest
+from .handlers_bucket_config import bucket_lifecycle, expiration_headers
 from .handlers_object import conditional_write, store_upload, write_stream
 from .ingest import Ingest
 from .object_headers import (
@@ -57,6 +58,9 @@ async def create_multipart_upload(req: S3Request) -> Response:
     headers = {}
     if algorithm is not None:
         headers = {"x-amz-checksum-algorithm": algorithm.value, "x-amz-checksum-type": str(checksum_type)}
+    rules = await bucket_lifecycle(req)
+    if rules is not None:
+        headers.update(lifecycle.abort_date(rules, req.key, upload.initiated_ms))
     body = s3_xml.initiate_multipart(req.bucket_name, req.key, upload.upload_id)
     return Response(body, headers=headers, media_type=XML)
 
@@ -158,6 +162,7 @@ async def complete_multipart_upload(req: S3Request) -> Response:
         if_none_match=conditions.if_none_match,
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
+    headers.update(expiration_headers(await bucket_lifecycle(req), version))
     location = f"/{req.bucket_name}/{req.key}"
     checksum_type = str(version.checksums[0].type) if version.checksums else ""
     body = s3_xml.complete_multipart(

@@ -347,3 +347,17 @@ def expiration(
         return {}
     date = formatdate(best[0] / 1000, usegmt=True)
     return {"x-amz-expiration": f'expiry-date="{date}", rule-id="{best[1]}"'}
+
+
+def abort_date(config: LifecycleConfig, key: str, initiated_ms: int) -> dict[str, str]:
+    """`x-amz-abort-date` and `x-amz-abort-rule-id` of a new multipart upload: the earliest
+    AbortIncompleteMultipartUpload among the enabled rules whose prefix covers the key."""
+    due = [
+        (due_ms(initiated_ms, r.abort_days), r.rule_id)
+        for r in config.enabled()
+        if r.abort_days is not None and key.startswith(r.filter.prefix)
+    ]
+    if not due:
+        return {}
+    when, rule_id = min(due)
+    return {"x-amz-abort-date": formatdate(when / 1000, usegmt=True), "x-amz-abort-rule-id": rule_id}

@@ -206,6 +206,11 @@ def test_x_amz_expiration_header(s3: Any, bucket: str) -> None:
         LifecycleConfiguration={
             "Rules": [
                 _rule(ID="soon", Filter={"Prefix": "logs/"}, Expiration={"Days": 3}),
+                _rule(
+                    ID="soon-abort",
+                    Filter={"Prefix": "logs/"},
+                    AbortIncompleteMultipartUpload={"DaysAfterInitiation": 2},
+                ),
                 _rule(ID="later", Filter={"Prefix": ""}, Expiration={"Days": 10}),
                 _rule(ID="off", Filter={"Prefix": ""}, Status="Disabled", Expiration={"Days": 1}),
                 _rule(ID="nc", Filter={"Prefix": ""}, NoncurrentVersionExpiration={"NoncurrentDays": 1}),
@@ -220,6 +225,19 @@ def test_x_amz_expiration_header(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="logs/a")["Expiration"] == header
     other = s3.put_object(Bucket=bucket, Key="data/b", Body=b"x")
     assert other["Expiration"].endswith('rule-id="later"')
+    # multipart: the abort date on creation, the expiration on completion
+    created = s3.create_multipart_upload(Bucket=bucket, Key="logs/mp")
+    assert created["AbortRuleId"] == "soon-abort"
+    assert created["AbortDate"] > datetime.now(UTC) and created["AbortDate"].hour == 0
+    part = s3.upload_part(Bucket=bucket, Key="logs/mp", UploadId=created["UploadId"], PartNumber=1, Body=b"p")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="logs/mp",
+        UploadId=created["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert done["Expiration"].endswith('rule-id="soon"')
+    assert "AbortRuleId" not in s3.create_multipart_upload(Bucket=bucket, Key="data/mp")
     s3.delete_bucket_lifecycle(Bucket=bucket)
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="logs/a")
 
