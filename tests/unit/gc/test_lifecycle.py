@@ -20,7 +20,6 @@ BUCKET = "bkt"
 @pytest.fixture
 async def svc(clock: FakeClock) -> AsyncIterator[WriterLikeService]:
     service = WriterLikeService(Store.open(None, 4), clock_ms=clock)
-    await service.load()
     await service.create_bucket(BUCKET, "owner")
     yield service
     await service.close()
