@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--master-keyring", help="the cluster master keyring file (server-side encryption)")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
     overrides = {
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         "region": args.region,
         "tls_cert": args.tls_cert,
         "tls_key": args.tls_key,
+        "master_keyring": args.master_keyring,
     }
     config = load_config(args.config, overrides)
     # Worker processes rebuild the app from the environment: hand them the resolved flags.

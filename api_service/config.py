@@ -56,6 +56,10 @@ class ApiConfig:
     """Deadline of each metadata call."""
     blob_io: BlobIOConfig = field(default_factory=BlobIOConfig)
     """Tuning of the erasure-coded data path."""
+    master_keyring: Path | None = None
+    """The cluster's master keyring (JSON, sse_crypto.Keyring; `cairn up` writes one into its data
+    directory, mode 0600). $CAIRN_MASTER_KEYRING holding the keyring's text takes precedence
+    (a Kubernetes Secret). Without either, requests for server-side encryption answer 501."""
     access_log: bool = True
     """One log line per S3 request (logger cairn.api_service.access; see observability.py)."""
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cairn.metadata.models import Bucket
+from cairn.sse_crypto import Keyring
 
 from . import access
 from .config import ApiConfig
@@ -33,6 +34,7 @@ class Services:
     blobs: BlobStore
     config: ApiConfig
     clock: Callable[[], datetime]
+    keyring: Keyring | None = None  # the cluster master keys sealing data keys (sse.py); None: no SSE
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from cairn.metadata.models import Bucket, ObjectVersion
 
-from . import access
+from . import access, sse
 from .context import S3Request
 from .errors import InvalidArgument, InvalidRange, InvalidRequest
 from .http_ranges import ByteRange, check_copy_source_conditions
@@ -37,7 +37,7 @@ class CopySource:
 
     def stream(self, req: S3Request) -> AsyncIterator[bytes]:
         start, end = (self.range.start, self.range.end) if self.range else (0, self.version.size - 1)
-        return req.services.blobs.read(self.version.blobs, start, end)
+        return sse.read_plain(req, self.version, start, end)
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:

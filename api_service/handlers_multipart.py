@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, VersioningState
 
-from . import copy_source, lifecycle, s3_xml
+from . import copy_source, lifecycle, s3_xml, sse
 from .checksums import ChecksumAlgorithm, decode_b64_digest
 from .context import S3Request
 from .errors import InvalidArgument, InvalidPart, InvalidRequest
@@ -33,6 +33,7 @@ async def create_multipart_upload(req: S3Request) -> Response:
     check_key(req.key)
     refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
+    attrs = dataclasses.replace(attrs, encryption=sse.requested(req))
     raw_alg = req.headers.get("x-amz-checksum-algorithm", "")
     algorithm = ChecksumAlgorithm.parse(raw_alg) if raw_alg else None
     if raw_alg and algorithm is None:
@@ -55,9 +56,9 @@ async def create_multipart_upload(req: S3Request) -> Response:
         checksum_algorithm=algorithm.value if algorithm else "",
         checksum_type=checksum_type,
     )
-    headers = {}
+    headers = sse.response_headers(attrs.encryption)
     if algorithm is not None:
-        headers = {"x-amz-checksum-algorithm": algorithm.value, "x-amz-checksum-type": str(checksum_type)}
+        headers |= {"x-amz-checksum-algorithm": algorithm.value, "x-amz-checksum-type": str(checksum_type)}
     rules = await bucket_lifecycle(req)
     if rules is not None:
         headers.update(lifecycle.abort_date(rules, req.key, upload.initiated_ms))
@@ -73,7 +74,8 @@ async def upload_part(req: S3Request) -> Response:
     await req.bucket()
     number = _part_number(req)
     upload = await req.metadata.get_multipart_upload(req.bucket_name, req.key, req.query["uploadId"])
-    blobs, ingest = await store_upload(req, req.key, number, upload.checksum_algorithm)
+    encryption = upload.attrs.encryption
+    blobs, ingest = await store_upload(req, req.key, number, upload.checksum_algorithm, encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     await req.metadata.register_part(
         req.bucket_name,
@@ -85,9 +87,8 @@ async def upload_part(req: S3Request) -> Response:
         blobs=blobs,
         checksums=checksums,
     )
-    return Response(
-        headers={"etag": f'"{ingest.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
-    )
+    headers = {"etag": f'"{ingest.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
+    return Response(headers=headers | sse.response_headers(encryption))
 
 
 async def upload_part_copy(req: S3Request) -> Response:
@@ -101,7 +102,8 @@ async def upload_part_copy(req: S3Request) -> Response:
         max_size=copy_source.MAX_COPY_SIZE,
         default_algorithm=upload.checksum_algorithm,
     )
-    blobs = await write_stream(req, req.key, ingest, source.length == 0, number)
+    encryption = upload.attrs.encryption
+    blobs = await write_stream(req, req.key, ingest, source.length == 0, number, encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     part = await req.metadata.register_part(
         req.bucket_name,
@@ -113,7 +115,7 @@ async def upload_part_copy(req: S3Request) -> Response:
         blobs=blobs,
         checksums=checksums,
     )
-    headers = {}
+    headers = sse.response_headers(encryption)
     if source.version.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = source.version.version_id
     body = s3_xml.copy_result(
@@ -163,6 +165,7 @@ async def complete_multipart_upload(req: S3Request) -> Response:
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
+    headers.update(sse.response_headers(version.encryption))
     location = f"/{req.bucket_name}/{req.key}"
     checksum_type = str(version.checksums[0].type) if version.checksums else ""
     body = s3_xml.complete_multipart(

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from starlette.responses import Response, StreamingResponse
 
 from cairn.blobs import BlobRef
-from cairn.metadata.models import ObjectAttrs, ObjectVersion, VersioningState
+from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectAttrs, ObjectVersion, VersioningState
 
-from . import access, copy_source, s3_xml, tagging
+from . import access, copy_source, s3_xml, sse, tagging
 from .context import S3Request
 from .error_mapping import to_s3_error
 from .errors import (
@@ -59,7 +59,11 @@ def declared_size(req: S3Request) -> int | None:
 
 
 async def store_upload(
-    req: S3Request, key: str, part_number: int = 0, default_algorithm: str = ""
+    req: S3Request,
+    key: str,
+    part_number: int = 0,
+    default_algorithm: str = "",
+    encryption: Encryption = NOT_ENCRYPTED,
 ) -> tuple[tuple[BlobRef, ...], Ingest]:
     """Stream the request body into one new blob, verifying every digest; () blobs for an empty body."""
     size = declared_size(req)
@@ -75,18 +79,28 @@ async def store_upload(
         trailer_names=req.auth.trailer_names,
         default_algorithm=default_algorithm,
     )
-    return await write_stream(req, key, ingest, size == 0, part_number), ingest
+    return await write_stream(req, key, ingest, size == 0, part_number, encryption), ingest
 
 
 async def write_stream(
-    req: S3Request, key: str, stream: AsyncIterable[bytes], empty: bool, part_number: int = 0
+    req: S3Request,
+    key: str,
+    stream: AsyncIterable[bytes],
+    empty: bool,
+    part_number: int = 0,
+    encryption: Encryption = NOT_ENCRYPTED,
 ) -> tuple[BlobRef, ...]:
+    """Store the (verified plaintext) `stream` as one blob, sealed first when `encryption` asks."""
     if empty:  # nothing to store, but the (empty) body is still verified
         async for _ in stream:
             raise InvalidRequest("The body is longer than its declared length.")
         return ()
+    sealed_key = b""
+    if encryption.algorithm:
+        identity = sse.Identity(req.bucket_name, key, part_number)
+        stream, sealed_key = sse.encrypting(req, encryption, stream, identity)
     ref = await req.services.blobs.write(req.bucket_name, key, stream, part_number)
-    return (ref,)
+    return sse.seal_blobs((ref,), sealed_key) if sealed_key else (ref,)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,13 +125,17 @@ async def put_object(req: S3Request) -> Response:
     refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
     conditions = conditional_write(req)
-    blobs, ingest = await store_upload(req, req.key)
+    encryption = sse.requested(req)
+    blobs, ingest = await store_upload(req, req.key, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
-    attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
+    attrs = dataclasses.replace(
+        attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs, encryption=encryption
+    )
     version = await req.metadata.put_object(
         req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
     )
     headers = {"etag": f'"{version.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
+    headers.update(sse.response_headers(encryption))
     headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
     return Response(headers=headers)
@@ -143,6 +161,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     want_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and full
     headers = object_headers(v, req.query, versioned_bucket=versioned, with_checksums=want_checksums)
     headers.update(expiration_headers(rules, v))
+    headers.update(sse.response_headers(v.encryption))
     start, end = (0, v.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
     status = 200
     if byte_range is not None:
@@ -152,7 +171,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     headers["content-length"] = str(length)
     if head or length == 0:
         return Response(status_code=status, headers=headers)
-    body = await _primed(req.services.blobs.read(v.blobs, start, end))
+    body = await _primed(sse.read_plain(req, v, start, end))
     return StreamingResponse(body, status_code=status, headers=headers)
 
 
@@ -258,7 +277,9 @@ async def copy_object(req: S3Request) -> Response:
         raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
     # Copying a named older version onto its own key is how a version is restored: always legal.
     same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and source.requested_version_id is None
-    if same and directive == "COPY" and "x-amz-storage-class" not in req.headers:
+    encryption = sse.requested(req)
+    changes = "x-amz-storage-class" in req.headers or encryption.algorithm
+    if same and directive == "COPY" and not changes:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect location "
@@ -290,15 +311,18 @@ async def copy_object(req: S3Request) -> Response:
     )
     attrs = dataclasses.replace(attrs, tags=tags)
     ingest = Ingest(source.stream(req), {}, max_size=copy_source.MAX_COPY_SIZE, default_algorithm=algorithm)
-    blobs = await write_stream(req, req.key, ingest, src.size == 0)
+    blobs = await write_stream(req, req.key, ingest, src.size == 0, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
-    attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
+    attrs = dataclasses.replace(
+        attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs, encryption=encryption
+    )
     conditions = conditional_write(req)
     version = await req.metadata.put_object(
         req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
+    headers.update(sse.response_headers(encryption))
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = s3_xml.copy_result(

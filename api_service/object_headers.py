@@ -91,10 +91,6 @@ def stored_content_encoding(headers: Mapping[str, str]) -> str:
     return ",".join(c for c in codings if c.lower() != "aws-chunked")
 
 
-#: Headers asking for features Cairn does not have (encryption: issue 13). A request carrying one
-#: is refused with 501 before anything is stored: succeeding without the feature (unencrypted)
-#: would be a silent lie.
-_UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption",)
 #: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
 _PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
 #: S3's answer to Object Lock headers on an upload to a bucket without Object Lock (every Cairn
@@ -107,12 +103,10 @@ def refuse_unsupported_features(headers: Mapping[str, str], *, creating_bucket: 
     ACL grants or a public canned ACL (ACLs are disabled, as S3 Object Ownership BucketOwnerEnforced):
     400 AccessControlListNotSupported, or InvalidBucketAclWithObjectOwnership on CreateBucket;
     Object Lock on an upload: 400 InvalidRequest (no bucket has Object Lock). Features S3 has and
-    Cairn does not (encryption, a bucket with Object Lock or another Object Ownership):
-    501 NotImplemented."""
+    Cairn does not (a bucket with Object Lock or another Object Ownership): 501 NotImplemented.
+    Encryption headers are sse.requested's."""
     for name, value in headers.items():
         lower = name.lower()
-        if lower.startswith(_UNSUPPORTED_PREFIXES):
-            raise S3NotImplemented(f"Cairn does not implement the {lower} header.", Header=lower)
         if lower.startswith("x-amz-grant-") or (
             lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS
         ):

@@ -22,6 +22,7 @@ from cairn.api_service.blob_writer import BlobWriter
 from cairn.metadata import errors as md
 from cairn.metadata.client import MetadataClient
 from cairn.placement.client import PlacementClient
+from cairn.sse_crypto import Keyring
 
 from .app import S3App
 from .auth import CredentialCache
@@ -79,7 +80,8 @@ def build_app(config: ApiConfig) -> Observed:
         await placement.close()
         await metadata.close()
 
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+    keyring = Keyring.from_environment(config.master_keyring)
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), keyring)
     app = S3App(services, lookup, shutdown=shutdown)
     health = ApiHealth(placement.cluster_map, metadata.get_access_key, (md.NoSuchAccessKey,), config.blob_io)
     return Observed(app, health, config.base_domains, log_requests=config.access_log)

@@ -34,3 +34,6 @@ class BlobRef:
     """m: parity pieces per stripe."""
     part_number: int = 0
     """The multipart part this blob belongs to (0: a single PUT)."""
+    sealed_key: bytes = b""
+    """The blob's data key, sealed (cairn/sse_crypto.py); b"" when the blob is not encrypted.
+    An encrypted blob holds ciphertext: `size` counts its stored (ciphertext) bytes."""

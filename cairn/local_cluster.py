@@ -45,6 +45,7 @@ from cairn.durable_file import write_atomic
 from cairn.local_config import UpConfig, add_arguments, from_args
 from cairn.local_layout import Layout, LayoutError, load_or_create_layout, port_free
 from cairn.s3_identity import ProbeFailed, list_buckets_owner
+from cairn.sse_crypto import Keyring
 from cairn.supervisor import Child, ChildSpec, Supervisor
 
 log = logging.getLogger("cairn.up")
@@ -85,6 +86,15 @@ def load_or_create_credentials(data_dir: Path) -> tuple[str, str, Path]:
     return creds["access_key_id"], creds["secret_access_key"], path
 
 
+def load_or_create_keyring(data_dir: Path) -> Path:
+    """The cluster master keyring that seals server-side encryption's data keys: created on the
+    first start (mode 0600), kept after."""
+    path = data_dir / "master-keyring.json"
+    if not path.exists():
+        Keyring.generate().save(path)
+    return path
+
+
 class LocalCluster:
     def __init__(self, config: UpConfig) -> None:
         self.config = config
@@ -109,6 +119,7 @@ class LocalCluster:
         self.layout: Layout = load_or_create_layout(self.data_dir, self.config)
         self.access_key, self.secret_key, self.credentials_path = load_or_create_credentials(self.data_dir)
         self.tls = self._tls_files()
+        self.keyring_path = load_or_create_keyring(self.data_dir)
         self.supervisor = Supervisor(
             restart=self.config.restart, on_change=self.write_cluster_json, inherit_fds=(self.lock.fd,)
         )
@@ -217,6 +228,7 @@ class LocalCluster:
         api_args += ["--workers", str(self.config.api_workers)]
         if self.tls:
             api_args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        api_args += ["--master-keyring", str(self.keyring_path)]
         api_addr = f"{self.config.host}:{self.config.port}"
         out["api"].append(self._spec("api", "api", "cairn.api_service", api_args, api_addr, None))
         gc_addr = f"127.0.0.1:{layout.gc_port}"

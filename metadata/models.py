@@ -84,6 +84,25 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class Encryption:
+    """How an object's blobs are encrypted at rest (the S3 API's sse.py writes and reads it).
+
+    `algorithm`: "" (not encrypted), "AES256" (SSE-S3), "aws:kms" (SSE-KMS) or "SSE-C";
+    `kms_key_id` and `kms_context` (the encryption context as sent, base64 JSON) for SSE-KMS;
+    `customer_key_hmac` for SSE-C: a salted HMAC of the customer's key (salt first), never the key.
+    Each blob's own data key is sealed in its `BlobRef.sealed_key`.
+    """
+
+    algorithm: str = ""
+    kms_key_id: str = ""
+    kms_context: str = ""
+    customer_key_hmac: bytes = b""
+
+
+NOT_ENCRYPTED = Encryption()
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectAttrs:
     """What the API knows about an object when it commits a version (or starts an upload).
 
@@ -105,6 +124,7 @@ class ObjectAttrs:
     checksums: tuple[Checksum, ...] = ()
     blobs: tuple[BlobRef, ...] = ()
     owner_id: str = ""
+    encryption: Encryption = NOT_ENCRYPTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +154,7 @@ class ObjectVersion:
     owner_id: str = ""
     parts_count: int = 0  # > 0 for an object made by CompleteMultipartUpload
     part_sizes: tuple[int, ...] = ()  # size of each part, in part order (multipart objects)
+    encryption: Encryption = NOT_ENCRYPTED
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,7 @@ def version_from_row(bucket: str, row: tuple[Any, ...], is_latest: bool) -> Obje
         owner_id=row[7],
         parts_count=body.parts_count,
         part_sizes=body.part_sizes,
+        encryption=a.encryption,
     )
 
 

@@ -26,6 +26,7 @@ from cairn.metadata.models import (
     ChecksumType,
     CompletedPart,
     DeleteResult,
+    Encryption,
     GcItem,
     GcReason,
     ListObjectsV1Page,
@@ -87,6 +88,7 @@ def blob_to_pb(b: BlobRef) -> pb.BlobRef:
         data_shards=b.data_shards,
         parity_shards=b.parity_shards,
         part_number=b.part_number,
+        sealed_key=b.sealed_key,
     )
 
 
@@ -99,6 +101,25 @@ def blob_from_pb(m: pb.BlobRef) -> BlobRef:
         data_shards=m.data_shards,
         parity_shards=m.parity_shards,
         part_number=m.part_number,
+        sealed_key=m.sealed_key,
+    )
+
+
+def encryption_to_pb(e: Encryption) -> pb.Encryption:
+    return pb.Encryption(
+        algorithm=e.algorithm,
+        kms_key_id=e.kms_key_id,
+        kms_context=e.kms_context,
+        customer_key_hmac=e.customer_key_hmac,
+    )
+
+
+def encryption_from_pb(m: pb.Encryption) -> Encryption:
+    return Encryption(
+        algorithm=m.algorithm,
+        kms_key_id=m.kms_key_id,
+        kms_context=m.kms_context,
+        customer_key_hmac=m.customer_key_hmac,
     )
 
 
@@ -145,6 +166,7 @@ def attrs_to_pb(a: ObjectAttrs) -> pb.ObjectAttrs:
         checksums=[checksum_to_pb(c) for c in a.checksums],
         blobs=[blob_to_pb(b) for b in a.blobs],
         owner_id=a.owner_id,
+        encryption=encryption_to_pb(a.encryption),
     )
 
 
@@ -165,6 +187,7 @@ def attrs_from_pb(m: pb.ObjectAttrs) -> ObjectAttrs:
         checksums=checksums_from_pb(m.checksums),
         blobs=blobs_from_pb(m.blobs),
         owner_id=m.owner_id,
+        encryption=encryption_from_pb(m.encryption),
     )
 
 
@@ -193,6 +216,7 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectVersion:
         owner_id=v.owner_id,
         parts_count=v.parts_count,
         part_sizes=v.part_sizes,
+        encryption=encryption_to_pb(v.encryption),
     )
 
 
@@ -221,6 +245,7 @@ def version_from_pb(m: pb.ObjectVersion) -> ObjectVersion:
         owner_id=m.owner_id,
         parts_count=m.parts_count,
         part_sizes=tuple(m.part_sizes),
+        encryption=encryption_from_pb(m.encryption),
     )
 
 

@@ -25,7 +25,7 @@ class Checksum(_message.Message):
     def __init__(self, algorithm: _Optional[str] = ..., value: _Optional[bytes] = ..., type: _Optional[str] = ...) -> None: ...
 
 class BlobRef(_message.Message):
-    __slots__ = ("blob_id", "pg", "size", "stripe_size", "data_shards", "parity_shards", "part_number")
+    __slots__ = ("blob_id", "pg", "size", "stripe_size", "data_shards", "parity_shards", "part_number", "sealed_key")
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     PG_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class BlobRef(_message.Message):
     DATA_SHARDS_FIELD_NUMBER: _ClassVar[int]
     PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SEALED_KEY_FIELD_NUMBER: _ClassVar[int]
     blob_id: bytes
     pg: int
     size: int
@@ -40,7 +41,20 @@ class BlobRef(_message.Message):
     data_shards: int
     parity_shards: int
     part_number: int
-    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ...) -> None: ...
+    sealed_key: bytes
+    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ..., sealed_key: _Optional[bytes] = ...) -> None: ...
+
+class Encryption(_message.Message):
+    __slots__ = ("algorithm", "kms_key_id", "kms_context", "customer_key_hmac")
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    KMS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KMS_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_KEY_HMAC_FIELD_NUMBER: _ClassVar[int]
+    algorithm: str
+    kms_key_id: str
+    kms_context: str
+    customer_key_hmac: bytes
+    def __init__(self, algorithm: _Optional[str] = ..., kms_key_id: _Optional[str] = ..., kms_context: _Optional[str] = ..., customer_key_hmac: _Optional[bytes] = ...) -> None: ...
 
 class Bucket(_message.Message):
     __slots__ = ("name", "id", "owner_id", "versioning", "created_ms", "region")
@@ -59,7 +73,7 @@ class Bucket(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., owner_id: _Optional[str] = ..., versioning: _Optional[str] = ..., created_ms: _Optional[int] = ..., region: _Optional[str] = ...) -> None: ...
 
 class ObjectAttrs(_message.Message):
-    __slots__ = ("size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id")
+    __slots__ = ("size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "encryption")
     SIZE_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +89,7 @@ class ObjectAttrs(_message.Message):
     CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
     BLOBS_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     size: int
     etag: str
     content_type: str
@@ -90,10 +105,11 @@ class ObjectAttrs(_message.Message):
     checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
     blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
     owner_id: str
-    def __init__(self, size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ...) -> None: ...
+    encryption: Encryption
+    def __init__(self, size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ...) -> None: ...
 
 class ObjectVersion(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "is_delete_marker", "is_latest", "last_modified_ms", "size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "parts_count", "part_sizes")
+    __slots__ = ("bucket", "key", "version_id", "is_delete_marker", "is_latest", "last_modified_ms", "size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "parts_count", "part_sizes", "encryption")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +133,7 @@ class ObjectVersion(_message.Message):
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     PARTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     PART_SIZES_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -140,7 +157,8 @@ class ObjectVersion(_message.Message):
     owner_id: str
     parts_count: int
     part_sizes: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_latest: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., parts_count: _Optional[int] = ..., part_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+    encryption: Encryption
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_latest: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., parts_count: _Optional[int] = ..., part_sizes: _Optional[_Iterable[int]] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ...) -> None: ...
 
 class DeleteResult(_message.Message):
     __slots__ = ("version_id", "is_delete_marker")

@@ -589,7 +589,6 @@ def test_unsupported_object_subresource(s3: Any, bucket: str) -> None:
 
 
 UNSUPPORTED_PUT_HEADERS = [
-    pytest.param({"ServerSideEncryption": "AES256"}, (501, "NotImplemented"), id="sse-s3"),
     pytest.param(
         {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}, (501, "NotImplemented"), id="sse-c"
     ),

@@ -27,6 +27,7 @@ from cairn.ids import new_blob_id
 from cairn.metadata import errors as md
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
+from cairn.sse_crypto import Keyring
 from tests.support import raw_http
 from tests.support.procs import free_port
 
@@ -116,7 +117,7 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
         )
         endpoint.loop = asyncio.get_running_loop()
 
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC))
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate())
     app = S3App(services, _no_lookup, startup=startup, shutdown=metadata.close)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
     options = {**uvicorn_options(config), "host": "127.0.0.1", "port": port}

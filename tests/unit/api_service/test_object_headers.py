@@ -12,9 +12,6 @@ from cairn.api_service.object_headers import refuse_unsupported_features
 @pytest.mark.parametrize(
     "headers",
     [
-        {"x-amz-server-side-encryption": "AES256"},
-        {"x-amz-server-side-encryption-customer-algorithm": "AES256"},
-        {"x-amz-server-side-encryption-aws-kms-key-id": "key"},
         {"x-amz-bucket-object-lock-enabled": "true"},
         {"x-amz-bucket-object-lock-enabled": "True"},
         {"x-amz-object-ownership": "ObjectWriter"},

@@ -22,6 +22,7 @@ PAIRS: list[tuple[type, Callable[[Any], Any], Callable[[Any], Any]]] = [
     (models.Checksum, cv.checksum_to_pb, cv.checksum_from_pb),
     (PeerStatus, cv.peer_status_to_pb, cv.peer_status_from_pb),
     (models.BlobRef, cv.blob_to_pb, cv.blob_from_pb),
+    (models.Encryption, cv.encryption_to_pb, cv.encryption_from_pb),
     (models.Bucket, cv.bucket_to_pb, cv.bucket_from_pb),
     (models.ObjectAttrs, cv.attrs_to_pb, cv.attrs_from_pb),
     (models.ObjectVersion, cv.version_to_pb, cv.version_from_pb),

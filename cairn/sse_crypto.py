@@ -1,0 +1,265 @@
+"""Encryption at rest, the cryptography: sealed data keys and the segmented blob format.
+
+Every encrypted blob has its own random 256-bit data key. The blob's bytes are the plaintext cut
+into segments of `SEGMENT` bytes (the last one shorter), each sealed with AES-256-GCM under the
+data key and stored as ciphertext followed by its 16-byte tag, so a ranged read fetches and opens
+only the segments it covers. Segment i's nonce is its index (8 bytes, big-endian) and a final
+flag (1 byte) padded to 12 bytes: unique under a key used for one blob only. The associated data
+binds the blob's identity (bucket, key, part number), the segment index and the final flag, so
+segments cannot be reordered, moved to another object, or cut off at a segment boundary (the last
+segment must carry the final flag; the number of segments follows from the stored size).
+
+The data key is sealed (AES-256-GCM, random nonce) under a key-encryption key: a master key of
+the cluster's `Keyring` (SSE-S3), or the customer's key (SSE-C). The sealed form names the
+master key by id, so a keyring can hold retired keys and re-sealing under a new one never touches
+the blob. The associated data of a seal binds the same identity as the segments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import struct
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cairn.durable_file import write_atomic
+
+#: Plaintext bytes per segment; each is stored as SEGMENT + TAG bytes.
+SEGMENT = 64 * 1024
+TAG = 16
+KEY_BYTES = 32
+_SEAL_VERSION = 1
+_NONCE = 12
+#: The environment variable holding a keyring (its JSON text) instead of a file, e.g. from a
+#: Kubernetes Secret.
+KEYRING_ENV = "CAIRN_MASTER_KEYRING"
+
+
+class KeyUnavailable(Exception):
+    """A sealed data key names a master key this keyring does not hold."""
+
+
+class DecryptFailed(Exception):
+    """A sealed key or a segment did not authenticate: wrong key, or tampered or damaged bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a blob's ciphertext is bound to: the object (bucket and key) and its part number."""
+
+    bucket: str
+    key: str
+    part_number: int = 0
+
+    def encode(self) -> bytes:
+        b, k = self.bucket.encode(), self.key.encode("utf-8", "surrogatepass")
+        return (
+            struct.pack(">I", len(b))
+            + b
+            + struct.pack(">I", len(k))
+            + k
+            + struct.pack(">I", self.part_number)
+        )
+
+
+# --- the keyring of cluster master keys ------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The cluster's master keys by id; `active` seals new data keys, the others only open."""
+
+    active: str
+    keys: Mapping[str, bytes]
+
+    def __post_init__(self) -> None:
+        if self.active not in self.keys:
+            raise ValueError(f"the active master key {self.active!r} is not in the keyring")
+        for key_id, key in self.keys.items():
+            if len(key) != KEY_BYTES or not key_id or len(key_id.encode()) > 255:
+                raise ValueError(f"master key {key_id!r} must be {KEY_BYTES} bytes with a short id")
+
+    @staticmethod
+    def generate() -> Keyring:
+        key_id = "mk-" + secrets.token_hex(4)
+        return Keyring(key_id, {key_id: AESGCM.generate_key(256)})
+
+    def rotated(self) -> Keyring:
+        """This keyring with a new active key (the old ones kept to open existing seals)."""
+        new = Keyring.generate()
+        return Keyring(new.active, {**self.keys, **new.keys})
+
+    def to_json(self) -> str:
+        keys = {k: base64.b64encode(v).decode() for k, v in sorted(self.keys.items())}
+        return json.dumps({"active": self.active, "keys": keys}, indent=2) + "\n"
+
+    @staticmethod
+    def from_json(text: str) -> Keyring:
+        doc = json.loads(text)
+        return Keyring(doc["active"], {k: base64.b64decode(v) for k, v in doc["keys"].items()})
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, self.to_json().encode(), mode=0o600)
+
+    @staticmethod
+    def load(path: Path) -> Keyring:
+        return Keyring.from_json(path.read_text())
+
+    @staticmethod
+    def from_environment(path: Path | None) -> Keyring | None:
+        """The keyring in $CAIRN_MASTER_KEYRING, else in the file `path`, else None."""
+        text = os.environ.get(KEYRING_ENV)
+        if text:
+            return Keyring.from_json(text)
+        if path is not None:
+            return Keyring.load(path)
+        return None
+
+    def seal(self, data_key: bytes, identity: Identity) -> bytes:
+        return seal_with(self.keys[self.active], self.active, data_key, identity)
+
+    def unseal(self, sealed: bytes, identity: Identity) -> bytes:
+        key_id, _ = parse_sealed(sealed)
+        if key_id not in self.keys:
+            raise KeyUnavailable(f"master key {key_id!r} is not in this keyring")
+        return unseal_with(self.keys[key_id], sealed, identity)
+
+
+def _seal_aad(key_id: str, identity: Identity) -> bytes:
+    return b"cairn-sse-data-key-v1\x00" + key_id.encode() + b"\x00" + identity.encode()
+
+
+def seal_with(kek: bytes, key_id: str, data_key: bytes, identity: Identity) -> bytes:
+    """`data_key` sealed under `kek` (a master key named `key_id`, or a customer key and "")."""
+    nonce = os.urandom(_NONCE)
+    sealed = AESGCM(kek).encrypt(nonce, data_key, _seal_aad(key_id, identity))
+    name = key_id.encode()
+    return bytes([_SEAL_VERSION, len(name)]) + name + nonce + sealed
+
+
+def parse_sealed(sealed: bytes) -> tuple[str, int]:
+    """The key id a sealed data key names, and where its nonce starts."""
+    if len(sealed) < 2 or sealed[0] != _SEAL_VERSION:
+        raise DecryptFailed("unknown sealed key format")
+    end = 2 + sealed[1]
+    return sealed[2:end].decode(), end
+
+
+def unseal_with(kek: bytes, sealed: bytes, identity: Identity) -> bytes:
+    key_id, at = parse_sealed(sealed)
+    nonce, body = sealed[at : at + _NONCE], sealed[at + _NONCE :]
+    try:
+        return AESGCM(kek).decrypt(nonce, body, _seal_aad(key_id, identity))
+    except InvalidTag:
+        raise DecryptFailed("the data key did not unseal") from None
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(256)
+
+
+# --- segments ----------------------------------------------------------------------------------
+def _nonce(index: int, final: bool) -> bytes:
+    return struct.pack(">QB", index, final) + b"\x00\x00\x00"
+
+
+def _segment_aad(identity: bytes, index: int, final: bool) -> bytes:
+    return b"cairn-sse-segment-v1\x00" + identity + struct.pack(">QB", index, final)
+
+
+def stored_size(plain: int) -> int:
+    """Ciphertext bytes of a blob holding `plain` bytes (at least one segment)."""
+    segments = max(1, -(-plain // SEGMENT))
+    return plain + segments * TAG
+
+
+def plain_size(stored: int) -> int:
+    """Plaintext bytes of an encrypted blob of `stored` bytes."""
+    segments = max(1, -(-stored // (SEGMENT + TAG)))
+    return stored - segments * TAG
+
+
+async def encrypt_stream(
+    body: AsyncIterable[bytes], data_key: bytes, identity: Identity
+) -> AsyncIterator[bytes]:
+    """The sealed segments of `body`. A segment is sealed once it is known whether it is the
+    last, so one segment of plaintext stays buffered."""
+    aead, ident = AESGCM(data_key), identity.encode()
+    buffer = bytearray()
+    index = 0
+    async for piece in body:
+        buffer += piece
+        out = []
+        while len(buffer) > SEGMENT:  # more follows this segment: not the final one
+            chunk = bytes(buffer[:SEGMENT])
+            del buffer[:SEGMENT]
+            out.append(aead.encrypt(_nonce(index, False), chunk, _segment_aad(ident, index, False)))
+            index += 1
+        if out:
+            yield b"".join(out)
+    yield aead.encrypt(_nonce(index, True), bytes(buffer), _segment_aad(ident, index, True))
+
+
+def cipher_range(stored: int, start: int, end: int) -> tuple[int, int, int]:
+    """For plaintext bytes [start, end] of a blob of `stored` bytes: the first segment index and
+    the stored byte range [lo, hi] of the segments holding them."""
+    first, last = start // SEGMENT, end // SEGMENT
+    lo = first * (SEGMENT + TAG)
+    hi = min((last + 1) * (SEGMENT + TAG), stored) - 1
+    return first, lo, hi
+
+
+async def decrypt_segments(
+    chunks: AsyncIterable[bytes],
+    data_key: bytes,
+    identity: Identity,
+    stored: int,
+    first: int,
+    skip: int,
+    length: int,
+) -> AsyncIterator[bytes]:
+    """Open the sealed segments arriving in `chunks` (starting with segment `first`); yield
+    `length` plaintext bytes beginning `skip` bytes into the first segment."""
+    aead, ident = AESGCM(data_key), identity.encode()
+    last_index = max(1, -(-stored // (SEGMENT + TAG))) - 1
+    buffer = bytearray()
+    index = first
+
+    def open_one(sealed: bytes) -> bytes:
+        final = index == last_index
+        try:
+            return aead.decrypt(_nonce(index, final), sealed, _segment_aad(ident, index, final))
+        except InvalidTag:
+            raise DecryptFailed(f"segment {index} did not authenticate") from None
+
+    async def segments() -> AsyncIterator[bytes]:
+        nonlocal index
+        async for piece in chunks:
+            buffer.extend(piece)
+            while len(buffer) >= SEGMENT + TAG:
+                sealed = bytes(buffer[: SEGMENT + TAG])
+                del buffer[: SEGMENT + TAG]
+                yield open_one(sealed)
+                index += 1
+        if buffer:
+            yield open_one(bytes(buffer))
+
+    remaining = length
+    async for plain in segments():
+        if skip:
+            plain = plain[skip:]
+            skip = 0
+        if len(plain) > remaining:
+            plain = plain[:remaining]
+        remaining -= len(plain)
+        if plain:
+            yield plain
+        if remaining == 0:
+            return
+    if remaining:
+        raise DecryptFailed("the blob ended before the requested range")

@@ -1,0 +1,136 @@
+"""SSE-S3 through the real app (in-memory metadata and blobs): what boto3 sees, and what is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cairn.sse_crypto import SEGMENT
+
+from .harness import Endpoint
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = "sse-" + os.urandom(4).hex()
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _stored(s3e: Endpoint, bucket: str, key: str) -> bytes:
+    v = s3e.run(s3e.metadata.get_object(bucket, key))
+    return b"".join(s3e.blobs.blobs[b.blob_id] for b in v.blobs)
+
+
+def test_put_get_head_and_ranges(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    body = os.urandom(3 * SEGMENT + 1234)
+    put = s3.put_object(
+        Bucket=bucket, Key="k", Body=body, ServerSideEncryption="AES256", ChecksumAlgorithm="CRC32"
+    )
+    assert put["ServerSideEncryption"] == "AES256"
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # as S3 for SSE-S3: the plaintext's MD5
+    got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert got["ServerSideEncryption"] == "AES256"
+    assert got["ContentLength"] == len(body)
+    assert got["Body"].read() == body
+    assert got["ChecksumCRC32"] == put["ChecksumCRC32"]  # computed on the plaintext
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert (head["ServerSideEncryption"], head["ContentLength"]) == ("AES256", len(body))
+    for start, end in [
+        (0, 0),
+        (SEGMENT - 1, SEGMENT),
+        (SEGMENT + 7, 3 * SEGMENT + 100),
+        (len(body) - 5, len(body) - 1),
+    ]:
+        part = s3.get_object(Bucket=bucket, Key="k", Range=f"bytes={start}-{end}")
+        assert part["Body"].read() == body[start : end + 1]
+    stored = _stored(s3e, bucket, "k")
+    assert len(stored) > len(body)
+    assert body[:64] not in stored and body[SEGMENT : SEGMENT + 64] not in stored
+
+
+def test_plain_objects_are_unchanged_and_an_unknown_algorithm_is_refused(
+    s3: Any, s3e: Endpoint, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"visible")
+    assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="plain")
+    assert _stored(s3e, bucket, "plain") == b"visible"
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="x", Body=b"x", ServerSideEncryption="AES128")
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="x", Body=b"x", SSEKMSKeyId="some-key")
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_an_empty_object(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"", ServerSideEncryption="AES256")
+    got = s3.get_object(Bucket=bucket, Key="empty")
+    assert (got["Body"].read(), got["ServerSideEncryption"]) == (b"", "AES256")
+
+
+def test_multipart_each_part_its_own_key(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(SEGMENT + 3)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ServerSideEncryption="AES256")
+    assert upload["ServerSideEncryption"] == "AES256"
+    done = []
+    for n, data in enumerate(parts, 1):
+        r = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=n, Body=data)
+        assert r["ServerSideEncryption"] == "AES256"
+        assert r["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+        done.append({"PartNumber": n, "ETag": r["ETag"]})
+    result = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], MultipartUpload={"Parts": done}
+    )
+    assert result["ServerSideEncryption"] == "AES256"
+    whole = b"".join(parts)
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == whole
+    edge = len(parts[0])
+    ranged = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={edge - 10}-{edge + 10}")["Body"].read()
+    assert ranged == whole[edge - 10 : edge + 11]
+    assert s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)["Body"].read() == parts[1]
+    v = s3e.run(s3e.metadata.get_object(bucket, "mp"))
+    assert len({b.sealed_key for b in v.blobs}) == 2 and all(b.sealed_key for b in v.blobs)
+
+
+def test_copy_between_modes(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    body = os.urandom(SEGMENT * 2 + 5)
+    s3.put_object(Bucket=bucket, Key="src", Body=body, ServerSideEncryption="AES256")
+    plain = s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "src"})
+    assert "ServerSideEncryption" not in plain
+    assert _stored(s3e, bucket, "plain") == body
+    enc = s3.copy_object(
+        Bucket=bucket, Key="enc", CopySource={"Bucket": bucket, "Key": "plain"}, ServerSideEncryption="AES256"
+    )
+    assert enc["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="enc")["Body"].read() == body
+    assert body[:64] not in _stored(s3e, bucket, "enc")
+    # copying an object onto itself is legal when it changes the encryption
+    s3.copy_object(
+        Bucket=bucket,
+        Key="plain",
+        CopySource={"Bucket": bucket, "Key": "plain"},
+        ServerSideEncryption="AES256",
+    )
+    assert s3.head_object(Bucket=bucket, Key="plain")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == body
+
+
+def test_tampered_ciphertext_is_never_served(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    body = os.urandom(SEGMENT * 2)
+    s3.put_object(Bucket=bucket, Key="t", Body=body, ServerSideEncryption="AES256")
+    v = s3e.run(s3e.metadata.get_object(bucket, "t"))
+    blob = v.blobs[0]
+    damaged = bytearray(s3e.blobs.blobs[blob.blob_id])
+    damaged[10] ^= 0xFF
+    s3e.blobs.blobs[blob.blob_id] = bytes(damaged)
+    with pytest.raises(ClientError) as exc:  # the first segment fails before any header is sent
+        s3.get_object(Bucket=bucket, Key="t")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    # a range in the intact second segment still reads
+    tail = s3.get_object(Bucket=bucket, Key="t", Range=f"bytes={SEGMENT}-{SEGMENT + 99}")["Body"].read()
+    assert tail == body[SEGMENT : SEGMENT + 100]
