@@ -42,6 +42,7 @@ from .form_upload import post_object
 from .handlers_bucket import BUCKET_HANDLERS
 from .handlers_bucket_config import BUCKET_CONFIG_HANDLERS, actual_request_headers, preflight
 from .handlers_disabled import DISABLED_FEATURE_HANDLERS
+from .handlers_encryption import ENCRYPTION_HANDLERS
 from .handlers_listing import LISTING_HANDLERS
 from .handlers_multipart import MULTIPART_HANDLERS
 from .handlers_object import OBJECT_HANDLERS
@@ -63,6 +64,7 @@ HANDLERS: dict[Op, Handler] = {
     **TAGGING_HANDLERS,
     **POLICY_HANDLERS,
     **BUCKET_CONFIG_HANDLERS,
+    **ENCRYPTION_HANDLERS,
 }
 ACCOUNT_OPS = frozenset({Op.LIST_BUCKETS, Op.CREATE_BUCKET})
 """Operations on no existing bucket, authorized by access.authorize_account (the rest by

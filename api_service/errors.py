@@ -352,3 +352,8 @@ __all__ = [
     name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, S3Error)
 ]
 __all__ += ["has_body", "render_error"]
+
+
+class ServerSideEncryptionConfigurationNotFoundError(S3Error):
+    code, status = "ServerSideEncryptionConfigurationNotFoundError", 404
+    default_message = "The server side encryption configuration was not found"

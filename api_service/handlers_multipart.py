@@ -33,7 +33,7 @@ async def create_multipart_upload(req: S3Request) -> Response:
     check_key(req.key)
     refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
-    attrs = dataclasses.replace(attrs, encryption=sse.requested(req))
+    attrs = dataclasses.replace(attrs, encryption=await sse.requested(req))
     raw_alg = req.headers.get("x-amz-checksum-algorithm", "")
     algorithm = ChecksumAlgorithm.parse(raw_alg) if raw_alg else None
     if raw_alg and algorithm is None:

@@ -125,7 +125,7 @@ async def put_object(req: S3Request) -> Response:
     refuse_unsupported_features(req.headers)
     attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
     conditions = conditional_write(req)
-    encryption = sse.requested(req)
+    encryption = await sse.requested(req)
     blobs, ingest = await store_upload(req, req.key, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
     attrs = dataclasses.replace(
@@ -277,8 +277,8 @@ async def copy_object(req: S3Request) -> Response:
         raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
     # Copying a named older version onto its own key is how a version is restored: always legal.
     same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and source.requested_version_id is None
-    encryption = sse.requested(req)
-    changes = "x-amz-storage-class" in req.headers or encryption.algorithm
+    encryption = await sse.requested(req)
+    changes = "x-amz-storage-class" in req.headers or sse.HEADER in req.headers
     if same and directive == "COPY" and not changes:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "

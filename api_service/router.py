@@ -78,6 +78,9 @@ class Op(enum.Enum):
     GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
     PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("GET", False, "lifecycle"): Op.GET_BUCKET_LIFECYCLE,
     ("PUT", False, "lifecycle"): Op.PUT_BUCKET_LIFECYCLE,
     ("DELETE", False, "lifecycle"): Op.DELETE_BUCKET_LIFECYCLE,
+    ("GET", False, "encryption"): Op.GET_BUCKET_ENCRYPTION,
+    ("PUT", False, "encryption"): Op.PUT_BUCKET_ENCRYPTION,
+    ("DELETE", False, "encryption"): Op.DELETE_BUCKET_ENCRYPTION,
 }
 
 

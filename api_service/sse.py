@@ -16,10 +16,13 @@ cluster keyring (ApiConfig.master_keyring or $CAIRN_MASTER_KEYRING). SSE-C and S
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from cairn import sse_crypto
 from cairn.blobs import BlobRef
+from cairn.metadata import errors as md
 from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectVersion
 from cairn.sse_crypto import Identity, Keyring
 
@@ -32,9 +35,57 @@ KMS = "aws:kms"
 HEADER = "x-amz-server-side-encryption"
 _CUSTOMER = "x-amz-server-side-encryption-customer-"
 _KMS_HEADERS = ("x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context")
+#: The kind of the bucket configuration document holding a bucket's default encryption.
+BUCKET_CONFIG_KIND = "encryption"
 
 
-def requested(req: S3Request) -> Encryption:
+@dataclass(frozen=True, slots=True)
+class DefaultEncryption:
+    """A bucket's default encryption (handlers_encryption.py parses and renders it)."""
+
+    algorithm: str
+    kms_key_id: str = ""
+    bucket_key_enabled: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "algorithm": self.algorithm,
+                "kms_key_id": self.kms_key_id,
+                "bucket_key": self.bucket_key_enabled,
+            },
+            sort_keys=True,
+        )
+
+    @staticmethod
+    def from_json(text: str) -> DefaultEncryption:
+        doc = json.loads(text)
+        return DefaultEncryption(doc["algorithm"], doc.get("kms_key_id", ""), bool(doc.get("bucket_key")))
+
+
+async def bucket_default(req: S3Request) -> DefaultEncryption | None:
+    """The default encryption of the request's bucket, or None."""
+    try:
+        config = await req.metadata.get_bucket_config(req.bucket_name, BUCKET_CONFIG_KIND)
+    except md.NoSuchBucketConfig:
+        return None
+    return DefaultEncryption.from_json(config.document)
+
+
+async def requested(req: S3Request) -> Encryption:
+    """The encryption a write asks for in its headers, else its bucket's default encryption,
+    else NOT_ENCRYPTED."""
+    asked = requested_in_headers(req)
+    if asked.algorithm:
+        return asked
+    default = await bucket_default(req)
+    if default is None:
+        return NOT_ENCRYPTED
+    _keyring(req)
+    return Encryption(algorithm=default.algorithm)
+
+
+def requested_in_headers(req: S3Request) -> Encryption:
     """The encryption a write asks for in its headers (NOT_ENCRYPTED when none)."""
     headers = req.headers
     if any(name.startswith(_CUSTOMER) for name in headers):

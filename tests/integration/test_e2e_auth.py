@@ -536,14 +536,6 @@ UNSUPPORTED: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("put_bucket_website", {"WebsiteConfiguration": {"IndexDocument": {"Suffix": "index.html"}}}),
-    (
-        "put_bucket_encryption",
-        {
-            "ServerSideEncryptionConfiguration": {
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            }
-        },
-    ),
 ]
 
 

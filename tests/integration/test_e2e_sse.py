@@ -128,3 +128,31 @@ def test_aws_cli_sse(cluster: RunningCluster, bucket: str, tmp_path: Path) -> No
         "AES256",
     )
     assert put["ServerSideEncryption"] == "AES256"
+
+
+def test_bucket_default_encryption_with_the_aws_cli(
+    cluster: RunningCluster, bucket: str, tmp_path: Path
+) -> None:
+    config = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+    aws(
+        cluster,
+        "s3api",
+        "put-bucket-encryption",
+        "--bucket",
+        bucket,
+        "--server-side-encryption-configuration",
+        config,
+    )
+    got = s3api(cluster, "get-bucket-encryption", "--bucket", bucket)
+    rule = got["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(300_000))
+    aws(cluster, "s3", "cp", str(path), f"s3://{bucket}/f")  # no --sse: the bucket's default applies
+    assert s3api(cluster, "head-object", "--bucket", bucket, "--key", "f")["ServerSideEncryption"] == "AES256"
+    back = tmp_path / "back"
+    aws(cluster, "s3", "cp", f"s3://{bucket}/f", str(back))
+    assert back.read_bytes() == path.read_bytes()
+    aws(cluster, "s3api", "delete-bucket-encryption", "--bucket", bucket)
+    missing = aws(cluster, "s3api", "get-bucket-encryption", "--bucket", bucket, check=False)
+    assert missing.returncode != 0 and "ServerSideEncryptionConfigurationNotFoundError" in missing.stderr

@@ -134,3 +134,69 @@ def test_tampered_ciphertext_is_never_served(s3: Any, s3e: Endpoint, bucket: str
     # a range in the intact second segment still reads
     tail = s3.get_object(Bucket=bucket, Key="t", Range=f"bytes={SEGMENT}-{SEGMENT + 99}")["Body"].read()
     assert tail == body[SEGMENT : SEGMENT + 100]
+
+
+DEFAULT_AES256 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
+def test_bucket_default_encryption(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert exc.value.response["Error"]["Code"] == "ServerSideEncryptionConfigurationNotFoundError"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=DEFAULT_AES256)
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert rule["BucketKeyEnabled"] is False
+    body = os.urandom(SEGMENT + 10)
+    put = s3.put_object(Bucket=bucket, Key="d", Body=body)  # asks for nothing: the default applies
+    assert put["ServerSideEncryption"] == "AES256"
+    assert body[:64] not in _stored(s3e, bucket, "d")
+    assert s3.get_object(Bucket=bucket, Key="d")["Body"].read() == body
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")
+    assert upload["ServerSideEncryption"] == "AES256"
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload["UploadId"])
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="p", Body=b"plain")
+    assert _stored(s3e, bucket, "p") == b"plain"
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_encryption(Bucket=bucket)
+    assert exc.value.response["Error"]["Code"] == "ServerSideEncryptionConfigurationNotFoundError"
+
+
+@pytest.mark.parametrize(
+    ("config", "status", "code"),
+    [
+        (
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES128"}}]},
+            400,
+            "MalformedXML",
+        ),
+        (
+            {
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256", "KMSMasterKeyID": "k"}}
+                ]
+            },
+            400,
+            "InvalidArgument",
+        ),
+        (
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+            501,
+            "NotImplemented",
+        ),
+    ],
+)
+def test_bucket_encryption_refusals(
+    s3: Any, bucket: str, config: dict[str, Any], status: int, code: str
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=config)
+    assert (
+        exc.value.response["ResponseMetadata"]["HTTPStatusCode"],
+        exc.value.response["Error"]["Code"],
+    ) == (
+        status,
+        code,
+    )

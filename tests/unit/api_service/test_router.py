@@ -123,7 +123,7 @@ def test_query_values_are_decoded() -> None:
         ("POST", "/b", "policy"),
         ("GET", "/b/k", "cors"),
         ("POST", "/b", "cors"),
-        ("PUT", "/b", "encryption"),
+        ("POST", "/b", "encryption"),
         ("GET", "/b", "retention"),
         ("POST", "/b/k", "select"),
         ("DELETE", "/b", "object-lock"),
