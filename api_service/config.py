@@ -60,6 +60,9 @@ class ApiConfig:
     """The cluster's master keyring (JSON, sse_crypto.Keyring; `cairn up` writes one into its data
     directory, mode 0600). $CAIRN_MASTER_KEYRING holding the keyring's text takes precedence
     (a Kubernetes Secret). Without either, requests for server-side encryption answer 501."""
+    sse_c_allow_http: bool = False
+    """Accept SSE-C (customer-provided keys) over plain HTTP, which S3 refuses (400 InvalidRequest):
+    for tests and TLS-terminating proxies only, since the key then crosses the wire in clear."""
     access_log: bool = True
     """One log line per S3 request (logger cairn.api_service.access; see observability.py)."""
 

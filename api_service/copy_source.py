@@ -30,6 +30,8 @@ class CopySource:
     range: ByteRange | None
     requested_version_id: str | None = None
     """The versionId named in x-amz-copy-source, or None when the current version was meant."""
+    customer: sse.CustomerKey | None = None
+    """The source's SSE-C key (x-amz-copy-source-server-side-encryption-customer-*)."""
 
     @property
     def length(self) -> int:
@@ -37,7 +39,7 @@ class CopySource:
 
     def stream(self, req: S3Request) -> AsyncIterator[bytes]:
         start, end = (self.range.start, self.range.end) if self.range else (0, self.version.size - 1)
-        return sse.read_plain(req, self.version, start, end)
+        return sse.read_plain(req, self.version, start, end, self.customer)
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
@@ -60,6 +62,7 @@ async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
     action = access.action_for("GetObject", versioned=version_id is not None)
     await access.authorize(req, bucket, action=action, key=key, version_id=version_id)
     version = await req.metadata.get_object(bucket_name, key, version_id)
+    customer = sse.key_for_read(req, version, sse.COPY_SOURCE_CUSTOMER)
     check_copy_source_conditions(req.headers, version.etag, version.last_modified_ms)
     byte_range = None
     raw_range = req.headers.get("x-amz-copy-source-range")
@@ -78,7 +81,7 @@ async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
         if end < start or end >= version.size:
             raise InvalidRange(f"Range specified is not valid for source object of size: {version.size}")
         byte_range = ByteRange(start, end)
-    source = CopySource(bucket, version, byte_range, version_id)
+    source = CopySource(bucket, version, byte_range, version_id, customer)
     if source.length > MAX_COPY_SIZE:
         raise InvalidRequest(
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"

@@ -357,3 +357,8 @@ __all__ += ["has_body", "render_error"]
 class ServerSideEncryptionConfigurationNotFoundError(S3Error):
     code, status = "ServerSideEncryptionConfigurationNotFoundError", 404
     default_message = "The server side encryption configuration was not found"
+
+
+class InvalidEncryptionAlgorithmError(S3Error):
+    code, status = "InvalidEncryptionAlgorithmError", 400
+    default_message = "The encryption request you specified is not valid. Supported value: AES256."

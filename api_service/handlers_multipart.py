@@ -56,7 +56,7 @@ async def create_multipart_upload(req: S3Request) -> Response:
         checksum_algorithm=algorithm.value if algorithm else "",
         checksum_type=checksum_type,
     )
-    headers = sse.response_headers(attrs.encryption)
+    headers = sse.response_headers(attrs.encryption, req)
     if algorithm is not None:
         headers |= {"x-amz-checksum-algorithm": algorithm.value, "x-amz-checksum-type": str(checksum_type)}
     rules = await bucket_lifecycle(req)
@@ -75,26 +75,29 @@ async def upload_part(req: S3Request) -> Response:
     number = _part_number(req)
     upload = await req.metadata.get_multipart_upload(req.bucket_name, req.key, req.query["uploadId"])
     encryption = upload.attrs.encryption
+    sse.key_for_part(req, encryption)
     blobs, ingest = await store_upload(req, req.key, number, upload.checksum_algorithm, encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
+    etag = sse.etag(encryption, ingest.etag)
     await req.metadata.register_part(
         req.bucket_name,
         req.key,
         upload.upload_id,
         number,
         size=ingest.size,
-        etag=ingest.etag,
+        etag=etag,
         blobs=blobs,
         checksums=checksums,
     )
-    headers = {"etag": f'"{ingest.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
-    return Response(headers=headers | sse.response_headers(encryption))
+    headers = {"etag": f'"{etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
+    return Response(headers=headers | sse.response_headers(encryption, req))
 
 
 async def upload_part_copy(req: S3Request) -> Response:
     await req.bucket()
     number = _part_number(req)
     upload = await req.metadata.get_multipart_upload(req.bucket_name, req.key, req.query["uploadId"])
+    sse.key_for_part(req, upload.attrs.encryption)
     source = await copy_source.resolve(req, allow_range=True)
     ingest = Ingest(
         source.stream(req),
@@ -111,11 +114,11 @@ async def upload_part_copy(req: S3Request) -> Response:
         upload.upload_id,
         number,
         size=ingest.size,
-        etag=ingest.etag,
+        etag=sse.etag(encryption, ingest.etag),
         blobs=blobs,
         checksums=checksums,
     )
-    headers = sse.response_headers(encryption)
+    headers = sse.response_headers(encryption, req)
     if source.version.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = source.version.version_id
     body = s3_xml.copy_result(
@@ -165,7 +168,7 @@ async def complete_multipart_upload(req: S3Request) -> Response:
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
-    headers.update(sse.response_headers(version.encryption))
+    headers.update(sse.response_headers(version.encryption, req))
     location = f"/{req.bucket_name}/{req.key}"
     checksum_type = str(version.checksums[0].type) if version.checksums else ""
     body = s3_xml.complete_multipart(

@@ -128,14 +128,15 @@ async def put_object(req: S3Request) -> Response:
     encryption = await sse.requested(req)
     blobs, ingest = await store_upload(req, req.key, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
+    etag = sse.etag(encryption, ingest.etag)
     attrs = dataclasses.replace(
-        attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs, encryption=encryption
+        attrs, size=ingest.size, etag=etag, checksums=checksums, blobs=blobs, encryption=encryption
     )
     version = await req.metadata.put_object(
         req.bucket_name, req.key, attrs, if_match=conditions.if_match, if_none_match=conditions.if_none_match
     )
     headers = {"etag": f'"{version.etag}"', "content-length": "0", **checksum_headers(checksums, 0)}
-    headers.update(sse.response_headers(encryption))
+    headers.update(sse.response_headers(encryption, req))
     headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
     return Response(headers=headers)
@@ -147,6 +148,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     v, rules = await asyncio.gather(
         req.metadata.get_object(req.bucket_name, req.key, version_id or None), bucket_lifecycle(req)
     )
+    customer = sse.key_for_read(req, v)
     versioned = bucket.versioning != VersioningState.UNVERSIONED
     try:
         check_conditions(req.headers, v.etag, v.last_modified_ms)
@@ -161,7 +163,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     want_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and full
     headers = object_headers(v, req.query, versioned_bucket=versioned, with_checksums=want_checksums)
     headers.update(expiration_headers(rules, v))
-    headers.update(sse.response_headers(v.encryption))
+    headers.update(sse.response_headers(v.encryption, req))
     start, end = (0, v.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
     status = 200
     if byte_range is not None:
@@ -171,7 +173,7 @@ async def _read(req: S3Request, head: bool) -> Response:
     headers["content-length"] = str(length)
     if head or length == 0:
         return Response(status_code=status, headers=headers)
-    body = await _primed(sse.read_plain(req, v, start, end))
+    body = await _primed(sse.read_plain(req, v, start, end, customer))
     return StreamingResponse(body, status_code=status, headers=headers)
 
 
@@ -278,7 +280,7 @@ async def copy_object(req: S3Request) -> Response:
     # Copying a named older version onto its own key is how a version is restored: always legal.
     same = (source.bucket.name, src.key) == (req.bucket_name, req.key) and source.requested_version_id is None
     encryption = await sse.requested(req)
-    changes = "x-amz-storage-class" in req.headers or sse.HEADER in req.headers
+    changes = "x-amz-storage-class" in req.headers or any(h.startswith(sse.HEADER) for h in req.headers)
     if same and directive == "COPY" and not changes:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
@@ -313,8 +315,9 @@ async def copy_object(req: S3Request) -> Response:
     ingest = Ingest(source.stream(req), {}, max_size=copy_source.MAX_COPY_SIZE, default_algorithm=algorithm)
     blobs = await write_stream(req, req.key, ingest, src.size == 0, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
+    etag = sse.etag(encryption, ingest.etag)
     attrs = dataclasses.replace(
-        attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs, encryption=encryption
+        attrs, size=ingest.size, etag=etag, checksums=checksums, blobs=blobs, encryption=encryption
     )
     conditions = conditional_write(req)
     version = await req.metadata.put_object(
@@ -322,7 +325,7 @@ async def copy_object(req: S3Request) -> Response:
     )
     headers = version_headers(version, bucket.versioning != VersioningState.UNVERSIONED)
     headers.update(expiration_headers(await bucket_lifecycle(req), version))
-    headers.update(sse.response_headers(encryption))
+    headers.update(sse.response_headers(encryption, req))
     if src.version_id != "null" or source.bucket.versioning != VersioningState.UNVERSIONED:
         headers["x-amz-copy-source-version-id"] = src.version_id
     body = s3_xml.copy_result(

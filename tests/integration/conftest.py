@@ -15,7 +15,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
     if external is not None:
         yield external
         return
-    running = start_cluster(tmp_path_factory.mktemp("cairn-cluster"))
+    # SSE-C over plain HTTP, which S3 refuses, is the operator's choice (test_e2e_sse.py uses it)
+    env = {"CAIRN_API_SSE_C_ALLOW_HTTP": "true"}
+    running = start_cluster(tmp_path_factory.mktemp("cairn-cluster"), env=env)
     try:
         yield running
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.integration.test_e2e_aws_cli import aws, s3api
 from tests.support.cluster import RunningCluster
@@ -156,3 +157,30 @@ def test_bucket_default_encryption_with_the_aws_cli(
     aws(cluster, "s3api", "delete-bucket-encryption", "--bucket", bucket)
     missing = aws(cluster, "s3api", "get-bucket-encryption", "--bucket", bucket, check=False)
     assert missing.returncode != 0 and "ServerSideEncryptionConfigurationNotFoundError" in missing.stderr
+
+
+def test_sse_c_with_boto3_and_the_aws_cli(
+    cluster: RunningCluster, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    key = os.urandom(32)
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    body = os.urandom(2 * MiB + 3)
+    s3.put_object(Bucket=bucket, Key="c", Body=body, **sse_c)
+    assert s3.get_object(Bucket=bucket, Key="c", **sse_c)["Body"].read() == body
+    ranged = s3.get_object(Bucket=bucket, Key="c", Range="bytes=100-70000", **sse_c)["Body"].read()
+    assert ranged == body[100:70001]
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32))
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c")
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    # the aws CLI takes the key as text
+    text_key = "0123456789abcdef0123456789abcdef"
+    path, back = tmp_path / "f", tmp_path / "back"
+    path.write_bytes(os.urandom(9 * MiB))  # multipart with the CLI's 8 MiB parts, each with the key
+    aws(cluster, "s3", "cp", str(path), f"s3://{bucket}/cli", "--sse-c", "AES256", "--sse-c-key", text_key)
+    aws(cluster, "s3", "cp", f"s3://{bucket}/cli", str(back), "--sse-c", "AES256", "--sse-c-key", text_key)
+    assert back.read_bytes() == path.read_bytes()
+    failed = aws(cluster, "s3", "cp", f"s3://{bucket}/cli", str(back), check=False)
+    assert failed.returncode != 0

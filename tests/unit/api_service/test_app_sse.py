@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from cairn.api_service.config import ApiConfig
 from cairn.sse_crypto import SEGMENT
 
-from .harness import Endpoint
+from .harness import Endpoint, serve
 
 
 @pytest.fixture
@@ -200,3 +203,166 @@ def test_bucket_encryption_refusals(
         status,
         code,
     )
+
+
+# --- SSE-C ----------------------------------------------------------------------------------------
+KEY, OTHER = b"k" * 32, b"o" * 32
+
+
+def ssec(key: bytes = KEY) -> dict[str, Any]:
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+@pytest.fixture(scope="module")
+def ssec_endpoint() -> Iterator[Endpoint]:
+    with serve(ApiConfig(sse_c_allow_http=True)) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def c3(ssec_endpoint: Endpoint) -> Any:
+    return ssec_endpoint.client()
+
+
+def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    return exc.value.response["ResponseMetadata"]["HTTPStatusCode"], exc.value.response["Error"]["Code"]
+
+
+def test_sse_c_is_refused_over_plain_http_without_the_operator_flag(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="c", Body=b"x", **ssec())
+    assert _error(exc) == (400, "InvalidRequest")
+    assert "secure connection" in exc.value.response["Error"]["Message"]
+
+
+def test_sse_c_round_trip_and_errors(c3: Any, ssec_endpoint: Endpoint) -> None:
+    bucket = "ssec-" + os.urandom(4).hex()
+    c3.create_bucket(Bucket=bucket)
+    body = os.urandom(SEGMENT * 2 + 9)
+    put = c3.put_object(Bucket=bucket, Key="c", Body=body, **ssec())
+    md5 = base64.b64encode(hashlib.md5(KEY).digest()).decode()
+    assert (put["SSECustomerAlgorithm"], put["SSECustomerKeyMD5"]) == ("AES256", md5)
+    assert put["ETag"] != f'"{hashlib.md5(body).hexdigest()}"'  # as S3: not the plaintext's MD5
+    got = c3.get_object(Bucket=bucket, Key="c", **ssec())
+    assert (got["Body"].read(), got["SSECustomerKeyMD5"]) == (body, md5)
+    ranged = c3.get_object(Bucket=bucket, Key="c", Range=f"bytes={SEGMENT - 2}-{SEGMENT + 2}", **ssec())
+    assert ranged["Body"].read() == body[SEGMENT - 2 : SEGMENT + 3]
+    assert c3.head_object(Bucket=bucket, Key="c", **ssec())["ContentLength"] == len(body)
+    v = ssec_endpoint.run(ssec_endpoint.metadata.get_object(bucket, "c"))
+    assert KEY not in v.encryption.customer_key_hmac and len(v.encryption.customer_key_hmac) == 48
+    stored = b"".join(ssec_endpoint.blobs.blobs[b.blob_id] for b in v.blobs)
+    assert body[:64] not in stored and KEY not in stored
+    with pytest.raises(ClientError) as exc:  # no key
+        c3.get_object(Bucket=bucket, Key="c")
+    assert _error(exc) == (400, "InvalidRequest")
+    with pytest.raises(ClientError) as exc:  # the wrong key
+        c3.get_object(Bucket=bucket, Key="c", **ssec(OTHER))
+    assert _error(exc) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as exc:
+        c3.head_object(Bucket=bucket, Key="c", **ssec(OTHER))
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    c3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    with pytest.raises(ClientError) as exc:  # a key for an object that has none
+        c3.get_object(Bucket=bucket, Key="plain", **ssec())
+    assert _error(exc) == (400, "InvalidRequest")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"x-amz-server-side-encryption-customer-algorithm": "AES256"}, 400, "InvalidArgument"),
+        (
+            {
+                "x-amz-server-side-encryption-customer-algorithm": "AES128",
+                "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+                "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+                    hashlib.md5(KEY).digest()
+                ).decode(),
+            },
+            400,
+            "InvalidEncryptionAlgorithmError",
+        ),
+        (
+            {
+                "x-amz-server-side-encryption-customer-algorithm": "AES256",
+                "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+                "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+                    hashlib.md5(OTHER).digest()
+                ).decode(),
+            },
+            400,
+            "InvalidArgument",
+        ),
+        (
+            {
+                "x-amz-server-side-encryption-customer-algorithm": "AES256",
+                "x-amz-server-side-encryption-customer-key": base64.b64encode(b"short").decode(),
+                "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+                    hashlib.md5(b"short").digest()
+                ).decode(),
+            },
+            400,
+            "InvalidArgument",
+        ),
+    ],
+)
+def test_sse_c_header_errors(c3: Any, headers: dict[str, str], status: int, code: str) -> None:
+    bucket = "ssec-" + os.urandom(4).hex()
+    c3.create_bucket(Bucket=bucket)
+
+    def add(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    c3.meta.events.register_first("before-sign.s3.PutObject", add)
+    try:
+        with pytest.raises(ClientError) as exc:
+            c3.put_object(Bucket=bucket, Key="x", Body=b"x")
+    finally:
+        c3.meta.events.unregister("before-sign.s3.PutObject", add)
+    assert _error(exc) == (status, code)
+
+
+def test_sse_c_copy_and_multipart(c3: Any) -> None:
+    bucket = "ssec-" + os.urandom(4).hex()
+    c3.create_bucket(Bucket=bucket)
+    body = os.urandom(SEGMENT + 77)
+    c3.put_object(Bucket=bucket, Key="src", Body=body, **ssec())
+    source = {"Bucket": bucket, "Key": "src"}
+    with pytest.raises(ClientError) as exc:  # the source's key is missing
+        c3.copy_object(Bucket=bucket, Key="dst", CopySource=source)
+    assert _error(exc) == (400, "InvalidRequest")
+    c3.copy_object(
+        Bucket=bucket,
+        Key="dst",
+        CopySource=source,
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=KEY,
+        **ssec(OTHER),
+    )
+    assert c3.get_object(Bucket=bucket, Key="dst", **ssec(OTHER))["Body"].read() == body
+    c3.copy_object(
+        Bucket=bucket,
+        Key="s3",
+        CopySource=source,
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=KEY,
+        ServerSideEncryption="AES256",
+    )
+    assert c3.get_object(Bucket=bucket, Key="s3")["Body"].read() == body
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(100)]
+    upload = c3.create_multipart_upload(Bucket=bucket, Key="mp", **ssec())
+    uid = upload["UploadId"]
+    with pytest.raises(ClientError) as exc:  # every part must carry the upload's key
+        c3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=parts[0])
+    assert _error(exc) == (400, "InvalidRequest")
+    with pytest.raises(ClientError) as exc:
+        c3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=parts[0], **ssec(OTHER))
+    assert _error(exc) == (400, "InvalidArgument")
+    done = []
+    for n, data in enumerate(parts, 1):
+        r = c3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=n, Body=data, **ssec())
+        done.append({"PartNumber": n, "ETag": r["ETag"]})
+    c3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done})
+    assert c3.get_object(Bucket=bucket, Key="mp", **ssec())["Body"].read() == b"".join(parts)
+    assert c3.get_object(Bucket=bucket, Key="mp", PartNumber=2, **ssec())["Body"].read() == parts[1]
