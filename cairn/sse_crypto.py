@@ -190,19 +190,28 @@ async def encrypt_stream(
     """The sealed segments of `body`. A segment is sealed once it is known whether it is the
     last, so one segment of plaintext stays buffered."""
     aead, ident = AESGCM(data_key), identity.encode()
-    buffer = bytearray()
+    pending = b""  # at most one segment's plaintext, not sealed yet
     index = 0
+
+    def seal(chunk: bytes | memoryview, final: bool) -> bytes:
+        return aead.encrypt(_nonce(index, final), chunk, _segment_aad(ident, index, final))
+
     async for piece in body:
-        buffer += piece
-        out = []
-        while len(buffer) > SEGMENT:  # more follows this segment: not the final one
-            chunk = bytes(buffer[:SEGMENT])
-            del buffer[:SEGMENT]
-            out.append(aead.encrypt(_nonce(index, False), chunk, _segment_aad(ident, index, False)))
+        view, at = memoryview(piece), 0
+        if pending:
+            need = SEGMENT - len(pending)
+            if len(view) <= need:  # whether more follows is not known yet
+                pending += piece
+                continue
+            yield seal(pending + view[:need], False)
             index += 1
-        if out:
-            yield b"".join(out)
-    yield aead.encrypt(_nonce(index, True), bytes(buffer), _segment_aad(ident, index, True))
+            at = need
+        while len(view) - at > SEGMENT:  # more follows this segment: not the final one
+            yield seal(view[at : at + SEGMENT], False)
+            at += SEGMENT
+            index += 1
+        pending = bytes(view[at:])
+    yield seal(pending, True)
 
 
 def cipher_range(stored: int, start: int, end: int) -> tuple[int, int, int]:
@@ -227,10 +236,9 @@ async def decrypt_segments(
     `length` plaintext bytes beginning `skip` bytes into the first segment."""
     aead, ident = AESGCM(data_key), identity.encode()
     last_index = max(1, -(-stored // (SEGMENT + TAG))) - 1
-    buffer = bytearray()
     index = first
 
-    def open_one(sealed: bytes) -> bytes:
+    def open_one(sealed: bytes | memoryview) -> bytes:
         final = index == last_index
         try:
             return aead.decrypt(_nonce(index, final), sealed, _segment_aad(ident, index, final))
@@ -239,15 +247,18 @@ async def decrypt_segments(
 
     async def segments() -> AsyncIterator[bytes]:
         nonlocal index
+        step, buffer = SEGMENT + TAG, b""
         async for piece in chunks:
-            buffer.extend(piece)
-            while len(buffer) >= SEGMENT + TAG:
-                sealed = bytes(buffer[: SEGMENT + TAG])
-                del buffer[: SEGMENT + TAG]
-                yield open_one(sealed)
+            buffer = buffer + piece if buffer else bytes(piece)
+            view, at = memoryview(buffer), 0
+            while len(buffer) - at >= step:
+                yield open_one(view[at : at + step])
+                at += step
                 index += 1
+            if at:
+                buffer = bytes(view[at:])
         if buffer:
-            yield open_one(bytes(buffer))
+            yield open_one(buffer)
 
     remaining = length
     async for plain in segments():

@@ -1,0 +1,110 @@
+"""SSE-S3 cost: PUT and GET of 64 MiB objects with and without `x-amz-server-side-encryption:
+AES256`, interleaved in the same run against the same endpoint, plus the encryption alone
+(cairn.sse_crypto's segmented AES-256-GCM, in this process, no I/O) for scale.
+
+Each round PUTs one plain and one encrypted object, then GETs both (every GET is checked byte for
+byte); rounds alternate which goes first, so a busy machine slows both alike. Prints one line per
+mode and the median ratio. The objects and the bucket are deleted at the end.
+
+    python benchmarks/sse_bench.py --cluster-json DATA_DIR/cluster.json [--rounds 5] [--size-mib 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import boto3
+from botocore.config import Config
+from s3_endpoint import add_endpoint_args, resolve_endpoint_args
+
+from cairn import sse_crypto
+
+MiB = 1024 * 1024
+
+
+def crypto_only(data: bytes) -> tuple[float, float]:
+    """Seconds to encrypt and to decrypt `data` with the stored format, in this process."""
+    key, identity = sse_crypto.new_data_key(), sse_crypto.Identity("bench", "key")
+
+    async def chunks(blob: bytes) -> AsyncIterator[bytes]:
+        for i in range(0, len(blob), MiB):
+            yield blob[i : i + MiB]
+
+    async def run() -> tuple[float, float]:
+        t0 = time.perf_counter()
+        stored = b"".join([p async for p in sse_crypto.encrypt_stream(chunks(data), key, identity)])
+        t1 = time.perf_counter()
+        opened = sse_crypto.decrypt_segments(chunks(stored), key, identity, len(stored), 0, 0, len(data))
+        plain = b"".join([p async for p in opened])
+        t2 = time.perf_counter()
+        assert plain == data
+        return t1 - t0, t2 - t1
+
+    return asyncio.run(run())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_endpoint_args(p)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--size-mib", type=int, default=64)
+    args = p.parse_args()
+    resolve_endpoint_args(p, args)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=args.endpoint,
+        aws_access_key_id=args.access_key,
+        aws_secret_access_key=args.secret_key,
+        region_name=args.region,
+        verify=args.ca_bundle or None,
+        config=Config(retries={"max_attempts": 1}, s3={"payload_signing_enabled": False}),
+    )
+    data = os.urandom(args.size_mib * MiB)
+    bucket = f"sse-bench-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    times: dict[tuple[str, str], list[float]] = {
+        (m, o): [] for m in ("plain", "sse-s3") for o in ("PUT", "GET")
+    }
+    try:
+        for r in range(args.rounds):
+            modes = ["plain", "sse-s3"] if r % 2 == 0 else ["sse-s3", "plain"]
+            for mode in modes:
+                extra = {"ServerSideEncryption": "AES256"} if mode == "sse-s3" else {}
+                t = time.perf_counter()
+                s3.put_object(Bucket=bucket, Key=f"{mode}-{r}", Body=data, **extra)
+                times[(mode, "PUT")].append(time.perf_counter() - t)
+            for mode in modes:
+                t = time.perf_counter()
+                got = s3.get_object(Bucket=bucket, Key=f"{mode}-{r}")["Body"].read()
+                times[(mode, "GET")].append(time.perf_counter() - t)
+                if got != data:
+                    raise SystemExit(f"GET {mode}-{r} returned other bytes")
+    finally:
+        for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+        s3.delete_bucket(Bucket=bucket)
+    size = len(data) / MiB
+    print(f"{args.rounds} rounds of {args.size_mib} MiB objects against {args.endpoint} (median of rounds)")
+    for op in ("PUT", "GET"):
+        plain = statistics.median(times[("plain", op)])
+        enc = statistics.median(times[("sse-s3", op)])
+        print(
+            f"  {op}  plain {size / plain:7.1f} MiB/s  sse-s3 {size / enc:7.1f} MiB/s"
+            f"  sse-s3 takes {enc / plain:5.2f}x the time ({(enc - plain) * 1000:+.0f} ms)"
+        )
+    enc_s, dec_s = crypto_only(data)
+    print(
+        f"  encryption alone (this process): seal {size / enc_s:7.1f} MiB/s, open {size / dec_s:7.1f} MiB/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
