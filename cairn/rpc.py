@@ -172,6 +172,16 @@ class ErrorTable:
         await context.abort(self.code_of(exc), str(exc) or type(exc).__name__)
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
+    def reason_for(self, exc: Exception) -> str:
+        """The reason a batched reply carries for one item's error: the class name of a domain
+        error, "InternalError" for anything else (as the edge sends for a whole call)."""
+        return type(exc).__name__ if isinstance(exc, self.handled) else "InternalError"
+
+    def rebuild(self, reason: str, message: str) -> Exception:
+        """The domain error one item of a batched reply stands for (its reason and message)."""
+        cls = self.by_reason.get(reason)
+        return self.decode(cls, message, {}) if cls is not None else self.internal(message)
+
     def error_of(self, error: grpc.RpcError) -> Exception:
         """The domain error a failed call stands for."""
         details = error.details() if hasattr(error, "details") else ""

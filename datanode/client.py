@@ -4,7 +4,10 @@ The contract is `proto/datanode.proto` (service `cairn.datanode.v1.DataNode`). C
 dataclasses and enums (`ShardKey`, `ShardInfo`, `NodeStat`, `ShardState`, `NodeState`) and
 `DataNodeError` subclasses, never protobuf or grpc types. Every call carries a deadline.
 `write_shard` sends a shard that turns out to be one piece as a unary PutShard, anything else
-as a WriteShard stream. Every piece is sent with its CRC32C and every piece received is
+as a WriteShard stream; `read_shard` of a bounded range reads it in one message. Small ones of
+both go through a per-node `batching.Coalescer`, which batches the calls that queue up while
+the node is busy into one PutShards / ReadShards call (`put_shards` / `read_ranges` send such
+a batch directly); within a batch each shard succeeds or fails on its own. Every piece is sent with its CRC32C and every piece received is
 checked against its CRC32C; a read stream that ends short, out of order or with a bad piece
 raises `ShardCorrupt`. An error names the node's address first in its message.
 
@@ -26,6 +29,7 @@ import grpc.aio
 
 from cairn import rpc
 from cairn.checksums import crc32c
+from cairn.datanode.batching import Coalescer
 from cairn.datanode.compaction_record import Phase
 from cairn.datanode.errors import (
     BadShardRequest,
@@ -54,6 +58,7 @@ from cairn.datanode.shards import FailureDomain, NodeStat, NodeState, ShardInfo,
 from cairn.proto import common_pb2, datanode_pb2, datanode_pb2_grpc
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 __all__ = [
     "DataNodeClient",
@@ -75,6 +80,14 @@ MAX_PIECE_BYTES = 4 << 20
 #: A shard that turns out to be one piece of at most this size goes as one unary PutShard call
 #: instead of a WriteShard stream (one message instead of header, piece, trailer, half-close).
 MAX_UNARY_BYTES = 4 << 20
+#: A one-piece shard of at most this size, and a read of at most this many bytes, goes through
+#: the client's coalescer for its node (`batching.Coalescer`): alone when the node has few calls
+#: in flight, else batched with the others queued meanwhile into one PutShards / ReadShards call.
+MAX_BATCHED_ITEM_BYTES = 1 << 20
+#: Bytes of shards (or of requested ranges) in one PutShards / ReadShards call.
+MAX_BATCH_BYTES = 4 << 20
+#: Batched calls one client keeps on the wire to its node at once, per kind (writes, reads).
+MAX_BATCHES_IN_FLIGHT = 2
 
 #: The data node's errors at the RPC edge. A call the node never answered (unreachable,
 #: deadline, cancelled, shedding load) is `DataNodeUnavailable`; anything else unexpected,
@@ -169,6 +182,10 @@ def stat_from_pb(msg: datanode_pb2.StatResponse) -> NodeStat:
 
 def header_to_pb(key: ShardKey, pg: int) -> datanode_pb2.WriteShardHeader:
     return datanode_pb2.WriteShardHeader(key=key_to_pb(key), pg=pg)
+
+
+def put_request(key: ShardKey, pg: int, data: bytes) -> datanode_pb2.PutShardRequest:
+    return datanode_pb2.PutShardRequest(header=header_to_pb(key, pg), piece=piece_to_pb(data))
 
 
 def piece_to_pb(data: bytes) -> datanode_pb2.ShardPiece:
@@ -384,6 +401,12 @@ class DataNodeClient:
         self.addr = addr
         self._channel: grpc.aio.Channel | None = None
         self._stub: datanode_pb2_grpc.DataNodeAsyncStub | None = None
+        self.puts: Coalescer[datanode_pb2.PutShardRequest, ShardInfo] = Coalescer(
+            self._send_puts, what=addr, max_in_flight=MAX_BATCHES_IN_FLIGHT, max_bytes=MAX_BATCH_BYTES
+        )
+        self.reads: Coalescer[datanode_pb2.ReadShardRequest, bytes] = Coalescer(
+            self._send_reads, what=addr, max_in_flight=MAX_BATCHES_IN_FLIGHT, max_bytes=MAX_BATCH_BYTES
+        )
 
     def _rpc(self) -> datanode_pb2_grpc.DataNodeAsyncStub:
         if self._stub is None:
@@ -398,7 +421,10 @@ class DataNodeClient:
             with ERRORS.translated():
                 yield
         except DataNodeError as exc:
-            raise type(exc)(f"{self.addr}: {exc}") from None
+            raise self._named(exc) from None
+
+    def _named(self, exc: E) -> E:
+        return type(exc)(f"{self.addr}: {exc}")
 
     async def write_shard(
         self, key: ShardKey, pg: int, pieces: AsyncIterable[bytes], timeout: float = 60.0
@@ -406,17 +432,55 @@ class DataNodeClient:
         """Send a shard; returns once its bytes and index row are durable (idempotent).
 
         Looks one piece ahead: a shard that is a single piece of at most MAX_UNARY_BYTES (or
-        empty) goes as one unary PutShard call, anything else as a WriteShard stream.
+        empty) goes as one unary PutShard call (through the coalescer if at most
+        MAX_BATCHED_ITEM_BYTES), anything else as a WriteShard stream.
         """
         it = aiter(pieces)
         first = await anext(it, None)
         second = await anext(it, None) if first is not None else None
         if first is None or (second is None and len(first) <= MAX_UNARY_BYTES):
-            return await self._put(key, pg, bytes(first or b""), timeout)
+            request = put_request(key, pg, bytes(first or b""))
+            if len(request.piece.data) <= MAX_BATCHED_ITEM_BYTES:
+                return await self.puts.call(request, len(request.piece.data), timeout)
+            return await self._put(request, timeout)
         return await self._stream(key, pg, _chain(first, second, it), timeout)
 
-    async def _put(self, key: ShardKey, pg: int, data: bytes, timeout: float) -> ShardInfo:
-        request = datanode_pb2.PutShardRequest(header=header_to_pb(key, pg), piece=piece_to_pb(data))
+    async def put_shards(
+        self, shards: Sequence[tuple[ShardKey, int, bytes]], timeout: float = 60.0
+    ) -> list[ShardInfo | DataNodeError]:
+        """Write several whole shards (key, pg, bytes) in one PutShards call; per shard, its
+        info once durable, or the error that shard alone met. A failed call raises."""
+        return await self._put_many([put_request(k, pg, data) for k, pg, data in shards], timeout)
+
+    async def _send_puts(
+        self, requests: list[datanode_pb2.PutShardRequest], timeout: float
+    ) -> Sequence[ShardInfo | DataNodeError]:
+        if len(requests) == 1:
+            return [await self._put(requests[0], timeout)]
+        return await self._put_many(requests, timeout)
+
+    async def _put_many(
+        self, requests: list[datanode_pb2.PutShardRequest], timeout: float
+    ) -> list[ShardInfo | DataNodeError]:
+        with self._translated():
+            reply = await self._rpc().PutShards(
+                datanode_pb2.PutShardsRequest(shards=requests), timeout=timeout
+            )
+        self._check_count(len(reply.results), len(requests))
+        return [
+            info_from_pb(r.stored.shard) if r.WhichOneof("outcome") == "stored" else self._item_error(r.error)
+            for r in reply.results
+        ]
+
+    def _item_error(self, error: datanode_pb2.ShardError) -> DataNodeError:
+        exc = ERRORS.rebuild(error.reason, error.message)
+        return self._named(exc if isinstance(exc, DataNodeError) else DataNodeError(str(exc)))
+
+    def _check_count(self, got: int, sent: int) -> None:
+        if got != sent:
+            raise DataNodeError(f"{self.addr}: {got} results for {sent} items")
+
+    async def _put(self, request: datanode_pb2.PutShardRequest, timeout: float) -> ShardInfo:
         with self._translated():
             reply = await self._rpc().PutShard(request, timeout=timeout)
             return info_from_pb(reply.shard)
@@ -447,8 +511,64 @@ class DataNodeClient:
     def read_shard(
         self, key: ShardKey, offset: int = 0, length: int | None = None, timeout: float = 30.0
     ) -> AsyncIterator[bytes]:
-        """The shard's bytes [offset, offset+length) (to its end if length is None), verified."""
+        """The shard's bytes [offset, offset+length) (to its end if length is None), verified.
+
+        A range of at most MAX_BATCHED_ITEM_BYTES arrives whole, through the coalescer; others
+        as a ReadShard stream."""
+        if length is not None and 0 <= length <= MAX_BATCHED_ITEM_BYTES:
+            return self._read_coalesced(key, offset, length, timeout)
         return self._read(key, offset, length, timeout)
+
+    async def read_ranges(
+        self, reads: Sequence[tuple[ShardKey, int, int]], timeout: float = 30.0
+    ) -> list[bytes | DataNodeError]:
+        """Read several ranges (key, offset, length) in one ReadShards call; per range, its
+        verified bytes (cut at the shard's end), or the error that read alone met."""
+        requests = [datanode_pb2.ReadShardRequest(key=key_to_pb(k), offset=o, length=n) for k, o, n in reads]
+        return await self._read_many(requests, timeout)
+
+    async def _read_coalesced(
+        self, key: ShardKey, offset: int, length: int, timeout: float
+    ) -> AsyncIterator[bytes]:
+        request = datanode_pb2.ReadShardRequest(key=key_to_pb(key), offset=offset, length=length)
+        data = await self.reads.call(request, length, timeout)
+        if data:
+            yield data
+
+    async def _send_reads(
+        self, requests: list[datanode_pb2.ReadShardRequest], timeout: float
+    ) -> Sequence[bytes | DataNodeError]:
+        return await self._read_many(requests, timeout)
+
+    async def _read_many(
+        self, requests: list[datanode_pb2.ReadShardRequest], timeout: float
+    ) -> list[bytes | DataNodeError]:
+        with self._translated():
+            reply = await self._rpc().ReadShards(
+                datanode_pb2.ReadShardsRequest(reads=requests), timeout=timeout
+            )
+        self._check_count(len(reply.results), len(requests))
+        out: list[bytes | DataNodeError] = []
+        for request, result in zip(requests, reply.results, strict=True):
+            if result.WhichOneof("outcome") != "range":
+                out.append(self._item_error(result.error))
+                continue
+            got = result.range
+            data, want = got.piece.data, max(0, min(request.length, got.shard_length - request.offset))
+            key = key_from_pb(request.key)
+            if crc32c(data) != got.piece.crc32c:
+                out.append(self._named(ShardCorrupt(f"{key}: range at {got.offset} failed its crc32c")))
+            elif got.offset != request.offset or len(data) != want:
+                out.append(
+                    self._named(
+                        ShardCorrupt(
+                            f"{key}: got {len(data)} bytes at {got.offset}, not {want} at {request.offset}"
+                        )
+                    )
+                )
+            else:
+                out.append(data)
+        return out
 
     async def _read(
         self, key: ShardKey, offset: int, length: int | None, timeout: float
@@ -571,6 +691,8 @@ class DataNodeClient:
             return findings, (key_from_pb(reply.next) if reply.HasField("next") else None)
 
     async def close(self) -> None:
+        await self.puts.close()
+        await self.reads.close()
         self._channel, channel = None, self._channel
         self._stub = None
         if channel is not None:

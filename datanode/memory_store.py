@@ -24,7 +24,7 @@ from cairn.datanode.errors import (
     ShardNotFound,
 )
 from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
-from cairn.datanode.store import ShardRead, StoreStats
+from cairn.datanode.store import RangeRead, ShardRead, StoreStats
 
 
 @dataclass(slots=True)
@@ -104,6 +104,18 @@ class MemoryShardStore:
     async def _chunks(self, data: bytes) -> AsyncIterator[bytes]:
         for i in range(0, len(data), self._chunk):
             yield data[i : i + self._chunk]
+
+    async def read_ranges(
+        self, reads: Sequence[tuple[ShardKey, int, int | None]]
+    ) -> list[RangeRead | Exception]:
+        out: list[RangeRead | Exception] = []
+        for key, offset, length in reads:
+            try:
+                read = await self.open_read(key, offset, length)
+                out.append(RangeRead(read.info, offset, b"".join([c async for c in read.chunks])))
+            except Exception as exc:  # noqa: BLE001 - one range's failure is that range's answer
+                out.append(exc)
+        return out
 
     async def delete(self, keys: Sequence[ShardKey]) -> int:
         self._check_open()

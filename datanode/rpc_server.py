@@ -7,7 +7,8 @@ with INTERNAL (logged). The error table and the message conversions are shared w
 client (`client.py`). A WriteShard stream must start with a header; the store sees the pieces
 as (bytes, crc32c) pairs and commits only when the client half-closes after a matching trailer,
 so a stream broken mid-way stores nothing. PutShard is the unary twin for a shard that fits
-one message (it arrives whole or not at all, so it needs no trailer). At most
+one message (it arrives whole or not at all, so it needs no trailer); PutShards and ReadShards
+carry several shards or ranges, each answered on its own (`ShardError` for one that failed). At most
 `max_concurrent_writes` write calls run at once (an asyncio.Semaphore); the rest wait before
 their stream is read, so flow control holds their bytes back at the client.
 """
@@ -15,6 +16,7 @@ their stream is read, so flow control holds their bytes back at the client.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
@@ -43,6 +45,8 @@ from cairn.proto import datanode_pb2, datanode_pb2_grpc
 if TYPE_CHECKING:
     from cairn.datanode.compaction import Compactor
     from cairn.datanode.scrub import Scrubber
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LIST_LIMIT = 1000
 MAX_LIST_LIMIT = 10_000
@@ -100,6 +104,23 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
     async def PutShard(
         self, request: datanode_pb2.PutShardRequest, context: grpc.aio.ServicerContext
     ) -> datanode_pb2.PutShardResponse:
+        return await self._put(request)
+
+    @rpc.edge(ERRORS)
+    async def PutShards(
+        self, request: datanode_pb2.PutShardsRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.PutShardsResponse:
+        async def one(shard: datanode_pb2.PutShardRequest) -> datanode_pb2.PutShardsResult:
+            try:
+                return datanode_pb2.PutShardsResult(stored=await self._put(shard))
+            except Exception as exc:  # noqa: BLE001 - one shard's failure is that shard's answer
+                return datanode_pb2.PutShardsResult(error=_shard_error(exc, "PutShards"))
+
+        # concurrently: the writes meet in the writer lanes' batches (one fsync for the lot)
+        results = await asyncio.gather(*(one(shard) for shard in request.shards))
+        return datanode_pb2.PutShardsResponse(results=results)
+
+    async def _put(self, request: datanode_pb2.PutShardRequest) -> datanode_pb2.PutShardResponse:
         if not request.HasField("header") or not request.HasField("piece"):
             raise errors.BadShardRequest("a PutShard request carries a header and a piece")
         header = request.header
@@ -138,6 +159,24 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
                     shard_length=read.info.length,
                 )
                 position += len(data)
+
+    @rpc.edge(ERRORS)
+    async def ReadShards(
+        self, request: datanode_pb2.ReadShardsRequest, context: grpc.aio.ServicerContext
+    ) -> datanode_pb2.ReadShardsResponse:
+        reads = [
+            (key_from_pb(r.key), r.offset, r.length if r.HasField("length") else None) for r in request.reads
+        ]
+        reply = datanode_pb2.ReadShardsResponse()
+        for read in await self._store.read_ranges(reads):
+            if isinstance(read, Exception):
+                reply.results.add(error=_shard_error(read, "ReadShards"))
+            else:
+                shard_range = datanode_pb2.ShardRange(
+                    piece=piece_to_pb(read.data), offset=read.offset, shard_length=read.info.length
+                )
+                reply.results.add(range=shard_range)
+        return reply
 
     @rpc.edge(ERRORS)
     async def DeleteShards(
@@ -241,6 +280,15 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         if len(found) > limit:
             reply.next.CopyFrom(key_to_pb(found[limit - 1].key))
         return reply
+
+
+def _shard_error(exc: Exception, method: str) -> datanode_pb2.ShardError:
+    """One item's error in a batched reply, as the edge would have ended a call of its own."""
+    reason = ERRORS.reason_for(exc)
+    if reason == "InternalError":
+        log.error("%s: one item failed", method, exc_info=exc)
+        return datanode_pb2.ShardError(reason=reason, message=f"{method}: {type(exc).__name__}")
+    return datanode_pb2.ShardError(reason=reason, message=str(exc) or reason)
 
 
 async def _pieces(

@@ -150,6 +150,64 @@ class ReadShardResponse(_message.Message):
     shard_length: int
     def __init__(self, piece: _Optional[_Union[ShardPiece, _Mapping]] = ..., offset: _Optional[int] = ..., range_length: _Optional[int] = ..., shard_length: _Optional[int] = ...) -> None: ...
 
+class ShardError(_message.Message):
+    __slots__ = ("reason", "message")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    message: str
+    def __init__(self, reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PutShardsRequest(_message.Message):
+    __slots__ = ("shards",)
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    shards: _containers.RepeatedCompositeFieldContainer[PutShardRequest]
+    def __init__(self, shards: _Optional[_Iterable[_Union[PutShardRequest, _Mapping]]] = ...) -> None: ...
+
+class PutShardsResult(_message.Message):
+    __slots__ = ("stored", "error")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    stored: PutShardResponse
+    error: ShardError
+    def __init__(self, stored: _Optional[_Union[PutShardResponse, _Mapping]] = ..., error: _Optional[_Union[ShardError, _Mapping]] = ...) -> None: ...
+
+class PutShardsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PutShardsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PutShardsResult, _Mapping]]] = ...) -> None: ...
+
+class ReadShardsRequest(_message.Message):
+    __slots__ = ("reads",)
+    READS_FIELD_NUMBER: _ClassVar[int]
+    reads: _containers.RepeatedCompositeFieldContainer[ReadShardRequest]
+    def __init__(self, reads: _Optional[_Iterable[_Union[ReadShardRequest, _Mapping]]] = ...) -> None: ...
+
+class ShardRange(_message.Message):
+    __slots__ = ("piece", "offset", "shard_length")
+    PIECE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SHARD_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    piece: ShardPiece
+    offset: int
+    shard_length: int
+    def __init__(self, piece: _Optional[_Union[ShardPiece, _Mapping]] = ..., offset: _Optional[int] = ..., shard_length: _Optional[int] = ...) -> None: ...
+
+class ReadShardsResult(_message.Message):
+    __slots__ = ("range", "error")
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    range: ShardRange
+    error: ShardError
+    def __init__(self, range: _Optional[_Union[ShardRange, _Mapping]] = ..., error: _Optional[_Union[ShardError, _Mapping]] = ...) -> None: ...
+
+class ReadShardsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ReadShardsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[ReadShardsResult, _Mapping]]] = ...) -> None: ...
+
 class DeleteShardsRequest(_message.Message):
     __slots__ = ("keys",)
     KEYS_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,16 @@ class DataNodeStub:
                 request_serializer=cairn_dot_proto_dot_datanode__pb2.ReadShardRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_datanode__pb2.ReadShardResponse.FromString,
                 _registered_method=True)
+        self.PutShards = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/PutShards',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.PutShardsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.PutShardsResponse.FromString,
+                _registered_method=True)
+        self.ReadShards = channel.unary_unary(
+                '/cairn.datanode.v1.DataNode/ReadShards',
+                request_serializer=cairn_dot_proto_dot_datanode__pb2.ReadShardsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_datanode__pb2.ReadShardsResponse.FromString,
+                _registered_method=True)
         self.DeleteShards = channel.unary_unary(
                 '/cairn.datanode.v1.DataNode/DeleteShards',
                 request_serializer=cairn_dot_proto_dot_datanode__pb2.DeleteShardsRequest.SerializeToString,
@@ -122,6 +132,20 @@ class DataNodeServicer:
     def ReadShard(self, request, context):
         """Server stream of verified pieces of a shard or of a byte range of it.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutShards(self, request, context):
+        """Several small shards in one call, each with its own outcome (one shard's error does not
+        fail the others): what a client sends when writes or reads to this node queue up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadShards(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -215,6 +239,16 @@ def add_DataNodeServicer_to_server(servicer, server):
                     servicer.ReadShard,
                     request_deserializer=cairn_dot_proto_dot_datanode__pb2.ReadShardRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_datanode__pb2.ReadShardResponse.SerializeToString,
+            ),
+            'PutShards': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutShards,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.PutShardsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.PutShardsResponse.SerializeToString,
+            ),
+            'ReadShards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadShards,
+                    request_deserializer=cairn_dot_proto_dot_datanode__pb2.ReadShardsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_datanode__pb2.ReadShardsResponse.SerializeToString,
             ),
             'DeleteShards': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteShards,
@@ -343,6 +377,60 @@ class DataNode:
             '/cairn.datanode.v1.DataNode/ReadShard',
             cairn_dot_proto_dot_datanode__pb2.ReadShardRequest.SerializeToString,
             cairn_dot_proto_dot_datanode__pb2.ReadShardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutShards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/PutShards',
+            cairn_dot_proto_dot_datanode__pb2.PutShardsRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.PutShardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadShards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.datanode.v1.DataNode/ReadShards',
+            cairn_dot_proto_dot_datanode__pb2.ReadShardsRequest.SerializeToString,
+            cairn_dot_proto_dot_datanode__pb2.ReadShardsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,11 @@ class DataNodeStub:
     """
     ReadShard: _grpc.UnaryStreamMultiCallable[_datanode_pb2.ReadShardRequest, _datanode_pb2.ReadShardResponse]
     """Server stream of verified pieces of a shard or of a byte range of it."""
+    PutShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.PutShardsRequest, _datanode_pb2.PutShardsResponse]
+    """Several small shards in one call, each with its own outcome (one shard's error does not
+    fail the others): what a client sends when writes or reads to this node queue up.
+    """
+    ReadShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ReadShardsRequest, _datanode_pb2.ReadShardsResponse]
     DeleteShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.DeleteShardsRequest, _datanode_pb2.DeleteShardsResponse]
     """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
     ignored, so retries are harmless.
@@ -113,6 +118,11 @@ class DataNodeAsyncStub(DataNodeStub):
     """
     ReadShard: _aio.UnaryStreamMultiCallable[_datanode_pb2.ReadShardRequest, _datanode_pb2.ReadShardResponse]  # type: ignore[assignment]
     """Server stream of verified pieces of a shard or of a byte range of it."""
+    PutShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.PutShardsRequest, _datanode_pb2.PutShardsResponse]  # type: ignore[assignment]
+    """Several small shards in one call, each with its own outcome (one shard's error does not
+    fail the others): what a client sends when writes or reads to this node queue up.
+    """
+    ReadShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ReadShardsRequest, _datanode_pb2.ReadShardsResponse]  # type: ignore[assignment]
     DeleteShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.DeleteShardsRequest, _datanode_pb2.DeleteShardsResponse]  # type: ignore[assignment]
     """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
     ignored, so retries are harmless.
@@ -177,6 +187,23 @@ class DataNodeServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_datanode_pb2.ReadShardResponse], _abc.AsyncIterator[_datanode_pb2.ReadShardResponse]]:
         """Server stream of verified pieces of a shard or of a byte range of it."""
+
+    @_abc_1.abstractmethod
+    def PutShards(
+        self,
+        request: _datanode_pb2.PutShardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.PutShardsResponse, _abc.Awaitable[_datanode_pb2.PutShardsResponse]]:
+        """Several small shards in one call, each with its own outcome (one shard's error does not
+        fail the others): what a client sends when writes or reads to this node queue up.
+        """
+
+    @_abc_1.abstractmethod
+    def ReadShards(
+        self,
+        request: _datanode_pb2.ReadShardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_datanode_pb2.ReadShardsResponse, _abc.Awaitable[_datanode_pb2.ReadShardsResponse]]: ...
 
     @_abc_1.abstractmethod
     def DeleteShards(

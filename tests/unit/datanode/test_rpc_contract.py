@@ -19,7 +19,7 @@ from cairn.checksums import crc32c
 from cairn.datanode.client import DataNodeClient
 from cairn.datanode.compaction import Compactor
 from cairn.datanode.config import CompactionConfig, ScrubConfig
-from cairn.datanode.errors import VolumeNotCompactable
+from cairn.datanode.errors import ShardConflict, VolumeNotCompactable
 from cairn.datanode.reports import ScrubState
 from cairn.datanode.rpc_server import DataNodeServicer
 from cairn.datanode.scrub import Scrubber
@@ -59,8 +59,18 @@ async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> N
         streamed = await client.write_shard(two, 9, pieces(large[:2000], large[2000:]))  # WriteShard
         assert streamed == ShardInfo(two, 9, len(large), crc32c(large), ShardState.LIVE)
 
-        read = [chunk async for chunk in client.read_shard(two, 1000, 3000)]  # ReadShard
+        read = [chunk async for chunk in client.read_shard(two, 1000)]  # to the end: ReadShard
+        assert b"".join(read) == large[1000:]
+        read = [chunk async for chunk in client.read_shard(two, 1000, 3000)]  # bounded: ReadShards
         assert b"".join(read) == large[1000:4000]
+        ranges = await client.read_ranges([(one, 100, 50), (two, 4990, 100)])  # ReadShards
+        assert ranges == [small[100:150], large[4990:]]
+
+        three = ShardKey(blob, 2)
+        batch = await client.put_shards([(three, 10, b"third"), (one, 9, b"other bytes")])  # PutShards
+        assert batch[0] == ShardInfo(three, 10, 5, crc32c(b"third"), ShardState.LIVE)
+        assert isinstance(batch[1], ShardConflict)
+        assert await client.delete_shards([three]) == 1
 
         assert await client.delete_shards([one, ShardKey(os.urandom(16), 3)]) == 1  # DeleteShards
 
@@ -71,7 +81,7 @@ async def test_every_rpc_is_served_through_the_typed_client(tmp_path: Path) -> N
         stat = await client.stat()  # Stat
         assert isinstance(stat, NodeStat) and stat.labels == labels
         assert (stat.node_id, stat.state, stat.capacity_bytes) == ("dn-0001", NodeState.UP, 1 << 30)
-        assert (stat.live_shards, stat.dead_shards) == (1, 2)  # the unknown key's tombstone too
+        assert (stat.live_shards, stat.dead_shards) == (1, 3)  # the unknown key's tombstone too
         assert stat.volumes >= 1 and stat.used_bytes > len(small) + len(large)
 
         updates = [u async for u in client.compact()]  # Compact: nothing sealed, nothing to do
