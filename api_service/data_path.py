@@ -17,6 +17,7 @@ that commits metadata after `write` never commits unverified bytes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -49,7 +50,7 @@ RecordIntent = Callable[[str, str, bytes, int], Awaitable[object]]
 
 
 class ClusterBlobStore:
-    """BlobStore over the cluster: the placement map (re-read at most every `map_ttl_s`), write
+    """BlobStore over the cluster: the placement map (re-read at most every `map_ttl_s`, by one call at a time), write
     intents in the metadata service, and the erasure-coded BlobWriter/BlobReader."""
 
     def __init__(
@@ -69,13 +70,25 @@ class ClusterBlobStore:
         self._clock = clock
         self._map: Any = None
         self._map_at = 0.0
+        self._refresh: asyncio.Future[Any] | None = None
 
     async def _cluster_map(self) -> Any:
-        now = self._clock()
-        if self._map is None or now - self._map_at > self._map_ttl:
+        """The map, fetched again once older than `map_ttl_s`: by one call that every request
+        arriving meanwhile waits for (not one call per request)."""
+        if self._map is not None and self._clock() - self._map_at <= self._map_ttl:
+            return self._map
+        if self._refresh is None:
+            self._refresh = asyncio.ensure_future(self._fetch_map())
+        return await asyncio.shield(self._refresh)  # a cancelled request leaves the fetch running
+
+    async def _fetch_map(self) -> Any:
+        try:
+            now = self._clock()
             self._map = await self._placement.cluster_map()
             self._map_at = now
-        return self._map
+            return self._map
+        finally:
+            self._refresh = None
 
     async def _targets(self, blob_id: bytes) -> tuple[int, list[str | None]]:
         cmap = await self._cluster_map()

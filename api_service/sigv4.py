@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -242,7 +243,9 @@ def canonical_headers(headers: Mapping[str, str], signed: list[str]) -> str:
     return "".join(lines)
 
 
+@functools.lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
+    """The SigV4 signing key of a secret for one day and scope (cached: it changes daily)."""
     k = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
     for part in (region, service, "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -117,3 +118,37 @@ async def test_no_read_fails_while_slots_migrate() -> None:
     placement.map = ClusterMap(3, 8, 4, 4, nodes, pgs)
     with pytest.raises(ReadQuorumError):
         _ = b"".join([p async for p in store.read([before], 0, len(old) - 1)])
+
+
+async def test_requests_arriving_while_the_map_is_fetched_share_that_one_fetch() -> None:
+    cluster, placement = Cluster(), Placement()
+    release = asyncio.Event()
+    original = placement.cluster_map
+
+    async def slow_map(min_epoch: int = 0, wait_s: float = 0.0) -> ClusterMap:
+        await release.wait()
+        return await original(min_epoch, wait_s)
+
+    placement.cluster_map = slow_map  # type: ignore[method-assign]
+    now = [0.0]
+
+    async def record(bucket: str, key: str, blob_id: bytes, pg: int) -> None:
+        return None
+
+    store = ClusterBlobStore(
+        placement,
+        record,
+        BlobWriter(cluster.pool, SMALL, FAST),
+        BlobReader(cluster.pool, FAST),
+        clock=lambda: now[0],
+    )
+    writes = [asyncio.create_task(store.write("b", f"k{i}", chunks(b"x" * 100))) for i in range(8)]
+    cancelled = asyncio.create_task(store.write("b", "gone", chunks(b"y")))
+    await asyncio.sleep(0.05)
+    cancelled.cancel()  # one waiter going away does not cancel the fetch the others wait for
+    release.set()
+    refs = await asyncio.gather(*writes)
+    assert placement.calls == 1 and len({r.blob_id for r in refs}) == 8
+    now[0] = 5.0  # past the map's TTL: fetched again, once
+    await asyncio.gather(*(store.write("b", f"again{i}", chunks(b"z")) for i in range(4)))
+    assert placement.calls == 2
