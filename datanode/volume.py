@@ -392,11 +392,12 @@ class VolumeFile:
             upto = min(last + 1, block + per_chunk)
             lo, hi = block * bs, min(upto * bs, header.length)
             data = self._pread_exact(hi - lo, base + lo)
+            view = memoryview(data)  # checks and trims without copying the blocks
             for i in range(block, upto):
-                piece = data[(i - block) * bs : (i - block + 1) * bs]
-                if crc32c(piece) != crcs[i]:
+                if crc32c(view[(i - block) * bs : (i - block + 1) * bs]) != crcs[i]:
                     raise ShardCorrupt(f"{header.key}: block {i} checksum mismatch")
-            yield data[max(start, lo) - lo : min(end, hi) - lo]
+            a, b = max(start, lo) - lo, min(end, hi) - lo
+            yield data if (a, b) == (0, len(data)) else bytes(view[a:b])
             block = upto
 
     def check_record(self, offset: int) -> RecordHeader:
