@@ -44,9 +44,26 @@ def _split(full_method: str) -> tuple[str, str]:
     return service, method
 
 
-def _size(message: Any) -> int:
-    size = getattr(message, "ByteSize", None)
-    return int(size()) if size is not None else 0
+def _reading(deserialize: Callable[[bytes], Any] | None, counter: Any) -> Callable[[bytes], Any]:
+    """The request deserializer, counting the bytes it is given (what arrived on the wire)."""
+
+    def read(data: bytes) -> Any:
+        counter.inc(len(data))
+        return deserialize(data) if deserialize is not None else data
+
+    return read
+
+
+def _writing(serialize: Callable[[Any], bytes] | None, counter: Any) -> Callable[[Any], bytes]:
+    """The response serializer, counting the bytes it makes. (Counting here, rather than with
+    `ByteSize()`, costs nothing: upb's ByteSize serializes the message once more to measure it.)"""
+
+    def write(message: Any) -> bytes:
+        data = serialize(message) if serialize is not None else message
+        counter.inc(len(data))
+        return data
+
+    return write
 
 
 class _Call:
@@ -55,17 +72,6 @@ class _Call:
     def __init__(self, full_method: str) -> None:
         self.service, self.method = _split(full_method)
         self.started = time.perf_counter()
-        self.received = 0
-        self.sent = 0
-
-    @classmethod
-    def start(cls, full_method: str, request: Any, streamed: bool) -> tuple[_Call, Any]:
-        """A new call, and its request (a stream of them wrapped to count their bytes)."""
-        call = cls(full_method)
-        if streamed:
-            return call, _counted(call, request)
-        call.received = _size(request)
-        return call, request
 
     @contextlib.contextmanager
     def measured(self, context: grpc.aio.ServicerContext) -> Iterator[None]:
@@ -89,10 +95,6 @@ class _Call:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         GRPC_REQUESTS.labels(self.service, self.method, name).inc()
         GRPC_DURATION.labels(self.service, self.method).observe(time.perf_counter() - self.started)
-        if self.received:
-            GRPC_RECEIVED.labels(self.service, self.method).inc(self.received)
-        if self.sent:
-            GRPC_SENT.labels(self.service, self.method).inc(self.sent)
 
 
 class GrpcMetrics(grpc.aio.ServerInterceptor):
@@ -107,58 +109,44 @@ class GrpcMetrics(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         full_method = handler_call_details.method  # type: ignore[attr-defined]
+        labels = _split(full_method)
+        read = _reading(handler.request_deserializer, GRPC_RECEIVED.labels(*labels))
+        write = _writing(handler.response_serializer, GRPC_SENT.labels(*labels))
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _unary_response(full_method, handler.unary_unary, streamed_request=False),
-                handler.request_deserializer,
-                handler.response_serializer,
+                _unary_response(full_method, handler.unary_unary), read, write
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                _unary_response(full_method, handler.stream_unary, streamed_request=True),
-                handler.request_deserializer,
-                handler.response_serializer,
+                _unary_response(full_method, handler.stream_unary), read, write
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _stream_response(full_method, handler.unary_stream, streamed_request=False),
-                handler.request_deserializer,
-                handler.response_serializer,
+                _stream_response(full_method, handler.unary_stream), read, write
             )
         return grpc.stream_stream_rpc_method_handler(
-            _stream_response(full_method, handler.stream_stream, streamed_request=True),
-            handler.request_deserializer,
-            handler.response_serializer,
+            _stream_response(full_method, handler.stream_stream), read, write
         )
 
 
-async def _counted(call: _Call, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    async for message in requests:
-        call.received += _size(message)
-        yield message
-
-
-def _unary_response(full_method: str, behavior: Any, streamed_request: bool) -> Any:
+def _unary_response(full_method: str, behavior: Any) -> Any:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call, request = _Call.start(full_method, request, streamed_request)
+        call = _Call(full_method)
         with call.measured(context):
-            response = await behavior(request, context)
-            call.sent = _size(response)
-        return response
+            return await behavior(request, context)
 
     return handle
 
 
-def _stream_response(full_method: str, behavior: Any, streamed_request: bool) -> Any:
+def _stream_response(full_method: str, behavior: Any) -> Any:
     if not inspect.isasyncgenfunction(behavior):
-        # a handler that writes with context.write() and returns: count the call, not the messages
-        return _unary_response(full_method, behavior, streamed_request)
+        # a handler that writes with context.write() and returns: one call, however many messages
+        return _unary_response(full_method, behavior)
 
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call, request = _Call.start(full_method, request, streamed_request)
+        call = _Call(full_method)
         with call.measured(context):
             async for response in behavior(request, context):
-                call.sent += _size(response)
                 yield response
 
     return handle

@@ -28,6 +28,7 @@ from cairn.datanode import errors
 from cairn.datanode.client import (
     ERRORS,
     compaction_status_to_pb,
+    fill_piece,
     finding_to_pb,
     info_to_pb,
     key_from_pb,
@@ -152,12 +153,11 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
         async for chunk in read.chunks:
             for i in range(0, len(chunk), self._read_piece_bytes):
                 data = chunk[i : i + self._read_piece_bytes]
-                yield datanode_pb2.ReadShardResponse(
-                    piece=piece_to_pb(data),
-                    offset=position,
-                    range_length=total,
-                    shard_length=read.info.length,
+                message = datanode_pb2.ReadShardResponse(
+                    offset=position, range_length=total, shard_length=read.info.length
                 )
+                fill_piece(message.piece, data)
+                yield message
                 position += len(data)
 
     @rpc.edge(ERRORS)
@@ -172,10 +172,9 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
             if isinstance(read, Exception):
                 reply.results.add(error=_shard_error(read, "ReadShards"))
             else:
-                shard_range = datanode_pb2.ShardRange(
-                    piece=piece_to_pb(read.data), offset=read.offset, shard_length=read.info.length
-                )
-                reply.results.add(range=shard_range)
+                shard_range = reply.results.add().range
+                shard_range.offset, shard_range.shard_length = read.offset, read.info.length
+                fill_piece(shard_range.piece, read.data)
         return reply
 
     @rpc.edge(ERRORS)
