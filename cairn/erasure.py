@@ -137,6 +137,19 @@ def _check_size(blob_size: int) -> None:
         raise ValueError(f"negative blob size {blob_size}")
 
 
+def parse_piece_header(piece: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """(payload size, stripe length) from the header at the front of a piece (PieceMismatch
+    when it is short or has no header magic). Pieces of full stripes all have the length of
+    the first one, so this is how a shard is cut into pieces without its blob's metadata."""
+    if len(piece) < HEADER_LEN:
+        raise PieceMismatch(f"piece of {len(piece)} bytes has no {HEADER_LEN}-byte header")
+    _, size, _, orig = _HEADER_FIELDS.unpack_from(piece)
+    (magic,) = _MAGIC_FIELD.unpack_from(piece, _MAGIC_OFFSET)
+    if magic != _HEADER_MAGIC:
+        raise PieceMismatch("piece header magic missing")
+    return size, orig
+
+
 class ErasureCodec:
     """Encodes and decodes single stripes. Thread-safe: each thread gets its own pyeclib driver."""
 

@@ -34,6 +34,14 @@ class GcConfig:
     """A shard metadata does not know is deleted once it has been seen unknown this long."""
     lifecycle_day_s: float = 86400.0
     """The length of a lifecycle rule's day, in seconds (shortened in tests only)."""
+    repair_interval_s: float = 30.0
+    """Time between two passes of the repair worker on its timer."""
+    repair_concurrency: int = 4
+    """Blobs the repair worker copies or rebuilds at the same time."""
+    repair_mb_per_s: float = 64.0
+    """Throttle: MiB of shards the repair worker writes per second at most (0: no limit)."""
+    repair_lease_ttl_s: float = 30.0
+    """The repair lease's time to live; the worker renews it every third of it while it runs."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
@@ -48,5 +56,11 @@ class GcConfig:
             raise ValueError("multipart_max_age_s and orphan_grace_s must not be negative")
         if self.lifecycle_day_s <= 0:
             raise ValueError("lifecycle_day_s must be positive")
+        if self.repair_interval_s <= 0 or self.repair_lease_ttl_s <= 0:
+            raise ValueError("repair_interval_s and repair_lease_ttl_s must be positive")
+        if self.repair_concurrency < 1:
+            raise ValueError("repair_concurrency must be at least 1")
+        if self.repair_mb_per_s < 0:
+            raise ValueError("repair_mb_per_s must not be negative")
         if not self.placement:
             raise ValueError("placement needs at least one host:port")

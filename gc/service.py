@@ -4,10 +4,13 @@
 the workers in pass order: `lifecycle` (run the buckets' lifecycle rules: lifecycle.py),
 `uploads` (abort abandoned multipart uploads, which queues their parts), `reclaim` (delete the
 shards of queued blobs and of expired write intents), `orphans` (delete shards metadata does not
-know, after a grace), then `compaction` (a compaction pass on every data node, which gives the
-deleted shards' space back).
+know, after a grace), `compaction` (a compaction pass on every data node, which gives the
+deleted shards' space back), then `repair` (copy or rebuild the shards missing on their slots'
+targets and end slot moves; repair.py), which acts only while this instance holds the
+placement lease.
 `start()` puts every worker on its timer; `run_once(names)` runs passes now, in that order.
-Exactly one instance should run per cluster (`cairn up` starts one); nothing elects a leader yet.
+Exactly one instance should run per cluster (`cairn up` starts one): only the repair worker
+takes the placement lease; the other workers of a second instance would act too.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from cairn.gc.lifecycle import LifecycleWorker
 from cairn.gc.nodes import NodePool
 from cairn.gc.orphans import OrphanSweepWorker
 from cairn.gc.reclaim import ReclaimWorker
+from cairn.gc.repair import RepairWorker, instance_id
 from cairn.gc.uploads import AbandonedUploadsWorker
 from cairn.gc.worker import PassResult, Throttle, WorkerLoop, WorkerStatus
 from cairn.metadata.client import MetadataClient
@@ -52,7 +56,17 @@ class GcService:
         orphans = OrphanSweepWorker(metadata, placement, nodes, grace_s=config.orphan_grace_s)
         compaction = CompactionTrigger(placement, nodes)
         rules = LifecycleWorker(metadata, config.lifecycle_day_s)
+        repair = RepairWorker(
+            placement,
+            metadata,
+            nodes,
+            holder=instance_id(),
+            lease_ttl_s=config.repair_lease_ttl_s,
+            concurrency=config.repair_concurrency,
+            mb_per_s=config.repair_mb_per_s,
+        )
         loops = [WorkerLoop(w, config.interval_s) for w in (rules, uploads, reclaim, orphans, compaction)]
+        loops.append(WorkerLoop(repair, config.repair_interval_s))
         return cls(loops, [nodes, metadata, placement])
 
     def start(self) -> None:

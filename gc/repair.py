@@ -1,0 +1,631 @@
+"""The repair worker: put every shard metadata references on its slot's target, then end migrations.
+
+A pass:
+1. Reads the repair work (`ListRepairWork`): when the operator paused repair it does nothing.
+   Otherwise it takes or renews the background-service lease (`AcquireLease`, `lease_ttl_s`)
+   and keeps renewing it while the pass runs; a second instance is refused the lease
+   (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a pause
+   set while the pass runs, stops the pass between two PGs.
+2. Visits the PGs the map lists as needing repair (pending slot moves, slots with shards on a
+   node that is not serving), fewest healthy slots first, then every other PG (the periodic
+   check: a node whose disk was wiped and that came back under its old id is healthy in the
+   map but lacks its shards).
+3. Per PG: lists the shards every serving node of the PG holds (targets and old holders,
+   `ListShards`), takes the blobs with a live shard somewhere, drops any blob with a tombstone
+   on one of them (a delete reached it), asks metadata which of the rest it still knows
+   (`FindBlobs`) and drops those waiting in the GC queue: what is left is what metadata
+   references. For each such blob, each slot whose serving target lacks the blob's live shard
+   gets it: copied from a serving old holder of the slot that lists it live, else rebuilt
+   from k other slots' shards (Reed-Solomon reconstruct of the missing pieces, stripe by
+   stripe). Every piece read is checked (CRC32C on the wire, its header against its slot and
+   stripe by the codec), and the write is verified: the target's answer (length, CRC32C) must
+   be the bytes sent. A source that fails is left out and the blob is tried again from the
+   others.
+4. A slot with a pending move whose target now holds every referenced blob is reported synced
+   (`SlotSynced` with the lease's token): its old holders leave the map.
+
+Nothing is remembered between passes: the next pass lists again, so a kill -9 of the worker,
+the source or the target only costs the shards in flight (a write the target did not finish
+stores nothing; a shard already there is an idempotent retry). Throttled: `mb_per_s` of shard
+bytes written (0: no limit) and `concurrency` blobs at a time.
+
+Deleted objects stay deleted: a blob gone from metadata, queued for GC or tombstoned on a node
+is not rebuilt, and a data node refuses a write of a key it tombstoned (a delete that lands
+after our check). Limits: the GC queue is read once per pass (its oldest `GC_QUEUE_LIMIT`
+blobs); a blob queued later in the pass may still be written to a target, where the GC's
+reclaim deletes it. A blob whose shard a PUT wrote to an old holder after this pass listed it
+is on a node that leaves the slot's holders once the slot syncs; the next pass rebuilds it on
+the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cairn.checksums import crc32c
+from cairn.datanode.client import DataNodeError, ShardInfo, ShardKey, ShardState
+from cairn.erasure import HEADER_LEN, ErasureCodec, ErasureError, StripeLayout, parse_piece_header
+from cairn.gc.nodes import NodePool
+from cairn.gc.worker import Throttle
+from cairn.metadata.models import GcItem
+from cairn.placement.cluster_map import (
+    SERVING_STATES,
+    ClusterMap,
+    LeaseGrant,
+    NodeInfo,
+    RepairWork,
+)
+from cairn.placement.errors import LeaseHeld, LeaseLost, PlacementError, StaleMigration
+
+log = logging.getLogger("cairn.gc")
+
+PAGE = 1000
+#: GC-queue entries read per pass to keep queued blobs from being rebuilt.
+GC_QUEUE_LIMIT = 10_000
+#: Pieces (one per stripe) read per source and window while copying or rebuilding a shard.
+WINDOW_PIECES = 8
+#: FindBlobs asks about at most this many blobs per call.
+FIND_BATCH = 1000
+
+
+class RepairMap(Protocol):
+    async def cluster_map(self, min_epoch: int = 0, wait_s: float = 0.0) -> ClusterMap: ...
+
+    async def repair_work(self, limit: int = 0, timeout: float = 5.0) -> RepairWork: ...
+
+    async def acquire_lease(self, holder: str, ttl_s: float, timeout: float = 5.0) -> LeaseGrant: ...
+
+    async def slot_synced(
+        self, pg: int, slot: int, node_id: str, since_epoch: int, lease_token: int, timeout: float = 5.0
+    ) -> int: ...
+
+
+class RepairCatalog(Protocol):
+    async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]: ...
+
+    async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]: ...
+
+
+class SourceFailed(Exception):
+    """A source shard could not be read or did not verify (the blob is retried without it)."""
+
+    def __init__(self, node_id: str, index: int, cause: BaseException) -> None:
+        super().__init__(f"{node_id} shard {index}: {type(cause).__name__}: {cause}")
+        self.node_id = node_id
+        self.index = index
+
+
+class TargetFailed(Exception):
+    """The target refused the shard, failed, or stored bytes other than those sent."""
+
+
+@dataclass(slots=True)
+class _PgListing:
+    """What the serving nodes of one PG hold: per node, per key, the shard's index entry."""
+
+    shards: dict[str, dict[ShardKey, ShardInfo]] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)
+
+    def live(self, node_id: str, key: ShardKey) -> ShardInfo | None:
+        info = self.shards.get(node_id, {}).get(key)
+        return info if info is not None and info.state is ShardState.LIVE else None
+
+
+@dataclass(slots=True)
+class Progress:
+    """The running pass as `cairn admin repair status` shows it (kept in memory)."""
+
+    running: bool = False
+    started_s: float = 0.0
+    pgs_total: int = 0
+    pgs_done: int = 0
+    shards_to_go: int = 0
+    bytes_to_go: int = 0
+    shards_done: int = 0
+    bytes_done: int = 0
+    lease: str = ""
+
+    def rate_bytes_s(self, now: float) -> float:
+        elapsed = now - self.started_s
+        return self.bytes_done / elapsed if self.running and elapsed > 0 else 0.0
+
+
+def instance_id() -> str:
+    """This process's lease holder name: host, pid and a random suffix (unique per start)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RepairWorker:
+    name = "repair"
+
+    def __init__(
+        self,
+        placement: RepairMap,
+        catalog: RepairCatalog,
+        nodes: NodePool,
+        *,
+        holder: str,
+        lease_ttl_s: float = 30.0,
+        concurrency: int = 4,
+        mb_per_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._placement = placement
+        self._catalog = catalog
+        self._nodes = nodes
+        self.holder = holder
+        self.lease_ttl_s = lease_ttl_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._throttle = Throttle(mb_per_s * (1 << 20))
+        self._clock = clock
+        self._codecs: dict[tuple[int, int], ErasureCodec] = {}
+        self.progress = Progress()
+
+    # -- a pass ----------------------------------------------------------------------------------
+
+    async def run_pass(self) -> Counter[str]:
+        counters: Counter[str] = Counter()
+        work = await self._placement.repair_work()
+        if work.paused:
+            counters["paused"] = 1
+            return counters
+        try:
+            grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
+        except LeaseHeld:
+            counters["lease_waiting"] = 1
+            return counters
+        stop = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(stop))
+        self.progress = Progress(running=True, started_s=self._clock(), lease=self.holder)
+        try:
+            cmap = await self._placement.cluster_map(min_epoch=work.epoch)
+            queued = {item.blob_id for item in await self._catalog.list_gc_work(GC_QUEUE_LIMIT)}
+            first = [p.pg for p in work.pgs]
+            listed = set(first)
+            order = first + [pg for pg in range(cmap.pg_count) if pg not in listed]
+            self.progress.pgs_total = len(order)
+            for pg in order:
+                if stop.is_set():
+                    counters["lease_lost"] = 1
+                    break
+                if (await self._placement.repair_work(limit=1)).paused:
+                    counters["paused"] = 1
+                    break
+                await self._repair_pg(cmap, pg, queued, grant.token, counters)
+                self.progress.pgs_done += 1
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            self.progress.running = False
+        return counters
+
+    async def _renew(self, lost: asyncio.Event) -> None:
+        """Renew the lease every third of its TTL; set `lost` when another instance has it."""
+        while True:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            try:
+                await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
+            except (LeaseHeld, LeaseLost):
+                lost.set()
+                return
+            except Exception as exc:  # noqa: BLE001 - placement unreachable: try again next tick
+                log.warning("renewing the repair lease failed: %s", exc)
+
+    # -- one PG ----------------------------------------------------------------------------------
+
+    async def _repair_pg(
+        self, cmap: ClusterMap, pg: int, queued: set[bytes], token: int, counters: Counter[str]
+    ) -> None:
+        width = cmap.k + cmap.m
+        targets = [cmap.nodes.get(t) if t else None for t in cmap.pgs[pg]]
+        involved: dict[str, NodeInfo] = {}
+        for slot in range(width):
+            ids = list(cmap.holders_of(pg, slot))
+            if cmap.pgs[pg][slot]:
+                ids.append(cmap.pgs[pg][slot])
+            for node_id in ids:
+                node = cmap.nodes.get(node_id)
+                if node is not None and node.state in SERVING_STATES:
+                    involved[node_id] = node
+        listing = await self._list(pg, involved, counters)
+        live: set[bytes] = set()
+        dead: set[bytes] = set()
+        for shards in listing.shards.values():
+            for info in shards.values():
+                (live if info.state is ShardState.LIVE else dead).add(info.key.blob_id)
+        candidates = sorted(live - dead - queued)
+        referenced: list[bytes] = []
+        for i in range(0, len(candidates), FIND_BATCH):
+            referenced.extend(await self._catalog.find_blobs(candidates[i : i + FIND_BATCH]))
+        counters["blobs_checked"] += len(referenced)
+
+        # per blob, the slots whose serving target lacks its live shard
+        plans: list[tuple[bytes, list[int]]] = []
+        blocked: set[int] = set()  # slots that cannot be completed this pass
+        for slot, target in enumerate(targets):
+            if target is None or target.state not in SERVING_STATES or target.id in listing.unreachable:
+                blocked.add(slot)
+        for blob_id in referenced:
+            missing = [
+                slot
+                for slot, target in enumerate(targets)
+                if slot not in blocked
+                and target is not None
+                and listing.live(target.id, ShardKey(blob_id, slot)) is None
+            ]
+            if missing:
+                plans.append((blob_id, missing))
+        to_go = sum(len(m) for _, m in plans)
+        self.progress.shards_to_go += to_go
+        self.progress.bytes_to_go += sum(
+            self._shard_length(listing, blob_id) * len(missing) for blob_id, missing in plans
+        )
+        outcomes = await asyncio.gather(
+            *(self._repair_blob(cmap, pg, blob_id, missing, listing, counters) for blob_id, missing in plans)
+        )
+        for (_, missing), done in zip(plans, outcomes, strict=True):
+            blocked.update(set(missing) - done)
+
+        for slot, mig in sorted(cmap.migrations.get(pg, {}).items()):
+            if slot in blocked:
+                counters["slots_waiting"] += 1
+                continue
+            try:
+                await self._placement.slot_synced(pg, slot, cmap.pgs[pg][slot], mig.since_epoch, token)
+            except StaleMigration:
+                counters["slots_stale"] += 1  # the map moved on: the next pass sees the new move
+            except PlacementError as exc:
+                log.warning("pg %d slot %d: SlotSynced refused: %s", pg, slot, exc)
+                counters["slots_refused"] += 1
+            else:
+                counters["slots_synced"] += 1
+
+    async def _list(self, pg: int, nodes: dict[str, NodeInfo], counters: Counter[str]) -> _PgListing:
+        listing = _PgListing()
+
+        async def one(node: NodeInfo) -> None:
+            found: dict[ShardKey, ShardInfo] = {}
+            after: ShardKey | None = None
+            try:
+                while True:
+                    page, after = await self._nodes.client(node.addr).list_shards(pg, after, PAGE)
+                    found.update((s.key, s) for s in page)
+                    if after is None:
+                        break
+            except DataNodeError as exc:
+                log.warning("pg %d: listing %s failed: %s", pg, node.id, exc)
+                counters["nodes_unavailable"] += 1
+                listing.unreachable.add(node.id)
+                return
+            listing.shards[node.id] = found
+
+        await asyncio.gather(*(one(n) for n in nodes.values()))
+        return listing
+
+    @staticmethod
+    def _shard_length(listing: _PgListing, blob_id: bytes) -> int:
+        for shards in listing.shards.values():
+            for key, info in shards.items():
+                if key.blob_id == blob_id and info.state is ShardState.LIVE:
+                    return info.length
+        return 0
+
+    # -- one blob --------------------------------------------------------------------------------
+
+    async def _repair_blob(
+        self,
+        cmap: ClusterMap,
+        pg: int,
+        blob_id: bytes,
+        missing: list[int],
+        listing: _PgListing,
+        counters: Counter[str],
+    ) -> set[int]:
+        """Put the blob's shards of `missing` slots on their targets; returns the slots done."""
+        done: set[int] = set()
+        excluded: set[tuple[str, int]] = set()
+        async with self._slots:
+            # copies first: a serving old holder of the slot with the shard live
+            rebuild: list[int] = []
+            for slot in missing:
+                copied = False
+                for holder_id in cmap.holders_of(pg, slot):
+                    holder = cmap.nodes.get(holder_id)
+                    key = ShardKey(blob_id, slot)
+                    if (
+                        holder is None
+                        or holder_id == cmap.pgs[pg][slot]
+                        or listing.live(holder_id, key) is None
+                    ):
+                        continue
+                    info = listing.live(holder_id, key)
+                    assert info is not None
+                    try:
+                        await self._transfer(
+                            cmap, pg, blob_id, info.length, {slot: (holder, slot)}, [slot], copy=True
+                        )
+                    except SourceFailed as exc:
+                        log.warning("pg %d blob %s: copy failed: %s", pg, blob_id.hex(), exc)
+                        counters["sources_failed"] += 1
+                        continue
+                    except TargetFailed as exc:
+                        log.warning("pg %d blob %s: %s", pg, blob_id.hex(), exc)
+                        counters["targets_failed"] += 1
+                        break
+                    copied = True
+                    counters["shards_copied"] += 1
+                    counters["bytes_copied"] += info.length
+                    self._progressed(info.length)
+                    done.add(slot)
+                    break
+                if not copied:
+                    rebuild.append(slot)
+            rebuild = [s for s in rebuild if s not in done]
+            while rebuild:
+                sources = self._rebuild_sources(cmap, pg, blob_id, rebuild, listing, excluded)
+                if sources is None:
+                    counters["blobs_unrecoverable"] += 1
+                    log.warning(
+                        "pg %d blob %s: fewer than k verified shards to rebuild from", pg, blob_id.hex()
+                    )
+                    break
+                length = next(iter(sources.values()))[2]
+                try:
+                    ok = await self._transfer(
+                        cmap, pg, blob_id, length, {i: (n, i) for i, (n, _, _) in sources.items()}, rebuild
+                    )
+                except SourceFailed as exc:
+                    log.warning("pg %d blob %s: rebuild source failed: %s", pg, blob_id.hex(), exc)
+                    counters["sources_failed"] += 1
+                    excluded.add((exc.node_id, exc.index))
+                    continue
+                except TargetFailed as exc:
+                    log.warning("pg %d blob %s: %s", pg, blob_id.hex(), exc)
+                    counters["targets_failed"] += 1
+                    break
+                for _slot in ok:
+                    counters["shards_rebuilt"] += 1
+                    counters["bytes_rebuilt"] += length
+                    self._progressed(length)
+                done.update(ok)
+                break
+        return done
+
+    def _progressed(self, nbytes: int) -> None:
+        self.progress.shards_done += 1
+        self.progress.bytes_done += nbytes
+
+    def _rebuild_sources(
+        self,
+        cmap: ClusterMap,
+        pg: int,
+        blob_id: bytes,
+        rebuild: list[int],
+        listing: _PgListing,
+        excluded: set[tuple[str, int]],
+    ) -> dict[int, tuple[NodeInfo, int, int]] | None:
+        """k slots other than `rebuild`, each with a serving node listing the shard live:
+        index -> (node, index, shard length); None when fewer than k are available."""
+        found: dict[int, tuple[NodeInfo, int, int]] = {}
+        for index in range(cmap.k + cmap.m):
+            if index in rebuild:
+                continue
+            ids = list(cmap.holders_of(pg, index))
+            if cmap.pgs[pg][index] and cmap.pgs[pg][index] not in ids:
+                ids.append(cmap.pgs[pg][index])
+            for node_id in ids:
+                node = cmap.nodes.get(node_id)
+                info = listing.live(node_id, ShardKey(blob_id, index))
+                if node is None or info is None or (node_id, index) in excluded:
+                    continue
+                found[index] = (node, index, info.length)
+                break
+            if len(found) == cmap.k:
+                return found
+        return None
+
+    def _codec(self, cmap: ClusterMap) -> ErasureCodec:
+        key = (cmap.k, cmap.m)
+        codec = self._codecs.get(key)
+        if codec is None:
+            codec = self._codecs[key] = ErasureCodec(StripeLayout(k=cmap.k, m=cmap.m))
+        return codec
+
+    async def _transfer(
+        self,
+        cmap: ClusterMap,
+        pg: int,
+        blob_id: bytes,
+        length: int,
+        sources: dict[int, tuple[NodeInfo, int]],
+        outputs: list[int],
+        *,
+        copy: bool = False,
+    ) -> set[int]:
+        """Read `sources` (index -> (node, shard index)) window by window and write shards
+        `outputs` to their targets: the source's pieces as they are when `copy`, else the
+        pieces reconstructed from the k sources. Every piece read is checked against its slot;
+        every write's (length, CRC32C) must match what was sent. Returns the outputs written."""
+        codec = self._codec(cmap)
+        first_node, first_index = next(iter(sources.values()))
+        piece_len = await self._piece_len(first_node, ShardKey(blob_id, first_index), length)
+        queues: dict[int, asyncio.Queue[bytes | None]] = {i: asyncio.Queue(maxsize=2) for i in outputs}
+        writers = {
+            i: asyncio.create_task(self._write(cmap, pg, ShardKey(blob_id, i), length, queues[i]))
+            for i in outputs
+        }
+        try:
+            offset = 0
+            while offset < length or (offset == 0 and length == 0):
+                end = min(length, offset + WINDOW_PIECES * piece_len) if piece_len else length
+                windows = await asyncio.gather(
+                    *(
+                        self._read_range(node, ShardKey(blob_id, idx), offset, end)
+                        for node, idx in sources.values()
+                    )
+                )
+                per_source = {
+                    index: _cut(data, piece_len) for index, data in zip(sources, windows, strict=True)
+                }
+                if copy:
+                    ((index, pieces),) = per_source.items()
+                    node = sources[index][0]
+                    for piece in pieces:
+                        _check(codec, node.id, index, piece)
+                    out = {outputs[0]: b"".join(pieces)}
+                else:
+                    out = await asyncio.to_thread(_reconstruct, codec, per_source, outputs, sources)
+                for index, data in out.items():
+                    await self._throttle.take(len(data))
+                    await _put(queues[index], writers[index], data)
+                if end == offset:
+                    break
+                offset = end
+            for index in outputs:
+                await _put(queues[index], writers[index], None)
+            results = await asyncio.gather(*writers.values(), return_exceptions=True)
+        finally:
+            for task in writers.values():
+                task.cancel()
+        done: set[int] = set()
+        failures = []
+        for index, result in zip(writers, results, strict=True):
+            if isinstance(result, BaseException):
+                failures.append(f"slot {index}: {result}")
+            else:
+                done.add(index)
+        if failures and not done:
+            raise TargetFailed("; ".join(failures))
+        for failure in failures:
+            log.warning("pg %d blob %s: write failed: %s", pg, blob_id.hex(), failure)
+        return done
+
+    async def _piece_len(self, node: NodeInfo, key: ShardKey, length: int) -> int:
+        """The length of the shard's pieces of full stripes (its first piece's)."""
+        if length == 0:
+            return 0
+        header = await self._read_range(node, key, 0, min(HEADER_LEN, length))
+        try:
+            payload, _ = parse_piece_header(header)
+        except ErasureError as exc:
+            raise SourceFailed(node.id, key.index, exc) from exc
+        return HEADER_LEN + payload
+
+    async def _read_range(self, node: NodeInfo, key: ShardKey, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        parts: list[bytes] = []
+        try:
+            async for chunk in self._nodes.client(node.addr).read_shard(key, start, end - start):
+                parts.append(chunk)
+        except DataNodeError as exc:
+            raise SourceFailed(node.id, key.index, exc) from exc
+        data = b"".join(parts)
+        if len(data) != end - start:
+            raise SourceFailed(node.id, key.index, ValueError(f"read {len(data)} of {end - start} bytes"))
+        return data
+
+    async def _write(
+        self, cmap: ClusterMap, pg: int, key: ShardKey, length: int, queue: asyncio.Queue[bytes | None]
+    ) -> None:
+        target = cmap.nodes[cmap.pgs[pg][key.index]]
+        sent = {"length": 0, "crc": 0}
+
+        async def pieces() -> AsyncIterator[bytes]:
+            while (data := await queue.get()) is not None:
+                sent["crc"] = crc32c(data, sent["crc"])
+                sent["length"] += len(data)
+                yield data
+
+        try:
+            info = await self._nodes.client(target.addr).write_shard(key, pg, pieces())
+        except DataNodeError as exc:
+            raise TargetFailed(f"{target.id}: {type(exc).__name__}: {exc}") from exc
+        if (info.length, info.crc32c) != (sent["length"], sent["crc"]) or info.length != length:
+            raise TargetFailed(
+                f"{target.id} stored {key} as {info.length} bytes crc {info.crc32c:#x}, "
+                f"sent {sent['length']} bytes crc {sent['crc']:#x} of {length}"
+            )
+
+    # -- status ----------------------------------------------------------------------------------
+
+    async def backlog(self) -> dict[str, int]:
+        work = await self._placement.repair_work()
+        out: dict[str, int] = defaultdict(int)
+        out["pgs_needing_repair"] = len(work.pgs)
+        out["slots_to_repair"] = sum(len(p.slots) for p in work.pgs)
+        out["paused"] = int(work.paused)
+        for p in work.pgs:
+            out[f"pgs_failures_tolerated_{p.failures_tolerated}"] += 1
+        progress = self.progress
+        if progress.running:
+            out["pass_pgs_total"] = progress.pgs_total
+            out["pass_pgs_done"] = progress.pgs_done
+            out["pass_shards_to_go"] = max(0, progress.shards_to_go - progress.shards_done)
+            out["pass_bytes_to_go"] = max(0, progress.bytes_to_go - progress.bytes_done)
+            out["pass_bytes_done"] = progress.bytes_done
+            out["pass_bytes_per_s"] = int(progress.rate_bytes_s(self._clock()))
+        return dict(out)
+
+
+async def _put(queue: asyncio.Queue[bytes | None], writer: asyncio.Task[None], item: bytes | None) -> None:
+    """Hand `item` to a writer, unless it already ended (failed): its error is collected later."""
+    if writer.done():
+        return
+    put = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+
+
+def _cut(data: bytes, piece_len: int) -> list[bytes]:
+    """A window of a shard cut into its pieces (the last one of the shard may be shorter)."""
+    if not piece_len:
+        return [data]
+    return [data[i : i + piece_len] for i in range(0, len(data), piece_len)]
+
+
+def _check(codec: ErasureCodec, node_id: str, index: int, piece: bytes) -> None:
+    try:
+        _, stripe_len = parse_piece_header(piece)
+        codec.check_piece(index, piece, stripe_len)
+    except ErasureError as exc:
+        raise SourceFailed(node_id, index, exc) from exc
+
+
+def _reconstruct(
+    codec: ErasureCodec,
+    per_source: dict[int, list[bytes]],
+    outputs: list[int],
+    sources: dict[int, tuple[NodeInfo, int]],
+) -> dict[int, bytes]:
+    """The missing slots' bytes of one window from the k sources' pieces, stripe by stripe."""
+    counts = {len(p) for p in per_source.values()}
+    if len(counts) != 1:
+        raise SourceFailed(
+            next(iter(sources.values()))[0].id, next(iter(sources)), ValueError("uneven windows")
+        )
+    out: dict[int, list[bytes]] = {i: [] for i in outputs}
+    for stripe in range(counts.pop()):
+        pieces = {index: p[stripe] for index, p in per_source.items()}
+        for index, piece in pieces.items():
+            _check(codec, sources[index][0].id, index, piece)
+        try:
+            rebuilt = codec.reconstruct(pieces, outputs)
+        except ErasureError as exc:
+            node, index = next(iter(sources.values()))
+            raise SourceFailed(node.id, index, exc) from exc
+        for index in outputs:
+            out[index].append(rebuilt[index])
+    return {i: b"".join(parts) for i, parts in out.items()}

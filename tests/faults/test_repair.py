@@ -1,0 +1,288 @@
+"""The repair worker of the background service on a real 12-node `cairn up` cluster (8+4).
+
+With 12 data nodes every PG has a slot on every node, so once one node's directory is wiped,
+reading any object with 4 *other* nodes stopped needs the wiped node's rebuilt shards: that is
+how these tests check that repair gave every PG back its tolerance of 4 failures. The repair
+worker's timer is set far out: only `cairn admin gc run --once --worker repair` acts, and the
+worker is throttled to a few MiB/s so a rebuild lasts long enough to be interrupted.
+- a node whose directory was wiped comes back under its id; one repair pass rebuilds every
+  shard metadata references, and every object reads back identical with 4 other nodes stopped;
+- objects deleted while their PGs wait for repair are not rebuilt and stay deleted;
+- kill -9 of the background service in the middle of a rebuild: the service restarts and the
+  next pass finishes it, every shard verified, nothing written twice;
+- a second repair worker is refused the lease while the first holds it; pause is honoured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.placement.client import ClusterMap, PlacementClient
+from tests.support.cluster import RunningCluster, external_cluster, start_cluster
+from tests.support.procs import wait_for
+
+pytestmark = pytest.mark.slow
+
+MiB = 1 << 20
+REPAIR_MB_PER_S = 1
+LEASE_TTL_S = 6
+
+
+@dataclass
+class Repaired:
+    cluster: RunningCluster
+    s3: Any
+    bucket: str
+    objects: dict[str, bytes]
+
+
+def admin(cluster: RunningCluster, *args: str, check: bool = True) -> Any:
+    cmd = [sys.executable, "-m", "cairn", "admin", *args, "--json", "--data-dir", str(cluster.data_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def repair_pass(cluster: RunningCluster) -> dict[str, int]:
+    doc = admin(cluster, "gc", "run", "--once", "--worker", "repair")
+    (result,) = doc["results"]
+    assert result["error"] == "", result
+    counters: dict[str, int] = result["counters"]
+    return counters
+
+
+def datanodes(cluster: RunningCluster) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in cluster.processes("datanode")}
+
+
+async def _map(cluster: RunningCluster) -> ClusterMap:
+    placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
+    try:
+        return await placement.cluster_map()
+    finally:
+        await placement.close()
+
+
+def cluster_map(cluster: RunningCluster) -> ClusterMap:
+    return asyncio.run(_map(cluster))
+
+
+def node_states(cluster: RunningCluster) -> dict[str, str]:
+    return {n.id: str(n.state) for n in cluster_map(cluster).nodes.values()}
+
+
+def live_keys(cluster: RunningCluster, node: str) -> dict[ShardKey, int]:
+    """The live shards of one node (every PG): key -> crc32c."""
+
+    async def scan() -> dict[ShardKey, int]:
+        cmap = await _map(cluster)
+        client = DataNodeClient(cmap.nodes[node].addr)
+        found: dict[ShardKey, int] = {}
+        try:
+            for pg in range(cmap.pg_count):
+                after: ShardKey | None = None
+                while True:
+                    for attempt in range(5):
+                        try:
+                            shards, after = await client.list_shards(pg, after, timeout=30)
+                            break
+                        except DataNodeUnavailable:
+                            if attempt == 4:
+                                raise
+                            await asyncio.sleep(1)
+                    found.update((s.key, s.crc32c) for s in shards if s.state is ShardState.LIVE)
+                    if after is None:
+                        break
+        finally:
+            await client.close()
+        return found
+
+    return asyncio.run(scan())
+
+
+def wipe(cluster: RunningCluster, name: str) -> None:
+    """Freeze the node, empty its directory, kill it: `cairn up` restarts it on an empty disk,
+    it registers again from the same address and gets its id back."""
+    proc = datanodes(cluster)[name]
+    os.kill(proc["pid"], signal.SIGSTOP)
+    data_dir = Path(proc["data_dir"])
+    for entry in data_dir.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    os.kill(proc["pid"], signal.SIGKILL)
+    wait_for(lambda: datanodes(cluster)[name]["pid"] != proc["pid"], 60, f"{name} to be restarted")
+    wait_for(lambda: (data_dir / "node_id").exists(), 60, f"{name} to register again")
+    assert (data_dir / "node_id").read_text().strip() == name
+    wait_for(lambda: node_states(cluster)[name] == "up", 60, f"{name} up in the map")
+
+
+def read_all(state: Repaired, keys: list[str] | None = None) -> None:
+    for key in keys if keys is not None else list(state.objects):
+        got = state.s3.get_object(Bucket=state.bucket, Key=key)["Body"].read()
+        body = state.objects[key]
+        assert len(got) == len(body) and hashlib.sha256(got).digest() == hashlib.sha256(body).digest(), key
+
+
+def read_all_with_four_others_stopped(state: Repaired, spared: str) -> None:
+    """Stop (SIGSTOP) 4 nodes other than `spared`, wait until the map has them down, read every
+    object, then let them go on and wait until they are up again."""
+    names = [n for n in sorted(datanodes(state.cluster)) if n != spared][:4]
+    pids = [datanodes(state.cluster)[n]["pid"] for n in names]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(
+            lambda: all(node_states(state.cluster)[n] == "down" for n in names), 90, "4 nodes down in the map"
+        )
+        read_all(state)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: all(s == "up" for s in node_states(state.cluster).values()), 90, "every node up")
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repaired]:
+    if external_cluster() is not None:
+        pytest.skip("wiping a node needs a local cairn up cluster")
+    env = {
+        "CAIRN_GC_INTERVAL_S": "3600",
+        "CAIRN_GC_REPAIR_INTERVAL_S": "3600",
+        "CAIRN_GC_REPAIR_MB_PER_S": str(REPAIR_MB_PER_S),
+        "CAIRN_GC_REPAIR_LEASE_TTL_S": str(LEASE_TTL_S),
+    }
+    cluster = start_cluster(tmp_path_factory.mktemp("cairn-repair"), env=env)
+    try:
+        s3 = cluster.s3_client(read_timeout=120, connect_timeout=10)
+        bucket = f"repair-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=bucket)
+        objects = {f"obj-{i:02d}": os.urandom(50_000 + i * 7919) for i in range(24)}
+        objects["empty"] = b""
+        objects["stripes"] = os.urandom(3 * MiB + 17)
+        for i in range(4):
+            objects[f"big-{i}"] = os.urandom(8 * MiB + i)
+        for key, body in objects.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        yield Repaired(cluster, s3, bucket, objects)
+    finally:
+        cluster.stop()
+
+
+def test_a_wiped_node_is_refilled_and_every_pg_tolerates_4_failures_again(state: Repaired) -> None:
+    before = live_keys(state.cluster, "dn-0003")
+    assert len(before) >= len(state.objects) - 2  # the empty object has no blob; a PUT may miss one
+    wipe(state.cluster, "dn-0003")
+    assert live_keys(state.cluster, "dn-0003") == {}
+    counters = repair_pass(state.cluster)
+    after = live_keys(state.cluster, "dn-0003")
+    assert counters["shards_rebuilt"] == len(after) and counters.get("shards_copied", 0) == 0
+    assert counters.get("blobs_unrecoverable", 0) == 0 and counters.get("targets_failed", 0) == 0
+    # byte-identical to what the PUTs wrote: the same keys with the same CRC32C
+    assert {k: after.get(k) for k in before} == before
+    assert repair_pass(state.cluster).get("shards_rebuilt", 0) == 0  # nothing left to do
+    read_all_with_four_others_stopped(state, spared="dn-0003")
+
+
+def test_objects_deleted_while_waiting_for_repair_stay_deleted(state: Repaired) -> None:
+    before = live_keys(state.cluster, "dn-0005")
+    wipe(state.cluster, "dn-0005")
+    deleted = [f"obj-{i:02d}" for i in range(6)]
+    for key in deleted:
+        state.s3.delete_object(Bucket=state.bucket, Key=key)
+    counters = repair_pass(state.cluster)
+    after = live_keys(state.cluster, "dn-0005")
+    assert 0 < counters["shards_rebuilt"] == len(after) < len(before)
+    # the GC pass reclaims the deleted objects' shards everywhere; nothing brings them back
+    admin(state.cluster, "gc", "run", "--once", "--worker", "reclaim")
+    assert repair_pass(state.cluster).get("shards_rebuilt", 0) == 0
+    rebuilt_blobs = {k.blob_id for k in after}
+    everywhere = {k.blob_id for n in datanodes(state.cluster) for k in live_keys(state.cluster, n)}
+    assert rebuilt_blobs <= everywhere
+    assert len({k.blob_id for k in before} - everywhere) == len(deleted)
+    for key in deleted:
+        with pytest.raises(state.s3.exceptions.NoSuchKey):
+            state.s3.get_object(Bucket=state.bucket, Key=key)
+        del state.objects[key]
+    read_all(state)
+
+
+def test_kill_9_of_the_service_mid_rebuild_and_the_next_pass_finishes(state: Repaired) -> None:
+    before = live_keys(state.cluster, "dn-0007")
+    wipe(state.cluster, "dn-0007")
+    cmd = [sys.executable, "-m", "cairn", "admin", "gc", "run", "--once", "--worker", "repair"]
+    running = subprocess.Popen(
+        [*cmd, "--data-dir", str(state.cluster.data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(live_keys(state.cluster, "dn-0007")) >= 3, 120, "the rebuild to start", 0.2)
+        (gc,) = state.cluster.processes("gc")
+        os.kill(gc["pid"], signal.SIGKILL)
+        assert running.wait(timeout=60) != 0  # the CLI's pass died with the service
+    finally:
+        if running.poll() is None:
+            running.kill()
+    partial = live_keys(state.cluster, "dn-0007")
+    assert 0 < len(partial) < len(before)
+    wait_for(lambda: state.cluster.processes("gc")[0]["pid"] != gc["pid"], 60, "gc restarted")
+    wait_for(lambda: admin(state.cluster, "gc", "status", check=False) != {}, 60, "gc serving")
+    # the killed instance's lease runs out first (the restarted service is another holder)
+    counters = repair_pass(state.cluster)
+    deadline = time.monotonic() + 3 * LEASE_TTL_S
+    while counters == {"lease_waiting": 1} and time.monotonic() < deadline:
+        time.sleep(1)
+        counters = repair_pass(state.cluster)
+    assert counters["shards_rebuilt"] == len(before) - len(partial)
+    assert live_keys(state.cluster, "dn-0007") == before
+    read_all_with_four_others_stopped(state, spared="dn-0007")
+
+
+def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repaired) -> None:
+    async def second() -> tuple[dict[str, int], dict[str, int]]:
+        from cairn.gc.nodes import NodePool
+        from cairn.gc.repair import RepairWorker
+        from cairn.metadata.client import MetadataClient
+
+        placement = PlacementClient([p["addr"] for p in state.cluster.processes("placement")])
+        (meta,) = state.cluster.processes("metadata")
+        metadata = MetadataClient(meta["addr"])
+        nodes = NodePool()
+        try:
+            worker = RepairWorker(placement, metadata, nodes, holder="second-instance")
+            waiting = dict(await worker.run_pass())
+            await placement.set_repair_paused(True)
+            try:
+                paused = dict(await worker.run_pass())
+            finally:
+                await placement.set_repair_paused(False)
+            return waiting, paused
+        finally:
+            await nodes.close()
+            await metadata.close()
+            await placement.close()
+
+    repair_pass(state.cluster)  # the service's worker holds the lease now (for LEASE_TTL_S)
+    waiting, paused = asyncio.run(second())
+    assert waiting == {"lease_waiting": 1}
+    assert paused == {"paused": 1}
+    assert "lease_waiting" not in repair_pass(state.cluster)
