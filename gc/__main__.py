@@ -1,4 +1,5 @@
-"""`python -m cairn.gc --placement H:P,... --metadata H:P,... [--port P] [--interval-s S]`.
+"""`python -m cairn.gc --placement H:P,... --metadata H:P,... [--port P] [--interval-s S]
+[--repair-interval-s S]`.
 
 Only wiring: read flags and config, open the service, serve gRPC and run every worker on its
 timer until SIGTERM/SIGINT, then stop the timers and close the connections.
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"metadata replicas HOST:PORT[,HOST:PORT...] (default 127.0.0.1:{ports.METADATA})",
     )
     p.add_argument("--interval-s", type=float, help="seconds between two passes of each worker (default 60)")
+    p.add_argument(
+        "--repair-interval-s", type=float, help="seconds between two passes of the repair worker (default 30)"
+    )
     logs.add_arguments(p)
     return p.parse_args(argv)
 
@@ -43,11 +47,12 @@ async def run(config: GcConfig) -> None:
     service = GcService.open(config)
     server, port = await start_server(service, config.host, config.port)
     log.info(
-        "gc listening on %s:%d, workers %s every %.0fs",
+        "gc listening on %s:%d, workers %s every %.0fs (repair every %.0fs)",
         config.host,
         port,
         ", ".join(service.loops),
         config.interval_s,
+        config.repair_interval_s,
     )
     service.start()
     stop = asyncio.Event()
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         "placement": args.placement,
         "metadata": args.metadata,
         "interval_s": args.interval_s,
+        "repair_interval_s": args.repair_interval_s,
     }
     config = load(GcConfig, args.config, env_prefix="gc", overrides=overrides)
     asyncio.run(run(config))

@@ -21,6 +21,7 @@ def gc_addr(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     nowhere = f"127.0.0.1:{free_port()}"
     args = ["--port", str(port), "--placement", nowhere, "--metadata", nowhere, "--interval-s", "3600"]
+    args += ["--repair-interval-s", "3600"]
     proc = ServiceProcess("cairn.gc", args, tmp_path / "gc.log").start()
     try:
         wait_for(lambda: port_open(port), 30, "the gc service to listen")
@@ -46,6 +47,7 @@ def test_status_and_run_once_from_the_cli(gc_addr: str) -> None:
         "reclaim",
         "orphans",
         "compaction",
+        "repair",
     ]
     assert all("every 3600s" in line and " never " in line for line in lines[1:])
 
