@@ -1,29 +1,40 @@
 """Growing a real `cairn up` cluster from 12 to 17 data nodes, then draining one, seen through boto3
 and `cairn admin`: the map moves slots to the new nodes but keeps their old holders listed, so
 every object written before the growth reads back byte-identical (without the layout history a PG
-with more than m moved slots could not be read); new objects go to the new targets; a drained
-node keeps serving its data and cannot be removed while it holds it.
+with more than m moved slots could not be read); new objects go to the new targets; one repair pass
+(`cairn admin gc run --once --worker repair`) copies the moved slots' shards to their targets and
+ends every migration, after which the 4 old nodes that gave up the most slots can be stopped and
+everything still reads back; a drained node keeps serving its data and cannot be removed while it
+holds it, and can once repair has moved its slots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
+from tests.support.procs import wait_for
 
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.slow
+
+#: The repair worker acts only when a test runs it (`cairn admin gc run --once --worker repair`).
+ONLY_CLI_REPAIR = {"CAIRN_GC_REPAIR_INTERVAL_S": "3600"}
 
 
 def admin(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +65,7 @@ def grown(
     if external_cluster() is not None:
         pytest.skip("growth needs a local cairn up cluster")
     data_dir = tmp_path_factory.mktemp("cairn-growth")
-    first = start_cluster(data_dir)
+    first = start_cluster(data_dir, env=ONLY_CLI_REPAIR)
     bucket = f"grow-{uuid.uuid4().hex[:12]}"
     objects = {f"obj-{i:02d}": os.urandom(100_000 + i * 7919) for i in range(48)}
     objects["stripes"] = os.urandom(3 * MiB + 17)
@@ -65,7 +76,7 @@ def grown(
             s3.put_object(Bucket=bucket, Key=key, Body=body)
     finally:
         first.stop()
-    second = start_cluster(data_dir, extra_args=["--data-nodes", "17"])
+    second = start_cluster(data_dir, extra_args=["--data-nodes", "17"], env=ONLY_CLI_REPAIR)
     try:
         yield second, data_dir, bucket, objects
     finally:
@@ -101,6 +112,57 @@ def test_new_objects_go_to_the_targets_and_read_back(
     read_all(s3, bucket, fresh)
 
 
+def repair_pass(data_dir: Path) -> dict[str, int]:
+    (result,) = admin_json(data_dir, "gc", "run", "--once", "--worker", "repair")["results"]
+    assert result["error"] == "", result
+    counters: dict[str, int] = result["counters"]
+    return counters
+
+
+async def _cluster_map(cluster: RunningCluster) -> ClusterMap:
+    placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
+    try:
+        return await placement.cluster_map()
+    finally:
+        await placement.close()
+
+
+def node_states(cluster: RunningCluster) -> dict[str, str]:
+    return {n.id: str(n.state) for n in asyncio.run(_cluster_map(cluster)).nodes.values()}
+
+
+def test_repair_moves_the_data_to_the_new_targets(
+    grown: tuple[RunningCluster, Path, str, dict[str, bytes]],
+) -> None:
+    """After one repair pass no slot is migrating: the new targets hold every shard and are the
+    holders. Proof: the 4 old nodes that gave up the most slots are stopped, and every object
+    (before and after the growth) still reads back identical from the new layout."""
+    cluster, data_dir, bucket, objects = grown
+    cmap = asyncio.run(_cluster_map(cluster))
+    gave_up = Counter(h for slots in cmap.migrations.values() for m in slots.values() for h in m.holders)
+    assert len(gave_up) >= 4
+    counters = repair_pass(data_dir)
+    assert counters["slots_synced"] == sum(len(s) for s in cmap.migrations.values())
+    assert counters["shards_copied"] > 0 and counters.get("shards_rebuilt", 0) == 0
+    assert counters.get("slots_waiting", 0) == 0
+    status = admin_json(data_dir, "cluster", "status")["pgs"]
+    assert status["slots_migrating"] == 0 and status["migrating"] == 0
+    assert status["min_failures_tolerated"] == 4 and status["degraded"] == 0
+    assert admin_json(data_dir, "pgs")["migrating"] == {}
+    stopped = [name for name, _ in gave_up.most_common(4)]
+    pids = [p["pid"] for p in cluster.processes("datanode") if p["name"] in stopped]
+    assert len(pids) == 4
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, "4 old nodes down")
+        read_all(cluster.s3_client(read_timeout=60), bucket, objects)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: all(s == "up" for s in node_states(cluster).values()), 90, "every node up again")
+
+
 def test_a_drained_node_keeps_serving_and_cannot_be_removed_while_it_holds_data(
     grown: tuple[RunningCluster, Path, str, dict[str, bytes]],
 ) -> None:
@@ -113,3 +175,15 @@ def test_a_drained_node_keeps_serving_and_cannot_be_removed_while_it_holds_data(
     read_all(cluster.s3_client(read_timeout=60), bucket, objects)
     refused = admin(data_dir, "node", "remove", "dn-0001")
     assert refused.returncode == 1 and "NodeHoldsData" in refused.stderr
+
+
+def test_after_repair_the_drained_node_holds_nothing_and_can_be_removed(
+    grown: tuple[RunningCluster, Path, str, dict[str, bytes]],
+) -> None:
+    cluster, data_dir, bucket, objects = grown
+    counters = repair_pass(data_dir)
+    assert counters["slots_synced"] > 0 and counters.get("slots_waiting", 0) == 0
+    assert admin_json(data_dir, "pgs")["migrating"] == {}
+    removed = admin(data_dir, "node", "remove", "dn-0001")
+    assert removed.returncode == 0, removed.stderr
+    read_all(cluster.s3_client(read_timeout=60), bucket, objects)

@@ -54,6 +54,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         "CAIRN_METADATA_INTENT_TTL_S": str(INTENT_TTL_S),
         "CAIRN_GC_MULTIPART_MAX_AGE_S": str(MULTIPART_MAX_AGE_S),
         "CAIRN_GC_INTERVAL_S": "3600",
+        "CAIRN_GC_REPAIR_INTERVAL_S": "3600",
         "CAIRN_GC_ORPHAN_GRACE_S": str(ORPHAN_GRACE_S),
         # small volumes, sealed soon, compacted by the GC's trigger only (no node timer)
         "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
