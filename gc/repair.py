@@ -2,10 +2,11 @@
 
 A pass:
 1. Reads the repair work (`ListRepairWork`): when the operator paused repair it does nothing.
-   Otherwise it takes or renews the background-service lease (`AcquireLease`, `lease_ttl_s`)
-   and keeps renewing it while the pass runs; a second instance is refused the lease
-   (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a pause
-   set while the pass runs, stops the pass between two PGs.
+   Otherwise it takes the background-service lease (`AcquireLease`, `lease_ttl_s`) unless it
+   holds it, and from then on renews it every third of its TTL, between passes too, until the
+   service stops (`close` releases it) or another instance got it. A second instance is refused
+   the lease (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a
+   pause set while the pass runs, stops the pass between two PGs.
 2. Visits the PGs the map lists as needing repair (pending slot moves, slots with shards on a
    node that is not serving), fewest healthy slots first, then every other PG (the periodic
    check: a node whose disk was wiped and that came back under its old id is healthy in the
@@ -85,6 +86,8 @@ class RepairMap(Protocol):
 
     async def acquire_lease(self, holder: str, ttl_s: float, timeout: float = 5.0) -> LeaseGrant: ...
 
+    async def release_lease(self, holder: str, token: int, timeout: float = 5.0) -> None: ...
+
     async def slot_synced(
         self, pg: int, slot: int, node_id: str, since_epoch: int, lease_token: int, timeout: float = 5.0
     ) -> int: ...
@@ -133,11 +136,6 @@ class Progress:
     bytes_to_go: int = 0
     shards_done: int = 0
     bytes_done: int = 0
-    lease: str = ""
-
-    def rate_bytes_s(self, now: float) -> float:
-        elapsed = now - self.started_s
-        return self.bytes_done / elapsed if self.running and elapsed > 0 else 0.0
 
 
 def instance_id() -> str:
@@ -170,6 +168,8 @@ class RepairWorker:
         self._clock = clock
         self._codecs: dict[tuple[int, int], ErasureCodec] = {}
         self.progress = Progress()
+        self._grant: LeaseGrant | None = None
+        self._renewer: asyncio.Task[None] | None = None
 
     # -- a pass ----------------------------------------------------------------------------------
 
@@ -179,14 +179,11 @@ class RepairWorker:
         if work.paused:
             counters["paused"] = 1
             return counters
-        try:
-            grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
-        except LeaseHeld:
+        token = await self._take_lease()
+        if token is None:
             counters["lease_waiting"] = 1
             return counters
-        stop = asyncio.Event()
-        renewer = asyncio.create_task(self._renew(stop))
-        self.progress = Progress(running=True, started_s=self._clock(), lease=self.holder)
+        self.progress = Progress(running=True, started_s=self._clock())
         try:
             cmap = await self._placement.cluster_map(min_epoch=work.epoch)
             queued = {item.blob_id for item in await self._catalog.list_gc_work(GC_QUEUE_LIMIT)}
@@ -195,32 +192,54 @@ class RepairWorker:
             order = first + [pg for pg in range(cmap.pg_count) if pg not in listed]
             self.progress.pgs_total = len(order)
             for pg in order:
-                if stop.is_set():
+                if self._grant is None or self._grant.token != token:
                     counters["lease_lost"] = 1
                     break
                 if (await self._placement.repair_work(limit=1)).paused:
                     counters["paused"] = 1
                     break
-                await self._repair_pg(cmap, pg, queued, grant.token, counters)
+                await self._repair_pg(cmap, pg, queued, token, counters)
                 self.progress.pgs_done += 1
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             self.progress.running = False
         return counters
 
-    async def _renew(self, lost: asyncio.Event) -> None:
-        """Renew the lease every third of its TTL; set `lost` when another instance has it."""
+    async def _take_lease(self) -> int | None:
+        """The lease's token: the one held (kept renewed between passes), else a new grant;
+        None while another instance holds it."""
+        if self._grant is not None and self._renewer is not None and not self._renewer.done():
+            return self._grant.token
+        try:
+            self._grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
+        except LeaseHeld:
+            return None
+        log.info("repair lease taken by %s (token %d)", self.holder, self._grant.token)
+        self._renewer = asyncio.create_task(self._renew())
+        return self._grant.token
+
+    async def _renew(self) -> None:
+        """Renew the lease every third of its TTL until another instance has it (or close)."""
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
             try:
-                await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
+                self._grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
             except (LeaseHeld, LeaseLost):
-                lost.set()
+                log.warning("repair lease lost by %s", self.holder)
+                self._grant = None
                 return
             except Exception as exc:  # noqa: BLE001 - placement unreachable: try again next tick
                 log.warning("renewing the repair lease failed: %s", exc)
+
+    async def close(self) -> None:
+        """Stop renewing and give the lease up, so another instance can take over at once."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        grant, self._grant = self._grant, None
+        if grant is not None:
+            with contextlib.suppress(Exception):
+                await self._placement.release_lease(self.holder, grant.token)
 
     # -- one PG ----------------------------------------------------------------------------------
 
@@ -570,12 +589,14 @@ class RepairWorker:
             out[f"pgs_failures_tolerated_{p.failures_tolerated}"] += 1
         progress = self.progress
         if progress.running:
+            # shards found missing in the PGs visited so far in the running pass, and done
             out["pass_pgs_total"] = progress.pgs_total
             out["pass_pgs_done"] = progress.pgs_done
-            out["pass_shards_to_go"] = max(0, progress.shards_to_go - progress.shards_done)
-            out["pass_bytes_to_go"] = max(0, progress.bytes_to_go - progress.bytes_done)
+            out["pass_shards_found"] = progress.shards_to_go
+            out["pass_bytes_found"] = progress.bytes_to_go
+            out["pass_shards_done"] = progress.shards_done
             out["pass_bytes_done"] = progress.bytes_done
-            out["pass_bytes_per_s"] = int(progress.rate_bytes_s(self._clock()))
+            out["pass_elapsed_ms"] = int(1000 * (self._clock() - progress.started_s))
         return dict(out)
 
 

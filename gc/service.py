@@ -67,7 +67,7 @@ class GcService:
         )
         loops = [WorkerLoop(w, config.interval_s) for w in (rules, uploads, reclaim, orphans, compaction)]
         loops.append(WorkerLoop(repair, config.repair_interval_s))
-        return cls(loops, [nodes, metadata, placement])
+        return cls(loops, [repair, nodes, metadata, placement])
 
     def start(self) -> None:
         """Every worker on its timer."""

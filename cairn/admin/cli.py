@@ -25,6 +25,7 @@ GROUPS = (
     "cairn.admin.iam_cmds",
     "cairn.admin.datanode_cmds",
     "cairn.admin.gc_cmds",
+    "cairn.admin.repair_cmds",
 )
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3

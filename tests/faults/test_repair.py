@@ -236,6 +236,11 @@ def test_kill_9_of_the_service_mid_rebuild_and_the_next_pass_finishes(state: Rep
     )
     try:
         wait_for(lambda: len(live_keys(state.cluster, "dn-0007")) >= 3, 120, "the rebuild to start", 0.2)
+        status = admin(state.cluster, "repair", "status")
+        current = status["service"]["pass"]
+        assert status["service"]["running"] and current["pgs_total"] == 32
+        assert 0 < current["shards_done"] <= current["shards_found"] and current["bytes_done"] > 0
+        assert 0 < current["mb_per_s"] <= 2 * REPAIR_MB_PER_S and current["eta_s"] is not None
         (gc,) = state.cluster.processes("gc")
         os.kill(gc["pid"], signal.SIGKILL)
         assert running.wait(timeout=60) != 0  # the CLI's pass died with the service
@@ -258,7 +263,7 @@ def test_kill_9_of_the_service_mid_rebuild_and_the_next_pass_finishes(state: Rep
 
 
 def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repaired) -> None:
-    async def second() -> tuple[dict[str, int], dict[str, int]]:
+    async def second_pass() -> dict[str, int]:
         from cairn.gc.nodes import NodePool
         from cairn.gc.repair import RepairWorker
         from cairn.metadata.client import MetadataClient
@@ -267,22 +272,28 @@ def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repa
         (meta,) = state.cluster.processes("metadata")
         metadata = MetadataClient(meta["addr"])
         nodes = NodePool()
+        worker = RepairWorker(placement, metadata, nodes, holder="second-instance")
         try:
-            worker = RepairWorker(placement, metadata, nodes, holder="second-instance")
-            waiting = dict(await worker.run_pass())
-            await placement.set_repair_paused(True)
-            try:
-                paused = dict(await worker.run_pass())
-            finally:
-                await placement.set_repair_paused(False)
-            return waiting, paused
+            return dict(await worker.run_pass())
         finally:
+            await worker.close()
             await nodes.close()
             await metadata.close()
             await placement.close()
 
     repair_pass(state.cluster)  # the service's worker holds the lease now (for LEASE_TTL_S)
-    waiting, paused = asyncio.run(second())
-    assert waiting == {"lease_waiting": 1}
-    assert paused == {"paused": 1}
-    assert "lease_waiting" not in repair_pass(state.cluster)
+    assert asyncio.run(second_pass()) == {"lease_waiting": 1}
+    status = admin(state.cluster, "repair", "status")
+    assert status["lease"]["holder"] != "second-instance" and not status["paused"]
+    assert (
+        status["pgs_needing_repair"] == 0
+        and status["service"]["last"]["counters"].get("shards_rebuilt", 0) == 0
+    )
+
+    assert admin(state.cluster, "repair", "pause") == {"paused": True}
+    try:
+        assert admin(state.cluster, "repair", "status")["paused"] is True
+        assert repair_pass(state.cluster) == {"paused": 1}
+    finally:
+        assert admin(state.cluster, "repair", "resume") == {"paused": False}
+    assert "paused" not in repair_pass(state.cluster)
