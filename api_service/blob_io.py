@@ -98,7 +98,7 @@ class BlobIOConfig:
     """Deadline of one write_shard stream (a whole shard of up to a 5 GiB blob)."""
     write_stall_timeout_s: float = 30.0
     """A node that accepts no piece for this long is dropped from the write (its shard index is then
-    in `WrittenBlob.missing`; nothing repairs it yet)."""
+    in `WrittenBlob.missing`; the background service's repair pass writes it later)."""
     write_straggler_timeout_s: float = 5.0
     """Once the quorum is durable, how long the last streams may take before they are cancelled."""
     read_timeout_s: float = 30.0
@@ -179,7 +179,8 @@ class WrittenBlob:
     durable: tuple[int, ...]
     """Shard indexes acknowledged durable by their node (at least the write quorum)."""
     missing: tuple[int, ...]
-    """Shard indexes that are not durable (reported; no repair service consumes them yet)."""
+    """Shard indexes that are not durable (reported; no one consumes the report: the repair
+    pass of the background service finds the shard missing on its own)."""
     shard_length: int
 
 

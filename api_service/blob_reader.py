@@ -21,7 +21,8 @@ Invariants:
   are yielded.
 - Memory is bounded by (k + m) * (read_prefetch_pieces + 1) pieces whatever the range.
 - Corrupt and missing shards are reported once per read through `on_fault`, when one is given
-  (the production app gives none: nothing repairs shards yet); a shard missing on a node the slot
+  (the production app gives none: the repair pass finds missing shards on its own, corrupt ones
+  are not replaced yet); a shard missing on a node the slot
   has a fallback for is not (mid-migration, it is expected).
 - Every stream the reader opened is cancelled when the read ends, fails or is abandoned.
 """
