@@ -6,9 +6,10 @@ A pass:
    holds it, and from then on renews it every third of its TTL, between passes too, until the
    service stops (`close` releases it) or another instance got it. A second instance is refused
    the lease (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a
-   pause set while the pass runs, stops the pass between two PGs.
+   pause set while the pass runs (looked at once a second), stops the pass between two PGs.
 2. Visits the PGs the map lists as needing repair (pending slot moves, slots with shards on a
-   node that is not serving), fewest healthy slots first, then every other PG (the periodic
+   node that is not serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs
+   at a time (the periodic
    check: a node whose disk was wiped and that came back under its old id is healthy in the
    map but lacks its shards).
 3. Per PG: lists the shards every serving node of the PG holds (targets and old holders,
@@ -75,6 +76,10 @@ PAGE = 1000
 GC_QUEUE_LIMIT = 10_000
 #: Pieces (one per stripe) read per source and window while copying or rebuilding a shard.
 WINDOW_PIECES = 8
+#: PGs visited at the same time (their blobs share the `concurrency` limit).
+PG_LANES = 4
+#: Seconds between two looks at the pause flag during a pass.
+PAUSE_CHECK_S = 1.0
 #: FindBlobs asks about at most this many blobs per call.
 FIND_BATCH = 1000
 
@@ -191,15 +196,31 @@ class RepairWorker:
             listed = set(first)
             order = first + [pg for pg in range(cmap.pg_count) if pg not in listed]
             self.progress.pgs_total = len(order)
-            for pg in order:
+            pending = iter(order)
+            checked = {"at": self._clock()}
+
+            async def go_on() -> bool:
+                """False once the lease is lost or repair paused (asked at most once a second)."""
                 if self._grant is None or self._grant.token != token:
                     counters["lease_lost"] = 1
-                    break
-                if (await self._placement.repair_work(limit=1)).paused:
-                    counters["paused"] = 1
-                    break
-                await self._repair_pg(cmap, pg, queued, token, counters)
-                self.progress.pgs_done += 1
+                    return False
+                if "paused" in counters:
+                    return False
+                if self._clock() - checked["at"] >= PAUSE_CHECK_S:
+                    checked["at"] = self._clock()
+                    if (await self._placement.repair_work(limit=1)).paused:
+                        counters["paused"] = 1
+                        return False
+                return True
+
+            async def lane() -> None:
+                for pg in pending:
+                    if not await go_on():
+                        return
+                    await self._repair_pg(cmap, pg, queued, token, counters)
+                    self.progress.pgs_done += 1
+
+            await asyncio.gather(*(lane() for _ in range(PG_LANES)))
         finally:
             self.progress.running = False
         return counters
@@ -265,7 +286,7 @@ class RepairWorker:
                 (live if info.state is ShardState.LIVE else dead).add(info.key.blob_id)
         candidates = sorted(live - dead - queued)
         referenced: list[bytes] = []
-        for i in range(0, len(candidates), FIND_BATCH):
+        for i in range(0, len(candidates), FIND_BATCH):  # none for an empty PG: no call
             referenced.extend(await self._catalog.find_blobs(candidates[i : i + FIND_BATCH]))
         counters["blobs_checked"] += len(referenced)
 
