@@ -12,14 +12,15 @@ service or exceeds its deadline raises `MetadataUnavailable`. Every call carries
 sends each call to the replica it believes leads; a `NotLeader` answer moves it to the leader
 the replica names (or the next replica), an unreachable replica or a group without a majority
 (`MetadataUnavailable`) to the next one after a short backoff, until the call's deadline; then
-the last error is raised. A retried write may have been applied by a leader that failed before
-answering: PUTs, parts and completions are idempotent (their blobs are consumed once), other
-writes are not deduplicated yet.
+the last error is raised. Every mutating request carries a request id, chosen once per call and
+kept across these retries: a write that a leader applied before failing to answer is not
+applied again, the retry gets its first result (`dedup.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -110,6 +111,8 @@ class _Replicas:
         return call
 
     async def _call(self, name: str, request: Any, timeout: float) -> Any:
+        if "request_id" in request.DESCRIPTOR.fields_by_name and not request.request_id:
+            request.request_id = uuid.uuid4().hex  # one id per logical call, kept across retries
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         failures = 0

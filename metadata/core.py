@@ -15,10 +15,13 @@ term, that a new leader has applied everything committed before it took over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cairn.metadata import commands as c
+from cairn.metadata.dedup import RequestTag
 from cairn.metadata.errors import (
     InvalidArgument,
     KeyTooLongError,
@@ -34,6 +37,43 @@ from cairn.replication import NoQuorum, Replicator, SingleNodeReplicator
 from cairn.replication import NotLeader as RaftNotLeader
 
 MAX_KEY_BYTES = 1024
+
+
+class _Call:
+    """One logical call's request id, and how many commands of each type it has proposed."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.counts: dict[str, int] = {}
+
+    def key_for(self, command: c.Command) -> str:
+        """The dedup key of the call's next `command`: `<request id>/<command type>/<n>`, n
+        counting that type within the call (a call may propose several commands, e.g. one
+        PutBatch per shard)."""
+        name = type(command).__name__
+        n = self.counts.get(name, 0)
+        self.counts[name] = n + 1
+        return f"{self.request_id}/{name}/{n}"
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("metadata_call", default=None)
+
+
+@contextmanager
+def request_id(value: str) -> Iterator[None]:
+    """Run the calls inside as the request `value` (the RPC's request id; '' for none): their
+    writes carry it in their log entries, so a retry with the same id gets the first results
+    (`dedup.py`). Write intents carry none: recording one again is harmless."""
+    token = _CALL.set(_Call(value) if value else None)
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
+def current_request_id() -> str:
+    call = _CALL.get()
+    return call.request_id if call is not None else ""
 
 
 class ServiceCore:
@@ -104,8 +144,13 @@ class ServiceCore:
 
     async def write(self, target: str | int, command: c.Command) -> Any:
         """Propose `command` for `target` and return its result (or raise its domain error)."""
+        call = _CALL.get()
+        tag = None
+        if call is not None and not isinstance(command, c.RecordIntent):
+            tag = RequestTag(call.key_for(command), self.now_ms())
+        entry = encode_entry(target, command, tag)
         try:
-            done = await self.replicator.propose(encode_entry(target, command), self.propose_timeout_s)
+            done = await self.replicator.propose(entry, self.propose_timeout_s)
         except RaftNotLeader as exc:
             raise self._leader_error(exc) from None
         except NoQuorum as exc:

@@ -35,8 +35,9 @@ import struct
 from collections import OrderedDict
 from typing import Any
 
-from cairn.metadata import catalog
+from cairn.metadata import catalog, dedup
 from cairn.metadata import commands as c
+from cairn.metadata.dedup import RequestTag
 from cairn.metadata.errors import BucketNotEmpty, MetadataError, NoSuchBucket
 from cairn.metadata.models import Bucket
 from cairn.metadata.objects import bucket_has_content
@@ -50,14 +51,19 @@ DELETE_BUCKET = "delete_bucket"
 _KEEP_RESULTS = 65536
 
 
-def encode_entry(target: str | int, command: c.Command) -> bytes:
-    """The log entry of `command` for `target` (catalog, a shard number, objects, delete_bucket)."""
-    return str(target).encode() + b"\n" + c.encode(command)
+def encode_entry(target: str | int, command: c.Command, tag: RequestTag | None = None) -> bytes:
+    """The log entry of `command` for `target` (catalog, a shard number, objects, delete_bucket);
+    the header line is the target, then, for a request with an id, the id and the proposer's
+    clock, tab-separated (`dedup.py`)."""
+    header = str(target) if tag is None else f"{target}\t{tag.request_id}\t{tag.at_ms}"
+    return header.encode() + b"\n" + c.encode(command)
 
 
-def decode_entry(data: bytes) -> tuple[str, c.Command]:
-    target, _, body = data.partition(b"\n")
-    return target.decode(), c.decode(body)
+def decode_entry(data: bytes) -> tuple[str, c.Command, RequestTag | None]:
+    header, _, body = data.partition(b"\n")
+    target, *rest = header.decode().split("\t")
+    tag = RequestTag(rest[0], int(rest[1])) if len(rest) == 2 else None
+    return target, c.decode(body), tag
 
 
 def applied_index(conn: sqlite3.Connection) -> int:
@@ -65,33 +71,43 @@ def applied_index(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _apply_at(shard: Shard, index: int, command: Any) -> Any:
+def _apply_at(shard: Shard, index: int, command: Any, tag: RequestTag | None = None) -> Any:
     """Run on the shard's thread: one entry (see `_apply_many`)."""
-    return _apply_many(shard, [(index, command)])[0]
+    return _apply_many(shard, [(index, command, tag)])[0]
 
 
-def _apply_many(shard: Shard, items: list[tuple[int, Any]]) -> list[Any]:
+def _apply_many(shard: Shard, items: list[tuple[int, Any, RequestTag | None]]) -> list[Any]:
     """Run on the shard's thread: apply several entries in one transaction, each inside its own
     savepoint (a domain error undoes that entry alone and is returned as its result); entries
-    the shard already holds are skipped; the highest index is recorded once, in the same
-    transaction. A failure other than a domain error (I/O) rolls everything back and raises."""
+    the shard already holds are skipped; an entry whose request id the shard has seen returns
+    the recorded result and applies nothing, others record theirs (`dedup.py`); the highest
+    index is recorded once, in the same transaction. A failure other than a domain error (I/O)
+    rolls everything back and raises."""
     conn = shard.conn
     last = applied_index(conn)
     results: list[Any] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for index, command in items:
+        for index, command, tag in items:
             if index <= last:
                 results.append(_Skipped)
                 continue
+            if tag is not None:
+                prior = dedup.lookup(conn, tag.request_id)
+                if not dedup.is_missing(prior):
+                    results.append(prior)
+                    continue
             conn.execute("SAVEPOINT entry")
             try:
-                results.append(shard.applier(conn, command))
+                result = shard.applier(conn, command)
             except MetadataError as err:
                 conn.execute("ROLLBACK TO entry")
-                results.append(err)
+                result = err
             conn.execute("RELEASE entry")
-        top = max(index for index, _ in items)
+            if tag is not None:
+                dedup.remember(conn, tag, index, result)
+            results.append(result)
+        top = max(item[0] for item in items)
         if top > last:
             conn.execute("INSERT OR REPLACE INTO applied (id, raft_index) VALUES (0, ?)", (top,))
         conn.execute("COMMIT")
@@ -123,40 +139,40 @@ class MetadataMachine:
 
     # -- the StateMachine protocol -----------------------------------------------------------
     def apply(self, index: int, command: bytes) -> bytes:
-        target, cmd = decode_entry(command)
-        self._keep(index, self._apply(index, target, cmd))
+        target, cmd, tag = decode_entry(command)
+        self._keep(index, self._apply(index, target, cmd, tag))
         return index.to_bytes(8, "big")
 
     def apply_batch(self, entries: list[tuple[int, bytes]]) -> list[bytes]:
         """Apply committed entries in order. Runs of object-shard entries are applied as one
         transaction per shard, the shards in parallel: entries of different shards commute,
         and no catalog entry (which could change which bucket ids are live) falls inside a run."""
-        run: list[tuple[int, int, Any]] = []
+        run: list[tuple[int, int, Any, RequestTag | None]] = []
         for index, data in entries:
-            target, cmd = decode_entry(data)
+            target, cmd, tag = decode_entry(data)
             if target.isdigit():
                 bucket_id = _bucket_id(cmd)
                 if bucket_id is not None and bucket_id not in self._live_ids:
                     self._keep(index, NoSuchBucket("The specified bucket does not exist"))
                 else:
-                    run.append((index, int(target), cmd))
+                    run.append((index, int(target), cmd, tag))
                 continue
             self._apply_run(run)
             run = []
-            self._keep(index, self._apply(index, target, cmd))
+            self._keep(index, self._apply(index, target, cmd, tag))
         self._apply_run(run)
         return [index.to_bytes(8, "big") for index, _ in entries]
 
-    def _apply_run(self, run: list[tuple[int, int, Any]]) -> None:
-        by_shard: dict[int, list[tuple[int, Any]]] = {}
-        for index, shard, cmd in run:
-            by_shard.setdefault(shard, []).append((index, cmd))
+    def _apply_run(self, run: list[tuple[int, int, Any, RequestTag | None]]) -> None:
+        by_shard: dict[int, list[tuple[int, Any, RequestTag | None]]] = {}
+        for index, shard, cmd, tag in run:
+            by_shard.setdefault(shard, []).append((index, cmd, tag))
         pending = [
             (items, self.store.objects[n].submit(_apply_many, self.store.objects[n], items))
             for n, items in by_shard.items()
         ]
         for items, future in pending:
-            for (index, _), result in zip(items, future.result(), strict=True):
+            for (index, _, _), result in zip(items, future.result(), strict=True):
                 self._keep(index, result)
 
     def _keep(self, index: int, result: Any) -> None:
@@ -194,25 +210,31 @@ class MetadataMachine:
     def _shards(self) -> list[Shard]:
         return [self.store.catalog, *self.store.objects]
 
-    def _run(self, shard: Shard, index: int, command: Any) -> Any:
-        return shard.call(lambda conn: _apply_at(shard, index, command))
+    def _run(self, shard: Shard, index: int, command: Any, tag: RequestTag | None = None) -> Any:
+        return shard.call(lambda conn: _apply_at(shard, index, command, tag))
 
-    def _apply(self, index: int, target: str, cmd: Any) -> Any:
+    def _apply(self, index: int, target: str, cmd: Any, tag: RequestTag | None = None) -> Any:
         if target == CATALOG:
-            result = self._run(self.store.catalog, index, cmd)
+            result = self._run(self.store.catalog, index, cmd, tag)
             self._after_catalog(cmd, result)
             return result
         if target == DELETE_BUCKET:
-            return self._delete_bucket(index, cmd)
+            return self._delete_bucket(index, cmd, tag)
         bucket_id = _bucket_id(cmd)
         if bucket_id is not None and bucket_id not in self._live_ids:
             return NoSuchBucket("The specified bucket does not exist")
         if target == ALL_OBJECTS:
-            results = [self._run(s, index, cmd) for s in self.store.objects]
+            results = [self._run(s, index, cmd, tag) for s in self.store.objects]
             return sum(r for r in results if isinstance(r, int))
-        return self._run(self.store.objects[int(target)], index, cmd)
+        return self._run(self.store.objects[int(target)], index, cmd, tag)
 
-    def _delete_bucket(self, index: int, cmd: c.DeleteBucket) -> Any:
+    def _delete_bucket(self, index: int, cmd: c.DeleteBucket, tag: RequestTag | None) -> Any:
+        """The emptiness check, the purges and the catalog row at one log position. A retried
+        request whose first attempt deleted the bucket finds its id in the catalog's table."""
+        if tag is not None:
+            prior = self.store.catalog.call(lambda conn: dedup.lookup(conn, tag.request_id))
+            if not dedup.is_missing(prior):
+                return prior
         found = self.buckets.get(cmd.name)
         if found is None or found.id != cmd.bucket_id:
             return NoSuchBucket(f"bucket {cmd.name!r} does not exist")
@@ -224,7 +246,7 @@ class MetadataMachine:
             return BucketNotEmpty("The bucket you tried to delete is not empty")
         for shard in self.store.objects:
             self._run(shard, index, c.PurgeBucket(cmd.bucket_id))
-        result = self._run(self.store.catalog, index, cmd)
+        result = self._run(self.store.catalog, index, cmd, tag)
         self._after_catalog(cmd, result)
         return None
 

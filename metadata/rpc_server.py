@@ -2,23 +2,52 @@
 
 `MetadataServicer` subclasses the generated abstract servicer, so mypy checks every method
 against proto/metadata.proto. Each method converts its request with `rpc_convert`, calls
-`MetadataService` with real (keyword) arguments and converts the result back; `rpc.edge`
+`MetadataService` with real (keyword) arguments and converts the result back; mutating RPCs
+run as their request's id (`_exactly_once`, see dedup.py); `rpc.edge`
 ends a call that raised a domain error with its status code, reason and delete-marker
 trailers (`rpc_errors.ERRORS`), and any other failure with INTERNAL (logged).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
 import grpc
 import grpc.aio
 
 from cairn import rpc
 from cairn.metadata import rpc_convert as cv
+from cairn.metadata.core import request_id
 from cairn.metadata.models import AccessKeyStatus, ChecksumType, VersioningState
 from cairn.metadata.rpc_errors import ERRORS
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2 as pb
 from cairn.proto import metadata_pb2_grpc
+
+
+class _Mutating(Protocol):
+    @property
+    def request_id(self) -> str: ...
+
+
+_S = TypeVar("_S")
+_Req = TypeVar("_Req", bound=_Mutating)
+_Resp = TypeVar("_Resp")
+
+
+def _exactly_once(
+    method: Callable[[_S, _Req, grpc.aio.ServicerContext], Awaitable[_Resp]],
+) -> Callable[[_S, _Req, grpc.aio.ServicerContext], Awaitable[_Resp]]:
+    """A mutating RPC: the service's writes carry the request's id (core.request_id)."""
+
+    @functools.wraps(method)
+    async def handle(self: _S, request: _Req, context: grpc.aio.ServicerContext) -> _Resp:
+        with request_id(request.request_id):
+            return await method(self, request, context)
+
+    return handle
 
 
 class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
@@ -27,6 +56,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
 
     # --- buckets ------------------------------------------------------------------
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def CreateBucket(
         self, request: pb.CreateBucketRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateBucketResponse:
@@ -41,6 +71,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.GetBucketResponse(result=cv.bucket_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteBucket(
         self, request: pb.DeleteBucketRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteBucketResponse:
@@ -55,6 +86,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListBucketsResponse(result=[cv.bucket_to_pb(b) for b in result])
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def SetBucketVersioning(
         self, request: pb.SetBucketVersioningRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetBucketVersioningResponse:
@@ -64,6 +96,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.SetBucketVersioningResponse(result=cv.bucket_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def PutBucketPolicy(
         self, request: pb.PutBucketPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.PutBucketPolicyResponse:
@@ -78,6 +111,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.GetBucketPolicyResponse(result=cv.policy_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteBucketPolicy(
         self, request: pb.DeleteBucketPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteBucketPolicyResponse:
@@ -85,6 +119,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteBucketPolicyResponse()
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def PutBucketConfig(
         self, request: pb.PutBucketConfigRequest, context: grpc.aio.ServicerContext
     ) -> pb.PutBucketConfigResponse:
@@ -99,6 +134,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.GetBucketConfigResponse(result=cv.bucket_config_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteBucketConfig(
         self, request: pb.DeleteBucketConfigRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteBucketConfigResponse:
@@ -114,6 +150,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
 
     # --- objects ------------------------------------------------------------------
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def PutObject(
         self, request: pb.PutObjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.PutObjectResponse:
@@ -145,6 +182,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.HeadObjectResponse(result=cv.version_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteObject(
         self, request: pb.DeleteObjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteObjectResponse:
@@ -154,6 +192,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteObjectResponse(result=cv.delete_result_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def SetObjectTags(
         self, request: pb.SetObjectTagsRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetObjectTagsResponse:
@@ -209,6 +248,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
 
     # --- write intents and GC -----------------------------------------------------
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def RecordWriteIntent(
         self, request: pb.RecordWriteIntentRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordWriteIntentResponse:
@@ -229,6 +269,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListGcWorkResponse(result=[cv.gc_item_to_pb(i) for i in result])
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def AckGcWork(
         self, request: pb.AckGcWorkRequest, context: grpc.aio.ServicerContext
     ) -> pb.AckGcWorkResponse:
@@ -243,6 +284,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
 
     # --- multipart ----------------------------------------------------------------
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def CreateMultipartUpload(
         self, request: pb.CreateMultipartUploadRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateMultipartUploadResponse:
@@ -263,6 +305,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.GetMultipartUploadResponse(result=cv.upload_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def RegisterPart(
         self, request: pb.RegisterPartRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterPartResponse:
@@ -306,6 +349,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListMultipartUploadsResponse(result=cv.uploads_page_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def CompleteMultipartUpload(
         self, request: pb.CompleteMultipartUploadRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteMultipartUploadResponse:
@@ -321,6 +365,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.CompleteMultipartUploadResponse(result=cv.version_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def AbortMultipartUpload(
         self, request: pb.AbortMultipartUploadRequest, context: grpc.aio.ServicerContext
     ) -> pb.AbortMultipartUploadResponse:
@@ -329,6 +374,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
 
     # --- IAM ----------------------------------------------------------------------
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def CreateUser(
         self, request: pb.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateUserResponse:
@@ -350,6 +396,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListUsersResponse(result=[cv.user_to_pb(u) for u in result])
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteUser(
         self, request: pb.DeleteUserRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteUserResponse:
@@ -357,6 +404,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteUserResponse()
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def CreateAccessKey(
         self, request: pb.CreateAccessKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateAccessKeyResponse:
@@ -382,6 +430,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListAccessKeysResponse(result=[cv.access_key_to_pb(k) for k in result])
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def SetAccessKeyStatus(
         self, request: pb.SetAccessKeyStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetAccessKeyStatusResponse:
@@ -391,6 +440,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.SetAccessKeyStatusResponse(result=cv.access_key_to_pb(result))
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteAccessKey(
         self, request: pb.DeleteAccessKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteAccessKeyResponse:
@@ -398,6 +448,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteAccessKeyResponse()
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def PutUserPolicy(
         self, request: pb.PutUserPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.PutUserPolicyResponse:
@@ -419,6 +470,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.ListUserPoliciesResponse(result=[cv.policy_to_pb(p) for p in result])
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def DeleteUserPolicy(
         self, request: pb.DeleteUserPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteUserPolicyResponse:

@@ -66,6 +66,17 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (bucket_id, kind)
     ) WITHOUT ROWID;
     """,
+    # 4: request ids of applied commands and their first results (dedup.py).
+    """
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        raft_index INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        result BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_by_index ON requests (raft_index);
+    CREATE INDEX requests_by_time ON requests (at_ms);
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (
@@ -171,6 +182,17 @@ OBJECT_MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT OR IGNORE INTO consumed (blob_id, bucket_id, key, rev, upload_id, part_number, consumed_ms)
         SELECT blob_id, bucket_id, key, rev, '', 0, 0 FROM blob_refs;
+    """,
+    # 4: request ids of applied commands and their first results (dedup.py).
+    """
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        raft_index INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        result BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_by_index ON requests (raft_index);
+    CREATE INDEX requests_by_time ON requests (at_ms);
     """,
 )
 

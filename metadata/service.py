@@ -19,8 +19,14 @@ from cairn.metadata import catalog, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.bucket_names import bucket_name_problem
 from cairn.metadata.config import MetadataConfig
-from cairn.metadata.core import ServiceCore, check_config_kind, check_key
-from cairn.metadata.errors import InvalidArgument, InvalidBucketName, NoSuchBucketConfig, NoSuchBucketPolicy
+from cairn.metadata.core import ServiceCore, check_config_kind, check_key, current_request_id
+from cairn.metadata.errors import (
+    InvalidArgument,
+    InvalidBucketName,
+    NoSuchBucket,
+    NoSuchBucketConfig,
+    NoSuchBucketPolicy,
+)
 from cairn.metadata.iam import IamOps
 from cairn.metadata.listing_ops import ListingOps
 from cairn.metadata.models import (
@@ -99,8 +105,12 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
 
     async def delete_bucket(self, name: str) -> None:
         await self.leading()
-        bucket = self.bucket(name)
-        await self.write(DELETE_BUCKET, c.DeleteBucket(name, bucket.id))
+        found = self.machine.buckets.get(name)
+        if found is None and not current_request_id():
+            raise NoSuchBucket(f"bucket {name!r} does not exist")
+        # With a request id, a missing bucket is still proposed: a retry whose first attempt
+        # deleted it gets that result back; otherwise the entry answers NoSuchBucket.
+        await self.write(DELETE_BUCKET, c.DeleteBucket(name, found.id if found else ""))
 
     async def set_bucket_versioning(self, name: str, state: VersioningState) -> Bucket:
         await self.leading()

@@ -369,14 +369,16 @@ class Policy(_message.Message):
     def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
-    __slots__ = ("name", "owner_id", "region")
+    __slots__ = ("name", "owner_id", "region", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner_id: str
     region: str
-    def __init__(self, name: _Optional[str] = ..., owner_id: _Optional[str] = ..., region: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., owner_id: _Optional[str] = ..., region: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateBucketResponse(_message.Message):
     __slots__ = ("result",)
@@ -397,10 +399,12 @@ class GetBucketResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[Bucket, _Mapping]] = ...) -> None: ...
 
 class DeleteBucketRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteBucketResponse(_message.Message):
     __slots__ = ()
@@ -419,12 +423,14 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[Bucket, _Mapping]]] = ...) -> None: ...
 
 class SetBucketVersioningRequest(_message.Message):
-    __slots__ = ("name", "state")
+    __slots__ = ("name", "state", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: str
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetBucketVersioningResponse(_message.Message):
     __slots__ = ("result",)
@@ -433,12 +439,14 @@ class SetBucketVersioningResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[Bucket, _Mapping]] = ...) -> None: ...
 
 class PutBucketPolicyRequest(_message.Message):
-    __slots__ = ("name", "document")
+    __slots__ = ("name", "document", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     document: str
-    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PutBucketPolicyResponse(_message.Message):
     __slots__ = ()
@@ -457,10 +465,12 @@ class GetBucketPolicyResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
 
 class DeleteBucketPolicyRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteBucketPolicyResponse(_message.Message):
     __slots__ = ()
@@ -479,14 +489,16 @@ class BucketConfig(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., document: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
 
 class PutBucketConfigRequest(_message.Message):
-    __slots__ = ("bucket", "kind", "document")
+    __slots__ = ("bucket", "kind", "document", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     kind: str
     document: str
-    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., document: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PutBucketConfigResponse(_message.Message):
     __slots__ = ()
@@ -507,12 +519,14 @@ class GetBucketConfigResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[BucketConfig, _Mapping]] = ...) -> None: ...
 
 class DeleteBucketConfigRequest(_message.Message):
-    __slots__ = ("bucket", "kind")
+    __slots__ = ("bucket", "kind", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     kind: str
-    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., kind: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteBucketConfigResponse(_message.Message):
     __slots__ = ()
@@ -531,18 +545,20 @@ class ListBucketConfigsResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[BucketConfig, _Mapping]]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "attrs", "if_match", "if_none_match")
+    __slots__ = ("bucket", "key", "attrs", "if_match", "if_none_match", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     ATTRS_FIELD_NUMBER: _ClassVar[int]
     IF_MATCH_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     attrs: ObjectAttrs
     if_match: str
     if_none_match: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
     __slots__ = ("result",)
@@ -583,14 +599,16 @@ class HeadObjectResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
 
 class DeleteObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "version_id")
+    __slots__ = ("bucket", "key", "version_id", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
     __slots__ = ("result",)
@@ -599,16 +617,18 @@ class DeleteObjectResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[DeleteResult, _Mapping]] = ...) -> None: ...
 
 class SetObjectTagsRequest(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "tags")
+    __slots__ = ("bucket", "key", "version_id", "tags", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
     tags: _containers.RepeatedCompositeFieldContainer[KeyValue]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetObjectTagsResponse(_message.Message):
     __slots__ = ("version_id",)
@@ -683,18 +703,20 @@ class ListObjectVersionsResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ListVersionsPage, _Mapping]] = ...) -> None: ...
 
 class RecordWriteIntentRequest(_message.Message):
-    __slots__ = ("bucket", "key", "blob_id", "pg", "ttl_s")
+    __slots__ = ("bucket", "key", "blob_id", "pg", "ttl_s", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     PG_FIELD_NUMBER: _ClassVar[int]
     TTL_S_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     blob_id: bytes
     pg: int
     ttl_s: float
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., ttl_s: _Optional[float] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., ttl_s: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RecordWriteIntentResponse(_message.Message):
     __slots__ = ("result",)
@@ -715,10 +737,12 @@ class ListGcWorkResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[GcItem, _Mapping]]] = ...) -> None: ...
 
 class AckGcWorkRequest(_message.Message):
-    __slots__ = ("blob_ids",)
+    __slots__ = ("blob_ids", "request_id")
     BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     blob_ids: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, blob_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, blob_ids: _Optional[_Iterable[bytes]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AckGcWorkResponse(_message.Message):
     __slots__ = ("result",)
@@ -739,18 +763,20 @@ class FindBlobsResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class CreateMultipartUploadRequest(_message.Message):
-    __slots__ = ("bucket", "key", "attrs", "checksum_algorithm", "checksum_type")
+    __slots__ = ("bucket", "key", "attrs", "checksum_algorithm", "checksum_type", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     ATTRS_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     attrs: ObjectAttrs
     checksum_algorithm: str
     checksum_type: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., attrs: _Optional[_Union[ObjectAttrs, _Mapping]] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateMultipartUploadResponse(_message.Message):
     __slots__ = ("result",)
@@ -775,7 +801,7 @@ class GetMultipartUploadResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[MultipartUpload, _Mapping]] = ...) -> None: ...
 
 class RegisterPartRequest(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "part_number", "size", "etag", "blobs", "checksums")
+    __slots__ = ("bucket", "key", "upload_id", "part_number", "size", "etag", "blobs", "checksums", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -784,6 +810,7 @@ class RegisterPartRequest(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     BLOBS_FIELD_NUMBER: _ClassVar[int]
     CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -792,7 +819,8 @@ class RegisterPartRequest(_message.Message):
     etag: str
     blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
     checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RegisterPartResponse(_message.Message):
     __slots__ = ("result",)
@@ -843,7 +871,7 @@ class ListMultipartUploadsResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ListUploadsPage, _Mapping]] = ...) -> None: ...
 
 class CompleteMultipartUploadRequest(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "parts", "checksums", "if_match", "if_none_match")
+    __slots__ = ("bucket", "key", "upload_id", "parts", "checksums", "if_match", "if_none_match", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -851,6 +879,7 @@ class CompleteMultipartUploadRequest(_message.Message):
     CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
     IF_MATCH_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
@@ -858,7 +887,8 @@ class CompleteMultipartUploadRequest(_message.Message):
     checksums: _containers.RepeatedCompositeFieldContainer[Checksum]
     if_match: str
     if_none_match: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CompleteMultipartUploadResponse(_message.Message):
     __slots__ = ("result",)
@@ -867,24 +897,28 @@ class CompleteMultipartUploadResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ObjectVersion, _Mapping]] = ...) -> None: ...
 
 class AbortMultipartUploadRequest(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id")
+    __slots__ = ("bucket", "key", "upload_id", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AbortMultipartUploadResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class CreateUserRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateUserResponse(_message.Message):
     __slots__ = ("result",)
@@ -915,24 +949,28 @@ class ListUsersResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
 
 class DeleteUserRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteUserResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class CreateAccessKeyRequest(_message.Message):
-    __slots__ = ("user_name", "access_key_id", "secret_access_key")
+    __slots__ = ("user_name", "access_key_id", "secret_access_key", "request_id")
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
     ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     user_name: str
     access_key_id: str
     secret_access_key: str
-    def __init__(self, user_name: _Optional[str] = ..., access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, user_name: _Optional[str] = ..., access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateAccessKeyResponse(_message.Message):
     __slots__ = ("result",)
@@ -965,12 +1003,14 @@ class ListAccessKeysResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[AccessKey, _Mapping]]] = ...) -> None: ...
 
 class SetAccessKeyStatusRequest(_message.Message):
-    __slots__ = ("access_key_id", "status")
+    __slots__ = ("access_key_id", "status", "request_id")
     ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     access_key_id: str
     status: str
-    def __init__(self, access_key_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, access_key_id: _Optional[str] = ..., status: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetAccessKeyStatusResponse(_message.Message):
     __slots__ = ("result",)
@@ -979,24 +1019,28 @@ class SetAccessKeyStatusResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[AccessKey, _Mapping]] = ...) -> None: ...
 
 class DeleteAccessKeyRequest(_message.Message):
-    __slots__ = ("access_key_id",)
+    __slots__ = ("access_key_id", "request_id")
     ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     access_key_id: str
-    def __init__(self, access_key_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, access_key_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteAccessKeyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class PutUserPolicyRequest(_message.Message):
-    __slots__ = ("user_name", "policy_name", "document")
+    __slots__ = ("user_name", "policy_name", "document", "request_id")
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
     POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     user_name: str
     policy_name: str
     document: str
-    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ..., document: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ..., document: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PutUserPolicyResponse(_message.Message):
     __slots__ = ()
@@ -1029,12 +1073,14 @@ class ListUserPoliciesResponse(_message.Message):
     def __init__(self, result: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
 
 class DeleteUserPolicyRequest(_message.Message):
-    __slots__ = ("user_name", "policy_name")
+    __slots__ = ("user_name", "policy_name", "request_id")
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
     POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     user_name: str
     policy_name: str
-    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, user_name: _Optional[str] = ..., policy_name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteUserPolicyResponse(_message.Message):
     __slots__ = ()
