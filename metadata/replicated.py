@@ -266,6 +266,12 @@ class MetadataMachine:
 
 
 def _restore_image(conn: sqlite3.Connection, image: bytes) -> None:
+    """Copy a serialized shard into `conn`. The image of a WAL-mode file says so in its header
+    (bytes 18 and 19 = 2): an in-memory copy cannot open a WAL and any read fails ("unable to
+    open database file"), so the copy is marked rollback-journal (1); the destination keeps
+    its own journal mode."""
+    if image[18:20] == b"\x02\x02":
+        image = image[:18] + b"\x01\x01" + image[20:]
     source = sqlite3.connect(":memory:")
     try:
         source.deserialize(image)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -138,6 +139,24 @@ def test_snapshot_restores_every_shard() -> None:
     shard = other.store.objects[_shard_of(machine, "k")]
     assert shard.call(lambda conn: list(conn.execute("SELECT key FROM versions"))) == [(b"k",)]
     assert shard.call(applied_index) == 3
+
+
+async def test_snapshot_of_wal_shard_files_restores_into_shard_files(tmp_path: Path) -> None:
+    """The real process's shards are WAL-mode files: their images say WAL in the header."""
+    machine = MetadataMachine(Store.open(tmp_path / "a", 2, synchronous="NORMAL"))
+    other = MetadataMachine(Store.open(tmp_path / "b", 2, synchronous="NORMAL"))
+    try:
+        machine.apply(1, encode_entry(CATALOG, BUCKET))
+        machine.apply(2, encode_entry(_shard_of(machine, "k"), INTENT))
+        put = commands.PutVersion("id", "b", "k", ISSUER.issue(), True, ATTRS, 10)
+        machine.apply(3, encode_entry(_shard_of(machine, "k"), put))
+        other.restore(machine.snapshot())
+        assert _dump(other) == _dump(machine)
+        mode = other.store.catalog.call(lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0])
+        assert mode == "wal"
+    finally:
+        await machine.store.close()
+        await other.store.close()
 
 
 def test_migrations_are_recorded_and_refuse_newer_schemas() -> None:
