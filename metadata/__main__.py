@@ -1,6 +1,7 @@
 """`python -m cairn.metadata [--id m1 --peers m1=h:p,m2=h:p,m3=h:p] [--data-dir D] [--port P] ...`.
 
-Only wiring: read flags and config, open the store, start the Raft replica (its peer service
+Only wiring: read flags and config, check the shard files (`integrity.py`: damaged ones are
+rebuilt from the Raft snapshot and log, or the replica refuses to start), open the store, start the Raft replica (its peer service
 shares the metadata gRPC port), serve until SIGTERM/SIGINT, then stop accepting, drain
 in-flight calls for a few seconds, stop Raft and close the shards. Without `--peers` the
 replica is a one-replica group. The root key (when configured) is ensured by whichever
@@ -17,7 +18,7 @@ import signal
 
 from cairn import logs, ops_http, ports
 from cairn.config import load
-from cairn.metadata import catalog
+from cairn.metadata import catalog, integrity
 from cairn.metadata.config import MetadataConfig
 from cairn.metadata.errors import MetadataError, NoSuchAccessKey
 from cairn.metadata.metrics import MetadataMetrics
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(config: MetadataConfig) -> None:
+    integrity.recover(config.data_dir, config.data_dir / "raft")
     store = Store.open(
         config.data_dir,
         config.shards,
@@ -124,7 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         mine = dict(p.split("=", 1) for p in args.peers.split(",") if "=" in p).get(args.id, "")
         overrides["port"] = mine.rpartition(":")[2] or None
     config = load(MetadataConfig, args.config, env_prefix="metadata", overrides=overrides)
-    asyncio.run(run(config))
+    try:
+        asyncio.run(run(config))
+    except integrity.DamagedStore as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
