@@ -8,9 +8,10 @@ against proto/metadata.proto. Failures raise the typed errors of `cairn.metadata
 service or exceeds its deadline raises `MetadataUnavailable`. Every call carries a deadline
 (`deadline_s`, default cairn.rpc.DEFAULT_DEADLINE_S).
 
-`addr` may list the replicas of the metadata Raft group, comma-separated. The client then
-sends each call to the replica it believes leads; a `NotLeader` answer moves it to the leader
-the replica names (or the next replica), an unreachable replica or a group without a majority
+`addr` may list the replicas of the metadata Raft group, comma-separated, or name one of them.
+The client sends each call to the replica it believes leads; a `NotLeader` answer moves it to
+the leader the replica names (added to the list if it was not in it) or else the next replica
+(a client of one address that gets no hint gives up), an unreachable replica or a group without a majority
 (`MetadataUnavailable`) to the next one after a short backoff, until the call's deadline; then
 the last error is raised. Every mutating request carries a request id, chosen once per call and
 kept across these retries: a write that a leader applied before failing to answer is not
@@ -139,10 +140,18 @@ class _Replicas:
                 await asyncio.sleep(pause)
 
     def _leader_of(self, err: grpc.RpcError, index: int) -> int:
+        """The replica a NotLeader answer names (added to the list when the client was not
+        given it, e.g. a client of one address), else the next one."""
         trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
         for key, value in trailing or ():
             hint = value if isinstance(value, str) else value.decode()
-            if key == LEADER_KEY and hint in self.addrs and self.addrs.index(hint) != index:
+            if key != LEADER_KEY or not hint:
+                continue
+            if hint not in self.addrs:
+                self.addrs.append(hint)
+                self.channels.append(rpc.channel(hint))
+                self.stubs.append(metadata_pb2_grpc.MetadataStub(self.channels[-1]))
+            if self.addrs.index(hint) != index:
                 return self.addrs.index(hint)
         return (index + 1) % len(self.addrs)
 

@@ -30,13 +30,12 @@ KEYS_PER_THREAD = 4
 
 
 def leader_of(cluster: RunningCluster, exclude: int | None = None) -> dict[str, Any] | None:
-    """The metadata process that serves a linearizable read (only the leader does)."""
+    """The metadata process whose replica status says it leads."""
 
     async def probe(addr: str) -> bool:
         client = MetadataClient(addr, deadline_s=2.0)
         try:
-            await client.list_buckets()
-            return True
+            return (await client.replica_status()).role == "leader"
         except MetadataUnavailable:
             return False
         finally:

@@ -30,6 +30,10 @@ from cairn.metadata.client import (
     PreconditionFailed,
     VersioningState,
 )
+from cairn.metadata.config import MetadataConfig
+from cairn.metadata.core import current_request_id
+from cairn.metadata.errors import NotLeader
+from cairn.metadata.models import Bucket
 from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
 from tests.support.procs import free_port
@@ -157,3 +161,36 @@ async def test_an_unexpected_server_failure_is_an_internal_error(
     monkeypatch.setattr(svc, "list_users", broken)
     with pytest.raises(InternalError):
         await client.list_users()
+
+
+async def test_a_one_address_client_follows_the_leader_hint_with_the_same_request_id(
+    svc: MetadataService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client given only a follower's address is sent to the leader that follower names,
+    and the retry carries the request id of the first attempt (core.request_id)."""
+    leader_server, leader_port = await start_server(svc, "127.0.0.1", 0)
+    follower = await MetadataService.open(MetadataConfig(), in_memory=True)
+    follower_server, follower_port = await start_server(follower, "127.0.0.1", 0)
+    seen: list[str] = []
+
+    async def not_leader(*args: object, **kwargs: object) -> None:
+        seen.append(current_request_id())
+        raise NotLeader("not the metadata leader", leader_addr=f"127.0.0.1:{leader_port}")
+
+    real_create = svc.create_bucket
+
+    async def on_leader(name: str, owner_id: str, *, region: str = "") -> Bucket:
+        seen.append(current_request_id())
+        return await real_create(name, owner_id, region=region)
+
+    monkeypatch.setattr(follower, "create_bucket", not_leader)
+    monkeypatch.setattr(svc, "create_bucket", on_leader)
+    try:
+        async with MetadataClient(f"127.0.0.1:{follower_port}", deadline_s=5) as c:
+            assert (await c.create_bucket("hinted", "alice")).name == "hinted"
+            assert (await c.get_bucket("hinted")).name == "hinted"  # now sent to the leader
+        assert len(seen) == 2 and seen[0] == seen[1] and len(seen[0]) == 32
+    finally:
+        await follower_server.stop(0)
+        await leader_server.stop(0)
+        await follower.close()
