@@ -14,6 +14,18 @@ from __future__ import annotations
 
 import sqlite3
 
+# Request ids of applied commands and their first results (dedup.py), in every shard.
+_REQUESTS = """
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        raft_index INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        result BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_by_index ON requests (raft_index);
+    CREATE INDEX requests_by_time ON requests (at_ms);
+"""
+
 CATALOG_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE buckets (
@@ -67,16 +79,7 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 4: request ids of applied commands and their first results (dedup.py).
-    """
-    CREATE TABLE requests (
-        request_id TEXT PRIMARY KEY,
-        raft_index INTEGER NOT NULL,
-        at_ms INTEGER NOT NULL,
-        result BLOB NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX requests_by_index ON requests (raft_index);
-    CREATE INDEX requests_by_time ON requests (at_ms);
-    """,
+    _REQUESTS,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (
@@ -184,16 +187,7 @@ OBJECT_MIGRATIONS: tuple[str, ...] = (
         SELECT blob_id, bucket_id, key, rev, '', 0, 0 FROM blob_refs;
     """,
     # 4: request ids of applied commands and their first results (dedup.py).
-    """
-    CREATE TABLE requests (
-        request_id TEXT PRIMARY KEY,
-        raft_index INTEGER NOT NULL,
-        at_ms INTEGER NOT NULL,
-        result BLOB NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX requests_by_index ON requests (raft_index);
-    CREATE INDEX requests_by_time ON requests (at_ms);
-    """,
+    _REQUESTS,
 )
 
 
