@@ -22,16 +22,8 @@ KEYS = [f"k{i}" for i in range(20)]
 def _start(tmp_path: Path, port: int, n: int) -> ServiceProcess:
     config = tmp_path / "metadata.toml"  # snapshots every 8 entries: the rebuild restores one
     config.write_text("[raft]\nsnapshot_threshold = 8\n")
-    args = [
-        "--config",
-        str(config),
-        "--data-dir",
-        str(tmp_path / "meta"),
-        "--port",
-        str(port),
-        "--shards",
-        "4",
-    ]
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "meta")]
+    args += ["--port", str(port), "--shards", "4"]
     return ServiceProcess("cairn.metadata", args, tmp_path / f"metadata-{n}.log").start()
 
 

@@ -36,12 +36,17 @@ def test_entry_header_carries_the_request_id_and_time() -> None:
     assert decode_entry(encode_entry(3, cmd)) == ("3", cmd, None)
 
 
-def test_a_retried_delete_in_a_versioned_bucket_makes_one_marker() -> None:
-    machine = _machine()
+def _first_delete(machine: MetadataMachine) -> tuple[int, RequestTag, DeleteResult]:
+    """Entry 3: a DeleteObject of "k" with request id req-1; its shard, tag and result."""
     target = shard_index("id", "k", 2)
     tag = RequestTag("req-1", 1000)
     first = commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 10)
-    result = machine.take(machine.apply(3, encode_entry(target, first, tag)))
+    return target, tag, machine.take(machine.apply(3, encode_entry(target, first, tag)))
+
+
+def test_a_retried_delete_in_a_versioned_bucket_makes_one_marker() -> None:
+    machine = _machine()
+    target, tag, result = _first_delete(machine)
     assert isinstance(result, DeleteResult) and result.is_delete_marker
     # The retry was rebuilt by another leader: a new marker id and time, the same request id.
     again = commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 20)
@@ -123,10 +128,7 @@ def test_retention_is_driven_by_the_entries_not_the_clock() -> None:
 
 def test_the_dedup_table_is_part_of_the_snapshot() -> None:
     machine = _machine()
-    target = shard_index("id", "k", 2)
-    tag = RequestTag("req-1", 1000)
-    first = commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 10)
-    result = machine.take(machine.apply(3, encode_entry(target, first, tag)))
+    target, tag, result = _first_delete(machine)
     other = MetadataMachine(Store.open(None, 2))
     other.restore(machine.snapshot())
     again = commands.DeleteVersion("id", "b", "k", None, VersioningState.ENABLED, ISSUER.issue(), 20)
