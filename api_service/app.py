@@ -38,7 +38,7 @@ from .errors import (
     has_body,
     render_error,
 )
-from .form_upload import post_object
+from .form_upload import FormRequest, post_object
 from .handlers_bucket import BUCKET_HANDLERS
 from .handlers_bucket_config import BUCKET_CONFIG_HANDLERS, actual_request_headers, preflight
 from .handlers_disabled import DISABLED_FEATURE_HANDLERS
@@ -227,7 +227,16 @@ class S3App:
                 return await preflight(self.services, endpoint, headers)
             send.extra = await actual_request_headers(self.services, endpoint, method, headers)
             if endpoint.op is Op.POST_OBJECT:  # a form upload: its credentials are in the body
-                return await post_object(headers, wire)
+                client = scope.get("client")
+                form = FormRequest(
+                    endpoint,
+                    raw_path,
+                    headers,
+                    request_id,
+                    client_ip=client[0] if client else "",
+                    secure=scope.get("scheme") == "https",
+                )
+                return await post_object(form, wire, self.lookup, self.services)
         auth = await verify(
             RawRequest(method, raw_path, query_string, headers),
             self.lookup,

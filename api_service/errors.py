@@ -108,6 +108,11 @@ class MalformedPOSTRequest(S3Error):
     default_message = "The body of your POST request is not well-formed multipart/form-data."
 
 
+class InvalidPolicyDocument(S3Error):
+    code, status = "InvalidPolicyDocument", 400
+    default_message = "The content of the form does not meet the conditions specified in the policy document."
+
+
 class MaxPostPreDataLengthExceeded(S3Error):
     code, status = "MaxPostPreDataLengthExceeded", 400
     default_message = "Your POST request fields preceeding the upload file was too large."
