@@ -77,6 +77,8 @@ class MetadataApi(Protocol):
         self, bucket: str, key: str, tags: Sequence[tuple[str, str]], version_id: str | None = None
     ) -> str: ...
 
+    async def set_object_acl(self, bucket: str, key: str, acl: str, version_id: str | None = None) -> str: ...
+
     async def list_objects_v2(
         self,
         bucket: str,

@@ -328,6 +328,14 @@ class MetadataClient:
             response = await self._stub.SetObjectTags(request, timeout=self.deadline_s)
         return response.version_id
 
+    async def set_object_acl(self, bucket: str, key: str, acl: str, version_id: str | None = None) -> str:
+        """Replace the ACL of a version (the current one without version_id); returns that
+        version's id. Errors as set_object_tags."""
+        request = pb.SetObjectAclRequest(bucket=bucket, key=key, version_id=version_id, acl=acl)
+        with ERRORS.translated():
+            response = await self._stub.SetObjectAcl(request, timeout=self.deadline_s)
+        return response.version_id
+
     async def list_objects_v2(
         self,
         bucket: str,

@@ -164,6 +164,16 @@ class SetTags:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAcl:
+    """Replace the ACL of one version (the current one when version_id is None)."""
+
+    bucket_id: str
+    key: str
+    version_id: str | None
+    acl: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordIntent:
     bucket_id: str
     key: str
@@ -252,6 +262,7 @@ ObjectCommand = (
     | PutBatch
     | DeleteVersion
     | SetTags
+    | SetAcl
     | RecordIntent
     | AckGc
     | PurgeBucket
@@ -281,6 +292,7 @@ _TYPES: dict[str, type[Any]] = {
         PutBatch,
         DeleteVersion,
         SetTags,
+        SetAcl,
         RecordIntent,
         AckGc,
         PurgeBucket,

@@ -125,6 +125,7 @@ class ObjectAttrs:
     blobs: tuple[BlobRef, ...] = ()
     owner_id: str = ""
     encryption: Encryption = NOT_ENCRYPTED
+    acl: str = ""  # the version's access control list as the API encodes it; "" is the owner's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ class ObjectVersion:
     parts_count: int = 0  # > 0 for an object made by CompleteMultipartUpload
     part_sizes: tuple[int, ...] = ()  # size of each part, in part order (multipart objects)
     encryption: Encryption = NOT_ENCRYPTED
+    acl: str = ""  # as ObjectAttrs.acl
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
             return objects.delete(conn, cmd)
         case c.SetTags():
             return objects.set_tags(conn, cmd)
+        case c.SetAcl():
+            return objects.set_acl(conn, cmd)
         case c.RecordIntent():
             objects.record_intent(conn, cmd)
             return None

@@ -19,6 +19,7 @@ current one, the applier uses the successor of the current id, which is determin
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,6 +91,7 @@ def version_from_row(bucket: str, row: tuple[Any, ...], is_latest: bool) -> Obje
         parts_count=body.parts_count,
         part_sizes=body.part_sizes,
         encryption=a.encryption,
+        acl=a.acl,
     )
 
 
@@ -397,21 +399,36 @@ def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
 def set_tags(conn: sqlite3.Connection, cmd: c.SetTags) -> str:
     """Rewrite one version's tags in its body; returns the version's id. NoSuchKey /
     NoSuchVersion as a read; MethodNotAllowed on a delete marker."""
-    kb = cmd.key.encode()
-    row = current_row(conn, cmd.bucket_id, kb) if cmd.version_id is None else None
-    if cmd.version_id is None and (row is None or row[3]):
+    return _rewrite_attrs(conn, cmd.bucket_id, cmd.key, cmd.version_id, lambda a: replace(a, tags=cmd.tags))
+
+
+def set_acl(conn: sqlite3.Connection, cmd: c.SetAcl) -> str:
+    """Rewrite one version's ACL in its body; returns the version's id (errors as set_tags)."""
+    return _rewrite_attrs(conn, cmd.bucket_id, cmd.key, cmd.version_id, lambda a: replace(a, acl=cmd.acl))
+
+
+def _rewrite_attrs(
+    conn: sqlite3.Connection,
+    bucket_id: str,
+    key: str,
+    version_id: str | None,
+    change: Callable[[ObjectAttrs], ObjectAttrs],
+) -> str:
+    kb = key.encode()
+    row = current_row(conn, bucket_id, kb) if version_id is None else None
+    if version_id is None and (row is None or row[3]):
         raise NoSuchKey("The specified key does not exist.")
-    if cmd.version_id is not None:
-        row = find_row(conn, cmd.bucket_id, kb, cmd.version_id)
+    if version_id is not None:
+        row = find_row(conn, bucket_id, kb, version_id)
         if row is None:
-            raise NoSuchVersion("The specified version does not exist.", version_id=cmd.version_id)
+            raise NoSuchVersion("The specified version does not exist.", version_id=version_id)
     assert row is not None
     refuse_marker(row)
     body = canonical_json.loads(VersionBody, row[11])
-    new_body = replace(body, attrs=replace(body.attrs, tags=cmd.tags))
+    new_body = replace(body, attrs=change(body.attrs))
     conn.execute(
         "UPDATE versions SET body = ? WHERE bucket_id = ? AND key = ? AND rev = ?",
-        (canonical_json.dumps(new_body), cmd.bucket_id, kb, row[1]),
+        (canonical_json.dumps(new_body), bucket_id, kb, row[1]),
     )
     return public_version_id(row[1], row[2])
 

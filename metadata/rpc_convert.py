@@ -167,6 +167,7 @@ def attrs_to_pb(a: ObjectAttrs) -> pb.ObjectAttrs:
         blobs=[blob_to_pb(b) for b in a.blobs],
         owner_id=a.owner_id,
         encryption=encryption_to_pb(a.encryption),
+        acl=a.acl,
     )
 
 
@@ -188,6 +189,7 @@ def attrs_from_pb(m: pb.ObjectAttrs) -> ObjectAttrs:
         blobs=blobs_from_pb(m.blobs),
         owner_id=m.owner_id,
         encryption=encryption_from_pb(m.encryption),
+        acl=m.acl,
     )
 
 
@@ -217,6 +219,7 @@ def version_to_pb(v: ObjectVersion) -> pb.ObjectVersion:
         parts_count=v.parts_count,
         part_sizes=v.part_sizes,
         encryption=encryption_to_pb(v.encryption),
+        acl=v.acl,
     )
 
 
@@ -246,6 +249,7 @@ def version_from_pb(m: pb.ObjectVersion) -> ObjectVersion:
         parts_count=m.parts_count,
         part_sizes=tuple(m.part_sizes),
         encryption=encryption_from_pb(m.encryption),
+        acl=m.acl,
     )
 
 

@@ -205,6 +205,18 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.SetObjectTagsResponse(version_id=version_id)
 
     @rpc.edge(ERRORS)
+    async def SetObjectAcl(
+        self, request: pb.SetObjectAclRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetObjectAclResponse:
+        version_id = await self._service.set_object_acl(
+            request.bucket,
+            request.key,
+            request.acl,
+            request.version_id if request.HasField("version_id") else None,
+        )
+        return pb.SetObjectAclResponse(version_id=version_id)
+
+    @rpc.edge(ERRORS)
     async def ListObjectsV2(
         self, request: pb.ListObjectsV2Request, context: grpc.aio.ServicerContext
     ) -> pb.ListObjectsV2Response:

@@ -253,6 +253,14 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
         version: str = await self.write_object(b.id, key, cmd)
         return version
 
+    async def set_object_acl(self, bucket: str, key: str, acl: str, version_id: str | None = None) -> str:
+        check_key(key)
+        _check_version_id(version_id)
+        await self.leading()
+        b = self.bucket(bucket)
+        version: str = await self.write_object(b.id, key, c.SetAcl(b.id, key, version_id, acl))
+        return version
+
     # --- write intents and GC --------------------------------------------------------------
     async def record_write_intent(
         self, bucket: str, key: str, blob_id: bytes, pg: int, *, ttl_s: float | None = None

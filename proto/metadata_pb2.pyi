@@ -73,7 +73,7 @@ class Bucket(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id: _Optional[str] = ..., owner_id: _Optional[str] = ..., versioning: _Optional[str] = ..., created_ms: _Optional[int] = ..., region: _Optional[str] = ...) -> None: ...
 
 class ObjectAttrs(_message.Message):
-    __slots__ = ("size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "encryption")
+    __slots__ = ("size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "encryption", "acl")
     SIZE_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class ObjectAttrs(_message.Message):
     BLOBS_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     size: int
     etag: str
     content_type: str
@@ -106,10 +107,11 @@ class ObjectAttrs(_message.Message):
     blobs: _containers.RepeatedCompositeFieldContainer[BlobRef]
     owner_id: str
     encryption: Encryption
-    def __init__(self, size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ...) -> None: ...
+    acl: str
+    def __init__(self, size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class ObjectVersion(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "is_delete_marker", "is_latest", "last_modified_ms", "size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "parts_count", "part_sizes", "encryption")
+    __slots__ = ("bucket", "key", "version_id", "is_delete_marker", "is_latest", "last_modified_ms", "size", "etag", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "website_redirect_location", "storage_class", "user_metadata", "tags", "checksums", "blobs", "owner_id", "parts_count", "part_sizes", "encryption", "acl")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +136,7 @@ class ObjectVersion(_message.Message):
     PARTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     PART_SIZES_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
@@ -158,7 +161,8 @@ class ObjectVersion(_message.Message):
     parts_count: int
     part_sizes: _containers.RepeatedScalarFieldContainer[int]
     encryption: Encryption
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_latest: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., parts_count: _Optional[int] = ..., part_sizes: _Optional[_Iterable[int]] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ...) -> None: ...
+    acl: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_latest: _Optional[bool] = ..., last_modified_ms: _Optional[int] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., website_redirect_location: _Optional[str] = ..., storage_class: _Optional[str] = ..., user_metadata: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., checksums: _Optional[_Iterable[_Union[Checksum, _Mapping]]] = ..., blobs: _Optional[_Iterable[_Union[BlobRef, _Mapping]]] = ..., owner_id: _Optional[str] = ..., parts_count: _Optional[int] = ..., part_sizes: _Optional[_Iterable[int]] = ..., encryption: _Optional[_Union[Encryption, _Mapping]] = ..., acl: _Optional[str] = ...) -> None: ...
 
 class DeleteResult(_message.Message):
     __slots__ = ("version_id", "is_delete_marker")
@@ -631,6 +635,24 @@ class SetObjectTagsRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetObjectTagsResponse(_message.Message):
+    __slots__ = ("version_id",)
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    def __init__(self, version_id: _Optional[str] = ...) -> None: ...
+
+class SetObjectAclRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "acl")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    acl: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
+
+class SetObjectAclResponse(_message.Message):
     __slots__ = ("version_id",)
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     version_id: str

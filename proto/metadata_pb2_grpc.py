@@ -119,6 +119,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.FromString,
                 _registered_method=True)
+        self.SetObjectAcl = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/SetObjectAcl',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectAclRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectAclResponse.FromString,
+                _registered_method=True)
         self.ListObjectsV2 = channel.unary_unary(
                 '/cairn.metadata.v1.Metadata/ListObjectsV2',
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.ListObjectsV2Request.SerializeToString,
@@ -362,6 +367,12 @@ class MetadataServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetObjectTags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetObjectAcl(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -624,6 +635,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.SetObjectTags,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.SerializeToString,
+            ),
+            'SetObjectAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetObjectAcl,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.SetObjectAclRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.SetObjectAclResponse.SerializeToString,
             ),
             'ListObjectsV2': grpc.unary_unary_rpc_method_handler(
                     servicer.ListObjectsV2,
@@ -1225,6 +1241,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/SetObjectTags',
             cairn_dot_proto_dot_metadata__pb2.SetObjectTagsRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.SetObjectTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetObjectAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/SetObjectAcl',
+            cairn_dot_proto_dot_metadata__pb2.SetObjectAclRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.SetObjectAclResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,7 @@ class MetadataStub:
     HeadObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteObjectRequest, _metadata_pb2.DeleteObjectResponse]
     SetObjectTags: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectTagsRequest, _metadata_pb2.SetObjectTagsResponse]
+    SetObjectAcl: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectAclRequest, _metadata_pb2.SetObjectAclResponse]
     ListObjectsV2: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV2Request, _metadata_pb2.ListObjectsV2Response]
     ListObjectsV1: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV1Request, _metadata_pb2.ListObjectsV1Response]
     ListObjectVersions: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectVersionsRequest, _metadata_pb2.ListObjectVersionsResponse]
@@ -110,6 +111,7 @@ class MetadataAsyncStub(MetadataStub):
     HeadObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.HeadObjectRequest, _metadata_pb2.HeadObjectResponse]  # type: ignore[assignment]
     DeleteObject: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteObjectRequest, _metadata_pb2.DeleteObjectResponse]  # type: ignore[assignment]
     SetObjectTags: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectTagsRequest, _metadata_pb2.SetObjectTagsResponse]  # type: ignore[assignment]
+    SetObjectAcl: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetObjectAclRequest, _metadata_pb2.SetObjectAclResponse]  # type: ignore[assignment]
     ListObjectsV2: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV2Request, _metadata_pb2.ListObjectsV2Response]  # type: ignore[assignment]
     ListObjectsV1: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectsV1Request, _metadata_pb2.ListObjectsV1Response]  # type: ignore[assignment]
     ListObjectVersions: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListObjectVersionsRequest, _metadata_pb2.ListObjectVersionsResponse]  # type: ignore[assignment]
@@ -262,6 +264,13 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.SetObjectTagsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.SetObjectTagsResponse, _abc.Awaitable[_metadata_pb2.SetObjectTagsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetObjectAcl(
+        self,
+        request: _metadata_pb2.SetObjectAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.SetObjectAclResponse, _abc.Awaitable[_metadata_pb2.SetObjectAclResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListObjectsV2(

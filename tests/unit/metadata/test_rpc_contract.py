@@ -116,6 +116,7 @@ async def objects_and_gc(c: MetadataClient) -> None:
         tags=(("t", "1"),),
         checksums=(Checksum("SHA256", bytes(range(32)), ChecksumType.FULL_OBJECT),),
         blobs=(data,),
+        acl='[["Group","AllUsers","READ"]]',
     )
     put = await c.put_object("bkt", "dir/ключ", attrs, if_none_match=True)
     assert (put.bucket, put.key, put.is_latest, put.is_delete_marker) == ("bkt", "dir/ключ", True, False)
@@ -131,6 +132,11 @@ async def objects_and_gc(c: MetadataClient) -> None:
     assert await c.set_object_tags("bkt", "dir/ключ", [("ü", "1"), ("b", "")]) == put.version_id
     assert (await c.get_object("bkt", "dir/ключ")).tags == (("ü", "1"), ("b", ""))
     assert await c.set_object_tags("bkt", "dir/ключ", attrs.tags, put.version_id) == put.version_id
+    assert await c.get_object("bkt", "dir/ключ") == put
+    assert put.acl == attrs.acl
+    assert await c.set_object_acl("bkt", "dir/ключ", "", put.version_id) == put.version_id
+    assert (await c.get_object("bkt", "dir/ключ")).acl == ""
+    assert await c.set_object_acl("bkt", "dir/ключ", attrs.acl) == put.version_id
     assert await c.get_object("bkt", "dir/ключ") == put
 
     v2 = await c.list_objects_v2("bkt", prefix="dir/", max_keys=10, fetch_owner=True)
@@ -150,6 +156,8 @@ async def objects_and_gc(c: MetadataClient) -> None:
     assert err.value.is_delete_marker and err.value.version_id == marker.version_id
     with pytest.raises(NoSuchKey):
         await c.set_object_tags("bkt", "dir/ключ", ())
+    with pytest.raises(NoSuchKey):
+        await c.set_object_acl("bkt", "dir/ключ", "")
     with pytest.raises(MethodNotAllowed) as not_allowed:
         await c.set_object_tags("bkt", "dir/ключ", (), marker.version_id)
     assert not_allowed.value.is_delete_marker
