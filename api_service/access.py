@@ -6,7 +6,8 @@ what the bucket policy and the caller's user policies say about it.
 with `s3:GetObject`; DeleteObjects authorizes each key with `s3:DeleteObject` (`denied_objects`);
 ListBuckets and CreateBucket, which touch no existing bucket, go through `authorize_account`.
 
-The decision itself is `policy.decide` (pure). The policies come from the metadata service on each
+The decision itself is `policy.decide` (pure); when no policy allows a request, the bucket's or
+the object's ACL may (ownership.acl_allows: only on buckets whose ACLs are enabled). The policies come from the metadata service on each
 request (a bucket policy change takes effect on the next request); user policies are read only
 for authenticated non-root callers, and the object's tags only when a policy asks for
 `s3:ExistingObjectTag/<key>`.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from cairn.metadata import errors as md
 from cairn.metadata.models import Bucket
 
+from . import ownership
 from .errors import AccessDenied
 from .policy import PolicyDoc, Principal, RequestContext, decide, parse_policy
 
@@ -57,6 +59,7 @@ _ACTIONS = {
     "PutBucketCors": "PutBucketCORS",
     "DeleteBucketCors": "PutBucketCORS",
     "DeleteBucketTagging": "PutBucketTagging",
+    "DeleteBucketOwnershipControls": "PutBucketOwnershipControls",
 }
 # Actions with a separate name when the request names a version (`?versionId=`).
 _VERSION_ACTIONS = {
@@ -200,7 +203,12 @@ async def authorize(
         keys.update(await _existing_tags(req, bucket.name, key, version_id))
     ctx = RequestContext(who, action, arn(bucket.name, key), keys)
     owns = not who.anonymous and who.user_id == bucket.owner_id
-    if not decide(ctx, owns=owns, bucket_policy=bucket_policy, user_policies=user_policies):
+    if decide(ctx, owns=owns, bucket_policy=bucket_policy, user_policies=user_policies):
+        return
+    # No policy allowed it: an ACL grant may, unless a policy denies it explicitly.
+    if not await ownership.acl_allows(req, bucket, action, key, version_id) or not decide(
+        ctx, owns=owns, bucket_policy=bucket_policy, user_policies=user_policies, acl_allows=True
+    ):
         raise AccessDenied()
 
 

@@ -39,6 +39,7 @@ from .errors import (
     render_error,
 )
 from .form_upload import FormRequest, post_object
+from .handlers_acl import ACL_HANDLERS
 from .handlers_bucket import BUCKET_HANDLERS
 from .handlers_bucket_config import BUCKET_CONFIG_HANDLERS, actual_request_headers, preflight
 from .handlers_disabled import DISABLED_FEATURE_HANDLERS
@@ -61,6 +62,7 @@ HANDLERS: dict[Op, Handler] = {
     **OBJECT_HANDLERS,
     **MULTIPART_HANDLERS,
     **DISABLED_FEATURE_HANDLERS,
+    **ACL_HANDLERS,
     **TAGGING_HANDLERS,
     **POLICY_HANDLERS,
     **BUCKET_CONFIG_HANDLERS,

@@ -38,7 +38,7 @@ from starlette.responses import Response
 
 from cairn.metadata.models import VersioningState
 
-from . import errors, form_policy, tagging
+from . import errors, form_policy, ownership, tagging
 from .context import S3Request, Services
 from .errors import (
     EntityTooLarge,
@@ -142,7 +142,8 @@ async def post_object(
     if "acl" in fields:
         as_headers["x-amz-acl"] = fields["acl"]
     refuse_unsupported_features(as_headers)
-    attrs = attrs_from_headers(as_headers, auth.owner_id, services.config.max_metadata_size)
+    owner, acl = await ownership.upload_acl(req, bucket, as_headers)
+    attrs = attrs_from_headers(as_headers, owner, services.config.max_metadata_size, acl)
     if "tagging" in fields:
         attrs = dataclasses.replace(attrs, tags=tagging.parse(fields["tagging"].encode()))
     file, empty = await _primed(_held_to(reader.file(), length_range))

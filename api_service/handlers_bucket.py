@@ -10,6 +10,7 @@ from cairn.metadata.models import VersioningState
 from . import s3_xml
 from .context import S3Request
 from .errors import InvalidBucketName, InvalidLocationConstraint
+from .handlers_acl import apply_creation_settings, creation_settings
 from .object_headers import refuse_unsupported_features
 from .observability import RESERVED_BUCKET
 from .router import Op
@@ -24,8 +25,9 @@ async def list_buckets(req: S3Request) -> Response:
 
 
 async def create_bucket(req: S3Request) -> Response:
-    # an object-lock or public bucket must not be created silently
-    refuse_unsupported_features(req.headers, creating_bucket=True)
+    # an object-lock bucket must not be created silently
+    refuse_unsupported_features(req.headers)
+    ownership, grants = creation_settings(req)
     if req.bucket_name == RESERVED_BUCKET:
         raise InvalidBucketName(
             f"The bucket name {RESERVED_BUCKET} is reserved for /{RESERVED_BUCKET}/metrics and /{RESERVED_BUCKET}/health.",
@@ -40,6 +42,8 @@ async def create_bucket(req: S3Request) -> Response:
     except md.BucketAlreadyOwnedByYou:
         if region != "us-east-1":  # us-east-1 answers 200 to re-creating your own bucket
             raise
+    else:
+        await apply_creation_settings(req, ownership, grants)
     return Response(headers={"location": f"/{req.bucket_name}", "content-length": "0"})
 
 

@@ -1,11 +1,5 @@
-"""Features that are off on every Cairn bucket, answered as S3 answers a bucket where they are off
+"""A feature that is off on every Cairn bucket, answered as S3 answers a bucket where it is off
 (not 501, which clients such as s3cmd retry for about 46 s).
-
-ACLs: every bucket behaves as S3 Object Ownership `BucketOwnerEnforced` (S3's default for new
-buckets), where "requests to set ACLs or update ACLs fail with a 400 error and return the
-AccessControlListNotSupported error code. Requests to read ACLs are still supported [and] always
-return a response that shows full control for the bucket owner" (S3 User Guide, Object Ownership
-troubleshooting). ACL headers on uploads are refused in object_headers.refuse_unsupported_features.
 
 Object Lock: no bucket has it. Reading the configuration is 404 ObjectLockConfigurationNotFoundError;
 reading or setting an object's retention or legal hold is 400 InvalidRequest "Bucket is missing
@@ -17,34 +11,16 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from starlette.responses import Response
-
 from cairn.metadata.models import VersioningState
 
-from . import errors, s3_xml
+from . import errors
 from .context import S3Request
-from .errors import AccessControlListNotSupported, InvalidBucketState, InvalidRequest
+from .errors import InvalidBucketState, InvalidRequest
 from .router import Op
 
 XML = "application/xml"
 NO_OBJECT_LOCK = "Bucket is missing Object Lock Configuration"
 """S3's wording for retention and legal hold; uploads get object_headers.NO_OBJECT_LOCK's (no spaces)."""
-
-
-async def get_bucket_acl(req: S3Request) -> Response:
-    bucket = await req.bucket()
-    return Response(s3_xml.owner_full_control(bucket.owner_id), media_type=XML)
-
-
-async def get_object_acl(req: S3Request) -> Response:
-    bucket = await req.bucket()
-    await req.metadata.get_object(req.bucket_name, req.key, req.query.get("versionId") or None)
-    return Response(s3_xml.owner_full_control(bucket.owner_id), media_type=XML)
-
-
-async def put_acl(req: S3Request) -> NoReturn:
-    await req.bucket()
-    raise AccessControlListNotSupported()
 
 
 async def get_object_lock_configuration(req: S3Request) -> NoReturn:
@@ -68,10 +44,6 @@ async def object_lock_setting(req: S3Request) -> NoReturn:
 
 
 DISABLED_FEATURE_HANDLERS = {
-    Op.GET_BUCKET_ACL: get_bucket_acl,
-    Op.PUT_BUCKET_ACL: put_acl,
-    Op.GET_OBJECT_ACL: get_object_acl,
-    Op.PUT_OBJECT_ACL: put_acl,
     Op.GET_OBJECT_LOCK_CONFIGURATION: get_object_lock_configuration,
     Op.PUT_OBJECT_LOCK_CONFIGURATION: put_object_lock_configuration,
     Op.GET_OBJECT_RETENTION: object_lock_setting,

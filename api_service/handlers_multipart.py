@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, VersioningState
 
-from . import copy_source, lifecycle, s3_xml, sse
+from . import copy_source, lifecycle, ownership, s3_xml, sse
 from .checksums import ChecksumAlgorithm, decode_b64_digest
 from .context import S3Request
 from .errors import InvalidArgument, InvalidPart, InvalidRequest
@@ -29,10 +29,11 @@ XML = "application/xml"
 
 
 async def create_multipart_upload(req: S3Request) -> Response:
-    await req.bucket()
+    bucket = await req.bucket()
     check_key(req.key)
     refuse_unsupported_features(req.headers)
-    attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
+    owner, acl = await ownership.upload_acl(req, bucket, req.headers)
+    attrs = attrs_from_headers(req.headers, owner, req.services.config.max_metadata_size, acl)
     attrs = dataclasses.replace(attrs, encryption=await sse.requested(req))
     raw_alg = req.headers.get("x-amz-checksum-algorithm", "")
     algorithm = ChecksumAlgorithm.parse(raw_alg) if raw_alg else None

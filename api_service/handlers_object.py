@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from cairn.blobs import BlobRef
 from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectAttrs, ObjectVersion, VersioningState
 
-from . import access, copy_source, s3_xml, sse, tagging
+from . import access, copy_source, ownership, s3_xml, sse, tagging
 from .context import S3Request
 from .error_mapping import to_s3_error
 from .errors import (
@@ -123,7 +123,8 @@ async def put_object(req: S3Request) -> Response:
     bucket = await req.bucket()
     check_key(req.key)
     refuse_unsupported_features(req.headers)
-    attrs = attrs_from_headers(req.headers, req.auth.owner_id, req.services.config.max_metadata_size)
+    owner, acl = await ownership.upload_acl(req, bucket, req.headers)
+    attrs = attrs_from_headers(req.headers, owner, req.services.config.max_metadata_size, acl)
     conditions = conditional_write(req)
     encryption = await sse.requested(req)
     blobs, ingest = await store_upload(req, req.key, encryption=encryption)
@@ -272,6 +273,7 @@ async def copy_object(req: S3Request) -> Response:
     bucket = await req.bucket()
     check_key(req.key)
     refuse_unsupported_features(req.headers)
+    owner, acl = await ownership.upload_acl(req, bucket, req.headers)
     source = await copy_source.resolve(req, allow_range=False)
     src = source.version
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
@@ -292,7 +294,7 @@ async def copy_object(req: S3Request) -> Response:
         raise InvalidArgument("Unknown tagging directive.", ArgumentName="x-amz-tagging-directive")
     limit = req.services.config.max_metadata_size
     if directive == "REPLACE":
-        attrs = attrs_from_headers(req.headers, req.auth.owner_id, limit)
+        attrs = attrs_from_headers(req.headers, owner, limit, acl)
     else:
         attrs = ObjectAttrs(
             content_type=src.content_type,
@@ -303,7 +305,8 @@ async def copy_object(req: S3Request) -> Response:
             expires=src.expires,
             storage_class=req.headers.get("x-amz-storage-class", src.storage_class).upper(),
             user_metadata=src.user_metadata,
-            owner_id=req.auth.owner_id,
+            owner_id=owner,
+            acl=acl,
         )
     algorithm = req.headers.get("x-amz-checksum-algorithm") or (
         src.checksums[0].algorithm if src.checksums else ""

@@ -19,8 +19,6 @@ from cairn.metadata.models import Checksum, ChecksumType, ObjectAttrs, ObjectVer
 from . import tagging
 from .checksums import ChecksumAlgorithm
 from .errors import (
-    AccessControlListNotSupported,
-    InvalidBucketAclWithObjectOwnership,
     InvalidRequest,
     InvalidStorageClass,
     KeyTooLongError,
@@ -91,39 +89,27 @@ def stored_content_encoding(headers: Mapping[str, str]) -> str:
     return ",".join(c for c in codings if c.lower() != "aws-chunked")
 
 
-#: Canned ACLs that describe what Cairn does anyway (only the owner has access); tools send them.
-_PRIVATE_ACLS = frozenset({"private", "bucket-owner-full-control"})
 #: S3's answer to Object Lock headers on an upload to a bucket without Object Lock (every Cairn
 #: bucket); its retention and legal-hold calls word it with spaces (handlers_disabled.NO_OBJECT_LOCK).
 NO_OBJECT_LOCK = "Bucket is missing ObjectLockConfiguration"
 
 
-def refuse_unsupported_features(headers: Mapping[str, str], *, creating_bucket: bool = False) -> None:
+def refuse_unsupported_features(headers: Mapping[str, str]) -> None:
     """Refuse headers asking for what Cairn lacks, as S3 answers them where the feature is off:
-    ACL grants or a public canned ACL (ACLs are disabled, as S3 Object Ownership BucketOwnerEnforced):
-    400 AccessControlListNotSupported, or InvalidBucketAclWithObjectOwnership on CreateBucket;
     Object Lock on an upload: 400 InvalidRequest (no bucket has Object Lock). Features S3 has and
-    Cairn does not (a bucket with Object Lock or another Object Ownership): 501 NotImplemented.
-    Encryption headers are sse.requested's."""
+    Cairn does not (a bucket with Object Lock): 501 NotImplemented. Encryption headers are
+    sse.requested's; ACL headers are ownership.upload_acl's and handlers_acl.creation_settings'."""
     for name, value in headers.items():
         lower = name.lower()
-        if lower.startswith("x-amz-grant-") or (
-            lower == "x-amz-acl" and value.strip().lower() not in _PRIVATE_ACLS
-        ):
-            raise (
-                InvalidBucketAclWithObjectOwnership() if creating_bucket else AccessControlListNotSupported()
-            )
         if lower.startswith("x-amz-object-lock-"):
             raise InvalidRequest(NO_OBJECT_LOCK)
         if lower == "x-amz-bucket-object-lock-enabled" and value.strip().lower() != "false":
             raise S3NotImplemented("Cairn does not implement Object Lock.", Header=lower)
-        if lower == "x-amz-object-ownership" and value.strip() != "BucketOwnerEnforced":
-            raise S3NotImplemented(
-                "Cairn buckets have only Object Ownership BucketOwnerEnforced.", Header=lower
-            )
 
 
-def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit: int) -> ObjectAttrs:
+def attrs_from_headers(
+    headers: Mapping[str, str], owner_id: str, metadata_limit: int, acl: str = ""
+) -> ObjectAttrs:
     storage_class = headers.get("x-amz-storage-class", "STANDARD").upper()
     if storage_class not in STORAGE_CLASSES:
         raise InvalidStorageClass()
@@ -139,6 +125,7 @@ def attrs_from_headers(headers: Mapping[str, str], owner_id: str, metadata_limit
         user_metadata=user_metadata(headers, metadata_limit),
         tags=tagging.from_header(headers.get("x-amz-tagging")),
         owner_id=owner_id,
+        acl=acl,
     )
 
 

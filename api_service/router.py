@@ -8,11 +8,11 @@ never name another bucket because the bucket is fixed by the first segment or th
 Sub-resources S3 has and Cairn does not (analytics, website, replication, ...) are
 `NotImplemented`, except the (method, sub-resource) pairs in `SUBRESOURCE_OPS`: object tagging
 (handlers_tagging.py), bucket policies (handlers_policy.py), bucket CORS, tagging and lifecycle
-(handlers_bucket_config.py), and ACLs and Object Lock, which S3 answers with 2xx or 4xx on a
-bucket where they are off, as they are on every Cairn bucket (handlers_disabled.py). A POST on a
-bucket is a browser form upload (`POST_OBJECT`) unless it is `?delete`; an OPTIONS on a bucket
-or object is a CORS preflight (`CORS_PREFLIGHT`); a POST on an object other than the multipart
-ones is `MethodNotAllowed`, as S3 answers it. Nothing here does I/O.
+(handlers_bucket_config.py), ACLs and Object Ownership (handlers_acl.py), and Object Lock, which
+S3 answers with 2xx or 4xx on a bucket where it is off, as it is on every Cairn bucket
+(handlers_disabled.py). A POST on a bucket is a browser form upload (`POST_OBJECT`) unless it is
+`?delete`; an OPTIONS on a bucket or object is a CORS preflight (`CORS_PREFLIGHT`); a POST on an
+object other than the multipart ones is `MethodNotAllowed`, as S3 answers it. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class Op(enum.Enum):
     PUT_BUCKET_ACL = "PutBucketAcl"
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_OBJECT_ACL = "PutObjectAcl"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
+    DELETE_BUCKET_OWNERSHIP_CONTROLS = "DeleteBucketOwnershipControls"
     GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
     PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
     GET_OBJECT_RETENTION = "GetObjectRetention"
@@ -134,6 +137,9 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("PUT", False, "acl"): Op.PUT_BUCKET_ACL,
     ("GET", True, "acl"): Op.GET_OBJECT_ACL,
     ("PUT", True, "acl"): Op.PUT_OBJECT_ACL,
+    ("GET", False, "ownershipControls"): Op.GET_BUCKET_OWNERSHIP_CONTROLS,
+    ("PUT", False, "ownershipControls"): Op.PUT_BUCKET_OWNERSHIP_CONTROLS,
+    ("DELETE", False, "ownershipControls"): Op.DELETE_BUCKET_OWNERSHIP_CONTROLS,
     ("GET", False, "object-lock"): Op.GET_OBJECT_LOCK_CONFIGURATION,
     ("PUT", False, "object-lock"): Op.PUT_OBJECT_LOCK_CONFIGURATION,
     ("GET", True, "retention"): Op.GET_OBJECT_RETENTION,

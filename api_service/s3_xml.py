@@ -168,7 +168,7 @@ def _local(name: str) -> str:
 
 
 def parse_xml(body: bytes) -> ET.Element:
-    """Parse a request body, refusing DTDs and entities; tags lose their namespace.
+    """Parse a request body, refusing DTDs and entities; tags and attributes lose their namespace.
 
     The refusal lives in expat's own declaration handlers, so it holds whatever encoding the bytes
     claim; on top of that only UTF-8 is accepted (S3 request bodies are UTF-8)."""
@@ -184,7 +184,9 @@ def parse_xml(body: bytes) -> ET.Element:
     parser.UnparsedEntityDeclHandler = _refuse_dtd
     parser.ExternalEntityRefHandler = _refuse_dtd
     parser.XmlDeclHandler = _check_xml_decl
-    parser.StartElementHandler = lambda name, _attrs: builder.start(_local(name), {})
+    parser.StartElementHandler = lambda name, attrs: builder.start(
+        _local(name), {_local(k): v for k, v in attrs.items()}
+    )
     parser.EndElementHandler = lambda name: builder.end(_local(name))
     parser.CharacterDataHandler = builder.data
     try:

@@ -1,5 +1,6 @@
-"""ACLs and Object Lock, off on every Cairn bucket, answered through boto3 as S3 answers a bucket where
-they are off (2xx or 4xx, never the 501 that s3cmd retries for 46 s)."""
+"""ACLs (off on a bucket with the default Object Ownership, BucketOwnerEnforced) and Object Lock (off
+on every Cairn bucket), answered through boto3 as S3 answers a bucket where they are off (2xx or
+4xx, never the 501 that s3cmd retries for 46 s)."""
 
 from __future__ import annotations
 

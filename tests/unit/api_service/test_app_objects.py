@@ -30,8 +30,7 @@ def test_bucket_lifecycle(s3: Any) -> None:
     ("options", "expected"),
     [
         ({"ObjectLockEnabledForBucket": True}, ("NotImplemented", 501)),
-        ({"ObjectOwnership": "ObjectWriter"}, ("NotImplemented", 501)),
-        # ACLs are disabled (Object Ownership BucketOwnerEnforced): S3's 400, which clients do not retry
+        # ACLs are disabled by default (Object Ownership BucketOwnerEnforced): S3's 400
         ({"ACL": "public-read-write"}, ("InvalidBucketAclWithObjectOwnership", 400)),
         ({"ACL": "public-read"}, ("InvalidBucketAclWithObjectOwnership", 400)),
         (

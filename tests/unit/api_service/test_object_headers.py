@@ -1,5 +1,5 @@
 """Headers that ask for features Cairn lacks are refused before anything is stored: with S3's 4xx
-where S3 has the feature switched off as Cairn does (ACLs, Object Lock), else 501."""
+where S3 has the feature switched off as Cairn does (Object Lock), else 501."""
 
 from __future__ import annotations
 
@@ -14,38 +14,27 @@ from cairn.api_service.object_headers import refuse_unsupported_features
     [
         {"x-amz-bucket-object-lock-enabled": "true"},
         {"x-amz-bucket-object-lock-enabled": "True"},
-        {"x-amz-object-ownership": "ObjectWriter"},
     ],
 )
 def test_features_cairn_lacks_answer_501(headers: dict[str, str]) -> None:
     with pytest.raises(S3Error) as exc:
-        refuse_unsupported_features(headers, creating_bucket="x-amz-object-ownership" in headers)
+        refuse_unsupported_features(headers)
     assert (exc.value.status, exc.value.code) == (501, "NotImplemented")
 
 
 @pytest.mark.parametrize(
-    ("headers", "creating_bucket", "status", "code"),
+    ("headers", "status", "code"),
     [
-        ({"x-amz-acl": "public-read"}, False, 400, "AccessControlListNotSupported"),
-        ({"X-Amz-Acl": "authenticated-read"}, False, 400, "AccessControlListNotSupported"),
-        (
-            {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
-            False,
-            400,
-            "AccessControlListNotSupported",
-        ),
-        ({"x-amz-acl": "public-read"}, True, 400, "InvalidBucketAclWithObjectOwnership"),
-        ({"x-amz-grant-full-control": "id=other"}, True, 400, "InvalidBucketAclWithObjectOwnership"),
-        ({"x-amz-object-lock-mode": "GOVERNANCE"}, False, 400, "InvalidRequest"),
-        ({"x-amz-object-lock-legal-hold": "ON"}, False, 400, "InvalidRequest"),
+        ({"x-amz-object-lock-mode": "GOVERNANCE"}, 400, "InvalidRequest"),
+        ({"x-amz-object-lock-legal-hold": "ON"}, 400, "InvalidRequest"),
     ],
 )
 def test_features_switched_off_answer_what_s3_answers(
-    headers: dict[str, str], creating_bucket: bool, status: int, code: str
+    headers: dict[str, str], status: int, code: str
 ) -> None:
-    """ACLs are disabled (S3 Object Ownership BucketOwnerEnforced) and no bucket has Object Lock."""
+    """No bucket has Object Lock (ACL headers: test_acl.py)."""
     with pytest.raises(S3Error) as exc:
-        refuse_unsupported_features(headers, creating_bucket=creating_bucket)
+        refuse_unsupported_features(headers)
     assert (exc.value.status, exc.value.code) == (status, code)
 
 
