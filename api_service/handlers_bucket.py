@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from starlette.responses import Response
 
 from cairn.metadata import errors as md
@@ -9,7 +11,7 @@ from cairn.metadata.models import VersioningState
 
 from . import s3_xml
 from .context import S3Request
-from .errors import InvalidBucketName, InvalidLocationConstraint
+from .errors import InvalidArgument, InvalidBucketName, InvalidLocationConstraint
 from .handlers_acl import apply_creation_settings, creation_settings
 from .object_headers import refuse_unsupported_features
 from .observability import RESERVED_BUCKET
@@ -19,9 +21,39 @@ XML = "application/xml"
 
 
 async def list_buckets(req: S3Request) -> Response:
+    """The caller's buckets by name (root: all), filtered by `prefix` and `bucket-region`; with
+    `max-buckets` (1-10000) a page at a time, resumed from `continuation-token` (opaque: the last
+    name of the previous page)."""
     owner = None if req.auth.is_root else req.auth.owner_id
-    buckets = await req.metadata.list_buckets(owner)
-    return Response(s3_xml.list_buckets(buckets, req.auth.owner_id), media_type=XML)
+    prefix = req.query.get("prefix", "")
+    region = req.query.get("bucket-region", "")
+    buckets = [
+        b
+        for b in sorted(await req.metadata.list_buckets(owner), key=lambda b: b.name)
+        if b.name.startswith(prefix) and (not region or (b.region or req.services.config.region) == region)
+    ]
+    token = req.query.get("continuation-token", "")
+    if token:
+        after = _token_name(token)
+        buckets = [b for b in buckets if b.name > after]
+    limit = req.int_query("max-buckets", 10000, 1, 10000)
+    page, more = buckets[:limit], len(buckets) > limit
+    next_token = _name_token(page[-1].name) if more else None
+    body = s3_xml.list_buckets(page, req.auth.owner_id, next_token, prefix if "prefix" in req.query else None)
+    return Response(body, media_type=XML)
+
+
+def _name_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _token_name(token: str) -> str:
+    try:
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument(
+            "The continuation token provided is incorrect", ArgumentName="continuation-token"
+        ) from None
 
 
 async def create_bucket(req: S3Request) -> Response:

@@ -42,11 +42,7 @@ async def list_objects_v1(req: S3Request) -> Response:
 
 async def list_objects_v2(req: S3Request) -> Response:
     await req.bucket()
-    p = _params(req, "start-after", "continuation-token")
-    if "continuation-token" in req.query and not p.token:
-        raise InvalidArgument(
-            "The continuation token provided is incorrect", ArgumentName="continuation-token"
-        )
+    p = _params(req, "start-after", "continuation-token")  # an empty token is no token, as in S3
     page = await req.metadata.list_objects_v2(
         req.bucket_name,
         prefix=p.prefix,

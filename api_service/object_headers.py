@@ -11,6 +11,7 @@ the version id, `x-amz-tagging-count`, and checksums only when asked for and nev
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from email.utils import formatdate
 
@@ -85,8 +86,21 @@ def user_metadata(headers: Mapping[str, str], limit: int) -> tuple[tuple[str, st
 
 
 def stored_content_encoding(headers: Mapping[str, str]) -> str:
-    codings = [c.strip() for c in headers.get("content-encoding", "").split(",") if c.strip()]
-    return ",".join(c for c in codings if c.lower() != "aws-chunked")
+    """Content-Encoding without the `aws-chunked` transfer coding, as S3 stores it: the other
+    codings with the separators that followed them (`aws-chunked, gzip` -> `gzip`,
+    `gzip, aws-chunked,br` -> `gzip, br`)."""
+    value = headers.get("content-encoding", "")
+    items = re.split(r"(,\s*)", value)  # coding, separator, coding, ...
+    codings = items[0::2]
+    kept = [(i, c) for i, c in enumerate(codings) if c.strip().lower() != "aws-chunked"]
+    if len(kept) == len(codings):
+        return value
+    out = []
+    for n, (i, coding) in enumerate(kept):
+        out.append(coding)
+        if n + 1 < len(kept):
+            out.append(items[2 * i + 1] if 2 * i + 1 < len(items) else ",")
+    return "".join(out).strip()
 
 
 #: S3's answer to Object Lock headers on an upload to a bucket without Object Lock (every Cairn

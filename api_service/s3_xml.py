@@ -291,12 +291,17 @@ def parse_complete_multipart(body: bytes) -> tuple[CompletePart, ...]:
 # --- listing and multipart documents (values from cairn.metadata.models) ----------------
 
 
-def list_buckets(buckets: Iterable[Bucket], owner_id: str) -> bytes:
+def list_buckets(
+    buckets: Iterable[Bucket], owner_id: str, continuation_token: str | None = None, prefix: str | None = None
+) -> bytes:
     doc = Doc("ListAllMyBucketsResult").owner(owner_id).open("Buckets")
     for b in buckets:
         doc.open("Bucket").el("Name", b.name).el("CreationDate", iso_time(b.created_ms))
         doc.opt("BucketRegion", b.region).close("Bucket")
-    return doc.close("Buckets").render()
+    doc.close("Buckets").opt("ContinuationToken", continuation_token)
+    if prefix is not None:
+        doc.el("Prefix", prefix)
+    return doc.render()
 
 
 def _summary(doc: Doc, s: ObjectSummary, owner: bool, tag: str = "Contents", version: bool = False) -> None:
