@@ -1,11 +1,14 @@
-"""Legacy Signature Version 2 presigned URLs (`?AWSAccessKeyId=..&Expires=..&Signature=..`).
+"""Legacy Signature Version 2: presigned URLs (`?AWSAccessKeyId=..&Expires=..&Signature=..`) and
+the `Authorization: AWS <access key>:<signature>` header.
 
-boto3's `generate_presigned_url` and `aws s3 presign` still produce these unless told to use
-SigV4, so the edge verifies them too (query form only; the V2 Authorization header is refused).
-String to sign: `METHOD \n Content-MD5 \n Content-Type \n Expires \n [x-amz-* headers \n]` followed
-by the resource: the path as sent (with `/bucket` first for virtual-hosted requests) and the
-sub-resources of interest, sorted. Signature: base64(HMAC-SHA1(secret, string)), compared in
-constant time. The payload of a presigned request is never signed.
+boto3's `generate_presigned_url` and `aws s3 presign` still produce the URLs unless told to use
+SigV4, and older tools and SDKs sign headers this way, so the edge verifies both.
+String to sign: `METHOD \n Content-MD5 \n Content-Type \n Expires-or-Date \n [x-amz-* headers \n]`
+followed by the resource: the path as sent (with `/bucket` first for virtual-hosted requests) and
+the sub-resources of interest, sorted. The header form signs the `Date` header (empty when
+`x-amz-date` is sent, which is then one of the x-amz-* lines) and is refused more than 15 minutes
+off the server's clock (RequestTimeTooSkewed). Signature: base64(HMAC-SHA1(secret, string)),
+compared in constant time. The payload is never signed.
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
-from .errors import AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch
+from .errors import (
+    AccessDenied,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    RequestTimeTooSkewed,
+    SignatureDoesNotMatch,
+)
+
+MAX_SKEW = timedelta(minutes=15)
 
 SUBRESOURCES = frozenset(
     {
@@ -79,15 +91,84 @@ def string_to_sign(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     vhost_bucket: str | None = None,
+    date: str | None = None,
 ) -> str:
+    """`date` is the header form's Date line; the query form signs `Expires` instead."""
+
     def standard(name: str) -> str:
         return (headers.get(name) or query.get(name) or "").strip()
 
     amz = {k: v.strip() for k, v in query.items() if k.lower().startswith("x-amz-")}
     amz.update({k: v.strip() for k, v in headers.items() if k.startswith("x-amz-")})
-    lines = [method, standard("content-md5"), standard("content-type"), query.get("Expires", "")]
+    when = query.get("Expires", "") if date is None else date
+    lines = [method, standard("content-md5"), standard("content-type"), when]
     lines += [f"{k}:{amz[k]}" for k in sorted(amz)]
     return "\n".join(lines) + "\n" + _resource(raw_path, query_string, vhost_bucket)
+
+
+def _sign(secret: str, sts: str) -> bytes:
+    return base64.b64encode(
+        hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
+    )
+
+
+def _path_candidates(raw_path: str, vhost_bucket: str | None) -> list[str]:
+    """The path as sent, and for a path-style bucket request (`/bucket`) also `/bucket/`, the
+    resource S3 documents for a bucket and botocore signs."""
+    if vhost_bucket is None and raw_path.count("/") == 1 and len(raw_path) > 1:
+        return [raw_path, raw_path + "/"]
+    return [raw_path]
+
+
+def parse_header_v2(authorization: str) -> tuple[str, str]:
+    """(access key id, signature) of an `AWS key:signature` Authorization header."""
+    key, sep, signature = authorization[4:].strip().rpartition(":")
+    if not sep or not key or not signature:
+        raise InvalidArgument(
+            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+            ArgumentName="Authorization",
+            ArgumentValue=authorization,
+        )
+    return key, signature
+
+
+def check_header_v2(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    secret: str | None,
+    now: datetime,
+    vhost_bucket: str | None = None,
+) -> None:
+    """Raise unless the V2 Authorization header's signature is valid and its date current."""
+    access_key, signature = parse_header_v2(headers["authorization"])
+    if secret is None:
+        raise InvalidAccessKeyId(AWSAccessKeyId=access_key)
+    raw_date = headers.get("x-amz-date") or headers.get("date")
+    if not raw_date:
+        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+    try:
+        when = parsedate_to_datetime(raw_date)
+    except (TypeError, ValueError):
+        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    date_line = "" if "x-amz-date" in headers else headers.get("date", "").strip()
+    sts = ""
+    for path in _path_candidates(raw_path, vhost_bucket):
+        sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket, date=date_line)
+        if hmac.compare_digest(_sign(secret, sts), signature.encode()):
+            break
+    else:
+        raise SignatureDoesNotMatch(StringToSign=sts, AWSAccessKeyId=access_key)
+    if abs(now - when) > MAX_SKEW:
+        raise RequestTimeTooSkewed(
+            RequestTime=raw_date,
+            ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            MaxAllowedSkewMilliseconds=900000,
+        )
 
 
 def check_presigned_v2(
@@ -109,11 +190,12 @@ def check_presigned_v2(
         raise AccessDenied(
             "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
         ) from None
-    sts = string_to_sign(method, raw_path, query_string, headers, query, vhost_bucket)
-    expected = base64.b64encode(
-        hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
-    )
-    if not hmac.compare_digest(expected, query.get("Signature", "").encode()):
+    sts = ""
+    for path in _path_candidates(raw_path, vhost_bucket):
+        sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket)
+        if hmac.compare_digest(_sign(secret, sts), query.get("Signature", "").encode()):
+            break
+    else:
         raise SignatureDoesNotMatch(StringToSign=sts)
     if now.timestamp() > expires:
         raise AccessDenied("Request has expired", Expires=str(expires))
