@@ -40,6 +40,7 @@ class CreateBucket:
 class DeleteBucket:
     name: str
     bucket_id: str
+    now_ms: int = 0  # when the bucket's uploads in progress go to GC
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +191,12 @@ class AckGc:
 
 @dataclass(frozen=True, slots=True)
 class PurgeBucket:
-    """Drop what is left of a deleted bucket in one shard (completed-upload records)."""
+    """Drop what is left of a deleted bucket in one shard: its upload records, the parts of
+    uploads still in progress going to GC (S3 deletes a bucket whose only content is such
+    uploads, and the uploads with it)."""
 
     bucket_id: str
+    now_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -342,8 +342,15 @@ def abort(conn: sqlite3.Connection, cmd: c.AbortUpload) -> None:
     )
 
 
-def purge_bucket(conn: sqlite3.Connection, bucket_id: str) -> None:
-    """Drop every upload record of a deleted bucket (it had no active upload: it was empty)."""
+def purge_bucket(conn: sqlite3.Connection, bucket_id: str, now_ms: int) -> None:
+    """Drop every upload record of a deleted bucket; the parts of uploads still in progress go to
+    GC as an abort's do."""
+    active = conn.execute(
+        "SELECT upload_id FROM uploads WHERE bucket_id = ? AND state = 'active'", (bucket_id,)
+    )
+    for (upload_id,) in active.fetchall():
+        for part in _parts(conn, upload_id).values():
+            enqueue_gc(conn, part.blobs, GcReason.UPLOAD_ABORTED, now_ms)
     conn.execute(
         "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket_id = ?)",
         (bucket_id,),

@@ -34,7 +34,7 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
         case c.AckGc():
             return objects.ack_gc(conn, cmd)
         case c.PurgeBucket():
-            multipart.purge_bucket(conn, cmd.bucket_id)
+            multipart.purge_bucket(conn, cmd.bucket_id, cmd.now_ms)
             return None
         case c.CreateUpload():
             return multipart.create(conn, cmd)

@@ -154,10 +154,11 @@ def read_version(
 
 
 def bucket_has_content(conn: sqlite3.Connection, bucket_id: str) -> bool:
-    if conn.execute("SELECT 1 FROM versions WHERE bucket_id = ? LIMIT 1", (bucket_id,)).fetchone():
-        return True
-    row = conn.execute("SELECT 1 FROM uploads WHERE bucket_id = ? AND state = 'active' LIMIT 1", (bucket_id,))
-    return row.fetchone() is not None
+    """Whether any version (object or delete marker) is left; uploads in progress do not count."""
+    return (
+        conn.execute("SELECT 1 FROM versions WHERE bucket_id = ? LIMIT 1", (bucket_id,)).fetchone()
+        is not None
+    )
 
 
 def read_gc_work(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[GcItem]:

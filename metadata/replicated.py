@@ -245,7 +245,7 @@ class MetadataMachine:
         if any(shard.call(busy) for shard in self.store.objects):
             return BucketNotEmpty("The bucket you tried to delete is not empty")
         for shard in self.store.objects:
-            self._run(shard, index, c.PurgeBucket(cmd.bucket_id))
+            self._run(shard, index, c.PurgeBucket(cmd.bucket_id, cmd.now_ms))
         result = self._run(self.store.catalog, index, cmd, tag)
         self._after_catalog(cmd, result)
         return None

@@ -110,7 +110,7 @@ class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
             raise NoSuchBucket(f"bucket {name!r} does not exist")
         # With a request id, a missing bucket is still proposed: a retry whose first attempt
         # deleted it gets that result back; otherwise the entry answers NoSuchBucket.
-        await self.write(DELETE_BUCKET, c.DeleteBucket(name, found.id if found else ""))
+        await self.write(DELETE_BUCKET, c.DeleteBucket(name, found.id if found else "", self.now_ms()))
 
     async def set_bucket_versioning(self, name: str, state: VersioningState) -> Bucket:
         await self.leading()

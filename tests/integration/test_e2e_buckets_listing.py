@@ -154,22 +154,19 @@ def test_delete_bucket_with_versions_or_delete_markers_is_refused(s3: Any) -> No
     assert not bucket_exists(s3, name)
 
 
-def test_delete_bucket_with_an_upload_in_progress_is_refused(s3: Any) -> None:
-    """A bucket holding an unfinished multipart upload is not empty (Cairn's rule, set by the
-    metadata issue): DeleteBucket answers 409 BucketNotEmpty and the upload survives; once it is
-    aborted the bucket deletes. (AWS itself is reported to delete such a bucket and its uploads.)"""
+def test_delete_bucket_with_only_an_upload_in_progress_deletes_it(s3: Any) -> None:
+    """As S3 does (issue 12): unfinished multipart uploads do not keep a bucket; DeleteBucket removes
+    it and them, so "delete every object and version, then the bucket" always finishes."""
     name = new_bucket(s3)
     upload_id = s3.create_multipart_upload(Bucket=name, Key="pending")["UploadId"]
     s3.upload_part(Bucket=name, Key="pending", UploadId=upload_id, PartNumber=1, Body=b"part")
-    with pytest.raises(ClientError) as exc:
-        s3.delete_bucket(Bucket=name)
-    assert status_code(exc) == (409, "BucketNotEmpty")
-    assert [
-        p["PartNumber"] for p in s3.list_parts(Bucket=name, Key="pending", UploadId=upload_id)["Parts"]
-    ] == [1]
-    s3.abort_multipart_upload(Bucket=name, Key="pending", UploadId=upload_id)
     s3.delete_bucket(Bucket=name)
     assert not bucket_exists(s3, name)
+    s3.create_bucket(Bucket=name)
+    assert s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket=name, Key="pending", UploadId=upload_id)
+    assert status_code(exc) == (404, "NoSuchUpload")
 
 
 # --- ListObjectsV2 / ListObjects ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from cairn.metadata.models import ObjectAttrs, VersioningState
 from cairn.metadata.service import MetadataService
 
 from .helpers import attrs
+from .test_multipart import MIB5, upload_parts
 
 
 async def test_create_head_list_and_delete(svc: MetadataService) -> None:
@@ -71,14 +72,14 @@ async def test_delete_refuses_while_a_delete_marker_or_old_version_remains(
     await svc.delete_bucket(bucket)
 
 
-async def test_delete_refuses_while_a_multipart_upload_is_in_progress(
-    svc: MetadataService, bucket: str
-) -> None:
-    upload = await svc.create_multipart_upload(bucket, "big", ObjectAttrs())
-    with pytest.raises(BucketNotEmpty):
-        await svc.delete_bucket(bucket)
-    await svc.abort_multipart_upload(bucket, "big", upload.upload_id)
+async def test_delete_takes_uploads_in_progress_with_it(svc: MetadataService, bucket: str) -> None:
+    """As S3 does: uploads in progress do not keep a bucket; their parts go to GC."""
+    _, _, blobs = await upload_parts(svc, bucket, "big", [MIB5, 100])
+    await svc.create_multipart_upload(bucket, "empty", ObjectAttrs())
     await svc.delete_bucket(bucket)
+    assert {w.blob_id for w in await svc.list_gc_work()} == {b.blob_id for b in blobs}
+    await svc.create_bucket(bucket, "owner-1")
+    assert (await svc.list_multipart_uploads(bucket)).uploads == ()
 
 
 async def test_recreated_bucket_starts_empty(svc: MetadataService, bucket: str) -> None:
