@@ -54,7 +54,7 @@ from .ingest import Ingest
 from .object_headers import attrs_from_headers, check_key, refuse_unsupported_features, version_headers
 from .router import Endpoint
 from .s3_xml import Doc
-from .sigv4 import ANONYMOUS, AuthenticatedRequest, PayloadMode, SecretLookup, signing_key
+from .sigv4 import ANONYMOUS, AuthenticatedRequest, SecretLookup, signing_key
 from .sigv4_credentials import ALGORITHM, _parse_credential, request_time
 
 MAX_PRE_DATA = 20480
@@ -185,14 +185,7 @@ async def _authenticate(
         given = fields["signature"]
     if not hmac.compare_digest(expected.encode(), given.encode()):
         raise SignatureDoesNotMatch(AWSAccessKeyId=access_key)
-    return AuthenticatedRequest(
-        access_key,
-        creds.owner_id,
-        creds.is_root,
-        PayloadMode.UNSIGNED,
-        user_name=creds.user_name,
-        arn=creds.arn,
-    )
+    return AuthenticatedRequest.unsigned(access_key, creds)
 
 
 async def _held_to(file: AsyncIterator[bytes], length_range: tuple[int, int] | None) -> AsyncIterator[bytes]:

@@ -106,10 +106,23 @@ def string_to_sign(
     return "\n".join(lines) + "\n" + _resource(raw_path, query_string, vhost_bucket)
 
 
-def _sign(secret: str, sts: str) -> bytes:
-    return base64.b64encode(
-        hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
-    )
+def _check_signature(
+    request: tuple[str, str, str, Mapping[str, str], Mapping[str, str], str | None],
+    secret: str,
+    signature: str,
+    date: str | None,
+    **fields: str,
+) -> None:
+    """SignatureDoesNotMatch unless `signature` signs the request (method, raw path, query string,
+    headers, query, virtual-hosted bucket) under one of its resource paths."""
+    method, raw_path, query_string, headers, query, vhost_bucket = request
+    sts = ""
+    for path in _path_candidates(raw_path, vhost_bucket):
+        sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket, date=date)
+        digest = hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
+        if hmac.compare_digest(base64.b64encode(digest), signature.encode()):
+            return
+    raise SignatureDoesNotMatch(StringToSign=sts, **fields)
 
 
 def _path_candidates(raw_path: str, vhost_bucket: str | None) -> list[str]:
@@ -156,13 +169,8 @@ def check_header_v2(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     date_line = "" if "x-amz-date" in headers else headers.get("date", "").strip()
-    sts = ""
-    for path in _path_candidates(raw_path, vhost_bucket):
-        sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket, date=date_line)
-        if hmac.compare_digest(_sign(secret, sts), signature.encode()):
-            break
-    else:
-        raise SignatureDoesNotMatch(StringToSign=sts, AWSAccessKeyId=access_key)
+    request = (method, raw_path, query_string, headers, query, vhost_bucket)
+    _check_signature(request, secret, signature, date_line, AWSAccessKeyId=access_key)
     if abs(now - when) > MAX_SKEW:
         raise RequestTimeTooSkewed(
             RequestTime=raw_date,
@@ -190,12 +198,7 @@ def check_presigned_v2(
         raise AccessDenied(
             "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
         ) from None
-    sts = ""
-    for path in _path_candidates(raw_path, vhost_bucket):
-        sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket)
-        if hmac.compare_digest(_sign(secret, sts), query.get("Signature", "").encode()):
-            break
-    else:
-        raise SignatureDoesNotMatch(StringToSign=sts)
+    request = (method, raw_path, query_string, headers, query, vhost_bucket)
+    _check_signature(request, secret, query.get("Signature", ""), None)
     if now.timestamp() > expires:
         raise AccessDenied("Request has expired", Expires=str(expires))

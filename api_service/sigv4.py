@@ -181,6 +181,21 @@ class AuthenticatedRequest:
     user_name: str = ""
     arn: str = ""  # "" for the anonymous caller
 
+    @classmethod
+    def unsigned(
+        cls, access_key_id: str, creds: Credentials, presigned: bool = False
+    ) -> AuthenticatedRequest:
+        """A request signed by `creds` whose payload is not signed (SigV2, form uploads)."""
+        return cls(
+            access_key_id,
+            creds.owner_id,
+            creds.is_root,
+            PayloadMode.UNSIGNED,
+            presigned=presigned,
+            user_name=creds.user_name,
+            arn=creds.arn,
+        )
+
     @property
     def anonymous(self) -> bool:
         return not self.access_key_id
@@ -272,6 +287,37 @@ def _payload_mode(value: str) -> PayloadMode:
     )
 
 
+async def _verify_v2(
+    request: RawRequest,
+    query: Mapping[str, str],
+    lookup: SecretLookup,
+    now: datetime,
+    vhost_bucket: str | None,
+    *,
+    header: bool,
+) -> AuthenticatedRequest:
+    """A SigV2 request: the Authorization header form, or a presigned URL."""
+    access_key = parse_header_v2(request.headers["authorization"])[0] if header else query["AWSAccessKeyId"]
+    creds = await lookup(access_key)
+    check = check_header_v2 if header else check_presigned_v2
+    secret = creds.secret_key if creds else None
+    check(
+        request.method,
+        request.raw_path,
+        request.query_string,
+        request.headers,
+        query,
+        secret,
+        now,
+        vhost_bucket,
+    )
+    if creds is None:  # pragma: no cover - the check raised
+        raise InvalidAccessKeyId()
+    if request.headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+        raise InvalidRequest("An aws-chunked payload needs Signature Version 4.")
+    return AuthenticatedRequest.unsigned(access_key, creds, presigned=not header)
+
+
 async def verify(
     request: RawRequest,
     lookup: SecretLookup,
@@ -287,58 +333,16 @@ async def verify(
     """
     headers = request.headers
     query = query_map(request.query_string)
-    if headers.get("authorization", "").startswith("AWS "):
-        access_key, _ = parse_header_v2(headers["authorization"])
-        creds = await lookup(access_key)
-        check_header_v2(
-            request.method,
-            request.raw_path,
-            request.query_string,
-            headers,
-            query,
-            creds.secret_key if creds else None,
-            now,
-            vhost_bucket,
-        )
-        if creds is None:  # pragma: no cover - check_header_v2 raised
-            raise InvalidAccessKeyId()
-        if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
-            raise InvalidRequest("An aws-chunked payload needs Signature Version 4.")
-        return AuthenticatedRequest(
-            access_key,
-            creds.owner_id,
-            creds.is_root,
-            PayloadMode.UNSIGNED,
-            user_name=creds.user_name,
-            arn=creds.arn,
-        )
+    v2_header = headers.get("authorization", "").startswith("AWS ")
+    v2_query = "authorization" not in headers and {"Signature", "AWSAccessKeyId", "Expires"} <= set(query)
+    if v2_header or (
+        v2_query and not {"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Algorithm"} & set(query)
+    ):
+        return await _verify_v2(request, query, lookup, now, vhost_bucket, header=v2_header)
     if "authorization" in headers:
         parsed = parse_header_auth(headers["authorization"], headers)
     elif "X-Amz-Signature" in query or "X-Amz-Credential" in query or "X-Amz-Algorithm" in query:
         parsed = parse_query_auth(query)
-    elif "Signature" in query and "AWSAccessKeyId" in query and "Expires" in query:
-        creds = await lookup(query["AWSAccessKeyId"])
-        check_presigned_v2(
-            request.method,
-            request.raw_path,
-            request.query_string,
-            headers,
-            query,
-            creds.secret_key if creds else None,
-            now,
-            vhost_bucket,
-        )
-        if creds is None:  # pragma: no cover - check_presigned_v2 raised
-            raise InvalidAccessKeyId()
-        return AuthenticatedRequest(
-            query["AWSAccessKeyId"],
-            creds.owner_id,
-            creds.is_root,
-            PayloadMode.UNSIGNED,
-            presigned=True,
-            user_name=creds.user_name,
-            arn=creds.arn,
-        )
     else:
         return _anonymous(headers)
     if region is not None and parsed.region != region:
