@@ -141,7 +141,8 @@ async def post_object(
     as_headers.update({name: value for name, value in fields.items() if name.startswith("x-amz-meta-")})
     if "acl" in fields:
         as_headers["x-amz-acl"] = fields["acl"]
-    refuse_unsupported_features(as_headers)
+    # every x-amz-* field counts, so one asking for encryption or Object Lock is refused, not ignored
+    refuse_unsupported_features({name: v for name, v in fields.items() if name.startswith("x-amz-")})
     owner, acl = await ownership.upload_acl(req, bucket, as_headers)
     attrs = attrs_from_headers(as_headers, owner, services.config.max_metadata_size, acl)
     if "tagging" in fields:

@@ -445,3 +445,21 @@ def test_malformed_framing_raises() -> None:
 
     with pytest.raises(errors.MalformedPOSTRequest):
         asyncio.run(read_fields(BOUNDARY.encode(), body()))
+
+
+@pytest.mark.parametrize(
+    ("field", "status", "code"),
+    [
+        (("x-amz-server-side-encryption", "AES256"), 501, "NotImplemented"),
+        (("x-amz-object-lock-mode", "GOVERNANCE"), 400, "InvalidRequest"),
+    ],
+)
+def test_a_field_asking_for_a_missing_feature_is_refused(
+    s3e: Endpoint, s3: Any, bucket: str, field: tuple[str, str], status: int, code: str
+) -> None:
+    name, value = field
+    fields = sigv4_form(bucket, [{"key": "feature"}, {name: value}], {"key": "feature", name: value})
+    assert error_of(post(s3e, f"/{bucket}", form(fields)))[:2] == (status, code)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="feature")
+    assert code_of(exc) == ("404", 404)
