@@ -234,7 +234,7 @@ class S3App:
                     endpoint,
                     raw_path,
                     headers,
-                    request_id,
+                    send.request_id,
                     client_ip=client[0] if client else "",
                     secure=scope.get("scheme") == "https",
                 )
