@@ -38,7 +38,7 @@ from starlette.responses import Response
 
 from cairn.metadata.models import VersioningState
 
-from . import errors, form_policy, ownership, tagging
+from . import errors, form_policy, ownership, sse, tagging
 from .context import S3Request, Services
 from .errors import (
     EntityTooLarge,
@@ -128,7 +128,8 @@ async def post_object(
         auth,
         "POST",
         request.raw_path,
-        dict(request.headers),
+        # encryption fields ask as the headers would (sse.requested reads them from the request)
+        {**request.headers, **{n: v for n, v in fields.items() if n.startswith(sse.HEADER)}},
         body,
         services,
         request.request_id,
@@ -141,19 +142,24 @@ async def post_object(
     as_headers.update({name: value for name, value in fields.items() if name.startswith("x-amz-meta-")})
     if "acl" in fields:
         as_headers["x-amz-acl"] = fields["acl"]
-    # every x-amz-* field counts, so one asking for encryption or Object Lock is refused, not ignored
+    # every x-amz-* field counts, so one asking for Object Lock is refused, not ignored
     refuse_unsupported_features({name: v for name, v in fields.items() if name.startswith("x-amz-")})
+    encryption = await sse.requested(req)  # the fields' encryption, else the bucket's default
     owner, acl = await ownership.upload_acl(req, bucket, as_headers)
     attrs = attrs_from_headers(as_headers, owner, services.config.max_metadata_size, acl)
     if "tagging" in fields:
         attrs = dataclasses.replace(attrs, tags=tagging.parse(fields["tagging"].encode()))
     file, empty = await _primed(_held_to(reader.file(), length_range))
     ingest = Ingest(file, {}, max_size=services.config.max_put_size)
-    blobs = await write_stream(req, key, ingest, empty)
+    blobs = await write_stream(req, key, ingest, empty, encryption=encryption)
     checksums = (ingest.checksum,) if ingest.checksum else ()
-    attrs = dataclasses.replace(attrs, size=ingest.size, etag=ingest.etag, checksums=checksums, blobs=blobs)
+    etag = sse.etag(encryption, ingest.etag)
+    attrs = dataclasses.replace(
+        attrs, size=ingest.size, etag=etag, checksums=checksums, blobs=blobs, encryption=encryption
+    )
     version = await services.metadata.put_object(bucket.name, key, attrs)
     headers = {"etag": f'"{version.etag}"', "location": _location(request, bucket.name, key)}
+    headers.update(sse.response_headers(encryption, req))
     headers.update(version_headers(version, bucket.versioning != VersioningState.UNVERSIONED))
     return _success(fields, headers, bucket.name, key, version.etag)
 
