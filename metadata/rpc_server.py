@@ -205,6 +205,7 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.SetObjectTagsResponse(version_id=version_id)
 
     @rpc.edge(ERRORS)
+    @_exactly_once
     async def SetObjectAcl(
         self, request: pb.SetObjectAclRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetObjectAclResponse:

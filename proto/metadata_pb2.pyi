@@ -641,16 +641,18 @@ class SetObjectTagsResponse(_message.Message):
     def __init__(self, version_id: _Optional[str] = ...) -> None: ...
 
 class SetObjectAclRequest(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "acl")
+    __slots__ = ("bucket", "key", "version_id", "acl", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
     acl: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., acl: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., acl: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetObjectAclResponse(_message.Message):
     __slots__ = ("version_id",)
