@@ -20,6 +20,10 @@ Invariants:
 - Root credentials come from CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY, or are generated
   once and kept (mode 0600) in `<data-dir>/credentials.json`.
 - cluster.json always names every process with its current pid; it is rewritten on restarts.
+- Every internal gRPC connection is mutual TLS (cairn.mtls): the cluster CA and one certificate
+  per role live in `<data-dir>/pki/`, the admin CLI's next to credentials.json; each child gets
+  its role's files through CAIRN_RPC_CA/CERT/KEY, and `cairn up` itself calls as the admin.
+  Certificates missing or expiring within 30 days are issued anew at start-up.
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ import sys
 import time
 from pathlib import Path
 
-from cairn import logs
+from cairn import logs, rpc
 from cairn.config import ConfigError
 from cairn.data_dir_lock import DataDirInUse, DataDirLock
 from cairn.durable_file import write_atomic
 from cairn.local_config import UpConfig, add_arguments, from_args
 from cairn.local_layout import Layout, LayoutError, load_or_create_layout, port_free
+from cairn.mtls import ClusterPki
 from cairn.s3_identity import ProbeFailed, list_buckets_owner
 from cairn.sse_crypto import Keyring
 from cairn.supervisor import Child, ChildSpec, Supervisor
@@ -120,6 +125,9 @@ class LocalCluster:
         self.access_key, self.secret_key, self.credentials_path = load_or_create_credentials(self.data_dir)
         self.tls = self._tls_files()
         self.keyring_path = load_or_create_keyring(self.data_dir)
+        self.pki = ClusterPki(self.data_dir)
+        self.pki.ensure(hosts=(self.config.host,))
+        rpc.set_identity(self.pki.identity("admin"))
         self.supervisor = Supervisor(
             restart=self.config.restart, on_change=self.write_cluster_json, inherit_fds=(self.lock.fd,)
         )
@@ -166,6 +174,7 @@ class LocalCluster:
         env: tuple[tuple[str, str], ...] = (),
     ) -> ChildSpec:
         logging_args = ["--log-format", self.config.log_format, "--log-level", self.config.log_level]
+        env = (*env, *self.pki.identity(role).env())
         return ChildSpec(
             role,
             name,
@@ -256,6 +265,9 @@ class LocalCluster:
             "credentials_file": str(self.credentials_path),
             "ready": self.ready,
             "tls_cert": str(self.tls[0]) if self.tls else None,
+            "rpc_ca": str(self.pki.ca_cert),
+            "admin_cert": str(self.pki.paths("admin")[0]),
+            "admin_key": str(self.pki.paths("admin")[1]),
             "supervisor_pid": os.getpid(),
             "lock_file": str(self.lock.path),
             "processes": [

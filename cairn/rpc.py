@@ -13,6 +13,12 @@ Servicer methods are wrapped with `edge(table)` / `edge_stream(table)`, which en
 raised a domain error with its status and reason, and any other exception with INTERNAL (logged).
 Clients wrap calls in `with table.translated():`, which raises the same domain class again.
 Nobody classifies an error by its message text.
+
+Transport: with an identity (cairn.mtls: CAIRN_RPC_CA/CERT/KEY, or `set_identity`), every
+channel is TLS with this process's client certificate and every server requires one from the
+cluster CA and checks the caller's role per method (cairn.rpc_auth). Without one, channels and
+servers are plaintext and accept any caller (unit tests and single-process tools); servers log
+a warning saying so. Every service creates its channels with `channel` and binds with `bind`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import grpc
 import grpc.aio
 
 from cairn.grpc_metrics import GrpcMetrics
+from cairn.mtls import Identity, server_name
+from cairn.rpc_auth import RoleInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +64,43 @@ _OPTIONS: Sequence[tuple[str, int]] = (
 )
 
 
-def channel(addr: str, overrides: Sequence[tuple[str, int]] = ()) -> grpc.aio.Channel:
-    """An insecure asyncio channel to `addr` ("host:port") with Cairn's standard options,
-    any of which `overrides` replaces by name."""
-    options = dict(_OPTIONS)
+#: `server_role` of a channel to a replica of the caller's own service (Raft peers).
+PEER = "peer"
+
+_UNSET = object()
+_identity: object = _UNSET
+
+
+def set_identity(identity: Identity | None) -> None:
+    """Use `identity` for this process's channels and servers from now on (None: plaintext)."""
+    global _identity
+    _identity = identity
+
+
+def identity() -> Identity | None:
+    """This process's identity: the one set with `set_identity`, else CAIRN_RPC_CA/CERT/KEY."""
+    global _identity
+    if _identity is _UNSET:
+        _identity = Identity.from_env()
+    return _identity if isinstance(_identity, Identity) else None
+
+
+def channel(
+    addr: str, overrides: Sequence[tuple[str, int]] = (), *, server_role: str | None = None
+) -> grpc.aio.Channel:
+    """An asyncio channel to `addr` ("host:port") with Cairn's standard options, any of which
+    `overrides` replaces by name. With an identity it is mutual TLS, and `server_role` (a
+    cairn.mtls role, or PEER for this process's own) is the role the server's certificate
+    must name; without a role the certificate must name the host of `addr`."""
+    options: dict[str, int | str] = dict(_OPTIONS)
     options.update(overrides)
-    return grpc.aio.insecure_channel(addr, options=list(options.items()))
+    me = identity()
+    if me is None:
+        return grpc.aio.insecure_channel(addr, options=list(options.items()))
+    role = me.role() if server_role == PEER else server_role
+    if role:
+        options["grpc.ssl_target_name_override"] = server_name(role)
+    return grpc.aio.secure_channel(addr, me.channel_credentials(), options=list(options.items()))
 
 
 #: Clients ping idle connections every 20 s (keepalive above); a server must accept pings
@@ -76,11 +115,32 @@ _SERVER_OPTIONS: Sequence[tuple[str, int]] = (
 )
 
 
-def server(max_workers_hint: int | None = None) -> grpc.aio.Server:
+def server(
+    max_workers_hint: int | None = None, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+) -> grpc.aio.Server:
     """An asyncio gRPC server with Cairn's standard options and request metrics
-    (`cairn.grpc_metrics.GrpcMetrics`); the caller adds ports."""
+    (`cairn.grpc_metrics.GrpcMetrics`); with an identity, every call is then checked by
+    cairn.rpc_auth (the caller adds servicers, then a port with `bind`)."""
     del max_workers_hint
-    return grpc.aio.server(options=list(_SERVER_OPTIONS), interceptors=[GrpcMetrics()])
+    me = identity()
+    chain: list[grpc.aio.ServerInterceptor] = [GrpcMetrics(), *interceptors]
+    if me is not None:
+        chain.append(RoleInterceptor(me.role(), abort))
+    return grpc.aio.server(options=list(_SERVER_OPTIONS), interceptors=chain)
+
+
+def bind(server: grpc.aio.Server, addr: str) -> int:
+    """Listen on `addr` ("host:port", port 0 picks one): mutual TLS with an identity, else
+    plaintext (logged as a warning). Returns the bound port; OSError if it could not bind."""
+    me = identity()
+    if me is None:
+        log.warning("serving %s without TLS: any caller is accepted (no CAIRN_RPC_CERT)", addr)
+        port = server.add_insecure_port(addr)
+    else:
+        port = server.add_secure_port(addr, me.server_credentials())
+    if port == 0:
+        raise OSError(f"cannot bind {addr}")
+    return port
 
 
 async def abort(

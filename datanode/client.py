@@ -419,7 +419,7 @@ class DataNodeClient:
 
     def _rpc(self) -> datanode_pb2_grpc.DataNodeAsyncStub:
         if self._stub is None:
-            self._channel = rpc.channel(self.addr)
+            self._channel = rpc.channel(self.addr, server_role="datanode")
             self._stub = datanode_pb2_grpc.DataNodeStub(self._channel)
         return self._stub
 

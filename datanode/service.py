@@ -97,7 +97,7 @@ async def run_node(
     heartbeat_task: asyncio.Task[None] | None = None
     ops: ops_http.OpsServer | None = None
     try:
-        port = server.add_insecure_port(config.addr)
+        port = rpc.bind(server, config.addr)
         await server.start()
         log.info("datanode listening on %s:%d", config.host, port)
         node_metrics = NodeMetrics(store, heartbeater, lambda: usage_of(config, store), compactor, scrubber)

@@ -101,7 +101,7 @@ class _Replicas:
 
     def __init__(self, addrs: Sequence[str]) -> None:
         self.addrs = list(addrs)
-        self.channels = [rpc.channel(a) for a in self.addrs]
+        self.channels = [rpc.channel(a, server_role="metadata") for a in self.addrs]
         self.stubs = [metadata_pb2_grpc.MetadataStub(ch) for ch in self.channels]
         self.current = 0
 

@@ -504,8 +504,6 @@ async def start_server(
     `server` defaults to `cairn.rpc.server()` (tests pass one with interceptors)."""
     server = server or rpc.server()
     metadata_pb2_grpc.add_MetadataServicer_to_server(MetadataServicer(service), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot bind {host}:{port}")
+    bound = rpc.bind(server, f"{host}:{port}")
     await server.start()
     return server, bound

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from cairn import logs, ops_http
+from cairn import logs, ops_http, rpc
 from cairn.config import load
 from cairn.placement import rpc_server
 from cairn.placement.config import PlacementConfig
@@ -64,7 +64,7 @@ async def serve(config: PlacementConfig) -> None:
     server = grpc_server()
     rpc_server.add_to_server(server, service)
     raft.add_to_server(server)
-    bound = server.add_insecure_port(f"{config.host}:{config.port}")
+    bound = rpc.bind(server, f"{config.host}:{config.port}")
     await server.start()
     await raft.start()
     log.info("placement %s listening on %s:%d", config.id, config.host, bound)

@@ -424,7 +424,7 @@ class PlacementClient:
     def _stub(self, addr: str) -> placement_pb2_grpc.PlacementAsyncStub:
         entry = self._channels.get(addr)
         if entry is None:
-            ch = channel(addr)
+            ch = channel(addr, server_role="placement")
             entry = self._channels[addr] = (ch, placement_pb2_grpc.PlacementStub(ch))
         return entry[1]
 

@@ -22,6 +22,16 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 
 
+@pytest.fixture(autouse=True)
+def _plaintext_rpc_by_default() -> Iterator[None]:
+    """A test that gives this process an RPC identity (cairn.rpc.set_identity, or the admin CLI
+    run in-process on a local cluster) does not leave it to the next test."""
+    from cairn import rpc
+
+    yield
+    rpc.set_identity(None)
+
+
 @pytest.fixture
 def processes() -> Iterator[list[ServiceProcess]]:
     """A list a test appends started processes to; all are stopped when the test ends."""

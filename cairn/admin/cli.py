@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from cairn.admin.output import error
-from cairn.admin.target import TargetError, placement_addrs
+from cairn.admin.target import TargetError, placement_addrs, use_admin_identity
 
 #: Modules registering admin command groups.
 GROUPS = (
@@ -62,6 +62,7 @@ def run(
     from cairn.placement.client import PlacementError, PlacementUnavailable
 
     try:
+        use_admin_identity(args.data_dir)
         addrs = placement_addrs(args.placement, args.data_dir)
         return asyncio.run(command(args, addrs))
     except TargetError as exc:

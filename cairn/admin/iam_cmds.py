@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from cairn.admin import policy_cmds
 from cairn.admin.cli import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE
 from cairn.admin.output import emit_json, error, table, timestamp
-from cairn.admin.target import TargetError, data_dir, local_processes
+from cairn.admin.target import TargetError, data_dir, local_processes, use_admin_identity
 from cairn.metadata.client import (
     AccessKey,
     AccessKeyStatus,
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace, command: Command) -> int:
     """Find the metadata service, run `command(args, client)`, map failures to exit codes."""
     try:
         addr = metadata_addr(args.metadata, args.data_dir)
+        use_admin_identity(args.data_dir)
     except TargetError as exc:
         error(one_line(str(exc)))
         return EXIT_USAGE

@@ -3,6 +3,9 @@
 Order: `--placement host:port,...`; else the `cluster.json` of a local cluster in `--data-dir`, the
 CAIRN_DATA_DIR environment variable, or `./cairn-data`. cluster.json holds a "processes" list of
 objects with role/id/pid/addr/data_dir; the entries with role "placement" are the replicas.
+
+The admin's certificate (cairn.mtls): CAIRN_RPC_CA/CERT/KEY if set, else the local cluster's
+`admin-cert.pem` and `admin-key.pem` next to its credentials.json, with its `pki/ca.pem`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,20 @@ DEFAULT_DATA_DIR = "./cairn-data"
 
 class TargetError(Exception):
     """No cluster could be found from the flags, the environment or a local cluster.json."""
+
+
+def use_admin_identity(data_dir_flag: str | None) -> None:
+    """Call as the admin: the identity of the environment, else the local cluster's admin files
+    (if there are none, calls go out without a certificate and a cluster refuses them)."""
+    from cairn import rpc
+    from cairn.mtls import ClusterPki, Identity
+
+    if Identity.from_env() is not None:
+        return
+    pki = ClusterPki(data_dir(data_dir_flag))
+    identity = pki.identity("admin")
+    if identity.cert.exists() and identity.key.exists() and identity.ca.exists():
+        rpc.set_identity(identity)
 
 
 def data_dir(flag: str | None) -> Path:

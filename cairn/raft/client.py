@@ -128,7 +128,7 @@ async def snapshot_message(chunks: AsyncIterator[raft_pb2.SnapshotChunk]) -> Mes
 class PeerClient:
     def __init__(self, addr: str) -> None:
         self.addr = addr
-        self._channel = rpc.channel(addr, _CHANNEL_OVERRIDES)
+        self._channel = rpc.channel(addr, _CHANNEL_OVERRIDES, server_role=rpc.PEER)
         self._stub = raft_pb2_grpc.RaftStub(self._channel)
 
     async def send(self, messages: Sequence[Message], timeout: float) -> None:

@@ -1,0 +1,220 @@
+"""Which roles may call which RPC: one table per service, enforced by one server interceptor.
+
+A caller's role is the `spiffe://cairn/role/<role>` URI of the client certificate it presented
+in the mutual-TLS handshake (cairn.mtls); a server started with an identity requires such a
+certificate from the cluster CA before any RPC runs. `RoleInterceptor` then refuses, with
+PERMISSION_DENIED and reason `RoleNotAllowed`, any call whose method is not in `ALLOWED` or
+whose caller's role is not listed for it. `PEER` stands for the serving process's own role
+(Raft peers talk only to replicas of the same service).
+
+Secrets: `secret_access_key` fields are cleared from every response to a caller that is not
+the S3 API, except CreateAccessKey's, which is how the admin hands a new key to its user.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import grpc.aio
+from google.protobuf.message import Message
+
+from cairn.mtls import role_of
+
+REASON = "RoleNotAllowed"
+PEER = "peer"
+
+API, ADMIN, GC, DATANODE, PLACEMENT = "api", "admin", "gc", "datanode", "placement"
+
+_S3 = frozenset({API})
+_IAM = frozenset({ADMIN})
+
+#: Full method name -> roles allowed to call it.
+ALLOWED: Mapping[str, frozenset[str]] = {
+    **{
+        f"/cairn.metadata.v1.Metadata/{name}": _S3
+        for name in (
+            "CreateBucket",
+            "GetBucket",
+            "DeleteBucket",
+            "SetBucketVersioning",
+            "PutBucketPolicy",
+            "GetBucketPolicy",
+            "DeleteBucketPolicy",
+            "PutObject",
+            "GetObject",
+            "HeadObject",
+            "DeleteObject",
+            "ListObjectsV2",
+            "ListObjectsV1",
+            "ListObjectVersions",
+            "RecordWriteIntent",
+            "CreateMultipartUpload",
+            "GetMultipartUpload",
+            "RegisterPart",
+            "ListParts",
+            "ListMultipartUploads",
+            "CompleteMultipartUpload",
+            "AbortMultipartUpload",
+        )
+    },
+    "/cairn.metadata.v1.Metadata/ListBuckets": frozenset({API, ADMIN}),
+    "/cairn.metadata.v1.Metadata/ListGcWork": frozenset({GC}),
+    "/cairn.metadata.v1.Metadata/AckGcWork": frozenset({GC}),
+    **{
+        f"/cairn.metadata.v1.Metadata/{name}": _IAM
+        for name in (
+            "CreateUser",
+            "ListUsers",
+            "DeleteUser",
+            "CreateAccessKey",
+            "ListAccessKeys",
+            "SetAccessKeyStatus",
+            "DeleteAccessKey",
+            "PutUserPolicy",
+            "DeleteUserPolicy",
+        )
+    },
+    # The S3 API reads a key (with its secret) and its user to verify a signature.
+    "/cairn.metadata.v1.Metadata/GetAccessKey": frozenset({API, ADMIN}),
+    "/cairn.metadata.v1.Metadata/GetUser": frozenset({API, ADMIN}),
+    "/cairn.metadata.v1.Metadata/GetUserPolicy": frozenset({API, ADMIN}),
+    "/cairn.metadata.v1.Metadata/ListUserPolicies": frozenset({API, ADMIN}),
+    "/cairn.placement.v1.Placement/Heartbeat": frozenset({DATANODE}),
+    "/cairn.placement.v1.Placement/GetClusterMap": frozenset({API, DATANODE, GC, ADMIN, PLACEMENT}),
+    "/cairn.placement.v1.Placement/GetPlacement": frozenset({API, GC}),
+    "/cairn.placement.v1.Placement/NodeCommand": frozenset({ADMIN}),
+    "/cairn.placement.v1.Placement/CreateCluster": frozenset({ADMIN}),
+    "/cairn.placement.v1.Placement/GetStatus": frozenset({ADMIN, PLACEMENT}),
+    "/cairn.datanode.v1.DataNode/WriteShard": frozenset({API}),
+    "/cairn.datanode.v1.DataNode/PutShard": frozenset({API}),
+    "/cairn.datanode.v1.DataNode/ReadShard": frozenset({API, GC}),
+    "/cairn.datanode.v1.DataNode/DeleteShards": frozenset({API, GC}),
+    "/cairn.datanode.v1.DataNode/ListShards": frozenset({GC, ADMIN}),
+    "/cairn.datanode.v1.DataNode/Stat": frozenset({API, GC, ADMIN}),
+    "/cairn.raft.v1.Raft/Send": frozenset({PEER}),
+    "/cairn.raft.v1.Raft/InstallSnapshot": frozenset({PEER}),
+}
+
+#: Methods whose responses may carry a secret key meant for this role (and no other).
+SECRET_HOLDER = API
+#: Methods whose secret goes to whoever may call them (a new key is shown to its creator once).
+SECRET_FOR_CALLER = frozenset({"/cairn.metadata.v1.Metadata/CreateAccessKey"})
+SECRET_FIELD = "secret_access_key"
+
+
+def allowed(method: str, role: str | None, own_role: str | None) -> bool:
+    roles = ALLOWED.get(method)
+    if roles is None or role is None:
+        return False
+    return role in roles or (PEER in roles and role == own_role)
+
+
+@functools.lru_cache(maxsize=64)
+def _role_of_pem(pem: bytes) -> str | None:
+    return role_of(pem)
+
+
+def caller_role(context: grpc.aio.ServicerContext) -> str | None:
+    """The role in the caller's verified client certificate (None without one)."""
+    auth = context.auth_context() or {}
+    pems = auth.get("x509_pem_cert") or []
+    return _role_of_pem(pems[0]) if pems else None
+
+
+def redact(message: Message) -> None:
+    """Clear every `secret_access_key` field in `message`, at any depth."""
+    for field, value in message.ListFields():
+        if field.name == SECRET_FIELD:
+            message.ClearField(field.name)
+        elif isinstance(value, Message):
+            redact(value)
+        elif field.message_type is not None:  # a repeated message field or a map
+            items = value.values() if field.message_type.GetOptions().map_entry else value
+            for item in items:
+                if isinstance(item, Message):
+                    redact(item)
+
+
+#: How a call is ended with a status, a reason and a message (`cairn.rpc.abort`).
+Abort = Callable[[grpc.aio.ServicerContext, grpc.StatusCode, str, str], Awaitable[object]]
+
+
+class RoleInterceptor(grpc.aio.ServerInterceptor):
+    """Checks every call against `ALLOWED` before the servicer sees it (see module doc);
+    refusals end through `abort` (cairn.rpc.abort, which carries the reason)."""
+
+    def __init__(self, own_role: str | None, abort: Abort) -> None:
+        self.own_role = own_role
+        self.abort = abort
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        return _guarded(handler, method, self.own_role, self.abort)
+
+
+def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> grpc.RpcMethodHandler:
+    strip = method not in SECRET_FOR_CALLER
+
+    async def check(context: grpc.aio.ServicerContext) -> str | None:
+        role = caller_role(context)
+        if not allowed(method, role, own_role):
+            await abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                REASON,
+                f"role {role or 'none'} may not call {method}",
+            )
+        return role
+
+    def clean(role: str | None, response: Any) -> Any:
+        if strip and role != SECRET_HOLDER and isinstance(response, Message):
+            redact(response)
+        return response
+
+    codec = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            role = await check(context)
+            return clean(role, await inner_uu(request, context))
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
+    if handler.unary_stream is not None:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            role = await check(context)
+            async for item in inner_us(request, context):
+                yield clean(role, item)
+
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **codec)
+    if handler.stream_unary is not None:
+        inner_su = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            role = await check(context)
+            return clean(role, await inner_su(requests, context))
+
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **codec)
+    inner_ss = handler.stream_stream
+
+    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        role = await check(context)
+        async for item in inner_ss(requests, context):
+            yield clean(role, item)
+
+    return grpc.stream_stream_rpc_method_handler(stream_stream, **codec)
