@@ -64,6 +64,11 @@ _OPTIONS: Sequence[tuple[str, int]] = (
 )
 
 
+#: gRPC gives up on a connection attempt after `grpc.min_reconnect_backoff_ms` (100 ms above):
+#: enough for a plaintext connect, not for a TLS handshake on a loaded machine, which then
+#: fails calls as UNAVAILABLE. TLS channels allow this long unless `overrides` say otherwise.
+TLS_CONNECT_TIMEOUT_MS = 3000
+
 #: `server_role` of a channel to a replica of the caller's own service (Raft peers).
 PEER = "peer"
 
@@ -93,10 +98,12 @@ def channel(
     cairn.mtls role, or PEER for this process's own) is the role the server's certificate
     must name; without a role the certificate must name the host of `addr`."""
     options: dict[str, int | str] = dict(_OPTIONS)
-    options.update(overrides)
     me = identity()
     if me is None:
+        options.update(overrides)
         return grpc.aio.insecure_channel(addr, options=list(options.items()))
+    options["grpc.min_reconnect_backoff_ms"] = TLS_CONNECT_TIMEOUT_MS
+    options.update(overrides)
     role = me.role() if server_role == PEER else server_role
     if role:
         options["grpc.ssl_target_name_override"] = server_name(role)

@@ -29,7 +29,7 @@ PEER = "peer"
 API, ADMIN, GC, DATANODE, PLACEMENT = "api", "admin", "gc", "datanode", "placement"
 
 _S3 = frozenset({API})
-_IAM = frozenset({ADMIN})
+_ADMIN = frozenset({ADMIN})
 
 #: Full method name -> roles allowed to call it.
 ALLOWED: Mapping[str, frozenset[str]] = {
@@ -64,7 +64,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.metadata.v1.Metadata/ListGcWork": frozenset({GC}),
     "/cairn.metadata.v1.Metadata/AckGcWork": frozenset({GC}),
     **{
-        f"/cairn.metadata.v1.Metadata/{name}": _IAM
+        f"/cairn.metadata.v1.Metadata/{name}": _ADMIN
         for name in (
             "CreateUser",
             "ListUsers",
@@ -94,6 +94,12 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.datanode.v1.DataNode/DeleteShards": frozenset({API, GC}),
     "/cairn.datanode.v1.DataNode/ListShards": frozenset({GC, ADMIN}),
     "/cairn.datanode.v1.DataNode/Stat": frozenset({API, GC, ADMIN}),
+    "/cairn.datanode.v1.DataNode/CompactionStatus": _ADMIN,
+    "/cairn.datanode.v1.DataNode/Compact": _ADMIN,
+    "/cairn.datanode.v1.DataNode/ScrubStatus": _ADMIN,
+    "/cairn.datanode.v1.DataNode/ScrubStart": _ADMIN,
+    "/cairn.datanode.v1.DataNode/ScrubPause": _ADMIN,
+    "/cairn.datanode.v1.DataNode/ListScrubFindings": frozenset({ADMIN, GC}),
     "/cairn.raft.v1.Raft/Send": frozenset({PEER}),
     "/cairn.raft.v1.Raft/InstallSnapshot": frozenset({PEER}),
 }

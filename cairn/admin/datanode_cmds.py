@@ -31,7 +31,7 @@ from typing import Any
 
 from cairn.admin.cli import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE
 from cairn.admin.output import age, emit_json, error, size, table
-from cairn.admin.target import TargetError, placement_addrs
+from cairn.admin.target import TargetError, placement_addrs, use_admin_identity
 from cairn.datanode.client import DataNodeClient, DataNodeError, DataNodeUnavailable
 from cairn.datanode.reports import (
     CompactionResult,
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace, command: Command) -> int:
     from cairn.placement.client import PlacementError, PlacementUnavailable
 
     try:
+        use_admin_identity(args.data_dir)
         return asyncio.run(command(args))
     except TargetError as exc:
         error(str(exc))

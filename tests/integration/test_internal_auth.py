@@ -150,6 +150,9 @@ def test_the_admin_cli_uses_the_admin_certificate(cluster: RunningCluster, pki: 
     assert json.loads(cluster.data_dir.joinpath("cluster.json").read_text())["admin_cert"] == str(  # type: ignore[union-attr]
         pki.identity("admin").cert
     )
+    for command in (("cluster", "status"), ("scrub", "status")):  # placement and every data node
+        done = _admin(cluster, *command)
+        assert done.returncode == 0, (command, done.stderr)
     # The same command holding the S3 API's certificate is refused.
     api_env = {**os.environ, **dict(pki.identity("api").env())}
     refused = _admin(cluster, "user", "create", "mallory", env=api_env)
