@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "admin": "cairn.admin.cli",
     "serve": "cairn.serve_cmd",
     "kube-domain": "cairn.kube_domain",
+    "certs": "cairn.certs_cmd",
 }
 
 

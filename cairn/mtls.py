@@ -302,8 +302,7 @@ class ClusterPki:
         """Create the CA if absent, and every role's certificate that is absent, unreadable, or
         expires within `renew_within_days` (renewed in place)."""
         hosts = tuple(hosts)
-        if not (self.ca_cert.exists() and self.ca_key.exists()):
-            create_ca(self.ca_cert, self.ca_key)
+        self.ensure_ca()
         horizon = _now() + datetime.timedelta(days=renew_within_days)
         for role in ROLES:
             cert, key = self.paths(role)
@@ -313,6 +312,11 @@ class ClusterPki:
                 fresh = False
             if not fresh:
                 self.renew(role, hosts)
+
+    def ensure_ca(self) -> None:
+        """Create the cluster CA unless it exists."""
+        if not (self.ca_cert.exists() and self.ca_key.exists()):
+            create_ca(self.ca_cert, self.ca_key)
 
     def renew(self, role: str, hosts: Iterable[str] = ()) -> Identity:
         """Issue `role` a new certificate and key from the cluster CA, in place."""

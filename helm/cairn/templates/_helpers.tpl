@@ -139,3 +139,19 @@ layout placement would refuse (hosts * shards per host < k+m) or one the data no
 {{- end -}}
 {{- $hosts -}}
 {{- end -}}
+
+{{/* Mutual TLS between the services (cairn.mtls): a pod of role R reads its certificate, key and
+the cluster CA from the Secret <fullname>-R-tls (keys ca.crt, tls.crt, tls.key). */}}
+{{- define "cairn.rpcTlsEnv" -}}
+- {name: CAIRN_RPC_CA, value: /etc/cairn/rpc/ca.crt}
+- {name: CAIRN_RPC_CERT, value: /etc/cairn/rpc/tls.crt}
+- {name: CAIRN_RPC_KEY, value: /etc/cairn/rpc/tls.key}
+{{- end -}}
+{{- define "cairn.rpcTlsMount" -}}
+- {name: rpc-tls, mountPath: /etc/cairn/rpc, readOnly: true}
+{{- end -}}
+{{/* Call with (dict "root" $ "role" "api"). */}}
+{{- define "cairn.rpcTlsVolume" -}}
+- name: rpc-tls
+  secret: {secretName: {{ include "cairn.fullname" .root }}-{{ .role }}-tls}
+{{- end -}}
