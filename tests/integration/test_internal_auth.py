@@ -12,22 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from cairn.mtls import ROLES, ClusterPki, Identity
+from cairn.mtls import ROLES, ClusterPki
 from cairn.proto import metadata_pb2, metadata_pb2_grpc
 from cairn.rpc_auth import ALLOWED, PEER, REASON
 from tests.support.cluster import RunningCluster
-from tests.support.mtls import Method, all_methods, call, foreign_identity, open_channel
+from tests.support.mtls import (
+    Method,
+    all_methods,
+    call,
+    der,
+    foreign_identity,
+    open_channel,
+    served_certificate,
+)
 
 #: The services each kind of process serves.
 SERVED = {
@@ -162,30 +166,14 @@ def test_the_admin_cli_uses_the_admin_certificate(cluster: RunningCluster, pki: 
     assert "mallory" not in _admin(cluster, "user", "list").stdout
 
 
-def _served_cert(addr: str, client: Identity) -> bytes:
-    host, port = addr.rsplit(":", 1)
-    context = ssl.create_default_context(cafile=str(client.ca))
-    context.check_hostname = False
-    context.load_cert_chain(str(client.cert), str(client.key))
-    context.set_alpn_protocols(["h2"])
-    with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw) as tls:
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return der
-
-
-def _der(path: Path) -> bytes:
-    return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(Encoding.DER)
-
-
 async def test_renewing_the_metadata_certificate_keeps_the_cluster_serving(
     cluster: RunningCluster, pki: ClusterPki
 ) -> None:
     addr = _addr(cluster, "metadata")
     s3 = cluster.s3_client()
     s3.list_buckets()
-    old = _der(pki.identity("metadata").cert)
-    assert await asyncio.to_thread(_served_cert, addr, pki.identity("admin")) == old
+    old = der(pki.identity("metadata").cert)
+    assert await asyncio.to_thread(served_certificate, addr, pki.identity("admin")) == old
     # The documented procedure: `cairn certs issue` on the running cluster's data directory.
     renew = [
         sys.executable,
@@ -198,11 +186,11 @@ async def test_renewing_the_metadata_certificate_keeps_the_cluster_serving(
         "metadata",
         "admin",
     ]
-    done = subprocess.run(renew, capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(subprocess.run, renew, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    new = _der(pki.identity("metadata").cert)
+    new = der(pki.identity("metadata").cert)
     assert new != old
-    assert await asyncio.to_thread(_served_cert, addr, pki.identity("admin")) == new
+    assert await asyncio.to_thread(served_certificate, addr, pki.identity("admin")) == new
     # The S3 API's open connection to the metadata service still works, and new ones too.
     s3.create_bucket(Bucket="after-renewal")
     s3.put_object(Bucket="after-renewal", Key="k", Body=b"renewed")

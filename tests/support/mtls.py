@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +11,8 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 
@@ -94,3 +98,20 @@ async def call(
     except grpc.aio.AioRpcError as err:
         return err.code(), rpc.reason_of(err), None
     return grpc.StatusCode.OK, None, response
+
+
+def served_certificate(addr: str, client: Identity) -> bytes:
+    """The certificate (DER) the server at `addr` presents in a new handshake, as `client`."""
+    host, port = addr.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(client.ca))
+    context.check_hostname = False
+    context.load_cert_chain(str(client.cert), str(client.key))
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def der(cert_path: Path) -> bytes:
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()).public_bytes(Encoding.DER)

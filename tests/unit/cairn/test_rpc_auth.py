@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from cairn import rpc
 from cairn.mtls import ROLES, ClusterPki, key_matches, role_of
 from cairn.proto import metadata_pb2, placement_pb2
 from cairn.rpc_auth import ALLOWED, PEER, REASON, redact
-from tests.support.mtls import all_methods, call, foreign_identity, open_channel
+from tests.support.mtls import all_methods, call, der, foreign_identity, open_channel, served_certificate
 
 
 def test_every_rpc_of_every_service_has_a_role_table_entry() -> None:
@@ -143,40 +141,23 @@ async def test_a_client_verifies_the_server_role(served: tuple[str, _Placement],
         assert (await call(ch, _method("GetStatus")))[0] == grpc.StatusCode.OK
 
 
-def _served_cert(addr: str, pki: ClusterPki) -> bytes:
-    host, port = addr.rsplit(":", 1)
-    context = ssl.create_default_context(cafile=str(pki.ca_cert))
-    context.check_hostname = False
-    admin = pki.identity("admin")
-    context.load_cert_chain(str(admin.cert), str(admin.key))
-    context.set_alpn_protocols(["h2"])
-    with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw) as tls:
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return der
-
-
 async def test_a_renewed_server_certificate_is_served_without_restart(
     served: tuple[str, _Placement], pki: ClusterPki
 ) -> None:
-    from cryptography import x509
-
     addr, _ = served
-    der_of = lambda path: x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(  # noqa: E731
-        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
-    )
-    old = der_of(pki.identity("placement").cert)
-    assert await asyncio.to_thread(_served_cert, addr, pki) == old
+    admin = pki.identity("admin")
+    old = der(pki.identity("placement").cert)
+    assert await asyncio.to_thread(served_certificate, addr, admin) == old
     rpc.set_identity(pki.identity("admin"))
     async with rpc.channel(addr, server_role="placement") as ch:
         assert (await call(ch, _method("GetStatus")))[0] == grpc.StatusCode.OK
         pki.renew("placement")
-        new = der_of(pki.identity("placement").cert)
+        new = der(pki.identity("placement").cert)
         assert new != old
-        assert await asyncio.to_thread(_served_cert, addr, pki) == new
+        assert await asyncio.to_thread(served_certificate, addr, admin) == new
         assert (await call(ch, _method("GetStatus")))[0] == grpc.StatusCode.OK  # the open channel too
     # A half-written renewal (a new key, the old certificate) keeps the current pair in service.
     cert = pki.identity("placement").cert.read_bytes()
     pki.renew("placement")
     pki.identity("placement").cert.write_bytes(cert)
-    assert await asyncio.to_thread(_served_cert, addr, pki) == new
+    assert await asyncio.to_thread(served_certificate, addr, admin) == new
