@@ -63,6 +63,9 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     },
     "/cairn.metadata.v1.Metadata/ListBuckets": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/ListGcWork": frozenset({GC}),
+    "/cairn.metadata.v1.Metadata/FindBlobs": frozenset({GC}),
+    "/cairn.gc.v1.Gc/RunOnce": _ADMIN,
+    "/cairn.gc.v1.Gc/Status": _ADMIN,
     "/cairn.metadata.v1.Metadata/AckGcWork": frozenset({GC}),
     **{
         f"/cairn.metadata.v1.Metadata/{name}": _ADMIN

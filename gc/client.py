@@ -75,7 +75,7 @@ def status_from_pb(msg: gc_pb2.WorkerStatus) -> WorkerStatus:
 class GcClient:
     def __init__(self, addr: str) -> None:
         self.addr = addr
-        self._channel = rpc.channel(addr)
+        self._channel = rpc.channel(addr, server_role="gc")
         self._stub = cast("gc_pb2_grpc.GcAsyncStub", gc_pb2_grpc.GcStub(self._channel))
 
     async def run_once(self, workers: Sequence[str] = (), timeout: float = 600.0) -> list[PassResult]:

@@ -32,8 +32,6 @@ async def start_server(service: GcService, host: str, port: int) -> tuple[grpc.a
     """Serve `service` on host:port (0: a free port); returns the server and the bound port."""
     server = rpc.server()
     gc_pb2_grpc.add_GcServicer_to_server(GcServicer(service), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port}")
+    bound = rpc.bind(server, f"{host}:{port}")
     await server.start()
     return server, bound

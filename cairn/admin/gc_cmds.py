@@ -17,7 +17,7 @@ from typing import Any
 
 from cairn.admin.cli import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE
 from cairn.admin.output import age, emit_json, error, table
-from cairn.admin.target import TargetError, data_dir, local_processes
+from cairn.admin.target import TargetError, data_dir, local_processes, use_admin_identity
 from cairn.gc.client import GcClient
 from cairn.gc.errors import GcError, GcUnavailable
 from cairn.gc.worker import PassResult, WorkerStatus
@@ -71,6 +71,7 @@ def run_gc(
             await client.close()
 
     try:
+        use_admin_identity(args.data_dir)
         return asyncio.run(main(gc_addr(args.gc, args.data_dir)))
     except TargetError as exc:
         error(str(exc))

@@ -38,6 +38,7 @@ SERVED = {
     "metadata": ("cairn.metadata.v1.Metadata",),
     "placement": ("cairn.placement.v1.Placement", "cairn.raft.v1.Raft"),
     "datanode": ("cairn.datanode.v1.DataNode",),
+    "gc": ("cairn.gc.v1.Gc",),
 }
 REFUSED_HANDSHAKE = grpc.StatusCode.UNAVAILABLE
 
@@ -77,7 +78,9 @@ async def test_every_rpc_refuses_no_certificate_a_foreign_ca_and_a_wrong_role(
         addr = _addr(cluster, served_by)
         methods = [m for m in all_methods() if m.service in services]
         # The service answers a caller that is allowed (so the refusals below are refusals).
-        control = next(m for m in methods if m.path.endswith(("/ListUsers", "/GetClusterMap", "/Stat")))
+        control = next(
+            m for m in methods if m.path.endswith(("/ListUsers", "/GetClusterMap", "/Stat", "/Status"))
+        )
         async with open_channel(
             addr, pki.ca_cert, pki.identity(_allowed_role(control, served_by)), served_by
         ) as ch:

@@ -18,9 +18,9 @@ from google.protobuf.descriptor import MethodDescriptor
 
 from cairn import rpc
 from cairn.mtls import Identity, create_ca, issue, server_name
-from cairn.proto import datanode_pb2, metadata_pb2, placement_pb2, raft_pb2
+from cairn.proto import datanode_pb2, gc_pb2, metadata_pb2, placement_pb2, raft_pb2
 
-DESCRIPTORS = (metadata_pb2, placement_pb2, datanode_pb2, raft_pb2)
+DESCRIPTORS = (metadata_pb2, placement_pb2, datanode_pb2, raft_pb2, gc_pb2)
 
 
 @dataclass(frozen=True)
