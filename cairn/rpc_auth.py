@@ -56,12 +56,14 @@ ALLOWED: Mapping[str, frozenset[str]] = {
             "GetMultipartUpload",
             "RegisterPart",
             "ListParts",
-            "ListMultipartUploads",
             "CompleteMultipartUpload",
-            "AbortMultipartUpload",
         )
     },
-    "/cairn.metadata.v1.Metadata/ListBuckets": frozenset({API, ADMIN}),
+    # The background service's uploads worker lists every bucket's uploads and aborts the
+    # abandoned ones.
+    "/cairn.metadata.v1.Metadata/ListBuckets": frozenset({API, ADMIN, GC}),
+    "/cairn.metadata.v1.Metadata/ListMultipartUploads": frozenset({API, GC}),
+    "/cairn.metadata.v1.Metadata/AbortMultipartUpload": frozenset({API, GC}),
     "/cairn.metadata.v1.Metadata/ListGcWork": frozenset({GC}),
     "/cairn.metadata.v1.Metadata/FindBlobs": frozenset({GC}),
     "/cairn.gc.v1.Gc/RunOnce": _ADMIN,
@@ -105,7 +107,8 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.datanode.v1.DataNode/ListShards": frozenset({GC, ADMIN}),
     "/cairn.datanode.v1.DataNode/Stat": frozenset({API, GC, ADMIN}),
     "/cairn.datanode.v1.DataNode/CompactionStatus": _ADMIN,
-    "/cairn.datanode.v1.DataNode/Compact": _ADMIN,
+    # The background service runs a compaction pass on every node after GC (cairn.gc.compaction).
+    "/cairn.datanode.v1.DataNode/Compact": frozenset({ADMIN, GC}),
     "/cairn.datanode.v1.DataNode/ScrubStatus": _ADMIN,
     "/cairn.datanode.v1.DataNode/ScrubStart": _ADMIN,
     "/cairn.datanode.v1.DataNode/ScrubPause": _ADMIN,
