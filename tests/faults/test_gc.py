@@ -87,7 +87,8 @@ async def cluster_map(cluster: RunningCluster) -> ClusterMap:
 
 
 def live_shards(cluster: RunningCluster) -> LiveShards:
-    """Every live shard on every data node of the map, as (node id, key)."""
+    """Every live shard on every data node of the map, as (node id, key), counted as the admin."""
+    cluster.act_as("admin")
 
     async def scan() -> LiveShards:
         cmap = await cluster_map(cluster)
@@ -162,7 +163,9 @@ def test_deleted_objects_shards_are_reclaimed(cluster: RunningCluster) -> None:
 def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bool = True) -> None:
     """What an API does before it dies between writing a blob and committing it: the write
     intent, then all 12 shards on the PG's nodes. Without the intent: shards no metadata
-    ever named (a writer that never got that far, a node's leftovers)."""
+    ever named (a writer that never got that far, a node's leftovers). Written with the S3 API's
+    certificate, as that API would."""
+    cluster.act_as("api")
 
     async def write() -> None:
         metadata = MetadataClient(",".join(p["addr"] for p in cluster.processes("metadata")))
@@ -295,7 +298,8 @@ def _api_back(cluster: RunningCluster) -> bool:
 
 
 def used_bytes(cluster: RunningCluster) -> int:
-    """Bytes of volume files on every data node of the map (their Stat)."""
+    """Bytes of volume files on every data node of the map (their Stat), asked as the admin."""
+    cluster.act_as("admin")
 
     async def total() -> int:
         cmap = await cluster_map(cluster)

@@ -40,6 +40,16 @@ class RunningCluster:
     def processes(self, role: str) -> list[dict[str, Any]]:
         return [p for p in self.cluster_json()["processes"] if p["role"] == role]
 
+    def act_as(self, role: str) -> None:
+        """Make this test process's gRPC calls with the local cluster's certificate of `role`
+        (cairn.mtls) from now on; tests/conftest.py drops it when the test ends."""
+        from cairn import rpc
+        from cairn.mtls import ClusterPki
+
+        if self.data_dir is None:
+            raise RuntimeError("external endpoint: no local cluster certificates")
+        rpc.set_identity(ClusterPki(self.data_dir).identity(role))
+
     def aws_env(self) -> dict[str, str]:
         env = {
             **os.environ,
