@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram
 
+from cairn.grpc_wrap import HandlerInterceptor, rewrap
 from cairn.metrics import LATENCY_BUCKETS
 
 GRPC_REQUESTS = Counter(
@@ -97,35 +98,20 @@ class _Call:
         GRPC_DURATION.labels(self.service, self.method).observe(time.perf_counter() - self.started)
 
 
-class GrpcMetrics(grpc.aio.ServerInterceptor):
+class GrpcMetrics(HandlerInterceptor):
     """Counts every RPC of the server it is given to (see the module doc)."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        full_method = handler_call_details.method  # type: ignore[attr-defined]
+    def wrap(self, handler: Any, full_method: str) -> grpc.RpcMethodHandler:
         labels = _split(full_method)
-        read = _reading(handler.request_deserializer, GRPC_RECEIVED.labels(*labels))
-        write = _writing(handler.response_serializer, GRPC_SENT.labels(*labels))
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _unary_response(full_method, handler.unary_unary), read, write
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _unary_response(full_method, handler.stream_unary), read, write
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _stream_response(full_method, handler.unary_stream), read, write
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            _stream_response(full_method, handler.stream_stream), read, write
+        codec = (
+            _reading(handler.request_deserializer, GRPC_RECEIVED.labels(*labels)),
+            _writing(handler.response_serializer, GRPC_SENT.labels(*labels)),
+        )
+        return rewrap(
+            handler,
+            lambda behavior, _streamed: _unary_response(full_method, behavior),
+            lambda behavior, _streamed: _stream_response(full_method, behavior),
+            codec,
         )
 
 

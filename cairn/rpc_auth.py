@@ -21,6 +21,7 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
+from cairn.grpc_wrap import HandlerInterceptor, rewrap
 from cairn.mtls import role_of
 
 REASON = "RoleNotAllowed"
@@ -161,7 +162,7 @@ def redact(message: Message) -> None:
 Abort = Callable[[grpc.aio.ServicerContext, grpc.StatusCode, str, str], Awaitable[object]]
 
 
-class RoleInterceptor(grpc.aio.ServerInterceptor):
+class RoleInterceptor(HandlerInterceptor):
     """Checks every call against `ALLOWED` before the servicer sees it (see module doc);
     refusals end through `abort` (cairn.rpc.abort, which carries the reason)."""
 
@@ -169,16 +170,8 @@ class RoleInterceptor(grpc.aio.ServerInterceptor):
         self.own_role = own_role
         self.abort = abort
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        return _guarded(handler, method, self.own_role, self.abort)
+    def wrap(self, handler: Any, full_method: str) -> grpc.RpcMethodHandler:
+        return _guarded(handler, full_method, self.own_role, self.abort)
 
 
 def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> grpc.RpcMethodHandler:
@@ -200,40 +193,19 @@ def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> g
             redact(response)
         return response
 
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        inner_uu = handler.unary_unary
-
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    def unary(inner: Any, streamed_request: bool) -> Any:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             role = await check(context)
-            return clean(role, await inner_uu(request, context))
+            return clean(role, await inner(request, context))
 
-        return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
-    if handler.unary_stream is not None:
-        inner_us = handler.unary_stream
+        return handle
 
-        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    def stream(inner: Any, streamed_request: bool) -> Any:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             role = await check(context)
-            async for item in inner_us(request, context):
+            async for item in inner(request, context):
                 yield clean(role, item)
 
-        return grpc.unary_stream_rpc_method_handler(unary_stream, **codec)
-    if handler.stream_unary is not None:
-        inner_su = handler.stream_unary
+        return handle
 
-        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            role = await check(context)
-            return clean(role, await inner_su(requests, context))
-
-        return grpc.stream_unary_rpc_method_handler(stream_unary, **codec)
-    inner_ss = handler.stream_stream
-
-    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        role = await check(context)
-        async for item in inner_ss(requests, context):
-            yield clean(role, item)
-
-    return grpc.stream_stream_rpc_method_handler(stream_stream, **codec)
+    return rewrap(handler, unary, stream)
