@@ -69,10 +69,7 @@ def build_app(config: ApiConfig) -> Observed:
 
     blobs = ClusterBlobStore(placement, record_intent, writer, reader)
     lookup = CredentialCache(
-        metadata.get_access_key,
-        metadata.get_user,
-        (md.NoSuchAccessKey, md.NoSuchUser),
-        ttl_s=config.credential_cache_ttl_s,
+        metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=config.credential_cache_ttl_s
     )
 
     async def shutdown() -> None:

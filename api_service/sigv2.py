@@ -8,18 +8,18 @@ followed by the resource: the path as sent (with `/bucket` first for virtual-hos
 the sub-resources of interest, sorted. The header form signs the `Date` header (empty when
 `x-amz-date` is sent, which is then one of the x-amz-* lines) and is refused more than 15 minutes
 off the server's clock (RequestTimeTooSkewed). Signature: base64(HMAC-SHA1(secret, string)),
-compared in constant time. The payload is never signed.
+compared in constant time by whoever holds the
+secret (the metadata service, `cairn.signing.Signer`). The payload is never signed.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
+
+from cairn.signing import Signer
 
 from .errors import (
     AccessDenied,
@@ -106,9 +106,9 @@ def string_to_sign(
     return "\n".join(lines) + "\n" + _resource(raw_path, query_string, vhost_bucket)
 
 
-def _check_signature(
+async def _check_signature(
     request: tuple[str, str, str, Mapping[str, str], Mapping[str, str], str | None],
-    secret: str,
+    signer: Signer,
     signature: str,
     date: str | None,
     **fields: str,
@@ -119,8 +119,7 @@ def _check_signature(
     sts = ""
     for path in _path_candidates(raw_path, vhost_bucket):
         sts = string_to_sign(method, path, query_string, headers, query, vhost_bucket, date=date)
-        digest = hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
-        if hmac.compare_digest(base64.b64encode(digest), signature.encode()):
+        if await signer.sigv2_matches(sts.encode("utf-8", "surrogateescape"), signature):
             return
     raise SignatureDoesNotMatch(StringToSign=sts, **fields)
 
@@ -145,19 +144,19 @@ def parse_header_v2(authorization: str) -> tuple[str, str]:
     return key, signature
 
 
-def check_header_v2(
+async def check_header_v2(
     method: str,
     raw_path: str,
     query_string: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    secret: str | None,
+    signer: Signer | None,
     now: datetime,
     vhost_bucket: str | None = None,
 ) -> None:
     """Raise unless the V2 Authorization header's signature is valid and its date current."""
     access_key, signature = parse_header_v2(headers["authorization"])
-    if secret is None:
+    if signer is None:
         raise InvalidAccessKeyId(AWSAccessKeyId=access_key)
     raw_date = headers.get("x-amz-date") or headers.get("date")
     if not raw_date:
@@ -170,7 +169,7 @@ def check_header_v2(
         when = when.replace(tzinfo=UTC)
     date_line = "" if "x-amz-date" in headers else headers.get("date", "").strip()
     request = (method, raw_path, query_string, headers, query, vhost_bucket)
-    _check_signature(request, secret, signature, date_line, AWSAccessKeyId=access_key)
+    await _check_signature(request, signer, signature, date_line, AWSAccessKeyId=access_key)
     if abs(now - when) > MAX_SKEW:
         raise RequestTimeTooSkewed(
             RequestTime=raw_date,
@@ -179,18 +178,18 @@ def check_header_v2(
         )
 
 
-def check_presigned_v2(
+async def check_presigned_v2(
     method: str,
     raw_path: str,
     query_string: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    secret: str | None,
+    signer: Signer | None,
     now: datetime,
     vhost_bucket: str | None = None,
 ) -> None:
     """Raise unless the V2 presigned query signature is valid and not expired."""
-    if secret is None:
+    if signer is None:
         raise InvalidAccessKeyId(AWSAccessKeyId=query.get("AWSAccessKeyId", ""))
     try:
         expires = int(query.get("Expires", ""))
@@ -199,6 +198,6 @@ def check_presigned_v2(
             "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
         ) from None
     request = (method, raw_path, query_string, headers, query, vhost_bucket)
-    _check_signature(request, secret, query.get("Signature", ""), None)
+    await _check_signature(request, signer, query.get("Signature", ""), None)
     if now.timestamp() > expires:
         raise AccessDenied("Request has expired", Expires=str(expires))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import hashlib
 import hmac
 import re
@@ -26,6 +25,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, M
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, unquote_to_bytes
+
+from cairn.signing import Signer
 
 from .aws_chunked import AwsChunkedDecoder
 from .errors import (
@@ -64,9 +65,10 @@ class PayloadMode(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What the secret lookup answers for an access key id."""
+    """What the credential lookup answers for an access key id: who it is, and a `Signer` that
+    checks signatures with its secret (which the S3 API does not hold: cairn.signing)."""
 
-    secret_key: str
+    signer: Signer
     owner_id: str
     is_root: bool = False
     user_name: str = ""
@@ -258,15 +260,6 @@ def canonical_headers(headers: Mapping[str, str], signed: list[str]) -> str:
     return "".join(lines)
 
 
-@functools.lru_cache(maxsize=1024)
-def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
-    """The SigV4 signing key of a secret for one day and scope (cached: it changes daily)."""
-    k = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    return k
-
-
 def _signature(key: bytes, amz_date: str, scope: str, canonical_request: str) -> str:
     digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     sts = "\n".join([ALGORITHM, amz_date, scope, digest])
@@ -300,14 +293,13 @@ async def _verify_v2(
     access_key = parse_header_v2(request.headers["authorization"])[0] if header else query["AWSAccessKeyId"]
     creds = await lookup(access_key)
     check = check_header_v2 if header else check_presigned_v2
-    secret = creds.secret_key if creds else None
-    check(
+    await check(
         request.method,
         request.raw_path,
         request.query_string,
         request.headers,
         query,
-        secret,
+        creds.signer if creds else None,
         now,
         vhost_bucket,
     )
@@ -384,7 +376,7 @@ async def verify(
     if creds is None:
         raise InvalidAccessKeyId(AWSAccessKeyId=parsed.access_key_id)
 
-    key = signing_key(creds.secret_key, parsed.date, parsed.region, parsed.service)
+    key = await creds.signer.sigv4_key(parsed.date, parsed.region, parsed.service)
     scope = f"{parsed.date}/{parsed.region}/{parsed.service}/aws4_request"
     cq = canonical_query(request.query_string, exclude="X-Amz-Signature" if parsed.presigned else None)
     ch = canonical_headers(headers, parsed.signed_headers)

@@ -7,8 +7,9 @@ PERMISSION_DENIED and reason `RoleNotAllowed`, any call whose method is not in `
 whose caller's role is not listed for it. `PEER` stands for the serving process's own role
 (Raft peers talk only to replicas of the same service).
 
-Secrets: `secret_access_key` fields are cleared from every response to a caller that is not
-the S3 API, except CreateAccessKey's, which is how the admin hands a new key to its user.
+Secrets: `secret_access_key` fields are cleared from every response to every caller, except
+CreateAccessKey's, which is how the admin hands a new key to its user. The S3 API verifies
+signatures with GetSigningKey (SigV4's key of one day, region and service) and VerifySigV2.
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ ALLOWED: Mapping[str, frozenset[str]] = {
             "DeleteUserPolicy",
         )
     },
-    # The S3 API reads a key (with its secret) and its user to verify a signature.
+    # The S3 API reads a key (never its secret) and its user, then verifies the signature with a
+    # derived key or by asking.
+    "/cairn.metadata.v1.Metadata/GetSigningKey": _S3,
+    "/cairn.metadata.v1.Metadata/VerifySigV2": _S3,
     "/cairn.metadata.v1.Metadata/GetAccessKey": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/GetUser": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/GetUserPolicy": frozenset({API, ADMIN}),
@@ -118,8 +122,6 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.raft.v1.Raft/InstallSnapshot": frozenset({PEER}),
 }
 
-#: Methods whose responses may carry a secret key meant for this role (and no other).
-SECRET_HOLDER = API
 #: Methods whose secret goes to whoever may call them (a new key is shown to its creator once).
 SECRET_FOR_CALLER = frozenset({"/cairn.metadata.v1.Metadata/CreateAccessKey"})
 SECRET_FIELD = "secret_access_key"
@@ -177,7 +179,7 @@ class RoleInterceptor(HandlerInterceptor):
 def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> grpc.RpcMethodHandler:
     strip = method not in SECRET_FOR_CALLER
 
-    async def check(context: grpc.aio.ServicerContext) -> str | None:
+    async def check(context: grpc.aio.ServicerContext) -> None:
         role = caller_role(context)
         if not allowed(method, role, own_role):
             await abort(
@@ -186,25 +188,24 @@ def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> g
                 REASON,
                 f"role {role or 'none'} may not call {method}",
             )
-        return role
 
-    def clean(role: str | None, response: Any) -> Any:
-        if strip and role != SECRET_HOLDER and isinstance(response, Message):
+    def clean(response: Any) -> Any:
+        if strip and isinstance(response, Message):
             redact(response)
         return response
 
     def unary(inner: Any, streamed_request: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            role = await check(context)
-            return clean(role, await inner(request, context))
+            await check(context)
+            return clean(await inner(request, context))
 
         return handle
 
     def stream(inner: Any, streamed_request: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            role = await check(context)
+            await check(context)
             async for item in inner(request, context):
-                yield clean(role, item)
+                yield clean(item)
 
         return handle
 

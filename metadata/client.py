@@ -619,11 +619,29 @@ class MetadataClient:
         return cv.access_key_from_pb(response.result)
 
     async def get_access_key(self, access_key_id: str) -> AccessKey:
-        """For SigV4: the secret, status and owning user. NoSuchAccessKey."""
+        """The key's status and owning user; its secret is empty (see `signing_key`). NoSuchAccessKey."""
         request = pb.GetAccessKeyRequest(access_key_id=access_key_id)
         with ERRORS.translated():
             response = await self._stub.GetAccessKey(request, timeout=self.deadline_s)
         return cv.access_key_from_pb(response.result)
+
+    async def signing_key(self, access_key_id: str, date: str, region: str, service: str) -> bytes:
+        """SigV4's derived key for one date, region and service. NoSuchAccessKey, InvalidArgument."""
+        request = pb.GetSigningKeyRequest(
+            access_key_id=access_key_id, date=date, region=region, service=service
+        )
+        with ERRORS.translated():
+            response = await self._stub.GetSigningKey(request, timeout=self.deadline_s)
+        return response.signing_key
+
+    async def sigv2_matches(self, access_key_id: str, string_to_sign: bytes, signature: str) -> bool:
+        """Whether a V2 presigned signature is right. NoSuchAccessKey."""
+        request = pb.VerifySigV2Request(
+            access_key_id=access_key_id, string_to_sign=string_to_sign, signature=signature
+        )
+        with ERRORS.translated():
+            response = await self._stub.VerifySigV2(request, timeout=self.deadline_s)
+        return response.valid
 
     async def list_access_keys(self, user_name: str) -> tuple[AccessKey, ...]:
         """NoSuchUser."""

@@ -12,6 +12,7 @@ import re
 import secrets
 import string
 
+from cairn import signing
 from cairn.metadata import catalog
 from cairn.metadata import commands as c
 from cairn.metadata.core import ServiceCore
@@ -23,6 +24,7 @@ _ID_CHARS = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
 _USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ACCESS_KEY_ID = re.compile(r"^[\w]{3,128}$")
+_SCOPE_DATE = re.compile(r"^\d{8}$")
 
 
 def _random(prefix: str, n: int, alphabet: str = _ID_CHARS) -> str:
@@ -117,3 +119,17 @@ class IamOps(ServiceCore):
     async def delete_user_policy(self, user_name: str, policy_name: str) -> None:
         await self.leading()
         await self.write_catalog(c.PutUserPolicy(user_name, policy_name, None, self.now_ms()))
+
+    async def signing_key(self, access_key_id: str, date: str, region: str, service: str) -> bytes:
+        """SigV4's derived key of the access key for one date (YYYYMMDD), region and service,
+        so the S3 API verifies signatures without the secret. NoSuchAccessKey, InvalidArgument."""
+        if not _SCOPE_DATE.match(date) or not region or not service:
+            raise InvalidArgument("a signing key is for a date (YYYYMMDD), a region and a service")
+        key = await self.get_access_key(access_key_id)
+        return signing.signing_key(key.secret_access_key, date, region, service)
+
+    async def sigv2_matches(self, access_key_id: str, string_to_sign: bytes, signature: str) -> bool:
+        """Whether `signature` is the V2 signature of `string_to_sign` with the key's secret.
+        NoSuchAccessKey."""
+        key = await self.get_access_key(access_key_id)
+        return signing.sigv2_matches(key.secret_access_key, string_to_sign, signature)

@@ -436,6 +436,24 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.GetAccessKeyResponse(result=cv.access_key_to_pb(result))
 
     @rpc.edge(ERRORS)
+    async def GetSigningKey(
+        self, request: pb.GetSigningKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSigningKeyResponse:
+        key = await self._service.signing_key(
+            request.access_key_id, request.date, request.region, request.service
+        )
+        return pb.GetSigningKeyResponse(signing_key=key)
+
+    @rpc.edge(ERRORS)
+    async def VerifySigV2(
+        self, request: pb.VerifySigV2Request, context: grpc.aio.ServicerContext
+    ) -> pb.VerifySigV2Response:
+        valid = await self._service.sigv2_matches(
+            request.access_key_id, request.string_to_sign, request.signature
+        )
+        return pb.VerifySigV2Response(valid=valid)
+
+    @rpc.edge(ERRORS)
     async def ListAccessKeys(
         self, request: pb.ListAccessKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAccessKeysResponse:

@@ -1014,6 +1014,40 @@ class GetAccessKeyResponse(_message.Message):
     result: AccessKey
     def __init__(self, result: _Optional[_Union[AccessKey, _Mapping]] = ...) -> None: ...
 
+class GetSigningKeyRequest(_message.Message):
+    __slots__ = ("access_key_id", "date", "region", "service")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+    def __init__(self, access_key_id: _Optional[str] = ..., date: _Optional[str] = ..., region: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
+
+class GetSigningKeyResponse(_message.Message):
+    __slots__ = ("signing_key",)
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    signing_key: bytes
+    def __init__(self, signing_key: _Optional[bytes] = ...) -> None: ...
+
+class VerifySigV2Request(_message.Message):
+    __slots__ = ("access_key_id", "string_to_sign", "signature")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    STRING_TO_SIGN_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    string_to_sign: bytes
+    signature: str
+    def __init__(self, access_key_id: _Optional[str] = ..., string_to_sign: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class VerifySigV2Response(_message.Message):
+    __slots__ = ("valid",)
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    def __init__(self, valid: _Optional[bool] = ...) -> None: ...
+
 class ListAccessKeysRequest(_message.Message):
     __slots__ = ("user_name",)
     USER_NAME_FIELD_NUMBER: _ClassVar[int]

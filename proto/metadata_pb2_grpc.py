@@ -224,6 +224,16 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.GetAccessKeyRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetAccessKeyResponse.FromString,
                 _registered_method=True)
+        self.GetSigningKey = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetSigningKey',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetSigningKeyRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.VerifySigV2 = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/VerifySigV2',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.VerifySigV2Request.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.VerifySigV2Response.FromString,
+                _registered_method=True)
         self.ListAccessKeys = channel.unary_unary(
                 '/cairn.metadata.v1.Metadata/ListAccessKeys',
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.ListAccessKeysRequest.SerializeToString,
@@ -500,6 +510,18 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSigningKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifySigV2(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAccessKeys(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -740,6 +762,16 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.GetAccessKey,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetAccessKeyRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.GetAccessKeyResponse.SerializeToString,
+            ),
+            'GetSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSigningKey,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetSigningKeyRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetSigningKeyResponse.SerializeToString,
+            ),
+            'VerifySigV2': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifySigV2,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.VerifySigV2Request.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.VerifySigV2Response.SerializeToString,
             ),
             'ListAccessKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAccessKeys,
@@ -1808,6 +1840,60 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/GetAccessKey',
             cairn_dot_proto_dot_metadata__pb2.GetAccessKeyRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.GetAccessKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetSigningKey',
+            cairn_dot_proto_dot_metadata__pb2.GetSigningKeyRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifySigV2(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/VerifySigV2',
+            cairn_dot_proto_dot_metadata__pb2.VerifySigV2Request.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.VerifySigV2Response.FromString,
             options,
             channel_credentials,
             insecure,

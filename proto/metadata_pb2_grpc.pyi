@@ -81,6 +81,8 @@ class MetadataStub:
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserRequest, _metadata_pb2.DeleteUserResponse]
     CreateAccessKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateAccessKeyRequest, _metadata_pb2.CreateAccessKeyResponse]
     GetAccessKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetAccessKeyRequest, _metadata_pb2.GetAccessKeyResponse]
+    GetSigningKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetSigningKeyRequest, _metadata_pb2.GetSigningKeyResponse]
+    VerifySigV2: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.VerifySigV2Request, _metadata_pb2.VerifySigV2Response]
     ListAccessKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListAccessKeysRequest, _metadata_pb2.ListAccessKeysResponse]
     SetAccessKeyStatus: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetAccessKeyStatusRequest, _metadata_pb2.SetAccessKeyStatusResponse]
     DeleteAccessKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteAccessKeyRequest, _metadata_pb2.DeleteAccessKeyResponse]
@@ -135,6 +137,8 @@ class MetadataAsyncStub(MetadataStub):
     DeleteUser: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserRequest, _metadata_pb2.DeleteUserResponse]  # type: ignore[assignment]
     CreateAccessKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateAccessKeyRequest, _metadata_pb2.CreateAccessKeyResponse]  # type: ignore[assignment]
     GetAccessKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetAccessKeyRequest, _metadata_pb2.GetAccessKeyResponse]  # type: ignore[assignment]
+    GetSigningKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetSigningKeyRequest, _metadata_pb2.GetSigningKeyResponse]  # type: ignore[assignment]
+    VerifySigV2: _aio.UnaryUnaryMultiCallable[_metadata_pb2.VerifySigV2Request, _metadata_pb2.VerifySigV2Response]  # type: ignore[assignment]
     ListAccessKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListAccessKeysRequest, _metadata_pb2.ListAccessKeysResponse]  # type: ignore[assignment]
     SetAccessKeyStatus: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetAccessKeyStatusRequest, _metadata_pb2.SetAccessKeyStatusResponse]  # type: ignore[assignment]
     DeleteAccessKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteAccessKeyRequest, _metadata_pb2.DeleteAccessKeyResponse]  # type: ignore[assignment]
@@ -414,6 +418,20 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.GetAccessKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.GetAccessKeyResponse, _abc.Awaitable[_metadata_pb2.GetAccessKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetSigningKey(
+        self,
+        request: _metadata_pb2.GetSigningKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetSigningKeyResponse, _abc.Awaitable[_metadata_pb2.GetSigningKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def VerifySigV2(
+        self,
+        request: _metadata_pb2.VerifySigV2Request,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.VerifySigV2Response, _abc.Awaitable[_metadata_pb2.VerifySigV2Response]]: ...
 
     @_abc_1.abstractmethod
     def ListAccessKeys(

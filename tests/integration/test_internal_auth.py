@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cairn import signing
 from cairn.mtls import ROLES, ClusterPki
 from cairn.proto import metadata_pb2, metadata_pb2_grpc
 from cairn.rpc_auth import ALLOWED, PEER, REASON
@@ -123,9 +124,18 @@ async def test_the_attacks_of_issue_15_fail(cluster: RunningCluster, pki: Cluste
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.CreateAccessKey(metadata_pb2.CreateAccessKeyRequest(user_name="root"))
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        # The API itself gets the secret it verifies signatures with.
+        # The API itself gets no secret: it verifies signatures with SigV4's derived key of one
+        # date, region and service, and has V2 signatures checked for it.
         got = await stub.GetAccessKey(metadata_pb2.GetAccessKeyRequest(access_key_id=cluster.access_key))
-        assert got.result.secret_access_key == cluster.secret_key
+        assert got.result.user_name == "root" and got.result.secret_access_key == ""
+        derived = await stub.GetSigningKey(
+            metadata_pb2.GetSigningKeyRequest(
+                access_key_id=cluster.access_key, date="20260102", region=cluster.region, service="s3"
+            )
+        )
+        assert derived.signing_key == signing.signing_key(
+            cluster.secret_key, "20260102", cluster.region, "s3"
+        )
     assert [k.access_key_id for k in await _root_keys(addr, pki)] == [cluster.access_key]
     # The admin sees keys and their owners, never a secret.
     assert all(k.secret_access_key == "" for k in keys_before)
@@ -133,12 +143,22 @@ async def test_the_attacks_of_issue_15_fail(cluster: RunningCluster, pki: Cluste
         stub = metadata_pb2_grpc.MetadataStub(ch)
         got = await stub.GetAccessKey(metadata_pb2.GetAccessKeyRequest(access_key_id=cluster.access_key))
         assert got.result.user_name == "root" and got.result.secret_access_key == ""
-    # Everyone else cannot read a key at all.
-    for role in ("datanode", "placement", "gc", "metadata"):
+    # Everyone else cannot read a key at all, and only the API gets a derived key.
+    for role in ("datanode", "placement", "gc", "metadata", "admin"):
         async with open_channel(addr, pki.ca_cert, pki.identity(role), "metadata") as ch:
             stub = metadata_pb2_grpc.MetadataStub(ch)
+            if role != "admin":
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await stub.GetAccessKey(
+                        metadata_pb2.GetAccessKeyRequest(access_key_id=cluster.access_key)
+                    )
+                assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
             with pytest.raises(grpc.aio.AioRpcError) as refused:
-                await stub.GetAccessKey(metadata_pb2.GetAccessKeyRequest(access_key_id=cluster.access_key))
+                await stub.GetSigningKey(
+                    metadata_pb2.GetSigningKeyRequest(
+                        access_key_id=cluster.access_key, date="20260102", region=cluster.region, service="s3"
+                    )
+                )
             assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
 
 

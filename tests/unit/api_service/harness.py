@@ -112,9 +112,7 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
 
     async def startup() -> None:
         await metadata.ensure_root(ROOT_KEY, ROOT_SECRET)
-        app.lookup = CredentialCache(
-            metadata.get_access_key, metadata.get_user, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0
-        )
+        app.lookup = CredentialCache(metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)
         endpoint.loop = asyncio.get_running_loop()
 
     services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate())

@@ -11,6 +11,7 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 
 from cairn.api_service.sigv4 import Credentials, RawRequest
+from cairn.signing import SecretSigner
 
 AKID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -18,7 +19,7 @@ OWNER = "user-1"
 
 
 async def lookup(akid: str) -> Credentials | None:
-    return Credentials(SECRET, OWNER) if akid == AKID else None
+    return Credentials(SecretSigner(SECRET), OWNER) if akid == AKID else None
 
 
 class Captured(Exception):

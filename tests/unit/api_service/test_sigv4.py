@@ -16,7 +16,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 
 from cairn.api_service import errors
-from cairn.api_service.sigv4 import PayloadMode, RawRequest, _SigningContext, signing_key, verify
+from cairn.api_service.sigv4 import PayloadMode, RawRequest, _SigningContext, verify
+from cairn.signing import signing_key
 
 from .signing import AKID, OWNER, SECRET, capture, client, drain, lookup, stream
 

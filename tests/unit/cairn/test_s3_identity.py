@@ -18,6 +18,7 @@ from cairn.api_service.sigv4 import Credentials, RawRequest, verify
 from cairn.local_cluster import LocalCluster
 from cairn.local_config import UpConfig
 from cairn.s3_identity import ProbeFailed, list_buckets_owner
+from cairn.signing import SecretSigner
 from tests.support.procs import free_port
 
 KEY, SECRET, OWNER = "ROOTKEY", "root-secret", "AIDAROOT0000000001"
@@ -30,7 +31,7 @@ BUCKETS = (
 
 
 async def _lookup(key: str) -> Credentials | None:
-    return Credentials(SECRET, OWNER, True) if key == KEY else None
+    return Credentials(SecretSigner(SECRET), OWNER, True) if key == KEY else None
 
 
 class _S3(BaseHTTPRequestHandler):

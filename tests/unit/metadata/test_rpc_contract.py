@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cairn import signing
 from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
 from cairn.metadata.client import MetadataClient
 from cairn.metadata.errors import (
+    InvalidArgument,
     MethodNotAllowed,
+    NoSuchAccessKey,
     NoSuchBucket,
     NoSuchBucketConfig,
     NoSuchBucketPolicy,
@@ -228,6 +231,17 @@ async def iam(c: MetadataClient) -> None:
     assert (key.user_name, key.user_id, key.status) == ("bob", user.user_id, AccessKeyStatus.ACTIVE)
     assert await c.get_access_key("AKIABOB") == key
     assert await c.list_access_keys("bob") == (key,)
+    # The S3 API's view of the key: SigV4's derived key and a V2 check, never the secret.
+    assert await c.signing_key("AKIABOB", "20260102", "eu-west-3", "s3") == signing.signing_key(
+        "sekrit", "20260102", "eu-west-3", "s3"
+    )
+    with pytest.raises(InvalidArgument):
+        await c.signing_key("AKIABOB", "2026-01-02", "eu-west-3", "s3")
+    to_sign = "GET\n\n\n1700000000\n/bkt/k\udcff".encode("utf-8", "surrogateescape")
+    assert await c.sigv2_matches("AKIABOB", to_sign, signing.sigv2_signature("sekrit", to_sign).decode())
+    assert not await c.sigv2_matches("AKIABOB", to_sign, signing.sigv2_signature("other", to_sign).decode())
+    with pytest.raises(NoSuchAccessKey):
+        await c.signing_key("AKIANOBODY", "20260102", "eu-west-3", "s3")
     off = await c.set_access_key_status("AKIABOB", AccessKeyStatus.INACTIVE)
     assert off.status is AccessKeyStatus.INACTIVE and off.secret_access_key == "sekrit"
     await c.delete_access_key("AKIABOB")
