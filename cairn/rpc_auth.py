@@ -68,6 +68,8 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.metadata.v1.Metadata/AbortMultipartUpload": frozenset({API, GC}),
     "/cairn.metadata.v1.Metadata/ListGcWork": frozenset({GC}),
     "/cairn.metadata.v1.Metadata/FindBlobs": frozenset({GC}),
+    # Any metadata replica's view of its Raft group, for `cairn admin cluster status`.
+    "/cairn.metadata.v1.Metadata/GetReplicaStatus": _ADMIN,
     "/cairn.gc.v1.Gc/RunOnce": _ADMIN,
     "/cairn.gc.v1.Gc/Status": _ADMIN,
     "/cairn.metadata.v1.Metadata/AckGcWork": frozenset({GC}),

@@ -41,6 +41,7 @@ def leader_of(cluster: RunningCluster, exclude: int | None = None) -> dict[str, 
         finally:
             await client.close()
 
+    cluster.act_as("admin")  # ListBuckets over the cluster's mutual TLS
     for proc in cluster.processes("metadata"):
         if proc["pid"] != exclude and asyncio.run(probe(proc["addr"])):
             return proc
