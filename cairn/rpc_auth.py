@@ -112,9 +112,13 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.placement.v1.Placement/ReleaseLease": frozenset({GC}),
     "/cairn.placement.v1.Placement/SlotSynced": frozenset({GC}),
     "/cairn.placement.v1.Placement/SetRepairPaused": _ADMIN,
-    "/cairn.datanode.v1.DataNode/WriteShard": frozenset({API}),
-    "/cairn.datanode.v1.DataNode/PutShard": frozenset({API}),
+    # The API writes and reads shards; the background service's repair worker too (it rebuilds a
+    # missing shard on its target).
+    "/cairn.datanode.v1.DataNode/WriteShard": frozenset({API, GC}),
+    "/cairn.datanode.v1.DataNode/PutShard": frozenset({API, GC}),
+    "/cairn.datanode.v1.DataNode/PutShards": frozenset({API, GC}),
     "/cairn.datanode.v1.DataNode/ReadShard": frozenset({API, GC}),
+    "/cairn.datanode.v1.DataNode/ReadShards": frozenset({API, GC}),
     "/cairn.datanode.v1.DataNode/DeleteShards": frozenset({API, GC}),
     "/cairn.datanode.v1.DataNode/ListShards": frozenset({GC, ADMIN}),
     "/cairn.datanode.v1.DataNode/Stat": frozenset({API, GC, ADMIN}),
