@@ -75,6 +75,7 @@ def datanodes(cluster: RunningCluster) -> dict[str, dict[str, Any]]:
 
 
 async def _map(cluster: RunningCluster) -> ClusterMap:
+    cluster.act_as("admin")  # every internal call of this test is the admin's (mutual TLS)
     placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
     try:
         return await placement.cluster_map()
@@ -280,6 +281,7 @@ def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repa
         from cairn.gc.repair import RepairWorker
         from cairn.metadata.client import MetadataClient
 
+        state.cluster.act_as("gc")  # a second background service, with the service's certificate
         placement = PlacementClient([p["addr"] for p in state.cluster.processes("placement")])
         metadata = MetadataClient(",".join(p["addr"] for p in state.cluster.processes("metadata")))
         nodes = NodePool()
