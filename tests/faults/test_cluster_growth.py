@@ -120,6 +120,7 @@ def repair_pass(data_dir: Path) -> dict[str, int]:
 
 
 async def _cluster_map(cluster: RunningCluster) -> ClusterMap:
+    cluster.act_as("admin")  # the cluster speaks mutual TLS
     placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
     try:
         return await placement.cluster_map()
