@@ -152,7 +152,3 @@ def check(policy: FormPolicy, fields: Mapping[str, str], now: datetime) -> None:
 
 def sigv4_signature(signing_key: bytes, policy_b64: str) -> str:
     return hmac.new(signing_key, policy_b64.encode(), hashlib.sha256).hexdigest()
-
-
-def sigv2_signature(secret: str, policy_b64: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), policy_b64.encode(), hashlib.sha1).digest()).decode()

@@ -51,6 +51,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
             "PutObject",
             "GetObject",
             "SetObjectTags",
+            "SetObjectAcl",
             "ListObjectsV2",
             "ListObjectsV1",
             "RecordWriteIntent",

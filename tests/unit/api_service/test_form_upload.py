@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from cairn.api_service import errors
 from cairn.api_service.form_upload import MAX_PRE_DATA, read_fields
-from cairn.api_service.sigv4 import signing_key
+from cairn.signing import signing_key
 
 from .harness import ROOT_KEY, ROOT_SECRET, Endpoint, code_of
 
