@@ -341,12 +341,22 @@ class LocalCluster:
         raise SystemExit(f"cairn up: the cluster map did not become ready ({last})")
 
     async def _root_owner_id(self) -> str:
-        """The root user's id, from this cluster's own metadata service."""
+        """The root user's id, from this cluster's own metadata service: the replica that leads
+        ensures the root key after its election, so until then the key may not exist yet."""
         from cairn.metadata.client import MetadataClient
+        from cairn.metadata.errors import NoSuchAccessKey
 
         client = MetadataClient(self.metadata_addrs, deadline_s=10.0)
+        deadline = time.monotonic() + READY_TIMEOUT_S
         try:
-            return (await client.get_access_key(self.access_key)).user_id
+            while True:
+                self._check_children()
+                try:
+                    return (await client.get_access_key(self.access_key)).user_id
+                except NoSuchAccessKey:
+                    if time.monotonic() >= deadline:
+                        raise
+                    await asyncio.sleep(0.25)
         finally:
             await client.close()
 
