@@ -30,10 +30,13 @@ protos: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/s3_bench.py $(ARGS)
 
-# The container image (Dockerfile): needs a running Docker daemon (BuildKit).
+# The container image (Dockerfile): needs a running Docker daemon (BuildKit). Without Docker Hub,
+# build a base first with scripts/local-base-image.sh and pass PYTHON_IMAGE=cairn-base:bookworm-py311.
 IMAGE ?= cairn:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+DOCKER_BUILD_FLAGS ?=
 image:
-	docker build -t $(IMAGE) .
+	DOCKER_BUILDKIT=1 docker build $(DOCKER_BUILD_FLAGS) --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info
