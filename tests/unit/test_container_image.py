@@ -134,7 +134,16 @@ def test_make_image_builds_this_dockerfile() -> None:
         timeout=30,
     ).stdout
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert out.strip() == f"docker build -t cairn:{version} ."
+    assert out.strip() == (
+        f"DOCKER_BUILDKIT=1 docker build  --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm -t cairn:{version} ."
+    )
+
+
+def test_the_local_base_script_is_valid_shell_and_makes_the_base_the_readme_names() -> None:
+    script = ROOT / "scripts" / "local-base-image.sh"
+    subprocess.run(["sh", "-n", str(script)], check=True, timeout=30)
+    assert "cairn-base:bookworm-py311" in script.read_text()
+    assert "make image PYTHON_IMAGE=cairn-base:bookworm-py311" in (ROOT / "README.md").read_text()
 
 
 def test_serve_runs_every_role_from_the_one_entry_point() -> None:
