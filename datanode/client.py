@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -203,12 +203,21 @@ def fill_piece(piece: datanode_pb2.ShardPiece, data: bytes) -> None:
 
 # -- compaction and scrub (reports.py) <-> messages ----------------------------------------------
 
-_PHASE_TO_PB = {p: datanode_pb2.CompactionPhase.Value(f"COMPACTION_PHASE_{p.name}") for p in Phase}
-_PHASE_FROM_PB = {number: phase for phase, number in _PHASE_TO_PB.items()}
-_SCRUB_STATE_TO_PB = {s: datanode_pb2.ScrubState.Value(f"SCRUB_STATE_{s.name}") for s in ScrubState}
-_SCRUB_STATE_FROM_PB = {number: state for state, number in _SCRUB_STATE_TO_PB.items()}
-_FINDING_TO_PB = {k: datanode_pb2.FindingKind.Value(f"FINDING_KIND_{k.name}") for k in FindingKind}
-_FINDING_FROM_PB = {number: kind for kind, number in _FINDING_TO_PB.items()}
+_PHASE_TO_PB: dict[Phase, datanode_pb2.CompactionPhase] = {
+    p: cast("datanode_pb2.CompactionPhase", datanode_pb2.CompactionPhase.Value(f"COMPACTION_PHASE_{p.name}"))
+    for p in Phase
+}
+_PHASE_FROM_PB: dict[int, Phase] = {number: phase for phase, number in _PHASE_TO_PB.items()}
+_SCRUB_STATE_TO_PB: dict[ScrubState, datanode_pb2.ScrubState] = {
+    s: cast("datanode_pb2.ScrubState", datanode_pb2.ScrubState.Value(f"SCRUB_STATE_{s.name}"))
+    for s in ScrubState
+}
+_SCRUB_STATE_FROM_PB: dict[int, ScrubState] = {number: state for state, number in _SCRUB_STATE_TO_PB.items()}
+_FINDING_TO_PB: dict[FindingKind, datanode_pb2.FindingKind] = {
+    k: cast("datanode_pb2.FindingKind", datanode_pb2.FindingKind.Value(f"FINDING_KIND_{k.name}"))
+    for k in FindingKind
+}
+_FINDING_FROM_PB: dict[int, FindingKind] = {number: kind for kind, number in _FINDING_TO_PB.items()}
 
 
 def _known(table: dict[int, T], number: int, what: str) -> T:
@@ -313,7 +322,8 @@ def compaction_status_from_pb(m: datanode_pb2.CompactionStatusResponse) -> Compa
 
 
 def update_to_pb(u: CompactUpdate) -> datanode_pb2.CompactProgress:
-    msg = datanode_pb2.CompactProgress(started=u.started, **{"pass": pass_to_pb(u.progress)})
+    msg = datanode_pb2.CompactProgress(started=u.started)
+    getattr(msg, "pass").CopyFrom(pass_to_pb(u.progress))  # `pass` is a Python keyword
     if u.job is not None:
         msg.job.CopyFrom(job_to_pb(u.job))
     return msg
@@ -420,7 +430,9 @@ class DataNodeClient:
     def _rpc(self) -> datanode_pb2_grpc.DataNodeAsyncStub:
         if self._stub is None:
             self._channel = rpc.channel(self.addr, server_role="datanode")
-            self._stub = datanode_pb2_grpc.DataNodeStub(self._channel)
+            self._stub = cast(
+                "datanode_pb2_grpc.DataNodeAsyncStub", datanode_pb2_grpc.DataNodeStub(self._channel)
+            )
         return self._stub
 
     @contextlib.contextmanager

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -425,7 +425,8 @@ class PlacementClient:
         entry = self._channels.get(addr)
         if entry is None:
             ch = channel(addr, server_role="placement")
-            entry = self._channels[addr] = (ch, placement_pb2_grpc.PlacementStub(ch))
+            stub = cast("placement_pb2_grpc.PlacementAsyncStub", placement_pb2_grpc.PlacementStub(ch))
+            entry = self._channels[addr] = (ch, stub)
         return entry[1]
 
     def _drop(self, addr: str) -> None:

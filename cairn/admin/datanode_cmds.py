@@ -360,7 +360,7 @@ async def scrub_action(
         if failed:
             error(f"{t.name}: {r}")
         elif not args.json:
-            print(f"{t.name}: {say(r)}")
+            print(f"{t.name}: {say(bool(r))}")
     if args.json:
         emit_json({"nodes": docs})
     return failure_code(results)
