@@ -58,23 +58,6 @@ def _role(addr: str) -> str:
     return asyncio.run(probe())
 
 
-def _client_without_retries(cluster: RunningCluster) -> Any:
-    """boto3 making each request once (the suite's `s3_client` allows one retry), so a
-    request's time is one attempt's."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=cluster.endpoint,
-        aws_access_key_id=cluster.access_key,
-        aws_secret_access_key=cluster.secret_key,
-        region_name=cluster.region,
-        verify=cluster.tls_cert if cluster.tls_cert else None,
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60),
-    )
-
-
 def _relaunch_args(pid: int) -> tuple[list[str], dict[str, str]]:
     """The arguments after the module name, and the environment, of a running replica (what
     `cairn up` started it with: its id, peers, data directory, certificates, root key)."""
@@ -88,7 +71,7 @@ def _relaunch_args(pid: int) -> tuple[list[str], dict[str, str]]:
 def test_two_of_three_down_answers_503_in_time_and_recovers_losing_nothing(
     cluster: RunningCluster, tmp_path: Path
 ) -> None:
-    s3 = _client_without_retries(cluster)
+    s3 = cluster.s3_client(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60)
     bucket = f"quorum-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     acked = {f"before/{i}": os.urandom(1000 + i) for i in range(10)}

@@ -266,6 +266,13 @@ class MetadataSimulation(Simulation):
                 return
         raise SafetyViolation(f"replicas did not apply the whole log within {budget} time units")
 
+    def play(self) -> Store:
+        """The run, the fault-free phase, the quiet period; then the model's store."""
+        self.run(STEPS)
+        self.heal_and_check_liveness()
+        self.quiesce()
+        return self.model()
+
     def model(self) -> Store:
         """One machine applying the committed entries in log order, in random batch sizes."""
         indices = sorted(self.committed)
@@ -289,10 +296,7 @@ class MetadataSimulation(Simulation):
 def run_seed(seed: int, base: Path, n: int = 3, weather: str = "calm") -> MetadataSimulation:
     sim = MetadataSimulation(seed, n, weather, base)
     try:
-        sim.run(STEPS)
-        sim.heal_and_check_liveness()
-        sim.quiesce()
-        model = sim.model()
+        model = sim.play()
         try:
             expected = dump(model)
             for line in (line for shard in expected for line in shard):
@@ -362,10 +366,7 @@ def test_a_diverging_replica_is_caught(tmp_path: Path) -> None:
     for seed in range(3):
         sim = Broken(seed, 3, "calm", tmp_path / str(seed))
         try:
-            sim.run(STEPS)
-            sim.heal_and_check_liveness()
-            sim.quiesce()
-            model = sim.model()
+            model = sim.play()
             try:
                 failures += dump(model) != dump(sim.stores["n2"])
             finally:
