@@ -9,7 +9,9 @@ Raft log fdatasync'ed before a command is acknowledged, shards at synchronous=NO
 temporary directory, creates a bucket, then for each concurrency level runs `--drivers` client
 processes, each with its share of the calls in flight through `MetadataClient` (given every
 replica, so it finds the leader). One call is `record_write_intent`: one Raft command, one
-commit. Reports commits/s over the window and client-side latency p50/p99 (ms).
+commit. Reports commits/s over the window, client-side latency p50/p99 (ms), and the CPU time
+each process spent per commit (µs: the leader, the followers on average, the client drivers),
+which depends far less than the rate on what else the machine runs.
 """
 
 from __future__ import annotations
@@ -33,7 +35,24 @@ from cairn.metadata.client import MetadataClient  # noqa: E402
 from tests.support.procs import free_port  # noqa: E402
 
 
-async def _drive(addrs: str, bucket: str, inflight: int, seconds: float) -> list[float]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _roles(addrs: list[str]) -> list[str]:
+    roles = []
+    for addr in addrs:
+        client = MetadataClient(addr, deadline_s=5.0)
+        try:
+            roles.append((await client.replica_status()).role)
+        finally:
+            await client.close()
+    return roles
+
+
+async def _drive(addrs: str, bucket: str, inflight: int, seconds: float) -> tuple[list[float], float]:
     client = MetadataClient(addrs, deadline_s=30.0)
     latencies: list[float] = []
     end = time.monotonic() + seconds
@@ -46,13 +65,15 @@ async def _drive(addrs: str, bucket: str, inflight: int, seconds: float) -> list
 
     try:
         await client.record_write_intent(bucket, "warm", os.urandom(16), 1)
+        cpu = time.process_time()
         await asyncio.gather(*(one() for _ in range(inflight)))
+        cpu = time.process_time() - cpu
     finally:
         await client.close()
-    return latencies
+    return latencies, cpu
 
 
-def _driver(args: tuple[str, str, int, float]) -> list[float]:
+def _driver(args: tuple[str, str, int, float]) -> tuple[list[float], float]:
     return asyncio.run(_drive(*args))
 
 
@@ -92,12 +113,18 @@ def main() -> None:
             for c in (int(x) for x in args.concurrency.split(",")):
                 drivers = min(args.drivers, c)
                 shares = [c // drivers + (1 if n < c % drivers else 0) for n in range(drivers)]
+                roles = asyncio.run(_roles(addrs.split(",")))
                 with multiprocessing.get_context("spawn").Pool(drivers) as pool:
+                    cpu0 = [_cpu_s(p.pid) for p in procs]
                     started = time.monotonic()
                     parts = pool.map(_driver, [(addrs, "bench", s, args.seconds) for s in shares])
                     elapsed = time.monotonic() - started
-                lat = sorted(x for part in parts for x in part)
+                    cpu = [_cpu_s(p.pid) - c0 for p, c0 in zip(procs, cpu0, strict=True)]
+                lat = sorted(x for part, _ in parts for x in part)
                 window = args.seconds
+                per = 1e6 / max(1, len(lat))
+                leader_cpu = sum(c for c, r in zip(cpu, roles, strict=True) if r == "leader")
+                follower_cpu = [c for c, r in zip(cpu, roles, strict=True) if r != "leader"]
                 row = {
                     "concurrency": c,
                     "commits": len(lat),
@@ -105,6 +132,11 @@ def main() -> None:
                     "p50_ms": round(1000 * statistics.median(lat), 2),
                     "p99_ms": round(1000 * lat[int(0.99 * (len(lat) - 1))], 2),
                     "wall_s": round(elapsed, 1),
+                    "cpu_us_per_commit": {
+                        "leader": round(leader_cpu * per),
+                        "follower": round(statistics.mean(follower_cpu or [0.0]) * per),
+                        "drivers": round(sum(c for _, c in parts) * per),
+                    },
                 }
                 results.append(row)
                 print(json.dumps(row), flush=True)

@@ -62,6 +62,9 @@ async def run(config: MetadataConfig) -> None:
         mmap_mb=config.mmap_mb,
     )
     machine = MetadataMachine(store)
+    raft_dir = config.data_dir / "raft"
+    if (raft_dir / "raft.wal").exists() and not (raft_dir / "snapshot").exists():
+        machine.reset()  # the log starts at index 1: its replay rebuilds every shard exactly
     peers = config.peer_map()
     raft = RaftNode(config.id, peers, config.data_dir / "raft", machine, config.raft)
     service = MetadataService.build(config, store, machine, raft, peers)

@@ -59,6 +59,11 @@ def read_bucket(conn: sqlite3.Connection, name: str) -> Bucket:
     return _bucket(row)
 
 
+def find_bucket(conn: sqlite3.Connection, name: str) -> Bucket | None:
+    row = conn.execute(f"SELECT {_BUCKET_COLS} FROM buckets WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _bucket(row)
+
+
 def read_buckets(conn: sqlite3.Connection) -> list[Bucket]:
     return [_bucket(r) for r in conn.execute(f"SELECT {_BUCKET_COLS} FROM buckets ORDER BY name")]
 

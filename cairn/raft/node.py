@@ -324,6 +324,13 @@ class RaftNode:
         if rd.snapshot is not None:
             self._machine.restore(rd.snapshot.data)
             self._applied = rd.snapshot.index
+            log.info(
+                "raft %s installed a snapshot at index %d (%d bytes) from %s",
+                self._id,
+                rd.snapshot.index,
+                len(rd.snapshot.data),
+                rd.soft_state.lead or "the leader",
+            )
             for index in [i for i in self._proposals if i <= rd.snapshot.index]:
                 _, future = self._proposals.pop(index)
                 if not future.done():

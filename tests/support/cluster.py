@@ -63,7 +63,8 @@ class RunningCluster:
             env["AWS_CA_BUNDLE"] = self.tls_cert
         return env
 
-    def s3_client(self, **config: Any) -> Any:
+    def s3_client(self, retries: dict[str, Any] | None = None, **config: Any) -> Any:
+        """boto3 for this cluster; `retries` defaults to one retry (botocore's max_attempts=1)."""
         import boto3
         from botocore.config import Config
 
@@ -74,7 +75,7 @@ class RunningCluster:
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
             verify=self.tls_cert if self.tls_cert else None,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+            config=Config(retries=retries or {"max_attempts": 1, "mode": "standard"}, **config),
         )
 
     def stop(self) -> None:

@@ -83,6 +83,10 @@ class Machine:
         self.index = index
         self.digest = hashlib.blake2b(self.digest + data, digest_size=16).digest()
 
+    def applied_all(self) -> None:
+        """Every committed entry of one Ready went through `apply` (a machine that applies
+        entries in batches applies them now)."""
+
     def snapshot(self) -> bytes:
         return struct.pack(">Q", self.index) + self.digest
 
@@ -107,6 +111,9 @@ class Replica:
 
 
 class Simulation:
+    """Subclasses may run another state machine (`new_machine`, with the same digest chain
+    in `index`/`digest`) on other commands (`next_command`, `liveness_command`)."""
+
     def __init__(self, seed: int, n: int, faults: Faults | None = None, snap_every: int = 12) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -130,6 +137,7 @@ class Simulation:
         self.proposed = 0
         self.complete_checked: set[int] = set()
         self.trace: list[str] = []
+        self.clients_on = True
         for r in self.replicas.values():
             self._boot(r)
 
@@ -168,7 +176,7 @@ class Simulation:
         for r in self.replicas.values():
             if r.core is None:
                 self._boot(r)
-        target = f"liveness-{self.seed}".encode()
+        target = self.liveness_command()
         proposed_to: tuple[str, int] | None = None
         waiting: list[tuple[int, int]] = []
         for _ in range(budget):
@@ -187,6 +195,16 @@ class Simulation:
                 ):
                     return
         raise SafetyViolation(f"no progress within {budget} time units after healing")
+
+    def new_machine(self, r: Replica) -> Machine:
+        """The state machine of replica `r` (re)booting; it restores the snapshot, if any."""
+        return Machine()
+
+    def next_command(self) -> bytes:
+        return f"cmd-{self.seed}-{self.proposed}".encode()
+
+    def liveness_command(self) -> bytes:
+        return f"liveness-{self.seed}".encode()
 
     def leader(self) -> Replica | None:
         for r in self.replicas.values():
@@ -209,7 +227,7 @@ class Simulation:
         r.restarts += 1
         rng = random.Random(self.seed * 7919 + self.ids.index(r.id) * 131 + r.restarts)
         r.core = Raft(r.id, self.membership, state, rng, self.cfg)
-        r.machine = Machine()
+        r.machine = self.new_machine(r)
         if state.snapshot is not None:
             r.machine.restore(state.snapshot.data)
             self._check_snapshot(r, state.snapshot)
@@ -237,13 +255,15 @@ class Simulation:
             dest.core.step(m)
 
     def _clients(self) -> None:
+        if not self.clients_on:
+            return
         if self.rng.random() < 0.4:
             r = self.leader() if self.rng.random() < 0.7 else None
             r = r or self.replicas[self.rng.choice(self.ids)]
             core = self._usable(r)
             if core is not None:
                 self.proposed += 1
-                core.propose(f"cmd-{self.seed}-{self.proposed}".encode())
+                core.propose(self.next_command())
         if self.rng.random() < 0.05:
             core = self._usable(self.replicas[self.rng.choice(self.ids)])
             if core is not None:
@@ -281,6 +301,7 @@ class Simulation:
             known = self.digest_at.setdefault(e.index, r.machine.digest)
             if known != r.machine.digest:
                 raise SafetyViolation(f"{r.id} applied a different command at {e.index}")
+        r.machine.applied_all()
         for rs in rd.read_states:
             started = self.reads.pop(rs.context, 0)
             if rs.index < started:
