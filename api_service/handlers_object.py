@@ -68,6 +68,8 @@ async def store_upload(
     """Stream the request body into one new blob, verifying every digest; () blobs for an empty body."""
     size = declared_size(req)
     if size is None and not req.auth.payload_mode.streaming:
+        if "transfer-encoding" in req.headers:  # HTTP chunked without aws-chunked: S3 answers 501
+            raise S3NotImplemented(Header="Transfer-Encoding")
         raise MissingContentLength()
     limit = req.services.config.max_put_size
     if size is not None and size > limit:
@@ -112,9 +114,10 @@ class WriteConditions:
 
 
 def conditional_write(req: S3Request) -> WriteConditions:
+    """S3 takes If-None-Match only as `*` and never with If-Match: anything else is 501, as there."""
     if_none_match = "if-none-match" in req.headers
-    if if_none_match and req.headers["if-none-match"].strip() != "*":
-        raise S3NotImplemented("If-None-Match supports only '*'.", Header="If-None-Match")
+    if if_none_match and (req.headers["if-none-match"].strip() != "*" or "if-match" in req.headers):
+        raise S3NotImplemented(Header="If-None-Match")
     if_match = req.headers["if-match"].strip().strip('"') if "if-match" in req.headers else None
     return WriteConditions(if_match, if_none_match)
 
