@@ -35,6 +35,7 @@ from .object_headers import (
     checksum_elements,
     checksum_headers,
     object_headers,
+    refuse_anonymous_overrides,
     refuse_unsupported_features,
     version_headers,
 )
@@ -153,6 +154,7 @@ async def _read(req: S3Request, head: bool) -> Response:
         req.metadata.get_object(req.bucket_name, req.key, version_id or None), bucket_lifecycle(req)
     )
     customer = sse.key_for_read(req, v)
+    refuse_anonymous_overrides(req.query, req.auth.anonymous)
     versioned = bucket.versioning != VersioningState.UNVERSIONED
     try:
         check_conditions(req.headers, v.etag, v.last_modified_ms)
@@ -205,6 +207,8 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def _part_range(req: S3Request, v: ObjectVersion) -> ByteRange | None:
+    if "range" in req.headers:
+        raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
     number = req.int_query("partNumber", 1, 1, 10000)
     if not v.parts_count:
         if number != 1:
