@@ -296,6 +296,10 @@ OPERATIONS: list[tuple[str, Callable[[Any, dict[str, str]], Any]]] = [
     ("GetObjectVersion", lambda c, u: c.get_object(Bucket=B, Key="obj", VersionId="null")["Body"].read()),
     ("HeadObjectVersion", lambda c, u: c.head_object(Bucket=B, Key="obj", VersionId="null")),
     ("GetObjectTagging", lambda c, u: c.get_object_tagging(Bucket=B, Key="obj")),
+    (
+        "GetObjectAttributes",
+        lambda c, u: c.get_object_attributes(Bucket=B, Key="obj", ObjectAttributes=["ETag"]),
+    ),
     ("GetObjectVersionTagging", lambda c, u: c.get_object_tagging(Bucket=B, Key="obj", VersionId="null")),
     ("GetBucketTagging", lambda c, u: c.get_bucket_tagging(Bucket=B)),
     (
@@ -364,6 +368,7 @@ READS = {  # what s3:Get* and s3:List* cover (None above: allowed for these only
     "HeadObjectVersion",
     "GetObjectTagging",
     "GetObjectVersionTagging",
+    "GetObjectAttributes",
     "GetBucketTagging",
 }
 
