@@ -41,7 +41,7 @@ def connect(url: str, timeout: float = 20.0, cafile: str | None = None) -> socke
     return sock
 
 
-class _PayloadAuth(S3SigV4Auth):
+class PayloadAuth(S3SigV4Auth):
     """SigV4 header signing with a chosen x-amz-content-sha256 (botocore's would hash the body)."""
 
     def __init__(self, credentials: Credentials, region: str, payload: str) -> None:
@@ -65,7 +65,7 @@ def signed_head(
     (access key, secret) and `payload` as x-amz-content-sha256, ready to write to a socket before
     any body."""
     request = AWSRequest(method=method, url=url + path, headers={**headers})
-    _PayloadAuth(Credentials(*credentials), region, payload).add_auth(request)
+    PayloadAuth(Credentials(*credentials), region, payload).add_auth(request)
     lines = [f"{method} {path} HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
     lines += [f"{name}: {value}" for name, value in request.headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
