@@ -71,6 +71,8 @@ BUCKET_PERMISSION = {
 OBJECT_PERMISSION = {
     "s3:GetObject": "READ",
     "s3:GetObjectVersion": "READ",
+    "s3:GetObjectAttributes": "READ",
+    "s3:GetObjectVersionAttributes": "READ",
     "s3:GetObjectAcl": "READ_ACP",
     "s3:GetObjectVersionAcl": "READ_ACP",
     "s3:PutObjectAcl": "WRITE_ACP",

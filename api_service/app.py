@@ -40,6 +40,7 @@ from .errors import (
 )
 from .form_upload import FormRequest, post_object
 from .handlers_acl import ACL_HANDLERS
+from .handlers_attributes import ATTRIBUTES_HANDLERS
 from .handlers_bucket import BUCKET_HANDLERS
 from .handlers_bucket_config import BUCKET_CONFIG_HANDLERS, actual_request_headers, preflight
 from .handlers_disabled import DISABLED_FEATURE_HANDLERS
@@ -67,6 +68,7 @@ HANDLERS: dict[Op, Handler] = {
     **POLICY_HANDLERS,
     **BUCKET_CONFIG_HANDLERS,
     **ENCRYPTION_HANDLERS,
+    **ATTRIBUTES_HANDLERS,
 }
 ACCOUNT_OPS = frozenset({Op.LIST_BUCKETS, Op.CREATE_BUCKET})
 """Operations on no existing bucket, authorized by access.authorize_account (the rest by

@@ -9,7 +9,7 @@ verification (and, for small XML bodies, Ingest's Content-MD5 / x-amz-checksum-*
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from cairn.metadata.models import Bucket
 from cairn.sse_crypto import Keyring
 
 from . import access
+from .checksums import ChecksumAlgorithm
 from .config import ApiConfig
 from .data_path import BlobStore
 from .errors import EntityTooLarge, InvalidArgument, MalformedXML
@@ -71,10 +72,19 @@ class S3Request:
         """The decoded, verified request body (consume it once)."""
         return self.auth.body(self.wire)
 
-    async def read_body(self, limit: int = MAX_XML_BODY) -> bytes:
+    async def read_body(self, limit: int = MAX_XML_BODY, object_checksum: bool = False) -> bytes:
         """The whole (small) body, verified like an upload (Content-MD5, x-amz-checksum-* header or
-        trailer: BadDigest); MalformedXML beyond `limit` bytes."""
-        ingest = Ingest(self.body(), self.headers, max_size=limit, trailer_names=self.auth.trailer_names)
+        trailer: BadDigest); MalformedXML beyond `limit` bytes. With `object_checksum` the
+        x-amz-checksum-* headers describe an object, not this body (CompleteMultipartUpload), and
+        are left to the caller."""
+        headers: Mapping[str, str] = self.headers
+        if object_checksum:
+            headers = {
+                name: value
+                for name, value in headers.items()
+                if not (name.startswith("x-amz-checksum-") and ChecksumAlgorithm.parse(name))
+            }
+        ingest = Ingest(self.body(), headers, max_size=limit, trailer_names=self.auth.trailer_names)
         out = bytearray()
         try:
             async for piece in ingest:

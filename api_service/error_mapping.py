@@ -30,6 +30,7 @@ _BY_TYPE: dict[type[Exception], type[s3.S3Error]] = {
     md.NoSuchUpload: s3.NoSuchUpload,
     md.InvalidPart: s3.InvalidPart,
     md.InvalidPartOrder: s3.InvalidPartOrder,
+    md.BadDigest: s3.BadDigest,
     md.EntityTooSmall: s3.EntityTooSmall,
     md.KeyTooLongError: s3.KeyTooLongError,
     # The upload outlived its write intent: its shards may already be reclaimed, so the
@@ -53,7 +54,7 @@ def to_s3_error(error: Exception) -> s3.S3Error | None:
         target = _BY_TYPE.get(cls)
         if target is not None:
             # Internal message text is shown only where it names the bad argument.
-            message = str(error) if target is s3.InvalidArgument else None
+            message = str(error) if target in (s3.InvalidArgument, s3.BadDigest) else None
             return _with_headers(target(message), error)
     if isinstance(error, _UNAVAILABLE):
         return s3.ServiceUnavailable()

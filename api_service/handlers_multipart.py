@@ -11,7 +11,7 @@ from cairn.metadata.models import Checksum, ChecksumType, CompletedPart, Version
 from . import copy_source, lifecycle, ownership, s3_xml, sse
 from .checksums import ChecksumAlgorithm, decode_b64_digest
 from .context import S3Request
-from .errors import InvalidArgument, InvalidPart, InvalidRequest
+from .errors import BadDigest, InvalidArgument, InvalidPart, InvalidRequest
 from .handlers_bucket_config import bucket_lifecycle, expiration_headers
 from .handlers_object import conditional_write, store_upload, write_stream
 from .ingest import Ingest
@@ -142,21 +142,27 @@ def _completed_parts(parts: tuple[s3_xml.CompletePart, ...]) -> list[CompletedPa
     return out
 
 
-def _full_object_checksum(req: S3Request) -> tuple[Checksum, ...]:
+def _object_checksum(req: S3Request, parts_count: int) -> tuple[Checksum, ...]:
+    """The object checksum a completion states: FULL_OBJECT `b64`, or COMPOSITE `b64-N` (the
+    checksum of the part checksums, N the number of parts); the metadata service checks it."""
     for alg in ChecksumAlgorithm:
         value = req.headers.get(alg.header)
-        if value is not None and "-" not in value:
-            raw = decode_b64_digest(alg, value)
-            if raw is None:
-                raise InvalidRequest(f"Value for {alg.header} header is invalid.")
-            return (Checksum(alg.value, raw, ChecksumType.FULL_OBJECT),)
+        if value is None:
+            continue
+        digest, dash, count = value.partition("-")
+        raw = decode_b64_digest(alg, digest)
+        if raw is None or (dash and not count.isdigit()):
+            raise InvalidRequest(f"Value for {alg.header} header is invalid.")
+        if dash and int(count) != parts_count:
+            raise BadDigest(f"The {alg.value} you specified did not match the calculated checksum.")
+        return (Checksum(alg.value, raw, ChecksumType.COMPOSITE if dash else ChecksumType.FULL_OBJECT),)
     return ()
 
 
 async def complete_multipart_upload(req: S3Request) -> Response:
     bucket = await req.bucket()
-    parts = _completed_parts(s3_xml.parse_complete_multipart(await req.read_body()))
-    checksums = _full_object_checksum(req)
+    parts = _completed_parts(s3_xml.parse_complete_multipart(await req.read_body(object_checksum=True)))
+    checksums = _object_checksum(req, len(parts))
     conditions = conditional_write(req)
     version = await req.metadata.complete_multipart_upload(
         req.bucket_name,

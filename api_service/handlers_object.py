@@ -35,6 +35,7 @@ from .object_headers import (
     checksum_elements,
     checksum_headers,
     object_headers,
+    refuse_anonymous_overrides,
     refuse_unsupported_features,
     version_headers,
 )
@@ -68,6 +69,8 @@ async def store_upload(
     """Stream the request body into one new blob, verifying every digest; () blobs for an empty body."""
     size = declared_size(req)
     if size is None and not req.auth.payload_mode.streaming:
+        if "transfer-encoding" in req.headers:  # HTTP chunked without aws-chunked: S3 answers 501
+            raise S3NotImplemented(Header="Transfer-Encoding")
         raise MissingContentLength()
     limit = req.services.config.max_put_size
     if size is not None and size > limit:
@@ -112,9 +115,10 @@ class WriteConditions:
 
 
 def conditional_write(req: S3Request) -> WriteConditions:
+    """S3 takes If-None-Match only as `*` and never with If-Match: anything else is 501, as there."""
     if_none_match = "if-none-match" in req.headers
-    if if_none_match and req.headers["if-none-match"].strip() != "*":
-        raise S3NotImplemented("If-None-Match supports only '*'.", Header="If-None-Match")
+    if if_none_match and (req.headers["if-none-match"].strip() != "*" or "if-match" in req.headers):
+        raise S3NotImplemented(Header="If-None-Match")
     if_match = req.headers["if-match"].strip().strip('"') if "if-match" in req.headers else None
     return WriteConditions(if_match, if_none_match)
 
@@ -150,6 +154,7 @@ async def _read(req: S3Request, head: bool) -> Response:
         req.metadata.get_object(req.bucket_name, req.key, version_id or None), bucket_lifecycle(req)
     )
     customer = sse.key_for_read(req, v)
+    refuse_anonymous_overrides(req.query, req.auth.anonymous)
     versioned = bucket.versioning != VersioningState.UNVERSIONED
     try:
         check_conditions(req.headers, v.etag, v.last_modified_ms)
@@ -202,6 +207,8 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def _part_range(req: S3Request, v: ObjectVersion) -> ByteRange | None:
+    if "range" in req.headers:
+        raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
     number = req.int_query("partNumber", 1, 1, 10000)
     if not v.parts_count:
         if number != 1:

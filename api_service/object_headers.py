@@ -51,6 +51,12 @@ RESPONSE_OVERRIDES = {
 }
 
 
+def refuse_anonymous_overrides(query: Mapping[str, str], anonymous: bool) -> None:
+    """S3 answers response-* overrides only to signed requests."""
+    if anonymous and any(param in query for param in RESPONSE_OVERRIDES):
+        raise InvalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
+
+
 def check_key(key: str) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise KeyTooLongError(Size=len(key.encode()), MaxSizeAllowed=MAX_KEY_BYTES)
@@ -203,7 +209,7 @@ def object_headers(
         h[META_PREFIX + name] = wire_value(value)
     if v.tags:
         h["x-amz-tagging-count"] = str(len(v.tags))
-    if v.parts_count:
+    if v.parts_count and "partNumber" in query:  # S3 tells the count only to a read of a part
         h["x-amz-mp-parts-count"] = str(v.parts_count)
     h.update(version_headers(v, versioned_bucket))
     if with_checksums:

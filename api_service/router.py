@@ -67,6 +67,7 @@ class Op(enum.Enum):
     GET_OBJECT_TAGGING = "GetObjectTagging"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     GET_BUCKET_POLICY = "GetBucketPolicy"
     PUT_BUCKET_POLICY = "PutBucketPolicy"
     DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
@@ -149,6 +150,7 @@ SUBRESOURCE_OPS: dict[tuple[str, bool, str], Op] = {
     ("GET", True, "tagging"): Op.GET_OBJECT_TAGGING,
     ("PUT", True, "tagging"): Op.PUT_OBJECT_TAGGING,
     ("DELETE", True, "tagging"): Op.DELETE_OBJECT_TAGGING,
+    ("GET", True, "attributes"): Op.GET_OBJECT_ATTRIBUTES,
     ("GET", False, "policy"): Op.GET_BUCKET_POLICY,
     ("PUT", False, "policy"): Op.PUT_BUCKET_POLICY,
     ("DELETE", False, "policy"): Op.DELETE_BUCKET_POLICY,

@@ -32,6 +32,7 @@ from cairn.blobs import BlobRef
 from cairn.metadata import rpc_convert as cv
 from cairn.metadata.errors import (  # noqa: F401  (re-exported for callers)
     AccessKeyAlreadyExists,
+    BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -551,10 +552,11 @@ class MetadataClient:
         if_none_match: bool = False,
     ) -> ObjectVersion:
         """Validate and commit the object. ETag = hex MD5 of the parts' binary MD5s + "-N".
-        `checksums`: a FULL_OBJECT checksum the client sent for the whole object, stored as
-        given; for COMPOSITE uploads the service computes the checksum of part checksums.
+        `checksums`: the object checksum the client stated (FULL_OBJECT, or COMPOSITE: the
+        checksum of the part checksums), checked against the one the parts make when the upload
+        has that algorithm (BadDigest), stored as given when the parts carry no CRC to combine.
         Errors: MalformedXML (empty list), InvalidArgument (part number outside 1..10000),
-        InvalidPartOrder, InvalidPart, EntityTooSmall, NoSuchUpload, PreconditionFailed.
+        InvalidPartOrder, InvalidPart, EntityTooSmall, BadDigest, NoSuchUpload, PreconditionFailed.
         Completing again with the same list returns the same version. Unlisted parts go to
         GC."""
         request = pb.CompleteMultipartUploadRequest(

@@ -106,6 +106,10 @@ class InvalidPartOrder(MetadataError):
     """The part list is not in strictly ascending part-number order."""
 
 
+class BadDigest(MetadataError):
+    """The object checksum a completion states is not the one its parts make."""
+
+
 class EntityTooSmall(MetadataError):
     """A part other than the last is smaller than 5 MiB."""
 

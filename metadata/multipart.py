@@ -5,7 +5,8 @@ completion - validating the part list, committing the version, sending unused pa
 dropping the part rows - is one transaction. CompleteMultipartUpload rules (AWS):
 the list is non-empty (MalformedXML), part numbers are 1..10000 (InvalidArgument) and
 strictly ascending (InvalidPartOrder), every listed part was uploaded with that ETag (and
-checksum, when given) (InvalidPart), every part but the last is >= 5 MiB (EntityTooSmall).
+checksum, when given) (InvalidPart), every part but the last is >= 5 MiB (EntityTooSmall), and
+an object checksum the client states is the one the parts make (BadDigest).
 The ETag is hex(MD5(concatenated binary part MD5s)) + "-N". A completed upload keeps a
 record (state `completed`, the part list and the resulting version) so completing it again
 with the same list returns the same version, while any other call sees NoSuchUpload.
@@ -22,6 +23,7 @@ from cairn.blobs import BlobRef
 from cairn.metadata import canonical_json, checksum_math
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
+    BadDigest,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
@@ -232,19 +234,24 @@ def _object_checksums(
     algorithm = upload.checksum_algorithm
     if not algorithm:
         return tuple(given)
+    stated = next((ch for ch in given if ch.algorithm == algorithm), None)
     if upload.checksum_type is ChecksumType.FULL_OBJECT:
-        full = [ch for ch in given if ch.algorithm == algorithm]
-        if full:
-            return (replace(full[0], type=ChecksumType.FULL_OBJECT),)
         combined = checksum_math.combine_full_object(algorithm, parts)
-        return () if combined is None else (Checksum(algorithm, combined, ChecksumType.FULL_OBJECT),)
+        if stated is None:
+            return () if combined is None else (Checksum(algorithm, combined, ChecksumType.FULL_OBJECT),)
+        if combined is not None and stated.value != combined:
+            raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
+        return (replace(stated, type=ChecksumType.FULL_OBJECT),)
     values = []
     for part in parts:
         value = next((ch.value for ch in part.checksums if ch.algorithm == algorithm), None)
         if value is None:
             raise InvalidPart(f"part {part.part_number} has no {algorithm} checksum")
         values.append(value)
-    return (Checksum(algorithm, checksum_math.digest(algorithm, b"".join(values)), ChecksumType.COMPOSITE),)
+    composite = checksum_math.digest(algorithm, b"".join(values))
+    if stated is not None and stated.value != composite:
+        raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
+    return (Checksum(algorithm, composite, ChecksumType.COMPOSITE),)
 
 
 def _recorded_version(

@@ -18,6 +18,7 @@ from grpc import StatusCode
 from cairn import rpc
 from cairn.metadata.errors import (
     AccessKeyAlreadyExists,
+    BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -74,6 +75,7 @@ CODES: Mapping[type[Exception], StatusCode] = {
     NoSuchUpload: StatusCode.NOT_FOUND,
     InvalidPart: StatusCode.INVALID_ARGUMENT,
     InvalidPartOrder: StatusCode.INVALID_ARGUMENT,
+    BadDigest: StatusCode.INVALID_ARGUMENT,
     EntityTooSmall: StatusCode.INVALID_ARGUMENT,
     IntentExpired: StatusCode.FAILED_PRECONDITION,
     # IAM

@@ -34,13 +34,13 @@ from unittest import mock
 
 import boto3
 import pytest
-from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.support.cluster import RunningCluster
+from tests.support.raw_http import PayloadAuth
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -102,17 +102,6 @@ class Raw:
         return root.findtext("Code") or "", root.findtext("RequestId") or ""
 
 
-class FixedPayloadAuth(S3SigV4Auth):
-    """SigV4 header signing with a chosen x-amz-content-sha256 value."""
-
-    def __init__(self, credentials: Credentials, region: str, payload_hash: str) -> None:
-        super().__init__(credentials, "s3", region)
-        self.payload_hash = payload_hash
-
-    def payload(self, request: AWSRequest) -> str:
-        return self.payload_hash
-
-
 def ssl_context(cluster: RunningCluster) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cluster.tls_cert) if cluster.tls_cert else None
 
@@ -165,9 +154,9 @@ def sign(
     )
     secret = secret_key or cluster.secret_key
     request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
-    FixedPayloadAuth(
-        Credentials(access_key or cluster.access_key, secret), cluster.region, payload_hash
-    ).add_auth(request)
+    PayloadAuth(Credentials(access_key or cluster.access_key, secret), cluster.region, payload_hash).add_auth(
+        request
+    )
     signed = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
     timestamp = signed["X-Amz-Date"]
     date = timestamp[:8]

@@ -152,6 +152,33 @@ def _rule(**fields: Any) -> dict[str, Any]:
             "",
         ),
         ([_rule(Prefix="a", Expiration={"Days": 1})], "MalformedXML", ""),
+        ([{"ID": "r", "Status": "Enabled", "Expiration": {"Days": 1}}], "MalformedXML", ""),  # no filter
+        ([_rule(ID=f"r{i}", Expiration={"Days": 1}) for i in range(1001)], "MalformedXML", ""),
+        (
+            [_rule(Expiration={"Days": 1, "Date": datetime(2030, 1, 1, tzinfo=UTC)})],
+            "MalformedXML",
+            "",
+        ),
+        (
+            [_rule(NoncurrentVersionExpiration={"NoncurrentDays": 0})],
+            "InvalidArgument",
+            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+        ),
+        (
+            [_rule(AbortIncompleteMultipartUpload={"DaysAfterInitiation": 0})],
+            "InvalidArgument",
+            "'DaysAfterInitiation' must be a positive integer",
+        ),
+        (
+            [
+                _rule(
+                    Filter={"And": {"Tags": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}},
+                    Expiration={"Days": 1},
+                )
+            ],
+            "InvalidRequest",
+            "Duplicate Tag Keys are not allowed.",
+        ),
     ],
 )
 def test_invalid_lifecycle_configurations(

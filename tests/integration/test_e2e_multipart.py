@@ -365,3 +365,57 @@ def test_conditional_completion(s3: Any, bucket: str) -> None:
         Bucket=bucket, Key="fresh", UploadId=upload_id, MultipartUpload={"Parts": done}, IfNoneMatch="*"
     )
     assert s3.get_object(Bucket=bucket, Key="fresh")["Body"].read() == b"new object"
+
+
+def test_conditional_completion_with_if_match(s3: Any, bucket: str) -> None:
+    """If-Match on CompleteMultipartUpload: 412 when the ETag differs, 404 NoSuchKey when there is
+    no object, the object replaced when it matches."""
+    etag = s3.put_object(Bucket=bucket, Key="cas", Body=b"original")["ETag"]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="cas")["UploadId"]
+    done = upload_parts(s3, bucket, "cas", upload_id, [b"replacement"])
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="cas",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": done},
+            IfMatch='"0123456789abcdef0123456789abcdef"',
+        )
+    assert status_code(exc) == (412, "PreconditionFailed")
+    assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"original"
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="cas", UploadId=upload_id, MultipartUpload={"Parts": done}, IfMatch=etag
+    )
+    assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"replacement"
+
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="cas-missing")["UploadId"]
+    done = upload_parts(s3, bucket, "cas-missing", upload_id, [b"body"])
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="cas-missing",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": done},
+            IfMatch=etag,
+        )
+    assert status_code(exc) == (404, "NoSuchKey")
+    assert_missing(s3, bucket, "cas-missing")
+
+
+@pytest.mark.parametrize("with_if_match", [False, True], ids=["etag", "star-with-if-match"])
+def test_completion_takes_if_none_match_only_as_star(s3: Any, bucket: str, with_if_match: bool) -> None:
+    """If-None-Match with an ETag (or beside If-Match) on CompleteMultipartUpload is 501, as on
+    PutObject; the upload is still there to complete."""
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"original")["ETag"]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    done = upload_parts(s3, bucket, "k", upload_id, [b"replacement"])
+    conditions = {"IfNoneMatch": "*", "IfMatch": etag} if with_if_match else {"IfNoneMatch": etag}
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": done}, **conditions
+        )
+    assert status_code(exc) == (501, "NotImplemented")
+    assert exc.value.response["Error"]["Header"] == "If-None-Match"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": done})
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"replacement"

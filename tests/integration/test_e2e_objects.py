@@ -21,6 +21,7 @@ import crc32c
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support import raw_http
 from tests.support.cluster import RunningCluster
 
 MiB = 1024 * 1024
@@ -298,6 +299,92 @@ def test_conditional_put_if_match(s3: Any, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="cas-missing", Body=b"x", IfMatch=etag)
     assert status_code(exc) == (404, "NoSuchKey")
     assert_missing(s3, bucket, "cas-missing")
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"IfNoneMatch": "current"},
+        {"IfNoneMatch": '"0123456789abcdef0123456789abcdef"'},
+        {"IfNoneMatch": "*", "IfMatch": "current"},
+    ],
+    ids=["current-etag", "other-etag", "with-if-match"],
+)
+def test_conditional_put_takes_if_none_match_only_as_star(
+    s3: Any, bucket: str, conditions: dict[str, str]
+) -> None:
+    """S3 documents If-None-Match on a write as `*` only; any other value, or If-None-Match with
+    If-Match, is 501 NotImplemented naming the header (AWS's answer: aws/aws-sdk-ruby#3144)."""
+    etag = s3.put_object(Bucket=bucket, Key="inm", Body=b"v1")["ETag"]
+    given = {name: etag if value == "current" else value for name, value in conditions.items()}
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="inm", Body=b"v2", **given)
+    assert status_code(exc) == (501, "NotImplemented")
+    assert exc.value.response["Error"]["Header"] == "If-None-Match"
+    assert exc.value.response["Error"]["Message"] == (
+        "A header you provided implies functionality that is not implemented"
+    )
+    assert s3.get_object(Bucket=bucket, Key="inm")["Body"].read() == b"v1"
+
+
+# --- HTTP framing of the body ---------------------------------------------------------------------
+
+
+def chunked_put(
+    cluster: RunningCluster,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    payload: str = "UNSIGNED-PAYLOAD",
+) -> raw_http.Reply:
+    """PUT `body` framed by HTTP `Transfer-Encoding: chunked` (in 3 chunks), with no Content-Length."""
+    credentials = (cluster.access_key, cluster.secret_key)
+    head = raw_http.signed_head(cluster.endpoint, "PUT", path, headers, credentials, cluster.region, payload)
+    head = head[:-2] + b"Transfer-Encoding: chunked\r\n\r\n"
+    third = max(1, len(body) // 3)
+    with raw_http.connect(cluster.endpoint) as sock:
+        sock.sendall(head + raw_http.http_chunked([body[:third], body[third : 2 * third], body[2 * third :]]))
+        return raw_http.read_reply(sock)
+
+
+def test_http_chunked_put_without_aws_chunked_is_not_implemented(
+    cluster: RunningCluster, s3: Any, bucket: str
+) -> None:
+    """S3 refuses an HTTP-chunked body that is not aws-chunked with 501 NotImplemented naming
+    Transfer-Encoding (what AWS answers, e.g. aws/aws-sdk-js-v3#3403), for PutObject and UploadPart."""
+    reply = chunked_put(cluster, f"/{bucket}/plain-chunked", b"framed by HTTP only", {})
+    assert reply.status == 501
+    error = reply.error()
+    assert (error.findtext("Code"), error.findtext("Header")) == ("NotImplemented", "Transfer-Encoding")
+    assert_missing(s3, bucket, "plain-chunked")
+
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    reply = chunked_put(cluster, f"/{bucket}/mp?partNumber=1&uploadId={upload_id}", b"a part", {})
+    assert (reply.status, reply.error().findtext("Header")) == (501, "Transfer-Encoding")
+    assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id).get("Parts", []) == []
+
+
+def test_http_chunked_aws_chunked_put_needs_its_decoded_length(
+    cluster: RunningCluster, s3: Any, bucket: str
+) -> None:
+    """An aws-chunked body in HTTP chunks (botocore over HTTPS) is stored when it states
+    x-amz-decoded-content-length, and is 411 MissingContentLength without it."""
+    data = b"streamed in aws-chunked frames " * 100
+    framed = b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+    headers = {"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": str(len(data))}
+    reply = chunked_put(
+        cluster, f"/{bucket}/aws-chunked", framed, headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    )
+    assert reply.status == 200, reply.body
+    assert reply.headers["etag"] == md5_etag(data)
+    assert s3.get_object(Bucket=bucket, Key="aws-chunked")["Body"].read() == data
+
+    del headers["X-Amz-Decoded-Content-Length"]
+    reply = chunked_put(
+        cluster, f"/{bucket}/no-length", framed, headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    )
+    assert (reply.status, reply.error().findtext("Code")) == (411, "MissingContentLength")
+    assert_missing(s3, bucket, "no-length")
 
 
 # --- metadata and content headers ----------------------------------------------------------------

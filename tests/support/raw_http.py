@@ -41,17 +41,39 @@ def connect(url: str, timeout: float = 20.0, cafile: str | None = None) -> socke
     return sock
 
 
+class PayloadAuth(S3SigV4Auth):
+    """SigV4 header signing with a chosen x-amz-content-sha256 (botocore's would hash the body)."""
+
+    def __init__(self, credentials: Credentials, region: str, payload: str) -> None:
+        super().__init__(credentials, "s3", region)
+        self._payload = payload
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._payload
+
+
 def signed_head(
-    url: str, method: str, path: str, headers: dict[str, str], credentials: tuple[str, str], region: str
+    url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    credentials: tuple[str, str],
+    region: str,
+    payload: str = "UNSIGNED-PAYLOAD",
 ) -> bytes:
     """The request line and headers of `method path` on the endpoint `url`, SigV4-signed with
-    (access key, secret) and UNSIGNED-PAYLOAD, ready to write to a socket before any body."""
+    (access key, secret) and `payload` as x-amz-content-sha256, ready to write to a socket before
+    any body."""
     request = AWSRequest(method=method, url=url + path, headers={**headers})
-    request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-    S3SigV4Auth(Credentials(*credentials), "s3", region).add_auth(request)
+    PayloadAuth(Credentials(*credentials), region, payload).add_auth(request)
     lines = [f"{method} {path} HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
     lines += [f"{name}: {value}" for name, value in request.headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def http_chunked(pieces: list[bytes]) -> bytes:
+    """`pieces` framed as an HTTP/1.1 `Transfer-Encoding: chunked` body (with its last, empty chunk)."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces if piece) + b"0\r\n\r\n"
 
 
 def read_reply(sock: socket.socket) -> Reply:

@@ -1,5 +1,6 @@
 """Bucket and user policies through boto3: the policy APIs, anonymous access, and a table of every
-operation x principal x policy outcome (each request authorized through access.py)."""
+operation x principal x policy outcome (each request authorized through access.py): listing,
+objects and their versions, copy sources, multipart, tagging, ACL reads and writes."""
 
 from __future__ import annotations
 
@@ -236,7 +237,7 @@ B = "pol-table"
 
 
 def _setup(root: Any, alice: Any) -> dict[str, str]:
-    alice.create_bucket(Bucket=B)
+    alice.create_bucket(Bucket=B, ObjectOwnership="ObjectWriter")  # ACLs on: ACL writes are decided too
     alice.put_object(Bucket=B, Key="obj", Body=b"data")
     uploads = {}
     for name in ("complete", "abort", "part"):
@@ -292,6 +293,30 @@ OPERATIONS: list[tuple[str, Callable[[Any, dict[str, str]], Any]]] = [
         "AbortMultipartUpload",
         lambda c, u: c.abort_multipart_upload(Bucket=B, Key="mp-abort", UploadId=u["abort"]),
     ),
+    ("GetObjectVersion", lambda c, u: c.get_object(Bucket=B, Key="obj", VersionId="null")["Body"].read()),
+    ("HeadObjectVersion", lambda c, u: c.head_object(Bucket=B, Key="obj", VersionId="null")),
+    ("GetObjectTagging", lambda c, u: c.get_object_tagging(Bucket=B, Key="obj")),
+    (
+        "GetObjectAttributes",
+        lambda c, u: c.get_object_attributes(Bucket=B, Key="obj", ObjectAttributes=["ETag"]),
+    ),
+    ("GetObjectVersionTagging", lambda c, u: c.get_object_tagging(Bucket=B, Key="obj", VersionId="null")),
+    ("GetBucketTagging", lambda c, u: c.get_bucket_tagging(Bucket=B)),
+    (
+        "PutObjectTagging",
+        lambda c, u: c.put_object_tagging(
+            Bucket=B, Key="obj", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        ),
+    ),
+    ("DeleteObjectTagging", lambda c, u: c.delete_object_tagging(Bucket=B, Key="obj")),
+    (
+        "PutBucketTagging",
+        lambda c, u: c.put_bucket_tagging(Bucket=B, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}),
+    ),
+    ("DeleteBucketTagging", lambda c, u: c.delete_bucket_tagging(Bucket=B)),
+    ("PutObjectAcl", lambda c, u: c.put_object_acl(Bucket=B, Key="obj", ACL="private")),
+    ("PutBucketAcl", lambda c, u: c.put_bucket_acl(Bucket=B, ACL="private")),
+    ("DeleteObjectVersion", lambda c, u: c.delete_object(Bucket=B, Key="copy", VersionId="null")),
     ("DeleteObject", lambda c, u: c.delete_object(Bucket=B, Key="obj")),
     ("DeleteObjects", lambda c, u: _delete_objects(c)),
 ]
@@ -339,6 +364,12 @@ READS = {  # what s3:Get* and s3:List* cover (None above: allowed for these only
     "HeadObject",
     "GetObjectAcl",
     "ListParts",
+    "GetObjectVersion",
+    "HeadObjectVersion",
+    "GetObjectTagging",
+    "GetObjectVersionTagging",
+    "GetObjectAttributes",
+    "GetBucketTagging",
 }
 
 
@@ -360,8 +391,10 @@ def test_every_operation_by_every_principal_under_every_policy(
                 got: bool | str = not denied(partial(call, users[who], uploads))
             except ClientError as exc:  # allowed, and refused for a reason of its own
                 got = exc.response["Error"]["Code"]
-            if got == "NoSuchBucketPolicy" and name == "GetBucketPolicyStatus" and text is None:
+            if (name, got, text) == ("GetBucketPolicyStatus", "NoSuchBucketPolicy", None):
                 got = True  # allowed, and there is no policy to report on
+            if (name, got) == ("GetBucketTagging", "NoSuchTagSet"):
+                got = True  # allowed, and the bucket has no tags (PutBucketTagging comes later)
             if got is not expected:
                 wrong[name] = got
         assert not wrong, f"{who} under {setting}: expected allowed={outcome}, got {wrong}"
@@ -374,3 +407,38 @@ def test_every_operation_by_every_principal_under_every_policy(
         for upload in root.list_multipart_uploads(Bucket=B).get("Uploads", []):
             root.abort_multipart_upload(Bucket=B, Key=upload["Key"], UploadId=upload["UploadId"])
         root.delete_bucket(Bucket=B)
+
+
+def test_version_tagging_and_copy_source_actions_are_decided_on_their_own(users: dict[str, Any]) -> None:
+    """`?versionId=` asks for the *Version action, a tag read for s3:GetObjectTagging, and a copy
+    needs s3:GetObject on its source as well as s3:PutObject on its target."""
+    alice, bob = users["alice"], users["bob"]
+    alice.create_bucket(Bucket="pol-actions")
+    alice.put_object(Bucket="pol-actions", Key="src/a", Body=b"a")
+    alice.put_bucket_policy(
+        Bucket="pol-actions",
+        Policy=policy(
+            allow({"AWS": user_arn("bob")}, "s3:GetObject", "arn:aws:s3:::pol-actions/*"),
+            allow({"AWS": user_arn("bob")}, "s3:PutObject", "arn:aws:s3:::pol-actions/dst/*"),
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": user_arn("bob")},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::pol-actions/secret/*",
+            },
+        ),
+    )
+    alice.put_object(Bucket="pol-actions", Key="secret/s", Body=b"s")
+    assert bob.get_object(Bucket="pol-actions", Key="src/a")["Body"].read() == b"a"
+    assert denied(lambda: bob.get_object(Bucket="pol-actions", Key="src/a", VersionId="null"))
+    assert denied(lambda: bob.get_object_tagging(Bucket="pol-actions", Key="src/a"))
+    bob.copy_object(Bucket="pol-actions", Key="dst/a", CopySource="pol-actions/src/a")
+    assert denied(
+        lambda: bob.copy_object(Bucket="pol-actions", Key="dst/s", CopySource="pol-actions/secret/s")
+    )
+    assert denied(lambda: bob.copy_object(Bucket="pol-actions", Key="other", CopySource="pol-actions/src/a"))
+    assert [o["Key"] for o in alice.list_objects_v2(Bucket="pol-actions")["Contents"]] == [
+        "dst/a",
+        "secret/s",
+        "src/a",
+    ]
