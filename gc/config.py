@@ -41,7 +41,7 @@ class GcConfig:
     repair_mb_per_s: float = 64.0
     """Throttle: MiB of shards the repair worker writes per second at most (0: no limit)."""
     repair_lease_ttl_s: float = 30.0
-    """The repair lease's time to live; the worker renews it every third of it while it runs."""
+    """The gc service lease's time to live (every worker needs the lease; renewed every third of it)."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:

@@ -8,6 +8,8 @@ timer is set far out so only the CLI's passes act:
 - shards no metadata knows are deleted by the orphan sweep once seen for the grace, and only they;
 - after deleting what was put, one pass (GC, then compaction on every node) brings the data
   nodes' disk usage back to within 5% of the bytes the PUTs added;
+- two gc processes on one cluster: only the lease holder's workers act, the other's passes wait;
+  after a kill -9 of the holder the other takes over within the lease's TTL;
 - kill -9 of the API in the middle of a 100 MiB PUT and of a multipart upload, plus a blob
   whose shards were written by an API that died before recording its commit: after the intent
   expiry and one GC pass, no shard written since is left on any node.
@@ -23,19 +25,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
 
-from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.datanode.client import DataNodeClient, ShardKey
 from cairn.ids import new_blob_id
 from cairn.metadata.client import MetadataClient
-from cairn.placement.client import ClusterMap, PlacementClient
+from cairn.mtls import ClusterPki
 from tests.support import raw_http
 from tests.support.cluster import RunningCluster, start_cluster
-from tests.support.procs import wait_for
+from tests.support.procs import ServiceProcess, free_port, port_open, wait_for
+from tests.support.shards import cluster_map, live_shards, retrying, used_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +45,7 @@ MiB = 1 << 20
 INTENT_TTL_S = 8.0
 MULTIPART_MAX_AGE_S = 8.0
 ORPHAN_GRACE_S = 5.0
+LEASE_TTL_S = 10.0  # the gc service's lease (renewed every third of it)
 
 LiveShards = set[tuple[str, ShardKey]]
 T = TypeVar("T")
@@ -56,6 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         "CAIRN_GC_INTERVAL_S": "3600",
         "CAIRN_GC_REPAIR_INTERVAL_S": "3600",
         "CAIRN_GC_ORPHAN_GRACE_S": str(ORPHAN_GRACE_S),
+        "CAIRN_GC_REPAIR_LEASE_TTL_S": str(LEASE_TTL_S),
         # small volumes, sealed soon, compacted by the GC's trigger only (no node timer)
         "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
         "CAIRN_DATANODE_COMPACTION_ENABLED": "0",
@@ -76,53 +80,6 @@ def admin(cluster: RunningCluster, *args: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     return doc
-
-
-async def cluster_map(cluster: RunningCluster) -> ClusterMap:
-    placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
-    try:
-        return await placement.cluster_map()
-    finally:
-        await placement.close()
-
-
-def live_shards(cluster: RunningCluster) -> LiveShards:
-    """Every live shard on every data node of the map, as (node id, key), counted as the admin."""
-    cluster.act_as("admin")
-
-    async def scan() -> LiveShards:
-        cmap = await cluster_map(cluster)
-
-        async def node(node_id: str, addr: str) -> LiveShards:
-            client = DataNodeClient(addr)
-            found: LiveShards = set()
-            try:
-                for pg in range(cmap.pg_count):
-                    after: ShardKey | None = None
-                    while True:
-                        shards, after = await _retrying(partial(client.list_shards, pg, after, timeout=30))
-                        found.update((node_id, s.key) for s in shards if s.state is ShardState.LIVE)
-                        if after is None:
-                            break
-            finally:
-                await client.close()
-            return found
-
-        parts = await asyncio.gather(*(node(n.id, n.addr) for n in cmap.nodes.values()))
-        return set().union(*parts)
-
-    return asyncio.run(scan())
-
-
-async def _retrying(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """`call()`, again after a pause when the node did not answer (this machine is shared and
-    loaded: a connect can time out); the count must be complete, so nothing is skipped."""
-    for _ in range(attempts - 1):
-        try:
-            return await call()
-        except DataNodeUnavailable:
-            await asyncio.sleep(1.0)
-    return await call()
 
 
 def reclaim_counters(doc: dict[str, Any]) -> dict[str, int]:
@@ -185,7 +142,7 @@ def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bo
                         yield data
 
                     # writing a shard is idempotent: a connect that timed out is tried again
-                    await _retrying(lambda: client.write_shard(ShardKey(blob_id, index), pg, piece()))
+                    await retrying(lambda: client.write_shard(ShardKey(blob_id, index), pg, piece()))
                 finally:
                     await client.close()
 
@@ -297,25 +254,6 @@ def _api_back(cluster: RunningCluster) -> bool:
         return False
 
 
-def used_bytes(cluster: RunningCluster) -> int:
-    """Bytes of volume files on every data node of the map (their Stat), asked as the admin."""
-    cluster.act_as("admin")
-
-    async def total() -> int:
-        cmap = await cluster_map(cluster)
-
-        async def one(addr: str) -> int:
-            client = DataNodeClient(addr)
-            try:
-                return (await _retrying(partial(client.stat, timeout=30))).used_bytes
-            finally:
-                await client.close()
-
-        return sum(await asyncio.gather(*(one(n.addr) for n in cmap.nodes.values())))
-
-    return asyncio.run(total())
-
-
 def test_space_comes_back_after_delete_gc_and_compaction(cluster: RunningCluster) -> None:
     s3 = cluster.s3_client(read_timeout=60)
     bucket = f"gc-space-{uuid.uuid4().hex[:12]}"
@@ -341,3 +279,74 @@ def test_space_comes_back_after_delete_gc_and_compaction(cluster: RunningCluster
     assert _worker(doc, "compaction")["volumes_compacted"] > 0
     assert added >= 64 * MiB * 12 // 8  # the shards of 64 MiB at 8+4
     assert end <= start + 0.05 * added
+
+
+def second_gc(cluster: RunningCluster, log_dir: Any) -> tuple[ServiceProcess, str]:
+    """Another `python -m cairn.gc` on the cluster's services, with the gc role's certificate."""
+    assert cluster.data_dir is not None
+    port = free_port()
+    placement = ",".join(p["addr"] for p in cluster.processes("placement"))
+    metadata = ",".join(p["addr"] for p in cluster.processes("metadata"))
+    args = ["--port", str(port), "--placement", placement, "--metadata", metadata]
+    args += ["--interval-s", "3600", "--repair-interval-s", "3600"]
+    env = {
+        **dict(ClusterPki(cluster.data_dir).identity("gc").env()),
+        "CAIRN_GC_REPAIR_LEASE_TTL_S": str(LEASE_TTL_S),
+    }
+    proc = ServiceProcess("cairn.gc", args, log_dir / f"gc-{port}.log", env=env).start()
+    wait_for(lambda: port_open(port), 60, "the second gc service to listen")
+    return proc, f"127.0.0.1:{port}"
+
+
+def test_one_gc_instance_acts_and_another_takes_over_after_kill9(
+    cluster: RunningCluster, tmp_path: Any
+) -> None:
+    s3 = cluster.s3_client(read_timeout=60)
+    bucket = f"gc-lease-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    admin(cluster, "gc", "run", "--once", "--worker", "uploads")  # cairn up's instance holds the lease
+    other, other_addr = second_gc(cluster, tmp_path)
+    try:
+        s3.put_object(Bucket=bucket, Key="a", Body=os.urandom(MiB))
+        s3.delete_object(Bucket=bucket, Key="a")
+        waiting = admin(cluster, "gc", "run", "--once", "--gc", other_addr)
+        assert [(r["worker"], r["counters"], r["error"]) for r in waiting["results"]] == [
+            (name, {"lease_waiting": 1}, "")
+            for name in ("lifecycle", "uploads", "reclaim", "orphans", "compaction", "repair")
+        ]
+        status = {w["name"]: w for w in admin(cluster, "gc", "status", "--gc", other_addr)["workers"]}
+        assert status["reclaim"]["backlog"]["queued_blobs"] >= 1  # the work is there; it did not act
+
+        (first,) = cluster.processes("gc")
+        os.kill(first["pid"], signal.SIGKILL)
+        killed = time.monotonic()
+        while True:
+            counters = reclaim_counters(
+                admin(cluster, "gc", "run", "--once", "--worker", "reclaim", "--gc", other_addr)
+            )
+            if counters != {"lease_waiting": 1}:
+                break
+            assert time.monotonic() - killed < LEASE_TTL_S + 10, "the second instance never took over"
+            time.sleep(0.5)
+        took = time.monotonic() - killed
+        print(f"the second gc instance took over {took:.1f}s after the kill -9 (lease TTL {LEASE_TTL_S:g}s)")
+        assert counters["blobs_reclaimed"] >= 1 and counters.get("blobs_pending", 0) == 0
+
+        # the restarted first instance (cairn up's supervisor) now waits in turn
+        wait_for(lambda: _gc_back(cluster, first["pid"]), 60, "cairn up to restart its gc service")
+        again = reclaim_counters(admin(cluster, "gc", "run", "--once", "--worker", "reclaim"))
+        assert again == {"lease_waiting": 1}
+    finally:
+        other.stop()  # SIGTERM: it releases the lease, so cairn up's instance acts again
+    wait_for(
+        lambda: "lease_waiting" not in _run_reclaim(cluster), 2 * LEASE_TTL_S, "cairn up's gc to act again"
+    )
+
+
+def _run_reclaim(cluster: RunningCluster) -> dict[str, int]:
+    return reclaim_counters(admin(cluster, "gc", "run", "--once", "--worker", "reclaim"))
+
+
+def _gc_back(cluster: RunningCluster, old_pid: int) -> bool:
+    (entry,) = cluster.processes("gc")
+    return entry["pid"] != old_pid and port_open(int(entry["addr"].rsplit(":", 1)[1]))

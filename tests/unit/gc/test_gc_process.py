@@ -1,5 +1,5 @@
 """`python -m cairn.gc` as a process and `cairn admin gc` against it, with the services it needs
-unreachable: status lists every worker, a pass that cannot reach metadata is reported as failed
+unreachable: status lists every worker, a pass that cannot reach placement (for the lease) is reported as failed
 (exit status 1, the error on its row), and a worker name it does not run is refused."""
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def test_status_and_run_once_from_the_cli(gc_addr: str) -> None:
     assert all("every 3600s" in line and " never " in line for line in lines[1:])
 
     ran = admin("run", "--once", "--worker", "reclaim", "--gc", gc_addr)
-    assert ran.returncode == 1  # the pass failed: metadata is unreachable
+    assert ran.returncode == 1  # the pass failed: the lease cannot be taken, placement is unreachable
     (row,) = ran.stdout.splitlines()[1:]
-    assert row.split()[0] == "reclaim" and "MetadataUnavailable" in row
+    assert row.split()[0] == "reclaim" and "PlacementUnavailable" in row
 
     refused = admin("run", "--once", "--worker", "nope", "--gc", gc_addr)
     assert refused.returncode == 1 and "no such worker: nope" in refused.stderr
