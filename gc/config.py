@@ -16,6 +16,8 @@ class GcConfig:
     """Address the gRPC server binds."""
     port: int = ports.GC
     """gRPC port (0 picks a free one)."""
+    ops_port: int = 0
+    """HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off."""
     placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
     """Placement replicas ("host:port"); the data nodes' addresses come from their cluster map."""
     metadata: str = ports.local(ports.METADATA)

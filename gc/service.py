@@ -35,8 +35,17 @@ from cairn.placement.client import PlacementClient
 
 
 class GcService:
-    def __init__(self, loops: Sequence[WorkerLoop], closers: Sequence[object] = ()) -> None:
+    def __init__(
+        self,
+        loops: Sequence[WorkerLoop],
+        closers: Sequence[object] = (),
+        *,
+        lease: ServiceLease | None = None,
+        placement: PlacementClient | None = None,
+    ) -> None:
         self.loops = {loop.name: loop for loop in loops}
+        self.lease = lease
+        self.placement = placement
         self._closers = list(closers)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -70,7 +79,7 @@ class GcService:
         workers = (rules, uploads, reclaim, orphans, compaction)
         loops = [WorkerLoop(w, config.interval_s, lease=lease) for w in workers]
         loops.append(WorkerLoop(repair, config.repair_interval_s, lease=lease))
-        return cls(loops, [lease, nodes, metadata, placement])
+        return cls(loops, [lease, nodes, metadata, placement], lease=lease, placement=placement)
 
     def start(self) -> None:
         """Every worker on its timer."""

@@ -67,6 +67,7 @@ class WorkerStatus:
     totals: dict[str, int]
     last: PassResult | None
     backlog: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
 
 
 class Throttle:
@@ -106,6 +107,7 @@ class WorkerLoop:
         self._lock = asyncio.Lock()
         self._totals: Counter[str] = Counter()
         self._passes = 0
+        self._failures = 0
         self._last: PassResult | None = None
 
     @property
@@ -127,6 +129,7 @@ class WorkerLoop:
                 error = f"{type(exc).__name__}: {exc}"
             result = PassResult(self.name, started, time.monotonic() - t0, dict(counters), error)
             self._passes += 1
+            self._failures += bool(error)
             self._totals.update(counters)
             self._last = result
             if counters or error:
@@ -172,4 +175,5 @@ class WorkerLoop:
             dict(self._totals),
             self._last,
             backlog,
+            self._failures,
         )

@@ -24,11 +24,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cairn.datanode.client import DataNodeClient, ShardKey
 from cairn.ids import new_blob_id
@@ -115,6 +117,28 @@ def test_deleted_objects_shards_are_reclaimed(cluster: RunningCluster) -> None:
     assert status["reclaim"]["passes"] >= 1 and status["reclaim"]["totals"]["blobs_reclaimed"] >= 2
     assert status["reclaim"]["backlog"].get("queued_blobs", 0) == 0
     assert status["uploads"]["passes"] >= 1
+
+    # the same on the gc service's ops endpoint, whose address cairn up keeps in cluster.json
+    (gc,) = cluster.processes("gc")
+    metrics = scrape(gc["ops_addr"])
+    assert metrics[("cairn_gc_work_total", (("counter", "blobs_reclaimed"), ("worker", "reclaim")))] >= 2
+    assert metrics[("cairn_gc_backlog", (("item", "queued_blobs"), ("worker", "reclaim")))] == 0
+    assert metrics[("cairn_gc_bytes_reclaimed_total", ())] >= 2 * MiB
+    assert metrics[("cairn_gc_passes_total", (("worker", "reclaim"),))] >= 1
+    assert metrics[("cairn_gc_lease_held", ())] == 1
+    with urllib.request.urlopen(f"http://{gc['ops_addr']}/cairn/health/ready", timeout=30) as ready:
+        assert ready.status == 200 and json.loads(ready.read())["lease_held"] is True
+
+
+def scrape(addr: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """(name, sorted labels) -> value of every sample on http://addr/metrics."""
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=60) as reply:
+        text = reply.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bool = True) -> None:
