@@ -34,6 +34,8 @@ class GcConfig:
     """Incomplete multipart uploads initiated longer ago than this are aborted."""
     orphan_grace_s: float = 3600.0
     """A shard metadata does not know is deleted once it has been seen unknown this long."""
+    orphan_shards_per_s: float = 500.0
+    """Throttle: orphan shards deleted per second at most (0: no limit)."""
     lifecycle_day_s: float = 86400.0
     """The length of a lifecycle rule's day, in seconds (shortened in tests only)."""
     repair_interval_s: float = 30.0
@@ -52,8 +54,8 @@ class GcConfig:
             raise ValueError("batch must be between 1 and 10000")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if self.max_blobs_per_s < 0:
-            raise ValueError("max_blobs_per_s must not be negative")
+        if self.max_blobs_per_s < 0 or self.orphan_shards_per_s < 0:
+            raise ValueError("max_blobs_per_s and orphan_shards_per_s must not be negative")
         if self.multipart_max_age_s < 0 or self.orphan_grace_s < 0:
             raise ValueError("multipart_max_age_s and orphan_grace_s must not be negative")
         if self.lifecycle_day_s <= 0:

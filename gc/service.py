@@ -64,7 +64,13 @@ class GcService:
             throttle=Throttle(config.max_blobs_per_s),
         )
         uploads = AbandonedUploadsWorker(metadata, config.multipart_max_age_s)
-        orphans = OrphanSweepWorker(metadata, placement, nodes, grace_s=config.orphan_grace_s)
+        orphans = OrphanSweepWorker(
+            metadata,
+            placement,
+            nodes,
+            grace_s=config.orphan_grace_s,
+            throttle=Throttle(config.orphan_shards_per_s),
+        )
         compaction = CompactionTrigger(placement, nodes)
         rules = LifecycleWorker(metadata, config.lifecycle_day_s)
         repair = RepairWorker(

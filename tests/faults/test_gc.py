@@ -10,6 +10,8 @@ timer is set far out so only the CLI's passes act:
   nodes' disk usage back to within 5% of the bytes the PUTs added;
 - two gc processes on one cluster: only the lease holder's workers act, the other's passes wait;
   after a kill -9 of the holder the other takes over within the lease's TTL;
+- kill -9 of the gc service in the middle of a reclaim pass and of an orphan sweep (seen in
+  progress on the data nodes): after the restart the next passes delete the rest and nothing else;
 - kill -9 of the API in the middle of a 100 MiB PUT and of a multipart upload, plus a blob
   whose shards were written by an API that died before recording its commit: after the intent
   expiry and one GC pass, no shard written since is left on any node.
@@ -48,6 +50,8 @@ INTENT_TTL_S = 8.0
 MULTIPART_MAX_AGE_S = 8.0
 ORPHAN_GRACE_S = 5.0
 LEASE_TTL_S = 10.0  # the gc service's lease (renewed every third of it)
+RECLAIM_BLOBS_PER_S = 12
+ORPHAN_SHARDS_PER_S = 60
 
 LiveShards = set[tuple[str, ShardKey]]
 T = TypeVar("T")
@@ -62,6 +66,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         "CAIRN_GC_REPAIR_INTERVAL_S": "3600",
         "CAIRN_GC_ORPHAN_GRACE_S": str(ORPHAN_GRACE_S),
         "CAIRN_GC_REPAIR_LEASE_TTL_S": str(LEASE_TTL_S),
+        # slow enough that a pass over the interruption tests' work is seen in progress
+        "CAIRN_GC_MAX_BLOBS_PER_S": str(RECLAIM_BLOBS_PER_S),
+        "CAIRN_GC_ORPHAN_SHARDS_PER_S": str(ORPHAN_SHARDS_PER_S),
         # small volumes, sealed soon, compacted by the GC's trigger only (no node timer)
         "CAIRN_DATANODE_STORAGE_VOLUME_SIZE_LIMIT_BYTES": str(256 * 1024),
         "CAIRN_DATANODE_COMPACTION_ENABLED": "0",
@@ -141,38 +148,42 @@ def scrape(addr: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def _shards_of_a_dead_writer(cluster: RunningCluster, bucket: str, *, intent: bool = True) -> None:
+def _shards_of_a_dead_writer(
+    cluster: RunningCluster, bucket: str, *, intent: bool = True, blobs: int = 1, size: int = 64 * 1024
+) -> None:
     """What an API does before it dies between writing a blob and committing it: the write
-    intent, then all 12 shards on the PG's nodes. Without the intent: shards no metadata
-    ever named (a writer that never got that far, a node's leftovers). Written with the S3 API's
-    certificate, as that API would."""
+    intent, then all 12 shards on the PG's nodes (`blobs` times). Without the intent: shards no
+    metadata ever named (a writer that never got that far, a node's leftovers). Written with the
+    S3 API's certificate, as that API would."""
     cluster.act_as("api")
 
     async def write() -> None:
         metadata = MetadataClient(",".join(p["addr"] for p in cluster.processes("metadata")))
+        cmap = await cluster_map(cluster)
+        clients = {n.addr: DataNodeClient(n.addr) for n in cmap.nodes.values()}
         try:
-            cmap = await cluster_map(cluster)
-            blob_id = new_blob_id()
-            pg = cmap.pg_of(blob_id)
-            if intent:
-                await metadata.record_write_intent(bucket, "orphan", blob_id, pg)
+            for _ in range(blobs):
+                blob_id = new_blob_id()
+                pg = cmap.pg_of(blob_id)
+                if intent:
+                    await metadata.record_write_intent(bucket, "orphan", blob_id, pg)
 
-            async def one(index: int, addr: str) -> None:
-                client = DataNodeClient(addr)
-                data = os.urandom(64 * 1024)
-                try:
+                async def one(
+                    index: int, client: DataNodeClient, blob_id: bytes = blob_id, pg: int = pg
+                ) -> None:
+                    data = os.urandom(size)
 
                     async def piece() -> Any:
                         yield data
 
                     # writing a shard is idempotent: a connect that timed out is tried again
                     await retrying(lambda: client.write_shard(ShardKey(blob_id, index), pg, piece()))
-                finally:
-                    await client.close()
 
-            nodes = cmap.nodes_of(pg)
-            await asyncio.gather(*(one(i, n.addr) for i, n in enumerate(nodes) if n is not None))
+                nodes = cmap.nodes_of(pg)
+                await asyncio.gather(*(one(i, clients[n.addr]) for i, n in enumerate(nodes) if n is not None))
         finally:
+            for client in clients.values():
+                await client.close()
             await metadata.close()
 
     asyncio.run(write())
@@ -316,6 +327,9 @@ def second_gc(cluster: RunningCluster, log_dir: Any) -> tuple[ServiceProcess, st
     env = {
         **dict(ClusterPki(cluster.data_dir).identity("gc").env()),
         "CAIRN_GC_REPAIR_LEASE_TTL_S": str(LEASE_TTL_S),
+        # slow enough that a pass over the interruption tests' work is seen in progress
+        "CAIRN_GC_MAX_BLOBS_PER_S": str(RECLAIM_BLOBS_PER_S),
+        "CAIRN_GC_ORPHAN_SHARDS_PER_S": str(ORPHAN_SHARDS_PER_S),
     }
     proc = ServiceProcess("cairn.gc", args, log_dir / f"gc-{port}.log", env=env).start()
     wait_for(lambda: port_open(port), 60, "the second gc service to listen")
@@ -374,3 +388,96 @@ def _run_reclaim(cluster: RunningCluster) -> dict[str, int]:
 def _gc_back(cluster: RunningCluster, old_pid: int) -> bool:
     (entry,) = cluster.processes("gc")
     return entry["pid"] != old_pid and port_open(int(entry["addr"].rsplit(":", 1)[1]))
+
+
+def pass_as_holder(cluster: RunningCluster, worker: str) -> dict[str, int]:
+    """One pass of `worker` by cairn up's gc service, once it holds the lease (a restarted
+    service waits for its killed predecessor's lease to run out)."""
+    deadline = time.monotonic() + 3 * LEASE_TTL_S + 30
+    while True:
+        counters = _worker(admin(cluster, "gc", "run", "--once", "--worker", worker), worker)
+        if counters != {"lease_waiting": 1}:
+            return counters
+        assert time.monotonic() < deadline, "the restarted gc service never took the lease"
+        time.sleep(0.5)
+
+
+def kill_gc_mid_pass(cluster: RunningCluster, worker: str, targets: LiveShards) -> LiveShards:
+    """Start a pass of `worker`, kill -9 the gc service once the data nodes show some but not all
+    of `targets` deleted; returns what of `targets` is left (both checked after the kill)."""
+    (gc,) = cluster.processes("gc")
+    cmd = [sys.executable, "-m", "cairn", "admin", "gc", "run", "--once", "--worker", worker]
+    running = subprocess.Popen(
+        [*cmd, "--data-dir", str(cluster.data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not live_shards(cluster) & targets < targets:
+            assert time.monotonic() < deadline, f"the {worker} pass deleted nothing"
+            time.sleep(0.2)
+        os.kill(gc["pid"], signal.SIGKILL)
+    finally:
+        running.wait(timeout=120)
+    left = live_shards(cluster) & targets
+    assert 0 < len(left) < len(targets), f"the kill landed after the {worker} pass ({len(left)} left)"
+    wait_for(lambda: _gc_back(cluster, gc["pid"]), 60, "cairn up to restart its gc service")
+    return left
+
+
+def test_gc_killed_mid_reclaim_finishes_after_restart_and_deletes_nothing_else(
+    cluster: RunningCluster,
+) -> None:
+    s3 = cluster.s3_client(read_timeout=60)
+    bucket = f"gc-cut-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    kept = {f"kept{i}": os.urandom(100_000 + i) for i in range(8)}
+    before = live_shards(cluster)
+    for i in range(100):
+        s3.put_object(Bucket=bucket, Key=f"doomed{i}", Body=os.urandom(64 * 1024 + i))
+    doomed = live_shards(cluster) - before
+    for key, body in kept.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    everything = live_shards(cluster)
+    for i in range(100):
+        s3.delete_object(Bucket=bucket, Key=f"doomed{i}")
+
+    left = kill_gc_mid_pass(cluster, "reclaim", doomed)
+    counters = pass_as_holder(cluster, "reclaim")
+    print(f"reclaim killed with {len(left)} of {len(doomed)} shards left; the next pass: {counters}")
+    assert counters["blobs_reclaimed"] >= 100 and counters.get("blobs_pending", 0) == 0
+    after = live_shards(cluster)
+    assert after & doomed == set()  # nothing deleted is left
+    assert everything - doomed <= after  # nothing live was deleted
+    for key, body in kept.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_gc_killed_mid_orphan_sweep_finishes_after_restart_and_deletes_nothing_else(
+    cluster: RunningCluster,
+) -> None:
+    s3 = cluster.s3_client(read_timeout=60)
+    bucket = f"gc-cut-orphans-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    body = os.urandom(300_000)
+    s3.put_object(Bucket=bucket, Key="kept", Body=body)
+    before = live_shards(cluster)
+    _shards_of_a_dead_writer(cluster, bucket, intent=False, blobs=40, size=4096)
+    orphans = live_shards(cluster) - before
+    assert len(orphans) == 40 * 12
+
+    first = pass_as_holder(cluster, "orphans")
+    assert first["orphans_found"] >= len(orphans) and first.get("orphans_deleted", 0) == 0
+    time.sleep(ORPHAN_GRACE_S + 0.5)
+    left = kill_gc_mid_pass(cluster, "orphans", orphans)
+
+    # the restarted service remembers no sighting: one pass finds the rest, the next one (after
+    # the grace) deletes them
+    found = pass_as_holder(cluster, "orphans")
+    assert found["orphans_found"] >= len(left) and found.get("orphans_deleted", 0) == 0
+    time.sleep(ORPHAN_GRACE_S + 0.5)
+    swept = pass_as_holder(cluster, "orphans")
+    print(f"orphan sweep killed with {len(left)} of {len(orphans)} left; after restart: {found}, {swept}")
+    assert swept["orphans_deleted"] == len(left)
+    after = live_shards(cluster)
+    assert after & orphans == set() and before <= after
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == body
