@@ -32,15 +32,16 @@ import concurrent.futures
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from repair_bench import Cluster  # the same `cairn up` wrapper (adds the repository to sys.path)
+from repair_bench import (
+    Cluster,
+    Probe,
+)  # the same `cairn up` wrapper and probe (adds the repository to sys.path)
 
 from cairn import rpc
 from cairn.datanode.client import DataNodeClient
@@ -107,63 +108,6 @@ def run_pass(cluster: Cluster, worker: str) -> PassResult:
     return asyncio.run(once())
 
 
-class Probe:
-    """GET of a 1 MiB object and PUT of a 64 KiB one, one after the other, until stopped (the
-    PUTs overwrite 4 keys: their old versions are little garbage next to the GiB measured)."""
-
-    def __init__(self, s3: Any, bucket: str) -> None:
-        self.s3, self.bucket = s3, bucket
-        self.body = os.urandom(MiB)
-        self.small = os.urandom(64 * 1024)
-        s3.put_object(Bucket=bucket, Key="probe-get", Body=self.body)
-        self.get: list[float] = []
-        self.put: list[float] = []
-        self.errors = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        n = 0
-        while not self._stop.is_set() and n < 100_000:
-            n += 1
-            try:
-                t0 = time.perf_counter()
-                got = self.s3.get_object(Bucket=self.bucket, Key="probe-get")["Body"].read()
-                self.get.append(time.perf_counter() - t0)
-                self.errors += got != self.body
-                t0 = time.perf_counter()
-                self.s3.put_object(Bucket=self.bucket, Key=f"probe-put-{n % 4}", Body=self.small)
-                self.put.append(time.perf_counter() - t0)
-            except Exception:  # noqa: BLE001 - counted; the probe measures, it does not stop
-                self.errors += 1
-            time.sleep(0.05)
-
-    def __enter__(self) -> Probe:
-        self.get, self.put, self.errors = [], [], 0
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=120)
-
-    def summary(self) -> dict[str, Any]:
-        def q(xs: list[float]) -> dict[str, float | int]:
-            if not xs:
-                return {"n": 0}
-            xs = sorted(xs)
-            return {
-                "n": len(xs),
-                "p50_ms": round(1000 * statistics.median(xs), 1),
-                "p99_ms": round(1000 * xs[min(len(xs) - 1, int(0.99 * len(xs)))], 1),
-                "max_ms": round(1000 * xs[-1], 1),
-            }
-
-        return {"get_1mib": q(self.get), "put_64kib": q(self.put), "errors": self.errors}
-
-
 def timed_pass(cluster: Cluster, probe: Probe, worker: str) -> tuple[PassResult, float, dict[str, Any]]:
     with probe:
         t0 = time.monotonic()
@@ -201,7 +145,8 @@ def main() -> int:
         s3 = cluster.s3()
         bucket = "gc-bench"
         s3.create_bucket(Bucket=bucket)
-        probe = Probe(s3, bucket)
+        # the probe's PUTs overwrite 4 keys of 64 KiB: little garbage next to the GiB measured
+        probe = Probe(s3, bucket, put_bytes=64 * 1024, put_keys=4)
         doc["usage_start"] = start = usage(cluster)
 
         body = os.urandom(args.object_mib * MiB)
@@ -274,7 +219,7 @@ def main() -> int:
         )
     for phase in ("latency_idle", "latency_during_gc", "latency_during_compaction"):
         lat = doc[phase]
-        print(f"{phase}: GET 1 MiB {lat['get_1mib']}  PUT 64 KiB {lat['put_64kib']}  errors {lat['errors']}")
+        print(f"{phase}: GET 1 MiB {lat['get']}  PUT 64 KiB {lat['put']}  errors {lat['errors']}")
     print(json.dumps(doc, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps(doc, indent=2))
