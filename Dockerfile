@@ -1,4 +1,4 @@
-# One image for every Cairn role: `cairn serve placement|metadata|datanode|api`, `cairn admin`,
+# One image for every Cairn role: `cairn serve placement|metadata|datanode|api|gc`, `cairn admin`,
 # `cairn up`, and the Helm chart's failure-domain init container (`cairn kube-domain`).
 #   make image                       # docker build -t cairn:0.1.0 .
 #   docker run --rm cairn:0.1.0 serve api --help

@@ -162,11 +162,14 @@ def dir_bytes(path: Path) -> int:
 
 
 class Probe:
-    """GET and PUT of 1 MiB objects, one after the other, in a thread, until stopped."""
+    """GET of a 1 MiB object and PUT of a `put_bytes` one (over `put_keys` keys), one after the
+    other, in a thread, while entered (each `with` starts the figures afresh)."""
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, put_bytes: int = MiB, put_keys: int = 16) -> None:
         self.s3, self.bucket = s3, bucket
         self.body = os.urandom(MiB)
+        self.put_body = os.urandom(put_bytes)
+        self.put_keys = put_keys
         s3.put_object(Bucket=bucket, Key="probe-get", Body=self.body)
         self.get: list[float] = []
         self.put: list[float] = []
@@ -185,13 +188,18 @@ class Probe:
                 if got != self.body:
                     self.errors += 1
                 t0 = time.perf_counter()
-                self.s3.put_object(Bucket=self.bucket, Key=f"probe-put-{n % 16}", Body=self.body)
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=f"probe-put-{n % self.put_keys}", Body=self.put_body
+                )
                 self.put.append(time.perf_counter() - t0)
             except Exception:  # noqa: BLE001 - counted; the probe measures, it does not stop
                 self.errors += 1
             time.sleep(0.05)
 
     def __enter__(self) -> Probe:
+        self.get, self.put, self.errors = [], [], 0
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 

@@ -108,6 +108,7 @@ class LocalCluster:
         scheme = "https" if config.tls or config.tls_cert else "http"
         self.endpoint = f"{scheme}://{config.host}:{config.port}"
         self.ready = False
+        self.ops_addrs: dict[str, str] = {}  # process name -> its /metrics and health "host:port"
 
     def open(self) -> None:
         """Lock the data directory, check the S3 port, then settle the layout, credentials and
@@ -242,6 +243,8 @@ class LocalCluster:
         out["api"].append(self._spec("api", "api", "cairn.api_service", api_args, api_addr, None))
         gc_addr = f"127.0.0.1:{layout.gc_port}"
         gc_args = ["--port", str(layout.gc_port), "--placement", placement, "--metadata", metadata_addr]
+        gc_args += ["--ops-port", str(layout.gc_ops_port)]
+        self.ops_addrs["gc"] = f"127.0.0.1:{layout.gc_ops_port}"
         out["gc"].append(self._spec("gc", "gc", "cairn.gc", gc_args, gc_addr, None))
         return out
 
@@ -279,6 +282,7 @@ class LocalCluster:
                     "addr": c.spec.addr,
                     "data_dir": str(c.spec.data_dir) if c.spec.data_dir else None,
                     "log": str(c.spec.log_path),
+                    **({"ops_addr": self.ops_addrs[c.spec.name]} if c.spec.name in self.ops_addrs else {}),
                 }
                 for c in self.supervisor.children
             ],

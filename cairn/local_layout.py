@@ -45,6 +45,7 @@ class Layout:
     m: int
     pg_count: int
     gc_port: int = 0  # 0 in a layout.json written before the background service: one is found
+    gc_ops_port: int = 0  # the gc service's /metrics and health (0 in older layouts: one is found)
 
     def internal_ports(self) -> dict[str, int]:
         """Process name -> port, for every internal service."""
@@ -53,6 +54,7 @@ class Layout:
             **self.metadata_ports,
             **self.datanode_ports,
             "gc": self.gc_port,
+            "gc-ops": self.gc_ops_port,
         }
 
 
@@ -182,6 +184,7 @@ def _settle_ports(layout: Layout, pinned: dict[str, int], s3_port: int) -> Layou
         metadata_ports={n: moved.get(n, p) for n, p in layout.metadata_ports.items()},
         datanode_ports={n: moved.get(n, p) for n, p in layout.datanode_ports.items()},
         gc_port=moved.get("gc", layout.gc_port),
+        gc_ops_port=moved.get("gc-ops", layout.gc_ops_port),
     )
 
 

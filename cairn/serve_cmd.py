@@ -1,7 +1,7 @@
 """`cairn serve ROLE [flags]`: run one service in the foreground, as `python -m cairn.ROLE` does.
 
 The container image has `cairn` as its entry point, so every role runs from one image:
-`cairn serve placement|metadata|datanode|api` followed by that service's own flags
+`cairn serve placement|metadata|datanode|api|gc` followed by that service's own flags
 (`cairn serve datanode --help` lists them).
 """
 
@@ -16,13 +16,14 @@ ROLES = {
     "metadata": "cairn.metadata.__main__",
     "datanode": "cairn.datanode.__main__",
     "api": "cairn.api_service.__main__",
+    "gc": "cairn.gc.__main__",
 }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "serve",
-        help="run one service (placement, metadata, datanode or api) in the foreground",
+        help="run one service (placement, metadata, datanode, api or gc) in the foreground",
         description="Run one service in the foreground; the flags after ROLE are the service's own "
         "(cairn serve ROLE --help).",
     )

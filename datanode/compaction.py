@@ -22,6 +22,10 @@ table, record deleted). `resume` (start-up, or before the next job) rolls a job 
 COPIED and forward from it. Like SeaweedFS's vacuum (compact to `.cpd`, commit by rename) and
 Ambry's compaction log (a persisted phase per step), with the switch as the commit point.
 
+A pass first seals the writer lanes' read-write volumes that are past the same thresholds
+(`Lane.rotate`, between two batches; the lane goes on in a fresh volume): a volume that would
+never fill up again (its objects deleted, little written since) is compacted too.
+
 Foreground work never fails because of it: writes go to the writer lanes' volumes, never to
 a sealed one; a delete or a repair that changes a row while its record is being copied wins
 (the switch skips rows that no longer match); a read that looked a row up just before the
@@ -121,12 +125,19 @@ def fault_hook(environ: Mapping[str, str]) -> Callable[[Job], None] | None:
 
 
 def candidates(
-    index: ShardIndex, volumes: VolumeSet, busy: set[int], dead_fraction: float, min_dead_bytes: int
+    index: ShardIndex,
+    volumes: VolumeSet,
+    busy: set[int],
+    dead_fraction: float,
+    min_dead_bytes: int,
+    *,
+    sealed: bool = True,
 ) -> list[Candidate]:
-    """Sealed volumes (not in `busy`) past both thresholds, most dead bytes first (blocking)."""
+    """Sealed volumes (not in `busy`) past both thresholds, most dead bytes first (blocking);
+    with `sealed=False`, the read-write volumes past them instead."""
     found = []
     for volume in volumes.all():
-        if not volume.sealed or volume.volume_id in busy:
+        if volume.sealed != sealed or volume.volume_id in busy:
             continue
         data = volume.data_end - FILE_HEADER_SIZE
         dead = max(0, data - index.usage(volume.volume_id).needed_bytes)
@@ -468,6 +479,25 @@ class Compactor:
 
     # -- API ----------------------------------------------------------------------------
 
+    async def _seal_dead_writable(self, dead_fraction: float | None, min_dead_bytes: int | None) -> None:
+        """Seal the writer lanes' read-write volumes past the thresholds (their lanes go on in
+        fresh volumes): a volume that does not fill up would otherwise keep its dead bytes."""
+        fraction = self._config.dead_fraction if dead_fraction is None else dead_fraction
+        minimum = self._config.min_dead_bytes if min_dead_bytes is None else min_dead_bytes
+        found = await self._store.run_blocking(
+            functools.partial(candidates, sealed=False),
+            self._parts.index,
+            self._parts.volumes,
+            set(),
+            fraction,
+            minimum,
+        )
+        writable = set(self._store.writable_volume_ids())
+        dead = [c.volume for c in found if c.volume in writable]
+        if dead:
+            log.info("sealing read-write volumes %s for compaction (mostly dead)", dead)
+            await self._store.seal_writable(dead)
+
     async def candidates(
         self, dead_fraction: float | None = None, min_dead_bytes: int | None = None
     ) -> list[Candidate]:
@@ -496,6 +526,7 @@ class Compactor:
                 self.check_compactable(volume)
                 planned = [volume]
             else:
+                await self._seal_dead_writable(dead_fraction, min_dead_bytes)
                 planned = [c.volume for c in await self.candidates(dead_fraction, min_dead_bytes)]
             self._pass = PassProgress(started, None, tuple(planned), ())
             results: list[CompactionResult] = []

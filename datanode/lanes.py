@@ -97,6 +97,7 @@ class Lane:
         self.busy = False  # a batch is on its way to disk
         self._wakeup = asyncio.Event()
         self._closing = False
+        self._rotations: list[asyncio.Future[None]] = []
         self.batches = 0  # batches committed, for tests and stats
         self._task: asyncio.Task[None] | None = None
 
@@ -123,8 +124,33 @@ class Lane:
         if self._task is not None:
             await self._task
 
+    def rotate(self) -> asyncio.Future[None]:
+        """Seal the read-write volume between two batches and continue in a fresh one (so it can
+        be compacted); resolved once done."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rotations.append(future)
+        self._wakeup.set()
+        return future
+
+    async def _rotate_now(self) -> None:
+        waiting, self._rotations = self._rotations, []
+        try:
+            await self._run(self._seal_and_replace)
+        except Exception as exc:
+            log.error("lane %d: sealing volume %d failed: %s", self.number, self.volume.volume_id, exc)
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for future in waiting:
+                if not future.done():
+                    future.set_result(None)
+
     async def _loop(self) -> None:
         while True:
+            if self._rotations:
+                await self._rotate_now()
+                continue
             if not self._queue:
                 if self._closing:
                     return

@@ -27,7 +27,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,8 +251,13 @@ class DiskShardStore:
         return self._fsync
 
     def writable_volume_ids(self) -> list[int]:
-        """The writer lanes' read-write volumes (never compacted)."""
+        """The writer lanes' read-write volumes (never compacted while read-write)."""
         return [lane.volume.volume_id for lane in self._lanes]
+
+    async def seal_writable(self, volume_ids: Collection[int]) -> None:
+        """Seal the lanes' read-write volumes named (between two batches; each such lane goes on
+        in a fresh volume), so that compaction can take them."""
+        await asyncio.gather(*(lane.rotate() for lane in self._lanes if lane.volume.volume_id in volume_ids))
 
     @contextlib.asynccontextmanager
     async def _key_lock(self, key: ShardKey) -> AsyncIterator[None]:

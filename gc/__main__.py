@@ -1,8 +1,8 @@
-"""`python -m cairn.gc --placement H:P,... --metadata H:P,... [--port P] [--interval-s S]
-[--repair-interval-s S]`.
+"""`python -m cairn.gc --placement H:P,... --metadata H:P,... [--port P] [--ops-port P]
+[--interval-s S] [--repair-interval-s S]`.
 
-Only wiring: read flags and config, open the service, serve gRPC and run every worker on its
-timer until SIGTERM/SIGINT, then stop the timers and close the connections.
+Only wiring: read flags and config, open the service, serve gRPC (and /metrics and health on
+the ops port when set: gc/metrics.py) and run every worker on its timer until SIGTERM/SIGINT, then stop the timers and close the connections.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import asyncio
 import logging
 import signal
 
-from cairn import logs, ports
+from cairn import logs, ops_http, ports
 from cairn.config import load
 from cairn.gc.config import GcConfig
+from cairn.gc.metrics import GcMetrics
 from cairn.gc.rpc_server import start_server
 from cairn.gc.service import GcService
 
@@ -28,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", help="TOML config file")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help=f"gRPC port (default {ports.GC}; 0: any free port)")
+    p.add_argument("--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)")
     p.add_argument(
         "--placement", help=f"placement replicas HOST:PORT,... (default 127.0.0.1:{ports.PLACEMENT})"
     )
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def run(config: GcConfig) -> None:
     service = GcService.open(config)
     server, port = await start_server(service, config.host, config.port)
+    observed = GcMetrics(service)
+    ops = await ops_http.start(config.host, config.ops_port, observed.readiness, observed.refresh)
     log.info(
         "gc listening on %s:%d, workers %s every %.0fs (repair every %.0fs)",
         config.host,
@@ -62,6 +66,8 @@ async def run(config: GcConfig) -> None:
     try:
         await stop.wait()
     finally:
+        if ops is not None:
+            await ops.stop()
         await server.stop(DRAIN_S)
         await service.close()
 
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {
         "host": args.host,
         "port": args.port,
+        "ops_port": args.ops_port,
         "placement": args.placement,
         "metadata": args.metadata,
         "interval_s": args.interval_s,

@@ -16,6 +16,8 @@ class GcConfig:
     """Address the gRPC server binds."""
     port: int = ports.GC
     """gRPC port (0 picks a free one)."""
+    ops_port: int = 0
+    """HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off."""
     placement: tuple[str, ...] = (ports.local(ports.PLACEMENT),)
     """Placement replicas ("host:port"); the data nodes' addresses come from their cluster map."""
     metadata: str = ports.local(ports.METADATA)
@@ -32,6 +34,8 @@ class GcConfig:
     """Incomplete multipart uploads initiated longer ago than this are aborted."""
     orphan_grace_s: float = 3600.0
     """A shard metadata does not know is deleted once it has been seen unknown this long."""
+    orphan_shards_per_s: float = 500.0
+    """Throttle: orphan shards deleted per second at most (0: no limit)."""
     lifecycle_day_s: float = 86400.0
     """The length of a lifecycle rule's day, in seconds (shortened in tests only)."""
     repair_interval_s: float = 30.0
@@ -41,7 +45,7 @@ class GcConfig:
     repair_mb_per_s: float = 64.0
     """Throttle: MiB of shards the repair worker writes per second at most (0: no limit)."""
     repair_lease_ttl_s: float = 30.0
-    """The repair lease's time to live; the worker renews it every third of it while it runs."""
+    """The gc service lease's time to live (every worker needs the lease; renewed every third of it)."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:
@@ -50,8 +54,8 @@ class GcConfig:
             raise ValueError("batch must be between 1 and 10000")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if self.max_blobs_per_s < 0:
-            raise ValueError("max_blobs_per_s must not be negative")
+        if self.max_blobs_per_s < 0 or self.orphan_shards_per_s < 0:
+            raise ValueError("max_blobs_per_s and orphan_shards_per_s must not be negative")
         if self.multipart_max_age_s < 0 or self.orphan_grace_s < 0:
             raise ValueError("multipart_max_age_s and orphan_grace_s must not be negative")
         if self.lifecycle_day_s <= 0:

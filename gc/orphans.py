@@ -9,6 +9,9 @@ grace again). The API records a write intent before it sends any shard, so a PUT
 is always known; the grace covers writers that record their intent afterwards (the metadata
 bulk load) and is the margin against any other order.
 
+Throttled: at most `orphan_shards_per_s` shards deleted per second (0: no limit). A pass cut
+short (the service killed) leaves the rest for the next passes, after the grace again.
+
 Memory: the candidates only; the listing is streamed page by page, so a node with millions of
 shards costs one page at a time.
 """
@@ -25,6 +28,7 @@ from typing import Protocol
 from cairn.datanode.client import DataNodeError, DataNodeUnavailable, ShardInfo, ShardKey, ShardState
 from cairn.gc.nodes import NodePool
 from cairn.gc.reclaim import MapSource
+from cairn.gc.worker import Throttle
 from cairn.placement.cluster_map import ClusterMap, NodeInfo
 
 log = logging.getLogger("cairn.gc")
@@ -47,12 +51,14 @@ class OrphanSweepWorker:
         *,
         grace_s: float,
         clock: Callable[[], float] = time.monotonic,
+        throttle: Throttle | None = None,
     ) -> None:
         self._catalog = catalog
         self._placement = placement
         self._nodes = nodes
         self.grace_s = grace_s
         self._clock = clock
+        self._throttle = throttle or Throttle(0)
         self._first_seen: dict[tuple[str, ShardKey], float] = {}
 
     async def run_pass(self) -> Counter[str]:
@@ -105,6 +111,7 @@ class OrphanSweepWorker:
             if now - first >= self.grace_s:
                 due.append(shard)
         if due:
+            await self._throttle.take(len(due))
             deleted = await self._nodes.client(node.addr).delete_shards([s.key for s in due])
             counters["orphans_deleted"] += deleted
             counters["orphan_bytes_deleted"] += sum(s.length for s in due)

@@ -3,14 +3,17 @@
 Its work list is the metadata service's GC queue (blobs of deleted or replaced versions,
 aborted uploads and unused parts) plus expired write intents (blobs of PUTs whose API process
 died, or gave up, before the commit: the metadata service refuses a commit once its intent
-expired, so their shards can go). For each blob, shard i is deleted on the node of slot i of
-the blob's placement group in the current cluster map; a data node keeps a tombstone for a key
-it never held, so a delete is idempotent and a late write of that shard is refused. A blob is
-acked (and leaves the queue) only when every placed slot's node answered the delete; a node
-that is down or fails leaves the blob queued for the next pass.
+expired, so their shards can go). For each blob, shard i is deleted on every node that holds
+or held slot i of the blob's placement group: its target in the current cluster map and, while
+the slot's move is pending, the old holders the layout history lists (`holders_of`). A data
+node keeps a tombstone for a key it never held, so a delete is idempotent and a late write of
+that shard is refused. A blob is acked (and leaves the queue) only when every one of those
+nodes answered the delete; a node that is down or fails leaves the blob queued for the next
+pass.
 
-Limit: shards left on nodes that held a slot under an earlier map are not reached here (the
-map keeps no history yet); they are orphans for a sweep to find.
+Limit: once a move is synced (`SlotSynced`) the map no longer lists the old holder, so a copy
+left there is not reached here; the orphan sweep deletes it after the grace once metadata no
+longer knows the blob.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from cairn.datanode.client import DataNodeError, DataNodeUnavailable, ShardKey
 from cairn.gc.nodes import NodePool
 from cairn.gc.worker import Throttle
 from cairn.metadata.models import GcItem, GcReason
-from cairn.placement.cluster_map import ClusterMap
+from cairn.placement.cluster_map import ClusterMap, NodeInfo
 
 log = logging.getLogger("cairn.gc")
 
@@ -41,6 +44,16 @@ class GcQueue(Protocol):
 
 class MapSource(Protocol):
     async def cluster_map(self, min_epoch: int = 0, wait_s: float = 0.0) -> ClusterMap: ...
+
+
+def shard_nodes(cmap: ClusterMap, pg: int) -> list[tuple[int, NodeInfo]]:
+    """Per slot of `pg`, every node that may hold its shards: the target, then the old holders
+    the layout history lists while the slot's move is pending (removed nodes are not listed)."""
+    found: list[tuple[int, NodeInfo]] = []
+    for slot, target in enumerate(cmap.pgs[pg]):
+        ids = dict.fromkeys([target, *cmap.holders_of(pg, slot)])
+        found += [(slot, cmap.nodes[i]) for i in ids if i and i in cmap.nodes]
+    return found
 
 
 class ReclaimWorker:
@@ -91,10 +104,10 @@ class ReclaimWorker:
         """Delete every placed shard of `item`; True when every node answered."""
         async with self._slots:
             await self._throttle.take()
-            calls = []
-            for index, node in enumerate(cmap.nodes_of(item.pg)):
-                if node is not None:
-                    calls.append(self._delete(node.addr, ShardKey(item.blob_id, index), counters))
+            calls = [
+                self._delete(node.addr, ShardKey(item.blob_id, slot), counters)
+                for slot, node in shard_nodes(cmap, item.pg)
+            ]
             answered = await asyncio.gather(*calls)
             return all(answered)
 

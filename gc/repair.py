@@ -43,12 +43,8 @@ the target.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import socket
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +53,7 @@ from typing import Protocol
 from cairn.checksums import crc32c
 from cairn.datanode.client import DataNodeError, ShardInfo, ShardKey, ShardState
 from cairn.erasure import HEADER_LEN, ErasureCodec, ErasureError, StripeLayout, parse_piece_header
+from cairn.gc.lease import ServiceLease
 from cairn.gc.nodes import NodePool
 from cairn.gc.worker import Throttle
 from cairn.metadata.models import GcItem
@@ -67,7 +64,7 @@ from cairn.placement.cluster_map import (
     NodeInfo,
     RepairWork,
 )
-from cairn.placement.errors import LeaseHeld, LeaseLost, PlacementError, StaleMigration
+from cairn.placement.errors import PlacementError, StaleMigration
 
 log = logging.getLogger("cairn.gc")
 
@@ -143,11 +140,6 @@ class Progress:
     bytes_done: int = 0
 
 
-def instance_id() -> str:
-    """This process's lease holder name: host, pid and a random suffix (unique per start)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 class RepairWorker:
     name = "repair"
 
@@ -162,6 +154,7 @@ class RepairWorker:
         concurrency: int = 4,
         mb_per_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        lease: ServiceLease | None = None,
     ) -> None:
         self._placement = placement
         self._catalog = catalog
@@ -173,8 +166,7 @@ class RepairWorker:
         self._clock = clock
         self._codecs: dict[tuple[int, int], ErasureCodec] = {}
         self.progress = Progress()
-        self._grant: LeaseGrant | None = None
-        self._renewer: asyncio.Task[None] | None = None
+        self._lease = lease or ServiceLease(placement, holder, lease_ttl_s)
 
     # -- a pass ----------------------------------------------------------------------------------
 
@@ -201,7 +193,7 @@ class RepairWorker:
 
             async def go_on() -> bool:
                 """False once the lease is lost or repair paused (asked at most once a second)."""
-                if self._grant is None or self._grant.token != token:
+                if self._lease.token != token:
                     counters["lease_lost"] = 1
                     return False
                 if "paused" in counters:
@@ -226,41 +218,12 @@ class RepairWorker:
         return counters
 
     async def _take_lease(self) -> int | None:
-        """The lease's token: the one held (kept renewed between passes), else a new grant;
-        None while another instance holds it."""
-        if self._grant is not None and self._renewer is not None and not self._renewer.done():
-            return self._grant.token
-        try:
-            self._grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
-        except LeaseHeld:
-            return None
-        log.info("repair lease taken by %s (token %d)", self.holder, self._grant.token)
-        self._renewer = asyncio.create_task(self._renew())
-        return self._grant.token
-
-    async def _renew(self) -> None:
-        """Renew the lease every third of its TTL until another instance has it (or close)."""
-        while True:
-            await asyncio.sleep(self.lease_ttl_s / 3)
-            try:
-                self._grant = await self._placement.acquire_lease(self.holder, self.lease_ttl_s)
-            except (LeaseHeld, LeaseLost):
-                log.warning("repair lease lost by %s", self.holder)
-                self._grant = None
-                return
-            except Exception as exc:  # noqa: BLE001 - placement unreachable: try again next tick
-                log.warning("renewing the repair lease failed: %s", exc)
+        """The service lease's token (gc/lease.py); None while another instance holds it."""
+        return await self._lease.acquire()
 
     async def close(self) -> None:
-        """Stop renewing and give the lease up, so another instance can take over at once."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-        grant, self._grant = self._grant, None
-        if grant is not None:
-            with contextlib.suppress(Exception):
-                await self._placement.release_lease(self.holder, grant.token)
+        """Give the lease up, so another instance can take over at once."""
+        await self._lease.close()
 
     # -- one PG ----------------------------------------------------------------------------------
 

@@ -6,11 +6,11 @@ the workers in pass order: `lifecycle` (run the buckets' lifecycle rules: lifecy
 shards of queued blobs and of expired write intents), `orphans` (delete shards metadata does not
 know, after a grace), `compaction` (a compaction pass on every data node, which gives the
 deleted shards' space back), then `repair` (copy or rebuild the shards missing on their slots'
-targets and end slot moves; repair.py), which acts only while this instance holds the
-placement lease.
+targets and end slot moves; repair.py).
 `start()` puts every worker on its timer; `run_once(names)` runs passes now, in that order.
-Exactly one instance should run per cluster (`cairn up` starts one): only the repair worker
-takes the placement lease; the other workers of a second instance would act too.
+Every worker acts only while this instance holds the placement service's lease (gc/lease.py):
+a second instance's passes end with `lease_waiting` until the first stops or dies and its
+lease runs out.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from cairn.gc.compaction import CompactionTrigger
 from cairn.gc.config import GcConfig
 from cairn.gc.errors import UnknownWorker
+from cairn.gc.lease import ServiceLease, instance_id
 from cairn.gc.lifecycle import LifecycleWorker
 from cairn.gc.nodes import NodePool
 from cairn.gc.orphans import OrphanSweepWorker
 from cairn.gc.reclaim import ReclaimWorker
-from cairn.gc.repair import RepairWorker, instance_id
+from cairn.gc.repair import RepairWorker
 from cairn.gc.uploads import AbandonedUploadsWorker
 from cairn.gc.worker import PassResult, Throttle, WorkerLoop, WorkerStatus
 from cairn.metadata.client import MetadataClient
@@ -34,8 +35,17 @@ from cairn.placement.client import PlacementClient
 
 
 class GcService:
-    def __init__(self, loops: Sequence[WorkerLoop], closers: Sequence[object] = ()) -> None:
+    def __init__(
+        self,
+        loops: Sequence[WorkerLoop],
+        closers: Sequence[object] = (),
+        *,
+        lease: ServiceLease | None = None,
+        placement: PlacementClient | None = None,
+    ) -> None:
         self.loops = {loop.name: loop for loop in loops}
+        self.lease = lease
+        self.placement = placement
         self._closers = list(closers)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -44,6 +54,7 @@ class GcService:
         placement = PlacementClient(config.placement)
         metadata = MetadataClient(config.metadata)
         nodes = NodePool()
+        lease = ServiceLease(placement, instance_id(), config.repair_lease_ttl_s)
         reclaim = ReclaimWorker(
             metadata,
             placement,
@@ -53,21 +64,28 @@ class GcService:
             throttle=Throttle(config.max_blobs_per_s),
         )
         uploads = AbandonedUploadsWorker(metadata, config.multipart_max_age_s)
-        orphans = OrphanSweepWorker(metadata, placement, nodes, grace_s=config.orphan_grace_s)
+        orphans = OrphanSweepWorker(
+            metadata,
+            placement,
+            nodes,
+            grace_s=config.orphan_grace_s,
+            throttle=Throttle(config.orphan_shards_per_s),
+        )
         compaction = CompactionTrigger(placement, nodes)
         rules = LifecycleWorker(metadata, config.lifecycle_day_s)
         repair = RepairWorker(
             placement,
             metadata,
             nodes,
-            holder=instance_id(),
-            lease_ttl_s=config.repair_lease_ttl_s,
+            holder=lease.holder,
             concurrency=config.repair_concurrency,
             mb_per_s=config.repair_mb_per_s,
+            lease=lease,
         )
-        loops = [WorkerLoop(w, config.interval_s) for w in (rules, uploads, reclaim, orphans, compaction)]
-        loops.append(WorkerLoop(repair, config.repair_interval_s))
-        return cls(loops, [repair, nodes, metadata, placement])
+        workers = (rules, uploads, reclaim, orphans, compaction)
+        loops = [WorkerLoop(w, config.interval_s, lease=lease) for w in workers]
+        loops.append(WorkerLoop(repair, config.repair_interval_s, lease=lease))
+        return cls(loops, [lease, nodes, metadata, placement], lease=lease, placement=placement)
 
     def start(self) -> None:
         """Every worker on its timer."""

@@ -3,7 +3,9 @@
 A worker does its job in *passes* (`run_pass`), each returning counters of what it did, and
 can measure the work waiting (`backlog`). `WorkerLoop` runs one worker: a pass every
 `interval_s` on its timer, or one now (`run_once`, for `cairn admin gc run --once`). Passes
-of one worker never overlap: a pass asked for while one runs starts after it. Work is kept
+of one worker never overlap: a pass asked for while one runs starts after it. With a lease
+(gc/lease.py) a pass runs only while this instance holds it (else it ends at once with the
+counter `lease_waiting`) and is cancelled when the lease is lost meanwhile. Work is kept
 where it is durable (the metadata service's GC queue, the uploads themselves), so a pass that
 a crash cut short is resumed by the next one. `Throttle` spaces out units of work (blobs per
 second) so foreground traffic keeps its share of the nodes.
@@ -21,6 +23,18 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger("cairn.gc")
+
+
+class Lease(Protocol):
+    """The service lease (gc/lease.py) as the loop uses it."""
+
+    async def acquire(self) -> int | None: ...
+
+    async def lost(self) -> None: ...
+
+
+class LeaseGone(Exception):
+    """The lease was lost while a pass ran; the pass was stopped."""
 
 
 class Worker(Protocol):
@@ -53,6 +67,7 @@ class WorkerStatus:
     totals: dict[str, int]
     last: PassResult | None
     backlog: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
 
 
 class Throttle:
@@ -78,13 +93,21 @@ class Throttle:
 class WorkerLoop:
     """One worker on its timer, plus passes run on request; keeps its counters."""
 
-    def __init__(self, worker: Worker, interval_s: float, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        interval_s: float,
+        wall: Callable[[], float] = time.time,
+        lease: Lease | None = None,
+    ) -> None:
         self.worker = worker
+        self.lease = lease
         self.interval_s = interval_s
         self._wall = wall
         self._lock = asyncio.Lock()
         self._totals: Counter[str] = Counter()
         self._passes = 0
+        self._failures = 0
         self._last: PassResult | None = None
 
     @property
@@ -98,7 +121,7 @@ class WorkerLoop:
             counters: Counter[str] = Counter()
             error = ""
             try:
-                counters = await self.worker.run_pass()
+                counters = await self._pass()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a pass fails as a whole; the next one retries
@@ -106,11 +129,33 @@ class WorkerLoop:
                 error = f"{type(exc).__name__}: {exc}"
             result = PassResult(self.name, started, time.monotonic() - t0, dict(counters), error)
             self._passes += 1
+            self._failures += bool(error)
             self._totals.update(counters)
             self._last = result
             if counters or error:
                 log.info("%s pass: %s%s", self.name, dict(counters), f" error: {error}" if error else "")
             return result
+
+    async def _pass(self) -> Counter[str]:
+        """The worker's pass, while this instance holds the lease (if the loop has one): without
+        it the pass is `lease_waiting`; a pass during which the lease is lost is cancelled."""
+        if self.lease is None:
+            return await self.worker.run_pass()
+        if await self.lease.acquire() is None:
+            return Counter(lease_waiting=1)
+        work = asyncio.ensure_future(self.worker.run_pass())
+        lost = asyncio.ensure_future(self.lease.lost())
+        try:
+            await asyncio.wait((work, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work.cancelled():
+            raise LeaseGone("the gc lease was lost during the pass (another instance acts)")
+        return work.result()
 
     async def run_forever(self) -> None:
         """A pass every `interval_s` until cancelled (the first one after one interval)."""
@@ -130,4 +175,5 @@ class WorkerLoop:
             dict(self._totals),
             self._last,
             backlog,
+            self._failures,
         )

@@ -1,7 +1,8 @@
 """Growing a real `cairn up` cluster from 12 to 17 data nodes, then draining one, seen through boto3
 and `cairn admin`: the map moves slots to the new nodes but keeps their old holders listed, so
 every object written before the growth reads back byte-identical (without the layout history a PG
-with more than m moved slots could not be read); new objects go to the new targets; one repair pass
+with more than m moved slots could not be read); new objects go to the new targets; objects written before the growth and deleted after it leave
+no shard on the moved slots' old holders after one GC pass; one repair pass
 (`cairn admin gc run --once --worker repair`) copies the moved slots' shards to their targets and
 ends every migration, after which the 4 old nodes that gave up the most slots can be stopped and
 everything still reads back; a drained node keeps serving its data and cannot be removed while it
@@ -25,9 +26,11 @@ from typing import Any
 
 import pytest
 
+from cairn.datanode.client import ShardKey
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import wait_for
+from tests.support.shards import live_shards
 
 MiB = 1024 * 1024
 
@@ -35,6 +38,8 @@ pytestmark = pytest.mark.slow
 
 #: The repair worker acts only when a test runs it (`cairn admin gc run --once --worker repair`).
 ONLY_CLI_REPAIR = {"CAIRN_GC_REPAIR_INTERVAL_S": "3600"}
+#: Objects written before the growth and deleted after it.
+DOOMED = 24
 
 
 def admin(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -74,9 +79,16 @@ def grown(
         s3.create_bucket(Bucket=bucket)
         for key, body in objects.items():
             s3.put_object(Bucket=bucket, Key=key, Body=body)
+        # objects deleted after the growth (their slots moved): their shards, as the nodes list them
+        before = live_shards(first)
+        s3.create_bucket(Bucket=f"{bucket}-doomed")
+        for i in range(DOOMED):
+            s3.put_object(Bucket=f"{bucket}-doomed", Key=f"d{i}", Body=os.urandom(200_000 + i))
+        doomed = live_shards(first) - before
     finally:
         first.stop()
     second = start_cluster(data_dir, extra_args=["--data-nodes", "17"], env=ONLY_CLI_REPAIR)
+    second.extra["doomed"] = doomed
     try:
         yield second, data_dir, bucket, objects
     finally:
@@ -110,6 +122,29 @@ def test_new_objects_go_to_the_targets_and_read_back(
     for key, body in fresh.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
     read_all(s3, bucket, fresh)
+
+
+def test_a_blob_deleted_after_its_slot_moved_leaves_no_shard_on_the_old_holder(
+    grown: tuple[RunningCluster, Path, str, dict[str, bytes]],
+) -> None:
+    """The moved slots' old holders are in the layout history: one GC pass deletes there too."""
+    cluster, data_dir, bucket, _ = grown
+    doomed: set[tuple[str, ShardKey]] = cluster.extra["doomed"]
+    assert len(doomed) == DOOMED * 12
+    cmap = asyncio.run(_cluster_map(cluster))
+    on_old_holders = {
+        (node, key)
+        for node, key in doomed
+        if node != cmap.pgs[cmap.pg_of(key.blob_id)][key.index]
+        and node in cmap.holders_of(cmap.pg_of(key.blob_id), key.index)
+    }
+    assert on_old_holders  # some of their slots moved to the new nodes
+    s3 = cluster.s3_client(read_timeout=60)
+    for i in range(DOOMED):
+        s3.delete_object(Bucket=f"{bucket}-doomed", Key=f"d{i}")
+    (result,) = admin_json(data_dir, "gc", "run", "--once", "--worker", "reclaim")["results"]
+    assert result["error"] == "" and result["counters"].get("blobs_pending", 0) == 0, result
+    assert live_shards(cluster) & doomed == set()
 
 
 def repair_pass(data_dir: Path) -> dict[str, int]:

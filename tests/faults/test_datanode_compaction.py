@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.datanode.client import ShardCorrupt, ShardKey, ShardNotFound
+from cairn.datanode.client import DataNodeClient, ShardCorrupt, ShardKey, ShardNotFound
 from cairn.datanode.compaction import FAULT_ENV
 from cairn.datanode.compaction_record import RECORD_NAME, Phase, decode
 from cairn.datanode.errors import ShardDeleted
@@ -35,6 +35,8 @@ BASE_ENV = {
     "CAIRN_DATANODE_SCRUB_ENABLED": "0",
 }
 COMPACTING = {"CAIRN_DATANODE_COMPACTION_ENABLED": "1"}
+#: Shards that fill each of the 2 lanes' 256 KiB volume past its limit at least once.
+LANE_FILL = 2 * 8
 
 
 def start(
@@ -51,6 +53,16 @@ def start(
     listening = f"datanode listening on 127.0.0.1:{port}"
     wait_for(lambda: listening in proc.log_tail(300) or not proc.alive(), 20, "the data node to listen")
     return proc
+
+
+async def end_lanes_with_live_shards(client: DataNodeClient, datas: dict[ShardKey, bytes]) -> None:
+    """Write LANE_FILL more shards (added to `datas`): each writer lane's read-write volume then
+    holds live shards only, so a pass seals none of them for compaction (a sealed lane volume
+    gains its footer and the lane a new file: the volume bytes would change for that alone)."""
+    for _ in range(LANE_FILL):
+        k, d = ShardKey(os.urandom(16), 0), os.urandom(SHARD)
+        await client.write_shard(k, 1, pieces_of(d))
+        datas[k] = d
 
 
 def volume_bytes(data_dir: Path) -> int:
@@ -97,6 +109,7 @@ async def test_a_node_killed_after_any_compaction_phase_settles_on_restart(
             await client.write_shard(k, 1, pieces_of(d))
         dead = [k for i, k in enumerate(datas) if i % 3]
         assert await client.delete_shards(dead) == len(dead)
+        await end_lanes_with_live_shards(client, datas)
     finally:
         await client.close()
     live = {k: d for k, d in datas.items() if k not in dead}
@@ -139,6 +152,7 @@ async def test_a_real_kill_9_in_the_middle_of_copying_rolls_back(
             await client.write_shard(k, 1, pieces_of(d))
         dead = [k for i, k in enumerate(datas) if i % 3]
         await client.delete_shards(dead)
+        await end_lanes_with_live_shards(client, datas)
     finally:
         await client.close()
     await asyncio.to_thread(node.stop)

@@ -54,11 +54,13 @@ def test_free_ports_are_distinct() -> None:
 def test_layout_ports_are_distinct_kept_and_extended(tmp_path: Path) -> None:
     first = load_or_create_layout(tmp_path, _config(data_nodes=12))
     ports = _all_ports(first)
-    assert len(ports) == 19 and len(set(ports)) == 19  # 3 placement, 3 metadata, 12 data nodes, gc
+    assert (
+        len(ports) == 20 and len(set(ports)) == 20
+    )  # 3 placement, 3 metadata, 12 data nodes, gc and its ops port
     assert load_or_create_layout(tmp_path, _config(data_nodes=12)) == first
     grown = load_or_create_layout(tmp_path, _config(data_nodes=14))
     grown_ports = _all_ports(grown)
-    assert len(grown_ports) == 21 and len(set(grown_ports)) == 21
+    assert len(grown_ports) == 22 and len(set(grown_ports)) == 22
     assert {
         k: v for k, v in grown.datanode_ports.items() if k in first.datanode_ports
     } == first.datanode_ports
@@ -77,7 +79,7 @@ def test_internal_services_never_take_the_s3_port(tmp_path: Path, monkeypatch: p
     s3_port = real(1)[0]
     monkeypatch.setattr(ll, "free_ports", lambda count: [s3_port, *real(count - 1)])
     layout = load_or_create_layout(tmp_path, _config(port=s3_port))
-    assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 19
+    assert s3_port not in _all_ports(layout) and len(set(_all_ports(layout))) == 20
 
 
 def test_too_few_data_nodes_for_the_code_is_refused(tmp_path: Path) -> None:
@@ -114,7 +116,7 @@ def test_an_unpinned_port_clashing_with_a_pin_moves(tmp_path: Path) -> None:
         tmp_path, _config(data_nodes=3, k=2, m=1, ports=PinnedPorts(metadata=stolen))
     )
     assert layout.metadata_ports["m1"] == stolen
-    assert layout.datanode_ports["dn-0002"] != stolen and len(set(_all_ports(layout))) == 10
+    assert layout.datanode_ports["dn-0002"] != stolen and len(set(_all_ports(layout))) == 11
 
 
 def test_a_busy_unpinned_port_moves_and_a_busy_pinned_port_is_refused(
@@ -158,7 +160,9 @@ def test_an_old_layout_takes_the_ids_its_nodes_were_given(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "datanodes").iterdir()) == ["dn-0001", "dn-0002", "dn-0003"]
     assert load_or_create_layout(tmp_path, _config(data_nodes=3, k=2, m=1)) == layout
     assert layout.metadata_ports["m1"] == ports[3]  # the single metadata service's port is m1's
-    assert len(set(_all_ports(layout))) == 10  # 3 placement, 3 metadata, 3 data nodes, gc (found)
+    assert (
+        len(set(_all_ports(layout))) == 11
+    )  # 3 placement, 3 metadata, 3 data nodes, gc and its ops port (found)
 
 
 def test_config_file_environment_and_flags_in_that_order(

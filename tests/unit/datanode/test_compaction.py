@@ -354,6 +354,29 @@ async def test_candidates_need_both_thresholds(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_mostly_dead_read_write_volume_is_sealed_and_compacted(tmp_path: Path) -> None:
+    store = await open_store(tmp_path, STORAGE)
+    datas = {key(i): os.urandom(SHARD) for i in range(3)}  # the lane's volume 1, not full
+    await write_all(store, datas)
+    (kept, *dead) = datas
+    await store.delete(dead)
+    assert store.writable_volume_ids() == [1]
+    before = store.used_bytes
+    compactor = Compactor(store, EAGER)
+    try:
+        (result,) = await compactor.run_pass()
+        assert (result.source, result.outcome) == (1, "done")
+        assert store.writable_volume_ids() != [1]  # the lane goes on in a fresh volume
+        assert store.used_bytes < before - len(dead) * SHARD + SHARD // 2
+        fresh = {key(10): os.urandom(SHARD)}
+        await write_all(store, fresh)  # writes go on in the lane's new volume
+        await assert_contents(store, {kept: datas[kept], **fresh}, dead)
+        assert await compactor.run_pass() == []  # a volume with nothing dead is left alone
+    finally:
+        await store.close()
+    await assert_after_rebuild(tmp_path, {kept: datas[kept], **fresh}, dead)
+
+
 async def test_copying_is_paced_to_the_configured_rate(tmp_path: Path) -> None:
     store, _, _ = await mostly_dead(tmp_path)
     clock = FakeClock()

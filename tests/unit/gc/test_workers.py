@@ -13,12 +13,12 @@ import pytest
 from cairn.gc.client import GcClient
 from cairn.gc.errors import UnknownWorker
 from cairn.gc.nodes import NodePool
-from cairn.gc.reclaim import ReclaimWorker
+from cairn.gc.reclaim import ReclaimWorker, shard_nodes
 from cairn.gc.rpc_server import start_server
 from cairn.gc.service import GcService
 from cairn.gc.worker import Throttle, WorkerLoop
 from cairn.metadata.models import GcItem, GcReason
-from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState
+from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMigration
 from tests.support.procs import free_port
 
 
@@ -140,3 +140,18 @@ async def test_a_blob_stays_queued_while_a_node_of_its_pg_does_not_answer() -> N
     assert queue.acked == []
     assert counters["blobs_pending"] == 1 and counters["node_unavailable"] == 1
     assert await worker.backlog() == {"queued_blobs": 1, "queued_bytes": 10, "expired_intents": 0}
+
+
+def test_a_slot_moving_lists_its_old_holders_for_deletion() -> None:
+    nodes = {
+        n: NodeInfo(n, f"127.0.0.1:{i + 1}", "z", "r", f"h{i}", NodeState.UP, 1, 0, 0)
+        for i, n in enumerate(("dn-0001", "dn-0002", "dn-0003", "dn-0004"))
+    }
+    # slot 0 moved from dn-0003 (and, before that, the removed dn-0009) to dn-0001
+    migrations = {0: {0: SlotMigration(("dn-0003", "dn-0009"), 5)}}
+    cmap = ClusterMap(5, 1, 1, 1, nodes, (("dn-0001", "dn-0002"),), migrations)
+    assert [(slot, n.id) for slot, n in shard_nodes(cmap, 0)] == [
+        (0, "dn-0001"),
+        (0, "dn-0003"),
+        (1, "dn-0002"),
+    ]

@@ -107,7 +107,7 @@ def test_every_workload_has_a_disruption_budget_selecting_its_pods(case: Any) ->
     budgets = of_kind(objects, "PodDisruptionBudget")
     for workload in [o for o in objects if o["kind"] in WORKLOADS]:
         component = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
-        if workload["kind"] == "Deployment" and not values["api"]["pdb"]["enabled"]:
+        if workload["kind"] == "Deployment" and not values[component]["pdb"]["enabled"]:
             continue
         labels = workload["spec"]["template"]["metadata"]["labels"]
         matching = [b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
@@ -258,7 +258,7 @@ def test_the_service_monitor_scrapes_every_service() -> None:
         services = [
             s for s in of_kind(objects, "Service") if selector.items() <= s["metadata"]["labels"].items()
         ]
-        assert len(services) == 4
+        assert len(services) == 5  # placement, metadata, data nodes, S3, gc
         endpoints = {e["port"]: e for e in monitor["spec"]["endpoints"]}
         assert endpoints["metrics"]["path"] == "/metrics"
         assert endpoints[api_port]["path"] == "/cairn/metrics" and endpoints[api_port].get("scheme") == scheme
@@ -379,9 +379,26 @@ def test_tls_ingress_and_network_policies() -> None:
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == named(objects, "Service", "-s3")["metadata"]["name"]
     policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p for p in of_kind(objects, "NetworkPolicy")}
-    assert set(policies) == {"placement", "metadata", "datanode", "api"}
+    assert set(policies) == {"placement", "metadata", "datanode", "api", "gc"}
     internal, scrape = policies["datanode"]["spec"]["ingress"]
     assert internal["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "demo"}}}]
     assert scrape == {"ports": [{"port": 9090, "protocol": "TCP"}]}  # metrics from anywhere by default
     assert "from" not in policies["api"]["spec"]["ingress"][0]  # S3 from anywhere
     assert of_kind(render({}), "NetworkPolicy") == [] and of_kind(render({}), "Ingress") == []
+
+
+def test_the_gc_service_runs_with_its_own_identity_probes_and_budget(case: Any) -> None:
+    values, objects = case
+    gc = named(objects, "Deployment", "-gc")
+    pod = gc["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["serve", "gc"]
+    assert _flag(container, "placement").count(",") == values["placement"]["replicas"] - 1
+    assert _flag(container, "metadata").count(",") == values["metadata"]["replicas"] - 1
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["rpc-tls"]["secret"]["secretName"].endswith("-gc-tls")  # mutual TLS as role gc
+    assert container["readinessProbe"]["httpGet"]["port"] == "metrics"
+    service = named(objects, "Service", "-gc")
+    assert {p["name"] for p in service["spec"]["ports"]} == {"grpc", "metrics"}
+    budget = named(objects, "PodDisruptionBudget", "-gc")["spec"]
+    assert budget["maxUnavailable"] == 1

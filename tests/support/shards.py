@@ -1,0 +1,86 @@
+"""What the data nodes of a local `cairn up` cluster hold, asked of the nodes themselves.
+
+`live_shards(cluster)`: every live shard on every data node of the map, as (node id, key),
+listed PG by PG as the admin (mutual TLS). `used_bytes(cluster)`: the volume files' bytes
+on every data node (their Stat). A node that does not answer at once is asked again after a
+pause (a loaded machine can time a connect out): the count must be complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.placement.client import ClusterMap, PlacementClient
+from tests.support.cluster import RunningCluster
+
+LiveShards = set[tuple[str, ShardKey]]
+T = TypeVar("T")
+
+
+async def cluster_map(cluster: RunningCluster) -> ClusterMap:
+    placement = PlacementClient([p["addr"] for p in cluster.processes("placement")])
+    try:
+        return await placement.cluster_map()
+    finally:
+        await placement.close()
+
+
+async def retrying(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """`call()`, again after a pause when the node did not answer; nothing is skipped."""
+    for _ in range(attempts - 1):
+        try:
+            return await call()
+        except DataNodeUnavailable:
+            await asyncio.sleep(1.0)
+    return await call()
+
+
+def live_shards(cluster: RunningCluster) -> LiveShards:
+    """Every live shard on every data node of the map, as (node id, key), counted as the admin."""
+    cluster.act_as("admin")
+
+    async def scan() -> LiveShards:
+        cmap = await cluster_map(cluster)
+
+        async def node(node_id: str, addr: str) -> LiveShards:
+            client = DataNodeClient(addr)
+            found: LiveShards = set()
+            try:
+                for pg in range(cmap.pg_count):
+                    after: ShardKey | None = None
+                    while True:
+                        shards, after = await retrying(partial(client.list_shards, pg, after, timeout=30))
+                        found.update((node_id, s.key) for s in shards if s.state is ShardState.LIVE)
+                        if after is None:
+                            break
+            finally:
+                await client.close()
+            return found
+
+        parts = await asyncio.gather(*(node(n.id, n.addr) for n in cmap.nodes.values()))
+        return set().union(*parts)
+
+    return asyncio.run(scan())
+
+
+def used_bytes(cluster: RunningCluster) -> int:
+    """Bytes of volume files on every data node of the map (their Stat), asked as the admin."""
+    cluster.act_as("admin")
+
+    async def total() -> int:
+        cmap = await cluster_map(cluster)
+
+        async def one(addr: str) -> int:
+            client = DataNodeClient(addr)
+            try:
+                return (await retrying(partial(client.stat, timeout=30))).used_bytes
+            finally:
+                await client.close()
+
+        return sum(await asyncio.gather(*(one(n.addr) for n in cmap.nodes.values())))
+
+    return asyncio.run(total())
