@@ -7,11 +7,14 @@ A pass:
    service stops (`close` releases it) or another instance got it. A second instance is refused
    the lease (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a
    pause set while the pass runs (looked at once a second), stops the pass between two PGs.
-2. Visits the PGs the map lists as needing repair (pending slot moves, slots with shards on a
-   node that is not serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs
-   at a time (the periodic
-   check: a node whose disk was wiped and that came back under its old id is healthy in the
-   map but lacks its shards).
+2. Queues every serving data node's scrub findings (`ListScrubFindings`, those of shards the
+   node holds as a slot's target or old holder) in the metadata service's repair queue, then
+   takes the queue (`ListRepairQueue`: shards a PUT could not write, shards a reader or scrub
+   found corrupt or missing). Visits the PGs with queued reports first, then the PGs the map
+   lists as needing repair (pending slot moves, slots with shards on a node that is not
+   serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs at a time (the
+   periodic check: a node whose disk was wiped and that came back under its old id is healthy
+   in the map but lacks its shards). When the queue cannot be read the pass goes on without it.
 3. Per PG: lists the shards every serving node of the PG holds (targets and old holders,
    `ListShards`), takes the blobs with a live shard somewhere, drops any blob with a tombstone
    on one of them (a delete reached it), asks metadata which of the rest it still knows
@@ -22,11 +25,17 @@ A pass:
    stripe). Every piece read is checked (CRC32C on the wire, its header against its slot and
    stripe by the codec), and the write is verified: the target's answer (length, CRC32C) must
    be the bytes sent. A source that fails is left out and the blob is tried again from the
-   others.
+   others. A reported shard is rewritten on its target even when the target lists it live:
+   the data node replaces its copy only when that copy fails its own checksums, answers an
+   intact identical copy as already there, refuses different bytes (ShardConflict) and a
+   tombstoned key (ShardDeleted). A report is acked (`AckRepairs`) once its shard is on its
+   target, verified, or its blob is no longer referenced; otherwise (target down or failing,
+   fewer than k sources) it stays queued for the next pass.
 4. A slot with a pending move whose target now holds every referenced blob is reported synced
    (`SlotSynced` with the lease's token): its old holders leave the map.
 
-Nothing is remembered between passes: the next pass lists again, so a kill -9 of the worker,
+The worker keeps nothing between passes (the reports wait in the metadata service until
+acked): the next pass lists again, so a kill -9 of the worker,
 the source or the target only costs the shards in flight (a write the target did not finish
 stores nothing; a shard already there is an idempotent retry). Throttled: `mb_per_s` of shard
 bytes written (0: no limit) and `concurrency` blobs at a time.
