@@ -723,6 +723,8 @@ class RepairWorker:
         out["paused"] = int(work.paused)
         for p in work.pgs:
             out[f"pgs_failures_tolerated_{p.failures_tolerated}"] += 1
+        with contextlib.suppress(Exception):  # the metadata service unreachable: not shown
+            out["reports_queued"] = len(await self._catalog.list_repair_queue(REPORTS_LIMIT))
         progress = self.progress
         if progress.running:
             # shards found missing in the PGs visited so far in the running pass, and done

@@ -238,6 +238,7 @@ async def test_reported_shards_are_rewritten_on_their_target_and_acked() -> None
     )
     worker = RepairWorker(Placement(cmap), catalog, Pool(nodes), holder="me")  # type: ignore[arg-type]
     try:
+        assert (await worker.backlog())["reports_queued"] == 3
         counters = await worker.run_pass()
         assert nodes["n02"].shards[ShardKey(bid["a"], 2)] == blobs["a"][2]
         assert counters["reports_repaired"] == 2 and counters["reports_taken"] == 3
