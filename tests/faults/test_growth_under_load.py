@@ -185,8 +185,11 @@ def test_grow_12_to_17_under_a_continuous_writer_and_reader(grown: Grown) -> Non
         f"{passes} repair pass(es) in {repaired_s:.0f}s; during it {during[0]} PUTs, {during[1]} GETs; "
         f"{len(traffic.objects)} objects, {traffic.reads} GETs in all, errors {len(traffic.errors)}"
     )
-    # weighted rendezvous hashing over 32 PGs: every node within 40% of the mean (measured: 17..31)
-    assert 0.6 * mean <= min(per_node.values()) and max(per_node.values()) <= 1.4 * mean, per_node
+    # weighted rendezvous hashing: about 5/17 of the slots moved, all to the new nodes, and no
+    # node far below its share (a node takes at most one slot of each of the 32 PGs; measured
+    # spreads 17..29 and 17..31 around the mean of 22.6)
+    assert 0.7 * 384 * 5 / 17 <= moved <= 1.3 * 384 * 5 / 17
+    assert min(per_node.values()) >= 0.6 * mean, per_node
     for key, body in traffic.objects.items():
         got = grown.s3.get_object(Bucket=grown.bucket, Key=key)["Body"].read()
         assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest(), key
