@@ -151,11 +151,14 @@ def test_grow_12_to_17_under_a_continuous_writer_and_reader(grown: Grown) -> Non
     try:
         wait_for(lambda: traffic.writes >= 20 and traffic.reads >= 20, 120, "traffic before the growth")
         before = (traffic.writes, traffic.reads)
+        original = set(node_states(cluster))
         for i in range(5):
             grown.extra.append(start_datanode(cluster, i))
         wait_for(lambda: sum(s == "up" for s in node_states(cluster).values()) == 17, 120, "17 data nodes up")
+        cmap = cluster_map(cluster)
+        targets = {cmap.pgs[pg][slot] for pg, slots in cmap.migrations.items() for slot in slots}
+        assert targets and not targets & original  # slots move to the new nodes only
         moved = migrating_slots(cluster)
-        assert moved > 0
         grew_at = time.monotonic()
         passes = 0
         while migrating_slots(cluster) and passes < 6:  # a target that did not answer waits a pass
