@@ -179,8 +179,7 @@ class WrittenBlob:
     durable: tuple[int, ...]
     """Shard indexes acknowledged durable by their node (at least the write quorum)."""
     missing: tuple[int, ...]
-    """Shard indexes that are not durable (reported; no one consumes the report: the repair
-    pass of the background service finds the shard missing on its own)."""
+    """Shard indexes that are not durable (`ClusterBlobStore` reports them to the repair queue)."""
     shard_length: int
 
 
@@ -191,6 +190,8 @@ class ShardFault:
     key: ShardKey
     addr: str
     kind: Literal["corrupt", "missing"]
+    pg: int = -1
+    """The blob's placement group (-1: not given)."""
 
 
 class BlobIOError(Exception):

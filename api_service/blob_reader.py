@@ -20,10 +20,9 @@ Invariants:
   codec; a stripe with fewer than k valid pieces raises `ReadQuorumError` before any of its bytes
   are yielded.
 - Memory is bounded by (k + m) * (read_prefetch_pieces + 1) pieces whatever the range.
-- Corrupt and missing shards are reported once per read through `on_fault`, when one is given
-  (the production app gives none: the repair pass finds missing shards on its own, corrupt ones
-  are not replaced yet); a shard missing on a node the slot
-  has a fallback for is not (mid-migration, it is expected).
+- Corrupt and missing shards are reported through `on_fault`, when one is given (the production
+  app's sends them to the repair queue, repair_reports.py); a shard missing on a node the slot
+  has a fallback for is not (mid-migration, it is expected). The callback must not block.
 - Every stream the reader opened is cancelled when the read ends, fails or is abandoned.
 """
 
@@ -371,7 +370,7 @@ class BlobReader:
         )
         if kind is not None and self._on_fault is not None:
             try:
-                self._on_fault(ShardFault(key=stream.key, addr=stream.addr, kind=kind))
+                self._on_fault(ShardFault(key=stream.key, addr=stream.addr, kind=kind, pg=state.blob.pg))
             except Exception:  # noqa: BLE001 - reporting must never fail a read
                 log.exception("shard fault callback failed")
 

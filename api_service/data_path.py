@@ -10,6 +10,9 @@ Writes go to the PG's *target* slots. Reads go, per slot, to the map's `read_nod
 verified holders, then its target (a slot mid-migration is read from its old holder, and a blob
 written since the move from the new target), so a migration never fails a read.
 
+The shards a write could not make durable (it needs the quorum, not every shard) are handed
+to `report` (the production app's RepairReporter: the metadata service's repair queue).
+
 Invariant: `write` returns only when the write quorum is durable and the body stream ended
 without error (the body raises on any failed signature, digest or length check), so a caller
 that commits metadata after `write` never commits unverified bytes.
@@ -28,6 +31,7 @@ from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
+from cairn.metadata.models import RepairReport
 
 
 class BlobStore(Protocol):
@@ -61,8 +65,10 @@ class ClusterBlobStore:
         reader: BlobReader,
         map_ttl_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        report: Callable[[RepairReport], None] | None = None,
     ) -> None:
         self._placement = placement
+        self._report = report
         self._record_intent = record_intent
         self._writer = writer
         self._reader = reader
@@ -109,6 +115,9 @@ class ClusterBlobStore:
         pg, nodes = await self._targets(blob_id)
         await self._record_intent(bucket, key, blob_id, pg)
         written = await self._writer.write(blob_id, pg, nodes, body)
+        if self._report is not None:
+            for index in written.missing:
+                self._report(RepairReport(blob_id, index, pg, "missing", "put", nodes[index] or ""))
         return replace(written.ref, part_number=part_number)
 
     async def read(self, blobs: Sequence[BlobRef], start: int, end: int) -> AsyncIterator[bytes]:

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cairn import config as config_loader
-from cairn.api_service.blob_io import DataNodePool
+from cairn.api_service.blob_io import DataNodePool, ShardFault
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
+from cairn.api_service.repair_reports import RepairReporter
 from cairn.metadata import errors as md
 from cairn.metadata.client import MetadataClient
+from cairn.metadata.models import RepairReport
 from cairn.placement.client import PlacementClient
 from cairn.sse_crypto import Keyring
 
@@ -61,18 +63,27 @@ def build_app(config: ApiConfig) -> Observed:
     metadata = MetadataClient(config.metadata, deadline_s=config.metadata_deadline_s)
     placement = PlacementClient(list(config.placement))
     pool = DataNodePool()
+    reporter = RepairReporter(metadata.queue_repairs)
+
+    def on_fault(fault: ShardFault) -> None:
+        if fault.pg >= 0:
+            reporter.report(
+                RepairReport(fault.key.blob_id, fault.key.index, fault.pg, fault.kind, "read", fault.addr)
+            )
+
     writer = BlobWriter(pool, config=config.blob_io)
-    reader = BlobReader(pool, config=config.blob_io)
+    reader = BlobReader(pool, config=config.blob_io, on_fault=on_fault)
 
     async def record_intent(bucket: str, key: str, blob_id: bytes, pg: int) -> object:
         return await metadata.record_write_intent(bucket, key, blob_id, pg)
 
-    blobs = ClusterBlobStore(placement, record_intent, writer, reader)
+    blobs = ClusterBlobStore(placement, record_intent, writer, reader, report=reporter.report)
     lookup = CredentialCache(
         metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=config.credential_cache_ttl_s
     )
 
     async def shutdown() -> None:
+        await reporter.close()
         await pool.close()
         await placement.close()
         await metadata.close()

@@ -79,6 +79,11 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.gc.v1.Gc/RunOnce": _ADMIN,
     "/cairn.gc.v1.Gc/Status": _ADMIN,
     "/cairn.metadata.v1.Metadata/AckGcWork": frozenset({GC}),
+    # The repair queue: the S3 API reports shards a PUT could not write and those a reader found
+    # bad; the background service queues its data nodes' scrub findings, takes and acks them.
+    "/cairn.metadata.v1.Metadata/QueueRepairs": frozenset({API, GC}),
+    "/cairn.metadata.v1.Metadata/ListRepairQueue": frozenset({GC, ADMIN}),
+    "/cairn.metadata.v1.Metadata/AckRepairs": frozenset({GC}),
     **{
         f"/cairn.metadata.v1.Metadata/{name}": _ADMIN
         for name in (

@@ -7,11 +7,14 @@ A pass:
    service stops (`close` releases it) or another instance got it. A second instance is refused
    the lease (`LeaseHeld`) and its passes wait (counter `lease_waiting`). Losing the lease, or a
    pause set while the pass runs (looked at once a second), stops the pass between two PGs.
-2. Visits the PGs the map lists as needing repair (pending slot moves, slots with shards on a
-   node that is not serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs
-   at a time (the periodic
-   check: a node whose disk was wiped and that came back under its old id is healthy in the
-   map but lacks its shards).
+2. Queues every serving data node's scrub findings (`ListScrubFindings`, those of shards the
+   node holds as a slot's target or old holder) in the metadata service's repair queue, then
+   takes the queue (`ListRepairQueue`: shards a PUT could not write, shards a reader or scrub
+   found corrupt or missing). Visits the PGs with queued reports first, then the PGs the map
+   lists as needing repair (pending slot moves, slots with shards on a node that is not
+   serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs at a time (the
+   periodic check: a node whose disk was wiped and that came back under its old id is healthy
+   in the map but lacks its shards). When the queue cannot be read the pass goes on without it.
 3. Per PG: lists the shards every serving node of the PG holds (targets and old holders,
    `ListShards`), takes the blobs with a live shard somewhere, drops any blob with a tombstone
    on one of them (a delete reached it), asks metadata which of the rest it still knows
@@ -22,11 +25,17 @@ A pass:
    stripe). Every piece read is checked (CRC32C on the wire, its header against its slot and
    stripe by the codec), and the write is verified: the target's answer (length, CRC32C) must
    be the bytes sent. A source that fails is left out and the blob is tried again from the
-   others.
+   others. A reported shard is rewritten on its target even when the target lists it live:
+   the data node replaces its copy only when that copy fails its own checksums, answers an
+   intact identical copy as already there, refuses different bytes (ShardConflict) and a
+   tombstoned key (ShardDeleted). A report is acked (`AckRepairs`) once its shard is on its
+   target, verified, or its blob is no longer referenced; otherwise (target down or failing,
+   fewer than k sources) it stays queued for the next pass.
 4. A slot with a pending move whose target now holds every referenced blob is reported synced
    (`SlotSynced` with the lease's token): its old holders leave the map.
 
-Nothing is remembered between passes: the next pass lists again, so a kill -9 of the worker,
+The worker keeps nothing between passes (the reports wait in the metadata service until
+acked): the next pass lists again, so a kill -9 of the worker,
 the source or the target only costs the shards in flight (a write the target did not finish
 stores nothing; a shard already there is an idempotent retry). Throttled: `mb_per_s` of shard
 bytes written (0: no limit) and `concurrency` blobs at a time.
@@ -56,7 +65,7 @@ from cairn.erasure import HEADER_LEN, ErasureCodec, ErasureError, StripeLayout, 
 from cairn.gc.lease import ServiceLease
 from cairn.gc.nodes import NodePool
 from cairn.gc.worker import Throttle
-from cairn.metadata.models import GcItem
+from cairn.metadata.models import GcItem, RepairItem, RepairReport
 from cairn.placement.cluster_map import (
     SERVING_STATES,
     ClusterMap,
@@ -79,6 +88,8 @@ PG_LANES = 4
 PAUSE_CHECK_S = 1.0
 #: FindBlobs asks about at most this many blobs per call.
 FIND_BATCH = 1000
+#: Repair-queue items taken per pass (the rest wait for the next pass).
+REPORTS_LIMIT = 10_000
 
 
 class RepairMap(Protocol):
@@ -99,6 +110,12 @@ class RepairCatalog(Protocol):
     async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]: ...
 
     async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]: ...
+
+    async def queue_repairs(self, reports: Sequence[RepairReport]) -> int: ...
+
+    async def list_repair_queue(self, limit: int = 1000) -> tuple[RepairItem, ...]: ...
+
+    async def ack_repairs(self, ids: Sequence[int]) -> int: ...
 
 
 class SourceFailed(Exception):
@@ -184,7 +201,8 @@ class RepairWorker:
         try:
             cmap = await self._placement.cluster_map(min_epoch=work.epoch)
             queued = {item.blob_id for item in await self._catalog.list_gc_work(GC_QUEUE_LIMIT)}
-            first = [p.pg for p in work.pgs]
+            reports = await self._take_reports(cmap, counters)
+            first = sorted(reports) + [p.pg for p in work.pgs if p.pg not in reports]
             listed = set(first)
             order = first + [pg for pg in range(cmap.pg_count) if pg not in listed]
             self.progress.pgs_total = len(order)
@@ -209,7 +227,7 @@ class RepairWorker:
                 for pg in pending:
                     if not await go_on():
                         return
-                    await self._repair_pg(cmap, pg, queued, token, counters)
+                    await self._repair_pg(cmap, pg, queued, token, counters, reports.get(pg, []))
                     self.progress.pgs_done += 1
 
             await asyncio.gather(*(lane() for _ in range(PG_LANES)))
@@ -225,10 +243,65 @@ class RepairWorker:
         """Give the lease up, so another instance can take over at once."""
         await self._lease.close()
 
+    async def _take_reports(self, cmap: ClusterMap, counters: Counter[str]) -> dict[int, list[RepairItem]]:
+        """The repair queue by PG, after queueing the data nodes' scrub findings. When the
+        metadata service cannot be reached for it, the pass goes on with its periodic check."""
+        reports: dict[int, list[RepairItem]] = defaultdict(list)
+        try:
+            await self._collect_scrub_findings(cmap, counters)
+            for item in await self._catalog.list_repair_queue(REPORTS_LIMIT):
+                reports[cmap.pg_of(item.report.blob_id)].append(item)
+        except Exception as exc:  # noqa: BLE001 - the periodic check still runs
+            log.warning("the repair queue could not be read: %s", exc)
+            counters["reports_unavailable"] += 1
+        if reports:
+            counters["reports_taken"] += sum(len(r) for r in reports.values())
+        return reports
+
+    async def _collect_scrub_findings(self, cmap: ClusterMap, counters: Counter[str]) -> None:
+        """Queue every serving node's current scrub findings (`ListScrubFindings`) for repair:
+        those of shards the node holds as the slot's target or old holder (a leftover of an
+        earlier map is the orphan sweep's). A node that does not answer is asked next pass (its
+        findings stay listed until the shard is rewritten)."""
+
+        async def one(node: NodeInfo) -> list[RepairReport]:
+            found: list[RepairReport] = []
+            after: ShardKey | None = None
+            try:
+                while True:
+                    page, after = await self._nodes.client(node.addr).scrub_findings(after, PAGE)
+                    for f in page:
+                        pg, index = cmap.pg_of(f.key.blob_id), f.key.index
+                        if index < len(cmap.pgs[pg]) and (
+                            cmap.pgs[pg][index] == node.id or node.id in cmap.holders_of(pg, index)
+                        ):
+                            found.append(
+                                RepairReport(f.key.blob_id, index, pg, str(f.kind), "scrub", node.id)
+                            )
+                    if after is None:
+                        return found
+            except DataNodeError as exc:
+                log.warning("scrub findings of %s: %s", node.id, exc)
+                counters["nodes_unavailable"] += 1
+                return found
+
+        serving = [n for n in cmap.nodes.values() if n.state in SERVING_STATES]
+        found = [r for rs in await asyncio.gather(*(one(n) for n in serving)) for r in rs]
+        for i in range(0, len(found), FIND_BATCH):
+            await self._catalog.queue_repairs(found[i : i + FIND_BATCH])
+        if found:
+            counters["scrub_findings"] += len(found)
+
     # -- one PG ----------------------------------------------------------------------------------
 
     async def _repair_pg(
-        self, cmap: ClusterMap, pg: int, queued: set[bytes], token: int, counters: Counter[str]
+        self,
+        cmap: ClusterMap,
+        pg: int,
+        queued: set[bytes],
+        token: int,
+        counters: Counter[str],
+        reports: Sequence[RepairItem] = (),
     ) -> None:
         width = cmap.k + cmap.m
         targets = [cmap.nodes.get(t) if t else None for t in cmap.pgs[pg]]
@@ -252,6 +325,9 @@ class RepairWorker:
         for i in range(0, len(candidates), FIND_BATCH):  # none for an empty PG: no call
             referenced.extend(await self._catalog.find_blobs(candidates[i : i + FIND_BATCH]))
         counters["blobs_checked"] += len(referenced)
+        # reported shards are rewritten even where their target lists them live (a corrupt copy:
+        # the target replaces it only if its own copy fails its checksums, data node store.py)
+        suspects = {(r.report.blob_id, r.report.index) for r in reports}
 
         # per blob, the slots whose serving target lacks its live shard
         plans: list[tuple[bytes, list[int]]] = []
@@ -265,7 +341,7 @@ class RepairWorker:
                 for slot, target in enumerate(targets)
                 if slot not in blocked
                 and target is not None
-                and listing.live(target.id, ShardKey(blob_id, slot)) is None
+                and (listing.live(target.id, ShardKey(blob_id, slot)) is None or (blob_id, slot) in suspects)
             ]
             if missing:
                 plans.append((blob_id, missing))
@@ -277,8 +353,14 @@ class RepairWorker:
         outcomes = await asyncio.gather(
             *(self._repair_blob(cmap, pg, blob_id, missing, listing, counters) for blob_id, missing in plans)
         )
-        for (_, missing), done in zip(plans, outcomes, strict=True):
+        repaired: dict[bytes, set[int]] = {}
+        for (blob_id, missing), done in zip(plans, outcomes, strict=True):
             blocked.update(set(missing) - done)
+            repaired[blob_id] = done
+        if reports:
+            await self._ack_reports(
+                pg, width, reports, dead | queued, set(candidates), set(referenced), repaired, counters
+            )
 
         for slot, mig in sorted(cmap.migrations.get(pg, {}).items()):
             if slot in blocked:
@@ -293,6 +375,39 @@ class RepairWorker:
                 counters["slots_refused"] += 1
             else:
                 counters["slots_synced"] += 1
+
+    async def _ack_reports(
+        self,
+        pg: int,
+        width: int,
+        reports: Sequence[RepairItem],
+        gone: set[bytes],
+        candidates: set[bytes],
+        referenced: set[bytes],
+        repaired: dict[bytes, set[int]],
+        counters: Counter[str],
+    ) -> None:
+        """Ack the PG's queued reports whose shard is now on its target, verified, and those of
+        blobs no longer referenced (deleted, queued for GC, tombstoned somewhere); the others
+        (a target down or failing, no k sources) stay queued for the next pass."""
+        unlisted = sorted({r.report.blob_id for r in reports} - candidates - gone)
+        known = referenced | set(await self._catalog.find_blobs(unlisted) if unlisted else ())
+        acks: list[int] = []
+        for item in reports:
+            blob_id, slot = item.report.blob_id, item.report.index
+            if blob_id in gone or blob_id not in known or slot >= width:
+                counters["reports_unreferenced"] += 1
+                acks.append(item.id)
+            elif slot in repaired.get(blob_id, ()):
+                counters["reports_repaired"] += 1
+                acks.append(item.id)
+            else:
+                counters["reports_kept"] += 1
+        if acks:
+            try:
+                counters["reports_acked"] += await self._catalog.ack_repairs(acks)
+            except Exception as exc:  # noqa: BLE001 - unacked reports are simply taken again
+                log.warning("pg %d: acking %d repair reports failed: %s", pg, len(acks), exc)
 
     async def _list(self, pg: int, nodes: dict[str, NodeInfo], counters: Counter[str]) -> _PgListing:
         listing = _PgListing()
@@ -571,6 +686,8 @@ class RepairWorker:
         out["paused"] = int(work.paused)
         for p in work.pgs:
             out[f"pgs_failures_tolerated_{p.failures_tolerated}"] += 1
+        with contextlib.suppress(Exception):  # the metadata service unreachable: not shown
+            out["reports_queued"] = len(await self._catalog.list_repair_queue(REPORTS_LIMIT))
         progress = self.progress
         if progress.running:
             # shards found missing in the PGs visited so far in the running pass, and done

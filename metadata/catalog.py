@@ -1,5 +1,5 @@
-"""The catalog shard: buckets (with their versioning state, policy and configuration documents)
-and IAM records.
+"""The catalog shard: buckets (with their versioning state, policy and configuration documents),
+IAM records and the repair queue (repair_queue.py).
 
 `apply_catalog(conn, command)` is the only function that mutates the catalog; it runs inside
 the shard's transaction and raises typed errors (which roll the transaction back). The
@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from cairn.metadata import commands as c
+from cairn.metadata import repair_queue
 from cairn.metadata.errors import (
     AccessKeyAlreadyExists,
     BucketAlreadyExists,
@@ -254,6 +255,10 @@ def apply_catalog(conn: sqlite3.Connection, cmd: Any) -> Any:
             return None
         case c.EnsureRoot():
             return _ensure_root(conn, cmd)
+        case c.QueueRepairs():
+            return repair_queue.queue(conn, cmd)
+        case c.AckRepairs():
+            return repair_queue.ack(conn, cmd)
     raise TypeError(f"not a catalog command: {type(cmd).__name__}")
 
 

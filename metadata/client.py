@@ -83,6 +83,8 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     ObjectVersion,
     Part,
     Policy,
+    RepairItem,
+    RepairReport,
     User,
     VersioningState,
     WriteIntent,
@@ -436,6 +438,28 @@ class MetadataClient:
         request = pb.AckGcWorkRequest(blob_ids=blob_ids)
         with ERRORS.translated():
             response = await self._stub.AckGcWork(request, timeout=self.deadline_s)
+        return response.result
+
+    # --- the repair queue ------------------------------------------------------------------
+    async def queue_repairs(self, reports: Sequence[RepairReport]) -> int:
+        """Queue shards found missing or corrupt for the repair worker; returns how many."""
+        request = pb.QueueRepairsRequest(reports=[cv.repair_report_to_pb(r) for r in reports])
+        with ERRORS.translated():
+            response = await self._stub.QueueRepairs(request, timeout=self.deadline_s)
+        return response.result
+
+    async def list_repair_queue(self, limit: int = 1000) -> tuple[RepairItem, ...]:
+        """The queued repair items, oldest first."""
+        request = pb.ListRepairQueueRequest(limit=limit)
+        with ERRORS.translated():
+            response = await self._stub.ListRepairQueue(request, timeout=self.deadline_s)
+        return tuple(cv.repair_item_from_pb(i) for i in response.result)
+
+    async def ack_repairs(self, ids: Sequence[int]) -> int:
+        """Drop repaired items by id; returns how many were still queued."""
+        request = pb.AckRepairsRequest(ids=ids)
+        with ERRORS.translated():
+            response = await self._stub.AckRepairs(request, timeout=self.deadline_s)
         return response.result
 
     # --- multipart -------------------------------------------------------------------------

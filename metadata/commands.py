@@ -22,6 +22,7 @@ from cairn.metadata.models import (
     ChecksumType,
     CompletedPart,
     ObjectAttrs,
+    RepairReport,
     VersioningState,
 )
 
@@ -117,6 +118,22 @@ class EnsureRoot:
     access_key_id: str
     secret_access_key: str
     now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRepairs:
+    """Queue shards for the repair worker (repair_queue.py); a shard already queued is queued
+    again under a new id."""
+
+    reports: tuple[RepairReport, ...]
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckRepairs:
+    """Drop queued repair items by id (ids no longer queued are ignored)."""
+
+    ids: tuple[int, ...]
 
 
 # --- object shards -----------------------------------------------------------------------
@@ -260,6 +277,8 @@ CatalogCommand = (
     | DeleteAccessKey
     | PutUserPolicy
     | EnsureRoot
+    | QueueRepairs
+    | AckRepairs
 )
 ObjectCommand = (
     PutVersion
@@ -292,6 +311,8 @@ _TYPES: dict[str, type[Any]] = {
         DeleteAccessKey,
         PutUserPolicy,
         EnsureRoot,
+        QueueRepairs,
+        AckRepairs,
         PutVersion,
         PutBatch,
         DeleteVersion,

@@ -281,6 +281,30 @@ class GcItem:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairReport:
+    """A shard found missing or corrupt, for the repair worker: `kind` is `missing` or
+    `corrupt`; `source` says who found it (`put`: a PUT could not write it, `read`: a reader,
+    `scrub`: a data node's scrub); `node` is the address or id of the node it was on ("": none)."""
+
+    blob_id: bytes
+    index: int
+    pg: int
+    kind: str
+    source: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepairItem:
+    """A queued repair report. `id` grows with every report (a shard reported again gets a new
+    one), so an ack of an older id leaves a newer report queued."""
+
+    id: int
+    report: RepairReport
+    reported_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     user_id: str
     name: str

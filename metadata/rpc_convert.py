@@ -40,6 +40,8 @@ from cairn.metadata.models import (
     ObjectVersion,
     Part,
     Policy,
+    RepairItem,
+    RepairReport,
     User,
     VersioningState,
     WriteIntent,
@@ -474,6 +476,24 @@ def gc_item_from_pb(m: pb.GcItem) -> GcItem:
         reason=enum_from_pb(GcReason, m.reason),
         enqueued_ms=m.enqueued_ms,
     )
+
+
+def repair_report_to_pb(r: RepairReport) -> pb.RepairReport:
+    return pb.RepairReport(
+        blob_id=r.blob_id, index=r.index, pg=r.pg, kind=r.kind, source=r.source, node=r.node
+    )
+
+
+def repair_report_from_pb(m: pb.RepairReport) -> RepairReport:
+    return RepairReport(blob_id=m.blob_id, index=m.index, pg=m.pg, kind=m.kind, source=m.source, node=m.node)
+
+
+def repair_item_to_pb(i: RepairItem) -> pb.RepairItem:
+    return pb.RepairItem(id=i.id, report=repair_report_to_pb(i.report), reported_ms=i.reported_ms)
+
+
+def repair_item_from_pb(m: pb.RepairItem) -> RepairItem:
+    return RepairItem(id=m.id, report=repair_report_from_pb(m.report), reported_ms=m.reported_ms)
 
 
 # --- IAM ---------------------------------------------------------------------------------

@@ -290,6 +290,28 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.AckGcWorkResponse(result=result)
 
     @rpc.edge(ERRORS)
+    @_exactly_once
+    async def QueueRepairs(
+        self, request: pb.QueueRepairsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QueueRepairsResponse:
+        result = await self._service.queue_repairs([cv.repair_report_from_pb(r) for r in request.reports])
+        return pb.QueueRepairsResponse(result=result)
+
+    @rpc.edge(ERRORS)
+    async def ListRepairQueue(
+        self, request: pb.ListRepairQueueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRepairQueueResponse:
+        result = await self._service.list_repair_queue(request.limit)
+        return pb.ListRepairQueueResponse(result=[cv.repair_item_to_pb(i) for i in result])
+
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def AckRepairs(
+        self, request: pb.AckRepairsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AckRepairsResponse:
+        return pb.AckRepairsResponse(result=await self._service.ack_repairs(list(request.ids)))
+
+    @rpc.edge(ERRORS)
     async def FindBlobs(
         self, request: pb.FindBlobsRequest, context: grpc.aio.ServicerContext
     ) -> pb.FindBlobsResponse:

@@ -80,6 +80,21 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: request ids of applied commands and their first results (dedup.py).
     _REQUESTS,
+    # 5: the repair queue (repair_queue.py): shards reported missing or corrupt, one row per
+    # shard; AUTOINCREMENT never hands out an id twice, so an ack names one report exactly.
+    """
+    CREATE TABLE repair_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        blob_id BLOB NOT NULL,
+        idx INTEGER NOT NULL,
+        pg INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        node TEXT NOT NULL,
+        reported_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX repair_queue_by_shard ON repair_queue (blob_id, idx);
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (

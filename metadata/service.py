@@ -3,8 +3,8 @@
 `MetadataService` turns each request into deterministic commands (choosing ids and times
 here, from the service's own clock and id issuer - never from the caller) and applies them to
 the right shard, or runs read functions on the shards. Bucket and object operations live in
-this module; listings, multipart uploads and IAM records in `listing_ops`, `multipart_ops` and
-`iam`.
+this module; listings, multipart uploads, IAM records and the repair queue in `listing_ops`,
+`multipart_ops`, `iam` and `repair_queue_ops`.
 """
 
 from __future__ import annotations
@@ -43,12 +43,13 @@ from cairn.metadata.models import (
 )
 from cairn.metadata.multipart_ops import MultipartOps
 from cairn.metadata.objects import known_blobs, read_gc_work, read_version
+from cairn.metadata.repair_queue_ops import RepairQueueOps
 from cairn.metadata.replicated import ALL_OBJECTS, DELETE_BUCKET, MetadataMachine
 from cairn.metadata.store import Store, shard_index
 from cairn.replication import Replicator
 
 
-class MetadataService(ListingOps, MultipartOps, IamOps, ServiceCore):
+class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, ServiceCore):
     @classmethod
     async def open(cls, config: MetadataConfig, *, in_memory: bool = False) -> MetadataService:
         """A one-replica service applying commands in this process (no Raft log: tests, bench)."""

@@ -1144,6 +1144,72 @@ class DeleteUserPolicyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RepairReport(_message.Message):
+    __slots__ = ("blob_id", "index", "pg", "kind", "source", "node")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PG_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    index: int
+    pg: int
+    kind: str
+    source: str
+    node: str
+    def __init__(self, blob_id: _Optional[bytes] = ..., index: _Optional[int] = ..., pg: _Optional[int] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
+
+class RepairItem(_message.Message):
+    __slots__ = ("id", "report", "reported_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_MS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    report: RepairReport
+    reported_ms: int
+    def __init__(self, id: _Optional[int] = ..., report: _Optional[_Union[RepairReport, _Mapping]] = ..., reported_ms: _Optional[int] = ...) -> None: ...
+
+class QueueRepairsRequest(_message.Message):
+    __slots__ = ("reports", "request_id")
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[RepairReport]
+    request_id: str
+    def __init__(self, reports: _Optional[_Iterable[_Union[RepairReport, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class QueueRepairsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
+
+class ListRepairQueueRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListRepairQueueResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[RepairItem]
+    def __init__(self, result: _Optional[_Iterable[_Union[RepairItem, _Mapping]]] = ...) -> None: ...
+
+class AckRepairsRequest(_message.Message):
+    __slots__ = ("ids", "request_id")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    request_id: str
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AckRepairsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
+
 class GetReplicaStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -274,6 +274,21 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.FromString,
                 _registered_method=True)
+        self.QueueRepairs = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/QueueRepairs',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.QueueRepairsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.QueueRepairsResponse.FromString,
+                _registered_method=True)
+        self.ListRepairQueue = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/ListRepairQueue',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.ListRepairQueueRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.ListRepairQueueResponse.FromString,
+                _registered_method=True)
+        self.AckRepairs = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/AckRepairs',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -570,6 +585,25 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueueRepairs(self, request, context):
+        """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRepairQueue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AckRepairs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -812,6 +846,21 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.GetReplicaStatus,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.SerializeToString,
+            ),
+            'QueueRepairs': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueRepairs,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.QueueRepairsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.QueueRepairsResponse.SerializeToString,
+            ),
+            'ListRepairQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepairQueue,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.ListRepairQueueRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.ListRepairQueueResponse.SerializeToString,
+            ),
+            'AckRepairs': grpc.unary_unary_rpc_method_handler(
+                    servicer.AckRepairs,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2110,6 +2159,87 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/GetReplicaStatus',
             cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.GetReplicaStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueRepairs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/QueueRepairs',
+            cairn_dot_proto_dot_metadata__pb2.QueueRepairsRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.QueueRepairsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepairQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/ListRepairQueue',
+            cairn_dot_proto_dot_metadata__pb2.ListRepairQueueRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.ListRepairQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckRepairs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/AckRepairs',
+            cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,10 @@ class MetadataStub:
     ListUserPolicies: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]
     DeleteUserPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]
     GetReplicaStatus: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]
+    QueueRepairs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.QueueRepairsRequest, _metadata_pb2.QueueRepairsResponse]
+    """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them."""
+    ListRepairQueue: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListRepairQueueRequest, _metadata_pb2.ListRepairQueueResponse]
+    AckRepairs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AckRepairsRequest, _metadata_pb2.AckRepairsResponse]
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -147,6 +151,10 @@ class MetadataAsyncStub(MetadataStub):
     ListUserPolicies: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]  # type: ignore[assignment]
     DeleteUserPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]  # type: ignore[assignment]
     GetReplicaStatus: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]  # type: ignore[assignment]
+    QueueRepairs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.QueueRepairsRequest, _metadata_pb2.QueueRepairsResponse]  # type: ignore[assignment]
+    """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them."""
+    ListRepairQueue: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListRepairQueueRequest, _metadata_pb2.ListRepairQueueResponse]  # type: ignore[assignment]
+    AckRepairs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AckRepairsRequest, _metadata_pb2.AckRepairsResponse]  # type: ignore[assignment]
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -488,5 +496,27 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.GetReplicaStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.GetReplicaStatusResponse, _abc.Awaitable[_metadata_pb2.GetReplicaStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def QueueRepairs(
+        self,
+        request: _metadata_pb2.QueueRepairsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.QueueRepairsResponse, _abc.Awaitable[_metadata_pb2.QueueRepairsResponse]]:
+        """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them."""
+
+    @_abc_1.abstractmethod
+    def ListRepairQueue(
+        self,
+        request: _metadata_pb2.ListRepairQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListRepairQueueResponse, _abc.Awaitable[_metadata_pb2.ListRepairQueueResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AckRepairs(
+        self,
+        request: _metadata_pb2.AckRepairsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.AckRepairsResponse, _abc.Awaitable[_metadata_pb2.AckRepairsResponse]]: ...
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

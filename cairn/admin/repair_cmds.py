@@ -4,7 +4,8 @@
 slot whose shards are on a node that is not serving, by the failures each still tolerates; the
 pause flag; the repair lease) and, from the background service (`--gc`, else cluster.json), the
 repair worker's state: its running pass (PGs visited, shards and bytes found missing and done,
-MB/s) and its last pass. The ETA extrapolates the bytes found missing in the PGs visited so far
+MB/s), its last pass, and how many shards wait in the repair queue (reported by PUTs, readers
+and scrub; taken first by the next pass). The ETA extrapolates the bytes found missing in the PGs visited so far
 to every PG of the pass, at the pass's rate so far: an estimate. A PG the map does not list can
 still lack shards (a wiped disk that came back under its old id): the worker's pass over every
 PG finds those, and they show up in the pass figures only. `--watch S` prints the status again
@@ -149,6 +150,7 @@ async def service_doc(args: argparse.Namespace) -> dict[str, Any]:
         "totals": status.totals,
         "last": result_doc(status.last) if status.last else None,
         "pass": pass_doc(status.backlog) if status.running else None,
+        "reports_queued": status.backlog.get("reports_queued"),
     }
 
 
@@ -189,6 +191,8 @@ def print_repair_status(doc: dict[str, Any]) -> None:
     if not service.get("reachable") or "error" in service:
         print(f"background service: {service.get('error', 'unreachable')}")
         return
+    if service.get("reports_queued") is not None:
+        print(f"repair queue: {service['reports_queued']} shard(s) reported missing or corrupt")
     current = service.get("pass")
     if current:
         eta = f"{current['eta_s']:g}s (estimate)" if current["eta_s"] is not None else "-"

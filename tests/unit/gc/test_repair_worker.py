@@ -6,15 +6,17 @@ flag stop a pass before it does anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from cairn.checksums import crc32c
-from cairn.datanode.errors import ShardCorrupt, ShardDeleted, ShardNotFound
+from cairn.datanode.errors import ShardConflict, ShardCorrupt, ShardDeleted, ShardNotFound
+from cairn.datanode.reports import Finding, FindingKind
 from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
 from cairn.erasure import ErasureCodec, StripeLayout, encode_blob
 from cairn.gc.repair import RepairWorker
-from cairn.metadata.models import GcItem, GcReason
+from cairn.metadata.models import GcItem, GcReason, RepairItem, RepairReport
 from cairn.placement.cluster_map import (
     ClusterMap,
     LeaseGrant,
@@ -34,6 +36,7 @@ class FakeNode:
         self.shards: dict[ShardKey, bytes] = {}
         self.dead: set[ShardKey] = set()
         self.corrupt: set[ShardKey] = set()
+        self.findings: list[Finding] = []
         self.writes = 0
 
     async def list_shards(
@@ -62,9 +65,20 @@ class FakeNode:
         data = b"".join([p async for p in pieces])
         if key in self.dead:
             raise ShardDeleted(f"{key} was deleted on this node")
+        if key in self.shards and key not in self.corrupt:  # the data node's rule (store.py)
+            if self.shards[key] != data:
+                raise ShardConflict(f"{key} exists with different bytes")
+            return ShardInfo(key, pg, len(data), crc32c(data), ShardState.LIVE)
+        self.corrupt.discard(key)
+        self.findings = [f for f in self.findings if f.key != key]  # the row moved
         self.shards[key] = data
         self.writes += 1
         return ShardInfo(key, pg, len(data), crc32c(data), ShardState.LIVE)
+
+    async def scrub_findings(
+        self, after: ShardKey | None = None, limit: int = 1000, timeout: float = 10.0
+    ) -> tuple[list[Finding], ShardKey | None]:
+        return list(self.findings), None
 
 
 class Pool:
@@ -111,12 +125,31 @@ class Catalog:
     def __init__(self, known: set[bytes], queued: set[bytes]) -> None:
         self.known = known
         self.queued = queued
+        self.repairs: list[RepairItem] = []
+        self.next_id = 0
 
     async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]:
         return tuple(b for b in blob_ids if b in self.known or b in self.queued)
 
     async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]:
         return tuple(GcItem(b, 0, 1, GcReason.DELETED, 1) for b in sorted(self.queued))[:limit]
+
+    async def queue_repairs(self, reports: Sequence[RepairReport]) -> int:
+        for r in reports:  # like the metadata service: one item per shard, a new id each time
+            self.repairs = [
+                i for i in self.repairs if (i.report.blob_id, i.report.index) != (r.blob_id, r.index)
+            ]
+            self.next_id += 1
+            self.repairs.append(RepairItem(self.next_id, r, 0))
+        return len(reports)
+
+    async def list_repair_queue(self, limit: int = 1000) -> tuple[RepairItem, ...]:
+        return tuple(self.repairs[:limit])
+
+    async def ack_repairs(self, ids: Sequence[int]) -> int:
+        before = len(self.repairs)
+        self.repairs = [i for i in self.repairs if i.id not in ids]
+        return before - len(self.repairs)
 
 
 def setup() -> tuple[dict[str, FakeNode], ClusterMap, dict[str, list[bytes]]]:
@@ -185,3 +218,65 @@ async def test_a_held_lease_or_the_pause_flag_stops_a_pass() -> None:
     assert await worker.run_pass() == {"paused": 1}
     assert sum(n.writes for n in nodes.values()) == 0 and placement.synced == []
     await worker.close()
+
+
+async def test_reported_shards_are_rewritten_on_their_target_and_acked() -> None:
+    """A shard its target lists live but serves corrupt is rebuilt from 8 others and replaces the
+    bad copy; a good copy reported by mistake is left as it is; a report of a deleted blob is
+    acked without a write; one whose target is down stays queued."""
+    nodes, cmap, blobs = setup()
+    bid = {name: name.encode() * 16 for name in blobs}
+    nodes["n02"].corrupt.add(ShardKey(bid["a"], 2))
+    nodes["n02"].shards[ShardKey(bid["a"], 2)] = b"x" * len(blobs["a"][2])  # flipped on disk
+    catalog = Catalog(known={bid["a"], bid["b"], bid["e"]}, queued=set())  # c and d: deleted
+    await catalog.queue_repairs(
+        [
+            RepairReport(bid["a"], 2, 0, "corrupt", "read", "n02"),
+            RepairReport(bid["b"], 4, 0, "corrupt", "read", "n04"),  # its copy is fine
+            RepairReport(bid["c"], 5, 0, "missing", "put", "n05"),
+        ]
+    )
+    worker = RepairWorker(Placement(cmap), catalog, Pool(nodes), holder="me")  # type: ignore[arg-type]
+    try:
+        assert (await worker.backlog())["reports_queued"] == 3
+        counters = await worker.run_pass()
+        assert nodes["n02"].shards[ShardKey(bid["a"], 2)] == blobs["a"][2]
+        assert counters["reports_repaired"] == 2 and counters["reports_taken"] == 3
+        assert counters["reports_acked"] == 3 and counters["reports_unreferenced"] == 1
+        assert nodes["n04"].writes == 0 and catalog.repairs == []
+
+        # a report whose target is down stays queued until the target is back
+        nodes["n06"].corrupt.add(ShardKey(bid["e"], 6))
+        await catalog.queue_repairs([RepairReport(bid["e"], 6, 0, "corrupt", "scrub", "n06")])
+        down = {**cmap.nodes, "n06": dataclasses.replace(cmap.nodes["n06"], state=NodeState.DOWN)}
+        worker._placement = Placement(dataclasses.replace(cmap, nodes=down))  # type: ignore[assignment]
+        worker._placement.holder = "me"  # type: ignore[attr-defined]
+        counters = await worker.run_pass()
+        assert counters["reports_kept"] == 1 and len(catalog.repairs) == 1
+        worker._placement = Placement(cmap)  # type: ignore[assignment]
+        worker._placement.holder = "me"  # type: ignore[attr-defined]
+        counters = await worker.run_pass()
+        assert counters["reports_repaired"] == 1 and catalog.repairs == []
+        assert nodes["n06"].shards[ShardKey(bid["e"], 6)] == blobs["e"][6]
+    finally:
+        await worker.close()
+
+
+async def test_scrub_findings_reach_the_queue_and_are_repaired() -> None:
+    nodes, cmap, blobs = setup()
+    bid = {name: name.encode() * 16 for name in blobs}
+    key = ShardKey(bid["d"], 9)
+    nodes["n09"].corrupt.add(key)
+    nodes["n09"].findings = [Finding(key, 0, 1, 4096, FindingKind.CORRUPT, "block 0 checksum mismatch", 1.0)]
+    nodes["n10"].findings = [  # a leftover of an earlier map on n10: not queued
+        Finding(ShardKey(bid["d"], 9), 0, 1, 0, FindingKind.CORRUPT, "", 1.0)
+    ]
+    catalog = Catalog(known={bid[name] for name in blobs}, queued=set())
+    worker = RepairWorker(Placement(cmap), catalog, Pool(nodes), holder="me")  # type: ignore[arg-type]
+    try:
+        counters = await worker.run_pass()
+    finally:
+        await worker.close()
+    assert counters["scrub_findings"] == 1 and counters["reports_repaired"] == 1
+    assert nodes["n09"].shards[key] == blobs["d"][9] and nodes["n09"].findings == []
+    assert catalog.repairs == []

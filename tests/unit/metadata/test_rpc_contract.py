@@ -40,6 +40,8 @@ from cairn.metadata.models import (
     GcReason,
     ObjectAttrs,
     Policy,
+    RepairItem,
+    RepairReport,
     VersioningState,
     WriteIntent,
 )
@@ -178,6 +180,26 @@ async def objects_and_gc(c: MetadataClient) -> None:
     assert await c.find_blobs([data.blob_id]) == ()  # reclaimed: known no more
 
 
+async def repair_queue(c: MetadataClient) -> None:
+    a, b = new_blob_id(), new_blob_id()
+    reports = [
+        RepairReport(a, 3, 7, "missing", "put", "10.0.0.1:7200"),
+        RepairReport(b, 0, 2, "corrupt", "read", ""),
+    ]
+    assert await c.queue_repairs(reports) == 2
+    first = await c.list_repair_queue()
+    assert first == (RepairItem(1, reports[0], START_MS), RepairItem(2, reports[1], START_MS))
+    with pytest.raises(InvalidArgument):
+        await c.queue_repairs([RepairReport(a, 3, 7, "lost", "put", "")])
+    again = RepairReport(a, 3, 7, "corrupt", "scrub", "dn-0001")  # the same shard: a new id
+    assert await c.queue_repairs([again]) == 1
+    assert await c.list_repair_queue(10) == (first[1], RepairItem(3, again, START_MS))
+    assert await c.ack_repairs([1, 2]) == 1  # 1 was replaced by 3: only 2 was still queued
+    assert await c.list_repair_queue() == (RepairItem(3, again, START_MS),)
+    assert await c.ack_repairs([3]) == 1
+    assert await c.list_repair_queue() == ()
+
+
 async def multipart(c: MetadataClient) -> None:
     upload = await c.create_multipart_upload(
         "bkt", "big", ObjectAttrs(content_type="x/y"), checksum_algorithm="CRC32"
@@ -262,4 +284,5 @@ async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recor
     await objects_and_gc(client)
     await multipart(client)
     await iam(client)
+    await repair_queue(client)
     assert recorder.served == rpc_names(metadata_pb2.DESCRIPTOR.services_by_name["Metadata"])

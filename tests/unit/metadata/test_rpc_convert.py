@@ -38,6 +38,8 @@ PAIRS: list[tuple[type, Callable[[Any], Any], Callable[[Any], Any]]] = [
     (models.ListUploadsPage, cv.uploads_page_to_pb, cv.uploads_page_from_pb),
     (models.WriteIntent, cv.intent_to_pb, cv.intent_from_pb),
     (models.GcItem, cv.gc_item_to_pb, cv.gc_item_from_pb),
+    (models.RepairReport, cv.repair_report_to_pb, cv.repair_report_from_pb),
+    (models.RepairItem, cv.repair_item_to_pb, cv.repair_item_from_pb),
     (models.User, cv.user_to_pb, cv.user_from_pb),
     (models.AccessKey, cv.access_key_to_pb, cv.access_key_from_pb),
     (models.Policy, cv.policy_to_pb, cv.policy_from_pb),
