@@ -98,6 +98,13 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.metadata.v1.Metadata/GetSigningKey": _S3,
     "/cairn.metadata.v1.Metadata/VerifySigV2": _S3,
     "/cairn.metadata.v1.Metadata/GetAccessKey": frozenset({API, ADMIN}),
+    # The built-in KMS: administrators manage keys; only the S3 API gets data keys (metadata/kms.py).
+    "/cairn.metadata.v1.Metadata/CreateKmsKey": _ADMIN,
+    "/cairn.metadata.v1.Metadata/ListKmsKeys": _ADMIN,
+    "/cairn.metadata.v1.Metadata/SetKmsKeyEnabled": _ADMIN,
+    "/cairn.metadata.v1.Metadata/GetKmsKey": frozenset({API, ADMIN}),
+    "/cairn.metadata.v1.Metadata/GenerateKmsDataKey": _S3,
+    "/cairn.metadata.v1.Metadata/GetKmsDataKey": _S3,
     "/cairn.metadata.v1.Metadata/GetUser": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/GetUserPolicy": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/ListUserPolicies": frozenset({API, ADMIN}),

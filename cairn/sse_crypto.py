@@ -120,22 +120,24 @@ class Keyring:
             return Keyring.load(path)
         return None
 
-    def seal(self, data_key: bytes, identity: Identity) -> bytes:
+    def seal(self, data_key: bytes, identity: Identity | bytes) -> bytes:
         return seal_with(self.keys[self.active], self.active, data_key, identity)
 
-    def unseal(self, sealed: bytes, identity: Identity) -> bytes:
+    def unseal(self, sealed: bytes, identity: Identity | bytes) -> bytes:
         key_id, _ = parse_sealed(sealed)
         if key_id not in self.keys:
             raise KeyUnavailable(f"master key {key_id!r} is not in this keyring")
         return unseal_with(self.keys[key_id], sealed, identity)
 
 
-def _seal_aad(key_id: str, identity: Identity) -> bytes:
-    return b"cairn-sse-data-key-v1\x00" + key_id.encode() + b"\x00" + identity.encode()
+def _seal_aad(key_id: str, identity: Identity | bytes) -> bytes:
+    bound = identity.encode() if isinstance(identity, Identity) else identity
+    return b"cairn-sse-data-key-v1\x00" + key_id.encode() + b"\x00" + bound
 
 
-def seal_with(kek: bytes, key_id: str, data_key: bytes, identity: Identity) -> bytes:
-    """`data_key` sealed under `kek` (a master key named `key_id`, or a customer key and "")."""
+def seal_with(kek: bytes, key_id: str, data_key: bytes, identity: Identity | bytes) -> bytes:
+    """`data_key` sealed under `kek` (a master key named `key_id`, a KMS key, or a customer key
+    and ""), bound to a blob's `identity` or to other context bytes (a KMS encryption context)."""
     nonce = os.urandom(_NONCE)
     sealed = AESGCM(kek).encrypt(nonce, data_key, _seal_aad(key_id, identity))
     name = key_id.encode()
@@ -150,7 +152,7 @@ def parse_sealed(sealed: bytes) -> tuple[str, int]:
     return sealed[2:end].decode(), end
 
 
-def unseal_with(kek: bytes, sealed: bytes, identity: Identity) -> bytes:
+def unseal_with(kek: bytes, sealed: bytes, identity: Identity | bytes) -> bytes:
     key_id, at = parse_sealed(sealed)
     nonce, body = sealed[at : at + _NONCE], sealed[at + _NONCE :]
     try:

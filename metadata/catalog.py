@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from cairn.metadata import commands as c
+from cairn.metadata import kms_store
 from cairn.metadata.errors import (
     AccessKeyAlreadyExists,
     BucketAlreadyExists,
@@ -249,6 +250,8 @@ def apply_catalog(conn: sqlite3.Connection, cmd: Any) -> Any:
             return None
         case c.EnsureRoot():
             return _ensure_root(conn, cmd)
+        case c.CreateKmsKey() | c.SetKmsKeyEnabled() | c.ResealKmsKey():
+            return kms_store.apply(conn, cmd)
     raise TypeError(f"not a catalog command: {type(cmd).__name__}")
 
 

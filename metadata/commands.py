@@ -119,6 +119,36 @@ class EnsureRoot:
     now_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class CreateKmsKey:
+    """A KMS key (kms_store.py); with `existing_alias_ok`, an alias already taken answers the key
+    holding it (how the default `aws/s3` key is created on first use, by any number of callers)."""
+
+    key_id: str
+    arn: str
+    alias: str  # "" for none
+    description: str
+    sealed_material: bytes
+    now_ms: int
+    existing_alias_ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetKmsKeyEnabled:
+    key_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResealKmsKey:
+    """Replace a KMS key's sealed material with the same material sealed under another master
+    key, if it is still sealed as `expected` (a re-seal racing another is dropped)."""
+
+    key_id: str
+    expected: bytes
+    sealed_material: bytes
+
+
 # --- object shards -----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PutVersion:
@@ -260,6 +290,9 @@ CatalogCommand = (
     | DeleteAccessKey
     | PutUserPolicy
     | EnsureRoot
+    | CreateKmsKey
+    | SetKmsKeyEnabled
+    | ResealKmsKey
 )
 ObjectCommand = (
     PutVersion
@@ -292,6 +325,9 @@ _TYPES: dict[str, type[Any]] = {
         DeleteAccessKey,
         PutUserPolicy,
         EnsureRoot,
+        CreateKmsKey,
+        SetKmsKeyEnabled,
+        ResealKmsKey,
         PutVersion,
         PutBatch,
         DeleteVersion,

@@ -89,14 +89,16 @@ class Encryption:
 
     `algorithm`: "" (not encrypted), "AES256" (SSE-S3), "aws:kms" (SSE-KMS) or "SSE-C";
     `kms_key_id` and `kms_context` (the encryption context as sent, base64 JSON) for SSE-KMS;
-    `customer_key_hmac` for SSE-C: a salted HMAC of the customer's key (salt first), never the key.
-    Each blob's own data key is sealed in its `BlobRef.sealed_key`.
+    `customer_key_hmac` for SSE-C: a salted HMAC of the customer's key (salt first), never the key;
+    `bucket_key_enabled`: the client asked for an S3 Bucket Key (accepted and echoed; every blob
+    still gets its own data key). Each blob's own data key is sealed in its `BlobRef.sealed_key`.
     """
 
     algorithm: str = ""
     kms_key_id: str = ""
     kms_context: str = ""
     customer_key_hmac: bytes = b""
+    bucket_key_enabled: bool = False
 
 
 NOT_ENCRYPTED = Encryption()
@@ -317,3 +319,23 @@ class Policy:
     name: str  # the policy name (user policies) or "" (the bucket policy)
     document: str
     updated_ms: int = field(default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKey:
+    """A key of the built-in KMS key store (metadata/kms.py).
+
+    `key_id` is a UUID, `arn` looks like AWS's (`arn:aws:kms:<region>:<account>:key/<id>`),
+    `alias` is without its `alias/` prefix ("" for none; `aws/s3` is the default key).
+    `sealed_material` is the 256-bit key sealed under the cluster master key `master_key_id`
+    (sse_crypto format, naming that master key); it never leaves the metadata service.
+    """
+
+    key_id: str
+    arn: str
+    alias: str
+    description: str
+    enabled: bool
+    created_ms: int
+    sealed_material: bytes = b""  # empty outside the metadata service
+    master_key_id: str = ""  # the cluster master key sealing the material

@@ -80,6 +80,18 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: request ids of applied commands and their first results (dedup.py).
     _REQUESTS,
+    # 5: the built-in KMS key store (kms.py): key material sealed under a cluster master key.
+    """
+    CREATE TABLE kms_keys (
+        key_id TEXT PRIMARY KEY,
+        arn TEXT NOT NULL,
+        alias TEXT UNIQUE,
+        description TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        sealed_material BLOB NOT NULL
+    );
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (

@@ -91,6 +91,12 @@ class MetadataStub:
     ListUserPolicies: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]
     DeleteUserPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]
     GetReplicaStatus: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]
+    CreateKmsKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateKmsKeyRequest, _metadata_pb2.CreateKmsKeyResponse]
+    GetKmsKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsKeyRequest, _metadata_pb2.GetKmsKeyResponse]
+    ListKmsKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListKmsKeysRequest, _metadata_pb2.ListKmsKeysResponse]
+    SetKmsKeyEnabled: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]
+    GenerateKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]
+    GetKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -147,6 +153,12 @@ class MetadataAsyncStub(MetadataStub):
     ListUserPolicies: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]  # type: ignore[assignment]
     DeleteUserPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]  # type: ignore[assignment]
     GetReplicaStatus: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]  # type: ignore[assignment]
+    CreateKmsKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateKmsKeyRequest, _metadata_pb2.CreateKmsKeyResponse]  # type: ignore[assignment]
+    GetKmsKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsKeyRequest, _metadata_pb2.GetKmsKeyResponse]  # type: ignore[assignment]
+    ListKmsKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListKmsKeysRequest, _metadata_pb2.ListKmsKeysResponse]  # type: ignore[assignment]
+    SetKmsKeyEnabled: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]  # type: ignore[assignment]
+    GenerateKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]  # type: ignore[assignment]
+    GetKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]  # type: ignore[assignment]
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -488,5 +500,47 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.GetReplicaStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.GetReplicaStatusResponse, _abc.Awaitable[_metadata_pb2.GetReplicaStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateKmsKey(
+        self,
+        request: _metadata_pb2.CreateKmsKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.CreateKmsKeyResponse, _abc.Awaitable[_metadata_pb2.CreateKmsKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetKmsKey(
+        self,
+        request: _metadata_pb2.GetKmsKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetKmsKeyResponse, _abc.Awaitable[_metadata_pb2.GetKmsKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListKmsKeys(
+        self,
+        request: _metadata_pb2.ListKmsKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListKmsKeysResponse, _abc.Awaitable[_metadata_pb2.ListKmsKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetKmsKeyEnabled(
+        self,
+        request: _metadata_pb2.SetKmsKeyEnabledRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.SetKmsKeyEnabledResponse, _abc.Awaitable[_metadata_pb2.SetKmsKeyEnabledResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GenerateKmsDataKey(
+        self,
+        request: _metadata_pb2.GenerateKmsDataKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GenerateKmsDataKeyResponse, _abc.Awaitable[_metadata_pb2.GenerateKmsDataKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetKmsDataKey(
+        self,
+        request: _metadata_pb2.GetKmsDataKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetKmsDataKeyResponse, _abc.Awaitable[_metadata_pb2.GetKmsDataKeyResponse]]: ...
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -185,7 +185,7 @@ def test_bucket_default_encryption(s3: Any, s3e: Endpoint, bucket: str) -> None:
             "InvalidArgument",
         ),
         (
-            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]},
             501,
             "NotImplemented",
         ),
