@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.test_e2e_aws_cli import aws, s3api
+from tests.integration.test_e2e_form_upload import post_form
 from tests.integration.test_e2e_sse import _files_containing, _marked
 from tests.support.cluster import RunningCluster
 
@@ -210,6 +211,21 @@ def test_kms_multipart_copy_and_bucket_default(local: RunningCluster, s3: Any, b
         True,
     )
     assert s3.get_object(Bucket=bucket, Key="defaulted")["Body"].read() == b"d" * 5000
+
+    # a browser form upload asking for SSE-KMS in its fields
+    fields = {
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": key["arn"],
+    }
+    form = s3.generate_presigned_post(
+        bucket, "form", Fields=fields, Conditions=[{k: v} for k, v in fields.items()], ExpiresIn=300
+    )
+    data = os.urandom(200_000)
+    reply = post_form(local, form["url"], form["fields"], data)
+    assert reply.status == 204, reply.data
+    assert reply.headers["x-amz-server-side-encryption-aws-kms-key-id"] == key["arn"]
+    got = s3.get_object(Bucket=bucket, Key="form")
+    assert (got["SSEKMSKeyId"], got["Body"].read()) == (key["arn"], data)
 
 
 def test_aws_cli_sse_kms(local: RunningCluster, bucket: str, tmp_path: Path) -> None:
