@@ -31,7 +31,7 @@ from cairn import sse_crypto
 from cairn.blobs import BlobRef
 from cairn.metadata import errors as md
 from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectVersion
-from cairn.sse_crypto import Identity, Keyring
+from cairn.sse_crypto import Identity, MasterKeys
 
 from . import sse_kms
 from .context import S3Request
@@ -147,7 +147,7 @@ def requested_in_headers(req: S3Request) -> Encryption:
     return Encryption(algorithm=AES256)
 
 
-def _keyring(req: S3Request) -> Keyring:
+def _keyring(req: S3Request) -> MasterKeys:
     keyring = req.services.keyring
     if keyring is None:
         raise S3NotImplemented(

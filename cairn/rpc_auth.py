@@ -102,6 +102,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.metadata.v1.Metadata/CreateKmsKey": _ADMIN,
     "/cairn.metadata.v1.Metadata/ListKmsKeys": _ADMIN,
     "/cairn.metadata.v1.Metadata/SetKmsKeyEnabled": _ADMIN,
+    "/cairn.metadata.v1.Metadata/ResealMasterKeys": _ADMIN,
     "/cairn.metadata.v1.Metadata/GetKmsKey": frozenset({API, ADMIN}),
     "/cairn.metadata.v1.Metadata/GenerateKmsDataKey": _S3,
     "/cairn.metadata.v1.Metadata/GetKmsDataKey": _S3,

@@ -83,6 +83,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     ObjectVersion,
     Part,
     Policy,
+    ResealPage,
     User,
     VersioningState,
     WriteIntent,
@@ -742,3 +743,10 @@ class MetadataClient:
         with ERRORS.translated():
             response = await self._stub.GetKmsDataKey(request, timeout=self.deadline_s)
         return cv.kms_key_from_pb(response.key), response.plaintext
+
+    async def reseal_master_keys(self, target: int, cursor: str = "", limit: int = 500) -> ResealPage:
+        """One page of a master-key rotation (metadata/kms.py). InvalidArgument, KmsNotConfigured."""
+        request = pb.ResealMasterKeysRequest(target=target, cursor=cursor, limit=limit)
+        with ERRORS.translated():
+            r = await self._stub.ResealMasterKeys(request, timeout=self.deadline_s)
+        return ResealPage(r.active, r.resealed, tuple(r.in_use), r.next_cursor, r.done, r.shards)

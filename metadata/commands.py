@@ -277,6 +277,28 @@ class AbortUpload:
     now_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class KeyReseal:
+    """One blob's data key re-sealed under another master key (kms_reseal.py): in a version row
+    (`bucket_id`, `key`, `rev`) or in a part of an upload (`upload_id`, `part_number`)."""
+
+    bucket_id: str
+    key: bytes
+    rev: bytes
+    upload_id: str
+    part_number: int
+    blob_id: bytes
+    expected: bytes  # replaced only if the blob still holds this sealed key
+    sealed_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResealBlobKeys:
+    """Re-sealed data keys of one object shard (sent to that shard by number)."""
+
+    items: tuple[KeyReseal, ...]
+
+
 CatalogCommand = (
     CreateBucket
     | DeleteBucket
@@ -307,6 +329,7 @@ ObjectCommand = (
     | RegisterPart
     | CompleteUpload
     | AbortUpload
+    | ResealBlobKeys
 )
 Command = CatalogCommand | ObjectCommand
 
@@ -340,6 +363,7 @@ _TYPES: dict[str, type[Any]] = {
         RegisterPart,
         CompleteUpload,
         AbortUpload,
+        ResealBlobKeys,
     )
 }
 

@@ -25,7 +25,7 @@ import uuid
 
 from cairn import sse_crypto
 from cairn.metadata import commands as c
-from cairn.metadata import kms_store
+from cairn.metadata import kms_reseal, kms_store
 from cairn.metadata.core import ServiceCore
 from cairn.metadata.errors import (
     InvalidArgument,
@@ -34,13 +34,17 @@ from cairn.metadata.errors import (
     KmsNotConfigured,
     NoSuchKmsKey,
 )
-from cairn.metadata.models import KmsKey
-from cairn.sse_crypto import Keyring
+from cairn.metadata.models import KmsKey, ResealPage
+from cairn.sse_crypto import Identity, MasterKeys
 
 DEFAULT_ALIAS = "aws/s3"
 _ALIAS = re.compile(r"^[a-zA-Z0-9/_-]{1,250}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ARN = re.compile(r"^arn:aws:kms:[^:]*:[^:]*:(key|alias)/(.+)$")
+
+
+#: ResealMasterKeys's target naming the KMS keys (the catalog); 0..shards-1 name object shards.
+KMS_KEYS = -1
 
 
 def material_context(key_id: str) -> bytes:
@@ -49,9 +53,9 @@ def material_context(key_id: str) -> bytes:
 
 
 class KmsOps(ServiceCore):
-    keyring: Keyring | None = None  # set by MetadataService.build from the config
+    keyring: MasterKeys | None = None  # set by MetadataService.build from the config
 
-    def _keyring(self) -> Keyring:
+    def _keyring(self) -> MasterKeys:
         if self.keyring is None:
             raise KmsNotConfigured(
                 "this metadata service has no master keyring (MetadataConfig.master_keyring)"
@@ -148,3 +152,57 @@ class KmsOps(ServiceCore):
             return found, sse_crypto.unseal_with(self._material(found), ciphertext, context)
         except sse_crypto.DecryptFailed as exc:
             raise KmsInvalidCiphertext("the ciphertext does not open under its key and context") from exc
+
+    # --- master-key rotation ------------------------------------------------------------------
+    async def reseal_master_keys(self, target: int, cursor: str, limit: int) -> ResealPage:
+        """Re-seal, under the active master key, the seals of one page of `target` (KMS_KEYS: the
+        KMS keys' material; 0..shards-1: an object shard's SSE-S3 data keys) that name another.
+        InvalidArgument, KmsNotConfigured."""
+        await self.leading()
+        keyring = self._keyring().current()
+        shards = len(self.store.objects)
+        if not KMS_KEYS <= target < shards or not 1 <= limit <= 10_000:
+            raise InvalidArgument(f"target must be {KMS_KEYS}..{shards - 1} and limit 1..10000")
+        in_use: set[str] = set()
+        if target == KMS_KEYS:
+            keys = await self.store.catalog.read(kms_store.read_page, cursor, limit)
+            resealed = 0
+            for key in keys:
+                if key.master_key_id == keyring.active or key.master_key_id not in keyring.keys:
+                    in_use.add(key.master_key_id)
+                    continue
+                material = keyring.unseal(key.sealed_material, material_context(key.key_id))
+                sealed = keyring.seal(material, material_context(key.key_id))
+                if await self.write_catalog(c.ResealKmsKey(key.key_id, key.sealed_material, sealed)):
+                    resealed += 1
+                in_use.add(keyring.active)
+            done = len(keys) < limit
+            return ResealPage(
+                keyring.active, resealed, tuple(sorted(in_use)), "" if done else keys[-1].key_id, done, shards
+            )
+        found, next_cursor, done = await self.store.objects[target].read(kms_reseal.scan, cursor, limit)
+        names = {b.id: b.name for b in self.all_buckets()}
+        items = []
+        for seal in found:
+            master, _ = sse_crypto.parse_sealed(seal.sealed)
+            bucket = names.get(seal.bucket_id)
+            if master == keyring.active or master not in keyring.keys or bucket is None:
+                in_use.add(master)
+                continue
+            identity = Identity(bucket, seal.key.decode(), seal.part_number)
+            new = keyring.seal(keyring.unseal(seal.sealed, identity), identity)
+            items.append(
+                c.KeyReseal(
+                    seal.bucket_id,
+                    seal.key,
+                    seal.rev,
+                    seal.upload_id,
+                    seal.part_number,
+                    seal.blob_id,
+                    seal.sealed,
+                    new,
+                )
+            )
+            in_use.add(keyring.active)
+        resealed = await self.write(target, c.ResealBlobKeys(tuple(items))) if items else 0
+        return ResealPage(keyring.active, resealed, tuple(sorted(in_use)), next_cursor, done, shards)

@@ -339,3 +339,17 @@ class KmsKey:
     created_ms: int
     sealed_material: bytes = b""  # empty outside the metadata service
     master_key_id: str = ""  # the cluster master key sealing the material
+
+
+@dataclass(frozen=True, slots=True)
+class ResealPage:
+    """One page of a master-key rotation: the active master key, how many seals were re-sealed
+    under it, which master keys the page's seals name afterwards (any other than the active one
+    did not open here), the cursor of the next page and whether the target is done."""
+
+    active: str
+    resealed: int
+    in_use: tuple[str, ...]
+    next_cursor: str
+    done: bool
+    shards: int

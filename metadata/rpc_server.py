@@ -562,6 +562,21 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         key, plaintext = await self._service.decrypt(request.ciphertext, request.context)
         return pb.GetKmsDataKeyResponse(key=cv.kms_key_to_pb(key), plaintext=plaintext)
 
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def ResealMasterKeys(
+        self, request: pb.ResealMasterKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResealMasterKeysResponse:
+        page = await self._service.reseal_master_keys(request.target, request.cursor, request.limit)
+        return pb.ResealMasterKeysResponse(
+            active=page.active,
+            resealed=page.resealed,
+            in_use=page.in_use,
+            next_cursor=page.next_cursor,
+            done=page.done,
+            shards=page.shards,
+        )
+
 
 async def start_server(
     service: MetadataService, host: str, port: int, server: grpc.aio.Server | None = None

@@ -1287,3 +1287,31 @@ class GetKmsDataKeyResponse(_message.Message):
     key: KmsKey
     plaintext: bytes
     def __init__(self, key: _Optional[_Union[KmsKey, _Mapping]] = ..., plaintext: _Optional[bytes] = ...) -> None: ...
+
+class ResealMasterKeysRequest(_message.Message):
+    __slots__ = ("target", "cursor", "limit", "request_id")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    target: int
+    cursor: str
+    limit: int
+    request_id: str
+    def __init__(self, target: _Optional[int] = ..., cursor: _Optional[str] = ..., limit: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ResealMasterKeysResponse(_message.Message):
+    __slots__ = ("active", "resealed", "in_use", "next_cursor", "done", "shards")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    RESEALED_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    active: str
+    resealed: int
+    in_use: _containers.RepeatedScalarFieldContainer[str]
+    next_cursor: str
+    done: bool
+    shards: int
+    def __init__(self, active: _Optional[str] = ..., resealed: _Optional[int] = ..., in_use: _Optional[_Iterable[str]] = ..., next_cursor: _Optional[str] = ..., done: _Optional[bool] = ..., shards: _Optional[int] = ...) -> None: ...

@@ -304,6 +304,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.FromString,
                 _registered_method=True)
+        self.ResealMasterKeys = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/ResealMasterKeys',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -636,6 +641,12 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResealMasterKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -908,6 +919,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.GetKmsDataKey,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.SerializeToString,
+            ),
+            'ResealMasterKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResealMasterKeys,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2368,6 +2384,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/GetKmsDataKey',
             cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResealMasterKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/ResealMasterKeys',
+            cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

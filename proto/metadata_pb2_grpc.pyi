@@ -97,6 +97,7 @@ class MetadataStub:
     SetKmsKeyEnabled: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]
     GenerateKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]
     GetKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]
+    ResealMasterKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -159,6 +160,7 @@ class MetadataAsyncStub(MetadataStub):
     SetKmsKeyEnabled: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]  # type: ignore[assignment]
     GenerateKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]  # type: ignore[assignment]
     GetKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]  # type: ignore[assignment]
+    ResealMasterKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]  # type: ignore[assignment]
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -542,5 +544,12 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.GetKmsDataKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.GetKmsDataKeyResponse, _abc.Awaitable[_metadata_pb2.GetKmsDataKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResealMasterKeys(
+        self,
+        request: _metadata_pb2.ResealMasterKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ResealMasterKeysResponse, _abc.Awaitable[_metadata_pb2.ResealMasterKeysResponse]]: ...
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -292,6 +292,16 @@ async def kms(c: MetadataClient) -> None:
         await c.generate_data_key(key.key_id, b"ctx")
     assert (await c.set_kms_key_enabled(key.key_id, True)).enabled
     assert await c.decrypt(sealed, b"ctx") == (key, data_key)
+    page = await c.reseal_master_keys(-1, "", 10)  # everything is under the only master key
+    assert (page.active, page.resealed, page.in_use, page.done, page.shards) == (
+        key.master_key_id,
+        0,
+        (key.master_key_id,),
+        True,
+        2,
+    )
+    with pytest.raises(InvalidArgument):
+        await c.reseal_master_keys(2)
 
 
 async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recorder: Recorder) -> None:
