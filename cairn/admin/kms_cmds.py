@@ -175,11 +175,7 @@ def _run(command: Any) -> Any:
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    target = argparse.ArgumentParser(add_help=False)
-    target.add_argument(
-        "--metadata", metavar="HOST:PORT[,...]", help="metadata replicas (default: from cluster.json)"
-    )
-    parents = [common, target]
+    parents = [common, iam_cmds.metadata_target()]
     kms = groups.add_parser("kms", help="KMS keys of the built-in key store (SSE-KMS)")
     sub = kms.add_subparsers(dest="kms_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", parents=parents, help="create a KMS key")
