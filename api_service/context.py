@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cairn.metadata.models import Bucket
-from cairn.sse_crypto import Keyring
+from cairn.sse_crypto import MasterKeys
 
 from . import access
 from .checksums import ChecksumAlgorithm
@@ -35,7 +35,7 @@ class Services:
     blobs: BlobStore
     config: ApiConfig
     clock: Callable[[], datetime]
-    keyring: Keyring | None = None  # the cluster master keys sealing data keys (sse.py); None: no SSE
+    keyring: MasterKeys | None = None  # the cluster master keys sealing data keys (sse.py); None: no SSE
 
 
 @dataclass(slots=True)

@@ -367,3 +367,15 @@ class ServerSideEncryptionConfigurationNotFoundError(S3Error):
 class InvalidEncryptionAlgorithmError(S3Error):
     code, status = "InvalidEncryptionAlgorithmError", 400
     default_message = "The encryption request you specified is not valid. Supported value: AES256."
+
+
+class KMSNotFoundException(S3Error):
+    """SSE-KMS named a key the key store does not have."""
+
+    code, status, default_message = "KMS.NotFoundException", 400, "Invalid keyId"
+
+
+class KMSDisabledException(S3Error):
+    """SSE-KMS named, or an object was stored under, a disabled key."""
+
+    code, status, default_message = "KMS.DisabledException", 400, "The KMS key is disabled."

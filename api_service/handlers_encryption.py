@@ -3,8 +3,9 @@
 The configuration (one `Rule` with `ApplyServerSideEncryptionByDefault`) is validated and kept in
 the metadata service as the bucket's `encryption` configuration document (JSON of the parsed
 rule); sse.requested applies it to writes that ask for no encryption themselves. A bucket without
-one answers 404 ServerSideEncryptionConfigurationNotFoundError on GET. Algorithms Cairn does not
-implement (aws:kms, aws:kms:dsse) answer 501 NotImplemented.
+one answers 404 ServerSideEncryptionConfigurationNotFoundError on GET. `aws:kms` takes an
+optional KMSMasterKeyID (resolved when a write uses it: sse_kms.py); `aws:kms:dsse` answers 501
+NotImplemented.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ def parse(body: bytes) -> sse.DefaultEncryption:
     algorithm = (apply.findtext("SSEAlgorithm") or "").strip()
     kms_key_id = (apply.findtext("KMSMasterKeyID") or "").strip()
     bucket_key = (rules[0].findtext("BucketKeyEnabled") or "false").strip().lower() == "true"
-    if algorithm in (sse.KMS, "aws:kms:dsse"):
-        raise S3NotImplemented(f"Cairn does not implement {algorithm} encryption yet.")
-    if algorithm != sse.AES256:
+    if algorithm == "aws:kms:dsse":
+        raise S3NotImplemented(f"Cairn does not implement {algorithm} encryption.")
+    if algorithm not in (sse.AES256, sse.KMS):
         raise MalformedXML()
-    if kms_key_id:
+    if kms_key_id and algorithm != sse.KMS:
         raise InvalidArgument(
             "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
             ArgumentName="ApplyServerSideEncryptionByDefault",

@@ -101,7 +101,7 @@ async def write_stream(
     sealed_key = b""
     if encryption.algorithm:
         identity = sse.Identity(req.bucket_name, key, part_number)
-        stream, sealed_key = sse.encrypting(req, encryption, stream, identity)
+        stream, sealed_key = await sse.encrypting(req, encryption, stream, identity)
     ref = await req.services.blobs.write(req.bucket_name, key, stream, part_number)
     return sse.seal_blobs((ref,), sealed_key) if sealed_key else (ref,)
 

@@ -19,6 +19,7 @@ from cairn.metadata.models import (
     ChecksumType,
     CompletedPart,
     DeleteResult,
+    KmsKey,
     ListObjectsV1Page,
     ListObjectsV2Page,
     ListPartsPage,
@@ -177,3 +178,10 @@ class MetadataApi(Protocol):
     async def get_user(self, name: str) -> User: ...
 
     async def list_user_policies(self, user_name: str) -> tuple[Policy, ...]: ...
+
+    # --- KMS (sse_kms.py): data keys from the metadata service's key store ---------------------
+    async def get_kms_key(self, key: str) -> KmsKey: ...
+
+    async def generate_data_key(self, key: str, context: bytes) -> tuple[KmsKey, bytes, bytes]: ...
+
+    async def decrypt(self, ciphertext: bytes, context: bytes) -> tuple[KmsKey, bytes]: ...

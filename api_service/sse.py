@@ -12,7 +12,8 @@ Implemented: SSE-S3 (`x-amz-server-side-encryption: AES256`), with data keys sea
 cluster keyring (ApiConfig.master_keyring or $CAIRN_MASTER_KEYRING), and SSE-C (customer-provided
 keys; data keys sealed under the customer's key, which is never stored: only a salted HMAC of it,
 to tell a wrong key (403) from a damaged object). SSE-C is refused over plain HTTP unless
-ApiConfig.sse_c_allow_http. SSE-KMS answers 501 NotImplemented.
+ApiConfig.sse_c_allow_http. SSE-KMS (`aws:kms`): data keys from the metadata service's key
+store, see sse_kms.py; `aws:kms:dsse` answers 501 NotImplemented.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from cairn import sse_crypto
 from cairn.blobs import BlobRef
 from cairn.metadata import errors as md
 from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectVersion
-from cairn.sse_crypto import Identity, Keyring
+from cairn.sse_crypto import Identity, MasterKeys
 
+from . import sse_kms
 from .context import S3Request
 from .errors import (
     AccessDenied,
@@ -91,11 +93,16 @@ async def requested(req: S3Request) -> Encryption:
     """The encryption a write asks for in its headers, else its bucket's default encryption,
     else NOT_ENCRYPTED."""
     asked = requested_in_headers(req)
+    if asked.algorithm == KMS:
+        return await sse_kms.resolve(req, asked)
     if asked.algorithm:
         return asked
     default = await bucket_default(req)
     if default is None:
         return NOT_ENCRYPTED
+    if default.algorithm == KMS:
+        kms = Encryption(KMS, default.kms_key_id, bucket_key_enabled=default.bucket_key_enabled)
+        return await sse_kms.resolve(req, kms)
     _keyring(req)
     return Encryption(algorithm=default.algorithm)
 
@@ -123,7 +130,9 @@ def requested_in_headers(req: S3Request) -> Encryption:
             )
         return NOT_ENCRYPTED
     if value == KMS:
-        raise S3NotImplemented("Cairn does not implement SSE-KMS yet.", Header=HEADER)
+        return sse_kms.from_headers(req)
+    if value == "aws:kms:dsse":
+        raise S3NotImplemented("Cairn does not implement aws:kms:dsse.", Header=HEADER)
     if value != AES256:
         raise InvalidArgument(
             "The encryption method specified is not supported", ArgumentName=HEADER, ArgumentValue=value
@@ -138,7 +147,7 @@ def requested_in_headers(req: S3Request) -> Encryption:
     return Encryption(algorithm=AES256)
 
 
-def _keyring(req: S3Request) -> Keyring:
+def _keyring(req: S3Request) -> MasterKeys:
     keyring = req.services.keyring
     if keyring is None:
         raise S3NotImplemented(
@@ -258,6 +267,8 @@ def response_headers(encryption: Encryption, req: S3Request | None = None) -> di
     for SSE-C, the algorithm and the key's MD5 as the request gave it."""
     if encryption.algorithm == AES256:
         return {HEADER: AES256}
+    if encryption.algorithm == KMS:
+        return sse_kms.response_headers(encryption, req)
     if encryption.algorithm == SSE_C and req is not None and _CUSTOMER + "key-md5" in req.headers:
         md5 = req.headers[_CUSTOMER + "key-md5"].strip()
         return {_CUSTOMER + "algorithm": AES256, _CUSTOMER + "key-MD5": md5}
@@ -266,19 +277,22 @@ def response_headers(encryption: Encryption, req: S3Request | None = None) -> di
 
 def etag(encryption: Encryption, plaintext_md5: str) -> str:
     """The ETag of a body stored with `encryption`: the plaintext's MD5 unencrypted and for SSE-S3,
-    as S3 does; for SSE-C an opaque value that says nothing about the plaintext (S3's is not its MD5)."""
-    if encryption.algorithm == SSE_C:
+    as S3 does; for SSE-C and SSE-KMS an opaque value that says nothing about the plaintext (S3's
+    is not its MD5)."""
+    if encryption.algorithm in (SSE_C, KMS):
         return os.urandom(16).hex()
     return plaintext_md5
 
 
-def encrypting(
+async def encrypting(
     req: S3Request, encryption: Encryption, body: AsyncIterable[bytes], identity: Identity
 ) -> tuple[AsyncIterator[bytes], bytes]:
     """`body` sealed for storage as the blob `identity`, and the blob's sealed data key (under the
-    cluster keyring, or for SSE-C under the request's customer key)."""
+    cluster keyring, for SSE-C under the request's customer key, for SSE-KMS under the KMS key)."""
     data_key = sse_crypto.new_data_key()
-    if encryption.algorithm == SSE_C:
+    if encryption.algorithm == KMS:
+        data_key, sealed = await sse_kms.new_data_key(req, encryption, identity)
+    elif encryption.algorithm == SSE_C:
         given = customer_key(req)
         if given is None or not given.matches(encryption.customer_key_hmac):
             raise InternalError("the SSE-C key of the request changed")  # requested()/key_for_part checked it
@@ -304,8 +318,10 @@ def read_plain(
     return _decrypted(req, v, start, end, customer)
 
 
-def _data_key(req: S3Request, v: ObjectVersion, blob: BlobRef, customer: CustomerKey | None) -> bytes:
+async def _data_key(req: S3Request, v: ObjectVersion, blob: BlobRef, customer: CustomerKey | None) -> bytes:
     identity = Identity(v.bucket, v.key, blob.part_number)
+    if v.encryption.algorithm == KMS:
+        return await sse_kms.data_key(req, v.encryption, blob.sealed_key, identity)
     try:
         if v.encryption.algorithm == SSE_C:
             if customer is None:
@@ -327,7 +343,7 @@ async def _decrypted(
             chunks = req.services.blobs.read((blob,), c_lo, c_hi)
             plain = sse_crypto.decrypt_segments(
                 chunks,
-                _data_key(req, v, blob, customer),
+                await _data_key(req, v, blob, customer),
                 Identity(v.bucket, v.key, blob.part_number),
                 blob.size,
                 first,

@@ -22,9 +22,11 @@ import json
 import os
 import secrets
 import struct
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -111,31 +113,91 @@ class Keyring:
         return Keyring.from_json(path.read_text())
 
     @staticmethod
-    def from_environment(path: Path | None) -> Keyring | None:
-        """The keyring in $CAIRN_MASTER_KEYRING, else in the file `path`, else None."""
+    def from_environment(path: Path | None) -> MasterKeys | None:
+        """The keyring in $CAIRN_MASTER_KEYRING (fixed for the process's life), else in the file
+        `path` (re-read when it changes: KeyringFile), else None."""
         text = os.environ.get(KEYRING_ENV)
         if text:
             return Keyring.from_json(text)
         if path is not None:
-            return Keyring.load(path)
+            return KeyringFile(path)
         return None
 
-    def seal(self, data_key: bytes, identity: Identity) -> bytes:
+    def current(self) -> Keyring:
+        return self
+
+    def without(self, key_ids: set[str]) -> Keyring:
+        """This keyring less the retired keys `key_ids` (never the active one)."""
+        if self.active in key_ids:
+            raise ValueError("the active master key cannot be retired")
+        return Keyring(self.active, {k: v for k, v in self.keys.items() if k not in key_ids})
+
+    def seal(self, data_key: bytes, identity: Identity | bytes) -> bytes:
         return seal_with(self.keys[self.active], self.active, data_key, identity)
 
-    def unseal(self, sealed: bytes, identity: Identity) -> bytes:
+    def unseal(self, sealed: bytes, identity: Identity | bytes) -> bytes:
         key_id, _ = parse_sealed(sealed)
         if key_id not in self.keys:
             raise KeyUnavailable(f"master key {key_id!r} is not in this keyring")
         return unseal_with(self.keys[key_id], sealed, identity)
 
 
-def _seal_aad(key_id: str, identity: Identity) -> bytes:
-    return b"cairn-sse-data-key-v1\x00" + key_id.encode() + b"\x00" + identity.encode()
+class MasterKeys(Protocol):
+    """A source of the cluster keyring: a `Keyring`, or a `KeyringFile` following its file."""
+
+    def current(self) -> Keyring: ...
+
+    def seal(self, data_key: bytes, identity: Identity | bytes) -> bytes: ...
+
+    def unseal(self, sealed: bytes, identity: Identity | bytes) -> bytes: ...
 
 
-def seal_with(kek: bytes, key_id: str, data_key: bytes, identity: Identity) -> bytes:
-    """`data_key` sealed under `kek` (a master key named `key_id`, or a customer key and "")."""
+class KeyringFile:
+    """The keyring in a file, re-read when the file changes (its mtime or size; looked at most
+    every `check_s` seconds, and at once when a seal names a key this process does not hold), so
+    a master-key rotation (`cairn admin kms rotate-master`) reaches running processes without a
+    restart."""
+
+    def __init__(self, path: Path, check_s: float = 1.0) -> None:
+        self.path = path
+        self.check_s = check_s
+        self._stamp = self._stat()
+        self._keyring = Keyring.load(path)
+        self._checked = time.monotonic()
+
+    def _stat(self) -> tuple[int, int, int]:
+        st = self.path.stat()
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def current(self, *, now: bool = False) -> Keyring:
+        if now or time.monotonic() - self._checked >= self.check_s:
+            self._checked = time.monotonic()
+            try:
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._keyring, self._stamp = Keyring.load(self.path), stamp
+            except (OSError, ValueError, KeyError):
+                pass  # mid-replacement or damaged: keep the last good keyring
+        return self._keyring
+
+    def seal(self, data_key: bytes, identity: Identity | bytes) -> bytes:
+        return self.current().seal(data_key, identity)
+
+    def unseal(self, sealed: bytes, identity: Identity | bytes) -> bytes:
+        try:
+            return self.current().unseal(sealed, identity)
+        except KeyUnavailable:
+            return self.current(now=True).unseal(sealed, identity)
+
+
+def _seal_aad(key_id: str, identity: Identity | bytes) -> bytes:
+    bound = identity.encode() if isinstance(identity, Identity) else identity
+    return b"cairn-sse-data-key-v1\x00" + key_id.encode() + b"\x00" + bound
+
+
+def seal_with(kek: bytes, key_id: str, data_key: bytes, identity: Identity | bytes) -> bytes:
+    """`data_key` sealed under `kek` (a master key named `key_id`, a KMS key, or a customer key
+    and ""), bound to a blob's `identity` or to other context bytes (a KMS encryption context)."""
     nonce = os.urandom(_NONCE)
     sealed = AESGCM(kek).encrypt(nonce, data_key, _seal_aad(key_id, identity))
     name = key_id.encode()
@@ -150,7 +212,7 @@ def parse_sealed(sealed: bytes) -> tuple[str, int]:
     return sealed[2:end].decode(), end
 
 
-def unseal_with(kek: bytes, sealed: bytes, identity: Identity) -> bytes:
+def unseal_with(kek: bytes, sealed: bytes, identity: Identity | bytes) -> bytes:
     key_id, at = parse_sealed(sealed)
     nonce, body = sealed[at : at + _NONCE], sealed[at + _NONCE :]
     try:

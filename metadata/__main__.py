@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--ops-port", type=int, help="HTTP port of /metrics and /cairn/health/* (default: off)")
     p.add_argument("--root-secret-key", help="root secret key (or CAIRN_METADATA_ROOT_SECRET_KEY)")
+    p.add_argument("--master-keyring", help="the cluster master keyring file (KMS key material)")
     logs.add_arguments(p)
     return p.parse_args(argv)
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         "root_access_key": args.root_access_key,
         "root_secret_key": args.root_secret_key,
         "ops_port": args.ops_port,
+        "master_keyring": args.master_keyring,
     }
     if args.port is None and args.peers and args.id:
         # the port this replica announces to its peers is the one it listens on

@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from cairn.metadata import commands as c
-from cairn.metadata import repair_queue
+from cairn.metadata import kms_store, repair_queue
 from cairn.metadata.errors import (
     AccessKeyAlreadyExists,
     BucketAlreadyExists,
@@ -259,6 +259,8 @@ def apply_catalog(conn: sqlite3.Connection, cmd: Any) -> Any:
             return repair_queue.queue(conn, cmd)
         case c.AckRepairs():
             return repair_queue.ack(conn, cmd)
+        case c.CreateKmsKey() | c.SetKmsKeyEnabled() | c.ResealKmsKey():
+            return kms_store.apply(conn, cmd)
     raise TypeError(f"not a catalog command: {type(cmd).__name__}")
 
 

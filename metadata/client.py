@@ -72,6 +72,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     DeleteResult,
     GcItem,
     GcReason,
+    KmsKey,
     ListObjectsV1Page,
     ListObjectsV2Page,
     ListPartsPage,
@@ -85,6 +86,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     Policy,
     RepairItem,
     RepairReport,
+    ResealPage,
     User,
     VersioningState,
     WriteIntent,
@@ -724,3 +726,53 @@ class MetadataClient:
                 pb.GetReplicaStatusRequest(), timeout=self.deadline_s
             )
         return cv.replica_status_from_pb(response)
+
+    # --- KMS (metadata/kms.py) ------------------------------------------------------------
+    async def create_kms_key(self, alias: str = "", description: str = "") -> KmsKey:
+        """A new enabled KMS key. KmsAliasExists, InvalidArgument, KmsNotConfigured."""
+        request = pb.CreateKmsKeyRequest(alias=alias, description=description)
+        with ERRORS.translated():
+            response = await self._stub.CreateKmsKey(request, timeout=self.deadline_s)
+        return cv.kms_key_from_pb(response.result)
+
+    async def get_kms_key(self, key: str) -> KmsKey:
+        """The key named by id, ARN, alias/NAME or alias ARN ("": the default key aws/s3, created
+        on first use). NoSuchKmsKey."""
+        request = pb.GetKmsKeyRequest(key=key)
+        with ERRORS.translated():
+            response = await self._stub.GetKmsKey(request, timeout=self.deadline_s)
+        return cv.kms_key_from_pb(response.result)
+
+    async def list_kms_keys(self) -> tuple[KmsKey, ...]:
+        with ERRORS.translated():
+            response = await self._stub.ListKmsKeys(pb.ListKmsKeysRequest(), timeout=self.deadline_s)
+        return tuple(cv.kms_key_from_pb(k) for k in response.result)
+
+    async def set_kms_key_enabled(self, key: str, enabled: bool) -> KmsKey:
+        """NoSuchKmsKey."""
+        request = pb.SetKmsKeyEnabledRequest(key=key, enabled=enabled)
+        with ERRORS.translated():
+            response = await self._stub.SetKmsKeyEnabled(request, timeout=self.deadline_s)
+        return cv.kms_key_from_pb(response.result)
+
+    async def generate_data_key(self, key: str, context: bytes) -> tuple[KmsKey, bytes, bytes]:
+        """(the KMS key, a new data key, the data key sealed under it). NoSuchKmsKey, KmsKeyDisabled."""
+        request = pb.GenerateKmsDataKeyRequest(key=key, context=context)
+        with ERRORS.translated():
+            response = await self._stub.GenerateKmsDataKey(request, timeout=self.deadline_s)
+        return cv.kms_key_from_pb(response.key), response.plaintext, response.ciphertext
+
+    async def decrypt(self, ciphertext: bytes, context: bytes) -> tuple[KmsKey, bytes]:
+        """(the KMS key, the data key) of a generate_data_key ciphertext. NoSuchKmsKey,
+        KmsKeyDisabled, KmsInvalidCiphertext."""
+        request = pb.GetKmsDataKeyRequest(ciphertext=ciphertext, context=context)
+        with ERRORS.translated():
+            response = await self._stub.GetKmsDataKey(request, timeout=self.deadline_s)
+        return cv.kms_key_from_pb(response.key), response.plaintext
+
+    async def reseal_master_keys(self, target: int, cursor: str = "", limit: int = 500) -> ResealPage:
+        """One page of a master-key rotation (metadata/kms.py). InvalidArgument, KmsNotConfigured."""
+        request = pb.ResealMasterKeysRequest(target=target, cursor=cursor, limit=limit)
+        with ERRORS.translated():
+            r = await self._stub.ResealMasterKeys(request, timeout=self.deadline_s)
+        return ResealPage(r.active, r.resealed, tuple(r.in_use), r.next_cursor, r.done, r.shards)

@@ -136,6 +136,36 @@ class AckRepairs:
     ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CreateKmsKey:
+    """A KMS key (kms_store.py); with `existing_alias_ok`, an alias already taken answers the key
+    holding it (how the default `aws/s3` key is created on first use, by any number of callers)."""
+
+    key_id: str
+    arn: str
+    alias: str  # "" for none
+    description: str
+    sealed_material: bytes
+    now_ms: int
+    existing_alias_ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetKmsKeyEnabled:
+    key_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResealKmsKey:
+    """Replace a KMS key's sealed material with the same material sealed under another master
+    key, if it is still sealed as `expected` (a re-seal racing another is dropped)."""
+
+    key_id: str
+    expected: bytes
+    sealed_material: bytes
+
+
 # --- object shards -----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PutVersion:
@@ -264,6 +294,28 @@ class AbortUpload:
     now_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class KeyReseal:
+    """One blob's data key re-sealed under another master key (kms_reseal.py): in a version row
+    (`bucket_id`, `key`, `rev`) or in a part of an upload (`upload_id`, `part_number`)."""
+
+    bucket_id: str
+    key: bytes
+    rev: bytes
+    upload_id: str
+    part_number: int
+    blob_id: bytes
+    expected: bytes  # replaced only if the blob still holds this sealed key
+    sealed_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResealBlobKeys:
+    """Re-sealed data keys of one object shard (sent to that shard by number)."""
+
+    items: tuple[KeyReseal, ...]
+
+
 CatalogCommand = (
     CreateBucket
     | DeleteBucket
@@ -279,6 +331,9 @@ CatalogCommand = (
     | EnsureRoot
     | QueueRepairs
     | AckRepairs
+    | CreateKmsKey
+    | SetKmsKeyEnabled
+    | ResealKmsKey
 )
 ObjectCommand = (
     PutVersion
@@ -293,6 +348,7 @@ ObjectCommand = (
     | RegisterPart
     | CompleteUpload
     | AbortUpload
+    | ResealBlobKeys
 )
 Command = CatalogCommand | ObjectCommand
 
@@ -313,6 +369,9 @@ _TYPES: dict[str, type[Any]] = {
         EnsureRoot,
         QueueRepairs,
         AckRepairs,
+        CreateKmsKey,
+        SetKmsKeyEnabled,
+        ResealKmsKey,
         PutVersion,
         PutBatch,
         DeleteVersion,
@@ -325,6 +384,7 @@ _TYPES: dict[str, type[Any]] = {
         RegisterPart,
         CompleteUpload,
         AbortUpload,
+        ResealBlobKeys,
     )
 }
 

@@ -49,6 +49,9 @@ class MetadataConfig:
     """Region reported for buckets created without one."""
     account_id: str = "000000000000"
     """Account number used in IAM ARNs."""
+    master_keyring: Path | None = None
+    """The cluster master keyring (JSON, cairn.sse_crypto.Keyring) sealing the KMS keys' material;
+    $CAIRN_MASTER_KEYRING holding the keyring's text takes precedence. None: no KMS."""
     ops_port: int = 0
     """HTTP port of /metrics and /cairn/health/* (cairn.ops_http) on `host`; 0 = off."""
 

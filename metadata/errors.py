@@ -143,6 +143,27 @@ class DeleteConflict(MetadataError):
     """A user still has access keys or policies attached."""
 
 
+# --- KMS: the built-in key store (kms.py) ------------------------------------------------
+class NoSuchKmsKey(MetadataError):
+    """No KMS key has this id, ARN or alias (S3: 400 KMS.NotFoundException)."""
+
+
+class KmsKeyDisabled(MetadataError):
+    """The KMS key is disabled (S3: 400 KMS.DisabledException)."""
+
+
+class KmsAliasExists(MetadataError):
+    pass
+
+
+class KmsInvalidCiphertext(MetadataError):
+    """A sealed data key did not open under its KMS key and context (KMS: InvalidCiphertextException)."""
+
+
+class KmsNotConfigured(MetadataError):
+    """This metadata service has no cluster master keyring, so it keeps no KMS keys."""
+
+
 # --- service -----------------------------------------------------------------------------
 class MetadataUnavailable(MetadataError):
     """The service could not be reached or did not answer within the deadline (S3: 503)."""

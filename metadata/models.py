@@ -89,14 +89,16 @@ class Encryption:
 
     `algorithm`: "" (not encrypted), "AES256" (SSE-S3), "aws:kms" (SSE-KMS) or "SSE-C";
     `kms_key_id` and `kms_context` (the encryption context as sent, base64 JSON) for SSE-KMS;
-    `customer_key_hmac` for SSE-C: a salted HMAC of the customer's key (salt first), never the key.
-    Each blob's own data key is sealed in its `BlobRef.sealed_key`.
+    `customer_key_hmac` for SSE-C: a salted HMAC of the customer's key (salt first), never the key;
+    `bucket_key_enabled`: the client asked for an S3 Bucket Key (accepted and echoed; every blob
+    still gets its own data key). Each blob's own data key is sealed in its `BlobRef.sealed_key`.
     """
 
     algorithm: str = ""
     kms_key_id: str = ""
     kms_context: str = ""
     customer_key_hmac: bytes = b""
+    bucket_key_enabled: bool = False
 
 
 NOT_ENCRYPTED = Encryption()
@@ -341,3 +343,37 @@ class Policy:
     name: str  # the policy name (user policies) or "" (the bucket policy)
     document: str
     updated_ms: int = field(default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKey:
+    """A key of the built-in KMS key store (metadata/kms.py).
+
+    `key_id` is a UUID, `arn` looks like AWS's (`arn:aws:kms:<region>:<account>:key/<id>`),
+    `alias` is without its `alias/` prefix ("" for none; `aws/s3` is the default key).
+    `sealed_material` is the 256-bit key sealed under the cluster master key `master_key_id`
+    (sse_crypto format, naming that master key); it never leaves the metadata service.
+    """
+
+    key_id: str
+    arn: str
+    alias: str
+    description: str
+    enabled: bool
+    created_ms: int
+    sealed_material: bytes = b""  # empty outside the metadata service
+    master_key_id: str = ""  # the cluster master key sealing the material
+
+
+@dataclass(frozen=True, slots=True)
+class ResealPage:
+    """One page of a master-key rotation: the active master key, how many seals were re-sealed
+    under it, which master keys the page's seals name afterwards (any other than the active one
+    did not open here), the cursor of the next page and whether the target is done."""
+
+    active: str
+    resealed: int
+    in_use: tuple[str, ...]
+    next_cursor: str
+    done: bool
+    shards: int

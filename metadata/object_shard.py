@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any
 
 from cairn.metadata import commands as c
-from cairn.metadata import multipart, objects
+from cairn.metadata import kms_reseal, multipart, objects
 
 
 def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
@@ -45,4 +45,6 @@ def apply_object(conn: sqlite3.Connection, cmd: Any) -> Any:
         case c.AbortUpload():
             multipart.abort(conn, cmd)
             return None
+        case c.ResealBlobKeys():
+            return kms_reseal.apply(conn, cmd)
     raise TypeError(f"not an object command: {type(cmd).__name__}")

@@ -29,6 +29,7 @@ from cairn.metadata.models import (
     Encryption,
     GcItem,
     GcReason,
+    KmsKey,
     ListObjectsV1Page,
     ListObjectsV2Page,
     ListPartsPage,
@@ -113,6 +114,7 @@ def encryption_to_pb(e: Encryption) -> pb.Encryption:
         kms_key_id=e.kms_key_id,
         kms_context=e.kms_context,
         customer_key_hmac=e.customer_key_hmac,
+        bucket_key_enabled=e.bucket_key_enabled,
     )
 
 
@@ -122,6 +124,7 @@ def encryption_from_pb(m: pb.Encryption) -> Encryption:
         kms_key_id=m.kms_key_id,
         kms_context=m.kms_context,
         customer_key_hmac=m.customer_key_hmac,
+        bucket_key_enabled=m.bucket_key_enabled,
     )
 
 
@@ -573,3 +576,22 @@ def bucket_config_to_pb(b: BucketConfig) -> pb.BucketConfig:
 
 def bucket_config_from_pb(m: pb.BucketConfig) -> BucketConfig:
     return BucketConfig(bucket=m.bucket, kind=m.kind, document=m.document, updated_ms=m.updated_ms)
+
+
+def kms_key_to_pb(k: KmsKey) -> pb.KmsKey:
+    """A KMS key without its material."""
+    return pb.KmsKey(
+        key_id=k.key_id,
+        arn=k.arn,
+        alias=k.alias,
+        description=k.description,
+        enabled=k.enabled,
+        created_ms=k.created_ms,
+        master_key_id=k.master_key_id,
+    )
+
+
+def kms_key_from_pb(m: pb.KmsKey) -> KmsKey:
+    return KmsKey(
+        m.key_id, m.arn, m.alias, m.description, m.enabled, m.created_ms, master_key_id=m.master_key_id
+    )

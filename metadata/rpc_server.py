@@ -536,6 +536,69 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
     ) -> pb.GetReplicaStatusResponse:
         return cv.replica_status_to_pb(self._service.replicator.status())
 
+    # --- KMS (kms.py) -------------------------------------------------------------
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def CreateKmsKey(
+        self, request: pb.CreateKmsKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateKmsKeyResponse:
+        result = await self._service.create_kms_key(request.alias, request.description)
+        return pb.CreateKmsKeyResponse(result=cv.kms_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def GetKmsKey(
+        self, request: pb.GetKmsKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKmsKeyResponse:
+        result = await self._service.get_kms_key(request.key)
+        return pb.GetKmsKeyResponse(result=cv.kms_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    async def ListKmsKeys(
+        self, request: pb.ListKmsKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKmsKeysResponse:
+        result = await self._service.list_kms_keys()
+        return pb.ListKmsKeysResponse(result=[cv.kms_key_to_pb(k) for k in result])
+
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def SetKmsKeyEnabled(
+        self, request: pb.SetKmsKeyEnabledRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetKmsKeyEnabledResponse:
+        result = await self._service.set_kms_key_enabled(request.key, request.enabled)
+        return pb.SetKmsKeyEnabledResponse(result=cv.kms_key_to_pb(result))
+
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def GenerateKmsDataKey(
+        self, request: pb.GenerateKmsDataKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GenerateKmsDataKeyResponse:
+        key, plaintext, ciphertext = await self._service.generate_data_key(request.key, request.context)
+        return pb.GenerateKmsDataKeyResponse(
+            key=cv.kms_key_to_pb(key), plaintext=plaintext, ciphertext=ciphertext
+        )
+
+    @rpc.edge(ERRORS)
+    async def GetKmsDataKey(
+        self, request: pb.GetKmsDataKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKmsDataKeyResponse:
+        key, plaintext = await self._service.decrypt(request.ciphertext, request.context)
+        return pb.GetKmsDataKeyResponse(key=cv.kms_key_to_pb(key), plaintext=plaintext)
+
+    @rpc.edge(ERRORS)
+    @_exactly_once
+    async def ResealMasterKeys(
+        self, request: pb.ResealMasterKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResealMasterKeysResponse:
+        page = await self._service.reseal_master_keys(request.target, request.cursor, request.limit)
+        return pb.ResealMasterKeysResponse(
+            active=page.active,
+            resealed=page.resealed,
+            in_use=page.in_use,
+            next_cursor=page.next_cursor,
+            done=page.done,
+            shards=page.shards,
+        )
+
 
 async def start_server(
     service: MetadataService, host: str, port: int, server: grpc.aio.Server | None = None

@@ -95,6 +95,18 @@ CATALOG_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX repair_queue_by_shard ON repair_queue (blob_id, idx);
     """,
+    # 6: the built-in KMS key store (kms_store.py): key material sealed under a cluster master key.
+    """
+    CREATE TABLE kms_keys (
+        key_id TEXT PRIMARY KEY,
+        arn TEXT NOT NULL,
+        alias TEXT UNIQUE,
+        description TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        sealed_material BLOB NOT NULL
+    );
+    """,
 )
 
 OBJECT_MIGRATIONS: tuple[str, ...] = (

@@ -28,6 +28,7 @@ from cairn.metadata.errors import (
     NoSuchBucketPolicy,
 )
 from cairn.metadata.iam import IamOps
+from cairn.metadata.kms import KmsOps
 from cairn.metadata.listing_ops import ListingOps
 from cairn.metadata.models import (
     NULL_VERSION_ID,
@@ -47,9 +48,10 @@ from cairn.metadata.repair_queue_ops import RepairQueueOps
 from cairn.metadata.replicated import ALL_OBJECTS, DELETE_BUCKET, MetadataMachine
 from cairn.metadata.store import Store, shard_index
 from cairn.replication import Replicator
+from cairn.sse_crypto import Keyring
 
 
-class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, ServiceCore):
+class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, KmsOps, ServiceCore):
     @classmethod
     async def open(cls, config: MetadataConfig, *, in_memory: bool = False) -> MetadataService:
         """A one-replica service applying commands in this process (no Raft log: tests, bench)."""
@@ -75,7 +77,7 @@ class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, ServiceC
         peers: Mapping[str, str],
     ) -> MetadataService:
         """A service over `store` proposing through `replicator` (None: applied in process)."""
-        return cls(
+        service = cls(
             store,
             intent_ttl_s=config.intent_ttl_s,
             region=config.region,
@@ -85,6 +87,8 @@ class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, ServiceC
             peers=peers,
             propose_timeout_s=config.propose_timeout_s,
         )
+        service.keyring = Keyring.from_environment(config.master_keyring)
+        return service
 
     # --- buckets -------------------------------------------------------------------------
     async def create_bucket(self, name: str, owner_id: str, *, region: str = "") -> Bucket:

@@ -45,16 +45,18 @@ class BlobRef(_message.Message):
     def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ..., sealed_key: _Optional[bytes] = ...) -> None: ...
 
 class Encryption(_message.Message):
-    __slots__ = ("algorithm", "kms_key_id", "kms_context", "customer_key_hmac")
+    __slots__ = ("algorithm", "kms_key_id", "kms_context", "customer_key_hmac", "bucket_key_enabled")
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     KMS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     KMS_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_KEY_HMAC_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_KEY_ENABLED_FIELD_NUMBER: _ClassVar[int]
     algorithm: str
     kms_key_id: str
     kms_context: str
     customer_key_hmac: bytes
-    def __init__(self, algorithm: _Optional[str] = ..., kms_key_id: _Optional[str] = ..., kms_context: _Optional[str] = ..., customer_key_hmac: _Optional[bytes] = ...) -> None: ...
+    bucket_key_enabled: bool
+    def __init__(self, algorithm: _Optional[str] = ..., kms_key_id: _Optional[str] = ..., kms_context: _Optional[str] = ..., customer_key_hmac: _Optional[bytes] = ..., bucket_key_enabled: _Optional[bool] = ...) -> None: ...
 
 class Bucket(_message.Message):
     __slots__ = ("name", "id", "owner_id", "versioning", "created_ms", "region")
@@ -1243,3 +1245,139 @@ class GetReplicaStatusResponse(_message.Message):
     applied_index: int
     peers: _containers.RepeatedCompositeFieldContainer[PeerStatus]
     def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ...) -> None: ...
+
+class KmsKey(_message.Message):
+    __slots__ = ("key_id", "arn", "alias", "description", "enabled", "created_ms", "master_key_id")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ARN_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    arn: str
+    alias: str
+    description: str
+    enabled: bool
+    created_ms: int
+    master_key_id: str
+    def __init__(self, key_id: _Optional[str] = ..., arn: _Optional[str] = ..., alias: _Optional[str] = ..., description: _Optional[str] = ..., enabled: _Optional[bool] = ..., created_ms: _Optional[int] = ..., master_key_id: _Optional[str] = ...) -> None: ...
+
+class CreateKmsKeyRequest(_message.Message):
+    __slots__ = ("alias", "description", "request_id")
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    alias: str
+    description: str
+    request_id: str
+    def __init__(self, alias: _Optional[str] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateKmsKeyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: KmsKey
+    def __init__(self, result: _Optional[_Union[KmsKey, _Mapping]] = ...) -> None: ...
+
+class GetKmsKeyRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class GetKmsKeyResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: KmsKey
+    def __init__(self, result: _Optional[_Union[KmsKey, _Mapping]] = ...) -> None: ...
+
+class ListKmsKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListKmsKeysResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[KmsKey]
+    def __init__(self, result: _Optional[_Iterable[_Union[KmsKey, _Mapping]]] = ...) -> None: ...
+
+class SetKmsKeyEnabledRequest(_message.Message):
+    __slots__ = ("key", "enabled", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    enabled: bool
+    request_id: str
+    def __init__(self, key: _Optional[str] = ..., enabled: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetKmsKeyEnabledResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: KmsKey
+    def __init__(self, result: _Optional[_Union[KmsKey, _Mapping]] = ...) -> None: ...
+
+class GenerateKmsDataKeyRequest(_message.Message):
+    __slots__ = ("key", "context", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    context: bytes
+    request_id: str
+    def __init__(self, key: _Optional[str] = ..., context: _Optional[bytes] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GenerateKmsDataKeyResponse(_message.Message):
+    __slots__ = ("key", "plaintext", "ciphertext")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PLAINTEXT_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    key: KmsKey
+    plaintext: bytes
+    ciphertext: bytes
+    def __init__(self, key: _Optional[_Union[KmsKey, _Mapping]] = ..., plaintext: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class GetKmsDataKeyRequest(_message.Message):
+    __slots__ = ("ciphertext", "context")
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ciphertext: bytes
+    context: bytes
+    def __init__(self, ciphertext: _Optional[bytes] = ..., context: _Optional[bytes] = ...) -> None: ...
+
+class GetKmsDataKeyResponse(_message.Message):
+    __slots__ = ("key", "plaintext")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PLAINTEXT_FIELD_NUMBER: _ClassVar[int]
+    key: KmsKey
+    plaintext: bytes
+    def __init__(self, key: _Optional[_Union[KmsKey, _Mapping]] = ..., plaintext: _Optional[bytes] = ...) -> None: ...
+
+class ResealMasterKeysRequest(_message.Message):
+    __slots__ = ("target", "cursor", "limit", "request_id")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    target: int
+    cursor: str
+    limit: int
+    request_id: str
+    def __init__(self, target: _Optional[int] = ..., cursor: _Optional[str] = ..., limit: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ResealMasterKeysResponse(_message.Message):
+    __slots__ = ("active", "resealed", "in_use", "next_cursor", "done", "shards")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    RESEALED_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    active: str
+    resealed: int
+    in_use: _containers.RepeatedScalarFieldContainer[str]
+    next_cursor: str
+    done: bool
+    shards: int
+    def __init__(self, active: _Optional[str] = ..., resealed: _Optional[int] = ..., in_use: _Optional[_Iterable[str]] = ..., next_cursor: _Optional[str] = ..., done: _Optional[bool] = ..., shards: _Optional[int] = ...) -> None: ...

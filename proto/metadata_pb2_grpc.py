@@ -289,6 +289,41 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.FromString,
                 _registered_method=True)
+        self.CreateKmsKey = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/CreateKmsKey',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyResponse.FromString,
+                _registered_method=True)
+        self.GetKmsKey = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetKmsKey',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsKeyRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsKeyResponse.FromString,
+                _registered_method=True)
+        self.ListKmsKeys = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/ListKmsKeys',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.ListKmsKeysRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.ListKmsKeysResponse.FromString,
+                _registered_method=True)
+        self.SetKmsKeyEnabled = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/SetKmsKeyEnabled',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledResponse.FromString,
+                _registered_method=True)
+        self.GenerateKmsDataKey = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GenerateKmsDataKey',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyResponse.FromString,
+                _registered_method=True)
+        self.GetKmsDataKey = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetKmsDataKey',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.FromString,
+                _registered_method=True)
+        self.ResealMasterKeys = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/ResealMasterKeys',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -604,6 +639,48 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateKmsKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKmsKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKmsKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetKmsKeyEnabled(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateKmsDataKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKmsDataKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResealMasterKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -861,6 +938,41 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.AckRepairs,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.SerializeToString,
+            ),
+            'CreateKmsKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKmsKey,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyResponse.SerializeToString,
+            ),
+            'GetKmsKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKmsKey,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsKeyRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsKeyResponse.SerializeToString,
+            ),
+            'ListKmsKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKmsKeys,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.ListKmsKeysRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.ListKmsKeysResponse.SerializeToString,
+            ),
+            'SetKmsKeyEnabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKmsKeyEnabled,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledResponse.SerializeToString,
+            ),
+            'GenerateKmsDataKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateKmsDataKey,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyResponse.SerializeToString,
+            ),
+            'GetKmsDataKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKmsDataKey,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.SerializeToString,
+            ),
+            'ResealMasterKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResealMasterKeys,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2240,6 +2352,195 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/AckRepairs',
             cairn_dot_proto_dot_metadata__pb2.AckRepairsRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.AckRepairsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKmsKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/CreateKmsKey',
+            cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.CreateKmsKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKmsKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetKmsKey',
+            cairn_dot_proto_dot_metadata__pb2.GetKmsKeyRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetKmsKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKmsKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/ListKmsKeys',
+            cairn_dot_proto_dot_metadata__pb2.ListKmsKeysRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.ListKmsKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKmsKeyEnabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/SetKmsKeyEnabled',
+            cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.SetKmsKeyEnabledResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateKmsDataKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GenerateKmsDataKey',
+            cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GenerateKmsDataKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKmsDataKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetKmsDataKey',
+            cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetKmsDataKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResealMasterKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/ResealMasterKeys',
+            cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

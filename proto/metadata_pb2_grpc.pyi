@@ -95,6 +95,13 @@ class MetadataStub:
     """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them."""
     ListRepairQueue: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListRepairQueueRequest, _metadata_pb2.ListRepairQueueResponse]
     AckRepairs: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.AckRepairsRequest, _metadata_pb2.AckRepairsResponse]
+    CreateKmsKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.CreateKmsKeyRequest, _metadata_pb2.CreateKmsKeyResponse]
+    GetKmsKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsKeyRequest, _metadata_pb2.GetKmsKeyResponse]
+    ListKmsKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListKmsKeysRequest, _metadata_pb2.ListKmsKeysResponse]
+    SetKmsKeyEnabled: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]
+    GenerateKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]
+    GetKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]
+    ResealMasterKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -155,6 +162,13 @@ class MetadataAsyncStub(MetadataStub):
     """The repair queue (oldest first): shards reported missing or corrupt, until repair acks them."""
     ListRepairQueue: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListRepairQueueRequest, _metadata_pb2.ListRepairQueueResponse]  # type: ignore[assignment]
     AckRepairs: _aio.UnaryUnaryMultiCallable[_metadata_pb2.AckRepairsRequest, _metadata_pb2.AckRepairsResponse]  # type: ignore[assignment]
+    CreateKmsKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.CreateKmsKeyRequest, _metadata_pb2.CreateKmsKeyResponse]  # type: ignore[assignment]
+    GetKmsKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsKeyRequest, _metadata_pb2.GetKmsKeyResponse]  # type: ignore[assignment]
+    ListKmsKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListKmsKeysRequest, _metadata_pb2.ListKmsKeysResponse]  # type: ignore[assignment]
+    SetKmsKeyEnabled: _aio.UnaryUnaryMultiCallable[_metadata_pb2.SetKmsKeyEnabledRequest, _metadata_pb2.SetKmsKeyEnabledResponse]  # type: ignore[assignment]
+    GenerateKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]  # type: ignore[assignment]
+    GetKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]  # type: ignore[assignment]
+    ResealMasterKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]  # type: ignore[assignment]
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -518,5 +532,54 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.AckRepairsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.AckRepairsResponse, _abc.Awaitable[_metadata_pb2.AckRepairsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateKmsKey(
+        self,
+        request: _metadata_pb2.CreateKmsKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.CreateKmsKeyResponse, _abc.Awaitable[_metadata_pb2.CreateKmsKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetKmsKey(
+        self,
+        request: _metadata_pb2.GetKmsKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetKmsKeyResponse, _abc.Awaitable[_metadata_pb2.GetKmsKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListKmsKeys(
+        self,
+        request: _metadata_pb2.ListKmsKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ListKmsKeysResponse, _abc.Awaitable[_metadata_pb2.ListKmsKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetKmsKeyEnabled(
+        self,
+        request: _metadata_pb2.SetKmsKeyEnabledRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.SetKmsKeyEnabledResponse, _abc.Awaitable[_metadata_pb2.SetKmsKeyEnabledResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GenerateKmsDataKey(
+        self,
+        request: _metadata_pb2.GenerateKmsDataKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GenerateKmsDataKeyResponse, _abc.Awaitable[_metadata_pb2.GenerateKmsDataKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetKmsDataKey(
+        self,
+        request: _metadata_pb2.GetKmsDataKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetKmsDataKeyResponse, _abc.Awaitable[_metadata_pb2.GetKmsDataKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResealMasterKeys(
+        self,
+        request: _metadata_pb2.ResealMasterKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.ResealMasterKeysResponse, _abc.Awaitable[_metadata_pb2.ResealMasterKeysResponse]]: ...
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

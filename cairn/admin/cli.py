@@ -23,6 +23,7 @@ from cairn.admin.target import TargetError, placement_addrs, use_admin_identity
 GROUPS = (
     "cairn.admin.cluster_cmds",
     "cairn.admin.iam_cmds",
+    "cairn.admin.kms_cmds",
     "cairn.admin.datanode_cmds",
     "cairn.admin.gc_cmds",
     "cairn.admin.repair_cmds",

@@ -79,12 +79,17 @@ def connect(addr: str, deadline_s: float) -> IamClient:
     return MetadataClient(addr, deadline_s=deadline_s)
 
 
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def metadata_target() -> argparse.ArgumentParser:
+    """The `--metadata` option of the commands that talk to the metadata service."""
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
         "--metadata", metavar="HOST:PORT[,...]", help="metadata replicas (default: from cluster.json)"
     )
-    parents = [common, target]
+    return target
+
+
+def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    parents = [common, metadata_target()]
 
     user = groups.add_parser("user", help="IAM users")
     sub = user.add_subparsers(dest="user_command", metavar="SUBCOMMAND", required=True)

@@ -570,7 +570,7 @@ def test_unsupported_object_subresource(s3: Any, bucket: str) -> None:
 
 
 UNSUPPORTED_PUT_HEADERS = [
-    pytest.param({"ServerSideEncryption": "aws:kms"}, (501, "NotImplemented"), id="sse-kms"),
+    pytest.param({"ServerSideEncryption": "aws:kms:dsse"}, (501, "NotImplemented"), id="dsse-kms"),
     # S3's answer on a bucket without Object Lock, which every Cairn bucket is
     pytest.param(
         {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": dt.datetime(2035, 1, 1, tzinfo=dt.UTC)},
@@ -586,7 +586,7 @@ UNSUPPORTED_PUT_HEADERS = [
 def test_put_with_an_unsupported_feature_is_refused(
     s3: Any, bucket: str, params: dict[str, Any], expected: tuple[int, str]
 ) -> None:
-    """A PUT asking for SSE-KMS, object lock, ... (or with a broken tag set) must not succeed."""
+    """A PUT asking for DSSE-KMS, object lock, ... (or with a broken tag set) must not succeed."""
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="feature", Body=b"x", **params)
     assert status_code(exc) == expected

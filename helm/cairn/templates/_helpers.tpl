@@ -33,6 +33,28 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.root.existingSecret }}{{ .Values.root.existingSecretSecretKeyKey }}{{ else }}secretKey{{ end -}}
 {{- end -}}
 
+{{/* The Secret holding the cluster master keyring, and its key; the pods that hold keys (API:
+SSE-S3; metadata: KMS) mount it as a file, which Kubernetes updates in place when the Secret
+changes and the processes re-read (sse_crypto.KeyringFile). */}}
+{{- define "cairn.keyringSecret" -}}
+{{- .Values.masterKeyring.existingSecret | default (printf "%s-master-keyring" (include "cairn.fullname" .)) -}}
+{{- end -}}
+{{- define "cairn.keyringArg" -}}
+- --master-keyring=/etc/cairn/keyring/master-keyring.json
+{{- end -}}
+{{- define "cairn.keyringMount" -}}
+- {name: master-keyring, mountPath: /etc/cairn/keyring, readOnly: true}
+{{- end -}}
+{{- define "cairn.keyringVolume" -}}
+- name: master-keyring
+  secret:
+    secretName: {{ include "cairn.keyringSecret" . }}
+    defaultMode: 0400
+    items:
+      - key: {{ if .Values.masterKeyring.existingSecret }}{{ .Values.masterKeyring.existingSecretKey }}{{ else }}master-keyring.json{{ end }}
+        path: master-keyring.json
+{{- end -}}
+
 {{/* The replicas of a Raft group's StatefulSet (placement, metadata): call with
 (list $ "component" replicas port). "cairn.groupPeers" gives id=host:port,... (the pod names are
 the ids), "cairn.groupAddrs" host:port,... for clients. */}}

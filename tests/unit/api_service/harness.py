@@ -116,6 +116,7 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
         endpoint.loop = asyncio.get_running_loop()
 
     services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate())
+    metadata.keyring = services.keyring  # the KMS key store's master keys (SSE-KMS)
     app = S3App(services, _no_lookup, startup=startup, shutdown=metadata.close)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
     options = {**uvicorn_options(config), "host": "127.0.0.1", "port": port}

@@ -185,7 +185,7 @@ def test_bucket_default_encryption(s3: Any, s3e: Endpoint, bucket: str) -> None:
             "InvalidArgument",
         ),
         (
-            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]},
             501,
             "NotImplemented",
         ),
@@ -366,3 +366,36 @@ def test_sse_c_copy_and_multipart(c3: Any) -> None:
     c3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done})
     assert c3.get_object(Bucket=bucket, Key="mp", **ssec())["Body"].read() == b"".join(parts)
     assert c3.get_object(Bucket=bucket, Key="mp", PartNumber=2, **ssec())["Body"].read() == parts[1]
+
+
+def test_sse_kms_headers_and_refusals(s3: Any, s3e: Endpoint, bucket: str) -> None:
+    body = os.urandom(SEGMENT + 5)
+    context = base64.b64encode(b'{"app": "x"}').decode()
+    put = s3.put_object(
+        Bucket=bucket, Key="k", Body=body, ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=context
+    )
+    arn = put["SSEKMSKeyId"]
+    assert arn.startswith("arn:aws:kms:") and ":key/" in arn and put["SSEKMSEncryptionContext"] == context
+    assert put["ETag"] != f'"{hashlib.md5(body).hexdigest()}"'
+    stored = _stored(s3e, bucket, "k")
+    assert body[:64] not in stored and len(stored) > len(body)
+    got = s3.get_object(Bucket=bucket, Key="k", Range="bytes=10-70000")
+    assert (got["SSEKMSKeyId"], got["Body"].read()) == (arn, body[10:70001])
+    assert "SSEKMSEncryptionContext" not in got  # S3 returns the context on writes only
+    alias = s3.put_object(
+        Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/aws/s3"
+    )
+    assert alias["SSEKMSKeyId"] == arn  # the default key is alias/aws/s3
+    for extra, status, code in [
+        ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/none"}, 400, "KMS.NotFoundException"),
+        (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "bm90IGpzb24="},
+            400,
+            "InvalidArgument",
+        ),
+        ({"ServerSideEncryption": "aws:kms:dsse"}, 501, "NotImplemented"),
+    ]:
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket=bucket, Key="x", Body=b"x", **extra)
+        error = exc.value.response
+        assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (status, code)

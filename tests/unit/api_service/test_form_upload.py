@@ -450,7 +450,7 @@ def test_malformed_framing_raises() -> None:
 @pytest.mark.parametrize(
     ("field", "status", "code"),
     [
-        (("x-amz-server-side-encryption", "aws:kms"), 501, "NotImplemented"),  # SSE-KMS: not built
+        (("x-amz-server-side-encryption", "aws:kms:dsse"), 501, "NotImplemented"),  # DSSE-KMS: not built
         (("x-amz-object-lock-mode", "GOVERNANCE"), 400, "InvalidRequest"),
     ],
 )

@@ -100,3 +100,23 @@ def test_keyring_seals_and_rotation_keeps_old_seals_open(tmp_path) -> None:  # t
     rotated.save(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert Keyring.load(path) == rotated
+
+
+def test_a_keyring_file_follows_its_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cairn.sse_crypto import KeyringFile
+
+    path = tmp_path / "keyring.json"
+    first = Keyring.generate()
+    first.save(path)
+    follower = KeyringFile(path, check_s=3600.0)
+    sealed = follower.seal(b"k" * 32, ID)
+    rotated = first.rotated()
+    rotated.save(path)
+    # a seal naming a key it lacks makes it look at once, whatever the check interval
+    newer = rotated.seal(b"n" * 32, ID)
+    assert follower.unseal(newer, ID) == b"n" * 32 and follower.current().active == rotated.active
+    assert follower.unseal(sealed, ID) == b"k" * 32
+    rotated.without({first.active}).save(path)
+    assert follower.current(now=True).keys.keys() == {rotated.active}
+    path.write_text("{damaged")
+    assert follower.current(now=True).active == rotated.active  # the last good keyring stays

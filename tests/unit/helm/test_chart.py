@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from cairn.placement.config import PlacementConfig
+from cairn.sse_crypto import Keyring
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "helm" / "cairn"
@@ -359,6 +360,55 @@ def test_generated_keys_are_kept_and_one_key_alone_is_refused() -> None:
     assert _root_env(render({}))["CAIRN_METADATA_ROOT_ACCESS_KEY"]["name"] == secret["metadata"]["name"]
     with pytest.raises(helm.HelmError, match="go together"):
         render({"root": {"accessKey": "CAIRNONLYTHEKEY"}})
+
+
+def _keyring_mounts(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per workload mounting the master keyring: its Secret volume (and the container's flag)."""
+    found = {}
+    for workload in [o for o in objects if o["kind"] in WORKLOADS]:
+        spec = workload["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        if "master-keyring" not in volumes:
+            continue
+        (container,) = spec["containers"]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "master-keyring")
+        assert (mount["mountPath"], mount["readOnly"]) == ("/etc/cairn/keyring", True)
+        assert "--master-keyring=/etc/cairn/keyring/master-keyring.json" in container["args"]
+        found[workload["metadata"]["name"].rsplit("-", 1)[-1]] = volumes["master-keyring"]["secret"]
+    return found
+
+
+def test_the_master_keyring_is_generated_once_and_mounted_where_keys_are_used() -> None:
+    objects = render({})
+    secret = named(objects, "Secret", "-master-keyring")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    keyring = Keyring.from_json(base64.b64decode(secret["data"]["master-keyring.json"]).decode())
+    assert keyring.active.startswith("mk-") and set(keyring.keys) == {
+        keyring.active
+    }  # 32 bytes: Keyring checks
+    mounts = _keyring_mounts(objects)
+    assert set(mounts) == {"api", "metadata"}  # not the data nodes, placement or gc: they hold no keys
+    for volume in mounts.values():
+        assert volume["secretName"] == secret["metadata"]["name"] and volume["defaultMode"] == 0o400
+        assert volume["items"] == [{"key": "master-keyring.json", "path": "master-keyring.json"}]
+
+
+def test_a_given_keyring_renders_the_same_secret_and_a_bad_one_is_refused() -> None:
+    values = ci_values("given-keyring-values.yaml")
+    secrets = [named(render(values), "Secret", "-master-keyring") for _ in range(2)]
+    assert secrets[0] == secrets[1] and "annotations" not in secrets[0]["metadata"]
+    text = base64.b64decode(secrets[0]["data"]["master-keyring.json"]).decode()
+    assert Keyring.from_json(text) == Keyring.from_json(values["masterKeyring"]["keyring"])
+    with pytest.raises(helm.HelmError, match="must be a keyring JSON"):
+        render({"masterKeyring": {"keyring": '{"active": "a", "keys": {"b": "x"}}'}})
+
+
+def test_an_existing_keyring_secret_is_mounted_and_none_generated() -> None:
+    objects = render(ci_values("existing-secret-values.yaml"))
+    assert not [s for s in of_kind(objects, "Secret") if s["metadata"]["name"].endswith("-master-keyring")]
+    for volume in _keyring_mounts(objects).values():
+        assert volume["secretName"] == "cairn-master-keyring"
+        assert volume["items"] == [{"key": "keyring.json", "path": "master-keyring.json"}]
 
 
 def test_a_disruption_budget_above_m_is_refused() -> None:

@@ -19,12 +19,16 @@ from cairn.ids import new_blob_id
 from cairn.metadata.client import MetadataClient
 from cairn.metadata.errors import (
     InvalidArgument,
+    KmsAliasExists,
+    KmsInvalidCiphertext,
+    KmsKeyDisabled,
     MethodNotAllowed,
     NoSuchAccessKey,
     NoSuchBucket,
     NoSuchBucketConfig,
     NoSuchBucketPolicy,
     NoSuchKey,
+    NoSuchKmsKey,
     NoSuchUpload,
     NoSuchUser,
 )
@@ -49,6 +53,7 @@ from cairn.metadata.rpc_server import start_server
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 from cairn.proto import metadata_pb2
+from cairn.sse_crypto import Keyring
 from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
 from .conftest import START_MS, FakeClock
@@ -62,6 +67,7 @@ def recorder() -> Recorder:
 @pytest.fixture
 async def client(clock: FakeClock, recorder: Recorder) -> AsyncIterator[MetadataClient]:
     service = MetadataService(Store.open(None, 2), clock_ms=clock)
+    service.keyring = Keyring.generate()
     server, port = await start_server(service, "127.0.0.1", 0, recording_server(recorder))
     try:
         async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5) as c:
@@ -279,10 +285,52 @@ async def iam(c: MetadataClient) -> None:
         await c.get_user("bob")
 
 
+async def kms(c: MetadataClient) -> None:
+    key = await c.create_kms_key("team", "a test key")
+    assert key.arn == f"arn:aws:kms:us-east-1:000000000000:key/{key.key_id}" and key.enabled
+    assert (key.alias, key.description, key.created_ms) == ("team", "a test key", START_MS)
+    assert key.master_key_id.startswith("mk-") and key.sealed_material == b""  # never on the wire
+    for ref in (key.key_id, key.arn, "alias/team", "arn:aws:kms:us-east-1:000000000000:alias/team"):
+        assert await c.get_kms_key(ref) == key
+    with pytest.raises(KmsAliasExists):
+        await c.create_kms_key("alias/team")
+    with pytest.raises(InvalidArgument):
+        await c.create_kms_key("aws/mine")
+    with pytest.raises(NoSuchKmsKey):
+        await c.get_kms_key("alias/nobody")
+    used, data_key, sealed = await c.generate_data_key(key.arn, b"ctx")
+    assert used == key and len(data_key) == 32 and data_key not in sealed
+    assert await c.decrypt(sealed, b"ctx") == (key, data_key)
+    with pytest.raises(KmsInvalidCiphertext):
+        await c.decrypt(sealed, b"other context")
+    default, _, _ = await c.generate_data_key("", b"ctx")  # the default key, made on first use
+    assert default.alias == "aws/s3" and await c.get_kms_key("") == default
+    assert set(await c.list_kms_keys()) == {key, default}
+    off = await c.set_kms_key_enabled("alias/team", False)
+    assert not off.enabled
+    with pytest.raises(KmsKeyDisabled):
+        await c.decrypt(sealed, b"ctx")
+    with pytest.raises(KmsKeyDisabled):
+        await c.generate_data_key(key.key_id, b"ctx")
+    assert (await c.set_kms_key_enabled(key.key_id, True)).enabled
+    assert await c.decrypt(sealed, b"ctx") == (key, data_key)
+    page = await c.reseal_master_keys(-1, "", 10)  # everything is under the only master key
+    assert (page.active, page.resealed, page.in_use, page.done, page.shards) == (
+        key.master_key_id,
+        0,
+        (key.master_key_id,),
+        True,
+        2,
+    )
+    with pytest.raises(InvalidArgument):
+        await c.reseal_master_keys(2)
+
+
 async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recorder: Recorder) -> None:
     await buckets(client)
     await objects_and_gc(client)
     await multipart(client)
     await iam(client)
     await repair_queue(client)
+    await kms(client)
     assert recorder.served == rpc_names(metadata_pb2.DESCRIPTOR.services_by_name["Metadata"])
