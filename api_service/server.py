@@ -26,6 +26,7 @@ from cairn.sse_crypto import Keyring
 
 from .app import S3App
 from .auth import CredentialCache
+from .bucket_context import BucketContextCache
 from .config import ApiConfig
 from .context import Services
 from .data_path import ClusterBlobStore
@@ -78,7 +79,8 @@ def build_app(config: ApiConfig) -> Observed:
         await metadata.close()
 
     keyring = Keyring.from_environment(config.master_keyring)
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), keyring)
+    contexts = BucketContextCache(metadata.get_bucket_context, config.bucket_cache_ttl_s)
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), keyring, contexts)
     app = S3App(services, lookup, shutdown=shutdown)
     health = ApiHealth(placement.cluster_map, metadata.get_access_key, (md.NoSuchAccessKey,), config.blob_io)
     return Observed(app, health, config.base_domains, log_requests=config.access_log)

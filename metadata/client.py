@@ -65,6 +65,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     AccessKeyStatus,
     Bucket,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -253,6 +254,13 @@ class MetadataClient:
         request = pb.DeleteBucketConfigRequest(bucket=name, kind=kind)
         with ERRORS.translated():
             await self._stub.DeleteBucketConfig(request, timeout=self.deadline_s)
+
+    async def get_bucket_context(self, name: str) -> BucketContext:
+        """The bucket, its policy and every configuration document, read together. NoSuchBucket."""
+        request = pb.GetBucketContextRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.GetBucketContext(request, timeout=self.deadline_s)
+        return cv.bucket_context_from_pb(response)
 
     async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]:
         """Every bucket's `kind` document, by bucket name."""

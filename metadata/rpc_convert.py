@@ -22,6 +22,7 @@ from cairn.metadata.models import (
     AccessKeyStatus,
     Bucket,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -553,3 +554,19 @@ def bucket_config_to_pb(b: BucketConfig) -> pb.BucketConfig:
 
 def bucket_config_from_pb(m: pb.BucketConfig) -> BucketConfig:
     return BucketConfig(bucket=m.bucket, kind=m.kind, document=m.document, updated_ms=m.updated_ms)
+
+
+def bucket_context_to_pb(c: BucketContext) -> pb.GetBucketContextResponse:
+    return pb.GetBucketContextResponse(
+        bucket=bucket_to_pb(c.bucket),
+        policy=c.policy,
+        configs=[pb.BucketConfig(bucket=c.bucket.name, kind=kind, document=doc) for kind, doc in c.configs],
+    )
+
+
+def bucket_context_from_pb(m: pb.GetBucketContextResponse) -> BucketContext:
+    return BucketContext(
+        bucket=bucket_from_pb(m.bucket),
+        policy=m.policy if m.HasField("policy") else None,
+        configs=tuple((c.kind, c.document) for c in m.configs),
+    )

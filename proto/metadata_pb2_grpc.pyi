@@ -91,6 +91,10 @@ class MetadataStub:
     ListUserPolicies: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]
     DeleteUserPolicy: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]
     GetReplicaStatus: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]
+    GetBucketContext: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketContextRequest, _metadata_pb2.GetBucketContextResponse]
+    """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+    document) in one linearized read.
+    """
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -147,6 +151,10 @@ class MetadataAsyncStub(MetadataStub):
     ListUserPolicies: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ListUserPoliciesRequest, _metadata_pb2.ListUserPoliciesResponse]  # type: ignore[assignment]
     DeleteUserPolicy: _aio.UnaryUnaryMultiCallable[_metadata_pb2.DeleteUserPolicyRequest, _metadata_pb2.DeleteUserPolicyResponse]  # type: ignore[assignment]
     GetReplicaStatus: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetReplicaStatusRequest, _metadata_pb2.GetReplicaStatusResponse]  # type: ignore[assignment]
+    GetBucketContext: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketContextRequest, _metadata_pb2.GetBucketContextResponse]  # type: ignore[assignment]
+    """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+    document) in one linearized read.
+    """
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -488,5 +496,15 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.GetReplicaStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.GetReplicaStatusResponse, _abc.Awaitable[_metadata_pb2.GetReplicaStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketContext(
+        self,
+        request: _metadata_pb2.GetBucketContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetBucketContextResponse, _abc.Awaitable[_metadata_pb2.GetBucketContextResponse]]:
+        """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+        document) in one linearized read.
+        """
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from cairn.api_service.app import S3App
 from cairn.api_service.auth import CredentialCache
+from cairn.api_service.bucket_context import BucketContextCache
 from cairn.api_service.config import ApiConfig
 from cairn.api_service.context import Services
 from cairn.api_service.server import uvicorn_options
@@ -115,7 +116,8 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
         app.lookup = CredentialCache(metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)
         endpoint.loop = asyncio.get_running_loop()
 
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate())
+    contexts = BucketContextCache(metadata.get_bucket_context, config.bucket_cache_ttl_s)
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate(), contexts)
     app = S3App(services, _no_lookup, startup=startup, shutdown=metadata.close)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)
     options = {**uvicorn_options(config), "host": "127.0.0.1", "port": port}
