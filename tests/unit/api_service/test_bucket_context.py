@@ -28,10 +28,12 @@ class Catalog:
         self.exists = True
         self.reads = 0
         self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()  # set when a read has taken its answer
 
     async def fetch(self, name: str) -> BucketContext:
         self.reads += 1
         policy = self.policy  # the answer as of the read's start
+        self.started.set()
         if self.gate is not None:
             await self.gate.wait()
         if not self.exists:
@@ -57,8 +59,7 @@ async def test_concurrent_requests_share_one_read() -> None:
     catalog.gate = asyncio.Event()
     cache = BucketContextCache(catalog.fetch, ttl_s=1.0)
     waiting = [asyncio.ensure_future(cache.get("b")) for _ in range(10)]
-    while catalog.reads < 1:
-        await asyncio.sleep(0)
+    await catalog.started.wait()
     catalog.gate.set()
     await asyncio.gather(*waiting)
     assert catalog.reads == 1
@@ -74,8 +75,8 @@ async def test_invalidate_drops_entry_and_read_in_flight() -> None:
 
     catalog.gate = asyncio.Event()
     old = asyncio.ensure_future(cache.get("b2"))  # a read that started before the write
-    while catalog.reads < 3:
-        await asyncio.sleep(0)
+    catalog.started.clear()
+    await catalog.started.wait()
     catalog.policy = "p2"
     cache.invalidate("b2")
     catalog.gate.set()
