@@ -63,6 +63,10 @@ class ApiConfig:
     sse_c_allow_http: bool = False
     """Accept SSE-C (customer-provided keys) over plain HTTP, which S3 refuses (400 InvalidRequest):
     for tests and TLS-terminating proxies only, since the key then crosses the wire in clear."""
+    inline_max_bytes: int = 64 * 1024
+    """A single PUT's body (stored bytes) up to this size is kept in the version row, not erasure
+    coded: one replicated metadata commit to write, one metadata read to read (api_service/inline.py).
+    0: every body goes to the data nodes."""
     bucket_cache_ttl_s: float = 1.0
     """How long this process reuses a bucket's context (the bucket, its policy and configuration
     documents: api_service/bucket_context.py) before reading it again; its own bucket-level writes
@@ -80,6 +84,7 @@ class ApiConfig:
         if (
             self.max_put_size <= 0
             or self.max_metadata_size <= 0
+            or self.inline_max_bytes < 0
             or min(self.credential_cache_ttl_s, self.bucket_cache_ttl_s) < 0
         ):
             raise ValueError("sizes must be positive and the cache TTL non-negative")

@@ -31,6 +31,7 @@ from .config import ApiConfig
 from .context import Services
 from .data_path import ClusterBlobStore
 from .http_protocol import PROTOCOLS
+from .inline import InlineBlobStore
 from .observability import ApiHealth, Observed
 
 CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
@@ -68,7 +69,9 @@ def build_app(config: ApiConfig) -> Observed:
     async def record_intent(bucket: str, key: str, blob_id: bytes, pg: int) -> object:
         return await metadata.record_write_intent(bucket, key, blob_id, pg)
 
-    blobs = ClusterBlobStore(placement, record_intent, writer, reader)
+    blobs = InlineBlobStore(
+        ClusterBlobStore(placement, record_intent, writer, reader), config.inline_max_bytes
+    )
     lookup = CredentialCache(
         metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=config.credential_cache_ttl_s
     )

@@ -90,6 +90,7 @@ def blob_to_pb(b: BlobRef) -> pb.BlobRef:
         parity_shards=b.parity_shards,
         part_number=b.part_number,
         sealed_key=b.sealed_key,
+        inline=b.inline,
     )
 
 
@@ -103,6 +104,7 @@ def blob_from_pb(m: pb.BlobRef) -> BlobRef:
         parity_shards=m.parity_shards,
         part_number=m.part_number,
         sealed_key=m.sealed_key,
+        inline=m.inline,
     )
 
 
