@@ -26,6 +26,10 @@ from cairn.blobs import BlobRef
 from .data_path import BlobStore
 
 
+class InlineBytesMissing(Exception):
+    """An inline blob reference without its bytes: never served (a 500, never wrong bytes)."""
+
+
 async def _chain(head: Sequence[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     for piece in head:
         yield piece
@@ -64,6 +68,10 @@ class InlineBlobStore:
             lo, hi = max(start - offset, 0), min(end - offset, blob.size - 1)
             if lo <= hi:
                 if blob.is_inline:
+                    if len(blob.inline) != blob.size:  # a PUT's answer (objects.without_inline), not a read's
+                        raise InlineBytesMissing(
+                            f"an inline blob of {blob.size} bytes holds {len(blob.inline)}"
+                        )
                     yield blob.inline[lo : hi + 1]
                 else:
                     async for piece in self.inner.read((blob,), lo, hi):

@@ -280,7 +280,7 @@ class MetadataClient:
         if_none_match: bool = False,
     ) -> ObjectVersion:
         """Commit a new version (PutObject / CopyObject); returns it (version_id "null" unless
-        versioning is ENABLED). Clears the write intents of `attrs.blobs`; a replaced null
+        versioning is ENABLED; an inline blob without its bytes, which the caller sent). Clears the write intents of `attrs.blobs`; a replaced null
         version's blobs go to GC. `if_match`: the current version's ETag must equal it
         (PreconditionFailed; NoSuchKey when there is no current object). `if_none_match`: no
         current object may exist (PreconditionFailed). Retrying with the same first blob id

@@ -370,6 +370,16 @@ def commit_version(
     return version_from_row(bucket, row, True)
 
 
+def without_inline(v: ObjectVersion) -> ObjectVersion:
+    """`v` with its inline blobs' bytes left out: what a PUT answers (and what the request table
+    keeps of it for a retry). The writer sent those bytes; echoing them back would copy every
+    small body into each answer and into the request table. Such a ref is never read from:
+    InlineBlobStore.read refuses an inline blob whose bytes do not match its size."""
+    if not any(b.inline for b in v.blobs):
+        return v
+    return replace(v, blobs=tuple(replace(b, inline=b"") if b.is_inline else b for b in v.blobs))
+
+
 def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
     kb = cmd.key.encode()
     stored = on_nodes(cmd.attrs.blobs)
@@ -387,17 +397,19 @@ def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
                 raise IntentExpired("the blob's version was already replaced or deleted")
             current = current_row(conn, cmd.bucket_id, kb)
             return version_from_row(cmd.bucket, row, current is not None and current[1] == row[1])
-    return commit_version(
-        conn,
-        cmd.bucket,
-        cmd.bucket_id,
-        cmd.key,
-        cmd.version,
-        cmd.is_null,
-        cmd.now_ms,
-        VersionBody(cmd.attrs),
-        cmd.if_match,
-        cmd.if_none_match,
+    return without_inline(
+        commit_version(
+            conn,
+            cmd.bucket,
+            cmd.bucket_id,
+            cmd.key,
+            cmd.version,
+            cmd.is_null,
+            cmd.now_ms,
+            VersionBody(cmd.attrs),
+            cmd.if_match,
+            cmd.if_none_match,
+        )
     )
 
 

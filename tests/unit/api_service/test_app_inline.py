@@ -13,6 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cairn.api_service.config import ApiConfig
+from cairn.api_service.inline import InlineBlobStore, InlineBytesMissing
+from cairn.blobs import BlobRef
 
 from .harness import Endpoint, serve
 
@@ -124,3 +126,12 @@ def test_sse_s3_body_is_encrypted_before_it_is_stored_inline(s3: Any, s3e: Endpo
     assert blob.is_inline and blob.sealed_key and b"secret" not in blob.inline
     got = s3.get_object(Bucket=bucket, Key="e", Range="bytes=7-13")
     assert got["Body"].read() == body[7:14] and got["ServerSideEncryption"] == "AES256"
+
+
+async def test_an_inline_ref_without_its_bytes_is_never_served(s3e: Endpoint) -> None:
+    store = InlineBlobStore(s3e.blobs, LIMIT)
+    whole = BlobRef(b"", 0, 3, 0, 0, 0, inline=b"abc")
+    assert b"".join([p async for p in store.read((whole,), 1, 2)]) == b"bc"
+    elided = BlobRef(b"", 0, 3, 0, 0, 0)  # as a PUT answers it
+    with pytest.raises(InlineBytesMissing):
+        _ = [p async for p in store.read((elided,), 0, 2)]

@@ -102,6 +102,7 @@ async def test_an_inline_blob_needs_no_intent_and_leaves_nothing_for_gc(
     inline = BlobRef(b"", 0, 5, 0, 0, 0, inline=b"small")
     small = ObjectAttrs(size=5, etag="e1", blobs=(inline,))
     v = await strict.put_object("bkt", "k", small)  # no intent recorded: none is needed
+    assert v.blobs == (BlobRef(b"", 0, 5, 0, 0, 0),)  # the answer does not echo the bytes back
     assert (await strict.get_object("bkt", "k", v.version_id)).blobs == (inline,)
     clock.advance()
     big = attrs(b"B")
