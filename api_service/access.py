@@ -144,11 +144,8 @@ def _parsed(document: str, bucket: str | None) -> PolicyDoc:
 
 
 async def _bucket_policy(req: S3Request, bucket: str) -> PolicyDoc | None:
-    try:
-        policy = await req.metadata.get_bucket_policy(bucket)
-    except md.NoSuchBucketPolicy:
-        return None
-    return _parsed(policy.document, bucket)
+    document = (await req.bucket_context(bucket)).policy
+    return None if document is None else _parsed(document, bucket)
 
 
 async def _user_policies(req: S3Request, who: Principal) -> tuple[PolicyDoc, ...]:

@@ -269,7 +269,12 @@ class S3App:
         )
         if endpoint.op in ACCOUNT_OPS:
             await access.authorize_account(request)
-        return await handler(request)
+        if endpoint.key or method in ("GET", "HEAD") or self.services.bucket_contexts is None:
+            return await handler(request)
+        try:  # a bucket-level write: the next request of this process reads the bucket afresh
+            return await handler(request)
+        finally:
+            self.services.bucket_contexts.invalidate(endpoint.bucket)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         while True:

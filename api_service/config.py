@@ -63,6 +63,14 @@ class ApiConfig:
     sse_c_allow_http: bool = False
     """Accept SSE-C (customer-provided keys) over plain HTTP, which S3 refuses (400 InvalidRequest):
     for tests and TLS-terminating proxies only, since the key then crosses the wire in clear."""
+    inline_max_bytes: int = 64 * 1024
+    """A single PUT's body (stored bytes) up to this size is kept in the version row, not erasure
+    coded: one replicated metadata commit to write, one metadata read to read (api_service/inline.py).
+    0: every body goes to the data nodes."""
+    bucket_cache_ttl_s: float = 1.0
+    """How long this process reuses a bucket's context (the bucket, its policy and configuration
+    documents: api_service/bucket_context.py) before reading it again; its own bucket-level writes
+    take effect at once, other processes' within this time. 0: read it on every request."""
     access_log: bool = True
     """One log line per S3 request (logger cairn.api_service.access; see observability.py)."""
 
@@ -73,7 +81,12 @@ class ApiConfig:
             raise ValueError("workers must be >= 1")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
-        if self.max_put_size <= 0 or self.max_metadata_size <= 0 or self.credential_cache_ttl_s < 0:
+        if (
+            self.max_put_size <= 0
+            or self.max_metadata_size <= 0
+            or self.inline_max_bytes < 0
+            or min(self.credential_cache_ttl_s, self.bucket_cache_ttl_s) < 0
+        ):
             raise ValueError("sizes must be positive and the cache TTL non-negative")
         if self.http not in ("httptools", "h11"):
             raise ValueError('http must be "httptools" or "h11"')

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cairn.metadata.models import Bucket
+from cairn.metadata.models import Bucket, BucketContext
 from cairn.sse_crypto import MasterKeys
 
 from . import access
+from .bucket_context import BucketContextCache
 from .checksums import ChecksumAlgorithm
 from .config import ApiConfig
 from .data_path import BlobStore
@@ -36,6 +37,7 @@ class Services:
     config: ApiConfig
     clock: Callable[[], datetime]
     keyring: MasterKeys | None = None  # the cluster master keys sealing data keys (sse.py); None: no SSE
+    bucket_contexts: BucketContextCache | None = None  # None: every request reads its bucket's context
 
 
 @dataclass(slots=True)
@@ -95,11 +97,24 @@ class S3Request:
 
     async def bucket(self) -> Bucket:
         """The bucket of this request, after checking the caller may take its operation."""
-        bucket, _ = await asyncio.gather(
-            self.metadata.get_bucket(self.bucket_name), access.prefetch(self, self.bucket_name)
+        context, _ = await asyncio.gather(
+            self.bucket_context(self.bucket_name), access.prefetch(self, self.bucket_name)
         )
-        await access.authorize(self, bucket)
-        return bucket
+        await access.authorize(self, context.bucket)
+        return context.bucket
+
+    async def bucket_context(self, name: str | None = None) -> BucketContext:
+        """The bucket (default: this request's), its policy and configuration documents
+        (bucket_context.py: one metadata read, cached briefly); the same answer for the whole
+        request. NoSuchBucket."""
+        name = self.bucket_name if name is None else name
+        cache_key = "context " + name
+        found = self.policies.get(cache_key)
+        if found is None:
+            cache = self.services.bucket_contexts
+            found = await (cache.get(name) if cache is not None else self.metadata.get_bucket_context(name))
+            self.policies[cache_key] = found
+        return found  # type: ignore[no-any-return]
 
     def int_query(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
         raw = self.query.get(name)

@@ -58,7 +58,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 
 async def resolve(req: S3Request, *, allow_range: bool) -> CopySource:
     bucket_name, key, version_id = parse_copy_source(req.headers["x-amz-copy-source"])
-    bucket = await req.metadata.get_bucket(bucket_name)
+    bucket = (await req.bucket_context(bucket_name)).bucket
     action = access.action_for("GetObject", versioned=version_id is not None)
     await access.authorize(req, bucket, action=action, key=key, version_id=version_id)
     version = await req.metadata.get_object(bucket_name, key, version_id)

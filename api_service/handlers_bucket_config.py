@@ -180,11 +180,8 @@ async def delete_bucket_lifecycle(req: S3Request) -> Response:
 
 
 async def bucket_lifecycle(req: S3Request) -> lifecycle.LifecycleConfig | None:
-    try:
-        config = await req.metadata.get_bucket_config(req.bucket_name, LIFECYCLE)
-    except md.NoSuchBucketConfig:
-        return None
-    return _parsed_lifecycle(config.document)
+    document = (await req.bucket_context()).config(LIFECYCLE)
+    return None if document is None else _parsed_lifecycle(document)
 
 
 def expiration_headers(config: lifecycle.LifecycleConfig | None, v: ObjectVersion) -> dict[str, str]:

@@ -15,6 +15,7 @@ from cairn.blobs import BlobRef
 from cairn.metadata.models import (
     Bucket,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -56,6 +57,8 @@ class MetadataApi(Protocol):
     async def put_bucket_config(self, name: str, kind: str, document: str) -> None: ...
 
     async def get_bucket_config(self, name: str, kind: str) -> BucketConfig: ...
+
+    async def get_bucket_context(self, name: str) -> BucketContext: ...
 
     async def delete_bucket_config(self, name: str, kind: str) -> None: ...
 

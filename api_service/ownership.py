@@ -12,7 +12,7 @@ consulted by access.authorize when no policy allowed the request (`acl_allows`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cairn.metadata import errors as md
 from cairn.metadata.models import Bucket
@@ -28,14 +28,7 @@ DELETED = "DELETED"
 
 
 async def _config(req: S3Request, bucket: str, kind: str) -> str | None:
-    cache: dict[str, Any] = req.policies
-    cache_key = f"config {kind} {bucket}"
-    if cache_key not in cache:
-        try:
-            cache[cache_key] = (await req.metadata.get_bucket_config(bucket, kind)).document
-        except md.NoSuchBucketConfig:
-            cache[cache_key] = None
-    return cache[cache_key]  # type: ignore[no-any-return]
+    return (await req.bucket_context(bucket)).config(kind)
 
 
 async def stored_ownership(req: S3Request, bucket: str) -> str:

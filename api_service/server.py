@@ -28,10 +28,12 @@ from cairn.sse_crypto import Keyring
 
 from .app import S3App
 from .auth import CredentialCache
+from .bucket_context import BucketContextCache
 from .config import ApiConfig
 from .context import Services
 from .data_path import ClusterBlobStore
 from .http_protocol import PROTOCOLS
+from .inline import InlineBlobStore
 from .observability import ApiHealth, Observed
 
 CONFIG_FILE_ENV = "CAIRN_API_CONFIG_FILE"
@@ -77,7 +79,10 @@ def build_app(config: ApiConfig) -> Observed:
     async def record_intent(bucket: str, key: str, blob_id: bytes, pg: int) -> object:
         return await metadata.record_write_intent(bucket, key, blob_id, pg)
 
-    blobs = ClusterBlobStore(placement, record_intent, writer, reader, report=reporter.report)
+    blobs = InlineBlobStore(
+        ClusterBlobStore(placement, record_intent, writer, reader, report=reporter.report),
+        config.inline_max_bytes,
+    )
     lookup = CredentialCache(
         metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=config.credential_cache_ttl_s
     )
@@ -89,7 +94,8 @@ def build_app(config: ApiConfig) -> Observed:
         await metadata.close()
 
     keyring = Keyring.from_environment(config.master_keyring)
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), keyring)
+    contexts = BucketContextCache(metadata.get_bucket_context, config.bucket_cache_ttl_s)
+    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), keyring, contexts)
     app = S3App(services, lookup, shutdown=shutdown)
     health = ApiHealth(placement.cluster_map, metadata.get_access_key, (md.NoSuchAccessKey,), config.blob_io)
     return Observed(app, health, config.base_domains, log_requests=config.access_log)

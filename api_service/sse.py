@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 from cairn import sse_crypto
 from cairn.blobs import BlobRef
-from cairn.metadata import errors as md
 from cairn.metadata.models import NOT_ENCRYPTED, Encryption, ObjectVersion
 from cairn.sse_crypto import Identity, MasterKeys
 
@@ -82,11 +81,8 @@ class DefaultEncryption:
 
 async def bucket_default(req: S3Request) -> DefaultEncryption | None:
     """The default encryption of the request's bucket, or None."""
-    try:
-        config = await req.metadata.get_bucket_config(req.bucket_name, BUCKET_CONFIG_KIND)
-    except md.NoSuchBucketConfig:
-        return None
-    return DefaultEncryption.from_json(config.document)
+    document = (await req.bucket_context()).config(BUCKET_CONFIG_KIND)
+    return None if document is None else DefaultEncryption.from_json(document)
 
 
 async def requested(req: S3Request) -> Encryption:

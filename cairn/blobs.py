@@ -37,3 +37,16 @@ class BlobRef:
     sealed_key: bytes = b""
     """The blob's data key, sealed (cairn/sse_crypto.py); b"" when the blob is not encrypted.
     An encrypted blob holds ciphertext: `size` counts its stored (ciphertext) bytes."""
+    inline: bytes = b""
+    """An inline blob's stored bytes (api_service/inline.py): a small body kept in the version row
+    itself, with no shards, no write intent and nothing for GC or repair (blob_id b"", pg 0,
+    stripe_size, data_shards and parity_shards 0)."""
+
+    @property
+    def is_inline(self) -> bool:
+        return self.data_shards == 0
+
+
+def on_nodes(blobs: tuple[BlobRef, ...]) -> tuple[BlobRef, ...]:
+    """The blobs of `blobs` that have shards on data nodes (not inline)."""
+    return tuple(b for b in blobs if not b.is_inline)

@@ -47,6 +47,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
             "DeleteBucketPolicy",
             "PutBucketConfig",
             "GetBucketConfig",
+            "GetBucketContext",
             "DeleteBucketConfig",
             "PutObject",
             "GetObject",

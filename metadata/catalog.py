@@ -31,6 +31,7 @@ from cairn.metadata.models import (
     AccessKeyStatus,
     Bucket,
     BucketConfig,
+    BucketContext,
     Policy,
     User,
     VersioningState,
@@ -82,6 +83,17 @@ def read_bucket_config(conn: sqlite3.Connection, name: str, kind: str) -> Bucket
         "SELECT document, updated_ms FROM bucket_configs WHERE bucket_id = ? AND kind = ?", (bucket.id, kind)
     ).fetchone()
     return None if row is None else BucketConfig(name, kind, row[0], row[1])
+
+
+def read_bucket_context(conn: sqlite3.Connection, bucket: Bucket) -> BucketContext:
+    """`bucket` with its policy and every configuration document, from one snapshot."""
+    row = conn.execute("SELECT policy FROM buckets WHERE id = ?", (bucket.id,)).fetchone()
+    if row is None:
+        raise NoSuchBucket(f"bucket {bucket.name!r} does not exist")
+    rows = conn.execute(
+        "SELECT kind, document FROM bucket_configs WHERE bucket_id = ? ORDER BY kind", (bucket.id,)
+    ).fetchall()
+    return BucketContext(bucket, row[0], tuple((r[0], r[1]) for r in rows))
 
 
 def read_bucket_configs(conn: sqlite3.Connection, kind: str) -> list[BucketConfig]:

@@ -66,6 +66,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     AccessKeyStatus,
     Bucket,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -259,6 +260,13 @@ class MetadataClient:
         with ERRORS.translated():
             await self._stub.DeleteBucketConfig(request, timeout=self.deadline_s)
 
+    async def get_bucket_context(self, name: str) -> BucketContext:
+        """The bucket, its policy and every configuration document, read together. NoSuchBucket."""
+        request = pb.GetBucketContextRequest(name=name)
+        with ERRORS.translated():
+            response = await self._stub.GetBucketContext(request, timeout=self.deadline_s)
+        return cv.bucket_context_from_pb(response)
+
     async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]:
         """Every bucket's `kind` document, by bucket name."""
         request = pb.ListBucketConfigsRequest(kind=kind)
@@ -277,7 +285,7 @@ class MetadataClient:
         if_none_match: bool = False,
     ) -> ObjectVersion:
         """Commit a new version (PutObject / CopyObject); returns it (version_id "null" unless
-        versioning is ENABLED). Clears the write intents of `attrs.blobs`; a replaced null
+        versioning is ENABLED; an inline blob without its bytes, which the caller sent). Clears the write intents of `attrs.blobs`; a replaced null
         version's blobs go to GC. `if_match`: the current version's ETag must equal it
         (PreconditionFailed; NoSuchKey when there is no current object). `if_none_match`: no
         current object may exist (PreconditionFailed). Retrying with the same first blob id

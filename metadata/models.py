@@ -337,6 +337,23 @@ class BucketConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BucketContext:
+    """Everything about a bucket an S3 request needs, read at one point in time: the bucket, its
+    policy document (None: no policy) and every configuration document by kind."""
+
+    bucket: Bucket
+    policy: str | None = None
+    configs: tuple[tuple[str, str], ...] = ()  # (kind, document), by kind
+
+    def config(self, kind: str) -> str | None:
+        """The `kind` configuration document, or None when the bucket has none."""
+        for name, document in self.configs:
+            if name == kind:
+                return document
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A policy document, stored and returned verbatim (never evaluated here)."""
 

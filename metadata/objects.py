@@ -14,6 +14,8 @@ GC queue and leave `blob_refs`; committing a version (or part) needs an unexpire
 for the same (bucket id, key) for each blob, and turns it into a durable `consumed` marker (a
 blob is committed at most once; one that was consumed, queued for GC or reclaimed is refused); a new version always sorts newest (if the issuer's id is not newer than the key's
 current one, the applier uses the successor of the current id, which is deterministic).
+An inline blob (BlobRef.inline: a small body stored in the version row) has no intent, no
+`blob_refs` entry and never enters the GC queue: its bytes go when its row goes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cairn.blobs import BlobRef
+from cairn.blobs import BlobRef, on_nodes
 from cairn.metadata import canonical_json, versionids
 from cairn.metadata import commands as c
 from cairn.metadata.errors import (
@@ -199,7 +201,7 @@ def known_blobs(conn: sqlite3.Connection, blob_ids: tuple[bytes, ...]) -> list[b
 
 # --- mutations ---------------------------------------------------------------------------
 def enqueue_gc(conn: sqlite3.Connection, blobs: tuple[BlobRef, ...], reason: GcReason, now_ms: int) -> None:
-    for blob in blobs:
+    for blob in on_nodes(blobs):  # an inline blob goes with its row: nothing to reclaim
         conn.execute(
             "INSERT OR IGNORE INTO gc_queue (blob_id, pg, size, reason, enqueued_ms) VALUES (?, ?, ?, ?, ?)",
             (blob.blob_id, blob.pg, blob.size, reason.value, now_ms),
@@ -224,8 +226,9 @@ def claim_blobs(
     queued for GC or reclaimed: otherwise the GC may already have deleted its shards, and the
     commit is refused with IntentExpired (the writer writes the blob again). The intent is
     replaced by a durable `consumed` marker, so a late duplicate can never commit it again.
+    Inline blobs have no intent and nothing to claim.
     """
-    for blob in blobs:
+    for blob in on_nodes(blobs):
         bid = blob.blob_id
         intent = conn.execute(
             "SELECT expires_ms, bucket_id, key FROM intents WHERE blob_id = ?", (bid,)
@@ -252,7 +255,7 @@ def _remove_row(
         "DELETE FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?", (bucket_id, row[0], row[1])
     )
     blobs = canonical_json.loads(VersionBody, row[11]).attrs.blobs
-    for blob in blobs:
+    for blob in on_nodes(blobs):
         conn.execute("DELETE FROM blob_refs WHERE blob_id = ?", (blob.blob_id,))
     enqueue_gc(conn, blobs, reason, now_ms)
 
@@ -312,7 +315,7 @@ def _insert(
     )
     if claim:
         claim_blobs(conn, a.blobs, bucket_id, key, now_ms, rev=rev)
-    for blob in a.blobs:
+    for blob in on_nodes(a.blobs):
         conn.execute(
             "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
             (blob.blob_id, bucket_id, key, rev),
@@ -367,11 +370,22 @@ def commit_version(
     return version_from_row(bucket, row, True)
 
 
+def without_inline(v: ObjectVersion) -> ObjectVersion:
+    """`v` with its inline blobs' bytes left out: what a PUT answers (and what the request table
+    keeps of it for a retry). The writer sent those bytes; echoing them back would copy every
+    small body into each answer and into the request table. Such a ref is never read from:
+    InlineBlobStore.read refuses an inline blob whose bytes do not match its size."""
+    if not any(b.inline for b in v.blobs):
+        return v
+    return replace(v, blobs=tuple(replace(b, inline=b"") if b.is_inline else b for b in v.blobs))
+
+
 def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
     kb = cmd.key.encode()
-    if cmd.attrs.blobs:
+    stored = on_nodes(cmd.attrs.blobs)
+    if stored:
         ref = conn.execute(
-            "SELECT bucket_id, key, rev FROM consumed WHERE blob_id = ?", (cmd.attrs.blobs[0].blob_id,)
+            "SELECT bucket_id, key, rev FROM consumed WHERE blob_id = ?", (stored[0].blob_id,)
         ).fetchone()
         if ref is not None:  # a retried or late duplicate of a commit that already happened
             if (ref[0], bytes(ref[1])) != (cmd.bucket_id, kb) or not ref[2]:
@@ -383,17 +397,19 @@ def put(conn: sqlite3.Connection, cmd: c.PutVersion) -> ObjectVersion:
                 raise IntentExpired("the blob's version was already replaced or deleted")
             current = current_row(conn, cmd.bucket_id, kb)
             return version_from_row(cmd.bucket, row, current is not None and current[1] == row[1])
-    return commit_version(
-        conn,
-        cmd.bucket,
-        cmd.bucket_id,
-        cmd.key,
-        cmd.version,
-        cmd.is_null,
-        cmd.now_ms,
-        VersionBody(cmd.attrs),
-        cmd.if_match,
-        cmd.if_none_match,
+    return without_inline(
+        commit_version(
+            conn,
+            cmd.bucket,
+            cmd.bucket_id,
+            cmd.key,
+            cmd.version,
+            cmd.is_null,
+            cmd.now_ms,
+            VersionBody(cmd.attrs),
+            cmd.if_match,
+            cmd.if_none_match,
+        )
     )
 
 

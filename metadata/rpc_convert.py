@@ -22,6 +22,7 @@ from cairn.metadata.models import (
     AccessKeyStatus,
     Bucket,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -92,6 +93,7 @@ def blob_to_pb(b: BlobRef) -> pb.BlobRef:
         parity_shards=b.parity_shards,
         part_number=b.part_number,
         sealed_key=b.sealed_key,
+        inline=b.inline,
     )
 
 
@@ -105,6 +107,7 @@ def blob_from_pb(m: pb.BlobRef) -> BlobRef:
         parity_shards=m.parity_shards,
         part_number=m.part_number,
         sealed_key=m.sealed_key,
+        inline=m.inline,
     )
 
 
@@ -594,4 +597,20 @@ def kms_key_to_pb(k: KmsKey) -> pb.KmsKey:
 def kms_key_from_pb(m: pb.KmsKey) -> KmsKey:
     return KmsKey(
         m.key_id, m.arn, m.alias, m.description, m.enabled, m.created_ms, master_key_id=m.master_key_id
+    )
+
+
+def bucket_context_to_pb(c: BucketContext) -> pb.GetBucketContextResponse:
+    return pb.GetBucketContextResponse(
+        bucket=bucket_to_pb(c.bucket),
+        policy=c.policy,
+        configs=[pb.BucketConfig(bucket=c.bucket.name, kind=kind, document=doc) for kind, doc in c.configs],
+    )
+
+
+def bucket_context_from_pb(m: pb.GetBucketContextResponse) -> BucketContext:
+    return BucketContext(
+        bucket=bucket_from_pb(m.bucket),
+        policy=m.policy if m.HasField("policy") else None,
+        configs=tuple((c.kind, c.document) for c in m.configs),
     )

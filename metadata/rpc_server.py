@@ -142,6 +142,12 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
         return pb.DeleteBucketConfigResponse()
 
     @rpc.edge(ERRORS)
+    async def GetBucketContext(
+        self, request: pb.GetBucketContextRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBucketContextResponse:
+        return cv.bucket_context_to_pb(await self._service.get_bucket_context(request.name))
+
+    @rpc.edge(ERRORS)
     async def ListBucketConfigs(
         self, request: pb.ListBucketConfigsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBucketConfigsResponse:

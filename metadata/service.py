@@ -34,6 +34,7 @@ from cairn.metadata.models import (
     NULL_VERSION_ID,
     Bucket,
     BucketConfig,
+    BucketContext,
     DeleteResult,
     GcItem,
     ObjectAttrs,
@@ -161,6 +162,12 @@ class MetadataService(ListingOps, MultipartOps, IamOps, RepairQueueOps, KmsOps, 
         await self.leading()
         self.bucket(name)
         await self.write_catalog(c.PutBucketConfig(name, kind, None, self.now_ms()))
+
+    async def get_bucket_context(self, name: str) -> BucketContext:
+        """The bucket, its policy and its configuration documents in one read. NoSuchBucket."""
+        await self.linearize()
+        context: BucketContext = await self.store.catalog.read(catalog.read_bucket_context, self.bucket(name))
+        return context
 
     async def list_bucket_configs(self, kind: str) -> tuple[BucketConfig, ...]:
         check_config_kind(kind)

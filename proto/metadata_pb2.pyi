@@ -25,7 +25,7 @@ class Checksum(_message.Message):
     def __init__(self, algorithm: _Optional[str] = ..., value: _Optional[bytes] = ..., type: _Optional[str] = ...) -> None: ...
 
 class BlobRef(_message.Message):
-    __slots__ = ("blob_id", "pg", "size", "stripe_size", "data_shards", "parity_shards", "part_number", "sealed_key")
+    __slots__ = ("blob_id", "pg", "size", "stripe_size", "data_shards", "parity_shards", "part_number", "sealed_key", "inline")
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     PG_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class BlobRef(_message.Message):
     PARITY_SHARDS_FIELD_NUMBER: _ClassVar[int]
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SEALED_KEY_FIELD_NUMBER: _ClassVar[int]
+    INLINE_FIELD_NUMBER: _ClassVar[int]
     blob_id: bytes
     pg: int
     size: int
@@ -42,7 +43,8 @@ class BlobRef(_message.Message):
     parity_shards: int
     part_number: int
     sealed_key: bytes
-    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ..., sealed_key: _Optional[bytes] = ...) -> None: ...
+    inline: bytes
+    def __init__(self, blob_id: _Optional[bytes] = ..., pg: _Optional[int] = ..., size: _Optional[int] = ..., stripe_size: _Optional[int] = ..., data_shards: _Optional[int] = ..., parity_shards: _Optional[int] = ..., part_number: _Optional[int] = ..., sealed_key: _Optional[bytes] = ..., inline: _Optional[bytes] = ...) -> None: ...
 
 class Encryption(_message.Message):
     __slots__ = ("algorithm", "kms_key_id", "kms_context", "customer_key_hmac", "bucket_key_enabled")
@@ -1381,3 +1383,19 @@ class ResealMasterKeysResponse(_message.Message):
     done: bool
     shards: int
     def __init__(self, active: _Optional[str] = ..., resealed: _Optional[int] = ..., in_use: _Optional[_Iterable[str]] = ..., next_cursor: _Optional[str] = ..., done: _Optional[bool] = ..., shards: _Optional[int] = ...) -> None: ...
+
+class GetBucketContextRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetBucketContextResponse(_message.Message):
+    __slots__ = ("bucket", "policy", "configs")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    bucket: Bucket
+    policy: str
+    configs: _containers.RepeatedCompositeFieldContainer[BucketConfig]
+    def __init__(self, bucket: _Optional[_Union[Bucket, _Mapping]] = ..., policy: _Optional[str] = ..., configs: _Optional[_Iterable[_Union[BucketConfig, _Mapping]]] = ...) -> None: ...

@@ -324,6 +324,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
                 _registered_method=True)
+        self.GetBucketContext = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/GetBucketContext',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -681,6 +686,14 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketContext(self, request, context):
+        """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+        document) in one linearized read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -973,6 +986,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.ResealMasterKeys,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.SerializeToString,
+            ),
+            'GetBucketContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketContext,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2541,6 +2559,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/ResealMasterKeys',
             cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.ResealMasterKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/GetBucketContext',
+            cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.FromString,
             options,
             channel_credentials,
             insecure,

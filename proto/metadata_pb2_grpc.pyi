@@ -102,6 +102,10 @@ class MetadataStub:
     GenerateKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]
     GetKmsDataKey: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]
     ResealMasterKeys: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]
+    GetBucketContext: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketContextRequest, _metadata_pb2.GetBucketContextResponse]
+    """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+    document) in one linearized read.
+    """
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -169,6 +173,10 @@ class MetadataAsyncStub(MetadataStub):
     GenerateKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GenerateKmsDataKeyRequest, _metadata_pb2.GenerateKmsDataKeyResponse]  # type: ignore[assignment]
     GetKmsDataKey: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetKmsDataKeyRequest, _metadata_pb2.GetKmsDataKeyResponse]  # type: ignore[assignment]
     ResealMasterKeys: _aio.UnaryUnaryMultiCallable[_metadata_pb2.ResealMasterKeysRequest, _metadata_pb2.ResealMasterKeysResponse]  # type: ignore[assignment]
+    GetBucketContext: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketContextRequest, _metadata_pb2.GetBucketContextResponse]  # type: ignore[assignment]
+    """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+    document) in one linearized read.
+    """
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -581,5 +589,15 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
         request: _metadata_pb2.ResealMasterKeysRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metadata_pb2.ResealMasterKeysResponse, _abc.Awaitable[_metadata_pb2.ResealMasterKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketContext(
+        self,
+        request: _metadata_pb2.GetBucketContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.GetBucketContextResponse, _abc.Awaitable[_metadata_pb2.GetBucketContextResponse]]:
+        """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
+        document) in one linearized read.
+        """
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

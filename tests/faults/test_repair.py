@@ -187,7 +187,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repaired]:
         s3 = cluster.s3_client(read_timeout=120, connect_timeout=10)
         bucket = f"repair-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=bucket)
-        objects = {f"obj-{i:02d}": os.urandom(50_000 + i * 7919) for i in range(24)}
+        # above ApiConfig.inline_max_bytes (64 KiB): every one is erasure coded, with shards to repair
+        objects = {f"obj-{i:02d}": os.urandom(70_000 + i * 7919) for i in range(24)}
         objects["empty"] = b""
         objects["stripes"] = os.urandom(3 * MiB + 17)
         for i in range(4):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,8 +20,10 @@ from botocore.exceptions import ClientError
 
 from cairn.api_service.app import S3App
 from cairn.api_service.auth import CredentialCache
+from cairn.api_service.bucket_context import BucketContextCache
 from cairn.api_service.config import ApiConfig
 from cairn.api_service.context import Services
+from cairn.api_service.inline import InlineBlobStore
 from cairn.api_service.server import uvicorn_options
 from cairn.blobs import BlobRef
 from cairn.ids import new_blob_id
@@ -60,6 +63,9 @@ class MemoryBlobStore:
             yield data[i : min(i + 7000, end + 1)]
 
 
+INLINE_ENV = "CAIRN_API_INLINE_MAX_BYTES"
+
+
 class Endpoint:
     def __init__(self, url: str, app: S3App, blobs: MemoryBlobStore) -> None:
         self.url = url
@@ -76,6 +82,10 @@ class Endpoint:
     @property
     def metadata(self) -> MetadataService:
         return self.blobs.metadata
+
+    def stored(self, blobs: Sequence[BlobRef]) -> bytes:
+        """The bytes an object's blobs hold as stored: inline in the version, or in the blob store."""
+        return b"".join(b.inline if b.is_inline else self.blobs.blobs[b.blob_id] for b in blobs)
 
     def client(self, key: str = ROOT_KEY, secret: str = ROOT_SECRET, **config: Any) -> Any:
         s3 = {"addressing_style": "path", **config.pop("s3", {})}
@@ -107,6 +117,7 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
     # and given the root key on the server's own loop, at startup.
     metadata = MetadataService(Store.open(None, 2))
     blobs = MemoryBlobStore(metadata)
+    given = config is not None
     config = dataclasses.replace(config or ApiConfig(), port=port)
     endpoint: Endpoint
 
@@ -115,7 +126,14 @@ def serve(config: ApiConfig | None = None, loop: str = "asyncio") -> Iterator[En
         app.lookup = CredentialCache(metadata, (md.NoSuchAccessKey, md.NoSuchUser), ttl_s=0)
         endpoint.loop = asyncio.get_running_loop()
 
-    services = Services(metadata, blobs, config, lambda: datetime.now(UTC), Keyring.generate())
+    contexts = BucketContextCache(metadata.get_bucket_context, config.bucket_cache_ttl_s)
+    # $CAIRN_API_INLINE_MAX_BYTES (as a `cairn up` API process reads it) runs the suite at another
+    # inline threshold; a test giving its own config keeps that config's.
+    inline_max = (
+        config.inline_max_bytes if given else int(os.environ.get(INLINE_ENV, config.inline_max_bytes))
+    )
+    stored = InlineBlobStore(blobs, inline_max)
+    services = Services(metadata, stored, config, lambda: datetime.now(UTC), Keyring.generate(), contexts)
     metadata.keyring = services.keyring  # the KMS key store's master keys (SSE-KMS)
     app = S3App(services, _no_lookup, startup=startup, shutdown=metadata.close)
     endpoint = Endpoint(f"http://127.0.0.1:{port}", app, blobs)

@@ -26,7 +26,7 @@ def bucket(s3: Any) -> str:
 
 def _stored(s3e: Endpoint, bucket: str, key: str) -> bytes:
     v = s3e.run(s3e.metadata.get_object(bucket, key))
-    return b"".join(s3e.blobs.blobs[b.blob_id] for b in v.blobs)
+    return s3e.stored(v.blobs)
 
 
 def test_put_get_head_and_ranges(s3: Any, s3e: Endpoint, bucket: str) -> None:
@@ -250,7 +250,7 @@ def test_sse_c_round_trip_and_errors(c3: Any, ssec_endpoint: Endpoint) -> None:
     assert c3.head_object(Bucket=bucket, Key="c", **ssec())["ContentLength"] == len(body)
     v = ssec_endpoint.run(ssec_endpoint.metadata.get_object(bucket, "c"))
     assert KEY not in v.encryption.customer_key_hmac and len(v.encryption.customer_key_hmac) == 48
-    stored = b"".join(ssec_endpoint.blobs.blobs[b.blob_id] for b in v.blobs)
+    stored = ssec_endpoint.stored(v.blobs)
     assert body[:64] not in stored and KEY not in stored
     with pytest.raises(ClientError) as exc:  # no key
         c3.get_object(Bucket=bucket, Key="c")

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cairn.api_service.config import ApiConfig
+
 from .harness import Endpoint, code_of
 
 MIB = 1024 * 1024
@@ -281,7 +283,7 @@ def test_lost_write_quorum_is_503_and_commits_nothing(s3e: Endpoint, s3: Any) ->
     s3e.blobs.fail_writes = True
     try:
         with pytest.raises(ClientError) as exc:
-            s3.put_object(Bucket="down", Key="k", Body=b"data")
+            s3.put_object(Bucket="down", Key="k", Body=b"d" * (ApiConfig().inline_max_bytes + 1))
         assert code_of(exc) == ("ServiceUnavailable", 503)
     finally:
         s3e.blobs.fail_writes = False

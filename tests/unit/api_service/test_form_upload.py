@@ -475,5 +475,5 @@ def test_a_form_asking_for_sse_s3_stores_the_file_encrypted(s3e: Endpoint, s3: A
     assert head["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="sealed")["Body"].read() == b"secret form bytes"
     version = s3e.run(s3e.metadata.get_object(bucket, "sealed"))
-    stored = b"".join(s3e.blobs.blobs[b.blob_id] for b in version.blobs)
+    stored = s3e.stored(version.blobs)
     assert b"secret form bytes" not in stored

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cairn.blobs import BlobRef
 from cairn.metadata.errors import IntentExpired
 from cairn.metadata.models import ObjectAttrs
 from cairn.metadata.service import MetadataService
@@ -93,3 +94,22 @@ async def test_a_replaced_part_cannot_be_registered_again(strict: MetadataServic
         )
     parts = (await strict.list_parts("bkt", "k", upload.upload_id)).parts
     assert [p.blobs for p in parts] == [second.blobs]
+
+
+async def test_an_inline_blob_needs_no_intent_and_leaves_nothing_for_gc(
+    strict: MetadataService, clock: FakeClock
+) -> None:
+    inline = BlobRef(b"", 0, 5, 0, 0, 0, inline=b"small")
+    small = ObjectAttrs(size=5, etag="e1", blobs=(inline,))
+    v = await strict.put_object("bkt", "k", small)  # no intent recorded: none is needed
+    assert v.blobs == (BlobRef(b"", 0, 5, 0, 0, 0),)  # the answer does not echo the bytes back
+    assert (await strict.get_object("bkt", "k", v.version_id)).blobs == (inline,)
+    clock.advance()
+    big = attrs(b"B")
+    await intent(strict, "k", big)
+    await strict.put_object("bkt", "k", big)  # replaces the inline version
+    clock.advance()
+    await strict.put_object("bkt", "k", small)  # and back: the erasure-coded blob goes to GC
+    await strict.delete_object("bkt", "k")
+    assert [w.blob_id for w in await strict.list_gc_work()] == [big.blobs[0].blob_id]
+    assert await strict.find_blobs([b""]) == ()

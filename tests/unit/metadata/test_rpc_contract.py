@@ -36,6 +36,7 @@ from cairn.metadata.models import (
     MIN_PART_SIZE,
     AccessKeyStatus,
     BucketConfig,
+    BucketContext,
     Checksum,
     ChecksumType,
     CompletedPart,
@@ -99,7 +100,13 @@ async def buckets(c: MetadataClient) -> None:
     cors = BucketConfig("bkt", "cors", "<CORSConfiguration/>", START_MS)
     assert await c.get_bucket_config("bkt", "cors") == cors
     assert await c.list_bucket_configs("cors") == (cors,)
+    await c.put_bucket_policy("bkt", '{"Statement": []}')
+    context = await c.get_bucket_context("bkt")
+    assert context == BucketContext(enabled, '{"Statement": []}', (("cors", "<CORSConfiguration/>"),))
+    assert context.config("cors") == "<CORSConfiguration/>" and context.config("lifecycle") is None
+    await c.delete_bucket_policy("bkt")
     await c.delete_bucket_config("bkt", "cors")
+    assert await c.get_bucket_context("bkt") == BucketContext(enabled)
     with pytest.raises(NoSuchBucketConfig):
         await c.get_bucket_config("bkt", "cors")
     await c.create_bucket("gone", "alice")
