@@ -433,7 +433,7 @@ def test_gc_killed_mid_reclaim_finishes_after_restart_and_deletes_nothing_else(
     kept = {f"kept{i}": os.urandom(100_000 + i) for i in range(8)}
     before = live_shards(cluster)
     for i in range(100):
-        s3.put_object(Bucket=bucket, Key=f"doomed{i}", Body=os.urandom(64 * 1024 + i))
+        s3.put_object(Bucket=bucket, Key=f"doomed{i}", Body=os.urandom(64 * 1024 + 1 + i))  # erasure coded
     doomed = live_shards(cluster) - before
     for key, body in kept.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
