@@ -95,6 +95,17 @@ def find_marker(cluster: RunningCluster, marker: bytes) -> list[tuple[str, Path,
     return found
 
 
+def flip_byte(path: Path, offset: int) -> None:
+    """XOR one byte of `path` at `offset`, durably (a disk's silent corruption)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        original = f.read(1)
+        f.seek(offset)
+        f.write(bytes([original[0] ^ 0x5A]))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultState]:
     if external_cluster() is not None:
@@ -183,13 +194,7 @@ def test_flipped_byte_in_a_shard_is_detected(state: FaultState) -> None:
         f"expected the object's first {MARKER_LEN} bytes in exactly one shard, found {found}"
     )
     name, path, offset = found[0]
-    with open(path, "r+b") as f:
-        f.seek(offset + 1000)
-        original = f.read(1)
-        f.seek(offset + 1000)
-        f.write(bytes([original[0] ^ 0x5A]))
-        f.flush()
-        os.fsync(f.fileno())
+    flip_byte(path, offset + 1000)
     assert find_marker(state.cluster, body[:MARKER_LEN]) == []
     state.corrupt_node = name
 

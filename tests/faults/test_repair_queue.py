@@ -25,7 +25,7 @@ import pytest
 
 from cairn.metadata.client import MetadataClient
 from cairn.metadata.models import RepairItem
-from tests.faults.test_cluster_data_nodes import MARKER_LEN, find_marker
+from tests.faults.test_cluster_data_nodes import MARKER_LEN, find_marker, flip_byte
 from tests.faults.test_repair import admin, datanodes, live_keys, node_states, repair_pass
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import wait_for
@@ -56,13 +56,7 @@ def flip(cluster: RunningCluster, body: bytes) -> str:
     """Flip a byte inside the shard holding `body`'s first bytes (shard 0: data pieces hold the
     stripe verbatim); returns the node's name."""
     ((name, path, offset),) = find_marker(cluster, body[:MARKER_LEN])
-    with open(path, "r+b") as f:
-        f.seek(offset + 1000)
-        original = f.read(1)
-        f.seek(offset + 1000)
-        f.write(bytes([original[0] ^ 0x5A]))
-        f.flush()
-        os.fsync(f.fileno())
+    flip_byte(path, offset + 1000)
     return name
 
 
