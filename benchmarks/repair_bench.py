@@ -5,10 +5,12 @@ it through S3 with `--object-mib` objects until one data node holds about `--nod
 shards (the cluster then holds 8x that of object bytes), measures 1 MiB GET and PUT latency for
 `--probe-s` seconds (baseline), wipes one data node's directory (SIGSTOP, empty it, SIGKILL:
 `cairn up` restarts it empty and it re-registers under its id), then runs one pass of the
-background service's repair worker (`RunOnce(["repair"])`, throttle from `--mb-per-s`, 0: none)
+background service's repair worker (`RunOnce(["repair"])` as the cluster's admin identity: the
+internal gRPC calls are mutual TLS; throttle from `--mb-per-s`, 0: none)
 while the same GET/PUT probe runs, and reports:
 - repair wall time, shards and bytes rebuilt, MiB/s of rebuilt shard bytes;
-- CPU seconds of the gc process and of the data nodes during the pass (from /proc);
+- CPU seconds of the gc process and of the data nodes during the pass (from /proc), and the
+  machine's load average before the fill and after the pass;
 - GET/PUT latency p50/p99/max before and during the pass;
 - with `--profile DIR`: `py-spy record` of the gc process during the pass (raw collapsed stacks),
   and the functions with the most samples of their own.
@@ -42,7 +44,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cairn import rpc  # noqa: E402
 from cairn.gc.client import GcClient  # noqa: E402
+from cairn.mtls import ClusterPki  # noqa: E402
 from cairn.placement.client import PlacementClient  # noqa: E402
 
 MiB = 1 << 20
@@ -246,7 +250,12 @@ def main() -> int:
         "CAIRN_GC_REPAIR_CONCURRENCY": str(args.concurrency),
     }
     cluster = Cluster(data_dir, env)
-    doc: dict[str, Any] = {"node_gib_target": args.node_gib, "mb_per_s_limit": args.mb_per_s}
+    rpc.set_identity(ClusterPki(data_dir).identity("admin"))  # the cluster speaks mutual TLS
+    doc: dict[str, Any] = {
+        "node_gib_target": args.node_gib,
+        "mb_per_s_limit": args.mb_per_s,
+        "load_before": os.getloadavg(),
+    }
     try:
         s3 = cluster.s3()
         bucket = "repair-bench"
@@ -322,6 +331,7 @@ def main() -> int:
             "mib_per_s": round(rebuilt / MiB / repair_s, 1),
             "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
             "wiped_node_bytes_after": dir_bytes(wiped_dir),
+            "load_after": os.getloadavg(),
         }
         doc["latency_during"] = probe.summary()
         if args.profile and (args.profile / "gc.txt").exists():
@@ -336,7 +346,8 @@ def main() -> int:
     print(f"wiped node held {doc['fill']['wiped_node_bytes'] / MiB:.0f} MiB on disk")
     print(
         f"repair: {r['bytes_rebuilt'] / MiB:.0f} MiB of shards in {r['seconds']}s = {r['mib_per_s']} MiB/s; "
-        f"CPU gc {r['cpu_s']['gc']}s, data nodes {r['cpu_s']['datanodes']}s"
+        f"CPU gc {r['cpu_s']['gc']}s, data nodes {r['cpu_s']['datanodes']}s; "
+        f"load average {doc['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after"
     )
     for phase in ("latency_before", "latency_during"):
         lat = doc[phase]

@@ -10,6 +10,10 @@ worker is throttled to a few MiB/s so a rebuild lasts long enough to be interrup
 - objects deleted while their PGs wait for repair are not rebuilt and stay deleted;
 - kill -9 of the background service in the middle of a rebuild: the service restarts and the
   next pass finishes it, every shard verified, nothing written twice;
+- kill -9, at seeded-random moments of a rebuild, of the node being refilled, of a node it
+  rebuilds from and of the background service (4 kills, each process restarted by `cairn up`):
+  the passes after them finish the rebuild, every shard on the refilled node is the PUT's
+  (length and CRC32C, read back whole), no shard is stored twice or on a node not its slot's;
 - a second repair worker is refused the lease while the first holds it; pause is honoured.
 """
 
@@ -19,12 +23,14 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,17 +39,30 @@ from typing import Any
 import pytest
 
 from cairn.admin.repair_cmds import pass_doc
-from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.checksums import crc32c
+from cairn.datanode.client import (
+    DataNodeClient,
+    DataNodeError,
+    DataNodeUnavailable,
+    ShardInfo,
+    ShardKey,
+    ShardState,
+)
+from cairn.datanode.volume import FILE_HEADER_SIZE, FOOTER_SIZE, record_size
 from cairn.gc.client import GcClient
+from cairn.gc.errors import GcError
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import wait_for
+from tests.support.shards import listings
 
 pytestmark = pytest.mark.slow
 
 MiB = 1 << 20
 REPAIR_MB_PER_S = 0.5
 LEASE_TTL_S = 15  # renewed every 5 s: a gc process stalled by a loaded machine keeps it
+#: The kills' order and moments; a failure prints it, and CAIRN_TEST_KILL_SEED replays it.
+KILL_SEED = int(os.environ.get("CAIRN_TEST_KILL_SEED", "1010"))
 
 
 @dataclass
@@ -274,6 +293,244 @@ def test_kill_9_of_the_service_mid_rebuild_and_the_next_pass_finishes(state: Rep
     assert counters["shards_rebuilt"] == len(before) - len(partial)
     assert live_keys(state.cluster, "dn-0007") == before
     read_all_with_four_others_stopped(state, spared="dn-0007")
+
+
+def busiest_source(cmap: ClusterMap, target: str) -> str:
+    """The node the rebuild of `target` reads from in the most PGs (the repair worker rebuilds
+    from the first k other slots whose shard is live)."""
+    counts: Counter[str] = Counter()
+    for slots in cmap.pgs:
+        counts.update([n for n in slots if n and n != target][: cmap.k])
+    return counts.most_common(1)[0][0]
+
+
+def answers(addr: str) -> bool:
+    async def stat() -> bool:
+        client = DataNodeClient(addr)
+        try:
+            await client.stat(timeout=5)
+            return True
+        except DataNodeError:
+            return False
+        finally:
+            await client.close()
+
+    return asyncio.run(stat())
+
+
+def kill_9(cluster: RunningCluster, victim: str) -> None:
+    """SIGKILL one data node (by name) or the gc service; wait until `cairn up` restarted it
+    and it answers."""
+    if victim == "gc":
+        (before,) = cluster.processes("gc")
+        os.kill(before["pid"], signal.SIGKILL)
+        wait_for(lambda: cluster.processes("gc")[0]["pid"] != before["pid"], 60, "gc restarted")
+        wait_for(lambda: admin(cluster, "gc", "status", check=False) != {}, 60, "gc serving")
+        return
+    before = datanodes(cluster)[victim]
+    os.kill(before["pid"], signal.SIGKILL)
+    wait_for(lambda: datanodes(cluster)[victim]["pid"] != before["pid"], 60, f"{victim} restarted")
+    wait_for(lambda: answers(before["addr"]), 60, f"{victim} answering", 0.5)
+
+
+class BackgroundPasses:
+    """Repair passes (`cairn admin gc run --once --worker repair`) one after another in the
+    background, so that a kill lands in the middle of one; `results` holds every ended pass's
+    outcome except those the kill of the service cut short."""
+
+    def __init__(self, cluster: RunningCluster) -> None:
+        self.cluster = cluster
+        self.proc: subprocess.Popen[str] | None = None
+        self.floor = 0  # shards the running pass had written at the last kill
+        self.service_killed = False  # during the running pass
+        self.results: list[dict[str, Any]] = []
+
+    def _start(self) -> None:
+        self._collect()
+        cmd = [sys.executable, "-m", "cairn", "admin", "gc", "run", "--once", "--worker", "repair", "--json"]
+        self.proc = subprocess.Popen(
+            [*cmd, "--data-dir", str(self.cluster.data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.floor, self.service_killed = 0, False
+
+    def _collect(self) -> None:
+        if self.proc is not None:
+            out, _ = self.proc.communicate()
+            if not self.service_killed:
+                (result,) = json.loads(out)["results"]
+                self.results.append(result)
+            self.proc = None
+
+    def running(self) -> dict[str, Any] | None:
+        """The running pass's progress (None: no pass runs, or the service does not answer)."""
+        try:
+            return asyncio.run(running_pass(self.cluster.processes("gc")[0]["addr"]))
+        except GcError:
+            return None
+
+    def writing(self, timeout: float) -> dict[str, Any]:
+        """Once a pass runs that wrote a shard since the last kill (a pass is started whenever
+        none runs: one waiting for the lease, or ended, is followed by another)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            current = self.running()
+            if current is not None and current["shards_done"] > self.floor:
+                return current
+            time.sleep(0.2)
+        raise TimeoutError(f"no repair pass wrote a shard within {timeout}s")
+
+    def killing(self, victim: str, current: dict[str, Any]) -> None:
+        self.floor = current["shards_done"]
+        self.service_killed |= victim == "gc"
+
+    def finish(self, timeout: float) -> None:
+        if self.proc is not None:
+            self.proc.wait(timeout=timeout)
+            self._collect()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def read_back(cluster: RunningCluster, node: str, shards: list[ShardInfo]) -> dict[ShardKey, tuple[int, int]]:
+    """Every shard of `shards` read whole from `node`: key -> (length, CRC32C of the bytes),
+    read as the repair service reads them (the admin may list shards, not read them)."""
+
+    async def read() -> dict[ShardKey, tuple[int, int]]:
+        client = DataNodeClient(datanodes(cluster)[node]["addr"])
+        out: dict[ShardKey, tuple[int, int]] = {}
+        try:
+            for s in shards:
+                length, crc = 0, 0
+                async for chunk in client.read_shard(s.key, 0, s.length):
+                    length, crc = length + len(chunk), crc32c(chunk, crc)
+                out[s.key] = (length, crc)
+        finally:
+            await client.close()
+        return out
+
+    cluster.act_as("gc")
+    try:
+        return asyncio.run(read())
+    finally:
+        cluster.act_as("admin")
+
+
+def node_stat(cluster: RunningCluster, node: str) -> Any:
+    async def stat() -> Any:
+        client = DataNodeClient(datanodes(cluster)[node]["addr"])
+        try:
+            return await client.stat(timeout=30)
+        finally:
+            await client.close()
+
+    return asyncio.run(stat())
+
+
+@pytest.mark.timeout(900)
+def test_kill_9_of_target_source_and_service_at_random_moments_of_a_rebuild(state: Repaired) -> None:
+    cluster, target = state.cluster, "dn-0010"
+    rng = random.Random(KILL_SEED)
+    print(f"kill seed {KILL_SEED} (replay: CAIRN_TEST_KILL_SEED={KILL_SEED})")
+    # 4 more MiB of shards per node: at REPAIR_MB_PER_S the rebuild outlasts 4 kills
+    for i in range(4):
+        key, body = f"kill-{i}", os.urandom(8 * MiB + 1000 * i)
+        state.s3.put_object(Bucket=state.bucket, Key=key, Body=body)
+        state.objects[key] = body
+    before = {s.key: s for s in listings(cluster)[target] if s.state is ShardState.LIVE}
+    wipe(cluster, target)
+    source = busiest_source(cluster_map(cluster), target)
+    victims = [target, source, "gc", rng.choice([target, source])]
+    rng.shuffle(victims)
+    print(f"wiped {target}; kills in order: {victims}")
+    passes = BackgroundPasses(cluster)
+    try:
+        for victim in victims:
+            while True:
+                passes.writing(timeout=120)
+                time.sleep(rng.uniform(0.0, 2.0))
+                current = passes.running()
+                if current is not None:  # still mid-rebuild (else: wait for the next pass to write)
+                    break
+            print(f"kill -9 {victim} at {current}")
+            passes.killing(victim, current)
+            kill_9(cluster, victim)
+        passes.finish(timeout=300)
+    finally:
+        passes.stop()
+    # a pass during which a data node died ended like any other: its failed shards left for later
+    print(f"passes during the kills: {[r['counters'] for r in passes.results]}")
+    assert passes.results and all(r["error"] == "" for r in passes.results), passes.results
+    # passes until one finds nothing to write (the first ones may wait for the killed service's lease)
+    history: list[dict[str, int]] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        counters = repair_pass(cluster)
+        history.append(counters)
+        if counters == {"lease_waiting": 1}:
+            time.sleep(1)
+        elif not counters.get("shards_rebuilt") and not counters.get("shards_copied"):
+            break
+    print(f"passes after the kills: {history}")
+    last = history[-1]
+    assert last.get("lease_waiting", 0) == 0 and last.get("shards_rebuilt", 0) == 0, history
+    for failed in ("blobs_unrecoverable", "targets_failed", "sources_failed", "nodes_unavailable"):
+        assert last.get(failed, 0) == 0, (failed, history)
+
+    # every PG tolerates 4 failures again, as the map and the repair status see it
+    pgs = admin(cluster, "cluster", "status")["pgs"]
+    assert pgs["min_failures_tolerated"] == 4 and pgs["degraded"] == 0 and pgs["slots_migrating"] == 0
+    assert admin(cluster, "repair", "status")["pgs_needing_repair"] == 0
+
+    # no key listed twice by a node; every live shard once in the cluster, on its slot's node; all
+    # 12 shards of every blob
+    cmap = cluster_map(cluster)
+    final = listings(cluster)
+    holders: dict[ShardKey, list[str]] = defaultdict(list)
+    for node, shards in final.items():
+        assert len({s.key for s in shards}) == len(shards), f"{node} lists a key twice"
+        for s in shards:
+            if s.state is ShardState.LIVE:
+                holders[s.key].append(node)
+    for key, nodes in holders.items():
+        assert nodes == [cmap.pgs[cmap.pg_of(key.blob_id)][key.index]], (key, nodes)
+    indices: dict[bytes, set[int]] = defaultdict(set)
+    for key in holders:
+        indices[key.blob_id].add(key.index)
+    assert all(got == set(range(cmap.k + cmap.m)) for got in indices.values())
+
+    # the refilled node: the PUTs' shards (length, CRC32C), each the length its blob's other
+    # shards have, each read back whole as listed
+    refilled = {s.key: s for s in final[target]}
+    assert all(s.state is ShardState.LIVE for s in refilled.values())
+    assert {k: (refilled[k].length, refilled[k].crc32c) for k in before if k in refilled} == {
+        k: (s.length, s.crc32c) for k, s in before.items()
+    }
+    lengths = {
+        s.key.blob_id: s.length
+        for node, shards in final.items()
+        if node != target
+        for s in shards
+        if s.state is ShardState.LIVE
+    }
+    assert all(s.length == lengths[k.blob_id] for k, s in refilled.items())
+    assert read_back(cluster, target, list(refilled.values())) == {
+        k: (s.length, s.crc32c) for k, s in refilled.items()
+    }
+    # nothing stored twice: the node's volume files hold exactly one record per shard
+    stat = node_stat(cluster, target)
+    assert stat.dead_shards == 0 and stat.live_shards == len(refilled)
+    assert stat.used_bytes == sum(record_size(s.length) for s in refilled.values()) + (
+        stat.volumes * FILE_HEADER_SIZE + stat.sealed_volumes * FOOTER_SIZE
+    )
+    read_all_with_four_others_stopped(state, spared=target)
 
 
 def test_a_second_instance_waits_for_the_lease_and_pause_is_honoured(state: Repaired) -> None:

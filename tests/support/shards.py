@@ -1,8 +1,9 @@
 """What the data nodes of a local `cairn up` cluster hold, asked of the nodes themselves.
 
-`live_shards(cluster)`: every live shard on every data node of the map, as (node id, key),
-listed PG by PG as the admin (mutual TLS). `used_bytes(cluster)`: the volume files' bytes
-on every data node (their Stat). A node that does not answer at once is asked again after a
+`listings(cluster)`: every shard (live and dead) every data node of the map lists, PG by PG,
+as the admin (mutual TLS), node id -> the entries in listing order (a key listed twice shows
+twice). `live_shards(cluster)`: the live ones as (node id, key). `used_bytes(cluster)`: the
+volume files' bytes on every data node (their Stat). A node that does not answer at once is asked again after a
 pause (a loaded machine can time a connect out): the count must be complete.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardInfo, ShardKey, ShardState
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster
 
@@ -39,32 +40,43 @@ async def retrying(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
     return await call()
 
 
-def live_shards(cluster: RunningCluster) -> LiveShards:
-    """Every live shard on every data node of the map, as (node id, key), counted as the admin."""
+def listings(cluster: RunningCluster) -> dict[str, list[ShardInfo]]:
+    """Every shard every data node of the map lists (live and dead), asked as the admin."""
     cluster.act_as("admin")
 
-    async def scan() -> LiveShards:
+    async def scan() -> dict[str, list[ShardInfo]]:
         cmap = await cluster_map(cluster)
 
-        async def node(node_id: str, addr: str) -> LiveShards:
+        async def node(addr: str) -> list[ShardInfo]:
             client = DataNodeClient(addr)
-            found: LiveShards = set()
+            found: list[ShardInfo] = []
             try:
                 for pg in range(cmap.pg_count):
                     after: ShardKey | None = None
                     while True:
                         shards, after = await retrying(partial(client.list_shards, pg, after, timeout=30))
-                        found.update((node_id, s.key) for s in shards if s.state is ShardState.LIVE)
+                        found.extend(shards)
                         if after is None:
                             break
             finally:
                 await client.close()
             return found
 
-        parts = await asyncio.gather(*(node(n.id, n.addr) for n in cmap.nodes.values()))
-        return set().union(*parts)
+        ids = list(cmap.nodes)
+        parts = await asyncio.gather(*(node(cmap.nodes[n].addr) for n in ids))
+        return dict(zip(ids, parts, strict=True))
 
     return asyncio.run(scan())
+
+
+def live_shards(cluster: RunningCluster) -> LiveShards:
+    """Every live shard on every data node of the map, as (node id, key), counted as the admin."""
+    return {
+        (node_id, s.key)
+        for node_id, shards in listings(cluster).items()
+        for s in shards
+        if s.state is ShardState.LIVE
+    }
 
 
 def used_bytes(cluster: RunningCluster) -> int:
