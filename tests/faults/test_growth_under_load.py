@@ -8,9 +8,10 @@
   spread over the 17 nodes.
 - A node stopped, declared `out` and rebuilt elsewhere, then returning: meanwhile one object was
   overwritten and one deleted (and the GC reclaimed them); after its return every GET answers
-  the current state, the node holds no slot and is never read; its shards of the reclaimed
-  blobs are deleted by the orphan sweep (grace 0 here), its shards of blobs still referenced
-  stay on its disk, unused (not reclaimed: `gc/README.md`).
+  the current state, the node holds no slot and is never read; one orphan sweep (grace 0 here)
+  deletes its shards of the reclaimed blobs and releases its copies of the blobs still
+  referenced (their slots' targets hold verified copies): it holds nothing live afterwards, nor
+  does any node keep a copy of a slot it gave up (the growth's old holders included).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cairn.mtls import ClusterPki
 from tests.faults.test_repair import admin, cluster_map, live_keys, node_states, repair_pass
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import free_port, wait_for
+from tests.support.shards import live_shards, unnamed
 
 pytestmark = pytest.mark.slow
 
@@ -231,11 +233,14 @@ def test_a_node_declared_out_rebuilt_elsewhere_then_returning_serves_nothing_sta
     assert s3.get_object(Bucket=bucket, Key="overwritten")["Body"].read() == newer
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=bucket, Key="deleted")
-    # the returning node's shards of the blobs reclaimed meanwhile are orphans: swept
+    # the returning node's shards of the blobs reclaimed meanwhile are orphans: deleted; its
+    # copies of the blobs still referenced are leftovers: released (their targets hold them)
     swept = admin(cluster, "gc", "run", "--once", "--worker", "orphans")["results"][0]["counters"]
-    after = live_keys(cluster, name)
-    assert swept.get("orphans_deleted", 0) >= len(set(leftovers) - set(after)) > 0  # (and elsewhere)
-    assert set(after) < set(leftovers)
+    assert live_keys(cluster, name) == {}
+    assert swept.get("orphans_deleted", 0) > 0 and swept.get("leftovers_released", 0) > 0, swept
+    assert swept["orphans_deleted"] + swept["leftovers_released"] >= len(leftovers)  # (and elsewhere)
+    assert swept.get("leftovers_kept", 0) == 0, swept
+    assert unnamed(cluster_map(cluster), live_shards(cluster)) == set()
     assert repair_pass(cluster).get("shards_rebuilt", 0) == 0  # nothing came back
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=bucket, Key="deleted")

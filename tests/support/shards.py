@@ -1,7 +1,8 @@
 """What the data nodes of a local `cairn up` cluster hold, asked of the nodes themselves.
 
 `live_shards(cluster)`: every live shard on every data node of the map, as (node id, key),
-listed PG by PG as the admin (mutual TLS). `used_bytes(cluster)`: the volume files' bytes
+listed PG by PG as the admin (mutual TLS); `unnamed(cmap, shards)`: those on a node the map
+names neither as their slot's target nor as its holder. `used_bytes(cluster)`: the volume files' bytes
 on every data node (their Stat). A node that does not answer at once is asked again after a
 pause (a loaded machine can time a connect out): the count must be complete.
 """
@@ -14,6 +15,7 @@ from functools import partial
 from typing import TypeVar
 
 from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardKey, ShardState
+from cairn.gc.orphans import named_for
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster
 
@@ -65,6 +67,11 @@ def live_shards(cluster: RunningCluster) -> LiveShards:
         return set().union(*parts)
 
     return asyncio.run(scan())
+
+
+def unnamed(cmap: ClusterMap, shards: LiveShards) -> LiveShards:
+    """The shards on a node the map does not name for their slot (copies left behind)."""
+    return {(n, k) for n, k in shards if not named_for(cmap, cmap.pg_of(k.blob_id), k.index, n)}
 
 
 def used_bytes(cluster: RunningCluster) -> int:
