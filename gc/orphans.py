@@ -24,8 +24,9 @@ key stays writable, so the node can take the slot again). A leftover without tha
 is kept: when the slot is not moving and its target answered without the shard, the shard is
 queued for repair (`QueueRepairs`, source `leftover`), which rebuilds it on the target; a
 mismatching copy, a target that is down, or a slot still moving keeps it too (a later pass looks
-again). A blob tombstoned on its target is being deleted: its leftover becomes an orphan once
-metadata forgets the blob.
+again). A leftover of a blob being deleted (in the GC queue's oldest `GC_QUEUE_LIMIT` entries,
+read once per pass, or tombstoned on the slot's target) is deleted like an orphan (metadata still
+knows the blob while it waits in the queue; a tombstone: repair takes the blob for deleted too).
 
 Memory: the candidates only; the listing is streamed page by page, so a node with millions of
 shards costs one page at a time (a leftover page adds its targets' listings of the same key
@@ -45,8 +46,9 @@ from cairn.datanode.client import DataNodeError, DataNodeUnavailable, ShardInfo,
 from cairn.gc.nodes import NodePool
 from cairn.gc.pg_locks import PgLocks
 from cairn.gc.reclaim import MapSource
+from cairn.gc.repair import GC_QUEUE_LIMIT
 from cairn.gc.worker import Throttle
-from cairn.metadata.models import RepairReport
+from cairn.metadata.models import GcItem, RepairReport
 from cairn.placement.cluster_map import SERVING_STATES, ClusterMap, NodeInfo
 
 log = logging.getLogger("cairn.gc")
@@ -56,6 +58,8 @@ PAGE = 1000
 
 class BlobCatalog(Protocol):
     async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]: ...
+
+    async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]: ...
 
     async def queue_repairs(self, reports: Sequence[RepairReport]) -> int: ...
 
@@ -101,10 +105,12 @@ class OrphanSweepWorker:
         self._pg_locks = pg_locks or PgLocks()
         self._first_seen: dict[Sighting, float] = {}
         self._leftovers_seen: dict[Sighting, float] = {}
+        self._queued: set[bytes] = set()  # the GC queue's blobs, read once per pass
 
     async def run_pass(self) -> Counter[str]:
         counters: Counter[str] = Counter()
         cmap = await self._placement.cluster_map()
+        self._queued = {item.blob_id for item in await self._catalog.list_gc_work(GC_QUEUE_LIMIT)}
         seen: set[Sighting] = set()
         await asyncio.gather(*(self._sweep_node(cmap, node, seen, counters) for node in cmap.nodes.values()))
         for sightings in (self._first_seen, self._leftovers_seen):
@@ -207,11 +213,16 @@ class OrphanSweepWorker:
     ) -> None:
         """Release the leftovers whose slot's target holds a verified copy; queue for repair
         those of a synced slot whose target answered without the shard; keep the rest."""
+        verified: list[ShardInfo] = []
+        deleted: list[ShardInfo] = []  # of a blob being deleted (GC queue, target's tombstone)
+        missing: list[RepairReport] = []
+        for shard in shards:
+            if shard.key.blob_id in self._queued:
+                deleted.append(shard)
+        shards = [s for s in shards if s.key.blob_id not in self._queued]
         by_target: dict[str, list[ShardInfo]] = defaultdict(list)
         for shard in shards:
             by_target[cmap.pgs[pg][shard.key.index]].append(shard)
-        verified: list[ShardInfo] = []
-        missing: list[RepairReport] = []
         for target_id, held in by_target.items():
             target = cmap.nodes.get(target_id) if target_id else None
             listed = await self._target_listing(target, pg, [s.key for s in held], counters)
@@ -222,6 +233,9 @@ class OrphanSweepWorker:
                         verified.append(shard)
                         continue
                     counters["leftovers_mismatched"] += 1  # neither copy is given up
+                elif copy is not None:
+                    deleted.append(shard)
+                    continue
                 elif (
                     listed is not None
                     and copy is None
@@ -237,6 +251,12 @@ class OrphanSweepWorker:
                 counters["leftovers_queued_for_repair"] += await self._catalog.queue_repairs(missing)
             except Exception as exc:  # noqa: BLE001 - repair's periodic check finds the shard too
                 log.warning("pg %d: queueing %d shards for repair failed: %s", pg, len(missing), exc)
+        if deleted:
+            await self._throttle.take(len(deleted))
+            counters["leftovers_deleted"] += await self._nodes.client(node.addr).delete_shards(
+                [s.key for s in deleted]
+            )
+            seen.difference_update((node.id, s.key) for s in deleted)
         if verified:
             await self._release(cmap, pg, node, verified, seen, counters)
 

@@ -233,12 +233,14 @@ def test_a_node_declared_out_rebuilt_elsewhere_then_returning_serves_nothing_sta
     assert s3.get_object(Bucket=bucket, Key="overwritten")["Body"].read() == newer
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=bucket, Key="deleted")
-    # the returning node's shards of the blobs reclaimed meanwhile are orphans: deleted; its
-    # copies of the blobs still referenced are leftovers: released (their targets hold them)
+    # the returning node's shards of the blobs reclaimed meanwhile are deleted (they wait in the
+    # GC queue: reclaim could not reach the node; their targets tombstoned them); its copies of
+    # the blobs still referenced are released (their targets hold verified copies)
     swept = admin(cluster, "gc", "run", "--once", "--worker", "orphans")["results"][0]["counters"]
     assert live_keys(cluster, name) == {}
-    assert swept.get("orphans_deleted", 0) > 0 and swept.get("leftovers_released", 0) > 0, swept
-    assert swept["orphans_deleted"] + swept["leftovers_released"] >= len(leftovers)  # (and elsewhere)
+    gone = swept.get("orphans_deleted", 0) + swept.get("leftovers_deleted", 0)
+    assert gone > 0 and swept.get("leftovers_released", 0) > 0, swept
+    assert gone + swept["leftovers_released"] >= len(leftovers)  # (and elsewhere)
     assert swept.get("leftovers_kept", 0) == 0, swept
     assert unnamed(cluster_map(cluster), live_shards(cluster)) == set()
     assert repair_pass(cluster).get("shards_rebuilt", 0) == 0  # nothing came back

@@ -17,7 +17,7 @@ from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
 from cairn.gc import orphans
 from cairn.gc.orphans import OrphanSweepWorker, key_before
 from cairn.gc.pg_locks import PgLocks
-from cairn.metadata.models import RepairReport
+from cairn.metadata.models import GcItem, GcReason, RepairReport
 from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMigration
 
 A, B, C, D = (bytes([i]) * 16 for i in (0xA, 0xB, 0xC, 0xD))
@@ -74,12 +74,16 @@ class Maps:
 
 
 class Catalog:
-    def __init__(self, known: set[bytes]) -> None:
+    def __init__(self, known: set[bytes], gc_queue: Sequence[bytes] = ()) -> None:
         self.known = known
+        self.gc_queue = set(gc_queue)
         self.queued: list[RepairReport] = []
 
     async def find_blobs(self, blob_ids: Sequence[bytes]) -> tuple[bytes, ...]:
-        return tuple(b for b in blob_ids if b in self.known)
+        return tuple(b for b in blob_ids if b in self.known or b in self.gc_queue)
+
+    async def list_gc_work(self, limit: int = 1000) -> tuple[GcItem, ...]:
+        return tuple(GcItem(b, 0, 1, GcReason.DELETED, 1) for b in sorted(self.gc_queue))[:limit]
 
     async def queue_repairs(self, reports: Sequence[RepairReport]) -> int:
         self.queued.extend(reports)
@@ -154,7 +158,7 @@ async def test_a_leftover_is_released_after_the_grace_only_where_its_target_hold
     assert await worker.backlog() == {"orphan_candidates": 0, "leftover_candidates": 0}
 
 
-@pytest.mark.parametrize("trouble", ["different bytes", "target down", "target tombstoned", "slot moving"])
+@pytest.mark.parametrize("trouble", ["different bytes", "target down", "slot moving"])
 async def test_a_leftover_without_a_verified_copy_is_kept(trouble: str) -> None:
     nodes, clock, catalog = cluster(), Clock(), Catalog({A, B})
     del nodes["n3"].shards[ShardKey(B, 1)]
@@ -163,9 +167,6 @@ async def test_a_leftover_without_a_verified_copy_is_kept(trouble: str) -> None:
         nodes["n1"].shards[ShardKey(A, 1)] = b"x" * 101  # same length, other CRC32C
     elif trouble == "target down":
         nodes["n1"].down = True
-    elif trouble == "target tombstoned":  # the blob is being deleted: not queued for repair
-        del nodes["n1"].shards[ShardKey(A, 1)]
-        nodes["n1"].dead.add(ShardKey(A, 1))
     else:  # slot 1 moves from n2 (its holder) to n1, which is still filling up
         del nodes["n1"].shards[ShardKey(A, 1)]
         cmap = a_map(s1=SlotMigration(("n2",), 8))
@@ -177,6 +178,22 @@ async def test_a_leftover_without_a_verified_copy_is_kept(trouble: str) -> None:
     assert counters["leftovers_kept"] == 1 and "leftovers_released" not in counters
     assert catalog.queued == []
     assert counters["leftovers_mismatched"] == (trouble == "different bytes")
+
+
+async def test_a_leftover_of_a_blob_being_deleted_is_deleted() -> None:
+    """Metadata knows a blob while it waits in the GC queue (reclaim waits for a node that was
+    down): its copy on a node that gave the slot up is deleted (tombstoned), not released, not
+    queued for repair; so is one whose slot's target tombstoned the shard."""
+    nodes, clock, catalog = cluster(), Clock(), Catalog({A}, gc_queue=[B])
+    del nodes["n1"].shards[ShardKey(A, 1)]  # reclaim reached the target: a tombstone
+    nodes["n1"].dead.add(ShardKey(A, 1))  # (B's target never had it: nothing listed there)
+    worker = sweeper(nodes, catalog, Maps(a_map()), clock)
+    await worker.run_pass()
+    clock.now = 11
+    counters = await worker.run_pass()
+    assert nodes["n3"].dead == {ShardKey(A, 1), ShardKey(B, 1), ShardKey(C, 1)} and not nodes["n3"].released
+    assert counters["leftovers_deleted"] == 2 and "leftovers_kept" not in counters
+    assert catalog.queued == []
 
 
 async def test_the_slot_coming_back_to_the_node_before_the_release_keeps_its_copy() -> None:
