@@ -40,6 +40,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from cairn.datanode.client import DataNodeError, DataNodeUnavailable, ShardInfo, ShardKey, ShardState
@@ -65,6 +66,18 @@ class BlobCatalog(Protocol):
 
 
 Sighting = tuple[str, ShardKey]  # (node id, shard key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Where a page of one node's shards was listed: the pass's map, the PG, the node, and the
+    pass's sightings and counters."""
+
+    cmap: ClusterMap
+    pg: int
+    node: NodeInfo
+    seen: set[Sighting]
+    counters: Counter[str]
 
 
 def named_for(cmap: ClusterMap, pg: int, slot: int, node_id: str) -> bool:
@@ -198,21 +211,14 @@ class OrphanSweepWorker:
             for shard in due:
                 seen.discard((node.id, shard.key))
         if leftovers:
-            await self._leftovers(cmap, pg, node, leftovers, seen, counters)
+            await self._leftovers(_Page(cmap, pg, node, seen, counters), leftovers)
 
     # -- leftovers -------------------------------------------------------------------------------
 
-    async def _leftovers(
-        self,
-        cmap: ClusterMap,
-        pg: int,
-        node: NodeInfo,
-        shards: list[ShardInfo],
-        seen: set[Sighting],
-        counters: Counter[str],
-    ) -> None:
+    async def _leftovers(self, page: _Page, shards: list[ShardInfo]) -> None:
         """Release the leftovers whose slot's target holds a verified copy; queue for repair
         those of a synced slot whose target answered without the shard; keep the rest."""
+        cmap, pg, node, seen, counters = page.cmap, page.pg, page.node, page.seen, page.counters
         verified: list[ShardInfo] = []
         deleted: list[ShardInfo] = []  # of a blob being deleted (GC queue, target's tombstone)
         missing: list[RepairReport] = []
@@ -258,7 +264,7 @@ class OrphanSweepWorker:
             )
             seen.difference_update((node.id, s.key) for s in deleted)
         if verified:
-            await self._release(cmap, pg, node, verified, seen, counters)
+            await self._release(page, verified)
 
     async def _target_listing(
         self, target: NodeInfo | None, pg: int, keys: list[ShardKey], counters: Counter[str]
@@ -286,17 +292,10 @@ class OrphanSweepWorker:
             counters["targets_unavailable"] += 1
             return None
 
-    async def _release(
-        self,
-        cmap: ClusterMap,
-        pg: int,
-        node: NodeInfo,
-        shards: list[ShardInfo],
-        seen: set[Sighting],
-        counters: Counter[str],
-    ) -> None:
+    async def _release(self, page: _Page, shards: list[ShardInfo]) -> None:
         """Give the verified leftovers up, under the PG's lock and on the newest map: only those
         whose node is still not named for the slot, and whose slot's target did not change."""
+        cmap, pg, node, seen, counters = page.cmap, page.pg, page.node, page.seen, page.counters
         async with self._pg_locks.hold(pg):
             fresh = await self._placement.cluster_map()
             go = [

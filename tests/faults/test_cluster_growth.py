@@ -197,13 +197,20 @@ def test_repair_moves_the_data_to_the_new_targets(
     assert status["slots_migrating"] == 0 and status["migrating"] == 0
     assert status["min_failures_tolerated"] == 4 and status["degraded"] == 0
     assert admin_json(data_dir, "pgs")["migrating"] == {}
-    stopped = [name for name, _ in gave_up.most_common(4)]
+    read_all_with_stopped(cluster, [name for name, _ in gave_up.most_common(4)], bucket, objects)
+
+
+def read_all_with_stopped(
+    cluster: RunningCluster, stopped: list[str], bucket: str, objects: dict[str, bytes]
+) -> None:
+    """Stop (SIGSTOP) the 4 named data nodes, wait until the map has them down, read every
+    object, then let them go on and wait until every node is up again."""
     pids = [p["pid"] for p in cluster.processes("datanode") if p["name"] in stopped]
     assert len(pids) == 4
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, "4 old nodes down")
+        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, f"{stopped} down")
         read_all(cluster.s3_client(read_timeout=60), bucket, objects)
     finally:
         for pid in pids:
@@ -237,17 +244,8 @@ def test_one_sweep_releases_the_copies_left_on_old_holders_and_the_targets_alone
     per_node = cmap.slots_per_node()
     new_nodes = sorted(cmap.nodes)[12:]
     stopped = sorted(new_nodes, key=lambda n: -per_node[n])[:4]
-    pids = [p["pid"] for p in cluster.processes("datanode") if p["name"] in stopped]
-    assert len(pids) == 4 and all(per_node[n] > 0 for n in stopped)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, "4 new nodes down")
-        read_all(cluster.s3_client(read_timeout=60), bucket, objects)
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-    wait_for(lambda: all(s == "up" for s in node_states(cluster).values()), 90, "every node up again")
+    assert all(per_node[n] > 0 for n in stopped)
+    read_all_with_stopped(cluster, stopped, bucket, objects)
 
 
 def test_a_drained_node_keeps_serving_and_cannot_be_removed_while_it_holds_data(
