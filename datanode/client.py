@@ -617,9 +617,12 @@ class DataNodeClient:
             if not call.done():
                 call.cancel()
 
-    async def delete_shards(self, keys: Sequence[ShardKey], timeout: float = 10.0) -> int:
-        """Mark shards dead; returns how many were live. Unknown keys are ignored."""
-        request = datanode_pb2.DeleteShardsRequest(keys=[key_to_pb(k) for k in keys])
+    async def delete_shards(
+        self, keys: Sequence[ShardKey], timeout: float = 10.0, *, release: bool = False
+    ) -> int:
+        """Mark shards dead; returns how many were live. Unknown keys are ignored. With `release`
+        the live copies are given up and the keys stay writable (store.py `delete`)."""
+        request = datanode_pb2.DeleteShardsRequest(keys=[key_to_pb(k) for k in keys], release=release)
         with self._translated():
             reply = await self._rpc().DeleteShards(request, timeout=timeout)
         return reply.deleted

@@ -23,7 +23,15 @@ from cairn.datanode.errors import (
     ShardDeleted,
     ShardNotFound,
 )
-from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import (
+    RELEASED_PG,
+    UNKNOWN_PG,
+    NodeState,
+    ShardInfo,
+    ShardKey,
+    ShardState,
+    WriteResult,
+)
 from cairn.datanode.store import RangeRead, ShardRead, StoreStats
 
 
@@ -78,7 +86,7 @@ class MemoryShardStore:
         if sum(len(s.data) for s in self._shards.values()) + len(data) > self._capacity:
             raise NodeFull("capacity exceeded")
         existing = self._shards.get(key)
-        if existing is not None:
+        if existing is not None and not (existing.state is ShardState.DEAD and existing.pg == RELEASED_PG):
             if existing.state is ShardState.DEAD:
                 raise ShardDeleted(f"{key} was deleted on this node")
             if existing.data != data:
@@ -117,12 +125,17 @@ class MemoryShardStore:
                 out.append(exc)
         return out
 
-    async def delete(self, keys: Sequence[ShardKey]) -> int:
+    async def delete(self, keys: Sequence[ShardKey], release: bool = False) -> int:
         self._check_open()
         deleted = 0
         for key in dict.fromkeys(keys):
             shard = self._shards.get(key)
-            if shard is None:  # a tombstone for a key never held: a later write is refused
+            if release:  # only live copies are given up; the key stays writable
+                if shard is not None and shard.state is ShardState.LIVE:
+                    shard.state, shard.pg = ShardState.DEAD, RELEASED_PG
+                    deleted += 1
+            elif shard is None or (shard.state is ShardState.DEAD and shard.pg == RELEASED_PG):
+                # a tombstone for a key not held: a later write is refused
                 self._shards[key] = _Shard(UNKNOWN_PG, b"", 0, ShardState.DEAD)
             elif shard.state is ShardState.LIVE:
                 shard.state = ShardState.DEAD

@@ -181,7 +181,7 @@ class DataNodeServicer(datanode_pb2_grpc.DataNodeServicer):
     async def DeleteShards(
         self, request: datanode_pb2.DeleteShardsRequest, context: grpc.aio.ServicerContext
     ) -> datanode_pb2.DeleteShardsResponse:
-        deleted = await self._store.delete([key_from_pb(k) for k in request.keys])
+        deleted = await self._store.delete([key_from_pb(k) for k in request.keys], release=request.release)
         return datanode_pb2.DeleteShardsResponse(deleted=deleted)
 
     @rpc.edge(ERRORS)

@@ -15,6 +15,9 @@ BLOB_ID_BYTES = 16
 #: The PG recorded for a tombstone of a key the node never held (a delete carries no PG):
 #: ListShards of this PG shows such keys, dead, with length 0.
 UNKNOWN_PG = 2**32 - 1
+#: The PG recorded for a tombstone of a *released* copy (DeleteShards with `release`): dead like
+#: any tombstone, but a later write of the key is stored instead of refused.
+RELEASED_PG = 2**32 - 2
 
 
 class ShardState(enum.StrEnum):

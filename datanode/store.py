@@ -9,6 +9,9 @@ Invariants:
   write indexes nothing. Writes are idempotent by key: the same bytes again succeed; other
   bytes raise ShardConflict; a deleted key raises ShardDeleted (no resurrection). Deleting a
   key the node never held records a tombstone too, so a write arriving later is refused.
+  A *released* key (`delete(..., release=True)`: a copy given up by a node that no longer holds
+  its slot, the blob still alive) has a tombstone recorded under `RELEASED_PG`: it reads and
+  lists as gone from its PG, and a later write of the key is stored like a new one.
 - A read verifies every checksum it touches and reports damage as ShardCorrupt, never as
   ShardNotFound. A dead shard reads as ShardNotFound.
 - Writes, deletes and rewrites of one key are serialised by a per-key lock that is held
@@ -51,7 +54,15 @@ from cairn.datanode.errors import (
 from cairn.datanode.index import IndexEntry, ShardIndex
 from cairn.datanode.lanes import Lane, PendingRecord
 from cairn.datanode.recovery import INDEX_NAME, recover
-from cairn.datanode.shards import UNKNOWN_PG, NodeState, ShardInfo, ShardKey, ShardState, WriteResult
+from cairn.datanode.shards import (
+    RELEASED_PG,
+    UNKNOWN_PG,
+    NodeState,
+    ShardInfo,
+    ShardKey,
+    ShardState,
+    WriteResult,
+)
 from cairn.datanode.staging import MemoryBudget, StagedPayload
 from cairn.datanode.volume import (
     DEFAULT_BLOCK_SIZE,
@@ -115,7 +126,7 @@ class ShardStore(Protocol):
         self, reads: Sequence[tuple[ShardKey, int, int | None]]
     ) -> list[RangeRead | Exception]: ...
 
-    async def delete(self, keys: Sequence[ShardKey]) -> int: ...
+    async def delete(self, keys: Sequence[ShardKey], release: bool = False) -> int: ...
 
     async def list_pg(self, pg: int, after: ShardKey | None, limit: int) -> list[ShardInfo]: ...
 
@@ -375,6 +386,10 @@ class DiskShardStore:
                 existing = record.present
                 if existing is None:
                     return WriteResult(entry.info(), already_present=False)
+                if existing.state is ShardState.DEAD and existing.pg == RELEASED_PG:
+                    record = PendingRecord(RecordKind.SHARD, key, pg, staged, None)  # taken again
+                    entry = await self._commit(record)
+                    return WriteResult(entry.info(), already_present=False)
                 if existing.state is ShardState.DEAD:
                     raise ShardDeleted(f"{key} was deleted on this node")
                 if (existing.length, existing.crc32c) != (staged.length, staged.crc32c):
@@ -416,20 +431,27 @@ class DiskShardStore:
             return False
         return True
 
-    async def delete(self, keys: Sequence[ShardKey]) -> int:
+    async def delete(self, keys: Sequence[ShardKey], release: bool = False) -> int:
+        """Tombstone `keys`; returns how many were live. With `release` only live keys get a
+        tombstone, under `RELEASED_PG`, which a later write replaces."""
         self._check_open()
 
         async def one(key: ShardKey) -> bool:
             async with self._key_lock(key):
                 entry = await self._run(self._index.get, key)
-                if entry is not None and entry.state is ShardState.DEAD:
+                live = entry is not None and entry.state is ShardState.LIVE
+                if release:
+                    if live:
+                        await self._commit(PendingRecord(RecordKind.TOMBSTONE, key, RELEASED_PG, None, entry))
+                    return live
+                if entry is not None and entry.state is ShardState.DEAD and entry.pg != RELEASED_PG:
                     return False
-                # An unknown key gets a tombstone too: a write of it still on its way here
-                # (a slow writer whose blob was already collected) must fail as ShardDeleted,
-                # not be stored live with nothing left to ever remove it.
-                pg = entry.pg if entry is not None else UNKNOWN_PG
+                # An unknown (or released) key gets a tombstone too: a write of it still on its
+                # way here (a slow writer whose blob was already collected) must fail as
+                # ShardDeleted, not be stored live with nothing left to ever remove it.
+                pg = entry.pg if live and entry is not None else UNKNOWN_PG
                 await self._commit(PendingRecord(RecordKind.TOMBSTONE, key, pg, None, entry))
-                return entry is not None
+                return live
 
         results = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
         return sum(results)

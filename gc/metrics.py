@@ -10,10 +10,11 @@ longer than `REFRESH_TIMEOUT_S` keeps the previous values. Per worker (label `wo
 - `cairn_gc_work_total{counter}`: every counter its passes reported (`blobs_reclaimed`,
   `shards_deleted`, `orphans_deleted`, `shards_copied`, `lease_waiting`, ...);
 - `cairn_gc_backlog{item}`: the work waiting (`queued_blobs`, `queued_bytes`, `expired_intents`,
-  `orphan_candidates`, `pgs_needing_repair`, `slots_to_repair`, and while a repair pass runs
+  `orphan_candidates`, `leftover_candidates`, `pgs_needing_repair`, `slots_to_repair`, and while a repair pass runs
   `pass_shards_found`/`pass_bytes_found` and `pass_shards_done`/`pass_bytes_done`).
 
-Across workers: `cairn_gc_bytes_reclaimed_total` (shards deleted by `reclaim` and `orphans`),
+Across workers: `cairn_gc_bytes_reclaimed_total` (shards deleted by `reclaim` and `orphans`, and
+leftover copies `orphans` released),
 `cairn_gc_bytes_compacted_total` (volume bytes the data nodes gave back on `compaction`'s
 passes), `cairn_gc_bytes_repaired_total` (shard bytes `repair` copied or rebuilt),
 `cairn_gc_repair_degraded_pgs{failures_tolerated}` (the PGs needing repair by the node failures
@@ -47,8 +48,12 @@ DEGRADED_PREFIX = "pgs_failures_tolerated_"
 BYTES = (
     (
         "cairn_gc_bytes_reclaimed",
-        "Bytes of shards deleted (GC queue, expired intents, orphans)",
-        (("reclaim", "bytes_reclaimed"), ("orphans", "orphan_bytes_deleted")),
+        "Bytes of shards deleted (GC queue, expired intents, orphans) or released (leftovers)",
+        (
+            ("reclaim", "bytes_reclaimed"),
+            ("orphans", "orphan_bytes_deleted"),
+            ("orphans", "leftover_bytes_released"),
+        ),
     ),
     (
         "cairn_gc_bytes_compacted",

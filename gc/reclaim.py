@@ -11,9 +11,9 @@ that shard is refused. A blob is acked (and leaves the queue) only when every on
 nodes answered the delete; a node that is down or fails leaves the blob queued for the next
 pass.
 
-Limit: once a move is synced (`SlotSynced`) the map no longer lists the old holder, so a copy
-left there is not reached here; the orphan sweep deletes it after the grace once metadata no
-longer knows the blob.
+Once a move is synced (`SlotSynced`) the map no longer lists the old holder, so a copy left
+there is not reached here: the orphan sweep releases it while the blob lives (a leftover,
+orphans.py) and deletes it after the grace once metadata no longer knows the blob.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ A pass:
    serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs at a time (the
    periodic check: a node whose disk was wiped and that came back under its old id is healthy
    in the map but lacks its shards). When the queue cannot be read the pass goes on without it.
-3. Per PG: lists the shards every serving node of the PG holds (targets and old holders,
+3. Per PG, holding the PG's lock (pg_locks.py: the orphan sweep releases no leftover of the PG
+   meanwhile): lists the shards every serving node of the PG holds (targets and old holders,
    `ListShards`), takes the blobs with a live shard somewhere, drops any blob with a tombstone
    on one of them (a delete reached it), asks metadata which of the rest it still knows
    (`FindBlobs`) and drops those waiting in the GC queue: what is left is what metadata
@@ -65,6 +66,7 @@ from cairn.datanode.client import DataNodeError, ShardInfo, ShardKey, ShardState
 from cairn.erasure import HEADER_LEN, ErasureCodec, ErasureError, StripeLayout, parse_piece_header
 from cairn.gc.lease import ServiceLease
 from cairn.gc.nodes import NodePool
+from cairn.gc.pg_locks import PgLocks
 from cairn.gc.worker import Throttle
 from cairn.metadata.models import GcItem, RepairItem, RepairReport
 from cairn.placement.cluster_map import (
@@ -173,8 +175,10 @@ class RepairWorker:
         mb_per_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         lease: ServiceLease | None = None,
+        pg_locks: PgLocks | None = None,
     ) -> None:
         self._placement = placement
+        self._pg_locks = pg_locks or PgLocks()
         self._catalog = catalog
         self._nodes = nodes
         self.holder = holder
@@ -228,7 +232,8 @@ class RepairWorker:
                 for pg in pending:
                     if not await go_on():
                         return
-                    await self._repair_pg(cmap, pg, queued, token, counters, reports.get(pg, []))
+                    async with self._pg_locks.hold(pg):  # no leftover released meanwhile
+                        await self._repair_pg(cmap, pg, queued, token, counters, reports.get(pg, []))
                     self.progress.pgs_done += 1
 
             await asyncio.gather(*(lane() for _ in range(PG_LANES)))

@@ -4,9 +4,10 @@
 the workers in pass order: `lifecycle` (run the buckets' lifecycle rules: lifecycle.py),
 `uploads` (abort abandoned multipart uploads, which queues their parts), `reclaim` (delete the
 shards of queued blobs and of expired write intents), `orphans` (delete shards metadata does not
-know, after a grace), `compaction` (a compaction pass on every data node, which gives the
-deleted shards' space back), then `repair` (copy or rebuild the shards missing on their slots'
-targets and end slot moves; repair.py).
+know and release copies left on nodes that gave their slot up, after a grace), `compaction` (a
+compaction pass on every data node, which gives the deleted shards' space back), then `repair`
+(copy or rebuild the shards missing on their slots' targets and end slot moves; repair.py).
+Repair and the orphan sweep share one lock per PG (pg_locks.py).
 `start()` puts every worker on its timer; `run_once(names)` runs passes now, in that order.
 Every worker acts only while this instance holds the placement service's lease (gc/lease.py):
 a second instance's passes end with `lease_waiting` until the first stops or dies and its
@@ -26,6 +27,7 @@ from cairn.gc.lease import ServiceLease, instance_id
 from cairn.gc.lifecycle import LifecycleWorker
 from cairn.gc.nodes import NodePool
 from cairn.gc.orphans import OrphanSweepWorker
+from cairn.gc.pg_locks import PgLocks
 from cairn.gc.reclaim import ReclaimWorker
 from cairn.gc.repair import RepairWorker
 from cairn.gc.uploads import AbandonedUploadsWorker
@@ -55,6 +57,7 @@ class GcService:
         metadata = MetadataClient(config.metadata)
         nodes = NodePool()
         lease = ServiceLease(placement, instance_id(), config.repair_lease_ttl_s)
+        pg_locks = PgLocks()  # repair and the leftover sweep never act on one PG at once
         reclaim = ReclaimWorker(
             metadata,
             placement,
@@ -70,6 +73,7 @@ class GcService:
             nodes,
             grace_s=config.orphan_grace_s,
             throttle=Throttle(config.orphan_shards_per_s),
+            pg_locks=pg_locks,
         )
         compaction = CompactionTrigger(placement, nodes)
         rules = LifecycleWorker(metadata, config.lifecycle_day_s)
@@ -81,6 +85,7 @@ class GcService:
             concurrency=config.repair_concurrency,
             mb_per_s=config.repair_mb_per_s,
             lease=lease,
+            pg_locks=pg_locks,
         )
         workers = (rules, uploads, reclaim, orphans, compaction)
         loops = [WorkerLoop(w, config.interval_s, lease=lease) for w in workers]

@@ -209,10 +209,12 @@ class ReadShardsResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ReadShardsResult, _Mapping]]] = ...) -> None: ...
 
 class DeleteShardsRequest(_message.Message):
-    __slots__ = ("keys",)
+    __slots__ = ("keys", "release")
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[_common_pb2.ShardKey]
-    def __init__(self, keys: _Optional[_Iterable[_Union[_common_pb2.ShardKey, _Mapping]]] = ...) -> None: ...
+    release: bool
+    def __init__(self, keys: _Optional[_Iterable[_Union[_common_pb2.ShardKey, _Mapping]]] = ..., release: _Optional[bool] = ...) -> None: ...
 
 class DeleteShardsResponse(_message.Message):
     __slots__ = ("deleted",)

@@ -152,7 +152,8 @@ class DataNodeServicer:
 
     def DeleteShards(self, request, context):
         """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
-        ignored, so retries are harmless.
+        ignored, so retries are harmless. With `release` the node gives copies up instead (see the
+        request).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

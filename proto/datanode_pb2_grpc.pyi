@@ -71,7 +71,8 @@ class DataNodeStub:
     ReadShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ReadShardsRequest, _datanode_pb2.ReadShardsResponse]
     DeleteShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.DeleteShardsRequest, _datanode_pb2.DeleteShardsResponse]
     """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
-    ignored, so retries are harmless.
+    ignored, so retries are harmless. With `release` the node gives copies up instead (see the
+    request).
     """
     ListShards: _grpc.UnaryUnaryMultiCallable[_datanode_pb2.ListShardsRequest, _datanode_pb2.ListShardsResponse]
     """The shards (live and dead) of one placement group, in key order, keyset-paginated."""
@@ -125,7 +126,8 @@ class DataNodeAsyncStub(DataNodeStub):
     ReadShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ReadShardsRequest, _datanode_pb2.ReadShardsResponse]  # type: ignore[assignment]
     DeleteShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.DeleteShardsRequest, _datanode_pb2.DeleteShardsResponse]  # type: ignore[assignment]
     """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
-    ignored, so retries are harmless.
+    ignored, so retries are harmless. With `release` the node gives copies up instead (see the
+    request).
     """
     ListShards: _aio.UnaryUnaryMultiCallable[_datanode_pb2.ListShardsRequest, _datanode_pb2.ListShardsResponse]  # type: ignore[assignment]
     """The shards (live and dead) of one placement group, in key order, keyset-paginated."""
@@ -212,7 +214,8 @@ class DataNodeServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_datanode_pb2.DeleteShardsResponse, _abc.Awaitable[_datanode_pb2.DeleteShardsResponse]]:
         """Mark shards dead (a tombstone is logged; space returns in compaction). Unknown keys are
-        ignored, so retries are harmless.
+        ignored, so retries are harmless. With `release` the node gives copies up instead (see the
+        request).
         """
 
     @_abc_1.abstractmethod

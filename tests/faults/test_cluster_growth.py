@@ -5,7 +5,8 @@ with more than m moved slots could not be read); new objects go to the new targe
 no shard on the moved slots' old holders after one GC pass; one repair pass
 (`cairn admin gc run --once --worker repair`) copies the moved slots' shards to their targets and
 ends every migration, after which the 4 old nodes that gave up the most slots can be stopped and
-everything still reads back; a drained node keeps serving its data and cannot be removed while it
+everything still reads back; one orphan sweep then releases the copies the old holders kept of
+the slots they gave up, after which everything reads back with 4 new nodes stopped; a drained node keeps serving its data and cannot be removed while it
 holds it, and can once repair has moved its slots.
 """
 
@@ -30,14 +31,19 @@ from cairn.datanode.client import ShardKey
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster, external_cluster, start_cluster
 from tests.support.procs import wait_for
-from tests.support.shards import live_shards
+from tests.support.shards import live_shards, unnamed
 
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.slow
 
-#: The repair worker acts only when a test runs it (`cairn admin gc run --once --worker repair`).
-ONLY_CLI_REPAIR = {"CAIRN_GC_REPAIR_INTERVAL_S": "3600"}
+#: The GC's workers act only when a test runs them (`cairn admin gc run --once --worker W`); the
+#: orphan sweep acts on its first sighting.
+ONLY_CLI_REPAIR = {
+    "CAIRN_GC_REPAIR_INTERVAL_S": "3600",
+    "CAIRN_GC_INTERVAL_S": "3600",
+    "CAIRN_GC_ORPHAN_GRACE_S": "0",
+}
 #: Objects written before the growth and deleted after it.
 DOOMED = 24
 
@@ -191,18 +197,55 @@ def test_repair_moves_the_data_to_the_new_targets(
     assert status["slots_migrating"] == 0 and status["migrating"] == 0
     assert status["min_failures_tolerated"] == 4 and status["degraded"] == 0
     assert admin_json(data_dir, "pgs")["migrating"] == {}
-    stopped = [name for name, _ in gave_up.most_common(4)]
+    read_all_with_stopped(cluster, [name for name, _ in gave_up.most_common(4)], bucket, objects)
+
+
+def read_all_with_stopped(
+    cluster: RunningCluster, stopped: list[str], bucket: str, objects: dict[str, bytes]
+) -> None:
+    """Stop (SIGSTOP) the 4 named data nodes, wait until the map has them down, read every
+    object, then let them go on and wait until every node is up again."""
     pids = [p["pid"] for p in cluster.processes("datanode") if p["name"] in stopped]
     assert len(pids) == 4
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, "4 old nodes down")
+        wait_for(lambda: all(node_states(cluster)[n] == "down" for n in stopped), 90, f"{stopped} down")
         read_all(cluster.s3_client(read_timeout=60), bucket, objects)
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
     wait_for(lambda: all(s == "up" for s in node_states(cluster).values()), 90, "every node up again")
+
+
+def test_one_sweep_releases_the_copies_left_on_old_holders_and_the_targets_alone_serve(
+    grown: tuple[RunningCluster, Path, str, dict[str, bytes]],
+) -> None:
+    """Once the moves synced, the map no longer names the old holders for the slots they gave up,
+    but their copies are still on disk. One orphan sweep (grace 0 here) releases every one of
+    them (each only after the slot's target listed the same shard, same length and CRC32C), and
+    nothing else. Proof that the targets alone hold everything: 4 of the 5 new nodes (targets
+    of most moved slots) stopped, every object still reads back identical."""
+    cluster, data_dir, bucket, objects = grown
+    cmap = asyncio.run(_cluster_map(cluster))
+    assert cmap.migrations == {}
+    before = live_shards(cluster)
+    leftovers = unnamed(cmap, before)
+    assert len({node for node, _ in leftovers}) >= 4  # the old holders kept their copies
+    (result,) = admin_json(data_dir, "gc", "run", "--once", "--worker", "orphans")["results"]
+    counters = result["counters"]
+    assert result["error"] == "" and counters["leftovers_released"] == len(leftovers), result
+    assert counters.get("leftovers_kept", 0) == 0 and counters.get("orphans_deleted", 0) == 0, counters
+    after = live_shards(cluster)
+    assert after == before - leftovers and unnamed(cmap, after) == set()
+    (status,) = [w for w in admin_json(data_dir, "gc", "status")["workers"] if w["name"] == "orphans"]
+    assert status["totals"]["leftovers_released"] == len(leftovers)
+
+    per_node = cmap.slots_per_node()
+    new_nodes = sorted(cmap.nodes)[12:]
+    stopped = sorted(new_nodes, key=lambda n: -per_node[n])[:4]
+    assert all(per_node[n] > 0 for n in stopped)
+    read_all_with_stopped(cluster, stopped, bucket, objects)
 
 
 def test_a_drained_node_keeps_serving_and_cannot_be_removed_while_it_holds_data(

@@ -2,7 +2,8 @@
 
 `listings(cluster)`: every shard (live and dead) every data node of the map lists, PG by PG,
 as the admin (mutual TLS), node id -> the entries in listing order (a key listed twice shows
-twice). `live_shards(cluster)`: the live ones as (node id, key). `used_bytes(cluster)`: the
+twice). `live_shards(cluster)`: the live ones as (node id, key); `unnamed(cmap, shards)`: those on a
+node the map names neither as their slot's target nor as its holder. `used_bytes(cluster)`: the
 volume files' bytes on every data node (their Stat). A node that does not answer at once is asked again after a
 pause (a loaded machine can time a connect out): the count must be complete.
 """
@@ -15,6 +16,7 @@ from functools import partial
 from typing import TypeVar
 
 from cairn.datanode.client import DataNodeClient, DataNodeUnavailable, ShardInfo, ShardKey, ShardState
+from cairn.gc.orphans import named_for
 from cairn.placement.client import ClusterMap, PlacementClient
 from tests.support.cluster import RunningCluster
 
@@ -77,6 +79,11 @@ def live_shards(cluster: RunningCluster) -> LiveShards:
         for s in shards
         if s.state is ShardState.LIVE
     }
+
+
+def unnamed(cmap: ClusterMap, shards: LiveShards) -> LiveShards:
+    """The shards on a node the map does not name for their slot (copies left behind)."""
+    return {(n, k) for n, k in shards if not named_for(cmap, cmap.pg_of(k.blob_id), k.index, n)}
 
 
 def used_bytes(cluster: RunningCluster) -> int:

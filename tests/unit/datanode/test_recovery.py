@@ -142,6 +142,29 @@ async def test_a_tombstone_for_a_key_never_held_survives_restart_and_rebuild(
         await store.close()
 
 
+@pytest.mark.parametrize("how", ["restart", "rebuild"])
+async def test_a_released_copy_stays_released_after_restart_and_rebuild(tmp_path: Path, how: str) -> None:
+    store = await open_store(tmp_path)
+    given_up, kept = key(1), key(2)
+    await store.write(given_up, 4, pieces(b"given up"))
+    await store.write(kept, 4, pieces(b"kept"))
+    assert await store.delete([given_up], release=True) == 1
+    await store.close()
+    if how == "rebuild":
+        damage_index(tmp_path / "index.db", "deleted")
+
+    store = await open_store(tmp_path)
+    try:
+        assert store.recovered_rebuilt == (how == "rebuild")
+        assert [(i.key, i.state) for i in await store.list_pg(4, None, 10)] == [(kept, "live")]
+        with pytest.raises(ShardNotFound):
+            await read_all(store, given_up)
+        assert not (await store.write(given_up, 4, pieces(b"given up"))).already_present
+        assert await read_all(store, given_up) == b"given up"
+    finally:
+        await store.close()
+
+
 def flip(path: Path, offset: int) -> None:
     raw = bytearray(path.read_bytes())
     raw[offset] ^= 0x01

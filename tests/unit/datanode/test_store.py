@@ -24,7 +24,7 @@ from cairn.datanode.errors import (
     ShardNotFound,
 )
 from cairn.datanode.memory_store import MemoryShardStore
-from cairn.datanode.shards import UNKNOWN_PG
+from cairn.datanode.shards import RELEASED_PG, UNKNOWN_PG
 from cairn.datanode.staging import StagedPayload
 from cairn.datanode.store import DiskShardStore, ShardStore
 from cairn.datanode.volume import VolumeFile
@@ -130,6 +130,33 @@ async def test_a_delete_before_the_write_arrives_keeps_the_key_dead(store: Shard
     ]
     stats = await store.stats()
     assert (stats.live_shards, stats.dead_shards) == (0, 1)
+
+
+async def test_a_released_copy_is_gone_from_its_pg_and_its_key_stays_writable(store: ShardStore) -> None:
+    """A node gives up a copy of a slot it no longer holds (GC's leftover sweep): the key reads
+    and lists as gone, and the node can take the slot again later (a write is stored, not
+    refused as for a delete); a delete after a release still forbids the key."""
+    copy, never, dead = key(1), key(2), key(3)
+    await store.write(copy, 5, pieces(b"copy"))
+    await store.write(dead, 5, pieces(b"dead"))
+    assert await store.delete([dead]) == 1
+    assert await store.delete([copy, never, dead], release=True) == 1  # only the live copy
+    assert await store.delete([copy], release=True) == 0
+    with pytest.raises(ShardNotFound):
+        await read_all(store, copy)
+    assert [(i.key, i.state) for i in await store.list_pg(5, None, 10)] == [(dead, "dead")]
+    assert [(i.key, i.state) for i in await store.list_pg(RELEASED_PG, None, 10)] == [(copy, "dead")]
+    assert await store.list_pg(UNKNOWN_PG, None, 10) == []  # `never` got no tombstone
+    with pytest.raises(ShardDeleted):  # a release does not revive a deleted key
+        await store.write(dead, 5, pieces(b"dead"))
+    written = await store.write(copy, 5, pieces(b"copy"))  # the slot came back to this node
+    assert not written.already_present and written.info.state == "live"
+    assert await read_all(store, copy) == b"copy"
+    assert await store.write(never, 5, pieces(b"never")) is not None
+    assert await store.delete([copy], release=True) == 1
+    assert await store.delete([copy]) == 0  # a delete of a released key forbids it from now on
+    with pytest.raises(ShardDeleted):
+        await store.write(copy, 5, pieces(b"copy"))
 
 
 async def test_list_paginates_by_key(store: ShardStore) -> None:
