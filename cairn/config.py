@@ -79,9 +79,23 @@ def _build(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     unknown = set(data) - names
     if unknown:
         raise ConfigError(f"unknown config keys at {where or 'top level'}: {sorted(unknown)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for name, raw in data.items():
-        kwargs[name] = _coerce(hints[name], raw, f"{where}{name}")
+        hint, fld = hints[name], fields[name]
+        if dataclasses.is_dataclass(hint) and fld.default_factory is not dataclasses.MISSING:
+            # A nested table overrides the field's own default (which may differ from the
+            # nested class's defaults, e.g. metadata's raft with lease reads on), key by key.
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"{where}{name}: expected a table")
+            base = fld.default_factory()
+            changed = _build(hint, raw, f"{where}{name}.")  # type: ignore[arg-type]
+            try:
+                kwargs[name] = dataclasses.replace(base, **{k: getattr(changed, k) for k in raw})
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"invalid config at {where}{name}: {exc}") from exc
+        else:
+            kwargs[name] = _coerce(hint, raw, f"{where}{name}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
