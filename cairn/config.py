@@ -3,7 +3,9 @@
 Sources, later ones winning: the dataclass defaults, a TOML file, `CAIRN_<PREFIX>_<FIELD>`
 environment variables (nested fields joined by `_`, e.g. `CAIRN_DATANODE_HEARTBEAT_INTERVAL_S`),
 then explicit overrides (command-line flags). Every field's default is written once, on the
-field. A service validates its own invariants in `__post_init__`.
+field. A nested dataclass field's default may differ from its class's defaults (metadata's
+`raft` turns lease reads on); keys given for it are applied on top of that default, one by one.
+A service validates its own invariants in `__post_init__`.
 """
 
 from __future__ import annotations
@@ -79,9 +81,26 @@ def _build(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     unknown = set(data) - names
     if unknown:
         raise ConfigError(f"unknown config keys at {where or 'top level'}: {sorted(unknown)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for name, raw in data.items():
-        kwargs[name] = _coerce(hints[name], raw, f"{where}{name}")
+        hint, fld = hints[name], fields[name]
+        base: Any = None
+        if dataclasses.is_dataclass(hint):
+            factory = fld.default_factory
+            base = factory() if callable(factory) else fld.default  # (MISSING is not callable)
+        if dataclasses.is_dataclass(base) and not isinstance(base, type):
+            # A nested table overrides the field's own default (which may differ from the
+            # nested class's defaults, e.g. metadata's raft with lease reads on), key by key.
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"{where}{name}: expected a table")
+            changed = _build(hint, raw, f"{where}{name}.")  # type: ignore[arg-type]
+            try:
+                kwargs[name] = dataclasses.replace(base, **{k: getattr(changed, k) for k in raw})
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"invalid config at {where}{name}: {exc}") from exc
+        else:
+            kwargs[name] = _coerce(hint, raw, f"{where}{name}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -67,11 +67,29 @@ def _writing(serialize: Callable[[Any], bytes] | None, counter: Any) -> Callable
     return write
 
 
-class _Call:
-    """The bookkeeping of one RPC: its labels, start time and outcome."""
+class _MethodMetrics:
+    """One method's metric children, looked up once (a `labels()` lookup takes a lock and
+    hashes the label tuple; every call of the method would otherwise repeat it)."""
 
     def __init__(self, full_method: str) -> None:
         self.service, self.method = _split(full_method)
+        self.duration = GRPC_DURATION.labels(self.service, self.method)
+        self.requests: dict[str, Any] = {}
+
+    def count(self, code_name: str) -> None:
+        child = self.requests.get(code_name)
+        if child is None:
+            child = self.requests[code_name] = GRPC_REQUESTS.labels(self.service, self.method, code_name)
+        child.inc()
+
+
+class _Call:
+    """The bookkeeping of one RPC: its method's metrics, start time and outcome."""
+
+    __slots__ = ("metrics", "started")
+
+    def __init__(self, metrics: _MethodMetrics) -> None:
+        self.metrics = metrics
         self.started = time.perf_counter()
 
     @contextlib.contextmanager
@@ -94,43 +112,44 @@ class _Call:
             else:
                 code = grpc.StatusCode.UNKNOWN
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-        GRPC_REQUESTS.labels(self.service, self.method, name).inc()
-        GRPC_DURATION.labels(self.service, self.method).observe(time.perf_counter() - self.started)
+        self.metrics.count(name)
+        self.metrics.duration.observe(time.perf_counter() - self.started)
 
 
 class GrpcMetrics(HandlerInterceptor):
     """Counts every RPC of the server it is given to (see the module doc)."""
 
     def wrap(self, handler: Any, full_method: str) -> grpc.RpcMethodHandler:
-        labels = _split(full_method)
+        metrics = _MethodMetrics(full_method)
+        labels = (metrics.service, metrics.method)
         codec = (
             _reading(handler.request_deserializer, GRPC_RECEIVED.labels(*labels)),
             _writing(handler.response_serializer, GRPC_SENT.labels(*labels)),
         )
         return rewrap(
             handler,
-            lambda behavior, _streamed: _unary_response(full_method, behavior),
-            lambda behavior, _streamed: _stream_response(full_method, behavior),
+            lambda behavior, _streamed: _unary_response(metrics, behavior),
+            lambda behavior, _streamed: _stream_response(metrics, behavior),
             codec,
         )
 
 
-def _unary_response(full_method: str, behavior: Any) -> Any:
+def _unary_response(metrics: _MethodMetrics, behavior: Any) -> Any:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = _Call(full_method)
+        call = _Call(metrics)
         with call.measured(context):
             return await behavior(request, context)
 
     return handle
 
 
-def _stream_response(full_method: str, behavior: Any) -> Any:
+def _stream_response(metrics: _MethodMetrics, behavior: Any) -> Any:
     if not inspect.isasyncgenfunction(behavior):
         # a handler that writes with context.write() and returns: one call, however many messages
-        return _unary_response(full_method, behavior)
+        return _unary_response(metrics, behavior)
 
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call = _Call(full_method)
+        call = _Call(metrics)
         with call.measured(context):
             async for response in behavior(request, context):
                 yield response

@@ -1,7 +1,11 @@
 """Wrapping a gRPC server method handler's behaviour, whatever its kind (for interceptors).
 
 `HandlerInterceptor` is a server interceptor that replaces every method's handler with what its
-`wrap(handler, full_method)` returns.
+`wrap(handler, full_method)` returns. The wrapped handler is built once per method and reused for
+every later call (building one costs several closures and a grpc handler object per call);
+whatever `wrap`'s behaviours do (a role check, metrics) still runs on every call. The cache
+is keyed by the method and checked against the identity of the handler the rest of the chain
+returned, so a different handler for the same method is wrapped anew.
 
 A handler is one of four kinds (unary or streamed request, unary or streamed response); an
 interceptor that acts around the call usually cares only about the response side. `rewrap`
@@ -36,7 +40,11 @@ def rewrap(
 
 
 class HandlerInterceptor(grpc.aio.ServerInterceptor):
-    """Serves every method through `self.wrap(handler, full_method)`."""
+    """Serves every method through `self.wrap(handler, full_method)`, built once per method."""
+
+    #: full method -> (the handler the chain returned, its wrapped handler). Filled lazily;
+    #: the set of methods is the server's, so it stays small.
+    _wrapped: dict[str, tuple[Any, grpc.RpcMethodHandler]]
 
     def wrap(self, handler: Any, full_method: str) -> grpc.RpcMethodHandler:
         raise NotImplementedError
@@ -49,4 +57,14 @@ class HandlerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        return self.wrap(handler, handler_call_details.method)  # type: ignore[attr-defined]
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        try:
+            cache = self._wrapped
+        except AttributeError:  # subclasses need not call a base __init__
+            cache = self._wrapped = {}
+        known = cache.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self.wrap(handler, method)
+        cache[method] = (handler, wrapped)
+        return wrapped

@@ -172,6 +172,24 @@ def caller_role(context: grpc.aio.ServicerContext) -> str | None:
     return _role_of_pem(pems[0]) if pems else None
 
 
+def may_hold_secret(descriptor: Any) -> bool:
+    """Whether a message of this type can hold a `secret_access_key` field at any depth: most
+    responses cannot, and walking every one of their fields on each call would be wasted."""
+    return _may_hold_secret(descriptor, frozenset())
+
+
+@functools.lru_cache(maxsize=1024)
+def _may_hold_secret(descriptor: Any, seen: frozenset[str]) -> bool:
+    if descriptor.full_name in seen:
+        return False  # a recursive type: its fields are being looked at further up
+    seen = seen | {descriptor.full_name}
+    return any(
+        field.name == SECRET_FIELD
+        or (field.message_type is not None and _may_hold_secret(field.message_type, seen))
+        for field in descriptor.fields
+    )
+
+
 def redact(message: Message) -> None:
     """Clear every `secret_access_key` field in `message`, at any depth."""
     for field, value in message.ListFields():
@@ -216,7 +234,7 @@ def _guarded(handler: Any, method: str, own_role: str | None, abort: Abort) -> g
             )
 
     def clean(response: Any) -> Any:
-        if strip and isinstance(response, Message):
+        if strip and isinstance(response, Message) and may_hold_secret(response.DESCRIPTOR):
             redact(response)
         return response
 

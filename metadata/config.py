@@ -23,8 +23,9 @@ class MetadataConfig:
     """Every replica's id -> "host:port", this one included (empty: a one-replica group)."""
     propose_timeout_s: float = 5.0
     """Deadline for committing one command (or confirming leadership for a read)."""
-    raft: RaftConfig = field(default_factory=RaftConfig)
-    """The Raft runtime's timers and limits (e.g. CAIRN_METADATA_RAFT_TICK_S)."""
+    raft: RaftConfig = field(default_factory=lambda: RaftConfig(lease_reads=True))
+    """The Raft runtime's timers and limits (e.g. CAIRN_METADATA_RAFT_TICK_S); linearizable
+    reads use the leader's lease (CAIRN_METADATA_RAFT_LEASE_READS=false: a read-index round each)."""
     host: str = "127.0.0.1"
     """Address the gRPC server binds."""
     port: int = ports.METADATA

@@ -7,8 +7,8 @@ address) and a group without a majority MetadataUnavailable. The bucket cache is
 DeleteBucket needs no lock: DeleteBucket is one log entry checking emptiness at its position,
 and object entries for a deleted bucket id are refused when they apply.
 
-Reads are linearizable: `linearize()` runs the Raft read-index barrier (leader only) before a
-read. Writes build their commands from the leader's state; `leading()` makes sure, once per
+Reads are linearizable: `linearize()` runs the Raft read barrier (leader only: its lease, else a
+read-index round) before a read. Writes build their commands from the leader's state; `leading()` makes sure, once per
 term, that a new leader has applied everything committed before it took over.
 """
 
@@ -124,7 +124,8 @@ class ServiceCore:
         return NotLeader(f"not the metadata leader (leader: {exc.leader_id or 'unknown'})", leader_addr=addr)
 
     async def linearize(self) -> None:
-        """The read-index barrier: after it, this replica's state holds every acknowledged write."""
+        """The read barrier (the leader's lease, else a read-index round; cairn/raft/README.md):
+        after it, this replica's state holds every acknowledged write."""
         try:
             await self.replicator.read_barrier(self.propose_timeout_s)
         except RaftNotLeader as exc:

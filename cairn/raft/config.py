@@ -40,6 +40,9 @@ class RaftConfig:
     """Run a pre-vote before a real election so a partitioned replica cannot disrupt the group."""
     check_quorum: bool = True
     """A leader steps down without a quorum; followers stick to a live leader (required for reads)."""
+    lease_reads: bool = False
+    """Serve linearizable reads without a heartbeat round while a quorum's lease holds (needs
+    check_quorum; the bound is in cairn/raft/README.md, *The read rule*)."""
     seed: int | None = None
     """Seed of the election-timeout randomness (None: from the OS)."""
 
@@ -63,4 +66,5 @@ class RaftConfig:
             max_batch_bytes=self.max_batch_bytes,
             pre_vote=self.pre_vote,
             check_quorum=self.check_quorum,
+            lease_reads=self.lease_reads,
         )

@@ -15,6 +15,15 @@ Safety rules kept here (the driver keeps the persistence ones, see Ready):
 Liveness aids: pre-vote (a partitioned node cannot inflate terms), leader stickiness (a node that
 heard from a live leader within the election timeout ignores (pre)votes), check-quorum (a leader
 that has not heard from a quorum within an election timeout steps down).
+
+Lease reads (`lease_reads`, needs check_quorum): stickiness means no replica that heard from the
+leader grants a (pre)vote for `election_tick` of its own ticks, so while a quorum heard from the
+leader less than that ago nobody else can win an election. The leader stamps each heartbeat
+with its own tick count and followers echo the stamp; a read is served at once, at the commit
+index, while the newest stamp a quorum echoed is less than `lease_ticks()` old (see there for
+the margin), else it falls back to a read-index round. A replica that just started refuses
+(pre)votes for `election_tick` ticks as if it had heard from a leader: a follower that crashed
+and restarted inside the leader's lease must not hand out the vote its stickiness withheld.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from cairn.raft.raftlog import RaftLog
 from cairn.raft.readindex import ReadIndex
 
 MT = MessageType
+#: The clock-rate difference between replicas a lease tolerates (see CoreConfig.lease_ticks).
+LEASE_DRIFT = 0.1
 _RESPONSE = {MT.VOTE: MT.VOTE_RESP, MT.PRE_VOTE: MT.PRE_VOTE_RESP}
 
 
@@ -55,12 +66,29 @@ class CoreConfig:
     max_batch_bytes: int = 1 << 20
     pre_vote: bool = True
     check_quorum: bool = True  # also enables leader stickiness
+    lease_reads: bool = False  # serve reads within the quorum's lease without a heartbeat round
 
     def __post_init__(self) -> None:
         if self.heartbeat_tick < 1 or self.election_tick <= self.heartbeat_tick:
             raise ValueError("need 1 <= heartbeat_tick < election_tick")
         if self.max_inflight < 1 or self.max_batch_entries < 1:
             raise ValueError("max_inflight and max_batch_entries must be positive")
+        if self.lease_reads and not self.check_quorum:
+            raise ValueError("lease_reads needs check_quorum (leader stickiness is what makes it safe)")
+        if self.lease_reads and self.lease_ticks() < 1:
+            raise ValueError("lease_reads needs a longer election_tick (the lease would be empty)")
+
+    def lease_ticks(self) -> int:
+        """How many of the leader's ticks a quorum's heartbeat acknowledgement holds the lease.
+
+        A follower that received a heartbeat refuses (pre)votes until `election_tick` of its own
+        ticks have passed, which is at least `election_tick - 1` tick lengths (its next tick may
+        come at once). The leader serves a lease read while its tick count is less than
+        `lease_ticks()` past the count stamped on the heartbeat: less than that many tick
+        lengths since it was sent. Between the two, a margin of LEASE_DRIFT (10%) for replicas
+        whose clocks run at different rates: 10 ticks of election timeout give a 8-tick lease.
+        """
+        return int((self.election_tick - 1) * (1 - LEASE_DRIFT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +131,17 @@ class Raft(LeaderMixin):
         self._prev_soft = SoftState(None, Role.FOLLOWER)
         self._in_ready = False
         self._bcast_pending = False
+        # No votes for an election timeout after a start (lease reads, see the module doc).
+        self._quiet_ticks = config.election_tick if config.lease_reads else 0
+        self.lease_clock = 0  # ticks since becoming leader; heartbeats carry it + 1 as their stamp
         self._reset_timeout()
 
     # ----------------------------------------------------------------- inputs
 
     def tick(self) -> None:
         self._check_not_in_ready()
+        if self._quiet_ticks:
+            self._quiet_ticks -= 1
         if self.role is Role.LEADER:
             self._tick_leader()
         else:
@@ -118,7 +151,8 @@ class Raft(LeaderMixin):
                 self.campaign()
 
     def campaign(self) -> None:
-        """Start an election now (pre-vote first when enabled)."""
+        """Start an election now (pre-vote first when enabled). Only for a one-replica group:
+        a forced election ignores leader stickiness, which lease reads rely on."""
         if self.role is not Role.LEADER:
             self._campaign(pre=self.config.pre_vote)
 
@@ -133,15 +167,22 @@ class Raft(LeaderMixin):
         return entry.index, entry.term
 
     def read_index(self, context: bytes) -> bool:
-        """Start a linearizable read; its ReadState comes in a later Ready. False if not leader."""
+        """Start a linearizable read; its ReadState comes in a later Ready. False if not leader.
+        Within the lease (`lease_reads`) it is confirmed at once, else by a heartbeat round."""
         self._check_not_in_ready()
         if self.role is not Role.LEADER:
             return False
         if self.log.term(self.log.committed) != self.term:
             self.reads.defer(context)  # our commit index is not known to be current yet
         else:
-            self._start_read(context)
+            self._serve_read(context)
         return True
+
+    def lose_lease(self) -> None:
+        """The driver's clock jumped further than it ticked (a stalled process): forget every
+        acknowledgement, so no lease read is served until a quorum answers a new heartbeat."""
+        for pr in self.progress.values():
+            pr.lease_stamp = 0
 
     def compact(self, snapshot: Snapshot) -> None:
         """The driver persisted `snapshot` (taken at an applied index); drop the entries it covers."""
@@ -160,10 +201,9 @@ class Raft(LeaderMixin):
             return
         if m.term > self.term:
             if m.type in (MT.VOTE, MT.PRE_VOTE):
-                in_lease = (
-                    self.config.check_quorum
-                    and self.lead is not None
-                    and self.election_elapsed < self.config.election_tick
+                in_lease = self.config.check_quorum and (
+                    (self.lead is not None and self.election_elapsed < self.config.election_tick)
+                    or self._quiet_ticks > 0
                 )
                 if in_lease:
                     return  # leader stickiness: we heard from a live leader recently
@@ -354,7 +394,7 @@ class Raft(LeaderMixin):
             self._handle_append(m)
         elif m.type is MT.HEARTBEAT:
             self.log.commit_to(m.commit)
-            self._send(MT.HEARTBEAT_RESP, m.frm, context=m.context)
+            self._send(MT.HEARTBEAT_RESP, m.frm, index=m.index, context=m.context)  # echo the stamp
         else:
             self._handle_snapshot(m)
 

@@ -6,7 +6,10 @@ is never used alone). Per-follower flow control lives in progress.py; the rules:
   in PROBE state, and not at all while a snapshot is in flight;
 - a reject's hint moves `next` back past a whole divergent term at once;
 - commit = the quorum's acknowledged index, only if that entry is of the current term;
-- check-quorum: without answers from a quorum during an election timeout, step down.
+- check-quorum: without answers from a quorum during an election timeout, step down;
+- lease reads: heartbeats carry a stamp (`lease_clock + 1`) that followers echo; a read is
+  confirmed at once while a quorum (counting the leader) echoed a stamp less than
+  `lease_ticks()` old (core.py's module doc has the argument).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class LeaderMixin:
     reads: ReadIndex
     election_elapsed: int
     heartbeat_elapsed: int
+    lease_clock: int
     _read_states: list[ReadState]
 
     def _send(self, type_: MessageType, to: str, term: int | None = None, **fields: object) -> None:
@@ -56,6 +60,7 @@ class LeaderMixin:
         self._reset(self.term)
         self.role = Role.LEADER
         self.lead = self.id
+        self.lease_clock = 0
         last = self.log.last_index()
         for peer in sorted(self.membership.ids):  # sorted: iteration order must not depend on hashing
             self.progress[peer] = Progress(last + 1)
@@ -67,6 +72,7 @@ class LeaderMixin:
         self._bcast_append()
 
     def _tick_leader(self) -> None:
+        self.lease_clock += 1
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1
         cfg = self.config
@@ -95,8 +101,25 @@ class LeaderMixin:
             return False
         if self.log.term(self.log.committed) == self.term:
             for context in self.reads.take_deferred():
+                # Always a heartbeat round: this can run in advance(), after the driver's fsync,
+                # when its clock may have moved on since it last ticked.
                 self._start_read(context)
         return True
+
+    def in_lease(self) -> bool:
+        """Whether no other replica can have been elected yet (see `CoreConfig.lease_ticks`)."""
+        if not self.config.lease_reads or self.role is not Role.LEADER:
+            return False
+        now = self.lease_clock + 1
+        stamps = {p: (now if p == self.id else pr.lease_stamp) for p, pr in self.progress.items()}
+        quorum_stamp = self.membership.committed_index(stamps)  # newest stamp a quorum echoed
+        return quorum_stamp > 0 and now - quorum_stamp < self.config.lease_ticks()
+
+    def _serve_read(self, context: bytes) -> None:
+        if self.in_lease():
+            self._read_states.append(ReadState(context, self.log.committed))
+        else:
+            self._start_read(context)
 
     def _start_read(self, context: bytes) -> None:
         done = self.reads.start(context, self.log.committed, self.id, self.membership)
@@ -112,7 +135,8 @@ class LeaderMixin:
     def _bcast_heartbeat(self, context: bytes) -> None:
         for peer in self._peers():
             pr = self.progress[peer]
-            self._send(MT.HEARTBEAT, peer, commit=min(pr.match, self.log.committed), context=context)
+            commit = min(pr.match, self.log.committed)
+            self._send(MT.HEARTBEAT, peer, index=self.lease_clock + 1, commit=commit, context=context)
 
     def _send_append(self, peer: str, send_if_empty: bool = True) -> bool:
         pr = self.progress[peer]
@@ -166,6 +190,7 @@ class LeaderMixin:
                 pass
         elif m.type is MT.HEARTBEAT_RESP:
             pr.recent_active = True
+            pr.lease_stamp = max(pr.lease_stamp, m.index)
             pr.probe_sent = False
             if pr.state is ProgressState.REPLICATE and len(pr.inflights) >= self.config.max_inflight:
                 pr.inflights.popleft()

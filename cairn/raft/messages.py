@@ -131,7 +131,8 @@ class Message:
     to: str
     term: int
     log_term: int = 0  # APPEND: term of entry `index`; (PRE_)VOTE: term of the last entry
-    index: int = 0  # APPEND: entry before `entries`; *_RESP: last index matched / rejected
+    index: int = 0  # APPEND: entry before `entries`; *_RESP: last index matched / rejected;
+    # HEARTBEAT(_RESP): the leader's lease stamp, echoed (core.py, lease reads)
     entries: tuple[Entry, ...] = ()
     commit: int = 0
     reject: bool = False

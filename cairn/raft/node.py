@@ -17,7 +17,9 @@ tick of the real clock, feeds them to the core, then handles each Ready in order
 The core is never touched while a Ready is being persisted: whatever arrives meanwhile waits in
 the inbox and goes into the next Ready (group commit). Reads follow the read-index rule: the
 leader records its commit index, confirms leadership with a heartbeat round answered by a
-quorum, and the read proceeds once this replica has applied that index.
+quorum (or at once while its lease holds, with `lease_reads`), and the read proceeds once this
+replica has applied that index. The driver runs due ticks before it takes reads from the inbox,
+and after a stall longer than the ticks it fires it drops the lease (`Raft.lose_lease`).
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ class RaftNode:
         return await self._wait(future, timeout, "the command was not committed")
 
     async def read_barrier(self, timeout: float) -> None:
-        """Return once reads of the local state are linearizable (read index, see module doc)."""
+        """Return once reads of the local state are linearizable (lease or read index, see module doc)."""
         self._check_leader()
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._enqueue("read", next(self._read_ids).to_bytes(8, "big"), future)
@@ -252,13 +254,16 @@ class RaftNode:
                             await self._wake.wait()
                     except TimeoutError:
                         pass
-                self._drain_inbox(loop)
+                # Ticks before the inbox: a read taken after a stall must see the clock moved.
                 now = loop.time()
                 if now >= next_tick:
                     ticks = int((now - next_tick) / tick) + 1
                     for _ in range(min(ticks, 3)):  # after a long stall, do not fire a burst
                         self._core_or_fail().tick()
+                    if ticks > 3:  # the ticks not fired would have aged the lease: drop it
+                        self._core_or_fail().lose_lease()
                     next_tick += ticks * tick
+                self._drain_inbox(loop)
                 while self._core_or_fail().has_ready():
                     await self._handle_ready(self._core_or_fail().ready())
         except asyncio.CancelledError:

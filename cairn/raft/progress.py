@@ -34,6 +34,7 @@ class Progress:
         "snapshot_ticks",
         "inflights",
         "recent_active",
+        "lease_stamp",
     )
 
     def __init__(self, next_index: int, match: int = 0) -> None:
@@ -45,6 +46,7 @@ class Progress:
         self.snapshot_ticks = 0
         self.inflights: deque[int] = deque()
         self.recent_active = False
+        self.lease_stamp = 0  # the newest heartbeat stamp the follower echoed (lease reads)
 
     def _reset(self, state: ProgressState) -> None:
         self.state = state

@@ -5,6 +5,9 @@ and a bench-style generic gRPC method for Put / Get / Status) take concurrent wr
 is killed with SIGKILL in the middle, writes continue on the new leader, then every replica is
 killed at once and restarted. Every write that was acknowledged must read back (through a
 linearizable read on the leader), and every replica must converge on the same state.
+
+With lease reads: a leader paused (SIGSTOP) past the election timeout, while the others elect a
+new leader and commit, must not answer a read from its old lease when it resumes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -34,6 +38,8 @@ ERRORS = rpc.ErrorTable(
     {NotLeader: grpc.StatusCode.UNAVAILABLE, NoQuorum: grpc.StatusCode.UNAVAILABLE},
     unavailable=NoQuorum,
     internal=ReplicationError,
+    # NotLeader takes the leader's id and address, not a message (the writer only retries).
+    decode=lambda cls, message, trailers: NotLeader(None, None) if cls is NotLeader else cls(message),
 )
 
 
@@ -71,9 +77,9 @@ class KVService:
         return json.dumps({"role": self.node.status().role, "data": self.machine.data}).encode()
 
 
-async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> None:
+async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path, lease: bool = False) -> None:
     machine = KV()
-    config = RaftConfig(tick_s=0.05, election_ticks=10, snapshot_threshold=40)
+    config = RaftConfig(tick_s=0.05, election_ticks=10, snapshot_threshold=40, lease_reads=lease)
     node = RaftNode(node_id, peers, data_dir, machine, config)
     kv = KVService(node, machine)
     server = rpc.server()
@@ -94,8 +100,9 @@ async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path) -> 
 
 
 class Group:
-    def __init__(self, tmp: Path, processes: list[ServiceProcess]) -> None:
+    def __init__(self, tmp: Path, processes: list[ServiceProcess], lease: bool = False) -> None:
         self.tmp = tmp
+        self.lease = lease
         self.processes = processes
         self.peers = {f"r{i}": f"127.0.0.1:{free_port()}" for i in (1, 2, 3)}
         self.procs: dict[str, ServiceProcess] = {}
@@ -105,6 +112,7 @@ class Group:
     def start(self, rid: str) -> None:
         spec = ",".join(f"{k}={v}" for k, v in self.peers.items())
         args = ["--replica", rid, "--peers", spec, "--data-dir", str(self.tmp / rid)]
+        args += ["--lease"] if self.lease else []
         proc = ServiceProcess(MODULE, args, self.tmp / f"{rid}.log").start()
         self.procs[rid] = proc
         self.processes.append(proc)
@@ -199,14 +207,57 @@ async def test_kill9_never_loses_an_acknowledged_write(
         raise AssertionError("replicas did not converge after the restart")
 
 
+@pytest.mark.timeout(120)
+async def test_a_paused_leader_does_not_read_from_its_old_lease(
+    tmp_path: Path, processes: list[ServiceProcess]
+) -> None:
+    group = Group(tmp_path, processes, lease=True)
+    for rid in group.peers:
+        group.start(rid)
+    deadline = time.monotonic() + 60
+    assert await group.put("k", "before", deadline)
+    state = None
+    for _ in range(100):  # (a first election may still be settling)
+        old = await group.leader()
+        state = await group.dump(old, linearizable=True)
+        if state is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert state is not None and state["data"] == {"k": "before"}
+
+    os.kill(group.procs[old].pid, signal.SIGSTOP)
+    try:
+        group.current = None
+        others = [r for r in group.peers if r != old]
+        new = None
+        while new is None and time.monotonic() < deadline:  # the others elect a new leader
+            for rid in others:
+                got = await group.dump(rid)
+                if got is not None and got["role"] == "leader":
+                    new = rid
+            await asyncio.sleep(0.05)
+        assert new is not None
+        group.current = new
+        assert await group.put("k", "after", deadline)
+        # A read reaches the paused replica, then it resumes: its ticks say its lease still
+        # holds, but the clock moved on; it must not answer from its stale state.
+        read = asyncio.ensure_future(group.dump(old, linearizable=True))
+        await asyncio.sleep(0.3)
+    finally:
+        os.kill(group.procs[old].pid, signal.SIGCONT)
+    state = await read
+    assert state is None or state["data"] == {"k": "after"}, state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--replica", required=True)
     parser.add_argument("--peers", required=True)
     parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--lease", action="store_true", help="lease reads on")
     args = parser.parse_args()
     peers = dict(p.split("=", 1) for p in args.peers.split(","))
-    asyncio.run(serve_replica(args.replica, peers, args.data_dir))
+    asyncio.run(serve_replica(args.replica, peers, args.data_dir, args.lease))
 
 
 if __name__ == "__main__":

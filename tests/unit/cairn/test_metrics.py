@@ -135,6 +135,35 @@ async def test_grpc_requests_are_counted_by_method_and_status_code() -> None:
     assert duration == before["duration"] + 3
 
 
+async def test_a_method_handler_is_wrapped_once_and_every_call_is_still_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cairn.grpc_metrics import GrpcMetrics
+
+    wrapped: list[str] = []
+    real = GrpcMetrics.wrap
+
+    def spy(self: GrpcMetrics, handler: Any, full_method: str) -> Any:
+        wrapped.append(full_method)
+        return real(self, handler, full_method)
+
+    monkeypatch.setattr(GrpcMetrics, "wrap", spy)
+    server, channel = await _serve()
+    before_ok, before_missing = _count("Unary", "OK"), _count("Unary", "NOT_FOUND")
+    try:
+        unary = _call(channel, "unary_unary", "Unary")
+        for _ in range(5):
+            assert (await unary(BytesValue(value=b"ab"))).value == b"abab"
+        with pytest.raises(grpc.aio.AioRpcError):
+            await unary(BytesValue(value=b"missing"))
+        assert wrapped == [f"/{SERVICE}/Unary"]
+        assert _count("Unary", "OK") - before_ok == 5
+        assert _count("Unary", "NOT_FOUND") - before_missing == 1
+    finally:
+        await channel.close()
+        await server.stop(None)
+
+
 async def test_streamed_messages_are_counted() -> None:
     server, channel = await _serve()
     sent_before = _bytes("cairn_grpc_sent_bytes_total", "Down")

@@ -13,7 +13,7 @@ import pytest
 from cairn import rpc
 from cairn.mtls import ROLES, ClusterPki, key_matches, role_of
 from cairn.proto import metadata_pb2, placement_pb2
-from cairn.rpc_auth import ALLOWED, PEER, REASON, redact
+from cairn.rpc_auth import ALLOWED, PEER, REASON, may_hold_secret, redact
 from tests.support.mtls import all_methods, call, der, foreign_identity, open_channel, served_certificate
 
 
@@ -49,6 +49,13 @@ def test_secrets_are_cleared_at_any_depth() -> None:
     redact(response)
     assert [k.secret_access_key for k in response.result] == ["", ""]
     assert [k.access_key_id for k in response.result] == ["AK", "AK"]
+
+
+def test_only_responses_that_can_hold_a_secret_are_walked() -> None:
+    assert may_hold_secret(metadata_pb2.ListAccessKeysResponse.DESCRIPTOR)  # nested, repeated
+    assert may_hold_secret(metadata_pb2.AccessKey.DESCRIPTOR)
+    assert not may_hold_secret(placement_pb2.GetStatusResponse.DESCRIPTOR)
+    assert not may_hold_secret(metadata_pb2.GetBucketResponse.DESCRIPTOR)
 
 
 class _Placement:
@@ -121,6 +128,8 @@ async def test_only_the_listed_roles_get_through(
     async with open_channel(addr, pki.ca_cert, pki.identity("datanode"), "placement") as ch:
         code, reason, _ = await call(ch, node_command)
         assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, REASON)
+    async with open_channel(addr, pki.ca_cert, pki.identity("admin"), "placement") as ch:
+        assert (await call(ch, node_command))[0] == grpc.StatusCode.OK  # the check runs per call
     async with open_channel(addr, pki.ca_cert, None, "placement") as ch:  # no client certificate
         assert (await call(ch, node_command))[0] == grpc.StatusCode.UNAVAILABLE
     foreign = foreign_identity(tmp_path / "foreign", "admin")
@@ -128,7 +137,7 @@ async def test_only_the_listed_roles_get_through(
         assert (await call(ch, node_command))[0] == grpc.StatusCode.UNAVAILABLE
     async with grpc.aio.insecure_channel(addr) as ch:  # plaintext
         assert (await call(ch, node_command))[0] == grpc.StatusCode.UNAVAILABLE
-    assert fake.calls == ["NodeCommand"]  # only the admin's call reached the servicer
+    assert fake.calls == ["NodeCommand"] * 2  # only the admin's calls reached the servicer
 
 
 async def test_a_client_verifies_the_server_role(served: tuple[str, _Placement], pki: ClusterPki) -> None:

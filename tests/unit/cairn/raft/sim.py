@@ -11,7 +11,8 @@ unpersisted state that a crash loses), inject faults, then check the safety prop
 - log matching: an (index, term) pair always names the same command and the same previous term;
 - leader completeness: a new leader's log holds every entry known committed;
 - state machine safety: no two replicas apply different commands at an index (digest chain);
-- read safety: a confirmed read index covers everything committed before the read started.
+- read safety: a confirmed read index covers everything committed before the read started;
+- lease safety (lease reads): no leader holds its lease while a newer term has a leader.
 `heal_and_check_liveness()` then repairs everything and requires a new command to be applied on
 every replica within a bounded time.
 """
@@ -51,6 +52,7 @@ class Faults:
     restart: float = 0.03
     partition: float = 0.01
     heal: float = 0.03
+    reads: float = 0.05  # chance per time unit that a client starts a read
 
 
 #: The two fault mixes CI runs: "calm" lets many commands commit between faults; "stormy" keeps
@@ -67,6 +69,9 @@ WEATHER = {
         partition=0.02,
         heal=0.03,
     ),
+    # Long partitions and many reads: a cut-off leader keeps reading while the others elect a
+    # new one and commit, so a lease held too long (lease reads) shows up as a stale read.
+    "split": Faults(crash=0.003, leader_crash=0.005, partition=0.02, heal=0.004, reads=0.3),
 }
 
 
@@ -114,12 +119,16 @@ class Simulation:
     """Subclasses may run another state machine (`new_machine`, with the same digest chain
     in `index`/`digest`) on other commands (`next_command`, `liveness_command`)."""
 
-    def __init__(self, seed: int, n: int, faults: Faults | None = None, snap_every: int = 12) -> None:
+    def __init__(
+        self, seed: int, n: int, faults: Faults | None = None, snap_every: int = 12, lease: bool = False
+    ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.faults = faults or Faults()
         self.chaos = True
-        self.cfg = CoreConfig(election_tick=10, heartbeat_tick=2, max_inflight=4, max_batch_entries=4)
+        self.cfg = CoreConfig(
+            election_tick=10, heartbeat_tick=2, max_inflight=4, max_batch_entries=4, lease_reads=lease
+        )
         self.ids = [f"n{i}" for i in range(1, n + 1)]
         self.membership = Membership(frozenset(self.ids))
         self.snap_every = snap_every
@@ -171,7 +180,9 @@ class Simulation:
     def heal_and_check_liveness(self, budget: int = 800) -> None:
         """Stop all faults, restart everything, and require progress within `budget` time units."""
         self.chaos = False
-        self.faults = Faults(loss=0.0, duplicate=0.0, max_delay=self.faults.max_delay)
+        self.faults = Faults(
+            loss=0.0, duplicate=0.0, max_delay=self.faults.max_delay, reads=self.faults.reads
+        )
         self.side = dict.fromkeys(self.ids, 0)
         for r in self.replicas.values():
             if r.core is None:
@@ -264,7 +275,7 @@ class Simulation:
             if core is not None:
                 self.proposed += 1
                 core.propose(self.next_command())
-        if self.rng.random() < 0.05:
+        if self.rng.random() < self.faults.reads:
             core = self._usable(self.replicas[self.rng.choice(self.ids)])
             if core is not None:
                 ctx = f"read-{self.now}".encode()
@@ -358,6 +369,20 @@ class Simulation:
                     self.complete_checked.add(core.term)
                     self._check_leader_completeness(r)
             self._record_commits(r)
+        self._check_leases()
+
+    def _check_leases(self) -> None:
+        """Lease safety: while a leader holds its lease, nobody leads a newer term (else its
+        lease reads could miss the newer leader's commits)."""
+        leading = [
+            r.core for r in self.replicas.values() if r.core is not None and r.core.role is Role.LEADER
+        ]
+        newest = max((c.term for c in leading), default=0)
+        for core in leading:
+            if core.term < newest and core.in_lease():
+                raise SafetyViolation(
+                    f"{core.id} holds a lease in term {core.term} while term {newest} has a leader"
+                )
 
     def _record_commits(self, r: Replica) -> None:
         """Every entry a replica considers committed must match what anyone else committed."""

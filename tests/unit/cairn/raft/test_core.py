@@ -278,3 +278,109 @@ def test_using_the_core_between_ready_and_advance_is_refused() -> None:
         core.tick()
     core.advance(rd)
     assert core.role is Role.LEADER
+
+
+# ------------------------------------------------------------------------------ lease reads
+
+LEASE = CoreConfig(election_tick=10, heartbeat_tick=1, lease_reads=True)
+
+
+def _lease_group() -> tuple[Net, str]:
+    """Three replicas with lease reads; ticked until one leads (a fresh replica refuses votes
+    for an election timeout, so `elect` cannot be used right after boot)."""
+    net = Net(["a", "b", "c"], LEASE)
+    for _ in range(4 * LEASE.election_tick):
+        net.tick_all()
+        leaders = [i for i, c in net.cores.items() if c.role is Role.LEADER]
+        if leaders:
+            net.tick_all()  # one heartbeat round: the followers' echoes start the lease
+            return net, leaders[0]
+    raise AssertionError("no leader elected")
+
+
+def _heartbeats_with(net: Net, context: bytes) -> int:
+    return sum(1 for m in net.sent if m.type is MT.HEARTBEAT and m.context == context)
+
+
+def test_a_leader_within_its_lease_serves_a_read_without_a_heartbeat_round() -> None:
+    net, lead = _lease_group()
+    core = net.cores[lead]
+    assert core.in_lease()
+    assert core.read_index(b"r1")
+    net.settle()
+    assert net.reads[lead] == [(b"r1", core.log.committed)]
+    assert _heartbeats_with(net, b"r1") == 0  # no round trip was needed
+    core.lose_lease()  # the driver's clock jumped: back to read index until a quorum answers
+    assert not core.in_lease()
+    assert core.read_index(b"r2")
+    net.settle()
+    assert _heartbeats_with(net, b"r2") == 2 and net.reads[lead][-1] == (b"r2", core.log.committed)
+    assert core.in_lease()  # the round's answers renewed the lease
+
+
+def _partition_the_leader(net: Net, lead: str, restart_follower: bool = False) -> tuple[int, int, int]:
+    """Cut the leader off; every tick it is asked for a read while another replica times out
+    as early as any can. With `restart_follower`, that candidate had been cut off from the
+    leader for a while already (its elections failed: the third replica stuck to the leader),
+    and the third replica crashes and restarts just as the leader is cut off. Returns (the last
+    tick a read was served at once, the tick another replica won, the tick the old leader
+    stepped down)."""
+    old = net.cores[lead]
+    candidate, third = (i for i in net.ids if i != lead)
+    if restart_follower:
+        net.cut |= {(lead, candidate), (candidate, lead)}
+        net.tick_all(3 * LEASE.election_tick)
+        assert old.role is Role.LEADER and old.in_lease()
+    net.isolate(lead)
+    eager = net.cores[candidate]
+    if restart_follower:
+        net.cores[third] = Raft(third, net.membership, net.stores[third].load(), random.Random(9), LEASE)
+        eager.election_elapsed = eager.randomized_timeout - 1  # its timer fires at the next tick
+    last_served = won = stepped_down = -1
+    for t in range(1, 4 * LEASE.election_tick):
+        if eager.role is not Role.LEADER:  # only one eager candidate: two would split the vote
+            eager.randomized_timeout = LEASE.election_tick
+        net.tick_all()
+        if won < 0 and any(net.cores[i].role is Role.LEADER for i in (candidate, third)):
+            won = t
+        if old.role is Role.LEADER:
+            before = len(net.reads[lead])
+            old.read_index(f"read-{t}".encode())
+            net.settle()
+            if len(net.reads[lead]) > before:
+                last_served = t
+        elif stepped_down < 0:
+            stepped_down = t
+    return last_served, won, stepped_down
+
+
+@pytest.mark.parametrize("restart_follower", [False, True])
+def test_a_partitioned_leader_stops_lease_reads_before_another_can_be_elected(restart_follower: bool) -> None:
+    net, lead = _lease_group()
+    last_served, won, stepped_down = _partition_the_leader(net, lead, restart_follower)
+    assert last_served >= 1  # it did serve lease reads while cut off (the test is not vacuous)
+    assert won > last_served  # but none once another replica could lead
+    assert 0 < stepped_down <= 2 * LEASE.election_tick  # and check-quorum deposed it
+
+
+def test_without_the_quiet_start_a_restarted_follower_lets_a_stale_lease_serve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why a fresh replica refuses votes for an election timeout: a follower that restarts
+    forgets it heard from the leader, and could elect a new leader inside the old one's lease."""
+    real_init = Raft.__init__
+
+    def forgetful(self: Raft, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        self._quiet_ticks = 0
+
+    net, lead = _lease_group()
+    monkeypatch.setattr(Raft, "__init__", forgetful)
+    last_served, won, _ = _partition_the_leader(net, lead, restart_follower=True)
+    assert 0 < won <= last_served  # a stale read: served after another replica won
+
+
+def test_lease_reads_need_check_quorum() -> None:
+    with pytest.raises(ValueError):
+        CoreConfig(lease_reads=True, check_quorum=False)
+    assert LEASE.lease_ticks() == 8

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from cairn.raft.core import Raft
+from cairn.raft.core import CoreConfig, Raft
 from cairn.raft.messages import Message, MessageType
 from cairn.raft.raftlog import RaftLog
 from tests.unit.cairn.raft.sim import WEATHER, Simulation
@@ -26,17 +26,20 @@ SCALE = int(os.environ.get("CAIRN_RAFT_SEEDS", "0"))
 
 # (replicas, fault mix, seeds): each batch stays well under 20 s on a shared 2-core box.
 BATCHES = [(3, "calm", 1200), (3, "stormy", 1200), (5, "calm", 800), (5, "stormy", 800)]
+# The same with lease reads on: long partitions ("split") and stormy weather.
+LEASE_BATCHES = [(3, "split", 400), (5, "split", 200), (3, "stormy", 200)]
 
 
-def run_seed(seed: int, n: int, weather: str = "calm", steps: int = STEPS) -> Simulation:
-    sim = Simulation(seed, n, WEATHER[weather])
+def run_seed(seed: int, n: int, weather: str = "calm", steps: int = STEPS, lease: bool = False) -> Simulation:
+    sim = Simulation(seed, n, WEATHER[weather], lease=lease)
     try:
         sim.run(steps)
         sim.heal_and_check_liveness()
     except Exception as exc:
         trace = "\n".join(sim.trace[-25:])
         raise AssertionError(
-            f"Raft simulation failed with {n} replicas, {weather} faults, seed {seed} at t={sim.now}: {exc}\n"
+            f"Raft simulation failed with {n} replicas, {weather} faults{', lease reads' if lease else ''}, "
+            f"seed {seed} at t={sim.now}: {exc}\n"
             f"replay: CAIRN_RAFT_SEED={seed} .venv/bin/python -m pytest -q "
             f"tests/unit/cairn/raft/test_simulation.py\nlast events:\n{trace}"
         ) from exc
@@ -63,6 +66,24 @@ def test_random_faults_keep_raft_safe_and_live(n: int, weather: str, count: int)
         assert leaders >= 2 * len(seeds)
 
 
+@pytest.mark.parametrize(
+    ("n", "weather", "count"), LEASE_BATCHES, ids=[f"{n}nodes-{w}-lease" for n, w, _ in LEASE_BATCHES]
+)
+def test_random_faults_keep_lease_reads_safe(n: int, weather: str, count: int) -> None:
+    seeds = _seeds(count)
+    lease_leaders = 0
+    for seed in seeds:
+        sim = run_seed(seed, n, weather, lease=True)
+        lease_leaders += any(r.core is not None and r.core.in_lease() for r in sim.replicas.values())
+    if len(seeds) >= 100:  # the lease was in use, not always lost
+        assert lease_leaders >= len(seeds) // 2
+
+
+def test_the_checks_catch_a_lease_longer_than_the_election_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CoreConfig, "lease_ticks", lambda self: 2 * self.election_tick)
+    assert _first_failing_seed(3, 300, "split", lease=True) is not None
+
+
 def test_a_seed_replays_identically() -> None:
     a = run_seed(12345, 5, "stormy", steps=200)
     b = run_seed(12345, 5, "stormy", steps=200)
@@ -71,10 +92,10 @@ def test_a_seed_replays_identically() -> None:
     assert a.now == b.now
 
 
-def _first_failing_seed(n: int, seeds: int) -> int | None:
+def _first_failing_seed(n: int, seeds: int, weather: str = "calm", lease: bool = False) -> int | None:
     for seed in range(seeds):
         try:
-            run_seed(seed, n)
+            run_seed(seed, n, weather, lease=lease)
         except AssertionError:
             return seed
     return None
