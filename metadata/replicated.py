@@ -370,12 +370,7 @@ def _backup_to(pin: sqlite3.Connection | bytes, path: Path) -> None:
     dest = sqlite3.connect(str(path))
     try:
         if isinstance(pin, bytes):
-            source = sqlite3.connect(":memory:")
-            try:
-                source.deserialize(_rollback_header(pin))
-                source.backup(dest)
-            finally:
-                source.close()
+            _restore_image(dest, pin)
         else:
             pin.backup(dest)
         dest.execute("PRAGMA journal_mode=DELETE")
@@ -392,20 +387,16 @@ def _restore_file(conn: sqlite3.Connection, path: Path) -> None:
         source.close()
 
 
-def _rollback_header(image: bytes) -> bytes:
-    if image[18:20] == b"\x02\x02":
-        return image[:18] + b"\x01\x01" + image[20:]
-    return image
-
-
 def _restore_image(conn: sqlite3.Connection, image: bytes) -> None:
     """Copy a serialized shard into `conn`. The image of a WAL-mode file says so in its header
     (bytes 18 and 19 = 2): an in-memory copy cannot open a WAL and any read fails ("unable to
     open database file"), so the copy is marked rollback-journal (1); the destination keeps
     its own journal mode."""
+    if image[18:20] == b"\x02\x02":
+        image = image[:18] + b"\x01\x01" + image[20:]
     source = sqlite3.connect(":memory:")
     try:
-        source.deserialize(_rollback_header(image))
+        source.deserialize(image)
         source.backup(conn)
     finally:
         source.close()

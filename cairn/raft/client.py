@@ -92,6 +92,16 @@ def message_from_pb(pb: raft_pb2.Message, snapshot: Snapshot | None = None) -> M
     )
 
 
+def snapshot_meta_to_pb(snap: Snapshot) -> raft_pb2.SnapshotMeta:
+    return raft_pb2.SnapshotMeta(
+        index=snap.index,
+        term=snap.term,
+        membership=membership_to_pb(snap.membership),
+        size=sum(f.size for f in snap.files),
+        files=[raft_pb2.SnapshotFile(name=f.name, size=f.size, crc32c=f.crc32c) for f in snap.files],
+    )
+
+
 def snapshot_chunks(message: Message, blocks: Generator[bytes]) -> AsyncIterator[raft_pb2.SnapshotChunk]:
     """The InstallSnapshot stream of a SNAPSHOT message: its header chunk (the manifest), then
     the files' bytes as `blocks` reads them from disk (never whole in memory)."""
@@ -100,14 +110,7 @@ def snapshot_chunks(message: Message, blocks: Generator[bytes]) -> AsyncIterator
         raise ValueError("install_snapshot needs a SNAPSHOT message")
 
     async def chunks() -> AsyncIterator[raft_pb2.SnapshotChunk]:
-        meta = raft_pb2.SnapshotMeta(
-            index=snap.index,
-            term=snap.term,
-            membership=membership_to_pb(snap.membership),
-            size=sum(f.size for f in snap.files),
-            files=[raft_pb2.SnapshotFile(name=f.name, size=f.size, crc32c=f.crc32c) for f in snap.files],
-        )
-        yield raft_pb2.SnapshotChunk(message=message_to_pb(message), snapshot=meta)
+        yield raft_pb2.SnapshotChunk(message=message_to_pb(message), snapshot=snapshot_meta_to_pb(snap))
         try:
             while (block := await asyncio.to_thread(next, blocks, None)) is not None:
                 yield raft_pb2.SnapshotChunk(data=block)

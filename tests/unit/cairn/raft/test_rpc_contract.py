@@ -12,7 +12,7 @@ import pytest
 from cairn.checksums import crc32c
 from cairn.proto import raft_pb2, raft_pb2_grpc
 from cairn.raft import rpc_server
-from cairn.raft.client import ERRORS, PeerClient, membership_to_pb, message_to_pb
+from cairn.raft.client import ERRORS, PeerClient, message_to_pb, snapshot_meta_to_pb
 from cairn.raft.errors import PeerUnavailable, RaftStopped, SnapshotCorrupt, SnapshotMissing, WrongReplica
 from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot, SnapshotFile
 from cairn.raft.snapfiles import SnapshotDirs
@@ -118,13 +118,7 @@ async def test_a_damaged_or_headless_snapshot_stream_is_refused(
     message, directory = sent
     snap = message.snapshot
     assert snap is not None
-    meta = raft_pb2.SnapshotMeta(
-        index=snap.index,
-        term=snap.term,
-        membership=membership_to_pb(snap.membership),
-        size=sum(f.size for f in snap.files),
-        files=[raft_pb2.SnapshotFile(name=f.name, size=f.size, crc32c=f.crc32c) for f in snap.files],
-    )
+    meta = snapshot_meta_to_pb(snap)
     data = b"".join(FILES.values())
 
     def stream(body: bytes, head: bool = True) -> AsyncIterator[raft_pb2.SnapshotChunk]:
