@@ -7,10 +7,11 @@
 Starts three `python -m cairn.metadata` replicas (4 object shards, `raft.snapshot_threshold`
 = `--threshold`), creates a bucket, kills one follower (-9), then PUTs `--objects` object
 versions (each with `--pad` bytes of user metadata, 64 calls in flight), so the leader's log is
-compacted past what the follower holds. Then it samples the leader's RSS (VmRSS, every 10 ms)
-while the follower restarts and catches up by the leader's snapshot, and prints the RSS before
-the restart, its peak during the transfer, the leader's VmHWM (its peak since it started, the
-load included), the size of the leader's snapshot and the transfer time. The loops are bounded:
+compacted past what the follower holds. Then it samples the leader's RSS every 10 ms (VmRSS,
+and RssAnon: its anonymous memory, i.e. without the shard files SQLite maps, up to 256 MiB
+each) while the follower restarts and catches up by the leader's snapshot, and prints both
+before the restart and at their peak during the transfer, the leader's VmHWM (its peak since it
+started, the load included), the size of the leader's snapshot and the catch-up time. The loops are bounded:
 the load by its count, the catch-up by `--catchup-timeout` seconds.
 
 `--replica-pythonpath` runs the replicas from another installed copy of Cairn (e.g. an older
@@ -53,9 +54,13 @@ def _snapshot_bytes(raft_dir: Path) -> int:
 
 
 async def _status(port: int) -> tuple[str, int, int]:
-    async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5.0) as client:
-        s = await client.replica_status()
-        return s.role, s.commit_index, s.applied_index
+    """Role, commit and applied index of a replica ("", -1, -1 when it does not answer in 5 s)."""
+    try:
+        async with MetadataClient(f"127.0.0.1:{port}", deadline_s=5.0) as client:
+            s = await client.replica_status()
+            return s.role, s.commit_index, s.applied_index
+    except MetadataError:
+        return "", -1, -1
 
 
 async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
@@ -84,6 +89,7 @@ async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
                 roles = {i: (await _status(ports[i]))[0] for i in IDS}
                 lead = next((i for i, r in roles.items() if r == "leader"), "")
             victim = next(i for i in IDS if i != lead)
+            first_lead = lead
             procs[victim].kill9()
             pad = (("pad", "x" * args.pad),)
             failed = 0
@@ -101,23 +107,29 @@ async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
                 done = await asyncio.gather(*(one(n) for n in range(first, min(args.objects, first + 64))))
                 failed += done.count(False)
             load_s = time.monotonic() - started
+        lead = ""  # the leader may have changed during the load
+        while not lead:
+            roles = {i: (await _status(ports[i]))[0] for i in IDS if i != victim}
+            lead = next((i for i, r in roles.items() if r == "leader"), "")
         leader_pid = procs[lead].pid
         before_kib = _status_kib(leader_pid, "VmRSS")
+        before_anon_kib = _status_kib(leader_pid, "RssAnon")
         snapshot = _snapshot_bytes(base / lead / "raft")
         start(victim, 1, wait=False)
-        peak_kib = before_kib
+        peak_kib, peak_anon_kib = before_kib, before_anon_kib
         started = time.monotonic()
         deadline = started + args.catchup_timeout
         caught_up = False
         last_check = 0.0
         while time.monotonic() < deadline:
             peak_kib = max(peak_kib, _status_kib(leader_pid, "VmRSS"))
+            peak_anon_kib = max(peak_anon_kib, _status_kib(leader_pid, "RssAnon"))
             now = time.monotonic()
             if now - last_check > 0.25 and "metadata listening" in procs[victim].log_tail():
                 last_check = now
                 _, commit, _ = await _status(ports[lead])
                 _, _, applied = await _status(ports[victim])
-                if applied >= commit:
+                if applied >= commit > 0:
                     caught_up = True
                     break
             await asyncio.sleep(0.01)
@@ -130,7 +142,10 @@ async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
             "snapshot_mib": round(snapshot / 2**20, 1),
             "leader_rss_before_mib": round(before_kib / 1024, 1),
             "leader_rss_peak_during_transfer_mib": round(peak_kib / 1024, 1),
+            "leader_anon_before_mib": round(before_anon_kib / 1024, 1),
+            "leader_anon_peak_during_transfer_mib": round(peak_anon_kib / 1024, 1),
             "leader_vmhwm_mib": round(_status_kib(leader_pid, "VmHWM") / 1024, 1),
+            "leader_changed_during_load": lead != first_lead,
             "catchup_s": round(catchup_s, 1),
             "caught_up": caught_up,
             "follower_installed_snapshot": installed,
