@@ -12,7 +12,10 @@ tick of the real clock, feeds them to the core, then handles each Ready in order
 3. restore a received snapshot, apply committed entries to the state machine, and hand each
    proposer the result of its own entry (matched by index and term);
 4. release confirmed reads once applied >= their read index;
-5. advance the core; then, past `snapshot_threshold` applied entries, snapshot and compact.
+5. advance the core; then, past `snapshot_threshold` applied entries, start a snapshot: the
+   machine fixes its state there and its files are written by the snapshot thread while
+   applies go on; once they are staged, the driver switches the storage to them and compacts
+   the log between two Readies (snapfiles.py).
 
 The core is never touched while a Ready is being persisted: whatever arrives meanwhile waits in
 the inbox and goes into the next Ready (group commit). Reads follow the read-index rule: the
