@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -64,6 +65,7 @@ async def _status(port: int) -> tuple[str, int, int]:
 
 
 async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
+    os.chdir(base)  # `python -m` puts the working directory first on sys.path: not this checkout
     ports = {i: free_port() for i in IDS}
     peers = ",".join(f"{i}=127.0.0.1:{p}" for i, p in ports.items())
     config = base / "metadata.toml"
