@@ -10,7 +10,9 @@ and single-replica deployments: it applies proposals directly, in order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 
@@ -33,6 +35,18 @@ class BatchStateMachine(StateMachine, Protocol):
         return their results; the Raft runtime calls it (instead of `apply`) with every
         committed entry of one Ready, so a machine can share work (one transaction, one thread
         hop) across them."""
+
+
+class FileStateMachine(StateMachine, Protocol):
+    def prepare_snapshot(self) -> Callable[[Path], Sequence[str]]:
+        """Called between two applies: fix the state to snapshot (quickly) and return a writer
+        that the runtime runs in a thread, while applies go on, to write that state as files
+        into the empty directory it is given; the writer returns the files' names. The
+        runtime then never calls `snapshot()` (the state is never one value in memory)."""
+
+    def restore_files(self, directory: Path, names: Sequence[str]) -> None:
+        """Replace the whole state with the snapshot files `names` in `directory` (called from a
+        thread, between two applies)."""
 
 
 class ReplicationError(Exception):

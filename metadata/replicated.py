@@ -24,8 +24,14 @@ result (or the domain error) with `take(returned_bytes)`. Followers' results are
 The bucket cache (`buckets`) is rebuilt from the catalog at start and after a snapshot is
 restored, and updated by the catalog entries as they apply, on every replica.
 
-Snapshot: every shard's database image (`sqlite3` serialize) in one framed byte string;
-restore copies each image into its shard file with SQLite's online backup.
+Snapshot (what the Raft runtime takes, `prepare_snapshot`): one SQLite file per shard, named as
+the shard files are (`integrity.shard_files`). Between two applies, each shard's state is
+pinned by a read transaction on a second connection; a thread then copies each pinned state
+into its file with SQLite's online backup while applies go on (WAL mode lets the shard commit
+past a reader). Restore (`restore_files`) copies each file back into its shard with the online
+backup, the shards in parallel. Nothing holds a whole shard in memory. `snapshot()` /
+`restore()` (every shard's image framed in one byte string) remain for the in-process
+simulation and for a version-1 snapshot (one `state` file, from before snapshots were files).
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from cairn.metadata import catalog, dedup
 from cairn.metadata import commands as c
 from cairn.metadata.dedup import RequestTag
 from cairn.metadata.errors import BucketNotEmpty, MetadataError, NoSuchBucket
+from cairn.metadata.integrity import shard_files
 from cairn.metadata.models import Bucket
 from cairn.metadata.objects import bucket_has_content
 from cairn.metadata.schema import CATALOG_MIGRATIONS, OBJECT_MIGRATIONS, migrate
@@ -181,6 +190,47 @@ class MetadataMachine:
         while len(self._results) > _KEEP_RESULTS:
             self._results.popitem(last=False)
 
+    # -- snapshots as files (cairn.replication.FileStateMachine): what the Raft runtime uses -----
+    def prepare_snapshot(self) -> Callable[[Path], Sequence[str]]:
+        """Between two applies: pin every shard's current state with a read transaction on a
+        second connection (WAL mode keeps that state readable while applies commit on the
+        shard's own connection), so the writer, run later in a thread, copies exactly the state
+        at this log position, however long it takes. In-memory shards (unit tests) are copied
+        now."""
+        names = shard_files(len(self.store.objects))
+        pins: list[tuple[str, sqlite3.Connection | bytes]] = []
+        try:
+            for name, shard in zip(names, self._shards(), strict=True):
+                pins.append((name, _pin(shard)))
+        except BaseException:
+            _unpin(pins)
+            raise
+
+        def write(directory: Path) -> list[str]:
+            try:
+                for name, pin in pins:
+                    _backup_to(pin, directory / name)
+            finally:
+                _unpin(pins)
+            return names
+
+        return write
+
+    def restore_files(self, directory: Path, names: Sequence[str]) -> None:
+        """Copy each snapshot file into its shard with SQLite's online backup (the shards in
+        parallel, each on its own thread)."""
+        if list(names) != shard_files(len(self.store.objects)):
+            raise ValueError(f"snapshot files {list(names)} do not match {len(self.store.objects)} shards")
+        pending = [
+            shard.submit(_restore_file, shard.conn, directory / name)
+            for name, shard in zip(names, self._shards(), strict=True)
+        ]
+        for future in pending:
+            future.result()
+        self._results.clear()
+        self._load_buckets()
+
+    # -- snapshots as one value: the in-process simulation's form (tests/unit/metadata) ---------
     def snapshot(self) -> bytes:
         parts = [s.call(lambda conn: conn.serialize()) for s in self._shards()]
         return struct.pack(">I", len(parts)) + b"".join(struct.pack(">Q", len(p)) + p for p in parts)
@@ -291,6 +341,50 @@ class MetadataMachine:
         found = self.store.catalog.call(catalog.read_buckets)
         self.buckets = {b.name: b for b in found}
         self._live_ids = {b.id for b in found}
+
+
+def _pin(shard: Shard) -> sqlite3.Connection | bytes:
+    """A connection holding a read transaction on the shard file's current state (or, for an
+    in-memory shard, its image)."""
+    if shard.path is None:
+        return shard.call(lambda conn: conn.serialize())
+    pin = sqlite3.connect(str(shard.path), isolation_level=None, check_same_thread=False)
+    try:
+        pin.execute("BEGIN")
+        pin.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read starts here
+    except BaseException:
+        pin.close()
+        raise
+    return pin
+
+
+def _unpin(pins: list[tuple[str, sqlite3.Connection | bytes]]) -> None:
+    for _, pin in pins:
+        if isinstance(pin, sqlite3.Connection):
+            pin.close()
+
+
+def _backup_to(pin: sqlite3.Connection | bytes, path: Path) -> None:
+    """Copy a pinned state into a new database file (rollback-journal mode, so the file alone is
+    the whole database); the copy goes page by page, never whole in memory."""
+    dest = sqlite3.connect(str(path))
+    try:
+        if isinstance(pin, bytes):
+            _restore_image(dest, pin)
+        else:
+            pin.backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dest.close()
+
+
+def _restore_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Run on the shard's thread: copy a snapshot file into the shard (online backup)."""
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        source.backup(conn)
+    finally:
+        source.close()
 
 
 def _restore_image(conn: sqlite3.Connection, image: bytes) -> None:

@@ -24,33 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/proto/raft.proto\x12\rcairn.raft.v1\"Z\n\x05\x45ntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.cairn.raft.v1.EntryType\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\".\n\nMembership\x12\x0e\n\x06voters\x18\x01 \x03(\t\x12\x10\n\x08outgoing\x18\x02 \x03(\t\"x\n\x0cSnapshotMeta\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12-\n\nmembership\x18\x03 \x01(\x0b\x32\x19.cairn.raft.v1.Membership\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x05 \x01(\r\"\xfc\x01\n\x07Message\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.cairn.raft.v1.MessageType\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\x04\x12\x10\n\x08log_term\x18\x05 \x01(\x04\x12\r\n\x05index\x18\x06 \x01(\x04\x12%\n\x07\x65ntries\x18\x07 \x03(\x0b\x32\x14.cairn.raft.v1.Entry\x12\x0e\n\x06\x63ommit\x18\x08 \x01(\x04\x12\x0e\n\x06reject\x18\t \x01(\x08\x12\x13\n\x0breject_hint\x18\n \x01(\x04\x12\x11\n\thint_term\x18\x0b \x01(\x04\x12\x0f\n\x07\x63ontext\x18\x0c \x01(\x0c\"7\n\x0bSendRequest\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.cairn.raft.v1.Message\"\x0e\n\x0cSendResponse\"u\n\rSnapshotChunk\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.cairn.raft.v1.Message\x12-\n\x08snapshot\x18\x02 \x01(\x0b\x32\x1b.cairn.raft.v1.SnapshotMeta\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x19\n\x17InstallSnapshotResponse*\xb3\x01\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41PPEND\x10\x01\x12\x0f\n\x0b\x41PPEND_RESP\x10\x02\x12\x08\n\x04VOTE\x10\x03\x12\r\n\tVOTE_RESP\x10\x04\x12\x0c\n\x08PRE_VOTE\x10\x05\x12\x11\n\rPRE_VOTE_RESP\x10\x06\x12\r\n\tHEARTBEAT\x10\x07\x12\x12\n\x0eHEARTBEAT_RESP\x10\x08\x12\x0c\n\x08SNAPSHOT\x10\t*-\n\tEntryType\x12\n\n\x06NORMAL\x10\x00\x12\x08\n\x04NOOP\x10\x01\x12\n\n\x06\x43ONFIG\x10\x02\x32\xa2\x01\n\x04Raft\x12?\n\x04Send\x12\x1a.cairn.raft.v1.SendRequest\x1a\x1b.cairn.raft.v1.SendResponse\x12Y\n\x0fInstallSnapshot\x12\x1c.cairn.raft.v1.SnapshotChunk\x1a&.cairn.raft.v1.InstallSnapshotResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x63\x61irn/proto/raft.proto\x12\rcairn.raft.v1\"Z\n\x05\x45ntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.cairn.raft.v1.EntryType\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\".\n\nMembership\x12\x0e\n\x06voters\x18\x01 \x03(\t\x12\x10\n\x08outgoing\x18\x02 \x03(\t\":\n\x0cSnapshotFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"\xa4\x01\n\x0cSnapshotMeta\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12-\n\nmembership\x18\x03 \x01(\x0b\x32\x19.cairn.raft.v1.Membership\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0e\n\x06\x63rc32c\x18\x05 \x01(\r\x12*\n\x05\x66iles\x18\x06 \x03(\x0b\x32\x1b.cairn.raft.v1.SnapshotFile\"\xfc\x01\n\x07Message\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.cairn.raft.v1.MessageType\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\x04\x12\x10\n\x08log_term\x18\x05 \x01(\x04\x12\r\n\x05index\x18\x06 \x01(\x04\x12%\n\x07\x65ntries\x18\x07 \x03(\x0b\x32\x14.cairn.raft.v1.Entry\x12\x0e\n\x06\x63ommit\x18\x08 \x01(\x04\x12\x0e\n\x06reject\x18\t \x01(\x08\x12\x13\n\x0breject_hint\x18\n \x01(\x04\x12\x11\n\thint_term\x18\x0b \x01(\x04\x12\x0f\n\x07\x63ontext\x18\x0c \x01(\x0c\"7\n\x0bSendRequest\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.cairn.raft.v1.Message\"\x0e\n\x0cSendResponse\"u\n\rSnapshotChunk\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.cairn.raft.v1.Message\x12-\n\x08snapshot\x18\x02 \x01(\x0b\x32\x1b.cairn.raft.v1.SnapshotMeta\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x19\n\x17InstallSnapshotResponse*\xb3\x01\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41PPEND\x10\x01\x12\x0f\n\x0b\x41PPEND_RESP\x10\x02\x12\x08\n\x04VOTE\x10\x03\x12\r\n\tVOTE_RESP\x10\x04\x12\x0c\n\x08PRE_VOTE\x10\x05\x12\x11\n\rPRE_VOTE_RESP\x10\x06\x12\r\n\tHEARTBEAT\x10\x07\x12\x12\n\x0eHEARTBEAT_RESP\x10\x08\x12\x0c\n\x08SNAPSHOT\x10\t*-\n\tEntryType\x12\n\n\x06NORMAL\x10\x00\x12\x08\n\x04NOOP\x10\x01\x12\n\n\x06\x43ONFIG\x10\x02\x32\xa2\x01\n\x04Raft\x12?\n\x04Send\x12\x1a.cairn.raft.v1.SendRequest\x1a\x1b.cairn.raft.v1.SendResponse\x12Y\n\x0fInstallSnapshot\x12\x1c.cairn.raft.v1.SnapshotChunk\x1a&.cairn.raft.v1.InstallSnapshotResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cairn.proto.raft_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESSAGETYPE']._serialized_start=778
-  _globals['_MESSAGETYPE']._serialized_end=957
-  _globals['_ENTRYTYPE']._serialized_start=959
-  _globals['_ENTRYTYPE']._serialized_end=1004
+  _globals['_MESSAGETYPE']._serialized_start=883
+  _globals['_MESSAGETYPE']._serialized_end=1062
+  _globals['_ENTRYTYPE']._serialized_start=1064
+  _globals['_ENTRYTYPE']._serialized_end=1109
   _globals['_ENTRY']._serialized_start=41
   _globals['_ENTRY']._serialized_end=131
   _globals['_MEMBERSHIP']._serialized_start=133
   _globals['_MEMBERSHIP']._serialized_end=179
-  _globals['_SNAPSHOTMETA']._serialized_start=181
-  _globals['_SNAPSHOTMETA']._serialized_end=301
-  _globals['_MESSAGE']._serialized_start=304
-  _globals['_MESSAGE']._serialized_end=556
-  _globals['_SENDREQUEST']._serialized_start=558
-  _globals['_SENDREQUEST']._serialized_end=613
-  _globals['_SENDRESPONSE']._serialized_start=615
-  _globals['_SENDRESPONSE']._serialized_end=629
-  _globals['_SNAPSHOTCHUNK']._serialized_start=631
-  _globals['_SNAPSHOTCHUNK']._serialized_end=748
-  _globals['_INSTALLSNAPSHOTRESPONSE']._serialized_start=750
-  _globals['_INSTALLSNAPSHOTRESPONSE']._serialized_end=775
-  _globals['_RAFT']._serialized_start=1007
-  _globals['_RAFT']._serialized_end=1169
+  _globals['_SNAPSHOTFILE']._serialized_start=181
+  _globals['_SNAPSHOTFILE']._serialized_end=239
+  _globals['_SNAPSHOTMETA']._serialized_start=242
+  _globals['_SNAPSHOTMETA']._serialized_end=406
+  _globals['_MESSAGE']._serialized_start=409
+  _globals['_MESSAGE']._serialized_end=661
+  _globals['_SENDREQUEST']._serialized_start=663
+  _globals['_SENDREQUEST']._serialized_end=718
+  _globals['_SENDRESPONSE']._serialized_start=720
+  _globals['_SENDRESPONSE']._serialized_end=734
+  _globals['_SNAPSHOTCHUNK']._serialized_start=736
+  _globals['_SNAPSHOTCHUNK']._serialized_end=853
+  _globals['_INSTALLSNAPSHOTRESPONSE']._serialized_start=855
+  _globals['_INSTALLSNAPSHOTRESPONSE']._serialized_end=880
+  _globals['_RAFT']._serialized_start=1112
+  _globals['_RAFT']._serialized_end=1274
 # @@protoc_insertion_point(module_scope)

@@ -59,19 +59,31 @@ class Membership(_message.Message):
     outgoing: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, voters: _Optional[_Iterable[str]] = ..., outgoing: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class SnapshotFile(_message.Message):
+    __slots__ = ("name", "size", "crc32c")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    crc32c: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., crc32c: _Optional[int] = ...) -> None: ...
+
 class SnapshotMeta(_message.Message):
-    __slots__ = ("index", "term", "membership", "size", "crc32c")
+    __slots__ = ("index", "term", "membership", "size", "crc32c", "files")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     CRC32C_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     index: int
     term: int
     membership: Membership
     size: int
     crc32c: int
-    def __init__(self, index: _Optional[int] = ..., term: _Optional[int] = ..., membership: _Optional[_Union[Membership, _Mapping]] = ..., size: _Optional[int] = ..., crc32c: _Optional[int] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[SnapshotFile]
+    def __init__(self, index: _Optional[int] = ..., term: _Optional[int] = ..., membership: _Optional[_Union[Membership, _Mapping]] = ..., size: _Optional[int] = ..., crc32c: _Optional[int] = ..., files: _Optional[_Iterable[_Union[SnapshotFile, _Mapping]]] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("type", "to", "term", "log_term", "index", "entries", "commit", "reject", "reject_hint", "hint_term", "context")

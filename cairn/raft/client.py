@@ -4,22 +4,32 @@ This module and rpc_server.py are the only Raft modules that touch generated cod
 conversions and `ERRORS` (the transport's domain errors and their status codes, `errors.py`)
 live here and serve both sides. A peer client sends one batch of messages per unary `Send` call,
 and a snapshot as a stream of chunks (`InstallSnapshot`): the first chunk names the message and
-the snapshot (size and crc32c of the data), the data follows in `chunk_bytes` pieces. Every call
+the snapshot (its manifest: name, size and crc32c of each file), the files follow in
+`chunk_bytes` pieces read from disk, and the receiver writes them to disk as they arrive. Every call
 has a deadline; every failure raises `PeerUnavailable` or one of its subclasses (Raft itself
 retries by re-sending).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Generator, Sequence
+from pathlib import Path
 
 import grpc
 
 from cairn import rpc
-from cairn.checksums import crc32c
 from cairn.proto import raft_pb2, raft_pb2_grpc
-from cairn.raft.errors import PeerUnavailable, RaftStopped, SnapshotCorrupt, SnapshotMissing, WrongReplica
-from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot
+from cairn.raft.errors import (
+    PeerUnavailable,
+    RaftStopped,
+    SnapshotCorrupt,
+    SnapshotGone,
+    SnapshotMissing,
+    WrongReplica,
+)
+from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot, SnapshotFile
+from cairn.raft.snapfiles import Receiver, SnapshotDirs, stream_chunks
 
 #: gRPC's default reconnect backoff grows to 120 s (cairn.rpc caps it at 2 s); a peer that
 #: comes back must hear from the leader well within an election timeout.
@@ -82,47 +92,67 @@ def message_from_pb(pb: raft_pb2.Message, snapshot: Snapshot | None = None) -> M
     )
 
 
-def snapshot_chunks(message: Message, chunk_bytes: int) -> AsyncIterator[raft_pb2.SnapshotChunk]:
-    """The InstallSnapshot stream of a SNAPSHOT message: its header chunk, then the data."""
+def snapshot_meta_to_pb(snap: Snapshot) -> raft_pb2.SnapshotMeta:
+    return raft_pb2.SnapshotMeta(
+        index=snap.index,
+        term=snap.term,
+        membership=membership_to_pb(snap.membership),
+        size=sum(f.size for f in snap.files),
+        files=[raft_pb2.SnapshotFile(name=f.name, size=f.size, crc32c=f.crc32c) for f in snap.files],
+    )
+
+
+def snapshot_chunks(message: Message, blocks: Generator[bytes]) -> AsyncIterator[raft_pb2.SnapshotChunk]:
+    """The InstallSnapshot stream of a SNAPSHOT message: its header chunk (the manifest), then
+    the files' bytes as `blocks` reads them from disk (never whole in memory)."""
     snap = message.snapshot
     if snap is None:
         raise ValueError("install_snapshot needs a SNAPSHOT message")
 
     async def chunks() -> AsyncIterator[raft_pb2.SnapshotChunk]:
-        meta = raft_pb2.SnapshotMeta(
-            index=snap.index,
-            term=snap.term,
-            membership=membership_to_pb(snap.membership),
-            size=len(snap.data),
-            crc32c=crc32c(snap.data),
-        )
-        yield raft_pb2.SnapshotChunk(message=message_to_pb(message), snapshot=meta)
-        view = memoryview(snap.data)
-        for pos in range(0, len(view), chunk_bytes):
-            yield raft_pb2.SnapshotChunk(data=bytes(view[pos : pos + chunk_bytes]))
+        yield raft_pb2.SnapshotChunk(message=message_to_pb(message), snapshot=snapshot_meta_to_pb(snap))
+        try:
+            while (block := await asyncio.to_thread(next, blocks, None)) is not None:
+                yield raft_pb2.SnapshotChunk(data=block)
+        finally:
+            await asyncio.to_thread(blocks.close)
 
     return chunks()
 
 
-async def snapshot_message(chunks: AsyncIterator[raft_pb2.SnapshotChunk]) -> Message:
-    """The SNAPSHOT message an InstallSnapshot stream carries, its data checked against the header;
-    raises SnapshotMissing or SnapshotCorrupt."""
+async def snapshot_message(chunks: AsyncIterator[raft_pb2.SnapshotChunk], dirs: SnapshotDirs) -> Message:
+    """The SNAPSHOT message an InstallSnapshot stream carries; its files are written to disk as
+    they arrive, checked against the manifest and staged in `dirs`. Raises SnapshotMissing or
+    SnapshotCorrupt (and leaves nothing behind)."""
     head: raft_pb2.SnapshotChunk | None = None
-    parts: list[bytes] = []
-    async for chunk in chunks:
-        if head is None:
-            head = chunk
-        elif chunk.data:
-            parts.append(chunk.data)
-    if head is None or not head.HasField("snapshot"):
-        raise SnapshotMissing("the snapshot stream has no header chunk")
-    data = b"".join(parts)
-    meta = head.snapshot
-    if len(data) != meta.size or crc32c(data) != meta.crc32c:
-        raise SnapshotCorrupt(f"snapshot data of {len(data)} bytes fails its size or crc32c check")
-    return message_from_pb(
-        head.message, Snapshot(meta.index, meta.term, membership_from_pb(meta.membership), data)
-    )
+    receiver: Receiver | None = None
+    try:
+        async for chunk in chunks:
+            if head is None:
+                head = chunk
+                if not head.HasField("snapshot"):
+                    raise SnapshotMissing("the snapshot stream has no header chunk")
+                receiver = await asyncio.to_thread(Receiver, dirs, _snapshot_from_pb(head.snapshot))
+            elif chunk.data and receiver is not None:
+                await asyncio.to_thread(receiver.write, chunk.data)
+        if head is None or receiver is None:
+            raise SnapshotMissing("the snapshot stream has no header chunk")
+        snap = await asyncio.to_thread(receiver.finish)
+    except BaseException:
+        if receiver is not None:
+            await asyncio.shield(asyncio.to_thread(receiver.abort))
+        raise
+    return message_from_pb(head.message, snap)
+
+
+def _snapshot_from_pb(meta: raft_pb2.SnapshotMeta) -> Snapshot:
+    files = tuple(SnapshotFile(f.name, f.size, f.crc32c) for f in meta.files)
+    for f in files:
+        if not f.name or "/" in f.name or f.name.startswith("."):
+            raise SnapshotCorrupt(f"a snapshot file may not be named {f.name!r}")
+    if sum(f.size for f in files) != meta.size:
+        raise SnapshotCorrupt("the snapshot manifest's sizes do not add up to its size")
+    return Snapshot(meta.index, meta.term, membership_from_pb(meta.membership), files=files)
 
 
 class PeerClient:
@@ -137,9 +167,18 @@ class PeerClient:
         with ERRORS.translated():
             await self._stub.Send(request, timeout=timeout)
 
-    async def install_snapshot(self, message: Message, timeout: float, chunk_bytes: int) -> None:
-        """Stream a SNAPSHOT message to the peer; raises PeerUnavailable or a subclass."""
-        chunks = snapshot_chunks(message, chunk_bytes)
+    async def install_snapshot(
+        self, message: Message, directory: Path, timeout: float, chunk_bytes: int
+    ) -> None:
+        """Stream a SNAPSHOT message with its files in `directory` to the peer; raises
+        PeerUnavailable or a subclass (SnapshotGone when a newer snapshot replaced it)."""
+        snap = message.snapshot
+        if snap is None:
+            raise ValueError("install_snapshot needs a SNAPSHOT message")
+        blocks = await stream_chunks(directory, snap.files, chunk_bytes)
+        if blocks is None:
+            raise SnapshotGone(f"snapshot {snap.index}-{snap.term} was replaced before it could be sent")
+        chunks = snapshot_chunks(message, blocks)
         with ERRORS.translated():
             await self._stub.InstallSnapshot(chunks, timeout=timeout)
 

@@ -5,8 +5,8 @@ re-sends what matters). The receiving replica refuses with one of its subclasses
 `cairn.raft.client.ERRORS` carries across the wire as the reason: `RaftStopped` (UNAVAILABLE)
 while the replica is not running, `WrongReplica` (FAILED_PRECONDITION) for a message addressed to
 another replica id (a peers-map mistake), `SnapshotMissing` (INVALID_ARGUMENT) for a snapshot
-stream without its header, `SnapshotCorrupt` (DATA_LOSS) when the streamed data fails its size or
-crc32c check.
+stream without its header, `SnapshotCorrupt` (DATA_LOSS) when a streamed file fails its size or
+crc32c check. `SnapshotGone` never crosses the wire: the sender's own snapshot was replaced.
 """
 
 from __future__ import annotations
@@ -30,3 +30,8 @@ class SnapshotMissing(PeerUnavailable):
 
 class SnapshotCorrupt(PeerUnavailable):
     """The streamed snapshot data does not match its declared size or crc32c."""
+
+
+class SnapshotGone(PeerUnavailable):
+    """The sender's snapshot was replaced by a newer one before its transfer began (the leader
+    sends the newer one on its next try)."""

@@ -115,13 +115,27 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotFile:
+    """One file of a snapshot directory: its name, size and crc32c."""
+
+    name: str
+    size: int
+    crc32c: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The application state after applying every entry up to `index` (of term `term`)."""
+    """The application state after applying every entry up to `index` (of term `term`).
+
+    The runtime keeps it as files (`files`: the manifest of a snapshot directory, see
+    snapfiles.py); the core never looks inside, and the simulator and the in-memory twin of the
+    log store carry the state in `data` instead."""
 
     index: int
     term: int
     membership: Membership
-    data: bytes
+    data: bytes = b""
+    files: tuple[SnapshotFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

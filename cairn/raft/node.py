@@ -12,7 +12,10 @@ tick of the real clock, feeds them to the core, then handles each Ready in order
 3. restore a received snapshot, apply committed entries to the state machine, and hand each
    proposer the result of its own entry (matched by index and term);
 4. release confirmed reads once applied >= their read index;
-5. advance the core; then, past `snapshot_threshold` applied entries, snapshot and compact.
+5. advance the core; then, past `snapshot_threshold` applied entries, start a snapshot: the
+   machine fixes its state there and its files are written by the snapshot thread while
+   applies go on; once they are staged, the driver switches the storage to them and compacts
+   the log between two Readies (snapfiles.py).
 
 The core is never touched while a Ready is being persisted: whatever arrives meanwhile waits in
 the inbox and goes into the next Ready (group commit). Reads follow the read-index rule: the
@@ -28,6 +31,7 @@ import asyncio
 import itertools
 import logging
 import random
+import shutil
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +53,7 @@ from cairn.raft.messages import (
     SoftState,
     sendable_before_persist,
 )
+from cairn.raft.snapfiles import SnapshotIO, SnapshotWriter
 from cairn.raft.storage import FileLogStore
 from cairn.raft.transport import Transport
 from cairn.replication import NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
@@ -80,9 +85,13 @@ class RaftNode:
         self._machine = machine
         self._config = config
         self._store = FileLogStore(self._data_dir)
+        self._io = SnapshotIO(machine)
+        self._building: asyncio.Task[None] | None = None  # a snapshot being written (thread)
+        self._built: Snapshot | None = None  # written and staged, waiting for the compaction
         self._core: Raft | None = None
         self._transport: Transport | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._snap_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"raft-snap-{node_id}")
         self._task: asyncio.Task[None] | None = None
         self._inbox: deque[tuple[str, object, asyncio.Future[bytes] | None]] = deque()
         self._wake = asyncio.Event()
@@ -103,7 +112,7 @@ class RaftNode:
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register the Raft peer servicer on the host service's gRPC server."""
-        rpc_server.add_to_server(server, self._deliver)
+        rpc_server.add_to_server(server, self._deliver, self._store.dirs)
 
     async def start(self) -> None:
         """Recover from disk and start the driver (call after the gRPC server started).
@@ -123,14 +132,16 @@ class RaftNode:
             self._executor = None
             raise
         if state.snapshot is not None:
-            self._machine.restore(state.snapshot.data)
+            await self._io.restore(self._store.snapshot_dir(state.snapshot), state.snapshot.files)
         rng = random.Random(self._config.seed)
         membership = Membership(frozenset(self._peers))
         self._core = Raft(self._id, membership, state, rng, self._config.core())
         self._applied = self._core.log.applied
         if membership.voters == {self._id}:
             self._core.campaign()  # a one-replica group need not wait out an election timeout
-        self._transport = Transport(self._id, self._peers, self._config, self._report_unreachable)
+        self._transport = Transport(
+            self._id, self._peers, self._config, self._report_unreachable, self._store.snapshot_dir
+        )
         self._transport.start()
         self._running = True
         self._task = asyncio.create_task(self._run(), name=f"raft-{self._id}")
@@ -149,18 +160,20 @@ class RaftNode:
             return
         self._running = False
         self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        for task in (self._task, self._building):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         if self._transport is not None:
             await self._transport.stop()
         self._fail_all(NoQuorum("the replica is stopping"))
         executor, self._executor = self._executor, None
         await asyncio.get_running_loop().run_in_executor(executor, self._store.close)
         executor.shutdown(wait=True)
+        self._snap_executor.shutdown(wait=True)
 
     async def propose(self, command: bytes, timeout: float) -> bytes:
         """Replicate `command`; return the state machine's result for it once applied here."""
@@ -266,6 +279,8 @@ class RaftNode:
                 self._drain_inbox(loop)
                 while self._core_or_fail().has_ready():
                     await self._handle_ready(self._core_or_fail().ready())
+                if self._built is not None:
+                    await self._compact(self._built)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a storage failure: this replica cannot continue safely
@@ -327,13 +342,14 @@ class RaftNode:
         if self._transport is not None:
             self._transport.send([m for m in rd.messages if not sendable_before_persist(m)])
         if rd.snapshot is not None:
-            self._machine.restore(rd.snapshot.data)
+            await self._io.restore(self._store.snapshot_dir(rd.snapshot), rd.snapshot.files)
             self._applied = rd.snapshot.index
             log.info(
-                "raft %s installed a snapshot at index %d (%d bytes) from %s",
+                "raft %s installed a snapshot at index %d (%d files, %d bytes) from %s",
                 self._id,
                 rd.snapshot.index,
-                len(rd.snapshot.data),
+                len(rd.snapshot.files),
+                sum(f.size for f in rd.snapshot.files),
                 rd.soft_state.lead or "the leader",
             )
             for index in [i for i in self._proposals if i <= rd.snapshot.index]:
@@ -369,8 +385,8 @@ class RaftNode:
             self._fail_lost_work(core)
         core.advance(rd)
         self._release_reads()
-        if self._applied - core.log.snap_index >= self._config.snapshot_threshold:
-            await self._snapshot()
+        if self._applied - core.log.snap_index >= self._config.snapshot_threshold and self._building is None:
+            self._snapshot()
 
     def _fail_lost_work(self, core: Raft) -> None:
         """After losing leadership: unconfirmed reads fail, and so do proposals whose entry is no
@@ -397,15 +413,45 @@ class RaftNode:
                 waiting.append((index, future))
         self._confirmed_reads = waiting
 
-    async def _snapshot(self) -> None:
-        """Snapshot the state machine at the applied index, persist it, then compact the log."""
+    def _snapshot(self) -> None:
+        """Snapshot the state machine at the applied index: the machine fixes that state now,
+        between two applies (`SnapshotIO.prepare`), and its files are written, fsynced and
+        staged in a thread while applies go on; `_compact` then switches to it."""
         core = self._core_or_fail()
         index = self._applied
         term = core.log.term(index)
         if term is None:
             return
-        snap = Snapshot(index, term, core.membership, self._machine.snapshot())
-        after = [e for e in core.log.entries if e.index > index]
+        writer = self._io.prepare()
+        want = Snapshot(index, term, core.membership)
+        self._building = asyncio.create_task(self._build(writer, want), name=f"raft-snapshot-{self._id}")
+
+    async def _build(self, writer: SnapshotWriter, want: Snapshot) -> None:
+        try:
+            built = await asyncio.get_running_loop().run_in_executor(
+                self._snap_executor, self._store.dirs.build, writer, want
+            )
+        except Exception:
+            log.exception("raft %s could not write its snapshot at index %d", self._id, want.index)
+            self._building = None
+            return
+        self._built = built
+        self._wake.set()
+
+    async def _compact(self, snap: Snapshot) -> None:
+        """Switch the storage to the staged snapshot `snap` and compact the log (driver only)."""
+        core = self._core_or_fail()
+        self._built, self._building = None, None
+        if snap.index <= core.log.snap_index:  # a snapshot from the leader was installed meanwhile
+            await asyncio.to_thread(shutil.rmtree, self._store.dirs.staged(snap), True)
+            return
+        after = [e for e in core.log.entries if e.index > snap.index]
         await asyncio.get_running_loop().run_in_executor(self._executor, self._store.compact, snap, after)
         core.compact(snap)
-        log.info("raft %s compacted its log at index %d (snapshot %d bytes)", self._id, index, len(snap.data))
+        log.info(
+            "raft %s compacted its log at index %d (snapshot: %d files, %d bytes)",
+            self._id,
+            snap.index,
+            len(snap.files),
+            sum(f.size for f in snap.files),
+        )

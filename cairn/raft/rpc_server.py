@@ -2,8 +2,9 @@
 
 It only hands messages to the node's inbox (`deliver`), never waits for the core: answers
 travel back as ordinary Raft messages over the sender's own connection. `deliver` raises
-RaftStopped or WrongReplica to refuse a message; the snapshot stream is checked on arrival
-(SnapshotMissing, SnapshotCorrupt). Methods are wrapped with `cairn.rpc.edge(ERRORS)`, which
+RaftStopped or WrongReplica to refuse a message; the snapshot stream is written to a temp
+directory as it arrives, each file checked against the manifest (SnapshotMissing,
+SnapshotCorrupt), and staged before the message is delivered (snapfiles.py). Methods are wrapped with `cairn.rpc.edge(ERRORS)`, which
 sends those errors as their status codes and reasons (`errors.py`).
 """
 
@@ -16,6 +17,7 @@ import grpc.aio
 from cairn.proto import raft_pb2, raft_pb2_grpc
 from cairn.raft.client import ERRORS, message_from_pb, snapshot_message
 from cairn.raft.messages import Message
+from cairn.raft.snapfiles import SnapshotDirs
 from cairn.rpc import edge
 
 #: Hands one message to the replica; raises RaftStopped or WrongReplica to refuse it.
@@ -23,8 +25,9 @@ Deliver = Callable[[Message], None]
 
 
 class RaftServicer(raft_pb2_grpc.RaftServicer):
-    def __init__(self, deliver: Deliver) -> None:
+    def __init__(self, deliver: Deliver, dirs: SnapshotDirs) -> None:
         self._deliver = deliver
+        self._dirs = dirs
 
     @edge(ERRORS)
     async def Send(
@@ -38,9 +41,10 @@ class RaftServicer(raft_pb2_grpc.RaftServicer):
     async def InstallSnapshot(
         self, request_iterator: AsyncIterator[raft_pb2.SnapshotChunk], context: grpc.aio.ServicerContext
     ) -> raft_pb2.InstallSnapshotResponse:
-        self._deliver(await snapshot_message(request_iterator))
+        self._deliver(await snapshot_message(request_iterator, self._dirs))
         return raft_pb2.InstallSnapshotResponse()
 
 
-def add_to_server(server: grpc.aio.Server, deliver: Deliver) -> None:
-    raft_pb2_grpc.add_RaftServicer_to_server(RaftServicer(deliver), server)
+def add_to_server(server: grpc.aio.Server, deliver: Deliver, dirs: SnapshotDirs) -> None:
+    """Serve the Raft peer RPCs; received snapshots are written to disk in `dirs`."""
+    raft_pb2_grpc.add_RaftServicer_to_server(RaftServicer(deliver, dirs), server)

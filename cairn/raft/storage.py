@@ -1,4 +1,4 @@
-"""Durable Raft state: the log file plus the latest snapshot file, behind the `LogStore` protocol.
+"""Durable Raft state: the log file plus the latest snapshot, behind the `LogStore` protocol.
 
 `FileLogStore` is the real store (blocking calls; the runtime runs them in its single storage
 thread, which also serializes them). `MemoryLogStore` is the in-memory twin used by the
@@ -7,11 +7,15 @@ simulator; it models what a crash loses (writes made with sync=False).
 Ordering rules this module keeps (formats in wal.py):
 - `save` appends entries then the hard state and fsyncs once when `sync` is set, before the
   caller sends any message of the same Ready;
-- a snapshot is written to `.snapshot.tmp`, fsynced, renamed over `snapshot`, and the directory
-  fsynced, and only then is the log rewritten (same temp -> fsync -> rename -> fsync dir dance)
-  without the entries the snapshot covers. A crash between the two steps leaves a log that
+- a snapshot is a directory of files (snapfiles.py) that arrives staged (complete, fsynced);
+  the switch renames it to `snap-<index>-<term>`, fsyncs the directory, then writes its
+  manifest to `.snapshot.tmp`, fsyncs it, renames it over `snapshot` and fsyncs the directory,
+  and only then is the log rewritten (same temp -> fsync -> rename -> fsync dir dance) without
+  the entries the snapshot covers; the older snapshot directory is deleted last. A crash between the two steps leaves a log that
   still holds those entries; `load` drops them, and drops the whole log if it disagrees with
   the snapshot at the snapshot's index (it came from an abandoned history).
+- `load` deletes partial snapshot directories (a transfer or build cut by a crash), and checks
+  the files of the snapshot in force against its manifest (CorruptFile if they differ);
 - `load` never rewrites the log: a torn last record is cut off in place (truncate + fsync);
   damage anywhere else (wal.py) raises CorruptFile and leaves every byte as it was, because the
   records after it may hold this replica's vote and entries a majority counted on.
@@ -21,13 +25,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from cairn.durable_file import write_atomic
+from cairn.durable_file import fsync_dir, write_atomic
 from cairn.raft.core import PersistedState
 from cairn.raft.messages import Entry, HardState, Snapshot
+from cairn.raft.snapfiles import STATE_FILE, SnapshotDirs, seal, verify
 from cairn.raft.wal import (
     CorruptFile,
     SnapMark,
@@ -133,25 +139,27 @@ class MemoryLogStore:
 
 
 class FileLogStore:
-    """`raft.wal` and `snapshot` in `directory` (created if missing)."""
+    """`raft.wal`, the `snapshot` manifest and the snapshot directories in `directory` (created
+    if missing)."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.wal_path = self.dir / "raft.wal"
         self.snap_path = self.dir / "snapshot"
+        self.dirs = SnapshotDirs(self.dir)
         self._hard = HardState()
         self._snap_mark = SnapMark(0, 0)
         self._file: BinaryIO | None = None  # opened by load()
 
     def load(self) -> PersistedState:
-        """Recover the persisted state; raises CorruptFile (touching no file) on damaged state."""
-        snapshot = decode_snapshot(self.snap_path.read_bytes()) if self.snap_path.exists() else None
+        """Recover the persisted state; raises CorruptFile (touching no file) on damaged state.
+        Partial snapshot transfers and builds are deleted; the snapshot in force is checked
+        against its manifest."""
+        if not self.wal_path.exists() and self.snap_path.exists():
+            raise CorruptFile(f"{self.wal_path} is missing next to {self.snap_path}: term and vote are lost")
+        snapshot = self._load_snapshot()
         if not self.wal_path.exists():
-            if snapshot is not None:
-                raise CorruptFile(
-                    f"{self.wal_path} is missing next to {self.snap_path}: term and vote are lost"
-                )
             state = assemble(None, HardState(), [])
             self._hard = state.hard_state
             self._rewrite(None, [])
@@ -184,8 +192,9 @@ class FileLogStore:
         if hard_state is not None:
             self._hard = hard_state
         if snapshot is not None:
-            write_atomic(self.snap_path, encode_snapshot(snapshot))
+            self._switch(snapshot)
             self._rewrite(snapshot, list(entries))
+            self.dirs.switched(snapshot)
             return
         f = self._require_file()
         chunks = [encode_entry(e) for e in entries]
@@ -199,8 +208,51 @@ class FileLogStore:
             os.fdatasync(f.fileno())
 
     def compact(self, snapshot: Snapshot, entries_after: Sequence[Entry]) -> None:
-        write_atomic(self.snap_path, encode_snapshot(snapshot))
+        self._switch(snapshot)
         self._rewrite(snapshot, list(entries_after))
+        self.dirs.switched(snapshot)
+
+    def snapshot_dir(self, snapshot: Snapshot) -> Path:
+        """Where the files of `snapshot` (the one in force) are."""
+        return self.dirs.current(snapshot)
+
+    def _switch(self, snapshot: Snapshot) -> None:
+        """Make the staged `snapshot` the one in force: rename its directory into place, fsync
+        the Raft directory, then replace the manifest (`snapshot`, temp -> fsync -> rename ->
+        fsync dir). A crash before the manifest's rename leaves the old snapshot in force and
+        the new directory unreferenced (deleted at load)."""
+        staged, current = self.dirs.staged(snapshot), self.dirs.current(snapshot)
+        if staged.exists():
+            if current.exists():
+                shutil.rmtree(current)  # not in force: a leftover of the same index and term
+            staged.rename(current)
+            fsync_dir(self.dir)
+        elif not current.exists():
+            raise FileNotFoundError(f"snapshot {snapshot.index}-{snapshot.term} was not staged in {self.dir}")
+        write_atomic(self.snap_path, encode_snapshot(snapshot))
+
+    def _load_snapshot(self) -> Snapshot | None:
+        snapshot = decode_snapshot(self.snap_path.read_bytes()) if self.snap_path.exists() else None
+        if snapshot is not None and not snapshot.files:
+            snapshot = self._convert_v1(snapshot)
+        dropped = self.dirs.clean(snapshot)
+        if dropped:
+            log.warning("%s: deleted partial or superseded snapshot directories %s", self.dir, dropped)
+        if snapshot is not None:
+            why = verify(self.dirs.current(snapshot), snapshot.files)
+            if why is not None:
+                raise CorruptFile(f"snapshot {snapshot.index}-{snapshot.term}: {why}")
+        return snapshot
+
+    def _convert_v1(self, old: Snapshot) -> Snapshot:
+        """A version-1 `snapshot` file held the state inline: keep it as the one file `state`."""
+        temp = self.dirs.temp()
+        (temp / STATE_FILE).write_bytes(old.data)
+        snapshot = Snapshot(old.index, old.term, old.membership, files=seal(temp, [STATE_FILE]))
+        self.dirs.stage(temp, snapshot)
+        self._switch(snapshot)
+        log.info("%s: converted the version-1 snapshot at %d into a directory", self.dir, old.index)
+        return snapshot
 
     def close(self) -> None:
         if self._file is not None:

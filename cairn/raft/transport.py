@@ -5,7 +5,8 @@ in flight, new messages queue up and go together in the next call. A failed call
 (Raft re-sends what matters: heartbeats, probes, retried snapshots), tells the core the peer is
 unreachable (so it stops pipelining to it), and backs off one tick. A queue over its bound drops
 its oldest messages. Snapshots go in a separate task per peer, at most one at a time, so a long
-transfer never delays heartbeats. `reachable()` reports a peer as up when a call to it succeeded,
+transfer never delays heartbeats; their files are read from disk chunk by chunk as the stream
+goes (client.py). `reachable()` reports a peer as up when a call to it succeeded,
 or a message from it arrived, within the last `up_window_s`; a peer with no traffic for a
 quarter of that window gets an empty batch as a ping (followers do not talk to each other).
 """
@@ -18,11 +19,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 from cairn.raft.client import PeerClient
 from cairn.raft.config import RaftConfig
 from cairn.raft.errors import PeerUnavailable
-from cairn.raft.messages import Message, MessageType
+from cairn.raft.messages import Message, MessageType, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,10 @@ class Transport:
         peers: Mapping[str, str],
         config: RaftConfig,
         report_unreachable: Callable[[str], None],
+        snapshot_dir: Callable[[Snapshot], Path],
     ) -> None:
         self._config = config
+        self._snapshot_dir = snapshot_dir
         self._report_unreachable = report_unreachable
         self._peers = {p: _Peer(p, addr) for p, addr in sorted(peers.items()) if p != node_id}
         self._last_heard: dict[str, float] = {}
@@ -143,8 +147,13 @@ class Transport:
 
     async def _send_snapshot(self, peer: _Peer, message: Message) -> None:
         cfg = self._config
+        if message.snapshot is None:
+            return
+        directory = self._snapshot_dir(message.snapshot)
         try:
-            await peer.client.install_snapshot(message, cfg.snapshot_timeout_s, cfg.snapshot_chunk_bytes)
+            await peer.client.install_snapshot(
+                message, directory, cfg.snapshot_timeout_s, cfg.snapshot_chunk_bytes
+            )
         except PeerUnavailable as exc:
             self._failed(peer, exc)
         else:

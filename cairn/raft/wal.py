@@ -18,10 +18,13 @@ zero-length or checksum-failing record is damage to acknowledged state (later ha
 term and vote, entries that counted towards a majority): `scan_records` raises CorruptFile and
 the replica must not start on that file.
 
-Snapshot file: `CRNRAFTS`, u16 version = 1, u16 zero, u64 index, u64 term, u32 membership
-length, membership (voters comma-separated, `|`, outgoing voters comma-separated), u64 data
-length, data, u32 crc32c of everything before it. A bad snapshot file is an error: it holds
-committed state that exists nowhere else on this replica.
+Snapshot file (the manifest of the current snapshot directory, snapfiles.py): `CRNRAFTS`, u16
+version = 2, u16 zero, u64 index, u64 term, u32 membership length, membership (voters
+comma-separated, `|`, outgoing voters comma-separated), u32 file count, then per file u16 name
+length, name (UTF-8), u64 size, u32 crc32c of the file; u32 crc32c of everything before it.
+Version 1 (written before snapshots were directories) had, after the membership, u64 data length
+and the state itself; it is still read, and converted once into a directory. A bad snapshot file
+is an error: it holds committed state that exists nowhere else on this replica.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ import struct
 from dataclasses import dataclass
 
 from cairn.checksums import crc32c
-from cairn.raft.messages import Entry, EntryType, HardState, Membership, Snapshot
+from cairn.raft.messages import Entry, EntryType, HardState, Membership, Snapshot, SnapshotFile
 
 WAL_MAGIC = b"CRNRAFTW"
 SNAP_MAGIC = b"CRNRAFTS"
+SNAP_VERSION = 2
 VERSION = 1
 HEADER = struct.Struct(">8sHH")
 _REC = struct.Struct(">II")
@@ -41,6 +45,7 @@ _ENTRY = struct.Struct(">BQQB")
 _HARD = struct.Struct(">BQQ")
 _MARK = struct.Struct(">BQQ")
 _SNAP_HEAD = struct.Struct(">8sHHQQI")
+_FILE = struct.Struct(">QI")  # a manifest entry after its name: size, crc32c
 KIND_ENTRY, KIND_HARDSTATE, KIND_SNAPMARK = 1, 2, 3
 SECTOR = 512  # a torn write leaves whole sectors unwritten (zeros)
 
@@ -151,17 +156,24 @@ def _decode_membership(raw: bytes) -> Membership:
 
 
 def encode_snapshot(s: Snapshot) -> bytes:
+    """The `snapshot` file (version 2): the manifest of a snapshot directory, no state data."""
     members = _encode_membership(s.membership)
-    head = _SNAP_HEAD.pack(SNAP_MAGIC, VERSION, 0, s.index, s.term, len(members))
-    body = head + members + struct.pack(">Q", len(s.data)) + s.data
+    parts = [_SNAP_HEAD.pack(SNAP_MAGIC, SNAP_VERSION, 0, s.index, s.term, len(members)), members]
+    parts.append(struct.pack(">I", len(s.files)))
+    for f in s.files:
+        name = f.name.encode()
+        parts += [struct.pack(">H", len(name)), name, _FILE.pack(f.size, f.crc32c)]
+    body = b"".join(parts)
     return body + struct.pack(">I", crc32c(body))
 
 
 def decode_snapshot(buf: bytes) -> Snapshot:
-    if len(buf) < _SNAP_HEAD.size + 12:
+    """A `snapshot` file: version 2 (a manifest), or version 1 (the state inline, in `data`:
+    written before snapshots became directories; FileLogStore.load converts it)."""
+    if len(buf) < _SNAP_HEAD.size + 8:
         raise CorruptFile("snapshot file too short")
     magic, version, _, index, term, mlen = _SNAP_HEAD.unpack_from(buf)
-    if magic != SNAP_MAGIC or version != VERSION:
+    if magic != SNAP_MAGIC or version not in (1, SNAP_VERSION):
         raise CorruptFile(f"not a Raft snapshot file (magic {magic!r}, version {version})")
     (crc,) = struct.unpack_from(">I", buf, len(buf) - 4)
     if crc32c(buf[:-4]) != crc:
@@ -169,8 +181,24 @@ def decode_snapshot(buf: bytes) -> Snapshot:
     pos = _SNAP_HEAD.size
     membership = _decode_membership(buf[pos : pos + mlen])
     pos += mlen
-    (dlen,) = struct.unpack_from(">Q", buf, pos)
-    pos += 8
-    if pos + dlen != len(buf) - 4:
-        raise CorruptFile("snapshot data length does not match the file")
-    return Snapshot(index, term, membership, bytes(buf[pos : pos + dlen]))
+    try:
+        if version == 1:
+            (dlen,) = struct.unpack_from(">Q", buf, pos)
+            pos += 8
+            if pos + dlen != len(buf) - 4:
+                raise CorruptFile("snapshot data length does not match the file")
+            return Snapshot(index, term, membership, bytes(buf[pos : pos + dlen]))
+        (count,) = struct.unpack_from(">I", buf, pos)
+        pos += 4
+        files = []
+        for _ in range(count):
+            (nlen,) = struct.unpack_from(">H", buf, pos)
+            name = bytes(buf[pos + 2 : pos + 2 + nlen]).decode()
+            size, crc = _FILE.unpack_from(buf, pos + 2 + nlen)
+            files.append(SnapshotFile(name, size, crc))
+            pos += 2 + nlen + _FILE.size
+    except struct.error as err:
+        raise CorruptFile(f"snapshot manifest cut short: {err}") from None
+    if pos != len(buf) - 4:
+        raise CorruptFile("snapshot manifest length does not match the file")
+    return Snapshot(index, term, membership, files=tuple(files))

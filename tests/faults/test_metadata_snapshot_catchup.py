@@ -1,12 +1,15 @@
 """A metadata follower that was down while the group applied many commands and compacted its
-log past what the follower holds catches up by an InstallSnapshot (streamed in many chunks:
-64 KiB here) plus the log after it, on three real replica processes (snapshot every 300
-entries). Afterwards the three replicas' shards are identical (canonical dump of every table)
-and every acknowledged object reads back from the group."""
+log past what the follower holds catches up by an InstallSnapshot (the leader's snapshot
+files, streamed from disk in many chunks: 64 KiB here) plus the log after it, on three real
+replica processes (snapshot every 300 entries). Afterwards the three replicas' shards are
+identical (canonical dump of every table) and every acknowledged object reads back from the
+group. In the second run the follower is killed (-9) while the transfer is under way: the
+partial transfer is discarded when it restarts, and it catches up by a whole new one."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -23,8 +26,20 @@ CHUNK = 64 << 10
 IDS = ["m1", "m2", "m3"]
 
 
+def transferring(raft_dir: Path) -> bool:
+    """Whether a snapshot transfer (or build) is under way: a `tmp-` directory with a file."""
+    try:
+        return any(e.name.startswith("tmp-") and os.listdir(e.path) for e in os.scandir(raft_dir))
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
-def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill", ["none", "follower", "leader"])
+def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(
+    tmp_path: Path, kill: str
+) -> None:
+    """`kill`: nobody, the receiving follower, or the sending leader is killed (-9) mid-transfer."""
     ports = {i: free_port() for i in IDS}
     peers = ",".join(f"{i}=127.0.0.1:{p}" for i, p in ports.items())
     addrs = ",".join(f"127.0.0.1:{p}" for p in ports.values())
@@ -32,11 +47,12 @@ def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(tmp
     config.write_text(f"[raft]\nsnapshot_threshold = 300\nsnapshot_chunk_bytes = {CHUNK}\n")
     procs: dict[str, ServiceProcess] = {}
 
-    def start(i: str, n: int = 0) -> None:
+    def start(i: str, n: int = 0, wait: bool = True) -> None:
         args = ["--config", str(config), "--id", i, "--peers", peers]
         args += ["--data-dir", str(tmp_path / i), "--shards", str(SHARDS), "--port", str(ports[i])]
         procs[i] = ServiceProcess("cairn.metadata", args, tmp_path / f"{i}-{n}.log").start()
-        wait_for(lambda: "metadata listening" in procs[i].log_tail(), 60, f"replica {i} to start")
+        if wait:
+            wait_for(lambda: "metadata listening" in procs[i].log_tail(), 60, f"replica {i} to start")
 
     async def status(i: str) -> tuple[str, int, int]:
         async with MetadataClient(f"127.0.0.1:{ports[i]}", deadline_s=5.0) as client:
@@ -85,8 +101,27 @@ def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(tmp
                 # the leader's log no longer holds what the follower needs next
                 snap = decode_snapshot((tmp_path / lead / "raft" / "snapshot").read_bytes())
                 assert snap.index > victim_applied + 1, (snap.index, victim_applied)
-                assert len(snap.data) > 8 * CHUNK, len(snap.data)
-                start(victim, 1)
+                assert [f.name for f in snap.files] == ["catalog.sqlite"] + [
+                    f"shard-{n:03d}.sqlite" for n in range(SHARDS)
+                ]
+                assert sum(f.size for f in snap.files) > 8 * CHUNK, snap.files
+                if kill == "none":
+                    start(victim, 1)
+                else:
+                    start(victim, 1, wait=False)
+                    raft_dir = tmp_path / victim / "raft"
+                    wait_for(lambda: transferring(raft_dir), 60, "the snapshot transfer", interval=0.001)
+                    procs[victim if kill == "follower" else lead].kill9()  # files are arriving
+                    assert "installed a snapshot" not in procs[victim].log_tail(400)
+                    if kill == "follower":
+                        assert any(p.name.startswith("tmp-") for p in raft_dir.iterdir())
+                        start(victim, 2)
+                        tail = procs[victim].log_tail(400)
+                        assert "deleted partial or superseded snapshot directories" in tail
+                    else:  # the other follower takes over and sends its own snapshot
+                        wait_for(lambda: "metadata listening" in procs[victim].log_tail(), 60, "the victim")
+                        start(lead, 1)
+                        lead = await leader()
                 deadline = time.monotonic() + 90
                 while True:
                     _, commit, _ = await status(lead)

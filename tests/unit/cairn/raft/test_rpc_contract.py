@@ -5,14 +5,17 @@ refusal crosses the wire as its own class."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from cairn.checksums import crc32c
 from cairn.proto import raft_pb2, raft_pb2_grpc
 from cairn.raft import rpc_server
-from cairn.raft.client import ERRORS, PeerClient, message_to_pb
+from cairn.raft.client import ERRORS, PeerClient, message_to_pb, snapshot_meta_to_pb
 from cairn.raft.errors import PeerUnavailable, RaftStopped, SnapshotCorrupt, SnapshotMissing, WrongReplica
-from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot
+from cairn.raft.messages import Entry, EntryType, Membership, Message, MessageType, Snapshot, SnapshotFile
+from cairn.raft.snapfiles import SnapshotDirs
 from cairn.rpc import channel
 from tests.support.rpc_contract import Recorder, recording_server, rpc_names
 
@@ -33,10 +36,10 @@ class Inbox:
 
 
 @pytest.fixture
-async def peer() -> AsyncIterator[tuple[Inbox, Recorder, str]]:
+async def peer(tmp_path: Path) -> AsyncIterator[tuple[Inbox, Recorder, str]]:
     inbox, recorder = Inbox(), Recorder()
     server = recording_server(recorder)
-    rpc_server.add_to_server(server, inbox.deliver)
+    rpc_server.add_to_server(server, inbox.deliver, SnapshotDirs(tmp_path / "receiver"))
     addr = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     await server.start()
     yield inbox, recorder, addr
@@ -57,68 +60,89 @@ BATCH = [
     ),
     Message(MessageType.HEARTBEAT_RESP, "r1", "r2", term=7, reject=True, reject_hint=39, hint_term=5),
 ]
-SNAPSHOT = Message(
-    MessageType.SNAPSHOT,
-    "r1",
-    "r2",
-    term=8,
-    snapshot=Snapshot(50, 7, Membership(frozenset({"r1", "r2", "r3"})), bytes(range(256)) * 9),
-)
+FILES = {"a.sqlite": bytes(range(256)) * 9, "empty": b"", "b.sqlite": b"x" * 1500}
 
 
-async def test_every_rpc_delivers_exactly_what_was_sent(peer: tuple[Inbox, Recorder, str]) -> None:
+@pytest.fixture
+def sent(tmp_path: Path) -> tuple[Message, Path]:
+    """A SNAPSHOT message and the directory of its three files (the sender's side)."""
+    directory = tmp_path / "sender"
+    directory.mkdir()
+    for name, data in FILES.items():
+        (directory / name).write_bytes(data)
+    files = tuple(SnapshotFile(name, len(data), crc32c(data)) for name, data in FILES.items())
+    snap = Snapshot(50, 7, Membership(frozenset({"r1", "r2", "r3"})), files=files)
+    return Message(MessageType.SNAPSHOT, "r1", "r2", term=8, snapshot=snap), directory
+
+
+async def test_every_rpc_delivers_exactly_what_was_sent(
+    peer: tuple[Inbox, Recorder, str], sent: tuple[Message, Path], tmp_path: Path
+) -> None:
     inbox, recorder, addr = peer
+    message, directory = sent
     client = PeerClient(addr)
     try:
         await client.send(BATCH, timeout=5)
         await client.send([], timeout=5)  # a ping
-        await client.install_snapshot(SNAPSHOT, timeout=5, chunk_bytes=1000)  # 3 data chunks
+        await client.install_snapshot(message, directory, timeout=5, chunk_bytes=1000)  # 5 chunks
     finally:
         await client.close()
-    assert inbox.messages == [*BATCH, SNAPSHOT]
+    assert inbox.messages == [*BATCH, message]
     assert recorder.served == rpc_names(SERVICE)
+    assert message.snapshot is not None
+    staged = SnapshotDirs(tmp_path / "receiver").staged(message.snapshot)  # the files, on disk
+    assert {p.name: p.read_bytes() for p in staged.iterdir()} == FILES
 
 
 @pytest.mark.parametrize(
     "refusal", [RaftStopped("raft replica r2 is not running"), WrongReplica("a message for 'r9'")]
 )
 async def test_a_refused_message_raises_its_own_class(
-    peer: tuple[Inbox, Recorder, str], refusal: PeerUnavailable
+    peer: tuple[Inbox, Recorder, str], refusal: PeerUnavailable, sent: tuple[Message, Path]
 ) -> None:
     inbox, _, addr = peer
     inbox.refusal = refusal
     client = PeerClient(addr)
     try:
-        for call in (client.send(BATCH, timeout=5), client.install_snapshot(SNAPSHOT, 5, 1000)):
+        for call in (client.send(BATCH, timeout=5), client.install_snapshot(*sent, 5, 1000)):
             with pytest.raises(type(refusal), match=str(refusal)):
                 await call
     finally:
         await client.close()
 
 
-async def test_a_damaged_or_headless_snapshot_stream_is_refused(peer: tuple[Inbox, Recorder, str]) -> None:
+async def test_a_damaged_or_headless_snapshot_stream_is_refused(
+    peer: tuple[Inbox, Recorder, str], sent: tuple[Message, Path], tmp_path: Path
+) -> None:
     inbox, _, addr = peer
-    snap = SNAPSHOT.snapshot
+    message, directory = sent
+    snap = message.snapshot
     assert snap is not None
-    meta = raft_pb2.SnapshotMeta(index=snap.index, term=snap.term, size=len(snap.data), crc32c=0)
+    meta = snapshot_meta_to_pb(snap)
+    data = b"".join(FILES.values())
 
-    async def corrupt() -> AsyncIterator[raft_pb2.SnapshotChunk]:
-        yield raft_pb2.SnapshotChunk(message=message_to_pb(SNAPSHOT), snapshot=meta)
-        yield raft_pb2.SnapshotChunk(data=snap.data)
+    def stream(body: bytes, head: bool = True) -> AsyncIterator[raft_pb2.SnapshotChunk]:
+        async def chunks() -> AsyncIterator[raft_pb2.SnapshotChunk]:
+            if head:
+                yield raft_pb2.SnapshotChunk(message=message_to_pb(message), snapshot=meta)
+            for pos in range(0, len(body), 700):
+                yield raft_pb2.SnapshotChunk(data=body[pos : pos + 700])
 
-    async def headless() -> AsyncIterator[raft_pb2.SnapshotChunk]:
-        yield raft_pb2.SnapshotChunk(data=snap.data)
+        return chunks()
 
+    flipped = data[:100] + bytes([data[100] ^ 1]) + data[101:]
     ch = channel(addr)
     stub = raft_pb2_grpc.RaftStub(ch)
     try:
-        with pytest.raises(SnapshotCorrupt), ERRORS.translated():
-            await stub.InstallSnapshot(corrupt(), timeout=5)
+        for bad in (flipped, data[:-1], data + b"!"):  # a flipped bit, one byte short, one too many
+            with pytest.raises(SnapshotCorrupt), ERRORS.translated():
+                await stub.InstallSnapshot(stream(bad), timeout=5)
         with pytest.raises(SnapshotMissing), ERRORS.translated():
-            await stub.InstallSnapshot(headless(), timeout=5)
+            await stub.InstallSnapshot(stream(data, head=False), timeout=5)
     finally:
         await ch.close()
     assert inbox.messages == []
+    assert list((tmp_path / "receiver").iterdir()) == []  # nothing partial is left behind
 
 
 async def test_an_unreachable_peer_raises_peer_unavailable() -> None:

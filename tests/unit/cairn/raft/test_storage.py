@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 
-from cairn.raft.messages import Entry, EntryType, HardState, Membership, Snapshot
+from cairn.checksums import crc32c
+from cairn.raft.messages import Entry, EntryType, HardState, Membership, Snapshot, SnapshotFile
 from cairn.raft.storage import FileLogStore, MemoryLogStore
 from cairn.raft.wal import HEADER, CorruptFile, decode_snapshot, encode_snapshot
 
@@ -19,6 +21,24 @@ def entries(lo: int, hi: int, term: int) -> list[Entry]:
 
 def reopen(path: Path) -> FileLogStore:
     return FileLogStore(path)
+
+
+def staged(store: FileLogStore, index: int, term: int, payload: bytes) -> Snapshot:
+    """A snapshot of one file holding `payload`, built and staged as the runtime does."""
+
+    def write(directory: Path) -> list[str]:
+        (directory / "state").write_bytes(payload)
+        return ["state"]
+
+    return store.dirs.build(write, Snapshot(index, term, MEMBERS))
+
+
+def v1_snapshot_file(path: Path, snap: Snapshot) -> None:
+    """A version-1 `snapshot` file (the state inline), as replicas wrote before directories."""
+    members = b",".join(sorted(v.encode() for v in snap.membership.voters)) + b"|"
+    body = struct.pack(">8sHHQQI", b"CRNRAFTS", 1, 0, snap.index, snap.term, len(members))
+    body += members + struct.pack(">Q", len(snap.data)) + snap.data
+    (path / "snapshot").write_bytes(body + struct.pack(">I", crc32c(body)))
 
 
 def test_entries_and_hard_state_survive_a_reopen(tmp_path: Path) -> None:
@@ -155,7 +175,7 @@ def test_a_last_record_left_zero_from_a_sector_boundary_is_a_torn_write(tmp_path
 
 
 def test_a_missing_log_next_to_a_snapshot_refuses_to_load(tmp_path: Path) -> None:
-    (tmp_path / "snapshot").write_bytes(encode_snapshot(Snapshot(4, 1, MEMBERS, b"s4")))
+    v1_snapshot_file(tmp_path, Snapshot(4, 1, MEMBERS, b"s4"))
     with pytest.raises(CorruptFile, match="missing"):
         FileLogStore(tmp_path).load()
     assert not (tmp_path / "raft.wal").exists()
@@ -165,7 +185,7 @@ def test_compaction_keeps_the_snapshot_and_the_entries_after_it(tmp_path: Path) 
     store = FileLogStore(tmp_path)
     store.load()
     store.save(HardState(1, "a", 8), entries(1, 10, 1), None, sync=True)
-    snap = Snapshot(8, 1, MEMBERS, b"state-at-8")
+    snap = staged(store, 8, 1, b"state-at-8")
     store.compact(snap, entries(9, 10, 1))
     store.save(None, entries(11, 11, 1), None, sync=True)
     store.close()
@@ -179,10 +199,11 @@ def test_crash_after_the_snapshot_file_before_the_log_rewrite(tmp_path: Path) ->
     store = FileLogStore(tmp_path)
     store.load()
     store.save(HardState(1, None, 4), entries(1, 6, 1), None, sync=True)
+    snap = staged(store, 4, 1, b"s4")
+    store._switch(snap)  # the manifest is written; the crash comes before the log rewrite
     store.close()
-    (tmp_path / "snapshot").write_bytes(encode_snapshot(Snapshot(4, 1, MEMBERS, b"s4")))
     state = reopen(tmp_path).load()  # the old log still holds 1..6
-    assert state.snapshot is not None and state.snapshot.index == 4
+    assert state.snapshot == snap
     assert list(state.entries) == entries(5, 6, 1)
 
 
@@ -191,8 +212,10 @@ def test_a_log_from_an_abandoned_history_is_dropped_in_favour_of_the_snapshot(tm
     store.load()
     store.save(HardState(1, None, 2), entries(1, 6, 1), None, sync=True)  # term-1 tail, uncommitted
     store.close()
-    (tmp_path / "snapshot").write_bytes(encode_snapshot(Snapshot(5, 2, MEMBERS, b"s5")))
+    v1_snapshot_file(tmp_path, Snapshot(5, 2, MEMBERS, b"s5"))  # and a version-1 snapshot file
     state = reopen(tmp_path).load()
+    assert state.snapshot is not None and state.snapshot.index == 5
+    assert (reopen(tmp_path).snapshot_dir(state.snapshot) / "state").read_bytes() == b"s5"  # converted
     assert state.entries == ()
     assert state.hard_state.commit == 5
 
@@ -201,7 +224,7 @@ def test_a_received_snapshot_replaces_the_whole_log(tmp_path: Path) -> None:
     store = FileLogStore(tmp_path)
     store.load()
     store.save(HardState(1, None, 0), entries(1, 3, 1), None, sync=True)
-    snap = Snapshot(20, 3, MEMBERS, b"s20")
+    snap = staged(store, 20, 3, b"s20")
     store.save(HardState(3, None, 20), [], snap, sync=True)
     store.save(None, entries(21, 22, 3), None, sync=True)
     store.close()
@@ -212,7 +235,8 @@ def test_a_received_snapshot_replaces_the_whole_log(tmp_path: Path) -> None:
 
 
 def test_snapshot_file_checksum_and_format(tmp_path: Path) -> None:
-    snap = Snapshot(7, 2, Membership(frozenset({"a", "b", "c"}), frozenset({"d"})), b"\x00data" * 100)
+    files = (SnapshotFile("catalog.sqlite", 4096, 0xDEADBEEF), SnapshotFile("shard-000.sqlite", 0, 0))
+    snap = Snapshot(7, 2, Membership(frozenset({"a", "b", "c"}), frozenset({"d"})), files=files)
     raw = encode_snapshot(snap)
     assert raw[:8] == b"CRNRAFTS"
     assert decode_snapshot(raw) == snap
