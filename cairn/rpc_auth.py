@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 from cairn.grpc_wrap import HandlerInterceptor, rewrap
@@ -174,6 +175,8 @@ def caller_role(context: grpc.aio.ServicerContext) -> str | None:
 
 def redact(message: Message) -> None:
     """Clear every `secret_access_key` field in `message`, at any depth."""
+    if not _may_hold_secret(message.DESCRIPTOR):
+        return  # nothing to clear: no field list (ListFields copies every bytes field, 1 MiB pieces too)
     for field, value in message.ListFields():
         if field.name == SECRET_FIELD:
             message.ClearField(field.name)
@@ -184,6 +187,24 @@ def redact(message: Message) -> None:
             for item in items:
                 if isinstance(item, Message):
                     redact(item)
+
+
+@functools.cache
+def _may_hold_secret(descriptor: Descriptor) -> bool:
+    """Whether messages of this type can hold a `secret_access_key` field at some depth."""
+    seen: set[str] = set()
+    todo = [descriptor]
+    while todo:
+        current = todo.pop()
+        if current.full_name in seen:
+            continue
+        seen.add(current.full_name)
+        for field in current.fields:
+            if field.name == SECRET_FIELD:
+                return True
+            if field.message_type is not None:
+                todo.append(field.message_type)
+    return False
 
 
 #: How a call is ended with a status, a reason and a message (`cairn.rpc.abort`).

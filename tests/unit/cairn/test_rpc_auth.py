@@ -12,8 +12,8 @@ import pytest
 
 from cairn import rpc
 from cairn.mtls import ROLES, ClusterPki, key_matches, role_of
-from cairn.proto import metadata_pb2, placement_pb2
-from cairn.rpc_auth import ALLOWED, PEER, REASON, redact
+from cairn.proto import datanode_pb2, metadata_pb2, placement_pb2
+from cairn.rpc_auth import ALLOWED, PEER, REASON, _may_hold_secret, redact
 from tests.support.mtls import all_methods, call, der, foreign_identity, open_channel, served_certificate
 
 
@@ -49,6 +49,13 @@ def test_secrets_are_cleared_at_any_depth() -> None:
     redact(response)
     assert [k.secret_access_key for k in response.result] == ["", ""]
     assert [k.access_key_id for k in response.result] == ["AK", "AK"]
+
+
+def test_only_message_types_that_can_hold_a_secret_are_searched() -> None:
+    assert _may_hold_secret(metadata_pb2.ListAccessKeysResponse.DESCRIPTOR)  # one level down
+    assert _may_hold_secret(metadata_pb2.AccessKey.DESCRIPTOR)
+    assert not _may_hold_secret(datanode_pb2.ReadShardResponse.DESCRIPTOR)  # 1 MiB pieces
+    assert not _may_hold_secret(placement_pb2.GetStatusResponse.DESCRIPTOR)
 
 
 class _Placement:
