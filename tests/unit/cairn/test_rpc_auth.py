@@ -12,7 +12,7 @@ import pytest
 
 from cairn import rpc
 from cairn.mtls import ROLES, ClusterPki, key_matches, role_of
-from cairn.proto import metadata_pb2, placement_pb2
+from cairn.proto import datanode_pb2, metadata_pb2, placement_pb2
 from cairn.rpc_auth import ALLOWED, PEER, REASON, may_hold_secret, redact
 from tests.support.mtls import all_methods, call, der, foreign_identity, open_channel, served_certificate
 
@@ -56,6 +56,7 @@ def test_only_responses_that_can_hold_a_secret_are_walked() -> None:
     assert may_hold_secret(metadata_pb2.AccessKey.DESCRIPTOR)
     assert not may_hold_secret(placement_pb2.GetStatusResponse.DESCRIPTOR)
     assert not may_hold_secret(metadata_pb2.GetBucketResponse.DESCRIPTOR)
+    assert not may_hold_secret(datanode_pb2.ReadShardResponse.DESCRIPTOR)  # 1 MiB pieces
 
 
 class _Placement:
