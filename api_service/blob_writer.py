@@ -131,6 +131,11 @@ class BlobWriter:
     def layout(self) -> StripeLayout:
         return self._layout
 
+    @property
+    def quorum(self) -> int:
+        """Shards that must be durable for a write to succeed."""
+        return self._quorum
+
     async def write(
         self, blob_id: bytes, pg: int, nodes: Sequence[str | None], body: AsyncIterable[bytes]
     ) -> WrittenBlob:

@@ -10,6 +10,9 @@ Writes go to the PG's *target* slots. Reads go, per slot, to the map's `read_nod
 verified holders, then its target (a slot mid-migration is read from its old holder, and a blob
 written since the move from the new target), so a migration never fails a read.
 
+A write whose cached map leaves fewer usable target slots than the write quorum fetches the
+map again before it gives up: nodes that came back are written to at once, not a TTL later.
+
 The shards a write could not make durable (it needs the quorum, not every shard) are handed
 to `report` (the production app's RepairReporter: the metadata service's repair queue).
 
@@ -78,10 +81,11 @@ class ClusterBlobStore:
         self._map_at = 0.0
         self._refresh: asyncio.Future[Any] | None = None
 
-    async def _cluster_map(self) -> Any:
-        """The map, fetched again once older than `map_ttl_s`: by one call that every request
-        arriving meanwhile waits for (not one call per request)."""
-        if self._map is not None and self._clock() - self._map_at <= self._map_ttl:
+    async def _cluster_map(self, max_age_s: float | None = None) -> Any:
+        """The map, fetched again once older than `max_age_s` (default `map_ttl_s`): by one call
+        that every request arriving meanwhile waits for (not one call per request)."""
+        max_age = self._map_ttl if max_age_s is None else max_age_s
+        if self._map is not None and self._clock() - self._map_at <= max_age:
             return self._map
         if self._refresh is None:
             self._refresh = asyncio.ensure_future(self._fetch_map())
@@ -99,7 +103,12 @@ class ClusterBlobStore:
     async def _targets(self, blob_id: bytes) -> tuple[int, list[str | None]]:
         cmap = await self._cluster_map()
         pg = cmap.pg_of(blob_id)
-        return pg, slot_addrs(cmap.nodes_of(pg), _USABLE)
+        nodes = slot_addrs(cmap.nodes_of(pg), _USABLE)
+        if sum(addr is not None for addr in nodes) < self._writer.quorum:
+            # Too few usable slots to write: the map may be older than a node's return.
+            cmap = await self._cluster_map(max_age_s=0.0)
+            nodes = slot_addrs(cmap.nodes_of(pg), _USABLE)
+        return pg, nodes
 
     async def _sources(self, pg: int) -> tuple[list[str | None], dict[int, list[str]]]:
         """Per slot the first node to read from, and the ones to try after it (`read_nodes`)."""

@@ -178,9 +178,13 @@ class Raft(LeaderMixin):
             self._serve_read(context)
         return True
 
-    def lose_lease(self) -> None:
-        """The driver's clock jumped further than it ticked (a stalled process): forget every
-        acknowledgement, so no lease read is served until a quorum answers a new heartbeat."""
+    def lose_lease(self, skipped_ticks: int) -> None:
+        """The driver's clock jumped `skipped_ticks` further than it ticked (a stalled process):
+        the lease clock moves on by them, so an echo of a heartbeat sent before the stall (still
+        in flight, or queued while the process stood still) counts as old as it really is; and
+        every acknowledgement is forgotten, so no lease read is served until a quorum answers a
+        new heartbeat."""
+        self.lease_clock += max(0, skipped_ticks)
         for pr in self.progress.values():
             pr.lease_stamp = 0
 

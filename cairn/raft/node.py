@@ -22,7 +22,9 @@ the inbox and goes into the next Ready (group commit). Reads follow the read-ind
 leader records its commit index, confirms leadership with a heartbeat round answered by a
 quorum (or at once while its lease holds, with `lease_reads`), and the read proceeds once this
 replica has applied that index. The driver runs due ticks before it takes reads from the inbox,
-and after a stall longer than the ticks it fires it drops the lease (`Raft.lose_lease`).
+and after a stall longer than the ticks it fires it drops the lease and moves the lease clock
+on by the ticks it skipped (`Raft.lose_lease`), so heartbeat echoes queued during the stall
+cannot renew it.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ class RaftNode:
                     for _ in range(min(ticks, 3)):  # after a long stall, do not fire a burst
                         self._core_or_fail().tick()
                     if ticks > 3:  # the ticks not fired would have aged the lease: drop it
-                        self._core_or_fail().lose_lease()
+                        self._core_or_fail().lose_lease(ticks - 3)
                     next_tick += ticks * tick
                 self._drain_inbox(loop)
                 while self._core_or_fail().has_ready():

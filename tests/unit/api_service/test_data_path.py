@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cairn.api_service.blob_io import ReadQuorumError
+from cairn.api_service.blob_io import ReadQuorumError, WriteQuorumError
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
 from cairn.api_service.data_path import ClusterBlobStore
@@ -17,10 +17,10 @@ from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMig
 from .test_blob_io import ADDRS, FAST, SMALL, Cluster, FakeNode
 
 
-def cluster_map(down: int | None = None) -> ClusterMap:
+def cluster_map(*down: int) -> ClusterMap:
     nodes = {
         f"n{i}": NodeInfo(
-            f"n{i}", addr, "z", f"r{i}", f"h{i}", NodeState.DOWN if i == down else NodeState.UP, 1, 0, 0
+            f"n{i}", addr, "z", f"r{i}", f"h{i}", NodeState.DOWN if i in down else NodeState.UP, 1, 0, 0
         )
         for i, addr in enumerate(ADDRS)
     }
@@ -69,7 +69,7 @@ async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> Non
 
 async def test_a_down_node_is_skipped_by_writes() -> None:
     cluster, placement = Cluster(), Placement()
-    placement.map = cluster_map(down=0)
+    placement.map = cluster_map(0)
 
     async def record(*_: object) -> None:
         return None
@@ -80,6 +80,33 @@ async def test_a_down_node_is_skipped_by_writes() -> None:
     ref = await store.write("b", "k", chunks(b"x" * 5000))
     assert not cluster.node(0).shards  # the down node got nothing
     assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"x" * 5000
+
+
+async def test_a_write_the_cached_map_cannot_place_reads_the_map_again() -> None:
+    """Four nodes were down when the map was cached (8 usable slots, the quorum is 9); they are
+    back: the next write, within the cache's lifetime, fetches the map once more and succeeds."""
+    cluster, placement = Cluster(), Placement()
+    placement.map = cluster_map(0, 1, 2, 3)
+
+    async def record(*_: object) -> None:
+        return None
+
+    store = ClusterBlobStore(
+        placement,
+        record,
+        BlobWriter(cluster.pool, SMALL, FAST),
+        BlobReader(cluster.pool, FAST),
+        map_ttl_s=3600,
+    )
+    with pytest.raises(WriteQuorumError):
+        await store.write("b", "k", chunks(b"x" * 5000))
+    assert placement.calls == 2  # the cached map, then a fresh one: still 4 down
+    placement.map = cluster_map()
+    ref = await store.write("b", "k", chunks(b"y" * 5000))
+    assert placement.calls == 3 and all(cluster.node(i).shards for i in range(4))
+    assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"y" * 5000
+    await store.write("b", "k", chunks(b"z" * 5000))
+    assert placement.calls == 3  # a map that places the write is used as cached
 
 
 async def test_no_read_fails_while_slots_migrate() -> None:

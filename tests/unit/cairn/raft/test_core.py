@@ -310,12 +310,41 @@ def test_a_leader_within_its_lease_serves_a_read_without_a_heartbeat_round() -> 
     net.settle()
     assert net.reads[lead] == [(b"r1", core.log.committed)]
     assert _heartbeats_with(net, b"r1") == 0  # no round trip was needed
-    core.lose_lease()  # the driver's clock jumped: back to read index until a quorum answers
+    core.lose_lease(20)  # the driver's clock jumped: back to read index until a quorum answers
     assert not core.in_lease()
     assert core.read_index(b"r2")
     net.settle()
     assert _heartbeats_with(net, b"r2") == 2 and net.reads[lead][-1] == (b"r2", core.log.committed)
     assert core.in_lease()  # the round's answers renewed the lease
+
+
+def test_echoes_of_heartbeats_sent_before_a_stall_do_not_renew_the_lease() -> None:
+    """The leader sends a heartbeat round and stalls (SIGSTOP) before it reads the echoes; the
+    others elect a new leader meanwhile. When it resumes, the driver sees the clock jumped, and
+    the echoes it then reads are as old as the stall: its next read needs a heartbeat round."""
+    net, lead = _lease_group()
+    core = net.cores[lead]
+    held: list[Message] = []
+
+    def hold_echoes(m: Message) -> bool:
+        if m.type is MT.HEARTBEAT_RESP and m.to == lead:
+            held.append(m)
+            return False
+        return True
+
+    net.filter = hold_echoes
+    net.tick(lead, LEASE.heartbeat_tick)  # a heartbeat round; its echoes wait in the socket
+    assert len(held) == 2
+    net.filter = lambda m: True
+    core.lose_lease(3 * LEASE.election_tick)  # the driver fired 3 of the stall's ticks, skipped these
+    for m in held:
+        core.step(m)
+    assert not core.in_lease()
+    assert core.read_index(b"after-the-stall")
+    net.isolate(lead)  # the others have moved on: nobody answers this round
+    net.settle()
+    assert _heartbeats_with(net, b"after-the-stall") == 2
+    assert b"after-the-stall" not in [context for context, _ in net.reads[lead]]
 
 
 def _partition_the_leader(net: Net, lead: str, restart_follower: bool = False) -> tuple[int, int, int]:
