@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,17 @@ async def chunks(data: bytes) -> AsyncIterator[bytes]:
         yield data[pos : pos + 3000]
 
 
+async def no_intent(*_: object) -> None:
+    return None
+
+
+def blob_store(cluster: Cluster, placement: Placement, **options: Any) -> ClusterBlobStore:
+    """A ClusterBlobStore over the fake nodes; write intents are dropped unless `record` is given."""
+    record = options.pop("record", no_intent)
+    writer, reader = BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST)
+    return ClusterBlobStore(placement, record, writer, reader, **options)
+
+
 async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> None:
     cluster, placement = Cluster(), Placement()
     intents: list[tuple[str, str, bytes, int, int]] = []
@@ -50,9 +62,7 @@ async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> Non
     async def record(bucket: str, key: str, blob_id: bytes, pg: int) -> None:
         intents.append((bucket, key, blob_id, pg, len(cluster.all_shards)))
 
-    store = ClusterBlobStore(
-        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST)
-    )
+    store = blob_store(cluster, placement, record=record)
     parts = [os.urandom(10_000), os.urandom(7_777)]
     refs = [await store.write("b", "k", chunks(p), part_number=n + 1) for n, p in enumerate(parts)]
     assert [(i[0], i[1], i[2], i[4]) for i in intents] == [
@@ -70,13 +80,7 @@ async def test_write_records_intent_first_and_reads_ranges_across_blobs() -> Non
 async def test_a_down_node_is_skipped_by_writes() -> None:
     cluster, placement = Cluster(), Placement()
     placement.map = cluster_map(0)
-
-    async def record(*_: object) -> None:
-        return None
-
-    store = ClusterBlobStore(
-        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST)
-    )
+    store = blob_store(cluster, placement)
     ref = await store.write("b", "k", chunks(b"x" * 5000))
     assert not cluster.node(0).shards  # the down node got nothing
     assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"x" * 5000
@@ -87,17 +91,7 @@ async def test_a_write_the_cached_map_cannot_place_reads_the_map_again() -> None
     back: the next write, within the cache's lifetime, fetches the map once more and succeeds."""
     cluster, placement = Cluster(), Placement()
     placement.map = cluster_map(0, 1, 2, 3)
-
-    async def record(*_: object) -> None:
-        return None
-
-    store = ClusterBlobStore(
-        placement,
-        record,
-        BlobWriter(cluster.pool, SMALL, FAST),
-        BlobReader(cluster.pool, FAST),
-        map_ttl_s=3600,
-    )
+    store = blob_store(cluster, placement, map_ttl_s=3600)
     with pytest.raises(WriteQuorumError):
         await store.write("b", "k", chunks(b"x" * 5000))
     assert placement.calls == 2  # the cached map, then a fresh one: still 4 down
@@ -113,13 +107,7 @@ async def test_no_read_fails_while_slots_migrate() -> None:
     """Five slots of a PG move to new nodes (more than m): blobs written before the move read from
     the old holders, blobs written after it from the new targets, both through the same map."""
     cluster, placement = Cluster(), Placement()
-
-    async def record(*_: object) -> None:
-        return None
-
-    store = ClusterBlobStore(
-        placement, record, BlobWriter(cluster.pool, SMALL, FAST), BlobReader(cluster.pool, FAST), map_ttl_s=0
-    )
+    store = blob_store(cluster, placement, map_ttl_s=0)
     old = os.urandom(20_000)
     before = await store.write("b", "k", chunks(old))
     pg, row = before.pg, placement.map.pgs[before.pg]
@@ -158,17 +146,7 @@ async def test_requests_arriving_while_the_map_is_fetched_share_that_one_fetch()
 
     placement.cluster_map = slow_map  # type: ignore[method-assign]
     now = [0.0]
-
-    async def record(bucket: str, key: str, blob_id: bytes, pg: int) -> None:
-        return None
-
-    store = ClusterBlobStore(
-        placement,
-        record,
-        BlobWriter(cluster.pool, SMALL, FAST),
-        BlobReader(cluster.pool, FAST),
-        clock=lambda: now[0],
-    )
+    store = blob_store(cluster, placement, clock=lambda: now[0])
     writes = [asyncio.create_task(store.write("b", f"k{i}", chunks(b"x" * 100))) for i in range(8)]
     cancelled = asyncio.create_task(store.write("b", "gone", chunks(b"y")))
     await asyncio.sleep(0.05)
