@@ -273,10 +273,10 @@ class RaftNode:
                 now = loop.time()
                 if now >= next_tick:
                     ticks = int((now - next_tick) / tick) + 1
-                    for _ in range(min(ticks, 3)):  # after a long stall, do not fire a burst
-                        self._core_or_fail().tick()
                     if ticks > 3:  # the ticks not fired would have aged the lease: drop it
                         self._core_or_fail().lose_lease(ticks - 3)
+                    for _ in range(min(ticks, 3)):  # after a long stall, do not fire a burst
+                        self._core_or_fail().tick()
                     next_tick += ticks * tick
                 self._drain_inbox(loop)
                 while self._core_or_fail().has_ready():
