@@ -14,6 +14,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -22,19 +23,36 @@ T = TypeVar("T")
 
 def to_plain(value: Any) -> Any:
     """A JSON-ready form of `value`."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, tuple | list):
-        return [to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"cannot encode {type(value).__name__}")
+    encode = _ENCODERS.get(type(value))
+    if encode is None:
+        encode = _ENCODERS[type(value)] = _encoder(type(value))
+    return encode(value)
+
+
+#: One encoder per concrete type met (a handful of dataclasses, enums and builtins).
+_ENCODERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _encoder(cls: type) -> Callable[[Any], Any]:
+    """How to encode values whose type is exactly `cls` (the cases of `to_plain`, in order)."""
+    if dataclasses.is_dataclass(cls):
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        return lambda value: {name: to_plain(getattr(value, name)) for name in names}
+    if issubclass(cls, enum.Enum):
+        return lambda value: value.value
+    if issubclass(cls, bytes | bytearray | memoryview):
+        return lambda value: base64.b64encode(bytes(value)).decode("ascii")
+    if issubclass(cls, tuple | list):
+        return lambda value: [to_plain(v) for v in value]
+    if issubclass(cls, dict):
+        return lambda value: {str(k): to_plain(v) for k, v in value.items()}
+    if cls is type(None) or issubclass(cls, str | int | float | bool):
+        return _same
+    raise TypeError(f"cannot encode {cls.__name__}")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @cache
@@ -44,27 +62,46 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_plain(hint: Any, data: Any) -> Any:
     """Rebuild a value of type `hint` from its JSON-ready form."""
+    return _decoder(hint)(data)
+
+
+@cache
+def _decoder(hint: Any) -> Callable[[Any], Any]:
+    """How to rebuild a value of type `hint`: worked out once per hint, not per value."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
-        if data is None:
-            return None
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return from_plain(inner[0], data)
+        inner = _decoder([a for a in typing.get_args(hint) if a is not type(None)][0])
+        return lambda data: None if data is None else inner(data)
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_plain(args[0], v) for v in data)
-        return tuple(from_plain(a, v) for a, v in zip(args, data, strict=True))
+            item = _decoder(args[0])
+            return lambda data: tuple([item(v) for v in data])
+        items = tuple(_decoder(a) for a in args)
+        return lambda data: tuple([d(v) for d, v in zip(items, data, strict=True)])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = _hints(hint)
-        return hint(**{k: from_plain(hints[k], v) for k, v in data.items() if k in hints})
+        return _dataclass_decoder(hint)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(data)
+        return hint
     if hint is bytes:
-        return base64.b64decode(data)
-    if hint is float and isinstance(data, int):
-        return float(data)
-    return data
+        return base64.b64decode
+    if hint is float:
+        return lambda data: float(data) if isinstance(data, int) else data
+    return _same
+
+
+def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:
+    # Field decoders are looked up at the first call, so a dataclass may refer to itself.
+    fields: dict[str, Callable[[Any], Any]] | None = None
+
+    def decode(data: Any) -> Any:
+        nonlocal fields
+        if fields is None:
+            fields = {k: _decoder(h) for k, h in _hints(cls).items()}
+        known = fields
+        return cls(**{k: known[k](v) for k, v in data.items() if k in known})
+
+    return decode
 
 
 def dumps(value: Any) -> bytes:
