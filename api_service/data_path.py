@@ -11,7 +11,8 @@ verified holders, then its target (a slot mid-migration is read from its old hol
 written since the move from the new target), so a migration never fails a read.
 
 A write whose cached map leaves fewer usable target slots than the write quorum fetches the
-map again before it gives up: nodes that came back are written to at once, not a TTL later.
+map again (unless it is under `CURRENT_MAP_S` old) before it gives up: nodes that came back are
+written to at once, not a TTL later.
 
 The shards a write could not make durable (it needs the quorum, not every shard) are handed
 to `report` (the production app's RepairReporter: the metadata service's repair queue).
@@ -52,6 +53,8 @@ class _Placement(Protocol):
 
 
 _USABLE = frozenset({"up", "draining"})
+#: How recent a map is current enough for a write the cached map cannot place (see _targets).
+CURRENT_MAP_S = 0.05
 
 RecordIntent = Callable[[str, str, bytes, int], Awaitable[object]]
 
@@ -105,8 +108,10 @@ class ClusterBlobStore:
         pg = cmap.pg_of(blob_id)
         nodes = slot_addrs(cmap.nodes_of(pg), _USABLE)
         if sum(addr is not None for addr in nodes) < self._writer.quorum:
-            # Too few usable slots to write: the map may be older than a node's return.
-            cmap = await self._cluster_map(max_age_s=0.0)
+            # Too few usable slots to write: the map may be older than a node's return. A map
+            # fetched within CURRENT_MAP_S counts as current (no second fetch for the request
+            # that just fetched it, at most 20 a second while nodes really are down).
+            cmap = await self._cluster_map(max_age_s=CURRENT_MAP_S)
             nodes = slot_addrs(cmap.nodes_of(pg), _USABLE)
         return pg, nodes
 

@@ -12,7 +12,7 @@ import pytest
 from cairn.api_service.blob_io import ReadQuorumError, WriteQuorumError
 from cairn.api_service.blob_reader import BlobReader
 from cairn.api_service.blob_writer import BlobWriter
-from cairn.api_service.data_path import ClusterBlobStore
+from cairn.api_service.data_path import CURRENT_MAP_S, ClusterBlobStore
 from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMigration
 
 from .test_blob_io import ADDRS, FAST, SMALL, Cluster, FakeNode
@@ -91,16 +91,23 @@ async def test_a_write_the_cached_map_cannot_place_reads_the_map_again() -> None
     back: the next write, within the cache's lifetime, fetches the map once more and succeeds."""
     cluster, placement = Cluster(), Placement()
     placement.map = cluster_map(0, 1, 2, 3)
-    store = blob_store(cluster, placement, map_ttl_s=3600)
+    now = [0.0]
+    store = blob_store(cluster, placement, map_ttl_s=3600, clock=lambda: now[0])
     with pytest.raises(WriteQuorumError):
         await store.write("b", "k", chunks(b"x" * 5000))
-    assert placement.calls == 2  # the cached map, then a fresh one: still 4 down
-    placement.map = cluster_map()
+    assert placement.calls == 1  # the map this write fetched is current: not fetched twice
+    now[0] += CURRENT_MAP_S / 2
+    with pytest.raises(WriteQuorumError):
+        await store.write("b", "k", chunks(b"x" * 5000))
+    assert placement.calls == 1  # nor again within CURRENT_MAP_S, while the nodes are down
+    placement.map = cluster_map()  # they are back
+    now[0] += CURRENT_MAP_S
     ref = await store.write("b", "k", chunks(b"y" * 5000))
-    assert placement.calls == 3 and all(cluster.node(i).shards for i in range(4))
+    assert placement.calls == 2 and all(cluster.node(i).shards for i in range(4))
     assert b"".join([p async for p in store.read([ref], 0, 4999)]) == b"y" * 5000
+    now[0] += 60
     await store.write("b", "k", chunks(b"z" * 5000))
-    assert placement.calls == 3  # a map that places the write is used as cached
+    assert placement.calls == 2  # a map that places the write is used as cached (TTL 3600 s)
 
 
 async def test_no_read_fails_while_slots_migrate() -> None:

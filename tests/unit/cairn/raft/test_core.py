@@ -336,7 +336,7 @@ def test_echoes_of_heartbeats_sent_before_a_stall_do_not_renew_the_lease() -> No
     net.tick(lead, LEASE.heartbeat_tick)  # a heartbeat round; its echoes wait in the socket
     assert len(held) == 2
     net.filter = lambda m: True
-    core.lose_lease(3 * LEASE.election_tick)  # the driver fired 3 of the stall's ticks, skipped these
+    core.lose_lease(3 * LEASE.election_tick)  # the ticks the stall skipped (the driver fires at most 3)
     for m in held:
         core.step(m)
     assert not core.in_lease()
