@@ -13,7 +13,9 @@ The client sends each call to the replica it believes leads; a `NotLeader` answe
 the leader the replica names (added to the list if it was not in it) or else the next replica
 (a client of one address that gets no hint gives up), an unreachable replica or a group without a majority
 (`MetadataUnavailable`) to the next one after a short backoff, until the call's deadline; then
-the last error is raised. Every mutating request carries a request id, chosen once per call and
+the last error is raised. Calls of the S3 hot path made while others are in flight on the same
+channel are coalesced into one `Batch` RPC (`rpc_batch.py`); each keeps its own outcome, deadline
+and retries. Every mutating request carries a request id, chosen once per call and
 kept across these retries: a write that a leader applied before failing to answer is not
 applied again, the retry gets its first result (`dedup.py`).
 """
@@ -92,6 +94,7 @@ from cairn.metadata.models import (  # noqa: F401  (re-exported for callers)
     VersioningState,
     WriteIntent,
 )
+from cairn.metadata.rpc_batch import BATCHABLE, Coalescer
 from cairn.metadata.rpc_errors import ERRORS, LEADER_KEY
 from cairn.proto import metadata_pb2 as pb
 from cairn.proto import metadata_pb2_grpc
@@ -109,6 +112,7 @@ class _Replicas:
         self.addrs = list(addrs)
         self.channels = [rpc.channel(a, server_role="metadata") for a in self.addrs]
         self.stubs = [metadata_pb2_grpc.MetadataStub(ch) for ch in self.channels]
+        self.coalescers = [Coalescer(stub) for stub in self.stubs]
         self.current = 0
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
@@ -127,6 +131,8 @@ class _Replicas:
             index = self.current
             remaining = deadline - loop.time()
             try:
+                if name in BATCHABLE:
+                    return await self.coalescers[index].call(name, request, max(remaining, 0.001))
                 return await getattr(self.stubs[index], name)(request, timeout=max(remaining, 0.001))
             except grpc.RpcError as err:
                 reason = rpc.reason_of(err)
@@ -157,6 +163,7 @@ class _Replicas:
                 self.addrs.append(hint)
                 self.channels.append(rpc.channel(hint))
                 self.stubs.append(metadata_pb2_grpc.MetadataStub(self.channels[-1]))
+                self.coalescers.append(Coalescer(self.stubs[-1]))
             if self.addrs.index(hint) != index:
                 return self.addrs.index(hint)
         return (index + 1) % len(self.addrs)

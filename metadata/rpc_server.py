@@ -17,10 +17,11 @@ from typing import Protocol, TypeVar
 import grpc
 import grpc.aio
 
-from cairn import rpc
+from cairn import rpc, rpc_auth
 from cairn.metadata import rpc_convert as cv
 from cairn.metadata.core import request_id
 from cairn.metadata.models import AccessKeyStatus, ChecksumType, VersioningState
+from cairn.metadata.rpc_batch import run_batch
 from cairn.metadata.rpc_errors import ERRORS
 from cairn.metadata.service import MetadataService
 from cairn.proto import metadata_pb2 as pb
@@ -604,6 +605,16 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServicer):
             done=page.done,
             shards=page.shards,
         )
+
+    async def Batch(self, request: pb.BatchRequest, context: grpc.aio.ServicerContext) -> pb.BatchResponse:
+        """Each call through its own method, concurrently (rpc_batch.py); its edge ends it alone.
+        Each is refused (RoleNotAllowed) unless the caller's role may make that call alone."""
+        role = rpc_auth.caller_role(context)  # None: a server without mutual TLS checks no role
+
+        def permitted(name: str) -> bool:
+            return role is None or rpc_auth.allowed(f"/cairn.metadata.v1.Metadata/{name}", role, None)
+
+        return await run_batch(request, lambda name: getattr(self, name), permitted)
 
 
 async def start_server(

@@ -329,6 +329,11 @@ class MetadataStub:
                 request_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.FromString,
                 _registered_method=True)
+        self.Batch = channel.unary_unary(
+                '/cairn.metadata.v1.Metadata/Batch',
+                request_serializer=cairn_dot_proto_dot_metadata__pb2.BatchRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_metadata__pb2.BatchResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServicer:
@@ -694,6 +699,16 @@ class MetadataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Batch(self, request, context):
+        """Several independent calls of the hot path in one RPC (the client coalesces calls issued
+        while earlier ones are in flight). Each call names a method of BATCHABLE (metadata/rpc_batch.py)
+        and carries its serialized request; the replies come back in the same order, each with
+        that call's own outcome, exactly as the method alone would have answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -991,6 +1006,11 @@ def add_MetadataServicer_to_server(servicer, server):
                     servicer.GetBucketContext,
                     request_deserializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.SerializeToString,
+            ),
+            'Batch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Batch,
+                    request_deserializer=cairn_dot_proto_dot_metadata__pb2.BatchRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_metadata__pb2.BatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2586,6 +2606,33 @@ class Metadata:
             '/cairn.metadata.v1.Metadata/GetBucketContext',
             cairn_dot_proto_dot_metadata__pb2.GetBucketContextRequest.SerializeToString,
             cairn_dot_proto_dot_metadata__pb2.GetBucketContextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Batch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cairn.metadata.v1.Metadata/Batch',
+            cairn_dot_proto_dot_metadata__pb2.BatchRequest.SerializeToString,
+            cairn_dot_proto_dot_metadata__pb2.BatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

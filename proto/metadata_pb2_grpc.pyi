@@ -106,6 +106,12 @@ class MetadataStub:
     """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
     document) in one linearized read.
     """
+    Batch: _grpc.UnaryUnaryMultiCallable[_metadata_pb2.BatchRequest, _metadata_pb2.BatchResponse]
+    """Several independent calls of the hot path in one RPC (the client coalesces calls issued
+    while earlier ones are in flight). Each call names a method of BATCHABLE (metadata/rpc_batch.py)
+    and carries its serialized request; the replies come back in the same order, each with
+    that call's own outcome, exactly as the method alone would have answered.
+    """
 
 @_typing.type_check_only
 class MetadataAsyncStub(MetadataStub):
@@ -176,6 +182,12 @@ class MetadataAsyncStub(MetadataStub):
     GetBucketContext: _aio.UnaryUnaryMultiCallable[_metadata_pb2.GetBucketContextRequest, _metadata_pb2.GetBucketContextResponse]  # type: ignore[assignment]
     """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
     document) in one linearized read.
+    """
+    Batch: _aio.UnaryUnaryMultiCallable[_metadata_pb2.BatchRequest, _metadata_pb2.BatchResponse]  # type: ignore[assignment]
+    """Several independent calls of the hot path in one RPC (the client coalesces calls issued
+    while earlier ones are in flight). Each call names a method of BATCHABLE (metadata/rpc_batch.py)
+    and carries its serialized request; the replies come back in the same order, each with
+    that call's own outcome, exactly as the method alone would have answered.
     """
 
 class MetadataServicer(metaclass=_abc_1.ABCMeta):
@@ -598,6 +610,18 @@ class MetadataServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_metadata_pb2.GetBucketContextResponse, _abc.Awaitable[_metadata_pb2.GetBucketContextResponse]]:
         """Everything about a bucket an S3 request needs (the bucket, its policy, every configuration
         document) in one linearized read.
+        """
+
+    @_abc_1.abstractmethod
+    def Batch(
+        self,
+        request: _metadata_pb2.BatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_metadata_pb2.BatchResponse, _abc.Awaitable[_metadata_pb2.BatchResponse]]:
+        """Several independent calls of the hot path in one RPC (the client coalesces calls issued
+        while earlier ones are in flight). Each call names a method of BATCHABLE (metadata/rpc_batch.py)
+        and carries its serialized request; the replies come back in the same order, each with
+        that call's own outcome, exactly as the method alone would have answered.
         """
 
 def add_MetadataServicer_to_server(servicer: MetadataServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

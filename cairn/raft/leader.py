@@ -182,9 +182,11 @@ class LeaderMixin:
                 pr.become_replicate()
             elif pr.state is ProgressState.REPLICATE:
                 pr.free_inflights_to(m.index)
-            if self._maybe_commit():
-                self._bcast_pending = True  # tell followers the new commit index, once per Ready
-            elif was_paused:
+            # A new commit index travels with the next append or heartbeat (at most a heartbeat
+            # interval later): a round of empty appends for it alone would double the messages of
+            # every commit, and a follower needs it only to apply, never to acknowledge.
+            self._maybe_commit()
+            if was_paused:
                 self._send_append(m.frm)
             while self._send_append(m.frm, send_if_empty=False):
                 pass

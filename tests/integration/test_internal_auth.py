@@ -172,6 +172,34 @@ async def test_the_attacks_of_issue_15_fail(cluster: RunningCluster, pki: Cluste
             assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
 
 
+async def test_a_batch_grants_no_call_the_caller_may_not_make_alone(
+    cluster: RunningCluster, pki: ClusterPki
+) -> None:
+    """The background service may batch (it deletes and heads objects), but a PutObject or a
+    GetObject inside its batch is refused as it would be alone; its HeadObject is answered."""
+    addr = await _metadata_leader(cluster, pki)
+    calls = [
+        ("PutObject", metadata_pb2.PutObjectRequest(bucket="no-such-bucket-b", key="k", request_id="r1")),
+        ("GetObject", metadata_pb2.GetObjectRequest(bucket="no-such-bucket-b", key="k")),
+        ("HeadObject", metadata_pb2.HeadObjectRequest(bucket="no-such-bucket-b", key="k")),
+        ("ListGcWork", metadata_pb2.ListGcWorkRequest()),
+    ]
+    request = metadata_pb2.BatchRequest(
+        calls=[metadata_pb2.BatchCall(method=m, request=r.SerializeToString()) for m, r in calls]
+    )
+    async with open_channel(addr, pki.ca_cert, pki.identity("gc"), "metadata") as ch:
+        replies = (await metadata_pb2_grpc.MetadataStub(ch).Batch(request, timeout=10)).replies
+    codes = [grpc.StatusCode.PERMISSION_DENIED.value[0]] * 2 + [grpc.StatusCode.NOT_FOUND.value[0]]
+    assert [r.code for r in replies[:3]] == codes
+    assert [r.trailers.get("cairn-reason") for r in replies[:3]] == [REASON, REASON, "NoSuchBucket"]
+    # A method outside the batchable hot path is never run from a batch, whoever calls.
+    assert replies[3].code == grpc.StatusCode.UNIMPLEMENTED.value[0] and not replies[3].response
+    async with open_channel(addr, pki.ca_cert, pki.identity("admin"), "metadata") as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await metadata_pb2_grpc.MetadataStub(ch).Batch(request, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 def _admin(
     cluster: RunningCluster, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -325,7 +325,8 @@ async def test_a_damaged_record_file_keeps_both_volumes(tmp_path: Path) -> None:
         await Compactor(store, EAGER, on_persisted=crash).compact(source)
     await store.close()
     record = tmp_path / RECORD_NAME
-    record.write_bytes(record.read_bytes()[:-1] + b"\0")
+    data = record.read_bytes()
+    record.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # a changed byte (a \0 could be no change)
     store = await open_store(tmp_path, STORAGE)
     try:
         assert store.recovered_compaction is None and (tmp_path / "compaction.damaged").exists()

@@ -8,6 +8,7 @@ servicer method, a client method and a call here fails this test.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -333,6 +334,14 @@ async def kms(c: MetadataClient) -> None:
         await c.reseal_master_keys(2)
 
 
+async def batched(c: MetadataClient) -> None:
+    """Concurrent hot-path calls share `Batch` RPCs (rpc_batch.py), each with its own answer."""
+    await c.create_bucket("batched", "alice")
+    put = await c.put_object("batched", "k", ObjectAttrs(size=0, etag=hashlib.md5(b"").hexdigest()))
+    heads = await asyncio.gather(*(c.head_object("batched", "k") for _ in range(12)))
+    assert heads == [put] * 12
+
+
 async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recorder: Recorder) -> None:
     await buckets(client)
     await objects_and_gc(client)
@@ -340,4 +349,5 @@ async def test_every_rpc_is_served_and_round_trips(client: MetadataClient, recor
     await iam(client)
     await repair_queue(client)
     await kms(client)
+    await batched(client)
     assert recorder.served == rpc_names(metadata_pb2.DESCRIPTOR.services_by_name["Metadata"])
