@@ -151,7 +151,8 @@ class ServiceCore:
             tag = RequestTag(call.key_for(command), self.now_ms())
         entry = encode_entry(target, command, tag)
         try:
-            done = await self.replicator.propose(entry, self.propose_timeout_s)
+            with self.machine.proposing(entry, target, command, tag):
+                done = await self.replicator.propose(entry, self.propose_timeout_s)
         except RaftNotLeader as exc:
             raise self._leader_error(exc) from None
         except NoQuorum as exc:

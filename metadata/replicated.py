@@ -39,7 +39,8 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,29 @@ class MetadataMachine:
         self.buckets: dict[str, Bucket] = {}
         self._live_ids: set[str] = set()
         self._results: OrderedDict[int, Any] = OrderedDict()
+        #: entries this replica is proposing, already decoded (see `proposing`)
+        self._proposing: dict[bytes, tuple[str, c.Command, RequestTag | None]] = {}
         self._load_buckets()
+
+    @contextmanager
+    def proposing(
+        self, entry: bytes, target: str | int, command: c.Command, tag: RequestTag | None
+    ) -> Iterator[None]:
+        """While `entry` (`encode_entry(target, command, tag)`) is being proposed here, applying it
+        takes these values instead of decoding its bytes again: the leader built them, and the
+        bytes decode to equal values (commands are frozen and round-trip exactly, test_commands)."""
+        self._proposing[entry] = (str(target), command, tag)
+        try:
+            yield
+        finally:
+            self._proposing.pop(entry, None)
+
+    def _decoded(self, entry: bytes) -> tuple[str, c.Command, RequestTag | None]:
+        return self._proposing.get(entry) or decode_entry(entry)
 
     # -- the StateMachine protocol -----------------------------------------------------------
     def apply(self, index: int, command: bytes) -> bytes:
-        target, cmd, tag = decode_entry(command)
+        target, cmd, tag = self._decoded(command)
         self._keep(index, self._apply(index, target, cmd, tag))
         return index.to_bytes(8, "big")
 
@@ -159,7 +178,7 @@ class MetadataMachine:
         and no catalog entry (which could change which bucket ids are live) falls inside a run."""
         run: list[tuple[int, int, Any, RequestTag | None]] = []
         for index, data in entries:
-            target, cmd, tag = decode_entry(data)
+            target, cmd, tag = self._decoded(data)
             if target.isdigit():
                 bucket_id = _bucket_id(cmd)
                 if bucket_id is not None and bucket_id not in self._live_ids:

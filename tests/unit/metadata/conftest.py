@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from cairn.blobs import BlobRef
+from cairn.metadata.commands import Command
+from cairn.metadata.dedup import RequestTag
 from cairn.metadata.models import Checksum, ObjectAttrs, ObjectVersion, Part
+from cairn.metadata.replicated import MetadataMachine, decode_entry
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 
@@ -30,6 +33,21 @@ class FakeClock:
 
     def advance(self, ms: int = 1) -> None:
         self.ms += ms
+
+
+@pytest.fixture(autouse=True)
+def _proposed_entries_decode_to_what_was_proposed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leader applies the commands it proposes without decoding their bytes
+    (`MetadataMachine.proposing`); followers decode them. In every test here, each entry's bytes
+    must decode to exactly the values the leader applied."""
+    real = MetadataMachine._decoded
+
+    def checked(self: MetadataMachine, entry: bytes) -> tuple[str, Command, RequestTag | None]:
+        got = real(self, entry)
+        assert decode_entry(entry) == got, f"an entry decodes to other values than proposed: {got!r}"
+        return got
+
+    monkeypatch.setattr(MetadataMachine, "_decoded", checked)
 
 
 @pytest.fixture
