@@ -148,6 +148,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "/cairn.datanode.v1.DataNode/ScrubPause": _ADMIN,
     "/cairn.datanode.v1.DataNode/ListScrubFindings": frozenset({ADMIN, GC}),
     "/cairn.raft.v1.Raft/Send": frozenset({PEER}),
+    "/cairn.raft.v1.Raft/Stream": frozenset({PEER}),
     "/cairn.raft.v1.Raft/InstallSnapshot": frozenset({PEER}),
 }
 

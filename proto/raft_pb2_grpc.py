@@ -39,6 +39,11 @@ class RaftStub:
                 request_serializer=cairn_dot_proto_dot_raft__pb2.SendRequest.SerializeToString,
                 response_deserializer=cairn_dot_proto_dot_raft__pb2.SendResponse.FromString,
                 _registered_method=True)
+        self.Stream = channel.stream_unary(
+                '/cairn.raft.v1.Raft/Stream',
+                request_serializer=cairn_dot_proto_dot_raft__pb2.SendRequest.SerializeToString,
+                response_deserializer=cairn_dot_proto_dot_raft__pb2.SendResponse.FromString,
+                _registered_method=True)
         self.InstallSnapshot = channel.stream_unary(
                 '/cairn.raft.v1.Raft/InstallSnapshot',
                 request_serializer=cairn_dot_proto_dot_raft__pb2.SnapshotChunk.SerializeToString,
@@ -50,7 +55,17 @@ class RaftServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Send(self, request, context):
-        """Deliver a batch of messages from one peer (one-way: answers come as messages too).
+        """Deliver a batch of messages from one peer (one-way: answers come as messages too). The
+        transport sends an empty batch as a ping: an answered call means the peer is alive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stream(self, request_iterator, context):
+        """Deliver batches from one peer over one long-lived stream, in the order written (one-way,
+        a fraction of a call's cost per batch). The stream ends with the status of the first batch
+        the replica refused; the sender then opens a new one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,6 +83,11 @@ def add_RaftServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Send': grpc.unary_unary_rpc_method_handler(
                     servicer.Send,
+                    request_deserializer=cairn_dot_proto_dot_raft__pb2.SendRequest.FromString,
+                    response_serializer=cairn_dot_proto_dot_raft__pb2.SendResponse.SerializeToString,
+            ),
+            'Stream': grpc.stream_unary_rpc_method_handler(
+                    servicer.Stream,
                     request_deserializer=cairn_dot_proto_dot_raft__pb2.SendRequest.FromString,
                     response_serializer=cairn_dot_proto_dot_raft__pb2.SendResponse.SerializeToString,
             ),
@@ -102,6 +122,33 @@ class Raft:
             request,
             target,
             '/cairn.raft.v1.Raft/Send',
+            cairn_dot_proto_dot_raft__pb2.SendRequest.SerializeToString,
+            cairn_dot_proto_dot_raft__pb2.SendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/cairn.raft.v1.Raft/Stream',
             cairn_dot_proto_dot_raft__pb2.SendRequest.SerializeToString,
             cairn_dot_proto_dot_raft__pb2.SendResponse.FromString,
             options,

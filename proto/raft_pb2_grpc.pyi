@@ -32,7 +32,14 @@ class RaftStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RaftAsyncStub: ...
     Send: _grpc.UnaryUnaryMultiCallable[_raft_pb2.SendRequest, _raft_pb2.SendResponse]
-    """Deliver a batch of messages from one peer (one-way: answers come as messages too)."""
+    """Deliver a batch of messages from one peer (one-way: answers come as messages too). The
+    transport sends an empty batch as a ping: an answered call means the peer is alive.
+    """
+    Stream: _grpc.StreamUnaryMultiCallable[_raft_pb2.SendRequest, _raft_pb2.SendResponse]
+    """Deliver batches from one peer over one long-lived stream, in the order written (one-way,
+    a fraction of a call's cost per batch). The stream ends with the status of the first batch
+    the replica refused; the sender then opens a new one.
+    """
     InstallSnapshot: _grpc.StreamUnaryMultiCallable[_raft_pb2.SnapshotChunk, _raft_pb2.InstallSnapshotResponse]
     """Stream a snapshot to a follower that is behind the leader's compacted log."""
 
@@ -40,7 +47,14 @@ class RaftStub:
 class RaftAsyncStub(RaftStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Send: _aio.UnaryUnaryMultiCallable[_raft_pb2.SendRequest, _raft_pb2.SendResponse]  # type: ignore[assignment]
-    """Deliver a batch of messages from one peer (one-way: answers come as messages too)."""
+    """Deliver a batch of messages from one peer (one-way: answers come as messages too). The
+    transport sends an empty batch as a ping: an answered call means the peer is alive.
+    """
+    Stream: _aio.StreamUnaryMultiCallable[_raft_pb2.SendRequest, _raft_pb2.SendResponse]  # type: ignore[assignment]
+    """Deliver batches from one peer over one long-lived stream, in the order written (one-way,
+    a fraction of a call's cost per batch). The stream ends with the status of the first batch
+    the replica refused; the sender then opens a new one.
+    """
     InstallSnapshot: _aio.StreamUnaryMultiCallable[_raft_pb2.SnapshotChunk, _raft_pb2.InstallSnapshotResponse]  # type: ignore[assignment]
     """Stream a snapshot to a follower that is behind the leader's compacted log."""
 
@@ -51,7 +65,20 @@ class RaftServicer(metaclass=_abc_1.ABCMeta):
         request: _raft_pb2.SendRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_raft_pb2.SendResponse, _abc.Awaitable[_raft_pb2.SendResponse]]:
-        """Deliver a batch of messages from one peer (one-way: answers come as messages too)."""
+        """Deliver a batch of messages from one peer (one-way: answers come as messages too). The
+        transport sends an empty batch as a ping: an answered call means the peer is alive.
+        """
+
+    @_abc_1.abstractmethod
+    def Stream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_raft_pb2.SendRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_raft_pb2.SendResponse, _abc.Awaitable[_raft_pb2.SendResponse]]:
+        """Deliver batches from one peer over one long-lived stream, in the order written (one-way,
+        a fraction of a call's cost per batch). The stream ends with the status of the first batch
+        the replica refused; the sender then opens a new one.
+        """
 
     @_abc_1.abstractmethod
     def InstallSnapshot(

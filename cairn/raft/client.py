@@ -2,8 +2,9 @@
 
 This module and rpc_server.py are the only Raft modules that touch generated code; the
 conversions and `ERRORS` (the transport's domain errors and their status codes, `errors.py`)
-live here and serve both sides. A peer client sends one batch of messages per unary `Send` call,
-and a snapshot as a stream of chunks (`InstallSnapshot`): the first chunk names the message and
+live here and serve both sides. A peer client writes batches of messages on one long-lived
+`Stream` call per peer (a unary call per batch costs the sender and the receiver several times
+more CPU), pings with an empty unary `Send`, and sends a snapshot as a stream of chunks (`InstallSnapshot`): the first chunk names the message and
 the snapshot (its manifest: name, size and crc32c of each file), the files follow in
 `chunk_bytes` pieces read from disk, and the receiver writes them to disk as they arrive. Every call
 has a deadline; every failure raises `PeerUnavailable` or one of its subclasses (Raft itself
@@ -160,12 +161,35 @@ class PeerClient:
         self.addr = addr
         self._channel = rpc.channel(addr, _CHANNEL_OVERRIDES, server_role=rpc.PEER)
         self._stub = raft_pb2_grpc.RaftStub(self._channel)
+        self._stream: grpc.aio.StreamUnaryCall[raft_pb2.SendRequest, raft_pb2.SendResponse] | None = None
+
+    async def ping(self, timeout: float) -> None:
+        """An empty `Send` call: returns once the peer answered; raises PeerUnavailable or a subclass."""
+        with ERRORS.translated():
+            await self._stub.Send(raft_pb2.SendRequest(), timeout=timeout)
 
     async def send(self, messages: Sequence[Message], timeout: float) -> None:
-        """Deliver a batch (an empty one is a ping); raises PeerUnavailable or a subclass."""
+        """Write a batch on the peer's stream (opened on first use): returns once gRPC took it,
+        not once the peer did. Raises PeerUnavailable when the stream had ended (the batch is
+        not sent; the next call opens a new stream), or the write fails or does not complete
+        within `timeout` (the peer is gone, or stopped reading; the stream is dropped, with
+        whatever it still held)."""
         request = raft_pb2.SendRequest(messages=[message_to_pb(m) for m in messages])
-        with ERRORS.translated():
-            await self._stub.Send(request, timeout=timeout)
+        call = self._stream
+        if call is not None and call.done():  # the peer ended it (refused a batch, restarted)
+            self._stream = None
+            with ERRORS.translated():  # as the refusal's own class (RaftStopped, WrongReplica)
+                await call
+            raise PeerUnavailable(f"raft peer {self.addr} closed the stream")
+        if call is None:
+            call = self._stream = self._stub.Stream()
+        try:
+            async with asyncio.timeout(timeout):
+                await call.write(request)
+        except (grpc.RpcError, asyncio.InvalidStateError, TimeoutError) as exc:
+            self._stream = None
+            call.cancel()
+            raise PeerUnavailable(f"raft stream to {self.addr} failed: {_why(exc)}") from None
 
     async def install_snapshot(
         self, message: Message, directory: Path, timeout: float, chunk_bytes: int
@@ -183,4 +207,15 @@ class PeerClient:
             await self._stub.InstallSnapshot(chunks, timeout=timeout)
 
     async def close(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
         await self._channel.close()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the write did not complete in time"
+    if isinstance(exc, grpc.RpcError):
+        return str(ERRORS.error_of(exc))
+    return "the stream had ended"  # InvalidStateError: written after the call finished

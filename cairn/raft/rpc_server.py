@@ -1,7 +1,8 @@
 """The Raft peer servicer: turns incoming batches and snapshot streams into core messages.
 
 It only hands messages to the node's inbox (`deliver`), never waits for the core: answers
-travel back as ordinary Raft messages over the sender's own connection. `deliver` raises
+travel back as ordinary Raft messages over the sender's own connection. Batches arrive on a
+peer's long-lived `Stream`; `Send` takes one batch (the transport's pings). `deliver` raises
 RaftStopped or WrongReplica to refuse a message; the snapshot stream is written to a temp
 directory as it arrives, each file checked against the manifest (SnapshotMissing,
 SnapshotCorrupt), and staged before the message is delivered (snapfiles.py). Methods are wrapped with `cairn.rpc.edge(ERRORS)`, which
@@ -35,6 +36,15 @@ class RaftServicer(raft_pb2_grpc.RaftServicer):
     ) -> raft_pb2.SendResponse:
         for pb in request.messages:
             self._deliver(message_from_pb(pb))
+        return raft_pb2.SendResponse()
+
+    @edge(ERRORS)
+    async def Stream(
+        self, request_iterator: AsyncIterator[raft_pb2.SendRequest], context: grpc.aio.ServicerContext
+    ) -> raft_pb2.SendResponse:
+        async for request in request_iterator:
+            for pb in request.messages:
+                self._deliver(message_from_pb(pb))
         return raft_pb2.SendResponse()
 
     @edge(ERRORS)

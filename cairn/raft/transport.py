@@ -1,14 +1,17 @@
 """Outgoing Raft traffic: one ordered queue and one sender task per peer.
 
-Messages to a peer leave in the order the core produced them, batched: while one `Send` call is
-in flight, new messages queue up and go together in the next call. A failed call drops its batch
-(Raft re-sends what matters: heartbeats, probes, retried snapshots), tells the core the peer is
-unreachable (so it stops pipelining to it), and backs off one tick. A queue over its bound drops
+Messages to a peer leave in the order the core produced them, batched, on one long-lived stream
+(client.py): while one batch is being written, new messages queue up and go together in the
+next. A failed write drops its batch and the stream (Raft re-sends what matters: heartbeats,
+probes, retried snapshots), tells the core the peer is unreachable (so it stops pipelining to
+it), and backs off one tick; the next batch opens a new stream. A queue over its bound drops
 its oldest messages. Snapshots go in a separate task per peer, at most one at a time, so a long
 transfer never delays heartbeats; their files are read from disk chunk by chunk as the stream
-goes (client.py). `reachable()` reports a peer as up when a call to it succeeded,
-or a message from it arrived, within the last `up_window_s`; a peer with no traffic for a
-quarter of that window gets an empty batch as a ping (followers do not talk to each other).
+goes (client.py). `reachable()` reports a peer as up when a ping to it was answered,
+or a message from it arrived, within the last `up_window_s` (a written batch proves nothing: a
+stopped peer's socket takes writes until its buffers fill); a peer nothing was sent to for a
+quarter of that window, and not pinged for as long, gets a ping, an empty unary `Send`
+(followers do not talk to each other).
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ class Transport:
                     await peer.wake.wait()
             except TimeoutError:
                 if time.monotonic() - peer.last_ok > self.up_window_s / 4:
-                    await self._send(peer, [])  # an empty batch: a ping that keeps `reachable` true
+                    await self._ping(peer)
                 continue
             peer.wake.clear()
             while peer.queue:
@@ -130,6 +133,14 @@ class Transport:
     async def _send(self, peer: _Peer, batch: list[Message]) -> None:
         try:
             await peer.client.send(batch, self._config.rpc_timeout_s)
+        except PeerUnavailable as exc:
+            self._failed(peer, exc)
+            await asyncio.sleep(self._config.tick_s)
+
+    async def _ping(self, peer: _Peer) -> None:
+        """A written batch only says gRPC took it; an answered ping says the peer is alive."""
+        try:
+            await peer.client.ping(self._config.rpc_timeout_s)
         except PeerUnavailable as exc:
             self._failed(peer, exc)
             await asyncio.sleep(self._config.tick_s)

@@ -4,6 +4,7 @@ refusal crosses the wire as its own class."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -82,8 +83,13 @@ async def test_every_rpc_delivers_exactly_what_was_sent(
     message, directory = sent
     client = PeerClient(addr)
     try:
-        await client.send(BATCH, timeout=5)
-        await client.send([], timeout=5)  # a ping
+        await client.send(BATCH[:1], timeout=5)  # on the stream, in order
+        await client.send(BATCH[1:], timeout=5)
+        await client.ping(timeout=5)  # the stream's batches are not answered: poll
+        for _ in range(500):
+            if len(inbox.messages) >= len(BATCH):
+                break
+            await asyncio.sleep(0.01)
         await client.install_snapshot(message, directory, timeout=5, chunk_bytes=1000)  # 5 chunks
     finally:
         await client.close()
@@ -104,9 +110,14 @@ async def test_a_refused_message_raises_its_own_class(
     inbox.refusal = refusal
     client = PeerClient(addr)
     try:
-        for call in (client.send(BATCH, timeout=5), client.install_snapshot(*sent, 5, 1000)):
-            with pytest.raises(type(refusal), match=str(refusal)):
-                await call
+        # The stream takes the batch; the refusal ends it, and the next batch raises it.
+        with pytest.raises(type(refusal), match=str(refusal)):
+            for _ in range(500):
+                await client.send(BATCH, timeout=5)
+                await asyncio.sleep(0.01)
+        with pytest.raises(type(refusal), match=str(refusal)):
+            await client.install_snapshot(*sent, 5, 1000)
+        await client.send(BATCH, timeout=5)  # a new stream
     finally:
         await client.close()
 
