@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class StateMachine(Protocol):
@@ -85,6 +85,14 @@ class ReplicaStatus:
     peers: tuple[PeerStatus, ...]
 
 
+class Leadership(NamedTuple):
+    """The part of ReplicaStatus a write checks first, without the peers (cheap to ask per call)."""
+
+    role: str
+    term: int
+    leader_id: str | None
+
+
 class Replicator(Protocol):
     @property
     def node_id(self) -> str: ...
@@ -98,6 +106,8 @@ class Replicator(Protocol):
         acknowledged before the call (linearizable read). Raises NotLeader or NoQuorum."""
 
     def status(self) -> ReplicaStatus: ...
+
+    def leadership(self) -> Leadership: ...
 
 
 class SingleNodeReplicator:
@@ -123,3 +133,7 @@ class SingleNodeReplicator:
 
     def status(self) -> ReplicaStatus:
         return ReplicaStatus(self._node_id, 1, "leader", self._node_id, self._index, self._index, ())
+
+    def leadership(self) -> Leadership:
+        status = self.status()
+        return Leadership(status.role, status.term, status.leader_id)

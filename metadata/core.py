@@ -136,7 +136,7 @@ class ServiceCore:
     async def leading(self) -> None:
         """Before a write: refuse on a follower; on a new leader, wait (once per term) until it
         has applied every entry committed before it took over."""
-        status = self.replicator.status()
+        status = self.replicator.leadership()
         if status.role != "leader":
             raise self._leader_error(RaftNotLeader(status.leader_id, None))
         if status.term != self._fresh_term:

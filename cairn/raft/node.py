@@ -58,7 +58,7 @@ from cairn.raft.messages import (
 from cairn.raft.snapfiles import SnapshotIO, SnapshotWriter
 from cairn.raft.storage import FileLogStore
 from cairn.raft.transport import Transport
-from cairn.replication import NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
+from cairn.replication import Leadership, NoQuorum, NotLeader, PeerStatus, ReplicaStatus, StateMachine
 
 __all__ = ["RaftConfig", "RaftNode", "NotLeader", "NoQuorum"]
 
@@ -192,6 +192,12 @@ class RaftNode:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._enqueue("read", next(self._read_ids).to_bytes(8, "big"), future)
         await self._wait(future, timeout, "leadership was not confirmed by a quorum")
+
+    def leadership(self) -> Leadership:
+        core = self._core
+        if core is None:
+            return Leadership(Role.FOLLOWER.value, 0, None)
+        return Leadership(core.role.value, core.term, core.lead)
 
     def status(self) -> ReplicaStatus:
         core = self._core
