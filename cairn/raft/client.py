@@ -4,11 +4,12 @@ This module and rpc_server.py are the only Raft modules that touch generated cod
 conversions and `ERRORS` (the transport's domain errors and their status codes, `errors.py`)
 live here and serve both sides. A peer client writes batches of messages on one long-lived
 `Stream` call per peer (a unary call per batch costs the sender and the receiver several times
-more CPU), pings with an empty unary `Send`, and sends a snapshot as a stream of chunks (`InstallSnapshot`): the first chunk names the message and
-the snapshot (its manifest: name, size and crc32c of each file), the files follow in
-`chunk_bytes` pieces read from disk, and the receiver writes them to disk as they arrive. Every call
-has a deadline; every failure raises `PeerUnavailable` or one of its subclasses (Raft itself
-retries by re-sending).
+more CPU), pings with an empty unary `Send`, and sends a snapshot as a stream of chunks
+(`InstallSnapshot`): the first chunk names the message and the snapshot (its manifest: name,
+size and crc32c of each file), the files follow in `chunk_bytes` pieces read from disk, and the
+receiver writes them to disk as they arrive. Every call (every stream write) has a deadline;
+every failure raises `PeerUnavailable` or one of its subclasses (Raft itself retries by
+re-sending).
 """
 
 from __future__ import annotations
