@@ -90,6 +90,7 @@ async def run(config: MetadataConfig) -> None:
             root.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await root
+        raft.end_incoming_streams()  # else the drain waits out its grace for them
         await server.stop(DRAIN_S)
         await raft.stop()
         await service.close()

@@ -82,6 +82,7 @@ async def serve(config: PlacementConfig) -> None:
         await ticker
     if ops is not None:
         await ops.stop()
+    raft.end_incoming_streams()  # else the drain waits out its grace for them
     await server.stop(grace=2.0)
     await raft.stop()
 

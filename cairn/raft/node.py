@@ -87,6 +87,7 @@ class RaftNode:
         self._machine = machine
         self._config = config
         self._store = FileLogStore(self._data_dir)
+        self._servicer: rpc_server.RaftServicer | None = None
         self._io = SnapshotIO(machine)
         self._building: asyncio.Task[None] | None = None  # a snapshot being written (thread)
         self._built: Snapshot | None = None  # written and staged, waiting for the compaction
@@ -114,7 +115,14 @@ class RaftNode:
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register the Raft peer servicer on the host service's gRPC server."""
-        rpc_server.add_to_server(server, self._deliver, self._store.dirs)
+        self._servicer = rpc_server.add_to_server(server, self._deliver, self._store.dirs)
+
+    def end_incoming_streams(self) -> None:
+        """Before the host server's graceful stop: end the peers' message streams into it (they
+        never end by themselves, so the drain would wait its whole grace). A stopping server
+        refuses new calls anyway, the peers' next streams included."""
+        if self._servicer is not None:
+            self._servicer.end_streams()
 
     async def start(self) -> None:
         """Recover from disk and start the driver (call after the gRPC server started).

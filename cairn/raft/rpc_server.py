@@ -11,6 +11,7 @@ sends those errors as their status codes and reasons (`errors.py`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import grpc.aio
@@ -29,6 +30,12 @@ class RaftServicer(raft_pb2_grpc.RaftServicer):
     def __init__(self, deliver: Deliver, dirs: SnapshotDirs) -> None:
         self._deliver = deliver
         self._dirs = dirs
+        self._ending = asyncio.Event()
+
+    def end_streams(self) -> None:
+        """End every open `Stream` (OK) and each one opened later: a stopping server's graceful
+        drain would otherwise wait its whole grace period for these calls, which never end."""
+        self._ending.set()
 
     @edge(ERRORS)
     async def Send(
@@ -42,9 +49,21 @@ class RaftServicer(raft_pb2_grpc.RaftServicer):
     async def Stream(
         self, request_iterator: AsyncIterator[raft_pb2.SendRequest], context: grpc.aio.ServicerContext
     ) -> raft_pb2.SendResponse:
-        async for request in request_iterator:
-            for pb in request.messages:
-                self._deliver(message_from_pb(pb))
+        async def consume() -> None:
+            async for request in request_iterator:
+                for pb in request.messages:
+                    self._deliver(message_from_pb(pb))
+
+        reading = asyncio.ensure_future(consume())
+        ending = asyncio.ensure_future(self._ending.wait())
+        try:
+            await asyncio.wait((reading, ending), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reading, ending):
+                task.cancel()
+            await asyncio.gather(reading, ending, return_exceptions=True)
+        if reading.done() and not reading.cancelled() and reading.exception() is not None:
+            raise reading.exception()  # type: ignore[misc]  # a refusal: rpc.edge sends it
         return raft_pb2.SendResponse()
 
     @edge(ERRORS)
@@ -55,6 +74,8 @@ class RaftServicer(raft_pb2_grpc.RaftServicer):
         return raft_pb2.InstallSnapshotResponse()
 
 
-def add_to_server(server: grpc.aio.Server, deliver: Deliver, dirs: SnapshotDirs) -> None:
+def add_to_server(server: grpc.aio.Server, deliver: Deliver, dirs: SnapshotDirs) -> RaftServicer:
     """Serve the Raft peer RPCs; received snapshots are written to disk in `dirs`."""
-    raft_pb2_grpc.add_RaftServicer_to_server(RaftServicer(deliver, dirs), server)
+    servicer = RaftServicer(deliver, dirs)
+    raft_pb2_grpc.add_RaftServicer_to_server(servicer, server)
+    return servicer
