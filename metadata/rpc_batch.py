@@ -200,6 +200,11 @@ class Coalescer:
                 await asyncio.gather(*(self._send_alone(q) for q in batch))
             else:
                 await self._send_batch(batch)
+        except Exception as exc:  # a reply that does not match the batch: no caller may hang on it
+            error = BatchedCallError(grpc.StatusCode.INTERNAL, f"batched call failed: {exc!r}", ())
+            for queued in batch:
+                _settle(queued, error=error)
+            raise
         finally:
             self._in_flight -= 1
             self._flush()

@@ -126,7 +126,10 @@ async def test_batched_calls_follow_a_leader_hint_each_with_its_first_request_id
     leader's address; each is retried there once, with the request id of its first attempt."""
     leader_server, leader_port = await start_server(svc, "127.0.0.1", 0)
     follower = await MetadataService.open(MetadataConfig(), in_memory=True)
-    follower_server, follower_port = await start_server(follower, "127.0.0.1", 0)
+    methods = _Methods()
+    follower_server, follower_port = await start_server(
+        follower, "127.0.0.1", 0, grpc.aio.server(interceptors=[methods])
+    )
     on_follower: list[str] = []
     on_leader: list[str] = []
 
@@ -149,6 +152,7 @@ async def test_batched_calls_follow_a_leader_hint_each_with_its_first_request_id
             puts = await asyncio.gather(*(c.put_object("bkt", f"k{n}", _attrs(1)) for n in range(20)))
         assert [p.key for p in puts] == [f"k{n}" for n in range(20)]
         assert sorted(on_follower) == sorted(on_leader) and len(set(on_leader)) == 20
+        assert "Batch" in methods.seen  # the NotLeader answers came back batched
     finally:
         await follower_server.stop(0)
         await leader_server.stop(0)

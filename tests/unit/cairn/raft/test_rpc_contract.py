@@ -163,3 +163,31 @@ async def test_an_unreachable_peer_raises_peer_unavailable() -> None:
             await client.send(BATCH, timeout=1)
     finally:
         await client.close()
+
+
+async def test_a_stopping_server_ends_the_streams_into_it(tmp_path: Path) -> None:
+    """`end_streams` ends an open stream with OK (a graceful stop then drains at once instead
+    of waiting out its grace); the sender's next batch says the stream was closed, and nothing
+    after the end is delivered."""
+    inbox = Inbox()
+    server = recording_server(Recorder())
+    servicer = rpc_server.add_to_server(server, inbox.deliver, SnapshotDirs(tmp_path / "receiver"))
+    addr = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    await server.start()
+    client = PeerClient(addr)
+    try:
+        await client.send(BATCH, timeout=5)
+        for _ in range(500):
+            if inbox.messages:
+                break
+            await asyncio.sleep(0.01)
+        assert inbox.messages == BATCH
+        servicer.end_streams()
+        with pytest.raises(PeerUnavailable, match="closed the stream"):
+            for _ in range(500):
+                await client.send(BATCH, timeout=5)
+                await asyncio.sleep(0.01)
+        assert inbox.messages == BATCH
+    finally:
+        await client.close()
+        await server.stop(None)
