@@ -5,7 +5,7 @@
                                                       [--threshold 5000] [--replica-pythonpath DIR]
 
 Starts three `python -m cairn.metadata` replicas (4 object shards, `raft.snapshot_threshold`
-= `--threshold`), creates a bucket, kills one follower (-9), then PUTs `--objects` object
+= `--threshold`, `snapshot_log_ratio` = 0: a snapshot on the entry count alone), creates a bucket, kills one follower (-9), then PUTs `--objects` object
 versions (each with `--pad` bytes of user metadata, 64 calls in flight), so the leader's log is
 compacted past what the follower holds. Then it samples the leader's RSS every 10 ms (VmRSS,
 and RssAnon: its anonymous memory, i.e. without the shard files SQLite maps, up to 256 MiB
@@ -69,7 +69,7 @@ async def _run(args: argparse.Namespace, base: Path) -> dict[str, object]:
     ports = {i: free_port() for i in IDS}
     peers = ",".join(f"{i}=127.0.0.1:{p}" for i, p in ports.items())
     config = base / "metadata.toml"
-    config.write_text(f"[raft]\nsnapshot_threshold = {args.threshold}\n")
+    config.write_text(f"[raft]\nsnapshot_threshold = {args.threshold}\nsnapshot_log_ratio = 0\n")
     env = {"PYTHONPATH": args.replica_pythonpath} if args.replica_pythonpath else {}
     procs: dict[str, ServiceProcess] = {}
 

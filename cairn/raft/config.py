@@ -21,7 +21,15 @@ class RaftConfig:
     heartbeat_ticks: int = 1
     """Leader heartbeat interval in ticks."""
     snapshot_threshold: int = 2000
-    """Take a snapshot and compact the log once this many entries were applied since the last."""
+    """Take a snapshot and compact the log once this many entries were applied since the last
+    (and, with `snapshot_log_ratio`, once the log since then is large enough)."""
+    snapshot_log_ratio: float = 1.0
+    """A snapshot copies the whole state, so it also waits until the entries applied since the
+    last one hold this many times that snapshot's bytes: the copying then costs at most 1 /
+    ratio bytes per byte of log, however large the state grows (0: the entry count alone)."""
+    snapshot_max_log_bytes: int = 64 << 20
+    """...or until they hold this many bytes, which bounds the log a replica keeps (in memory
+    and on disk) and replays, whatever the ratio asks."""
     max_inflight: int = 64
     """Appends in flight per follower while replicating."""
     max_batch_entries: int = 256
@@ -49,6 +57,8 @@ class RaftConfig:
     def __post_init__(self) -> None:
         if self.tick_s <= 0 or self.rpc_timeout_s <= 0 or self.snapshot_timeout_s <= 0:
             raise ValueError("tick_s and timeouts must be positive")
+        if self.snapshot_log_ratio < 0 or self.snapshot_max_log_bytes < 1:
+            raise ValueError("snapshot_log_ratio must be >= 0 and snapshot_max_log_bytes positive")
         if self.snapshot_threshold < 1 or self.snapshot_chunk_bytes < 1 or self.max_queued_messages < 1:
             raise ValueError(
                 "snapshot_threshold, snapshot_chunk_bytes and max_queued_messages must be positive"

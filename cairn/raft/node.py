@@ -12,7 +12,9 @@ tick of the real clock, feeds them to the core, then handles each Ready in order
 3. restore a received snapshot, apply committed entries to the state machine, and hand each
    proposer the result of its own entry (matched by index and term);
 4. release confirmed reads once applied >= their read index;
-5. advance the core; then, past `snapshot_threshold` applied entries, start a snapshot: the
+5. advance the core; then, past `snapshot_threshold` applied entries and as many bytes of log
+   as the last snapshot holds (`snapshot_log_ratio`, capped by `snapshot_max_log_bytes`: the
+   copy of the state costs O(1) per logged byte however large it grows), start a snapshot: the
    machine fixes its state there and its files are written by the snapshot thread while
    applies go on; once they are staged, the driver switches the storage to them and compacts
    the log between two Readies (snapfiles.py).
@@ -103,6 +105,7 @@ class RaftNode:
         self._confirmed_reads: list[tuple[int, asyncio.Future[bytes]]] = []
         self._read_ids = itertools.count(1)
         self._applied = 0
+        self._applied_bytes = 0  # entry bytes applied since the snapshot point (`_snapshot_due`)
         self._running = False
         self._failure: BaseException | None = None
         self._logged_role: SoftState | None = None
@@ -147,6 +150,7 @@ class RaftNode:
         membership = Membership(frozenset(self._peers))
         self._core = Raft(self._id, membership, state, rng, self._config.core())
         self._applied = self._core.log.applied
+        self._applied_bytes = sum(len(e.data) for e in self._core.log.entries if e.index <= self._applied)
         if membership.voters == {self._id}:
             self._core.campaign()  # a one-replica group need not wait out an election timeout
         self._transport = Transport(
@@ -360,6 +364,7 @@ class RaftNode:
         if rd.snapshot is not None:
             await self._io.restore(self._store.snapshot_dir(rd.snapshot), rd.snapshot.files)
             self._applied = rd.snapshot.index
+            self._applied_bytes = 0
             log.info(
                 "raft %s installed a snapshot at index %d (%d files, %d bytes) from %s",
                 self._id,
@@ -385,6 +390,7 @@ class RaftNode:
                     self._machine.apply(entry.index, entry.data) if entry.type is EntryType.NORMAL else b""
                 )
             self._applied = entry.index
+            self._applied_bytes += len(entry.data)
             waiter = self._proposals.pop(entry.index, None)
             if waiter is not None and not waiter[1].done():
                 if waiter[0] == entry.term:
@@ -401,8 +407,19 @@ class RaftNode:
             self._fail_lost_work(core)
         core.advance(rd)
         self._release_reads()
-        if self._applied - core.log.snap_index >= self._config.snapshot_threshold and self._building is None:
+        if self._snapshot_due(core):
             self._snapshot()
+
+    def _snapshot_due(self, core: Raft) -> bool:
+        """Past `snapshot_threshold` entries, and past `snapshot_log_ratio` times the last
+        snapshot's bytes of log (or `snapshot_max_log_bytes`), with no snapshot being built."""
+        config = self._config
+        if self._building is not None or self._applied - core.log.snap_index < config.snapshot_threshold:
+            return False
+        if self._applied_bytes >= config.snapshot_max_log_bytes:
+            return True
+        last = core.log.snapshot
+        return self._applied_bytes >= config.snapshot_log_ratio * sum(f.size for f in last.files) if last else True
 
     def _fail_lost_work(self, core: Raft) -> None:
         """After losing leadership: unconfirmed reads fail, and so do proposals whose entry is no
@@ -439,6 +456,7 @@ class RaftNode:
         if term is None:
             return
         writer = self._io.prepare()
+        self._applied_bytes = 0
         want = Snapshot(index, term, core.membership)
         self._building = asyncio.create_task(self._build(writer, want), name=f"raft-snapshot-{self._id}")
 

@@ -21,7 +21,7 @@ KEYS = [f"k{i}" for i in range(20)]
 
 def _start(tmp_path: Path, port: int, n: int) -> ServiceProcess:
     config = tmp_path / "metadata.toml"  # snapshots every 8 entries: the rebuild restores one
-    config.write_text("[raft]\nsnapshot_threshold = 8\n")
+    config.write_text("[raft]\nsnapshot_threshold = 8\nsnapshot_log_ratio = 0\n")
     args = ["--config", str(config), "--data-dir", str(tmp_path / "meta")]
     args += ["--port", str(port), "--shards", "4"]
     return ServiceProcess("cairn.metadata", args, tmp_path / f"metadata-{n}.log").start()

@@ -51,8 +51,8 @@ class Cluster:
             "--out-after-s",
             "600",
         ]
-        # a tiny snapshot threshold, so restarts recover from snapshots plus a log suffix
-        env = {"CAIRN_PLACEMENT_RAFT_SNAPSHOT_THRESHOLD": "3"}
+        # a snapshot every 3 entries, so restarts recover from snapshots plus a log suffix
+        env = {"CAIRN_PLACEMENT_RAFT_SNAPSHOT_THRESHOLD": "3", "CAIRN_PLACEMENT_RAFT_SNAPSHOT_LOG_RATIO": "0"}
         proc = ServiceProcess("cairn.placement", args, self.root / f"{rid}.log", env=env).start()
         self.processes.append(proc)
         self.procs[rid] = proc

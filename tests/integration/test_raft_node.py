@@ -112,7 +112,11 @@ def make_cluster(tmp_path: Path, snapshot_threshold: int = 10_000) -> list[Repli
     ids = ["r1", "r2", "r3"]
     peers = {i: f"127.0.0.1:{free_port()}" for i in ids}
     config = RaftConfig(
-        tick_s=0.05, election_ticks=10, snapshot_threshold=snapshot_threshold, rpc_timeout_s=1.0
+        tick_s=0.05,
+        election_ticks=10,
+        snapshot_threshold=snapshot_threshold,
+        snapshot_log_ratio=0,  # every `snapshot_threshold` entries, however small the log
+        rpc_timeout_s=1.0,
     )
     return [Replica(i, peers, tmp_path / i, config) for i in ids]
 
@@ -222,7 +226,7 @@ async def test_no_quorum_when_two_of_three_are_down(cluster: list[Replica]) -> N
 
 async def test_a_one_replica_group_leads_at_once_and_recovers(tmp_path: Path) -> None:
     peers = {"solo": f"127.0.0.1:{free_port()}"}
-    config = RaftConfig(tick_s=0.05, snapshot_threshold=5)
+    config = RaftConfig(tick_s=0.05, snapshot_threshold=5, snapshot_log_ratio=0)
     replica = Replica("solo", peers, tmp_path / "solo", config)
     try:
         await replica.start()
@@ -277,5 +281,51 @@ async def test_a_damaged_log_record_refuses_to_start_and_keeps_the_file(tmp_path
             await replica.start()
         assert wal.read_bytes() == bytes(raw)
         assert not [t for t in threading.enumerate() if t.name.startswith("raft-solo")]
+    finally:
+        await replica.stop()
+
+
+def _snapshot_index(data_dir: Path) -> int:
+    """The index of the snapshot in force on disk (`snap-<index>-<term>/`), 0 without one."""
+    return max((int(p.name.split("-")[1]) for p in data_dir.rglob("snap-*")), default=0)
+
+
+@pytest.mark.parametrize("ratio, cap", [(1.0, 64 << 20), (1000.0, 30_000)])
+async def test_a_snapshot_waits_for_as_much_log_as_the_state_it_copies(
+    tmp_path: Path, ratio: float, cap: int
+) -> None:
+    """A snapshot copies the whole state: past `snapshot_threshold` entries, the next one also
+    waits until the log since the last holds `snapshot_log_ratio` times the last snapshot's
+    bytes, or `snapshot_max_log_bytes`."""
+    peers = {"solo": f"127.0.0.1:{free_port()}"}
+    config = RaftConfig(tick_s=0.05, snapshot_threshold=5, snapshot_log_ratio=ratio, snapshot_max_log_bytes=cap)
+    replica = Replica("solo", peers, tmp_path / "solo", config)
+    try:
+        await replica.start()
+        node = replica.node
+        assert node is not None
+        await node.propose(put("big", "x" * 20_000), timeout=5.0)
+        for i in range(5):
+            await node.propose(put(f"k{i}", "v"), timeout=5.0)
+        # the first snapshot has no last one to weigh against: it follows the entry count
+        await wait_until(lambda: _snapshot_index(tmp_path) > 0, 5.0, "the first snapshot")
+        first = _snapshot_index(tmp_path)
+        for i in range(40):  # eight times the threshold, about 1 KiB: far less than the 20 KB state
+            await node.propose(put(f"s{i}", "v"), timeout=5.0)
+        await asyncio.sleep(0.5)
+        assert _snapshot_index(tmp_path) == first
+        await node.propose(put("big2", "y" * 20_000), timeout=5.0)
+        if ratio == 1.0:  # as many bytes of log as the state: the next snapshot
+            await wait_until(lambda: _snapshot_index(tmp_path) > first, 5.0, "the next snapshot")
+        else:  # 21 KB of log: below the 30 KB cap, far below 1000x the state
+            await asyncio.sleep(0.5)
+            assert _snapshot_index(tmp_path) == first
+            await node.propose(put("big3", "z" * 20_000), timeout=5.0)
+            await wait_until(lambda: _snapshot_index(tmp_path) > first, 5.0, "a snapshot at the cap")
+        expected = dict(replica.kv.data)
+        assert len(expected) == 47 + (ratio != 1.0)
+        await replica.stop()
+        await replica.start()  # and the state comes back from the snapshot and the log
+        await wait_applied([replica], expected)
     finally:
         await replica.stop()
