@@ -327,33 +327,55 @@ async def written_blob(cluster: Cluster, size: int = 10 * 4096 + 123) -> tuple[b
     return data, written.ref
 
 
+def _slots(*counts: tuple[int, int]) -> list[int]:
+    """Read calls expected per node: (slot, calls) pairs, every other slot 0."""
+    calls = [0] * 12
+    for slot, n in counts:
+        calls[slot] = n
+    return calls
+
+
 @pytest.mark.parametrize(
-    ("start", "end"),
+    ("start", "end", "calls"),
     [
-        (0, None),
-        (0, 0),
-        (4095, 4096),
-        (4096, 8191),
-        (4096, 3 * 4096 - 1),
-        (100, 9 * 4096 + 2),
-        (10 * 4096, 10 * 4096 + 122),
-        (10 * 4096 + 122, 10 * 4096 + 122),
-        (5, 4),
+        # 11 stripes of 4096 bytes (the last 123), each 8 data pieces of 512 (the last's of 16),
+        # read 3 stripes a window: a whole stripe costs each data node one stream per window
+        (0, None, [4] * 8 + [0] * 4),
+        (4096, 8191, [1] * 8 + [0] * 4),
+        (4096, 3 * 4096 - 1, [1] * 8 + [0] * 4),
+        (10 * 4096, 10 * 4096 + 122, [1] * 8 + [0] * 4),
+        # a stripe read in part costs one call on each data piece holding the range's bytes
+        (0, 0, _slots((0, 1))),
+        (4095, 4096, _slots((7, 1), (0, 1))),
+        (4096 + 1000, 4096 + 1600, _slots((1, 1), (2, 1), (3, 1))),
+        (10 * 4096 + 122, 10 * 4096 + 122, _slots((7, 1))),
+        # both: stripe 0 from byte 100 (all 8 pieces), stripes 1-8 whole, byte 0-2 of stripe 9
+        (100, 9 * 4096 + 2, [5] + [4] * 7 + [0] * 4),
+        (5, 4, [0] * 12),
     ],
 )
-async def test_ranges_read_only_their_stripes(start: int, end: int | None) -> None:
+async def test_ranges_read_only_their_stripes_and_pieces(
+    start: int, end: int | None, calls: list[int]
+) -> None:
     cluster = Cluster()
     data, ref = await written_blob(cluster)
     got = await read_all(cluster, ref, start, end)
     assert got == data[start : (len(data) if end is None else end + 1)]
-    stripes = (
-        0
-        if end is not None and end < start
-        else len(SMALL.stripes_for_range(len(data), start, len(data) - 1 if end is None else end))
-    )
-    windows = -(-stripes // FAST.read_window_stripes)
-    # one stream per data node per window, parity never touched
-    assert [cluster.node(i).read_calls for i in range(12)] == [windows] * 8 + [0] * 4
+    assert [cluster.node(i).read_calls for i in range(12)] == calls  # parity never touched
+
+
+@pytest.mark.parametrize("mode", ["corrupt", "swap", "missing", "down", "hang"])
+async def test_a_bad_piece_of_a_stripe_read_in_part_sends_the_stripe_to_the_whole_read(mode: str) -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(2).mode = mode  # holds bytes 1024-1535 of each stripe
+    reported: list[ShardFault] = []
+    got = await read_all(cluster, ref, 4096 + 1030, 4096 + 1040, faults=reported)
+    assert got == data[4096 + 1030 : 4096 + 1041]
+    kind = {"corrupt": "corrupt", "swap": "corrupt", "missing": "missing"}.get(mode)
+    assert [(f.key.index, f.kind) for f in reported] == ([(2, kind)] if kind else [])
+    if mode != "hang":  # the piece alone, then the whole stripe: data pieces, and parity for slot 2
+        assert [cluster.node(i).read_calls for i in range(12)] == [1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0]
 
 
 @pytest.mark.parametrize(
