@@ -44,7 +44,9 @@ def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(
     peers = ",".join(f"{i}=127.0.0.1:{p}" for i, p in ports.items())
     addrs = ",".join(f"127.0.0.1:{p}" for p in ports.values())
     config = tmp_path / "metadata.toml"
-    config.write_text(f"[raft]\nsnapshot_threshold = 300\nsnapshot_log_ratio = 0\nsnapshot_chunk_bytes = {CHUNK}\n")
+    config.write_text(
+        f"[raft]\nsnapshot_threshold = 300\nsnapshot_log_ratio = 0\nsnapshot_chunk_bytes = {CHUNK}\n"
+    )
     procs: dict[str, ServiceProcess] = {}
 
     def start(i: str, n: int = 0, wait: bool = True) -> None:

@@ -79,7 +79,9 @@ class KVService:
 
 async def serve_replica(node_id: str, peers: dict[str, str], data_dir: Path, lease: bool = False) -> None:
     machine = KV()
-    config = RaftConfig(tick_s=0.05, election_ticks=10, snapshot_threshold=40, snapshot_log_ratio=0, lease_reads=lease)
+    config = RaftConfig(
+        tick_s=0.05, election_ticks=10, snapshot_threshold=40, snapshot_log_ratio=0, lease_reads=lease
+    )
     node = RaftNode(node_id, peers, data_dir, machine, config)
     kv = KVService(node, machine)
     server = rpc.server()
