@@ -285,6 +285,31 @@ async def test_a_damaged_log_record_refuses_to_start_and_keeps_the_file(tmp_path
         await replica.stop()
 
 
+async def test_a_proposal_stuck_behind_a_hung_disk_fails_at_its_deadline(tmp_path: Path) -> None:
+    peers = {"solo": f"127.0.0.1:{free_port()}"}
+    replica = Replica("solo", peers, tmp_path / "solo", RaftConfig(tick_s=0.05))
+    release = threading.Event()
+    try:
+        await replica.start()
+        assert replica.node is not None
+        await replica.node.propose(put("a", "1"), timeout=5.0)
+        store = replica.node._store  # the one seam to inject a hanging disk
+        save = store.save
+
+        def hung(*args: object) -> None:
+            release.wait(30.0)
+            save(*args)  # type: ignore[arg-type]
+
+        store.save = hung  # type: ignore[method-assign]
+        started = time.monotonic()
+        with pytest.raises(NoQuorum, match="within 0.5s"):
+            await replica.node.propose(put("b", "2"), timeout=0.5)
+        assert time.monotonic() - started < 5.0  # not the 30 s the disk hangs
+    finally:
+        release.set()
+        await replica.stop()
+
+
 def _snapshot_index(data_dir: Path) -> int:
     """The index of the snapshot in force on disk (`snap-<index>-<term>/`), 0 without one."""
     return max((int(p.name.split("-")[1]) for p in data_dir.rglob("snap-*")), default=0)
@@ -298,7 +323,9 @@ async def test_a_snapshot_waits_for_as_much_log_as_the_state_it_copies(
     waits until the log since the last holds `snapshot_log_ratio` times the last snapshot's
     bytes, or `snapshot_max_log_bytes`."""
     peers = {"solo": f"127.0.0.1:{free_port()}"}
-    config = RaftConfig(tick_s=0.05, snapshot_threshold=5, snapshot_log_ratio=ratio, snapshot_max_log_bytes=cap)
+    config = RaftConfig(
+        tick_s=0.05, snapshot_threshold=5, snapshot_log_ratio=ratio, snapshot_max_log_bytes=cap
+    )
     replica = Replica("solo", peers, tmp_path / "solo", config)
     try:
         await replica.start()
