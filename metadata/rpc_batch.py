@@ -9,7 +9,10 @@ Client (`Coalescer`, one per replica channel): a call goes out on its own, at on
 than `MAX_IN_FLIGHT` RPCs are in flight on the channel; otherwise it waits for one to end and
 then leaves with every call that queued meanwhile, as one `Batch` (at most `MAX_CALLS` calls and
 about `MAX_BYTES` of requests). So a lone caller sees no added latency, and concurrent callers
-wait at most one round trip. Each call keeps its own deadline; a failure of the Batch RPC itself
+wait one round trip. One RPC in flight, not two: with two, each batch held half the calls, and
+the S3 4 KiB rows cost 20-35% more server CPU per request (benchmarks/README.md). So that one
+slow call (a write waiting out a lost quorum) cannot hold up everything behind it, calls queued
+for `MAX_QUEUE_WAIT_S` leave anyway, up to `MAX_STALE_IN_FLIGHT` RPCs in flight. Each call keeps its own deadline; a failure of the Batch RPC itself
 (unreachable, deadline) is each call's failure, and the caller's retry logic (leader hints,
 backoff, request ids: client.py) runs per call exactly as for a plain call. A server without
 `Batch` (UNIMPLEMENTED: an older replica during an upgrade) turns batching off for the channel.
@@ -42,7 +45,9 @@ BATCHABLE = frozenset(
     {"RecordWriteIntent", "PutObject", "GetObject", "HeadObject", "DeleteObject", "GetBucketContext"}
 )
 
-MAX_IN_FLIGHT = 2
+MAX_IN_FLIGHT = 1
+MAX_QUEUE_WAIT_S = 0.1
+MAX_STALE_IN_FLIGHT = 8
 MAX_CALLS = 256
 MAX_BYTES = 8 << 20
 
@@ -142,6 +147,7 @@ class _Queued:
     request: Message
     size: int
     deadline: float
+    queued_at: float
     future: asyncio.Future[Message] = field(repr=False)
 
 
@@ -153,6 +159,7 @@ class Coalescer:
         self._queue: list[_Queued] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
         self.enabled = True
 
     async def call(self, name: str, request: Message, timeout: float) -> Message:
@@ -164,8 +171,11 @@ class Coalescer:
                 self._in_flight -= 1
                 self._flush()
         loop = asyncio.get_running_loop()
-        queued = _Queued(name, request, request.ByteSize(), loop.time() + timeout, loop.create_future())
+        now = loop.time()
+        queued = _Queued(name, request, request.ByteSize(), now + timeout, now, loop.create_future())
         self._queue.append(queued)
+        if self._timer is None:
+            self._timer = loop.call_later(MAX_QUEUE_WAIT_S, self._flush_stale)
         try:
             return await asyncio.wait_for(asyncio.shield(queued.future), timeout)
         except TimeoutError:
@@ -174,8 +184,19 @@ class Coalescer:
             if not queued.future.done():  # timed out or cancelled before it was sent
                 queued.future.cancel()
 
-    def _flush(self) -> None:
-        while self._in_flight < MAX_IN_FLIGHT and self._queue:
+    def _flush_stale(self) -> None:
+        """The queue's oldest call has waited `MAX_QUEUE_WAIT_S`: send the queue past the usual
+        limit; look again when the next call would be as old."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        if self._queue and loop.time() - self._queue[0].queued_at >= MAX_QUEUE_WAIT_S * 0.99:
+            self._flush(MAX_STALE_IN_FLIGHT)
+        if self._queue:
+            wait = self._queue[0].queued_at + MAX_QUEUE_WAIT_S - loop.time()
+            self._timer = loop.call_later(max(wait, MAX_QUEUE_WAIT_S / 10), self._flush_stale)
+
+    def _flush(self, limit: int = MAX_IN_FLIGHT) -> None:
+        while self._in_flight < limit and self._queue:
             batch: list[_Queued] = []
             size = 0
             while (

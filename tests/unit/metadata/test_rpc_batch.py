@@ -189,3 +189,39 @@ async def test_a_queued_call_keeps_its_own_deadline(monkeypatch: pytest.MonkeyPa
     for task in stuck:
         task.cancel()
     await asyncio.gather(*stuck, return_exceptions=True)
+
+
+async def test_calls_queued_behind_a_stuck_call_leave_after_the_queue_wait() -> None:
+    """An RPC that does not end (a write waiting out a lost quorum) holds the calls queued behind
+    it for MAX_QUEUE_WAIT_S, not for their whole deadline."""
+    from cairn.proto import metadata_pb2 as pb
+
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    class _FirstStuck:
+        async def GetObject(self, request: Any, *, timeout: float) -> Any:
+            sent.append(request.key)
+            if request.key == "stuck":
+                await release.wait()
+            return pb.GetObjectResponse()
+
+        async def Batch(self, request: Any, *, timeout: float) -> Any:
+            sent.extend(pb.GetObjectRequest.FromString(c.request).key for c in request.calls)
+            return pb.BatchResponse(
+                replies=[
+                    pb.BatchReply(response=pb.GetObjectResponse().SerializeToString()) for _ in request.calls
+                ]
+            )
+
+    coalescer = batch.Coalescer(_FirstStuck())
+    stuck = asyncio.create_task(coalescer.call("GetObject", pb.GetObjectRequest(key="stuck"), 60))
+    await asyncio.sleep(0)
+    assert sent == ["stuck"]  # in flight: the next calls queue
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(coalescer.call("GetObject", pb.GetObjectRequest(key=k), 60) for k in ("a", "b"))), 10
+    )
+    assert answers == [pb.GetObjectResponse()] * 2
+    assert sent == ["stuck", "a", "b"] and not stuck.done()
+    release.set()
+    assert await stuck == pb.GetObjectResponse()
