@@ -419,11 +419,9 @@ class RaftNode:
         if self._applied_bytes >= config.snapshot_max_log_bytes:
             return True
         last = core.log.snapshot
-        return (
-            self._applied_bytes >= config.snapshot_log_ratio * sum(f.size for f in last.files)
-            if last
-            else True
-        )
+        if last is None:
+            return True
+        return self._applied_bytes >= config.snapshot_log_ratio * sum(f.size for f in last.files)
 
     def _fail_lost_work(self, core: Raft) -> None:
         """After losing leadership: unconfirmed reads fail, and so do proposals whose entry is no
