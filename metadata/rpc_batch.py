@@ -12,10 +12,12 @@ about `MAX_BYTES` of requests). So a lone caller sees no added latency, and conc
 wait one round trip. One RPC in flight, not two: with two, each batch held half the calls, and
 the S3 4 KiB rows cost 20-35% more server CPU per request (benchmarks/README.md). So that one
 slow call (a write waiting out a lost quorum) cannot hold up everything behind it, calls queued
-for `MAX_QUEUE_WAIT_S` leave anyway, up to `MAX_STALE_IN_FLIGHT` RPCs in flight. Each call keeps its own deadline; a failure of the Batch RPC itself
-(unreachable, deadline) is each call's failure, and the caller's retry logic (leader hints,
-backoff, request ids: client.py) runs per call exactly as for a plain call. A server without
-`Batch` (UNIMPLEMENTED: an older replica during an upgrade) turns batching off for the channel.
+for `MAX_QUEUE_WAIT_S` leave anyway, up to `MAX_STALE_IN_FLIGHT` RPCs in flight.
+
+Each call keeps its own deadline; a failure of the Batch RPC itself (unreachable, deadline) is
+each call's failure, and the caller's retry logic (leader hints, backoff, request ids:
+client.py) runs per call exactly as for a plain call. A server without `Batch` (UNIMPLEMENTED:
+an older replica during an upgrade) turns batching off for the channel.
 
 Server (`run_batch`): the calls run concurrently, each through the servicer's own method (its
 request id, its error edge), and each reply carries that call's status code, message and
