@@ -220,8 +220,7 @@ class BlobReader:
                 return (await anext(whole))[lo:hi]
             finally:
                 await whole.aclose()
-        payload = layout.piece_len(state.stripe_len(s)) - HEADER_LEN
-        skip = lo - slots.start * payload
+        skip = lo - slots.start * layout.piece_payload(state.stripe_len(s))
         return b"".join(memoryview(p)[HEADER_LEN:] for p in pieces)[skip : skip + hi - lo]
 
     async def _data_pieces(self, state: _ReadState, s: int, slots: range) -> list[bytes] | None:

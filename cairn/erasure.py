@@ -123,12 +123,16 @@ class StripeLayout:
             raise ValueError(f"byte range [{start}, {end}] outside a blob of {blob_size} bytes")
         return range(start // self.stripe_size, end // self.stripe_size + 1)
 
+    def piece_payload(self, stripe_len: int) -> int:
+        """Bytes of stripe each data piece of a `stripe_len`-byte stripe holds (its length
+        without the header): the stripe is the data pieces' payloads end to end."""
+        return self.piece_len(stripe_len) - HEADER_LEN
+
     def data_pieces_for(self, stripe_len: int, lo: int, hi: int) -> range:
-        """Data pieces (slots below k) holding bytes [lo, hi) of a stripe of `stripe_len` bytes:
-        the stripe is their payloads end to end."""
+        """Data pieces (slots below k) holding bytes [lo, hi) of a stripe of `stripe_len` bytes."""
         if not 0 <= lo < hi <= stripe_len:
             raise ValueError(f"bytes [{lo}, {hi}) outside a stripe of {stripe_len} bytes")
-        payload = self.piece_len(stripe_len) - HEADER_LEN
+        payload = self.piece_payload(stripe_len)
         return range(lo // payload, (hi - 1) // payload + 1)
 
     def _check_stripe(self, blob_size: int, stripe: int) -> None:
