@@ -206,9 +206,20 @@ def test_grow_12_to_17_under_a_continuous_writer_and_reader(grown: Grown) -> Non
 def test_a_node_declared_out_rebuilt_elsewhere_then_returning_serves_nothing_stale(grown: Grown) -> None:
     cluster, s3, bucket = grown.cluster, grown.s3, grown.bucket
     bodies = {key: os.urandom(300_000) for key in ("kept", "overwritten", "deleted")}
+    holders: dict[str, set[str]] = {}  # key -> the nodes holding a shard of its blob
+    seen = live_shards(cluster)
     for key, body in bodies.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-    name = "dn-0003"
+        now = live_shards(cluster)
+        holders[key] = {node for node, _ in now - seen}
+        seen = now
+    # after the growth a blob has shards on 12 of 17 nodes: the node stopped must hold the blobs
+    # reclaimed while it is away (and, if one does, the blob kept) for the sweep to have work
+    ours = sorted(p["name"] for p in cluster.processes("datanode"))
+    name = max(
+        (n for n in ours if n in holders["overwritten"] and n in holders["deleted"]),
+        key=lambda n: n in holders["kept"],
+    )
     held = live_keys(cluster, name)
     proc = next(p for p in cluster.processes("datanode") if p["name"] == name)
     os.kill(proc["pid"], signal.SIGSTOP)
