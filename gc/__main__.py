@@ -41,6 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--repair-interval-s", type=float, help="seconds between two passes of the repair worker (default 30)"
     )
+    p.add_argument(
+        "--sweep-s",
+        type=float,
+        help="seconds in which the timed repair and orphan passes list every PG, a share each pass "
+        "(default 3600; 0: all of them every pass)",
+    )
     logs.add_arguments(p)
     return p.parse_args(argv)
 
@@ -51,12 +57,13 @@ async def run(config: GcConfig) -> None:
     observed = GcMetrics(service)
     ops = await ops_http.start(config.host, config.ops_port, observed.readiness, observed.refresh)
     log.info(
-        "gc listening on %s:%d, workers %s every %.0fs (repair every %.0fs)",
+        "gc listening on %s:%d, workers %s every %.0fs (repair every %.0fs), every PG swept in %.0fs",
         config.host,
         port,
         ", ".join(service.loops),
         config.interval_s,
         config.repair_interval_s,
+        config.sweep_s,
     )
     service.start()
     stop = asyncio.Event()
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         "metadata": args.metadata,
         "interval_s": args.interval_s,
         "repair_interval_s": args.repair_interval_s,
+        "sweep_s": args.sweep_s,
     }
     config = load(GcConfig, args.config, env_prefix="gc", overrides=overrides)
     asyncio.run(run(config))

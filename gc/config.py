@@ -40,6 +40,11 @@ class GcConfig:
     """The length of a lifecycle rule's day, in seconds (shortened in tests only)."""
     repair_interval_s: float = 30.0
     """Time between two passes of the repair worker on its timer."""
+    sweep_s: float = 3600.0
+    """The timed passes of the repair worker and the orphan sweep list every placement group of
+    every node once per this period, a share each pass (repair also lists, every pass, the PGs
+    placement or a repair report names); `cairn admin gc run --once` lists them all. 0: every
+    timed pass lists them all."""
     repair_concurrency: int = 4
     """Blobs the repair worker copies or rebuilds at the same time."""
     repair_mb_per_s: float = 64.0
@@ -62,6 +67,8 @@ class GcConfig:
             raise ValueError("lifecycle_day_s must be positive")
         if self.repair_interval_s <= 0 or self.repair_lease_ttl_s <= 0:
             raise ValueError("repair_interval_s and repair_lease_ttl_s must be positive")
+        if self.sweep_s < 0:
+            raise ValueError("sweep_s must not be negative")
         if self.repair_concurrency < 1:
             raise ValueError("repair_concurrency must be at least 1")
         if self.repair_mb_per_s < 0:

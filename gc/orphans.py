@@ -9,6 +9,10 @@ grace again). The API records a write intent before it sends any shard, so a PUT
 is always known; the grace covers writers that record their intent afterwards (the metadata
 bulk load) and is the margin against any other order.
 
+A pass on the timer (`run_timed_pass`) lists only its `Sweep` share of the PGs (every PG once
+per `GcConfig.sweep_s`); `cairn admin gc run --once` lists them all. A candidate of a PG the pass
+did not list keeps its first sighting.
+
 Throttled: at most `orphan_shards_per_s` shards deleted per second (0: no limit). A pass cut
 short (the service killed) leaves the rest for the next passes, after the grace again.
 
@@ -48,7 +52,7 @@ from cairn.gc.nodes import NodePool
 from cairn.gc.pg_locks import PgLocks
 from cairn.gc.reclaim import MapSource
 from cairn.gc.repair import GC_QUEUE_LIMIT
-from cairn.gc.worker import Throttle
+from cairn.gc.worker import Sweep, Throttle
 from cairn.metadata.models import GcItem, RepairReport
 from cairn.placement.cluster_map import SERVING_STATES, ClusterMap, NodeInfo
 
@@ -108,8 +112,10 @@ class OrphanSweepWorker:
         clock: Callable[[], float] = time.monotonic,
         throttle: Throttle | None = None,
         pg_locks: PgLocks | None = None,
+        sweep: Sweep | None = None,
     ) -> None:
         self._catalog = catalog
+        self._sweep = sweep or Sweep(1.0, 0.0)
         self._placement = placement
         self._nodes = nodes
         self.grace_s = grace_s
@@ -121,22 +127,39 @@ class OrphanSweepWorker:
         self._queued: set[bytes] = set()  # the GC queue's blobs, read once per pass
 
     async def run_pass(self) -> Counter[str]:
+        """Every PG of every node."""
+        return await self._run(None)
+
+    async def run_timed_pass(self) -> Counter[str]:
+        """The sweep's share of the PGs, on every node."""
+        return await self._run(self._sweep)
+
+    async def _run(self, sweep: Sweep | None) -> Counter[str]:
         counters: Counter[str] = Counter()
         cmap = await self._placement.cluster_map()
+        pgs = list(range(cmap.pg_count)) if sweep is None else sweep.take(cmap.pg_count)
         self._queued = {item.blob_id for item in await self._catalog.list_gc_work(GC_QUEUE_LIMIT)}
         seen: set[Sighting] = set()
-        await asyncio.gather(*(self._sweep_node(cmap, node, seen, counters) for node in cmap.nodes.values()))
+        nodes = cmap.nodes.values()
+        await asyncio.gather(*(self._sweep_node(cmap, node, pgs, seen, counters) for node in nodes))
+        listed = set(pgs)
         for sightings in (self._first_seen, self._leftovers_seen):
             for gone in set(sightings) - seen:  # deleted, released, or no longer one
-                del sightings[gone]
+                if cmap.pg_of(gone[1].blob_id) in listed:  # (the others were not looked at)
+                    del sightings[gone]
         return counters
 
     async def _sweep_node(
-        self, cmap: ClusterMap, node: NodeInfo, seen: set[Sighting], counters: Counter[str]
+        self,
+        cmap: ClusterMap,
+        node: NodeInfo,
+        pgs: Sequence[int],
+        seen: set[Sighting],
+        counters: Counter[str],
     ) -> None:
         client = self._nodes.client(node.addr)
         try:
-            for pg in range(cmap.pg_count):
+            for pg in pgs:
                 after: ShardKey | None = None
                 while True:
                     shards, after = await client.list_shards(pg, after, PAGE)

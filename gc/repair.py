@@ -13,8 +13,12 @@ A pass:
    found corrupt or missing). Visits the PGs with queued reports first, then the PGs the map
    lists as needing repair (pending slot moves, slots with shards on a node that is not
    serving), fewest healthy slots first, then every other PG, `PG_LANES` PGs at a time (the
-   periodic check: a node whose disk was wiped and that came back under its old id is healthy
-   in the map but lacks its shards). When the queue cannot be read the pass goes on without it.
+   check for what nothing reported: a node whose disk was wiped and that came back under its
+   old id is healthy in the map but lacks its shards). A pass on the timer (`run_timed_pass`)
+   takes only its `Sweep` share of those other PGs, so that the timed passes list each of them
+   once per `GcConfig.sweep_s` rather than all of them every `repair_interval_s`;
+   `cairn admin gc run --once` lists them all. When the queue cannot be read the pass goes on
+   without it.
 3. Per PG, holding the PG's lock (pg_locks.py: the orphan sweep releases no leftover of the PG
    meanwhile): lists the shards every serving node of the PG holds (targets and old holders,
    `ListShards`), takes the blobs with a live shard somewhere, drops any blob with a tombstone
@@ -67,7 +71,7 @@ from cairn.erasure import HEADER_LEN, ErasureCodec, ErasureError, StripeLayout, 
 from cairn.gc.lease import ServiceLease
 from cairn.gc.nodes import NodePool
 from cairn.gc.pg_locks import PgLocks
-from cairn.gc.worker import Throttle
+from cairn.gc.worker import Sweep, Throttle
 from cairn.metadata.models import GcItem, RepairItem, RepairReport
 from cairn.placement.cluster_map import (
     SERVING_STATES,
@@ -176,9 +180,11 @@ class RepairWorker:
         clock: Callable[[], float] = time.monotonic,
         lease: ServiceLease | None = None,
         pg_locks: PgLocks | None = None,
+        sweep: Sweep | None = None,
     ) -> None:
         self._placement = placement
         self._pg_locks = pg_locks or PgLocks()
+        self._sweep = sweep or Sweep(1.0, 0.0)
         self._catalog = catalog
         self._nodes = nodes
         self.holder = holder
@@ -193,6 +199,14 @@ class RepairWorker:
     # -- a pass ----------------------------------------------------------------------------------
 
     async def run_pass(self) -> Counter[str]:
+        """The PGs with reports or placement work, then every other PG."""
+        return await self._run(None)
+
+    async def run_timed_pass(self) -> Counter[str]:
+        """The PGs with reports or placement work, then the sweep's share of the others."""
+        return await self._run(self._sweep)
+
+    async def _run(self, sweep: Sweep | None) -> Counter[str]:
         counters: Counter[str] = Counter()
         work = await self._placement.repair_work()
         if work.paused:
@@ -209,7 +223,8 @@ class RepairWorker:
             reports = await self._take_reports(cmap, counters)
             first = sorted(reports) + [p.pg for p in work.pgs if p.pg not in reports]
             listed = set(first)
-            order = first + [pg for pg in range(cmap.pg_count) if pg not in listed]
+            others = range(cmap.pg_count) if sweep is None else sweep.take(cmap.pg_count)
+            order = first + [pg for pg in others if pg not in listed]
             self.progress.pgs_total = len(order)
             pending = iter(order)
             checked = {"at": self._clock()}

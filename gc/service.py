@@ -31,7 +31,7 @@ from cairn.gc.pg_locks import PgLocks
 from cairn.gc.reclaim import ReclaimWorker
 from cairn.gc.repair import RepairWorker
 from cairn.gc.uploads import AbandonedUploadsWorker
-from cairn.gc.worker import PassResult, Throttle, WorkerLoop, WorkerStatus
+from cairn.gc.worker import PassResult, Sweep, Throttle, WorkerLoop, WorkerStatus
 from cairn.metadata.client import MetadataClient
 from cairn.placement.client import PlacementClient
 
@@ -74,6 +74,7 @@ class GcService:
             grace_s=config.orphan_grace_s,
             throttle=Throttle(config.orphan_shards_per_s),
             pg_locks=pg_locks,
+            sweep=Sweep(config.interval_s, config.sweep_s),
         )
         compaction = CompactionTrigger(placement, nodes)
         rules = LifecycleWorker(metadata, config.lifecycle_day_s)
@@ -86,6 +87,7 @@ class GcService:
             mb_per_s=config.repair_mb_per_s,
             lease=lease,
             pg_locks=pg_locks,
+            sweep=Sweep(config.repair_interval_s, config.sweep_s),
         )
         workers = (rules, uploads, reclaim, orphans, compaction)
         loops = [WorkerLoop(w, config.interval_s, lease=lease) for w in workers]

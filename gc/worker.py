@@ -2,7 +2,9 @@
 
 A worker does its job in *passes* (`run_pass`), each returning counters of what it did, and
 can measure the work waiting (`backlog`). `WorkerLoop` runs one worker: a pass every
-`interval_s` on its timer, or one now (`run_once`, for `cairn admin gc run --once`). Passes
+`interval_s` on its timer, or one now (`run_once`, for `cairn admin gc run --once`). A worker
+that lists every placement group (repair, the orphan sweep) may do less on its timer
+(`run_timed_pass`): the PGs with work, and a `Sweep` share of the others. Passes
 of one worker never overlap: a pass asked for while one runs starts after it. With a lease
 (gc/lease.py) a pass runs only while this instance holds it (else it ends at once with the
 counter `lease_waiting`) and is cancelled when the lease is lost meanwhile. Work is kept
@@ -16,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 log = logging.getLogger("cairn.gc")
 
@@ -47,6 +50,33 @@ class Worker(Protocol):
     async def backlog(self) -> dict[str, int]:
         """The work waiting now (e.g. queued blobs and their bytes)."""
         ...
+
+
+@runtime_checkable
+class TimedWorker(Worker, Protocol):
+    async def run_timed_pass(self) -> Counter[str]:
+        """The pass the timer runs: less than `run_pass` (what `run_once` runs), e.g. a share
+        of a sweep."""
+        ...
+
+
+class Sweep:
+    """Which placement groups a timed pass lists besides those with work: the next share of
+    all of them in turn, so that passes every `interval_s` list every PG once per `sweep_s`
+    (0: every timed pass lists them all). The turn starts again at PG 0 when the service does."""
+
+    def __init__(self, interval_s: float, sweep_s: float) -> None:
+        self.share = 1.0 if sweep_s <= 0 else min(1.0, interval_s / sweep_s)
+        self._next = 0
+
+    def take(self, pg_count: int) -> list[int]:
+        """The PGs of this pass: at least one, the ones after the last pass's, wrapping."""
+        if pg_count <= 0:
+            return []
+        n = min(pg_count, max(1, math.ceil(pg_count * self.share - 1e-9)))
+        start = self._next % pg_count
+        self._next = (start + n) % pg_count
+        return [(start + i) % pg_count for i in range(n)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +144,15 @@ class WorkerLoop:
     def name(self) -> str:
         return self.worker.name
 
-    async def run_once(self) -> PassResult:
-        """One pass now (after the one running, if any). A failed pass is reported, not raised."""
+    async def run_once(self, *, timed: bool = False) -> PassResult:
+        """One pass now (after the one running, if any): the whole `run_pass`, or with `timed`
+        the worker's `run_timed_pass` if it has one. A failed pass is reported, not raised."""
         async with self._lock:
             started, t0 = self._wall(), time.monotonic()
             counters: Counter[str] = Counter()
             error = ""
             try:
-                counters = await self._pass()
+                counters = await self._pass(timed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a pass fails as a whole; the next one retries
@@ -136,14 +167,19 @@ class WorkerLoop:
                 log.info("%s pass: %s%s", self.name, dict(counters), f" error: {error}" if error else "")
             return result
 
-    async def _pass(self) -> Counter[str]:
+    async def _pass(self, timed: bool) -> Counter[str]:
         """The worker's pass, while this instance holds the lease (if the loop has one): without
         it the pass is `lease_waiting`; a pass during which the lease is lost is cancelled."""
+        run = (
+            self.worker.run_timed_pass
+            if timed and isinstance(self.worker, TimedWorker)
+            else self.worker.run_pass
+        )
         if self.lease is None:
-            return await self.worker.run_pass()
+            return await run()
         if await self.lease.acquire() is None:
             return Counter(lease_waiting=1)
-        work = asyncio.ensure_future(self.worker.run_pass())
+        work = asyncio.ensure_future(run())
         lost = asyncio.ensure_future(self.lease.lost())
         try:
             await asyncio.wait((work, lost), return_when=asyncio.FIRST_COMPLETED)
@@ -158,10 +194,10 @@ class WorkerLoop:
         return work.result()
 
     async def run_forever(self) -> None:
-        """A pass every `interval_s` until cancelled (the first one after one interval)."""
+        """A timed pass every `interval_s` until cancelled (the first one after one interval)."""
         while True:
             await asyncio.sleep(self.interval_s)
-            await self.run_once()
+            await self.run_once(timed=True)
 
     async def status(self) -> WorkerStatus:
         backlog: dict[str, int] = {}

@@ -16,7 +16,7 @@ from cairn.gc.nodes import NodePool
 from cairn.gc.reclaim import ReclaimWorker, shard_nodes
 from cairn.gc.rpc_server import start_server
 from cairn.gc.service import GcService
-from cairn.gc.worker import Throttle, WorkerLoop
+from cairn.gc.worker import Sweep, Throttle, WorkerLoop
 from cairn.metadata.models import GcItem, GcReason
 from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, SlotMigration
 from tests.support.procs import free_port
@@ -70,6 +70,39 @@ async def test_the_timer_runs_passes() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert (await loop.status()).passes >= 3
+
+
+class Sweeping(Counting):
+    """A worker that does less on its timer."""
+
+    async def run_timed_pass(self) -> Counter[str]:
+        return Counter(timed=1)
+
+
+async def test_the_timer_runs_the_timed_pass_and_run_once_the_whole_one() -> None:
+    worker = Sweeping("w")
+    loop = WorkerLoop(worker, interval_s=0.02)
+    task = asyncio.create_task(loop.run_forever())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    timed = (await loop.status()).totals
+    assert timed.keys() == {"timed"} and timed["timed"] >= 3
+    assert (await loop.run_once()).counters == {"items": 2}
+
+
+def test_a_sweep_lists_every_pg_once_per_period_in_turn() -> None:
+    sweep = Sweep(interval_s=30, sweep_s=3600)  # 256 PGs: 3 a pass (2.13 rounded up)
+    passes = [sweep.take(256) for _ in range(86)]
+    assert all(len(p) == 3 for p in passes)
+    listed = [pg for p in passes for pg in p]
+    assert listed[:256] == list(range(256))  # in turn, none twice before all once
+    assert listed[256:] == list(range(2))  # then round again
+    assert Sweep(60, 0).take(256) == list(range(256))  # 0: every pass lists them all
+    assert Sweep(7200, 3600).take(4) == [0, 1, 2, 3]  # a period shorter than the interval: all
+    one = Sweep(1, 3600)
+    assert [one.take(4) for _ in range(5)] == [[0], [1], [2], [3], [0]]  # at least one a pass
 
 
 async def test_throttle_spaces_units() -> None:
