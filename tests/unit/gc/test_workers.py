@@ -61,14 +61,18 @@ async def test_passes_of_one_worker_never_overlap_and_failures_are_reported() ->
     assert status.last == failed and not status.running
 
 
-async def test_the_timer_runs_passes() -> None:
-    worker = Counting("w")
-    loop = WorkerLoop(worker, interval_s=0.02)
+async def run_timer(loop: WorkerLoop, seconds: float = 0.2) -> None:
+    """`loop` on its timer for `seconds`, then cancelled."""
     task = asyncio.create_task(loop.run_forever())
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(seconds)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_the_timer_runs_passes() -> None:
+    loop = WorkerLoop(Counting("w"), interval_s=0.02)
+    await run_timer(loop)
     assert (await loop.status()).passes >= 3
 
 
@@ -80,13 +84,8 @@ class Sweeping(Counting):
 
 
 async def test_the_timer_runs_the_timed_pass_and_run_once_the_whole_one() -> None:
-    worker = Sweeping("w")
-    loop = WorkerLoop(worker, interval_s=0.02)
-    task = asyncio.create_task(loop.run_forever())
-    await asyncio.sleep(0.2)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    loop = WorkerLoop(Sweeping("w"), interval_s=0.02)
+    await run_timer(loop)
     timed = (await loop.status()).totals
     assert timed.keys() == {"timed"} and timed["timed"] >= 3
     assert (await loop.run_once()).counters == {"items": 2}
