@@ -63,17 +63,23 @@ class TimedWorker(Worker, Protocol):
 class Sweep:
     """Which placement groups a timed pass lists besides those with work: the next share of
     all of them in turn, so that passes every `interval_s` list every PG once per `sweep_s`
-    (0: every timed pass lists them all). The turn starts again at PG 0 when the service does."""
+    (0: every timed pass lists them all). The first pass starts where the turn would be had
+    the service run since the epoch (`wall`): a service restarted more often than `sweep_s`
+    still comes to every PG."""
 
-    def __init__(self, interval_s: float, sweep_s: float) -> None:
+    def __init__(self, interval_s: float, sweep_s: float, wall: Callable[[], float] = time.time) -> None:
         self.share = 1.0 if sweep_s <= 0 else min(1.0, interval_s / sweep_s)
-        self._next = 0
+        self._interval_s = interval_s
+        self._wall = wall
+        self._next: int | None = None
 
     def take(self, pg_count: int) -> list[int]:
         """The PGs of this pass: at least one, the ones after the last pass's, wrapping."""
         if pg_count <= 0:
             return []
         n = min(pg_count, max(1, math.ceil(pg_count * self.share - 1e-9)))
+        if self._next is None:
+            self._next = int(self._wall() // self._interval_s) * n
         start = self._next % pg_count
         self._next = (start + n) % pg_count
         return [(start + i) % pg_count for i in range(n)]

@@ -76,7 +76,7 @@ class Working(Placement):
 async def test_timed_repair_passes_list_the_pgs_with_work_and_a_share_of_the_others_in_turn() -> None:
     cmap = a_map(8, 4)
     nodes = {n: ListedNode(cmap) for n in cmap.nodes}
-    sweep = Sweep(interval_s=1, sweep_s=3)  # 2 of the 6 PGs a pass
+    sweep = Sweep(interval_s=1, sweep_s=3, wall=lambda: 0.0)  # 2 of the 6 PGs a pass, from PG 0
     worker = RepairWorker(Working(cmap), Catalog(set(), set()), Pool(nodes), holder="me", sweep=sweep)  # type: ignore[arg-type]
 
     def listed() -> set[int]:
@@ -120,7 +120,7 @@ async def test_an_orphan_keeps_its_first_sighting_while_the_sweep_lists_other_pg
         Pool(nodes),  # type: ignore[arg-type]
         grace_s=10,
         clock=clock,
-        sweep=Sweep(interval_s=1, sweep_s=PGS),
+        sweep=Sweep(interval_s=1, sweep_s=PGS, wall=lambda: 0.0),
     )
     listed, found = [], []
     for _ in range(PGS + 1):  # PG 0 first, then each of the others, then PG 0 again

@@ -92,16 +92,29 @@ async def test_the_timer_runs_the_timed_pass_and_run_once_the_whole_one() -> Non
 
 
 def test_a_sweep_lists_every_pg_once_per_period_in_turn() -> None:
-    sweep = Sweep(interval_s=30, sweep_s=3600)  # 256 PGs: 3 a pass (2.13 rounded up)
+    def epoch() -> float:
+        return 0.0
+
+    sweep = Sweep(interval_s=30, sweep_s=3600, wall=epoch)  # 256 PGs: 3 a pass (2.13 rounded up)
     passes = [sweep.take(256) for _ in range(86)]
     assert all(len(p) == 3 for p in passes)
     listed = [pg for p in passes for pg in p]
     assert listed[:256] == list(range(256))  # in turn, none twice before all once
     assert listed[256:] == list(range(2))  # then round again
-    assert Sweep(60, 0).take(256) == list(range(256))  # 0: every pass lists them all
-    assert Sweep(7200, 3600).take(4) == [0, 1, 2, 3]  # a period shorter than the interval: all
-    one = Sweep(1, 3600)
+    assert Sweep(60, 0, wall=epoch).take(256) == list(range(256))  # 0: every pass lists them all
+    assert Sweep(7200, 3600, wall=epoch).take(4) == [0, 1, 2, 3]  # a period shorter than the interval
+    one = Sweep(1, 3600, wall=epoch)
     assert [one.take(4) for _ in range(5)] == [[0], [1], [2], [3], [0]]  # at least one a pass
+
+
+def test_a_restarted_sweep_goes_on_where_the_clock_says() -> None:
+    """A service restarted every 10 minutes (20 passes of 30 s) with a 1 h sweep still lists
+    every PG within the hour, not the first 60 again and again."""
+    listed: set[int] = set()
+    for restart in range(6):
+        sweep = Sweep(interval_s=30, sweep_s=3600, wall=lambda at=restart * 600.0: at)
+        listed.update(pg for _ in range(20) for pg in sweep.take(256))
+    assert listed == set(range(256))
 
 
 async def test_throttle_spaces_units() -> None:
