@@ -227,18 +227,17 @@ class BlobReader:
         """Stripe `s`'s pieces of `slots`, one stream each, all valid; None as soon as one slot
         has no usable node, or a piece fails, does not match or is not in within the hedge delay
         (the caller then reads the stripe whole, which hedges, reports the fault and decodes)."""
-        addrs = [state.nodes[i] for i in slots]
-        if any(
-            a is None or i in state.bad or not self._health.available(a)
-            for i, a in zip(slots, addrs, strict=True)
-        ):
+        usable = {
+            i: a
+            for i in slots
+            if (a := state.nodes[i]) is not None and i not in state.bad and self._health.available(a)
+        }
+        if len(usable) < len(slots):
             return None
+        blob = state.blob
         streams = [
-            _PieceStream(
-                i, a, ShardKey(state.blob.blob_id, i), state.layout, state.blob.size, range(s, s + 1), 1
-            )
-            for i, a in zip(slots, addrs, strict=True)
-            if a is not None
+            _PieceStream(i, a, ShardKey(blob.blob_id, i), state.layout, blob.size, range(s, s + 1), 1)
+            for i, a in usable.items()
         ]
         loop = asyncio.get_running_loop()
         started = loop.time()
