@@ -1,32 +1,34 @@
 """The timed passes of the repair worker and the orphan sweep list a share of the placement
 groups in turn (`Sweep`), besides those with work; `run_pass` (`cairn admin gc run --once`)
-lists every one. An orphan candidate of a PG a timed pass did not list keeps its first
-sighting, so it is deleted once the sweep comes back to its PG after the grace."""
+lists every one. A shard lost without a report is rebuilt by the timed pass whose share holds
+its PG. An orphan candidate of a PG a timed pass did not list keeps its first sighting, so it is
+deleted once the sweep comes back to its PG after the grace."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
-from cairn.checksums import crc32c
-from cairn.datanode.reports import Finding
-from cairn.datanode.shards import ShardInfo, ShardKey, ShardState
+from cairn.datanode.shards import ShardInfo, ShardKey
+from cairn.erasure import encode_blob
 from cairn.gc.orphans import OrphanSweepWorker
 from cairn.gc.repair import RepairWorker
 from cairn.gc.worker import Sweep
 from cairn.placement.cluster_map import ClusterMap, NodeInfo, NodeState, PgWork, RepairWork
 from tests.unit.gc.test_leftovers import Catalog as OrphanCatalog
 from tests.unit.gc.test_leftovers import Clock
-from tests.unit.gc.test_repair_worker import Catalog, Placement, Pool
+from tests.unit.gc.test_repair_worker import CODEC, Catalog, FakeNode, Placement, Pool
 
 PGS = 6
 
 
-class ListedNode:
-    """A data node holding `shards` in their blobs' PGs; it records which PGs were listed."""
+class PgNode(FakeNode):
+    """An in-memory data node (test_repair_worker) that lists each shard in its blob's PG only and
+    records which PGs were listed."""
 
     def __init__(self, cmap: ClusterMap) -> None:
+        super().__init__()
         self.cmap = cmap
-        self.shards: dict[ShardKey, bytes] = {}
         self.listed: list[int] = []
         self.deleted: list[ShardKey] = []
 
@@ -34,12 +36,8 @@ class ListedNode:
         self, pg: int, after: ShardKey | None = None, limit: int = 1000, timeout: float = 10.0
     ) -> tuple[list[ShardInfo], ShardKey | None]:
         self.listed.append(pg)
-        rows = [
-            ShardInfo(k, pg, len(v), crc32c(v), ShardState.LIVE)
-            for k, v in sorted(self.shards.items())
-            if self.cmap.pg_of(k.blob_id) == pg
-        ]
-        return rows, None
+        rows, _ = await super().list_shards(pg, after, limit, timeout)
+        return [r for r in rows if self.cmap.pg_of(r.key.blob_id) == pg], None
 
     async def delete_shards(
         self, keys: Sequence[ShardKey], timeout: float = 10.0, *, release: bool = False
@@ -48,11 +46,6 @@ class ListedNode:
         for k in keys:
             self.shards.pop(k, None)
         return len(keys)
-
-    async def scrub_findings(
-        self, after: ShardKey | None = None, limit: int = 1000, timeout: float = 10.0
-    ) -> tuple[list[Finding], ShardKey | None]:
-        return [], None
 
     def take_listed(self) -> set[int]:
         listed, self.listed = set(self.listed), []
@@ -74,10 +67,18 @@ class Working(Placement):
 
 
 async def test_timed_repair_passes_list_the_pgs_with_work_and_a_share_of_the_others_in_turn() -> None:
+    """...and a node wiped without anyone reporting it gets its shard back on the pass whose
+    share holds the blob's PG (PG 2: the second pass), not before."""
     cmap = a_map(8, 4)
-    nodes = {n: ListedNode(cmap) for n in cmap.nodes}
+    nodes = {n: PgNode(cmap) for n in cmap.nodes}
+    blob = blob_in(cmap, 2, 0xE)
+    shards = encode_blob(CODEC, os.urandom(100_000))
+    for slot, data in enumerate(shards):
+        nodes[cmap.pgs[2][slot]].shards[ShardKey(blob, slot)] = data
+    wiped = cmap.pgs[2][7]
+    nodes[wiped].shards.clear()
     sweep = Sweep(interval_s=1, sweep_s=3, wall=lambda: 0.0)  # 2 of the 6 PGs a pass, from PG 0
-    worker = RepairWorker(Working(cmap), Catalog(set(), set()), Pool(nodes), holder="me", sweep=sweep)  # type: ignore[arg-type]
+    worker = RepairWorker(Working(cmap), Catalog({blob}, set()), Pool(nodes), holder="me", sweep=sweep)  # type: ignore[arg-type]
 
     def listed() -> set[int]:
         """The PGs the pass listed, the same on every node (every node holds a slot of each)."""
@@ -85,15 +86,17 @@ async def test_timed_repair_passes_list_the_pgs_with_work_and_a_share_of_the_oth
         return set(pgs)
 
     try:
-        timed = []
+        timed, rebuilt = [], []
         for _ in range(4):
             await worker.run_timed_pass()
             timed.append(listed())
+            rebuilt.append(nodes[wiped].shards.get(ShardKey(blob, 7)) == shards[7])
         await worker.run_pass()
         whole = listed()
     finally:
         await worker.close()
     assert timed == [{4, 0, 1}, {4, 2, 3}, {4, 5}, {4, 0, 1}]
+    assert rebuilt == [False, True, True, True]
     assert whole == set(range(PGS))
 
 
@@ -104,7 +107,7 @@ def blob_in(cmap: ClusterMap, pg: int, tag: int) -> bytes:
 
 async def test_an_orphan_keeps_its_first_sighting_while_the_sweep_lists_other_pgs() -> None:
     cmap = a_map(2, 1)
-    nodes = {n: ListedNode(cmap) for n in cmap.nodes}
+    nodes = {n: PgNode(cmap) for n in cmap.nodes}
     orphan = ShardKey(blob_in(cmap, 0, 0xA), 0)  # metadata does not know its blob
     kept = ShardKey(blob_in(cmap, 0, 0xB), 0)
     nodes["n00"].shards.update({orphan: b"o" * 100, kept: b"k" * 100})
