@@ -14,8 +14,9 @@ term, that a new leader has applied everything committed before it took over.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -30,7 +31,7 @@ from cairn.metadata.errors import (
     NotLeader,
 )
 from cairn.metadata.models import Bucket
-from cairn.metadata.replicated import CATALOG, MetadataMachine, encode_entry
+from cairn.metadata.replicated import CATALOG, Decoded, MetadataMachine, encode_entry, encode_group
 from cairn.metadata.store import Store, shard_index
 from cairn.metadata.versionids import IdIssuer, wall_clock_ms
 from cairn.replication import NoQuorum, Replicator, SingleNodeReplicator
@@ -90,12 +91,15 @@ class ServiceCore:
         replicator: Replicator | None = None,
         peers: Mapping[str, str] | None = None,
         propose_timeout_s: float = 5.0,
+        group_writes: bool = True,
     ) -> None:
         self.store = store
         self.machine = machine or MetadataMachine(store)
         self.replicator: Replicator = replicator or SingleNodeReplicator(self.machine)
         self.peers = dict(peers or {})
         self.propose_timeout_s = propose_timeout_s
+        self.group_writes = group_writes
+        self._group = _Group(self)
         self._fresh_term = -1
         self.clock_ms = clock_ms
         self.issuer = issuer or IdIssuer(clock_ms)
@@ -144,26 +148,105 @@ class ServiceCore:
             self._fresh_term = status.term
 
     async def write(self, target: str | int, command: c.Command) -> Any:
-        """Propose `command` for `target` and return its result (or raise its domain error)."""
+        """Propose `command` for `target` and return its result (or raise its domain error).
+        Object-shard commands wait for the end of the loop turn and go in one entry with the
+        others proposed in that turn (`_Group`)."""
         call = _CALL.get()
         tag = None
         if call is not None and not isinstance(command, c.RecordIntent):
             tag = RequestTag(call.key_for(command), self.now_ms())
         entry = encode_entry(target, command, tag)
+        if isinstance(target, int) and self.group_writes:
+            return await self._group.add(entry, (str(target), command, tag))
+        results = await self._propose(entry, [(str(target), command, tag)])
+        return self.machine.take(results)
+
+    async def _propose(self, entry: bytes, members: list[Decoded]) -> bytes:
+        """Replicate `entry` (its decoded `members`) and return what its apply returned."""
         try:
-            with self.machine.proposing(entry, target, command, tag):
-                done = await self.replicator.propose(entry, self.propose_timeout_s)
+            with self.machine.proposing(entry, members):
+                return await self.replicator.propose(entry, self.propose_timeout_s)
         except RaftNotLeader as exc:
             raise self._leader_error(exc) from None
         except NoQuorum as exc:
             raise MetadataUnavailable(f"metadata group: {exc}") from None
-        return self.machine.take(done)
 
     async def write_catalog(self, command: c.Command) -> Any:
         return await self.write(CATALOG, command)
 
     async def write_object(self, bucket_id: str, key: str, command: c.Command) -> Any:
         return await self.write(shard_index(bucket_id, key, len(self.store.objects)), command)
+
+
+class _Group:
+    """Object-shard writes proposed in one turn of the event loop, proposed as one group entry
+    (`replicated.encode_group`) at the turn's end: a Batch RPC's calls, and concurrent callers'
+    writes, cost the Raft group one entry instead of one each. Every member keeps its own
+    request tag (exactly-once holds per member) and gets its own result or domain error; a
+    failure to commit (NotLeader, MetadataUnavailable) is every member's. A write arriving
+    alone is proposed as its own entry. A group holds at most `MAX_MEMBERS` members and
+    `MAX_BYTES` of entries; more go in further groups."""
+
+    MAX_MEMBERS = 256
+    MAX_BYTES = 1 << 20
+
+    def __init__(self, core: ServiceCore) -> None:
+        self._core = core
+        self._waiting: list[tuple[bytes, Decoded, asyncio.Future[Any]]] = []
+
+    def add(self, entry: bytes, member: Decoded) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._flush)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((entry, member, future))
+        return future
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        group: list[tuple[bytes, Decoded, asyncio.Future[Any]]] = []
+        size = 0
+        for item in waiting:
+            if group and (len(group) == self.MAX_MEMBERS or size + len(item[0]) > self.MAX_BYTES):
+                _spawn(self._commit(group))
+                group, size = [], 0
+            group.append(item)
+            size += len(item[0])
+        if group:
+            _spawn(self._commit(group))
+
+    async def _commit(self, group: list[tuple[bytes, Decoded, asyncio.Future[Any]]]) -> None:
+        if len(group) == 1:
+            entry = group[0][0]
+        else:
+            entry = encode_group([e for e, _, _ in group])
+        try:
+            applied = await self._core._propose(entry, [m for _, m, _ in group])
+        except Exception as exc:  # not committed (no leader, no quorum): every member's failure
+            results: list[Any] = [exc] * len(group)
+        except BaseException:
+            for _, _, future in group:
+                future.cancel()
+            raise
+        else:
+            results = self._core.machine.take_each(applied, len(group))
+        for (_, _, future), result in zip(group, results, strict=True):
+            if future.done():  # the caller gave up (cancelled); the command still applied
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` as a task that is kept referenced until it ends."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 _CONFIG_KIND = re.compile(r"[a-z][a-z0-9-]{0,63}")

@@ -60,6 +60,10 @@ ALL_OBJECTS = "objects"
 DELETE_BUCKET = "delete_bucket"
 
 _KEEP_RESULTS = 65536
+_GROUP = b"group\n"
+
+#: an entry as applied: its target, its command and its request tag
+Decoded = tuple[str, c.Command, RequestTag | None]
 
 
 def encode_entry(target: str | int, command: c.Command, tag: RequestTag | None = None) -> bytes:
@@ -75,6 +79,34 @@ def decode_entry(data: bytes) -> tuple[str, c.Command, RequestTag | None]:
     target, *rest = header.decode().split("\t")
     tag = RequestTag(rest[0], int(rest[1])) if len(rest) == 2 else None
     return target, c.decode(body), tag
+
+
+def encode_group(entries: Sequence[bytes]) -> bytes:
+    """One log entry carrying several object-shard entries (`encode_entry` with a shard number
+    as target), each applied as if it were its own entry at this index, in order, with its own
+    result (`MetadataMachine.take_each`): the proposer puts the writes of one loop turn in one
+    entry (`core.ServiceCore.write`), so the group commits one entry where it would commit many.
+    The header line is `group`, then each entry framed by its 4-byte length."""
+    for entry in entries:
+        if not entry.partition(b"\t")[0].partition(b"\n")[0].isdigit():
+            raise ValueError("only object-shard entries can be grouped")
+    return _GROUP + b"".join(len(e).to_bytes(4, "big") + e for e in entries)
+
+
+def decode_any(data: bytes) -> list[tuple[str, c.Command, RequestTag | None]]:
+    """The entries a log entry carries: itself, or the members of a group (`encode_group`)."""
+    if not data.startswith(_GROUP):
+        return [decode_entry(data)]
+    members = []
+    view, pos = memoryview(data), len(_GROUP)
+    while pos < len(data):
+        size = int.from_bytes(view[pos : pos + 4], "big")
+        member = decode_entry(bytes(view[pos + 4 : pos + 4 + size]))
+        if not member[0].isdigit() or pos + 4 + size > len(data):
+            raise ValueError("a group entry holds a malformed member")
+        members.append(member)
+        pos += 4 + size
+    return members
 
 
 def applied_index(conn: sqlite3.Connection) -> int:
@@ -145,67 +177,73 @@ class MetadataMachine:
         self.store = store
         self.buckets: dict[str, Bucket] = {}
         self._live_ids: set[str] = set()
-        self._results: OrderedDict[int, Any] = OrderedDict()
+        #: results by (index, position in the entry): 0 for a lone entry, n for a group's nth
+        self._results: OrderedDict[tuple[int, int], Any] = OrderedDict()
         #: entries this replica is proposing, already decoded (see `proposing`)
-        self._proposing: dict[bytes, tuple[str, c.Command, RequestTag | None]] = {}
+        self._proposing: dict[bytes, list[Decoded]] = {}
         self._load_buckets()
 
     @contextmanager
-    def proposing(
-        self, entry: bytes, target: str | int, command: c.Command, tag: RequestTag | None
-    ) -> Iterator[None]:
-        """While `entry` (`encode_entry(target, command, tag)`) is being proposed here, applying it
-        takes these values instead of decoding its bytes again: the leader built them, and the
-        bytes decode to equal values (commands are frozen and round-trip exactly, test_commands)."""
-        self._proposing[entry] = (str(target), command, tag)
+    def proposing(self, entry: bytes, members: list[Decoded]) -> Iterator[None]:
+        """While `entry` (`encode_entry` of the one member, or `encode_group` of them all) is
+        being proposed here, applying it takes these values instead of decoding its bytes
+        again: the leader built them, and the bytes decode to equal values (commands are frozen
+        and round-trip exactly, test_commands)."""
+        self._proposing[entry] = members
         try:
             yield
         finally:
             self._proposing.pop(entry, None)
 
-    def _decoded(self, entry: bytes) -> tuple[str, c.Command, RequestTag | None]:
-        return self._proposing.get(entry) or decode_entry(entry)
+    def _decoded(self, entry: bytes) -> list[Decoded]:
+        return self._proposing.get(entry) or decode_any(entry)
 
     # -- the StateMachine protocol -----------------------------------------------------------
     def apply(self, index: int, command: bytes) -> bytes:
-        target, cmd, tag = self._decoded(command)
-        self._keep(index, self._apply(index, target, cmd, tag))
+        members = self._decoded(command)
+        if command.startswith(_GROUP):  # its members on one shard apply in one transaction
+            return self.apply_batch([(index, command)])[0]
+        target, cmd, tag = members[0]
+        self._keep((index, 0), self._apply(index, target, cmd, tag))
         return index.to_bytes(8, "big")
 
     def apply_batch(self, entries: list[tuple[int, bytes]]) -> list[bytes]:
-        """Apply committed entries in order. Runs of object-shard entries are applied as one
-        transaction per shard, the shards in parallel: entries of different shards commute,
-        and no catalog entry (which could change which bucket ids are live) falls inside a run."""
-        run: list[tuple[int, int, Any, RequestTag | None]] = []
+        """Apply committed entries in order. Runs of object-shard entries (a group's members
+        among them) are applied as one transaction per shard, the shards in parallel: entries
+        of different shards commute, and no catalog entry (which could change which bucket ids
+        are live) falls inside a run."""
+        run: list[tuple[tuple[int, int], int, Any, RequestTag | None]] = []
         for index, data in entries:
-            target, cmd, tag = self._decoded(data)
-            if target.isdigit():
-                bucket_id = _bucket_id(cmd)
-                if bucket_id is not None and bucket_id not in self._live_ids:
-                    self._keep(index, NoSuchBucket("The specified bucket does not exist"))
-                else:
-                    run.append((index, int(target), cmd, tag))
-                continue
-            self._apply_run(run)
-            run = []
-            self._keep(index, self._apply(index, target, cmd, tag))
+            for n, (target, cmd, tag) in enumerate(self._decoded(data)):
+                if target.isdigit():
+                    bucket_id = _bucket_id(cmd)
+                    if bucket_id is not None and bucket_id not in self._live_ids:
+                        self._keep((index, n), NoSuchBucket("The specified bucket does not exist"))
+                    else:
+                        run.append(((index, n), int(target), cmd, tag))
+                    continue
+                self._apply_run(run)
+                run = []
+                self._keep((index, n), self._apply(index, target, cmd, tag))
         self._apply_run(run)
         return [index.to_bytes(8, "big") for index, _ in entries]
 
-    def _apply_run(self, run: list[tuple[int, int, Any, RequestTag | None]]) -> None:
-        by_shard: dict[int, list[tuple[int, Any, RequestTag | None]]] = {}
-        for index, shard, cmd, tag in run:
-            by_shard.setdefault(shard, []).append((index, cmd, tag))
+    def _apply_run(self, run: list[tuple[tuple[int, int], int, Any, RequestTag | None]]) -> None:
+        by_shard: dict[int, tuple[list[tuple[int, int]], list[tuple[int, Any, RequestTag | None]]]] = {}
+        for key, shard, cmd, tag in run:
+            keys, items = by_shard.setdefault(shard, ([], []))
+            keys.append(key)
+            items.append((key[0], cmd, tag))
         pending = [
-            (items, self.store.objects[n].submit(_apply_many, self.store.objects[n], items))
-            for n, items in by_shard.items()
+            (keys, self.store.objects[n].submit(_apply_many, self.store.objects[n], items))
+            for n, (keys, items) in by_shard.items()
         ]
-        for items, future in pending:
-            for (index, _, _), result in zip(items, future.result(), strict=True):
-                self._keep(index, result)
+        for keys, future in pending:
+            for key, result in zip(keys, future.result(), strict=True):
+                self._keep(key, result)
 
-    def _keep(self, index: int, result: Any) -> None:
-        self._results[index] = result
+    def _keep(self, key: tuple[int, int], result: Any) -> None:
+        self._results[key] = result
         while len(self._results) > _KEEP_RESULTS:
             self._results.popitem(last=False)
 
@@ -291,10 +329,16 @@ class MetadataMachine:
     # -- the proposer's side -----------------------------------------------------------------
     def take(self, applied: bytes) -> Any:
         """The result of the entry whose `apply` returned `applied`; raises its domain error."""
-        result = self._results.pop(int.from_bytes(applied, "big"), None)
+        result = self.take_each(applied, 1)[0]
         if isinstance(result, MetadataError):
             raise result
         return result
+
+    def take_each(self, applied: bytes, count: int) -> list[Any]:
+        """The results of the `count` members of the group entry whose `apply` returned
+        `applied`, in order; a member's domain error is its result."""
+        index = int.from_bytes(applied, "big")
+        return [self._results.pop((index, n), None) for n in range(count)]
 
     # -- applying ----------------------------------------------------------------------------
     def _shards(self) -> list[Shard]:

@@ -14,10 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from cairn.blobs import BlobRef
-from cairn.metadata.commands import Command
-from cairn.metadata.dedup import RequestTag
 from cairn.metadata.models import Checksum, ObjectAttrs, ObjectVersion, Part
-from cairn.metadata.replicated import MetadataMachine, decode_entry
+from cairn.metadata.replicated import Decoded, MetadataMachine, decode_any
 from cairn.metadata.service import MetadataService
 from cairn.metadata.store import Store
 
@@ -42,9 +40,9 @@ def _proposed_entries_decode_to_what_was_proposed(monkeypatch: pytest.MonkeyPatc
     must decode to exactly the values the leader applied."""
     real = MetadataMachine._decoded
 
-    def checked(self: MetadataMachine, entry: bytes) -> tuple[str, Command, RequestTag | None]:
+    def checked(self: MetadataMachine, entry: bytes) -> list[Decoded]:
         got = real(self, entry)
-        assert decode_entry(entry) == got, f"an entry decodes to other values than proposed: {got!r}"
+        assert decode_any(entry) == got, f"an entry decodes to other values than proposed: {got!r}"
         return got
 
     monkeypatch.setattr(MetadataMachine, "_decoded", checked)

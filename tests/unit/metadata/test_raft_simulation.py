@@ -5,7 +5,8 @@ Every replica of the simulated group runs a real `MetadataMachine` over its own 
 deleted and re-created, versioning changes, write intents, PUTs with and without conditions,
 deletes of versions and markers, multipart create/part/complete/abort, tags, bucket
 configurations, GC acknowledgements; some carry a request id, and some retry an earlier id with
-a new command, as a client retry after a leader change does). The simulator's loss, delay,
+a new command, as a client retry after a leader change does; some entries are groups of
+object-shard commands, as a leader proposes the writes of one loop turn). The simulator's loss, delay,
 duplication, partitions and crashes apply. A crashed replica restarts on its shard files, or,
 sometimes, with its shard files gone (the damaged-store path: an empty store rebuilt from the
 snapshot and the log). Commands are built the way the service builds them: bucket ids and
@@ -41,6 +42,7 @@ from cairn.metadata.replicated import (
     MetadataMachine,
     _restore_image,
     encode_entry,
+    encode_group,
 )
 from cairn.metadata.store import Store, shard_index
 from cairn.metadata.versionids import encode as version_text
@@ -127,7 +129,20 @@ class CommandMaker:
         self.now += self.rng.randint(1, 50)
         if self.follow and self.rng.random() < 0.8:
             return self.follow.pop(0)
+        if self.rng.random() < 0.25:
+            return self._group(meta)
         return self._make(meta)
+
+    def _group(self, meta: MetadataMachine | None) -> bytes:
+        """Up to four commands in one entry, as a leader groups the writes of one loop turn:
+        the object-shard ones go in the group (in order), any other waits for its own entry."""
+        members = []
+        for _ in range(self.rng.randint(2, 4)):
+            members.append(self.follow.pop(0) if self.follow else self._make(meta))
+            self.n += 1
+        grouped = [m for m in members if m.split(b"\t")[0].split(b"\n")[0].isdigit()]
+        self.follow[:0] = [m for m in members if m not in grouped]
+        return encode_group(grouped) if grouped else self.follow.pop(0)
 
     def _tag(self, cmd: c.Command) -> RequestTag | None:
         roll = self.rng.random()
@@ -326,11 +341,12 @@ def run_seed(seed: int, base: Path, n: int = 3, weather: str = "calm") -> Metada
 @pytest.mark.parametrize("weather", ["calm", "stormy"])
 def test_every_replica_matches_a_single_machine_applying_the_log(weather: str, tmp_path: Path) -> None:
     seeds = range(int(REPLAY), int(REPLAY) + 1) if REPLAY is not None else range(SEEDS)
-    applied = wipes = restarts = 0
+    applied = wipes = restarts = groups = 0
     rows: dict[str, int] = {}
     for seed in seeds:
         sim = run_seed(seed, tmp_path / f"{weather}-{seed}", weather=weather)
         applied += len(sim.committed)
+        groups += sum(data.startswith(b"group\n") for _, data in sim.committed.values())
         wipes += sim.wipes
         restarts += sum(r.restarts - 1 for r in sim.replicas.values())
         for table, count in sim.rows.items():
@@ -339,10 +355,11 @@ def test_every_replica_matches_a_single_machine_applying_the_log(weather: str, t
         # the runs must exercise what they claim to
         assert applied > 20 * len(seeds), applied
         assert restarts > len(seeds) and wipes > 0, (restarts, wipes)
+        assert groups > len(seeds), groups
         for table in ("buckets", "versions", "live", "uploads", "gc_queue", "requests"):
             assert rows.get(table, 0) > 0, (table, rows)
     print(
-        f"{weather}: {len(seeds)} seeds, {applied} entries committed, {restarts} restarts, {wipes} wiped, rows {rows}"
+        f"{weather}: {len(seeds)} seeds, {applied} entries committed ({groups} groups), {restarts} restarts, {wipes} wiped, rows {rows}"
     )
 
 
