@@ -209,9 +209,9 @@ class MetadataMachine:
 
     def apply_batch(self, entries: list[tuple[int, bytes]]) -> list[bytes]:
         """Apply committed entries in order. Runs of object-shard entries (a group's members
-        among them) are applied as one transaction per shard, the shards in parallel: entries
-        of different shards commute, and no catalog entry (which could change which bucket ids
-        are live) falls inside a run."""
+        among them) are applied as one transaction per shard, one shard after the other
+        (metadata/README.md says why not in parallel): entries of different shards commute,
+        and no catalog entry (which could change which bucket ids are live) falls inside a run."""
         run: list[tuple[tuple[int, int], int, Any, RequestTag | None]] = []
         for index, data in entries:
             for n, (target, cmd, tag) in enumerate(self._decoded(data)):
@@ -234,11 +234,8 @@ class MetadataMachine:
             keys, items = by_shard.setdefault(shard, ([], []))
             keys.append(key)
             items.append((key[0], cmd, tag))
-        pending = [
-            (keys, self.store.objects[n].submit(_apply_many, self.store.objects[n], items))
-            for n, (keys, items) in by_shard.items()
-        ]
-        for keys, future in pending:
+        for n, (keys, items) in by_shard.items():
+            future = self.store.objects[n].submit(_apply_many, self.store.objects[n], items)
             for key, result in zip(keys, future.result(), strict=True):
                 self._keep(key, result)
 
