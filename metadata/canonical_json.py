@@ -33,17 +33,30 @@ def to_plain(value: Any) -> Any:
 _ENCODERS: dict[type, Callable[[Any], Any]] = {}
 
 
+#: Types whose values are their own JSON-ready form: a field or item of one of these types is
+#: taken as it is, without a call to `to_plain` (most fields of a version's attributes are).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _encoder(cls: type) -> Callable[[Any], Any]:
     """How to encode values whose type is exactly `cls` (the cases of `to_plain`, in order)."""
     if dataclasses.is_dataclass(cls):
         names = tuple(f.name for f in dataclasses.fields(cls))
-        return lambda value: {name: to_plain(getattr(value, name)) for name in names}
+
+        def fields(value: Any) -> dict[str, Any]:
+            out = {}
+            for name in names:
+                v = getattr(value, name)
+                out[name] = v if type(v) in _PLAIN else to_plain(v)
+            return out
+
+        return fields
     if issubclass(cls, enum.Enum):
         return lambda value: value.value
     if issubclass(cls, bytes | bytearray | memoryview):
         return lambda value: base64.b64encode(bytes(value)).decode("ascii")
     if issubclass(cls, tuple | list):
-        return lambda value: [to_plain(v) for v in value]
+        return lambda value: [v if type(v) in _PLAIN else to_plain(v) for v in value]
     if issubclass(cls, dict):
         return lambda value: {str(k): to_plain(v) for k, v in value.items()}
     if cls is type(None) or issubclass(cls, str | int | float | bool):

@@ -21,7 +21,7 @@ An inline blob (BlobRef.inline: a small body stored in the version row) has no i
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,7 +66,11 @@ def public_version_id(rev: bytes, is_null: int | bool) -> str:
 
 
 def version_from_row(bucket: str, row: tuple[Any, ...], is_latest: bool) -> ObjectVersion:
-    body = canonical_json.loads(VersionBody, row[11])
+    return _version(bucket, row, canonical_json.loads(VersionBody, row[11]), is_latest)
+
+
+def _version(bucket: str, row: Sequence[Any], body: VersionBody, is_latest: bool) -> ObjectVersion:
+    """The version of `row` (VERSION_COLS; its body column already decoded as `body`)."""
     a = body.attrs
     return ObjectVersion(
         bucket=bucket,
@@ -363,11 +367,10 @@ def commit_version(
         if old is not None:
             _remove_row(conn, bucket_id, old, GcReason.OVERWRITTEN, now_ms)
     rev = _insert(conn, bucket_id, kb, version, is_null, False, now_ms, body, claim=claim)
-    row = conn.execute(
-        f"SELECT {VERSION_COLS} FROM versions WHERE bucket_id = ? AND key = ? AND rev = ?",
-        (bucket_id, kb, rev),
-    ).fetchone()
-    return version_from_row(bucket, row, True)
+    a = body.attrs  # the row just inserted, without reading it back and decoding its body
+    return _version(
+        bucket, (kb, rev, is_null, False, now_ms, a.size, a.etag, a.owner_id, a.storage_class), body, True
+    )
 
 
 def without_inline(v: ObjectVersion) -> ObjectVersion:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from cairn.blobs import BlobRef
+from cairn.blobs import BlobRef, on_nodes
 from cairn.metadata.models import Checksum, ObjectAttrs, ObjectVersion, Part
 from cairn.metadata.replicated import Decoded, MetadataMachine, decode_any
 from cairn.metadata.service import MetadataService
@@ -68,7 +68,7 @@ class WriterLikeService(MetadataService):
             return  # the real call reports the error
         b = self.bucket(bucket)
         shard = self.store.shard_for(b.id, key)
-        for blob in blobs:
+        for blob in on_nodes(tuple(blobs)):  # an inline blob has no intent
             if await shard.read(_unknown, blob.blob_id):
                 await self.record_write_intent(bucket, key, blob.blob_id, blob.pg)
 

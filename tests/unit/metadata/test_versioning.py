@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from cairn.blobs import BlobRef
 from cairn.metadata.errors import InvalidArgument, MethodNotAllowed, NoSuchBucket, NoSuchKey, NoSuchVersion
-from cairn.metadata.models import GcReason, ObjectAttrs, VersioningState
+from cairn.metadata.models import Checksum, ChecksumType, GcReason, ObjectAttrs, VersioningState
+from cairn.metadata.objects import without_inline
 from cairn.metadata.service import MetadataService
 
 from .conftest import FakeClock
@@ -215,3 +219,41 @@ async def test_retried_put_with_the_same_blob_returns_the_committed_version(
     retry = await svc.put_object(bucket, "k", a)
     assert retry.version_id == first.version_id
     assert len(await versions(svc, bucket, "k")) == 1
+
+
+async def test_the_version_a_put_answers_is_the_version_stored(
+    svc: MetadataService, bucket: str, clock: FakeClock
+) -> None:
+    """A PUT answers the version it inserted without reading the row back: every field must be
+    what a GET of that version then reads (inline bytes left out), in an unversioned bucket
+    and in a versioned one whose clock stands still (the version id is then the successor of
+    the current one, not the one issued)."""
+    inline = BlobRef(b"", 0, 5, 0, 0, 0, inline=b"hello")
+    rich = ObjectAttrs(
+        size=5,
+        etag="5d41402abc4b2a76b9719d911017c592",
+        content_type="text/plain",
+        content_encoding="gzip",
+        content_disposition="inline",
+        content_language="en",
+        cache_control="no-cache",
+        expires="Thu, 01 Dec 2033 16:00:00 GMT",
+        website_redirect_location="/other",
+        storage_class="STANDARD_IA",
+        user_metadata=(("a", "1"), ("b", "é")),
+        tags=(("t", "v"),),
+        checksums=(Checksum("CRC32", b"\x01\x02\x03\x04", ChecksumType.FULL_OBJECT),),
+        blobs=(inline,),
+        owner_id="owner-1",
+        acl="private-acl",
+    )
+    answered = [await svc.put_object(bucket, "k", rich)]
+    await svc.set_bucket_versioning(bucket, VersioningState.ENABLED)
+    for _ in range(2):
+        answered.append(await svc.put_object(bucket, "k", rich))
+    answered.append(await svc.put_object(bucket, "other", attrs(b"x")))
+    assert answered[1].version_id != answered[2].version_id
+    for put in answered:
+        stored = await svc.get_object(bucket, put.key, put.version_id)
+        assert put == without_inline(replace(stored, is_latest=True))
+        assert stored.blobs[0].inline in (b"hello", b"")
