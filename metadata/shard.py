@@ -16,6 +16,7 @@ as the on-disk shard, used by fast unit tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +57,7 @@ class Shard:
         self.name = name
         self.applier = applier
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"meta-{name}")
+        self._reads: list[_Read] = []  # asked for in this turn of the loop (`read`)
         self.conn = self._executor.submit(
             self._open, path, migrations, synchronous, cache_mb, mmap_mb
         ).result()
@@ -102,13 +104,51 @@ class Shard:
         return self._executor.submit(fn, self.conn).result()
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(conn, *args)` on the shard's thread. The reads asked for in one turn of the event
+        loop go to the thread together, as one job, and come back together: a batch of GETs
+        costs one thread hop and one wake-up of the loop instead of one each."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self.conn, *args))
+        future: asyncio.Future[T] = loop.create_future()
+        if not self._reads:
+            loop.call_soon(self._send_reads, loop)
+        self._reads.append((fn, args, future))
+        return await future
+
+    def _send_reads(self, loop: asyncio.AbstractEventLoop) -> None:
+        reads, self._reads = self._reads, []
+        try:
+            self._executor.submit(self._run_reads, loop, reads)
+        except RuntimeError as exc:  # the shard is closed
+            _settle(reads, [(False, exc)] * len(reads))
+
+    def _run_reads(self, loop: asyncio.AbstractEventLoop, reads: list[_Read]) -> None:
+        """On the shard's thread: every read of the batch, each with its own result or error."""
+        outcomes: list[tuple[bool, Any]] = []
+        for fn, args, _ in reads:
+            try:
+                outcomes.append((True, fn(self.conn, *args)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_settle, reads, outcomes)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.conn.close)
         self._executor.shutdown(wait=True)
+
+
+_Read = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+def _settle(reads: list[_Read], outcomes: list[tuple[bool, Any]]) -> None:
+    for (_, _, future), (ok, value) in zip(reads, outcomes, strict=True):
+        if future.done():  # its caller gave up (cancelled)
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def rollback(conn: sqlite3.Connection) -> None:

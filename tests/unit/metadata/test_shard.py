@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -64,3 +65,33 @@ def test_an_entry_whose_commit_fails_rolls_back_and_records_no_index() -> None:
     shard.call(lambda conn: _apply_at(shard, 2, c.AckGc(())))
     assert shard.call(applied_index) == 2
     assert shard.call(count_children) == 0
+
+
+async def test_reads_of_one_loop_turn_run_as_one_job_each_with_its_own_outcome() -> None:
+    shard = Shard(None, MIGRATIONS, insert_child)
+    jobs = 0
+    submit = shard._executor.submit
+
+    def counting(fn: Any, *args: Any) -> Any:
+        nonlocal jobs
+        jobs += 1
+        return submit(fn, *args)
+
+    try:
+        shard._executor.submit = counting  # type: ignore[method-assign]
+
+        def fail(conn: sqlite3.Connection) -> int:
+            raise sqlite3.OperationalError("no such table: nope")
+
+        outcomes = await asyncio.gather(
+            shard.read(count_children), shard.read(fail), shard.read(count_children), return_exceptions=True
+        )
+        assert outcomes[0] == outcomes[2] == 0
+        assert isinstance(outcomes[1], sqlite3.OperationalError)
+        assert jobs == 1
+        assert await shard.read(count_children) == 0  # a read alone, later, is its own job
+        assert jobs == 2
+    finally:
+        await shard.close()
+    with pytest.raises(RuntimeError):  # closed: the read fails, it does not hang
+        await shard.read(count_children)
