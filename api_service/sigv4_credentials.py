@@ -146,6 +146,12 @@ def query_map(query_string: str) -> dict[str, str]:
 
 def request_time(amz_date: str) -> datetime:
     try:
+        d, t = amz_date[:8], amz_date[9:15]
+        if len(amz_date) == 16 and amz_date.isascii() and f"{d}{t}".isdigit() and amz_date[8::7] == "TZ":
+            # the form every client sends, read without strptime (a tenth of its cost)
+            return datetime(
+                int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]), tzinfo=UTC
+            )
         return datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
