@@ -53,10 +53,17 @@ class _Fields:
             self._known = self._instance()
         return self._known or ""
 
-    @staticmethod
-    def time(record: logging.LogRecord) -> str:
-        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z"
+    #: the last second formatted, and its text up to the milliseconds (a busy S3 API logs
+    #: thousands of access lines a second, each formatting the same second)
+    _second: tuple[int, str] = (-1, "")
+
+    @classmethod
+    def time(cls, record: logging.LogRecord) -> str:
+        second, text = cls._second
+        if int(record.created) != second:
+            moment = datetime.datetime.fromtimestamp(int(record.created), datetime.UTC)
+            second, text = cls._second = (int(record.created), moment.strftime("%Y-%m-%dT%H:%M:%S."))
+        return f"{text}{int(record.msecs):03d}Z"
 
 
 class TextFormatter(logging.Formatter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import logging.config
@@ -89,3 +90,18 @@ def test_uvicorn_gets_the_same_format_in_every_worker(root_logger: None) -> None
     assert (doc["service"], doc["id"]) == ("api", "")
     with pytest.raises(ValueError, match="unknown log format"):
         logs.dict_config("yaml", "api")
+
+
+def test_the_time_of_a_line_is_its_record_s_whatever_was_logged_before() -> None:
+    """The formatted second is reused while records fall in it: never for another second."""
+    text = logs.formatter("text", "api")
+    for second, msecs in (
+        (1_764_886_500, 123),
+        (1_764_886_500, 999),
+        (1_764_886_501, 0),
+        (1_700_000_000, 50),
+    ):
+        record = _record("x")
+        record.created, record.msecs = second + msecs / 1000, msecs
+        want = datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert text.format(record).startswith(f"{want}.{msecs:03d}Z INFO api ")
