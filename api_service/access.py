@@ -148,8 +148,14 @@ async def _bucket_policy(req: S3Request, bucket: str) -> PolicyDoc | None:
     return None if document is None else _parsed(document, bucket)
 
 
+def has_user_policies(who: Principal) -> bool:
+    """Whether `who` may have IAM user policies to read (the root user and anonymous callers
+    have none)."""
+    return not (who.anonymous or who.is_root)
+
+
 async def _user_policies(req: S3Request, who: Principal) -> tuple[PolicyDoc, ...]:
-    if who.anonymous or who.is_root:
+    if not has_user_policies(who):
         return ()
     policies = await req.metadata.list_user_policies(who.user_name)
     return tuple(_parsed(p.document, None) for p in policies)
@@ -163,6 +169,8 @@ async def _policies(req: S3Request, bucket: str | None) -> tuple[PolicyDoc | Non
         who = principal_of(req)
         if bucket is None:
             cached = (None, await _user_policies(req, who))
+        elif not has_user_policies(who):  # one read: no tasks to run it beside nothing
+            cached = (await _bucket_policy(req, bucket), ())
         else:
             cached = tuple(await asyncio.gather(_bucket_policy(req, bucket), _user_policies(req, who)))
         req.policies[cache_key] = cached

@@ -97,9 +97,12 @@ class S3Request:
 
     async def bucket(self) -> Bucket:
         """The bucket of this request, after checking the caller may take its operation."""
-        context, _ = await asyncio.gather(
-            self.bucket_context(self.bucket_name), access.prefetch(self, self.bucket_name)
-        )
+        if access.has_user_policies(access.principal_of(self)):  # read them beside the bucket
+            context, _ = await asyncio.gather(
+                self.bucket_context(self.bucket_name), access.prefetch(self, self.bucket_name)
+            )
+        else:  # the bucket's context holds its policy: one read, no tasks around it
+            context = await self.bucket_context(self.bucket_name)
         await access.authorize(self, context.bucket)
         return context.bucket
 
