@@ -9,6 +9,7 @@ is what lets every replica of a shard apply identical commands.
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import enum
 import json
@@ -84,35 +85,52 @@ def _decoder(hint: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         inner = _decoder([a for a in typing.get_args(hint) if a is not type(None)][0])
+        if inner is _same:  # None is its own JSON-ready form too
+            return _same
         return lambda data: None if data is None else inner(data)
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
             item = _decoder(args[0])
+            if item is _same:
+                return tuple
             return lambda data: tuple([item(v) for v in data])
         items = tuple(_decoder(a) for a in args)
+        if all(d is _same for d in items):
+            return lambda data: tuple(data) if len(data) == len(items) else _wrong_length(data, items)
         return lambda data: tuple([d(v) for d, v in zip(items, data, strict=True)])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_decoder(hint)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint
     if hint is bytes:
-        return base64.b64decode
+        return binascii.a2b_base64  # what base64.b64decode runs, without its wrapping
     if hint is float:
         return lambda data: float(data) if isinstance(data, int) else data
     return _same
 
 
+def _wrong_length(data: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
+    raise ValueError(f"expected {len(items)} items, got {len(data)}")
+
+
 def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:
     # Field decoders are looked up at the first call, so a dataclass may refer to itself.
-    fields: dict[str, Callable[[Any], Any]] | None = None
+    # A field whose JSON form is its value (`_same`: strings, numbers, None) is taken as it is.
+    fields: dict[str, Callable[[Any], Any] | None] | None = None
 
     def decode(data: Any) -> Any:
         nonlocal fields
         if fields is None:
-            fields = {k: _decoder(h) for k, h in _hints(cls).items()}
+            decoders = {k: _decoder(h) for k, h in _hints(cls).items()}
+            fields = {k: None if d is _same else d for k, d in decoders.items()}
         known = fields
-        return cls(**{k: known[k](v) for k, v in data.items() if k in known})
+        kwargs = {}
+        for k, v in data.items():
+            if k in known:
+                field = known[k]
+                kwargs[k] = v if field is None else field(v)
+        return cls(**kwargs)
 
     return decode
 
