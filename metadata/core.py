@@ -91,14 +91,12 @@ class ServiceCore:
         replicator: Replicator | None = None,
         peers: Mapping[str, str] | None = None,
         propose_timeout_s: float = 5.0,
-        group_writes: bool = True,
     ) -> None:
         self.store = store
         self.machine = machine or MetadataMachine(store)
         self.replicator: Replicator = replicator or SingleNodeReplicator(self.machine)
         self.peers = dict(peers or {})
         self.propose_timeout_s = propose_timeout_s
-        self.group_writes = group_writes
         self._group = _Group(self)
         self._fresh_term = -1
         self.clock_ms = clock_ms
@@ -156,7 +154,7 @@ class ServiceCore:
         if call is not None and not isinstance(command, c.RecordIntent):
             tag = RequestTag(call.key_for(command), self.now_ms())
         entry = encode_entry(target, command, tag)
-        if isinstance(target, int) and self.group_writes:
+        if isinstance(target, int):
             return await self._group.add(entry, (str(target), command, tag))
         results = await self._propose(entry, [(str(target), command, tag)])
         return self.machine.take(results)

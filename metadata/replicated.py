@@ -93,7 +93,7 @@ def encode_group(entries: Sequence[bytes]) -> bytes:
     return _GROUP + b"".join(len(e).to_bytes(4, "big") + e for e in entries)
 
 
-def decode_any(data: bytes) -> list[tuple[str, c.Command, RequestTag | None]]:
+def decode_any(data: bytes) -> list[Decoded]:
     """The entries a log entry carries: itself, or the members of a group (`encode_group`)."""
     if not data.startswith(_GROUP):
         return [decode_entry(data)]
@@ -101,9 +101,11 @@ def decode_any(data: bytes) -> list[tuple[str, c.Command, RequestTag | None]]:
     view, pos = memoryview(data), len(_GROUP)
     while pos < len(data):
         size = int.from_bytes(view[pos : pos + 4], "big")
+        if pos + 4 + size > len(data):
+            raise ValueError("a group entry's member runs past its end")
         member = decode_entry(bytes(view[pos + 4 : pos + 4 + size]))
-        if not member[0].isdigit() or pos + 4 + size > len(data):
-            raise ValueError("a group entry holds a malformed member")
+        if not member[0].isdigit():
+            raise ValueError(f"a group entry holds a {member[0]!r} entry")
         members.append(member)
         pos += 4 + size
     return members
@@ -200,10 +202,9 @@ class MetadataMachine:
 
     # -- the StateMachine protocol -----------------------------------------------------------
     def apply(self, index: int, command: bytes) -> bytes:
-        members = self._decoded(command)
         if command.startswith(_GROUP):  # its members on one shard apply in one transaction
             return self.apply_batch([(index, command)])[0]
-        target, cmd, tag = members[0]
+        target, cmd, tag = self._decoded(command)[0]
         self._keep((index, 0), self._apply(index, target, cmd, tag))
         return index.to_bytes(8, "big")
 

@@ -1,7 +1,8 @@
 """A metadata follower that was down while the group applied many commands and compacted its
 log past what the follower holds catches up by an InstallSnapshot (the leader's snapshot
 files, streamed from disk in many chunks: 64 KiB here) plus the log after it, on three real
-replica processes (snapshot every 300 entries). Afterwards the three replicas' shards are
+replica processes (a snapshot every 10 log entries: the leader puts the PUTs of one batched call,
+up to 32 here, in one entry). Afterwards the three replicas' shards are
 identical (canonical dump of every table) and every acknowledged object reads back from the
 group. In the second run the follower is killed (-9) while the transfer is under way: the
 partial transfer is discarded when it restarts, and it catches up by a whole new one."""
@@ -45,7 +46,7 @@ def test_a_follower_down_during_many_commands_catches_up_by_snapshot_and_log(
     addrs = ",".join(f"127.0.0.1:{p}" for p in ports.values())
     config = tmp_path / "metadata.toml"
     config.write_text(
-        f"[raft]\nsnapshot_threshold = 300\nsnapshot_log_ratio = 0\nsnapshot_chunk_bytes = {CHUNK}\n"
+        f"[raft]\nsnapshot_threshold = 10\nsnapshot_log_ratio = 0\nsnapshot_chunk_bytes = {CHUNK}\n"
     )
     procs: dict[str, ServiceProcess] = {}
 
