@@ -148,14 +148,14 @@ async def _bucket_policy(req: S3Request, bucket: str) -> PolicyDoc | None:
     return None if document is None else _parsed(document, bucket)
 
 
-def has_user_policies(who: Principal) -> bool:
+def _has_user_policies(who: Principal) -> bool:
     """Whether `who` may have IAM user policies to read (the root user and anonymous callers
     have none)."""
     return not (who.anonymous or who.is_root)
 
 
 async def _user_policies(req: S3Request, who: Principal) -> tuple[PolicyDoc, ...]:
-    if not has_user_policies(who):
+    if not _has_user_policies(who):
         return ()
     policies = await req.metadata.list_user_policies(who.user_name)
     return tuple(_parsed(p.document, None) for p in policies)
@@ -169,7 +169,7 @@ async def _policies(req: S3Request, bucket: str | None) -> tuple[PolicyDoc | Non
         who = principal_of(req)
         if bucket is None:
             cached = (None, await _user_policies(req, who))
-        elif not has_user_policies(who):  # one read: no tasks to run it beside nothing
+        elif not _has_user_policies(who):  # one read, nothing to run beside it
             cached = (await _bucket_policy(req, bucket), ())
         else:
             cached = tuple(await asyncio.gather(_bucket_policy(req, bucket), _user_policies(req, who)))
@@ -178,8 +178,9 @@ async def _policies(req: S3Request, bucket: str | None) -> tuple[PolicyDoc | Non
 
 
 async def prefetch(req: S3Request, bucket: str) -> None:
-    """Read the policies `authorize` will need (S3Request.bucket() runs this beside the bucket
-    lookup, so authorization costs no extra round trip in sequence)."""
+    """Read the policies `authorize` will need: the bucket's context (which holds its policy)
+    beside the caller's user policies, if the caller can have any (S3Request.bucket() runs this
+    first, so authorization costs no extra round trip in sequence)."""
     await _policies(req, bucket)
 
 

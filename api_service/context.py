@@ -8,7 +8,6 @@ verification (and, for small XML bodies, Ingest's Content-MD5 / x-amz-checksum-*
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,12 +96,8 @@ class S3Request:
 
     async def bucket(self) -> Bucket:
         """The bucket of this request, after checking the caller may take its operation."""
-        if access.has_user_policies(access.principal_of(self)):  # read them beside the bucket
-            context, _ = await asyncio.gather(
-                self.bucket_context(self.bucket_name), access.prefetch(self, self.bucket_name)
-            )
-        else:  # the bucket's context holds its policy: one read, no tasks around it
-            context = await self.bucket_context(self.bucket_name)
+        await access.prefetch(self, self.bucket_name)  # reads the bucket's context too
+        context = await self.bucket_context(self.bucket_name)
         await access.authorize(self, context.bucket)
         return context.bucket
 

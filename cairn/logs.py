@@ -59,10 +59,11 @@ class _Fields:
 
     @classmethod
     def time(cls, record: logging.LogRecord) -> str:
+        now = int(record.created)
         second, text = cls._second
-        if int(record.created) != second:
-            moment = datetime.datetime.fromtimestamp(int(record.created), datetime.UTC)
-            second, text = cls._second = (int(record.created), moment.strftime("%Y-%m-%dT%H:%M:%S."))
+        if now != second:
+            text = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+            cls._second = (now, text)
         return f"{text}{int(record.msecs):03d}Z"
 
 

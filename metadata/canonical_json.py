@@ -96,8 +96,6 @@ def _decoder(hint: Any) -> Callable[[Any], Any]:
                 return tuple
             return lambda data: tuple([item(v) for v in data])
         items = tuple(_decoder(a) for a in args)
-        if all(d is _same for d in items):
-            return lambda data: tuple(data) if len(data) == len(items) else _wrong_length(data, items)
         return lambda data: tuple([d(v) for d, v in zip(items, data, strict=True)])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_decoder(hint)
@@ -108,10 +106,6 @@ def _decoder(hint: Any) -> Callable[[Any], Any]:
     if hint is float:
         return lambda data: float(data) if isinstance(data, int) else data
     return _same
-
-
-def _wrong_length(data: Any, items: tuple[Any, ...]) -> tuple[Any, ...]:
-    raise ValueError(f"expected {len(items)} items, got {len(data)}")
 
 
 def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:

@@ -87,10 +87,14 @@ def encode_group(entries: Sequence[bytes]) -> bytes:
     result (`MetadataMachine.take_each`): the proposer puts the writes of one loop turn in one
     entry (`core.ServiceCore.write`), so the group commits one entry where it would commit many.
     The header line is `group`, then each entry framed by its 4-byte length."""
-    for entry in entries:
-        if not entry.partition(b"\t")[0].partition(b"\n")[0].isdigit():
-            raise ValueError("only object-shard entries can be grouped")
+    if not all(is_object_entry(e) for e in entries):
+        raise ValueError("only object-shard entries can be grouped")
     return _GROUP + b"".join(len(e).to_bytes(4, "big") + e for e in entries)
+
+
+def is_object_entry(entry: bytes) -> bool:
+    """Whether `entry` (`encode_entry`) targets one object shard (its header starts with a number)."""
+    return entry.partition(b"\n")[0].partition(b"\t")[0].isdigit()
 
 
 def decode_any(data: bytes) -> list[Decoded]:

@@ -2,7 +2,9 @@
 moment each round and restarted: afterwards every replica's shards hold identical contents
 (a canonical dump of every table, the applied index included), and every acknowledged PUT is
 readable. Shards run synchronous=NORMAL; what a killed replica's shards miss comes back from
-its Raft log."""
+its Raft log. The workers' concurrent calls reach the leader batched, so that log holds group
+entries (several commands in one entry): the test checks that the logs the killed replicas
+restart on have some."""
 
 from __future__ import annotations
 
@@ -16,10 +18,18 @@ import pytest
 
 from cairn.blobs import BlobRef
 from cairn.metadata.client import MetadataClient, MetadataError, ObjectAttrs, VersioningState
+from cairn.raft.messages import Entry
+from cairn.raft.wal import scan_records
 from tests.support.procs import ServiceProcess, free_port, wait_for
 
 ROUNDS = 6
 SHARDS = 4
+
+
+def group_entries(raft_dir: Path) -> int:
+    """The group entries (metadata/replicated.py `encode_group`) in a replica's Raft log file."""
+    records, _ = scan_records((raft_dir / "raft.wal").read_bytes())
+    return sum(isinstance(r, Entry) and r.data.startswith(b"group\n") for r in records)
 
 
 def dump(data_dir: Path) -> list[str]:
@@ -48,6 +58,7 @@ def test_replicas_killed_at_random_moments_end_identical(tmp_path: Path) -> None
 
     rng = random.Random(9)
     acked: dict[str, str] = {}
+    groups = 0  # in the logs the killed replicas restarted on
 
     async def workload(client: MetadataClient, n: int, stop: asyncio.Event) -> None:
         i = 0
@@ -69,6 +80,7 @@ def test_replicas_killed_at_random_moments_end_identical(tmp_path: Path) -> None
                 acked.pop(key, None)  # outcome unknown: not checked
 
     async def run() -> None:
+        nonlocal groups
         client = MetadataClient(addrs, deadline_s=15.0)
         try:
             await client.create_bucket("bkt", "owner")
@@ -82,6 +94,7 @@ def test_replicas_killed_at_random_moments_end_identical(tmp_path: Path) -> None
                 await asyncio.sleep(rng.uniform(0.2, 1.0))
                 stop.set()
                 await asyncio.gather(*tasks)
+                groups += group_entries(tmp_path / victim / "raft")
                 await asyncio.to_thread(start, victim)
             await client.put_object("bkt", "last", ObjectAttrs(size=0, etag="x"))
             for key, etag in acked.items():
@@ -115,5 +128,6 @@ def test_replicas_killed_at_random_moments_end_identical(tmp_path: Path) -> None
             proc.stop()
     dumps = {i: dump(tmp_path / i) for i in ids}
     assert dumps["m1"] == dumps["m2"] == dumps["m3"]
+    assert groups > 0, "no group entry in the logs the killed replicas restarted on"
     versions = sum(d.count('INSERT INTO "versions"') for d in dumps["m1"])
     assert versions >= 50, f"too little load went through ({versions} versions)"

@@ -13,6 +13,7 @@ import pytest
 
 from cairn.blobs import BlobRef
 from cairn.metadata import commands
+from cairn.metadata.core import _Group
 from cairn.metadata.dedup import RequestTag
 from cairn.metadata.errors import MetadataUnavailable, NoSuchBucket, NoSuchUpload, NotLeader
 from cairn.metadata.models import ObjectAttrs
@@ -189,3 +190,26 @@ async def test_a_group_that_cannot_commit_fails_every_member(svc: Any) -> None:
             return_exceptions=True,
         )
         assert [type(r) for r in results] == [error] * 4
+
+
+async def test_more_writes_in_one_turn_than_a_group_holds_go_in_further_groups(svc: Any) -> None:
+    await svc.create_bucket("bkt", "owner")
+    bid = svc.bucket("bkt").id
+    recording: Recording = svc.replicator
+    recording.proposed.clear()
+    count = _Group.MAX_MEMBERS + 44
+    results = await asyncio.gather(
+        *(
+            svc.write_object(
+                bid, f"k{n}", commands.RecordIntent(bid, f"k{n}", n.to_bytes(16, "big"), 1, 10**13)
+            )
+            for n in range(count)
+        )
+    )
+    assert results == [None] * count
+    assert [len(decode_any(entry)) for entry in recording.proposed] == [_Group.MAX_MEMBERS, 44]
+    intents = [
+        s.call(lambda conn: conn.execute("SELECT count(*) FROM intents").fetchone()[0])
+        for s in svc.store.objects
+    ]
+    assert sum(intents) == count

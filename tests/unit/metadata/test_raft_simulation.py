@@ -43,6 +43,7 @@ from cairn.metadata.replicated import (
     _restore_image,
     encode_entry,
     encode_group,
+    is_object_entry,
 )
 from cairn.metadata.store import Store, shard_index
 from cairn.metadata.versionids import encode as version_text
@@ -140,7 +141,7 @@ class CommandMaker:
         for _ in range(self.rng.randint(2, 4)):
             members.append(self.follow.pop(0) if self.follow else self._make(meta))
             self.n += 1
-        grouped = [m for m in members if m.split(b"\t")[0].split(b"\n")[0].isdigit()]
+        grouped = [m for m in members if is_object_entry(m)]
         self.follow[:0] = [m for m in members if m not in grouped]
         return encode_group(grouped) if grouped else self.follow.pop(0)
 
