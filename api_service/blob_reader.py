@@ -8,9 +8,10 @@ prefetched a few pieces ahead. A stream's deadline grows with its span
 that is alive but silent is caught by the per-piece stall timeout instead.
 
 A stripe the range covers only in part (its first or last) is read first from just the data
-pieces that hold the range's bytes, one piece per node (a random 1 MiB range of 1 MiB stripes:
-about 9 pieces instead of 16); if any of them cannot be had, that stripe is read whole as below,
-which finds, reports and works around the fault.
+pieces that hold the range's bytes; if any of them cannot be had, that stripe is read whole as
+below, which finds, reports and works around the fault. When the range lies in two stripes, both
+in part, the two are read together, one call per data slot: a random 1 MiB range of 1 MiB
+stripes costs 8 calls (9 pieces) instead of 16 pieces, and both stripes arrive at once.
 
 For every stripe the reader gathers k valid pieces, starting from the k data slots. A piece that
 cannot be had - no node in the slot, ShardNotFound, ShardCorrupt, a deadline or a stall
@@ -182,8 +183,12 @@ class BlobReader:
         stripes = layout.stripes_for_range(blob.size, start, end)
         state = _ReadState(blob, layout, nodes, fallbacks or {})
         first, stop = stripes.start, stripes.stop
+        if len(stripes) == 2 and not any(state.covers(s, start, end) for s in stripes):
+            for data in await self._parts(state, stripes, start, end):  # one call per slot
+                yield data
+            return
         if not state.covers(first, start, end):
-            yield await self._part(state, first, start, end)
+            yield (await self._parts(state, range(first, first + 1), start, end))[0]
             first += 1
         last = stop - 1 if stop > first and not state.covers(stop - 1, start, end) else None
         if last is not None:
@@ -194,7 +199,7 @@ class BlobReader:
             async for data in self._window(state, run):
                 yield data
         if last is not None:
-            yield await self._part(state, last, start, end)
+            yield (await self._parts(state, range(last, last + 1), start, end))[0]
 
     async def _window(self, state: _ReadState, run: range) -> AsyncGenerator[bytes]:
         """The whole stripes of `run`, over one stream per slot."""
@@ -206,37 +211,52 @@ class BlobReader:
         finally:
             await _cancel_all(streams.values())
 
-    async def _part(self, state: _ReadState, s: int, start: int, end: int) -> bytes:
-        """Blob bytes [start, end] that stripe `s` holds, when it holds only some of them: read
-        from the data pieces holding them alone when each can be had, else from the whole stripe."""
-        layout, stripe_start = state.layout, state.layout.stripe_start(s)
-        lo = max(start - stripe_start, 0)
-        hi = min(end + 1 - stripe_start, state.stripe_len(s))
-        slots = layout.data_pieces_for(state.stripe_len(s), lo, hi)
-        pieces = await self._data_pieces(state, s, slots)
-        if pieces is None:
-            whole = self._window(state, range(s, s + 1))
-            try:
-                return (await anext(whole))[lo:hi]
-            finally:
-                await whole.aclose()
-        skip = lo - slots.start * layout.piece_payload(state.stripe_len(s))
-        return b"".join(memoryview(p)[HEADER_LEN:] for p in pieces)[skip : skip + hi - lo]
+    async def _parts(self, state: _ReadState, run: range, start: int, end: int) -> list[bytes]:
+        """Blob bytes [start, end] that each stripe of `run` holds (one or two consecutive
+        stripes, each covered only in part), per stripe: read from the data pieces holding them
+        alone, one call per slot for both stripes, when each can be had, else each stripe whole."""
+        layout = state.layout
+        spans: list[tuple[int, int, range]] = []  # per stripe: its bytes [lo, hi) and their slots
+        for s in run:
+            stripe_start, stripe_len = layout.stripe_start(s), state.stripe_len(s)
+            lo, hi = max(start - stripe_start, 0), min(end + 1 - stripe_start, stripe_len)
+            spans.append((lo, hi, layout.data_pieces_for(stripe_len, lo, hi)))
+        needs: dict[int, range] = {}  # per slot, the stripes of `run` it holds bytes of
+        for s, (_, _, slots) in zip(run, spans, strict=True):
+            for i in slots:
+                needs[i] = range(needs[i].start if i in needs else s, s + 1)
+        pieces = await self._data_pieces(state, needs)
+        out: list[bytes] = []
+        for s, (lo, hi, slots) in zip(run, spans, strict=True):
+            if pieces is None:
+                whole = self._window(state, range(s, s + 1))
+                try:
+                    out.append((await anext(whole))[lo:hi])
+                finally:
+                    await whole.aclose()
+                continue
+            skip = lo - slots.start * layout.piece_payload(state.stripe_len(s))
+            joined = b"".join(memoryview(pieces[s, i])[HEADER_LEN:] for i in slots)
+            out.append(joined[skip : skip + hi - lo])
+        return out
 
-    async def _data_pieces(self, state: _ReadState, s: int, slots: range) -> list[bytes] | None:
-        """Stripe `s`'s pieces of `slots`, one stream each, all valid; None as soon as one slot
-        has no usable node, or a piece fails, does not match or is not in within the hedge delay
-        (the caller then reads the stripe whole, which hedges, reports the fault and decodes)."""
+    async def _data_pieces(
+        self, state: _ReadState, needs: Mapping[int, range]
+    ) -> dict[tuple[int, int], bytes] | None:
+        """The pieces of `needs` (slot -> consecutive stripes), keyed (stripe, slot): one stream
+        per slot, every piece valid; None as soon as one slot has no usable node, or a piece
+        fails, does not match or is not in within the hedge delay (the caller then reads the
+        stripes whole, which hedges, reports the fault and decodes)."""
         usable = {
             i: a
-            for i in slots
+            for i in needs
             if (a := state.nodes[i]) is not None and i not in state.bad and self._health.available(a)
         }
-        if len(usable) < len(slots):
+        if len(usable) < len(needs):
             return None
         blob = state.blob
         streams = [
-            _PieceStream(i, a, ShardKey(blob.blob_id, i), state.layout, blob.size, range(s, s + 1), 1)
+            _PieceStream(i, a, ShardKey(blob.blob_id, i), state.layout, blob.size, needs[i], len(needs[i]))
             for i, a in usable.items()
         ]
         loop = asyncio.get_running_loop()
@@ -247,13 +267,19 @@ class BlobReader:
         delay = self._health.hedge_delay(
             config.read_hedge_min_s, config.read_hedge_p95_factor, config.read_piece_timeout_s
         )
+
+        async def take(stream: _PieceStream) -> list[tuple[tuple[int, int], bytes]]:
+            return [((s, stream.index), await stream.piece(s)) for s in needs[stream.index]]
+
+        pieces: dict[tuple[int, int], bytes] = {}
         try:
             async with asyncio.timeout(delay):
-                pieces = await asyncio.gather(*(stream.piece(s) for stream in streams))
-            for stream, piece in zip(streams, pieces, strict=True):
-                codec.check_piece(stream.index, piece, state.stripe_len(s))
-        except Exception as exc:  # noqa: BLE001 - any failure sends the stripe to the whole read
-            log.debug("blob %s stripe %d: reading it whole after %r", state.blob.blob_id.hex(), s, exc)
+                for taken in await asyncio.gather(*(take(stream) for stream in streams)):
+                    pieces.update(taken)
+            for (s, i), piece in pieces.items():
+                codec.check_piece(i, piece, state.stripe_len(s))
+        except Exception as exc:  # noqa: BLE001 - any failure sends the stripes to the whole read
+            log.debug("blob %s: reading stripes whole after %r", state.blob.blob_id.hex(), exc)
             return None
         finally:
             await _cancel_all(streams)

@@ -348,6 +348,9 @@ def _slots(*counts: tuple[int, int]) -> list[int]:
         (0, 0, _slots((0, 1))),
         (4095, 4096, _slots((7, 1), (0, 1))),
         (4096 + 1000, 4096 + 1600, _slots((1, 1), (2, 1), (3, 1))),
+        # two stripes, each in part: a slot holding bytes of both (1) serves them in one call
+        (4096 + 1000, 2 * 4096 + 999, [1] * 8 + [0] * 4),
+        (4096 + 1000, 2 * 4096 + 2000, [1] * 8 + [0] * 4),
         (10 * 4096 + 122, 10 * 4096 + 122, _slots((7, 1))),
         # both: stripe 0 from byte 100 (all 8 pieces), stripes 1-8 whole, byte 0-2 of stripe 9
         (100, 9 * 4096 + 2, [5] + [4] * 7 + [0] * 4),
@@ -376,6 +379,20 @@ async def test_a_bad_piece_of_a_stripe_read_in_part_sends_the_stripe_to_the_whol
     assert [(f.key.index, f.kind) for f in reported] == ([(2, kind)] if kind else [])
     if mode != "hang":  # the piece alone, then the whole stripe: data pieces, and parity for slot 2
         assert [cluster.node(i).read_calls for i in range(12)] == [1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("mode", ["corrupt", "missing", "down", "hang"])
+async def test_a_bad_piece_of_two_stripes_read_in_part_sends_both_to_the_whole_read(mode: str) -> None:
+    cluster = Cluster()
+    data, ref = await written_blob(cluster)
+    cluster.node(1).mode = mode  # holds bytes 512-1023 of each stripe: of both stripes below
+    reported: list[ShardFault] = []
+    got = await read_all(cluster, ref, 4096 + 1000, 2 * 4096 + 999, faults=reported)
+    assert got == data[4096 + 1000 : 2 * 4096 + 1000]
+    kind = {"corrupt": "corrupt", "missing": "missing"}.get(mode)
+    assert [(f.key.index, f.kind) for f in reported] == ([(1, kind)] if kind else [])
+    if mode != "hang":  # the pieces in part, then each stripe whole: slot 1 bad from the first on
+        assert [cluster.node(i).read_calls for i in range(12)] == [3, 2, 3, 3, 3, 3, 3, 3, 2, 0, 0, 0]
 
 
 @pytest.mark.parametrize(
