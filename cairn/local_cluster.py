@@ -214,6 +214,7 @@ class LocalCluster:
         for name, port in layout.metadata_ports.items():
             d = self.data_dir / "metadata" / name
             args = ["--id", name, "--data-dir", str(d), "--port", str(port), "--peers", metadata_peers]
+            args += ["--shards", str(layout.metadata_shards)]
             args += ["--master-keyring", str(self.keyring_path)]
             out["metadata"].append(
                 self._spec("metadata", name, "cairn.metadata", args, f"127.0.0.1:{port}", d, root)

@@ -61,6 +61,10 @@ class UpConfig:
     """Parity shards per stripe (first start only)."""
     pg_count: int = 256
     """Placement groups (first start only)."""
+    metadata_shards: int = 2
+    """Object shards of each metadata replica (first start only). Each committed round costs one
+    SQLite transaction per shard it touches, so fewer shards cost less per write on a small
+    machine (benchmarks/README.md); the metadata service's own default stays 8."""
     tls: bool = False
     """Serve HTTPS with a self-signed certificate generated into <data-dir>/tls."""
     tls_cert: Path | None = None
@@ -83,6 +87,8 @@ class UpConfig:
             )
         if self.data_nodes < 1 or self.api_workers < 1:
             raise ConfigError("data_nodes and api_workers must be at least 1")
+        if not 1 <= self.metadata_shards <= 256:
+            raise ConfigError("metadata_shards must be between 1 and 256")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("tls_cert and tls_key go together")
         pins = self.ports
@@ -142,6 +148,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pg-count", type=int, help=f"placement groups (first start only; default {defaults.pg_count})"
     )
     parser.add_argument(
+        "--metadata-shards",
+        type=int,
+        help=f"object shards of each metadata replica (first start only; default {defaults.metadata_shards})",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -173,7 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_args(args: argparse.Namespace) -> UpConfig:
     """The configuration: defaults < TOML file < environment < flags (ConfigError if invalid)."""
     names = (
-        "data_dir host port region data_nodes api_workers k m pg_count tls tls_cert tls_key restart "
+        "data_dir host port region data_nodes api_workers k m pg_count metadata_shards tls tls_cert tls_key "
+        "restart "
         "log_format log_level"
     ).split()
     overrides: dict[str, object] = {name: getattr(args, name, None) for name in names}

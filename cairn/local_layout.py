@@ -46,6 +46,7 @@ class Layout:
     pg_count: int
     gc_port: int = 0  # 0 in a layout.json written before the background service: one is found
     gc_ops_port: int = 0  # the gc service's /metrics and health (0 in older layouts: one is found)
+    metadata_shards: int = 8  # older layouts: their replicas were created with the service default, 8
 
     def internal_ports(self) -> dict[str, int]:
         """Process name -> port, for every internal service."""
@@ -130,6 +131,7 @@ def _create(config: UpConfig) -> Layout:
         k=config.k,
         m=config.m,
         pg_count=config.pg_count,
+        metadata_shards=config.metadata_shards,
     )
 
 

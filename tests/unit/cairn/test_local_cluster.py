@@ -160,6 +160,7 @@ def test_an_old_layout_takes_the_ids_its_nodes_were_given(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "datanodes").iterdir()) == ["dn-0001", "dn-0002", "dn-0003"]
     assert load_or_create_layout(tmp_path, _config(data_nodes=3, k=2, m=1)) == layout
     assert layout.metadata_ports["m1"] == ports[3]  # the single metadata service's port is m1's
+    assert layout.metadata_shards == 8  # what its replicas were created with, whatever the config
     assert (
         len(set(_all_ports(layout))) == 11
     )  # 3 placement, 3 metadata, 3 data nodes, gc and its ops port (found)
@@ -257,6 +258,24 @@ def test_a_busy_s3_port_is_refused_before_anything_is_written(
         cluster.open()
     cluster.lock.release()
     assert sorted(p.name for p in used.iterdir()) == ["cairn-up.lock"]
+
+
+def test_metadata_shards_are_chosen_at_the_first_start_and_given_to_every_replica(tmp_path: Path) -> None:
+    assert load_or_create_layout(tmp_path / "default", _config()).metadata_shards == 2
+    assert load_or_create_layout(tmp_path, _config(metadata_shards=3)).metadata_shards == 3
+    assert load_or_create_layout(tmp_path, _config(metadata_shards=5)).metadata_shards == 3  # kept
+    assert _parse("--metadata-shards", "4").metadata_shards == 4
+    with pytest.raises(ConfigError, match="metadata_shards"):
+        _parse("--metadata-shards", "0")
+    cluster = LocalCluster(_config(data_dir=tmp_path, port=free_port(), metadata_shards=5))
+    cluster.open()
+    try:
+        replicas = cluster.specs()["metadata"]
+    finally:
+        cluster.lock.release()
+    for spec in replicas:
+        at = spec.args.index("--shards")
+        assert spec.args[at + 1] == "3"
 
 
 def test_root_secret_reaches_metadata_through_the_environment_not_argv(
