@@ -203,8 +203,8 @@ async def authorize(
         action = action_for(req.endpoint.op.value, versioned=version_id is not None)
     bucket_policy, user_policies = await _policies(req, bucket.name)
     who = principal_of(req)
-    keys = condition_keys(req, who, req.services.clock())
     every = (*user_policies, *((bucket_policy,) if bucket_policy else ()))
+    keys = condition_keys(req, who, req.services.clock()) if every else {}  # only policies read them
     if key and any(p.mentions("s3:existingobjecttag/") for p in every):
         keys.update(await _existing_tags(req, bucket.name, key, version_id))
     ctx = RequestContext(who, action, arn(bucket.name, key), keys)
@@ -239,7 +239,7 @@ async def authorize_account(req: S3Request) -> None:
     if who.anonymous:
         raise AccessDenied()
     _, user_policies = await _policies(req, None)
-    keys = condition_keys(req, who, req.services.clock())
+    keys = condition_keys(req, who, req.services.clock()) if user_policies else {}
     resource = arn(req.bucket_name) if req.bucket_name else "*"
     ctx = RequestContext(who, action_for(req.endpoint.op.value), resource, keys)
     if not decide(ctx, owns=True, bucket_policy=None, user_policies=user_policies):

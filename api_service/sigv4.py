@@ -266,12 +266,16 @@ def _signature(key: bytes, amz_date: str, scope: str, canonical_request: str) ->
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
 
 
+#: The x-amz-content-sha256 values that name a mode (a body's SHA-256 names SIGNED).
+_NAMED_MODES = {mode.value: mode for mode in PayloadMode if mode is not PayloadMode.SIGNED}
+
+
 def _payload_mode(value: str) -> PayloadMode:
+    mode = _NAMED_MODES.get(value)
+    if mode is not None:
+        return mode
     if _HEX64.match(value):
         return PayloadMode.SIGNED
-    for mode in PayloadMode:
-        if mode is not PayloadMode.SIGNED and mode.value == value:
-            return mode
     raise InvalidArgument(
         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",

@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 
 from cairn.api_service import errors
-from cairn.api_service.sigv4 import PayloadMode, RawRequest, _SigningContext, verify
+from cairn.api_service.sigv4 import PayloadMode, RawRequest, _payload_mode, _SigningContext, verify
 from cairn.signing import signing_key
 
 from .signing import AKID, OWNER, SECRET, capture, client, drain, lookup, stream
@@ -335,3 +335,27 @@ async def test_legacy_v2_presigned_urls() -> None:
         await verify(dataclasses.replace(raw, raw_path="/b/other"), lookup, now=NOW())
     with pytest.raises(errors.SignatureDoesNotMatch):
         await verify(dataclasses.replace(raw, method="DELETE"), lookup, now=NOW())
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        ("UNSIGNED-PAYLOAD", PayloadMode.UNSIGNED),
+        ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", PayloadMode.STREAMING_SIGNED),
+        ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", PayloadMode.STREAMING_SIGNED_TRAILER),
+        ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", PayloadMode.STREAMING_UNSIGNED_TRAILER),
+        (hashlib.sha256(b"").hexdigest().upper(), PayloadMode.SIGNED),
+        ("signed", None),  # the name of the SIGNED mode is not a value a client may send
+        ("unsigned-payload", None),
+        ("UNSIGNED-PAYLOAD ", None),
+        ("0" * 63, None),
+    ],
+)
+def test_x_amz_content_sha256_names_a_payload_mode_or_is_refused(
+    value: str, mode: PayloadMode | None
+) -> None:
+    if mode is None:
+        with pytest.raises(errors.InvalidArgument):
+            _payload_mode(value)
+    else:
+        assert _payload_mode(value) is mode
