@@ -184,9 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_args(args: argparse.Namespace) -> UpConfig:
     """The configuration: defaults < TOML file < environment < flags (ConfigError if invalid)."""
     names = (
-        "data_dir host port region data_nodes api_workers k m pg_count metadata_shards tls tls_cert tls_key "
-        "restart "
-        "log_format log_level"
+        "data_dir host port region data_nodes api_workers k m pg_count metadata_shards "
+        "tls tls_cert tls_key restart log_format log_level"
     ).split()
     overrides: dict[str, object] = {name: getattr(args, name, None) for name in names}
     if overrides["data_dir"] is None and os.environ.get("CAIRN_DATA_DIR"):
