@@ -324,7 +324,26 @@ def _insert(
             "INSERT OR REPLACE INTO blob_refs (blob_id, bucket_id, key, rev) VALUES (?, ?, ?, ?)",
             (blob.blob_id, bucket_id, key, rev),
         )
-    _refresh_live(conn, bucket_id, key)
+    if is_marker:  # the key's newest version is a marker: nothing of it is live
+        conn.execute("DELETE FROM live WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+    else:  # the row just inserted is the key's newest, so it is the live one
+        conn.execute(
+            "INSERT OR REPLACE INTO live (bucket_id, key, rev, is_null, last_modified_ms, size, etag, "
+            "owner_id, storage_class, checksum_algorithms, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bucket_id,
+                key,
+                rev,
+                int(is_null),
+                now_ms,
+                a.size,
+                a.etag,
+                a.owner_id,
+                a.storage_class,
+                algorithms,
+                checksum_type,
+            ),
+        )
     return rev
 
 
