@@ -264,13 +264,17 @@ def _remove_row(
     enqueue_gc(conn, blobs, reason, now_ms)
 
 
+#: The columns a key's live row copies from its newest version.
+_LIVE_COLS = (
+    "bucket_id, key, rev, is_null, last_modified_ms, size, etag, owner_id, storage_class, "
+    "checksum_algorithms, checksum_type"
+)
+
+
 def _refresh_live(conn: sqlite3.Connection, bucket_id: str, key: bytes) -> None:
     conn.execute("DELETE FROM live WHERE bucket_id = ? AND key = ?", (bucket_id, key))
     conn.execute(
-        "INSERT INTO live (bucket_id, key, rev, is_null, last_modified_ms, size, etag, owner_id, storage_class, "
-        "checksum_algorithms, checksum_type) "
-        "SELECT bucket_id, key, rev, is_null, last_modified_ms, size, etag, owner_id, storage_class, "
-        "checksum_algorithms, checksum_type FROM versions WHERE bucket_id = ? AND key = ? "
+        f"INSERT INTO live ({_LIVE_COLS}) SELECT {_LIVE_COLS} FROM versions WHERE bucket_id = ? AND key = ? "
         "AND rev = (SELECT MIN(rev) FROM versions WHERE bucket_id = ? AND key = ?) AND is_delete_marker = 0",
         (bucket_id, key, bucket_id, key),
     )
@@ -297,25 +301,24 @@ def _insert(
     a = body.attrs
     algorithms = ",".join(ch.algorithm for ch in a.checksums)
     checksum_type = a.checksums[0].type.value if a.checksums else ""
+    # the new row's columns of _LIVE_COLS, in that order
+    live = (
+        bucket_id,
+        key,
+        rev,
+        int(is_null),
+        now_ms,
+        a.size,
+        a.etag,
+        a.owner_id,
+        a.storage_class,
+        algorithms,
+        checksum_type,
+    )
     conn.execute(
-        "INSERT INTO versions (bucket_id, key, rev, is_null, is_delete_marker, last_modified_ms, size, etag, "
-        "owner_id, storage_class, checksum_algorithms, checksum_type, body) "
+        f"INSERT INTO versions ({_LIVE_COLS}, is_delete_marker, body) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            bucket_id,
-            key,
-            rev,
-            int(is_null),
-            int(is_marker),
-            now_ms,
-            a.size,
-            a.etag,
-            a.owner_id,
-            a.storage_class,
-            algorithms,
-            checksum_type,
-            canonical_json.dumps(body),
-        ),
+        (*live, int(is_marker), canonical_json.dumps(body)),
     )
     if claim:
         claim_blobs(conn, a.blobs, bucket_id, key, now_ms, rev=rev)
@@ -328,21 +331,7 @@ def _insert(
         conn.execute("DELETE FROM live WHERE bucket_id = ? AND key = ?", (bucket_id, key))
     else:  # the row just inserted is the key's newest, so it is the live one
         conn.execute(
-            "INSERT OR REPLACE INTO live (bucket_id, key, rev, is_null, last_modified_ms, size, etag, "
-            "owner_id, storage_class, checksum_algorithms, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                bucket_id,
-                key,
-                rev,
-                int(is_null),
-                now_ms,
-                a.size,
-                a.etag,
-                a.owner_id,
-                a.storage_class,
-                algorithms,
-                checksum_type,
-            ),
+            f"INSERT OR REPLACE INTO live ({_LIVE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", live
         )
     return rev
 
